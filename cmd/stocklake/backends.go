@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/file"
+	"github.com/stocklake/stocklake/s3"
+)
+
+// This file is the one place where backend URLs are resolved to backends.
+
+// openStore opens a lake by URL:
+//
+//	file://DIR or a plain path      a local directory (relative paths allowed: file://./lake)
+//	s3://BUCKET[/PREFIX]            Amazon S3 or an S3-compatible server
+//
+// s3:// URLs take optional query parameters endpoint, region, path_style
+// (true/false), part_size (bytes) and create_bucket (true: create the bucket
+// if missing); otherwise the AWS environment variables and config files
+// apply (AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID, ...).
+func openStore(ctx context.Context, raw string) (stocklake.ObjectStore, error) {
+	u, err := parseBackendURL("lake", raw)
+	if err != nil {
+		return nil, err
+	}
+	switch u.Scheme {
+	case file.Type, "":
+		dir := filePath(u)
+		st, err := file.New(dir)
+		if err != nil {
+			return nil, fmt.Errorf("open lake %s: %w", raw, err)
+		}
+		return st, nil
+	case s3.Type:
+		if u.Host == "" {
+			return nil, fmt.Errorf("lake URL %q has no bucket; write s3://BUCKET/PREFIX: %w", raw, stocklake.ErrConfig)
+		}
+		q := u.Query()
+		cfg := s3.Config{
+			Bucket:   u.Host,
+			Prefix:   strings.Trim(u.Path, "/"),
+			Region:   q.Get("region"),
+			Endpoint: q.Get("endpoint"),
+		}
+		if v := q.Get("path_style"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("lake URL %q: path_style=%q is not true or false: %w", raw, v, stocklake.ErrConfig)
+			}
+			cfg.PathStyle = &b
+		}
+		if v := q.Get("part_size"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("lake URL %q: part_size=%q is not a number of bytes: %w", raw, v, stocklake.ErrConfig)
+			}
+			cfg.PartSize = n
+		}
+		st, err := s3.New(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if q.Get("create_bucket") == "true" {
+			if err := st.CreateBucket(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return st, nil
+	}
+	return nil, fmt.Errorf("lake URL %q: scheme %q is not supported; use file://DIR or s3://BUCKET/PREFIX: %w", raw, u.Scheme, stocklake.ErrConfig)
+}
+
+// parseBackendURL parses a backend URL; a plain path means file://.
+func parseBackendURL(what, raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("no %s URL given: %w", what, stocklake.ErrConfig)
+	}
+	if !strings.Contains(raw, "://") {
+		return &url.URL{Scheme: "", Path: raw}, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s URL %q: %v: %w", what, raw, err, stocklake.ErrConfig)
+	}
+	return u, nil
+}
+
+// filePath returns the local path of a file:// URL; file://./x and
+// file://x are relative to the working directory.
+func filePath(u *url.URL) string {
+	p := u.Host + u.Path
+	if u.Host == "" {
+		p = u.Path
+	}
+	if u.Opaque != "" {
+		p = u.Opaque
+	}
+	return filepath.Clean(p)
+}

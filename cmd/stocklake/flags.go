@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/dustin/go-humanize"
+	"github.com/peterbourgon/ff/v3"
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/peterbourgon/ff/v3/ffyaml"
+
+	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/kafka"
+)
+
+// Defaults shared by several subcommands.
+const (
+	defaultDataDir = "./stocklake-data"
+	defaultLake    = "file://./stocklake-data/lake"
+	defaultCatalog = "sqlite://./stocklake-data/catalog.db"
+	defaultEngine  = "duckdb://"
+	defaultBrokers = "127.0.0.1:9092"
+)
+
+// ffOptions makes every flag readable from STOCKLAKE_<FLAG> and a YAML
+// --config file.
+func ffOptions() []ff.Option {
+	return []ff.Option{
+		ff.WithEnvVarPrefix("STOCKLAKE"),
+		ff.WithConfigFileFlag("config"),
+		ff.WithConfigFileParser(ffyaml.Parser),
+		ff.WithAllowMissingConfigFile(false),
+	}
+}
+
+// newCommand builds a subcommand with the conventions every stocklake
+// subcommand shares: env vars, --config, usage listing every flag with its
+// default and environment variable.
+func newCommand(name, shortUsage, shortHelp, longHelp string, fs *flag.FlagSet, exec func(ctx context.Context, args []string) error) *ffcli.Command {
+	fs.String("config", "", "YAML file with flag values (keys are flag names)")
+	return &ffcli.Command{
+		Name:       name,
+		ShortUsage: shortUsage,
+		ShortHelp:  shortHelp,
+		LongHelp:   longHelp,
+		FlagSet:    fs,
+		Options:    ffOptions(),
+		UsageFunc:  usage,
+		Exec:       exec,
+	}
+}
+
+// usage prints a command's help with every flag, its default and its
+// environment variable.
+func usage(c *ffcli.Command) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "USAGE\n  %s\n\n", c.ShortUsage)
+	if c.LongHelp != "" {
+		fmt.Fprintf(&b, "%s\n\n", c.LongHelp)
+	} else if c.ShortHelp != "" {
+		fmt.Fprintf(&b, "%s\n\n", c.ShortHelp)
+	}
+	if len(c.Subcommands) > 0 {
+		fmt.Fprintf(&b, "SUBCOMMANDS\n")
+		tw := tabwriter.NewWriter(&b, 0, 2, 2, ' ', 0)
+		for _, s := range c.Subcommands {
+			fmt.Fprintf(tw, "  %s\t%s\n", s.Name, s.ShortHelp)
+		}
+		tw.Flush()
+		b.WriteString("\n")
+	}
+	n := 0
+	c.FlagSet.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintf(&b, "FLAGS (each also read from the environment variable shown)\n")
+		tw := tabwriter.NewWriter(&b, 0, 2, 2, ' ', 0)
+		c.FlagSet.VisitAll(func(f *flag.Flag) {
+			def := f.DefValue
+			if def == "" {
+				def = `""`
+			}
+			env := "STOCKLAKE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+			fmt.Fprintf(tw, "  --%s\t%s (default %s)\t%s\n", f.Name, f.Usage, def, env)
+		})
+		tw.Flush()
+	}
+	return b.String()
+}
+
+// kafkaFlags are the flags that say how to reach Kafka.
+type kafkaFlags struct {
+	brokers, saslMechanism, saslUser, saslPassword string
+	tls                                            bool
+}
+
+func (k *kafkaFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.brokers, "brokers", defaultBrokers, "Kafka bootstrap brokers, comma-separated host:port")
+	fs.BoolVar(&k.tls, "kafka-tls", false, "connect to Kafka with TLS (e.g. Amazon MSK)")
+	fs.StringVar(&k.saslMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	fs.StringVar(&k.saslUser, "kafka-sasl-user", "", "SASL user name")
+	fs.StringVar(&k.saslPassword, "kafka-sasl-password", "", "SASL password")
+}
+
+func (k *kafkaFlags) config() (kafka.Config, error) {
+	brokers, err := kafka.ParseBrokers(k.brokers)
+	if err != nil {
+		return kafka.Config{}, err
+	}
+	return kafka.Config{Brokers: brokers, TLS: k.tls, SASLMechanism: k.saslMechanism, SASLUser: k.saslUser, SASLPassword: k.saslPassword}, nil
+}
+
+// logFlags configure structured logging.
+type logFlags struct {
+	level, format string
+}
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&l.format, "log-format", "text", "log format: text or json")
+}
+
+// logger makes the process logger, writing to stderr.
+func (l *logFlags) logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error: %w", l.level, stocklake.ErrConfig)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
+	switch l.format {
+	case "text":
+		h = slog.NewTextHandler(os.Stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json: %w", l.format, stocklake.ErrConfig)
+	}
+	log := slog.New(h)
+	slog.SetDefault(log)
+	return log, nil
+}
+
+// byteSize is a flag holding a size such as 256MiB or 1GB.
+type byteSize int64
+
+func (b *byteSize) String() string { return humanize.IBytes(uint64(*b)) }
+
+func (b *byteSize) Set(s string) error {
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a size like 256MiB or 1GB", s)
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+// noArgs rejects positional arguments for commands that take none.
+func noArgs(name string, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%s takes no arguments, got %q; flags go before them? run 'stocklake %s --help': %w", name, args, name, errUsage)
+	}
+	return nil
+}
+
+// newLineWriter buffers output written line by line.
+func newLineWriter(f *os.File) *bufio.Writer { return bufio.NewWriterSize(f, 64<<10) }

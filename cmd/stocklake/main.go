@@ -1,0 +1,89 @@
+// Command stocklake streams stock-market data through Apache Kafka into an
+// S3 data lake, catalogs it the way AWS Glue does, queries it with SQL the
+// way Athena does, and analyses it live. Run `stocklake demo` to see the
+// whole pipeline in one process; `stocklake help` lists the subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/stocklake/stocklake"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the command line and returns the process exit code: 0 on
+// success, 2 for usage and configuration errors, 1 otherwise.
+func run(args []string) int {
+	root := rootCommand()
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "stocklake: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := root.Run(ctx); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "stocklake: %v\n", err)
+		if errors.Is(err, stocklake.ErrConfig) || errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("usage")
+
+func rootCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("stocklake", flag.ContinueOnError)
+	version := fs.Bool("version", false, "print the version and exit")
+	cmd := &ffcli.Command{
+		Name:       "stocklake",
+		ShortUsage: "stocklake <subcommand> [flags]",
+		ShortHelp:  "real-time stock-market data on Kafka and an S3 data lake",
+		LongHelp: `stocklake streams market data into Apache Kafka, lands it in an S3 (or local)
+data lake as partitioned Parquet with exactly-once results, catalogs it like
+AWS Glue, queries it with SQL like Athena, and analyses it live.
+
+Start with:  stocklake demo
+
+Every flag can also be set with an environment variable STOCKLAKE_<FLAG>
+(upper case, '-' as '_', e.g. STOCKLAKE_BROKERS) or in a YAML file given
+with --config. Run 'stocklake <subcommand> --help' for a subcommand's flags.`,
+		FlagSet: fs,
+		Subcommands: []*ffcli.Command{
+			demoCommand(),
+			brokerCommand(),
+			produceCommand(),
+			sinkCommand(),
+			consumeCommand(),
+		},
+		Exec: func(ctx context.Context, args []string) error {
+			if *version {
+				fmt.Println("stocklake", stocklake.Version)
+				return nil
+			}
+			if len(args) > 0 {
+				return fmt.Errorf("unknown subcommand %q; run 'stocklake --help' for the list: %w", args[0], errUsage)
+			}
+			return flag.ErrHelp
+		},
+	}
+	return cmd
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/sink"
+)
+
+// sinkCollector exposes a sink's counters as Prometheus metrics.
+func sinkCollector(s *sink.Sink) []prometheus.Collector {
+	st := s.Stats()
+	labels := prometheus.Labels{"table": s.Table()}
+	counter := func(name, help string, f func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stocklake_sink_" + name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(f()) })
+	}
+	gauge := func(name, help string, f func() int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stocklake_sink_" + name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(f()) })
+	}
+	return []prometheus.Collector{
+		counter("records_total", "Records consumed from Kafka.", st.Records.Load),
+		counter("rows_total", "Rows written to the lake and committed.", st.Rows.Load),
+		counter("objects_total", "Objects written to the lake.", st.Objects.Load),
+		counter("bytes_total", "Bytes written to the lake.", st.Bytes.Load),
+		counter("dead_letters_total", "Records sent to the dead-letter topic.", st.DeadLetters.Load),
+		counter("commits_total", "Offset commits.", st.Commits.Load),
+		counter("retries_total", "Writes or commits that failed and were retried.", st.Retries.Load),
+		gauge("buffered_bytes", "Bytes of records buffered, not yet written.", st.Buffered.Load),
+		gauge("lag_records", "Records in the topic not yet consumed.", st.Lag.Load),
+	}
+}
+
+// serveMetrics serves /metrics and /healthz on addr until stop is called.
+func serveMetrics(addr string, cs ...[]prometheus.Collector) (stop func(), err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range cs {
+		reg.MustRegister(c...)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics address %s: %v: %w", addr, err, stocklake.ErrConfig)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("metrics server", "err", err)
+		}
+	}()
+	slog.Info("serving metrics", "addr", "http://"+ln.Addr().String()+"/metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}

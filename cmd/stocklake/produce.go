@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/source"
+)
+
+// sourceFlags are the flags that configure a market-data source.
+type sourceFlags struct {
+	spec          string
+	rate, speed   float64
+	count         int64
+	duration      time.Duration
+	seed          int64
+	symbols       int
+	outOfOrder    float64
+	outOfOrderMax time.Duration
+}
+
+func (f *sourceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.spec, "source", "sim", "market data source: sim (simulator) or csv:PATH (replay a price file in time order)")
+	fs.Float64Var(&f.rate, "rate", 0, "records per second (0: as fast as possible)")
+	fs.Int64Var(&f.count, "count", 0, "stop after this many records (0: no limit)")
+	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: no limit)")
+	fs.Int64Var(&f.seed, "seed", 1, "simulator seed: the same seed gives the same ticks")
+	fs.IntVar(&f.symbols, "symbols", source.DefaultSymbols, "simulator: number of symbols")
+	fs.Float64Var(&f.speed, "speed", 1, "event-time seconds per wall-clock second (sim with --rate, csv replay; 0 for csv: as fast as possible)")
+	fs.Float64Var(&f.outOfOrder, "out-of-order", 0, "simulator: fraction of ticks whose event time is moved back (late data)")
+	fs.DurationVar(&f.outOfOrderMax, "out-of-order-max", source.DefaultOutOfOrderMax, "simulator: how far back an out-of-order tick moves")
+}
+
+// newSource resolves a --source spec to a Source. This is the one place
+// source names are resolved.
+func (f *sourceFlags) newSource() (stocklake.Source, error) {
+	kind, arg, _ := strings.Cut(f.spec, ":")
+	switch kind {
+	case source.SimulatorType:
+		return source.NewSimulator(source.SimulatorConfig{
+			Symbols: f.symbols, Seed: f.seed, Rate: f.rate, Count: f.count, Duration: f.duration, Speed: f.speed,
+			OutOfOrderFraction: f.outOfOrder, OutOfOrderMax: f.outOfOrderMax,
+		})
+	}
+	_ = arg
+	return nil, fmt.Errorf("--source %q: want sim or csv:PATH: %w", f.spec, stocklake.ErrConfig)
+}
+
+func produceCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
+	var kf kafkaFlags
+	var sf sourceFlags
+	var lf logFlags
+	kf.register(fs)
+	sf.register(fs)
+	lf.register(fs)
+	topic := fs.String("topic", "", "topic to write (default: the source's, ticks for sim, prices for csv)")
+	partitions := fs.Int("partitions", 3, "partitions when the topic is created")
+	replication := fs.Int("replication", -1, "replication factor when the topic is created (-1: broker default)")
+	compression := fs.String("compression", "zstd", "Kafka batch compression: none, gzip, snappy, lz4 or zstd")
+	dryRun := fs.Bool("dry-run", false, "print records as JSON lines instead of sending them")
+	return newCommand("produce", "stocklake produce --brokers B --topic T --source sim|csv:PATH [--rate N] [--count N] [--seed S]",
+		"stream market data into a Kafka topic",
+		`Streams records from a source into Kafka, keyed by symbol, with the idempotent
+producer (no duplicates from retries) and bounded buffering (sending blocks
+instead of using unbounded memory). Creates the topic if it does not exist.
+Prints progress every second on stderr. Ctrl-C stops after flushing.`,
+		fs, func(ctx context.Context, args []string) error {
+			if err := noArgs("produce", args); err != nil {
+				return err
+			}
+			log, err := lf.logger()
+			if err != nil {
+				return err
+			}
+			src, err := sf.newSource()
+			if err != nil {
+				return err
+			}
+			if *topic == "" {
+				*topic = src.DefaultTopic()
+			}
+			if *dryRun {
+				return dryRunSource(ctx, src)
+			}
+			kc, err := kf.config()
+			if err != nil {
+				return err
+			}
+			n, err := produce(ctx, log, kc, src, *topic, *compression, int32(*partitions), int16(*replication), true)
+			log.Info("produce finished", "records", n, "topic", *topic)
+			return err
+		})
+}
+
+// produce runs src into topic and returns how many records were acknowledged.
+func produce(ctx context.Context, log *slog.Logger, kc kafka.Config, src stocklake.Source, topic, compression string, partitions int32, replication int16, progress bool) (int64, error) {
+	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic, Compression: compression})
+	if err != nil {
+		return 0, err
+	}
+	defer p.Close(context.Background())
+	if err := kafka.Ping(ctx, p.Client(), kc.Brokers); err != nil {
+		return 0, err
+	}
+	if _, err := kafka.EnsureTopic(ctx, p.Client(), kafka.TopicSpec{Name: topic, Partitions: partitions, ReplicationFactor: replication}); err != nil {
+		return 0, err
+	}
+	if progress {
+		stop := startProgress(func(elapsed time.Duration) string {
+			return fmt.Sprintf("produced %d records to %s (%.0f/s)", p.Acked(), topic, float64(p.Acked())/elapsed.Seconds())
+		})
+		defer stop()
+	}
+	log.Info("producing", "source", src.Name(), "topic", topic, "brokers", strings.Join(kc.Brokers, ","))
+	runErr := src.Run(ctx, func(r stocklake.Record) error { return p.Produce(ctx, r) })
+	if runErr == ctx.Err() {
+		runErr = nil
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Flush(fctx); err != nil && runErr == nil {
+		runErr = err
+	}
+	return p.Acked(), runErr
+}
+
+// dryRunSource prints normalised records instead of sending them.
+func dryRunSource(ctx context.Context, src stocklake.Source) error {
+	w := newLineWriter(os.Stdout)
+	defer w.Flush()
+	err := src.Run(ctx, func(r stocklake.Record) error {
+		_, err := w.Write(append(r.Value, '\n'))
+		return err
+	})
+	if err == ctx.Err() {
+		return nil
+	}
+	return err
+}
+
+// startProgress prints line() to stderr every second until stop is called,
+// then once more. On a terminal it rewrites one line; otherwise (logs,
+// pipes) it prints a line every 10 seconds.
+func startProgress(line func(elapsed time.Duration) string) (stop func()) {
+	start := time.Now()
+	tty := false
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		tty = true
+	}
+	every := time.Second
+	if !tty {
+		every = 10 * time.Second
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if tty {
+					fmt.Fprintf(os.Stderr, "\r\033[K%s\n", line(time.Since(start)))
+				} else {
+					fmt.Fprintln(os.Stderr, line(time.Since(start)))
+				}
+				return
+			case <-t.C:
+				if tty {
+					fmt.Fprintf(os.Stderr, "\r\033[K%s", line(time.Since(start)))
+				} else {
+					fmt.Fprintln(os.Stderr, line(time.Since(start)))
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -1,0 +1,36 @@
+package stocklake
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// ObjectInfo describes one object in a lake.
+type ObjectInfo struct {
+	Key     string    // key relative to the store's root, with '/' separators
+	Size    int64     // bytes
+	ModTime time.Time // last modification
+}
+
+// ObjectStore is a flat namespace of immutable objects: a directory on disk
+// or an S3 bucket and prefix. Keys use '/' as separator and never start
+// with '/'.
+type ObjectStore interface {
+	// Put stores body under key, replacing any existing object. When Put
+	// returns nil the object is durable (fsynced, or acknowledged by S3) and
+	// readers see either the old or the new object, never a partial one.
+	Put(ctx context.Context, key string, body io.Reader) error
+	// Get opens an object for reading; a missing key wraps ErrNotFound.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// GetRange reads length bytes at offset; length < 0 reads to the end.
+	GetRange(ctx context.Context, key string, offset, length int64) ([]byte, error)
+	// Stat describes an object; a missing key wraps ErrNotFound.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+	// List returns every object whose key starts with prefix, sorted by key.
+	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
+	// Delete removes an object; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// URL is the store's location, e.g. file:///data/lake or s3://bucket/prefix.
+	URL() string
+}

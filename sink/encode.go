@@ -1,0 +1,209 @@
+package sink
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+
+	"github.com/stocklake/stocklake"
+)
+
+// TickRow is the Parquet layout of a tick in the lake. Event time is
+// INT64 TIMESTAMP(MICROS, UTC), which Athena, Trino and DuckDB read as a
+// timestamp.
+type TickRow struct {
+	Symbol     string   `parquet:"symbol,dict"`
+	TS         int64    `parquet:"ts,timestamp(microsecond)"`
+	Price      float64  `parquet:"price"`
+	Size       float64  `parquet:"size"`
+	Exchange   string   `parquet:"exchange,dict"`
+	TradeID    string   `parquet:"trade_id"`
+	Conditions []string `parquet:"conditions,list"`
+	Source     string   `parquet:"source,dict"`
+}
+
+// newTickRow converts a tick to its lake row.
+func newTickRow(t *stocklake.Tick) TickRow {
+	return TickRow{
+		Symbol: t.Symbol, TS: t.Time.UnixMicro(), Price: t.Price, Size: t.Size,
+		Exchange: t.Exchange, TradeID: t.TradeID, Conditions: t.Conditions, Source: t.Source,
+	}
+}
+
+// ParseCodec maps a Parquet compression name to its codec.
+func ParseCodec(name string) (compress.Codec, error) {
+	switch name {
+	case "", "zstd":
+		return &parquet.Zstd, nil
+	case "snappy":
+		return &parquet.Snappy, nil
+	case "gzip":
+		return &parquet.Gzip, nil
+	case "none", "uncompressed":
+		return &parquet.Uncompressed, nil
+	}
+	return nil, fmt.Errorf("parquet compression %q is not one of zstd, snappy, gzip, none: %w", name, stocklake.ErrConfig)
+}
+
+func writerOptions(codec compress.Codec, rowGroupRows int64) []parquet.WriterOption {
+	return []parquet.WriterOption{
+		parquet.Compression(codec),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.CreatedBy("stocklake", stocklake.Version, ""),
+	}
+}
+
+// encodeTicks writes tick rows as one Parquet file.
+func encodeTicks(buf *bytes.Buffer, rows []TickRow, codec compress.Codec, rowGroupRows int64) error {
+	w := parquet.NewGenericWriter[TickRow](buf, writerOptions(codec, rowGroupRows)...)
+	if _, err := w.Write(rows); err != nil {
+		return fmt.Errorf("encode parquet: %w", err)
+	}
+	return w.Close()
+}
+
+// encodeJSONLines writes raw record values, one per line.
+func encodeJSONLines(buf *bytes.Buffer, values [][]byte) {
+	for _, v := range values {
+		buf.Write(bytes.TrimSpace(v))
+		buf.WriteByte('\n')
+	}
+}
+
+// colKind is the inferred type of a JSON field, ordered so that a wider
+// kind can hold every narrower one.
+type colKind uint8
+
+const (
+	kindNull colKind = iota
+	kindBool
+	kindInt
+	kindFloat
+	kindString
+)
+
+// kindOf classifies a value decoded with json.Decoder.UseNumber. Nested
+// objects and arrays are kept as JSON text (string).
+func kindOf(v any) colKind {
+	switch x := v.(type) {
+	case nil:
+		return kindNull
+	case bool:
+		return kindBool
+	case json.Number:
+		if _, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return kindInt
+		}
+		return kindFloat
+	default:
+		return kindString
+	}
+}
+
+// widen returns the narrowest kind that holds both a and b.
+func widen(a, b colKind) colKind {
+	switch {
+	case a == kindNull:
+		return b
+	case b == kindNull:
+		return a
+	case a == b:
+		return a
+	case (a == kindInt && b == kindFloat) || (a == kindFloat && b == kindInt):
+		return kindFloat
+	}
+	return kindString
+}
+
+// encodeObjects writes JSON objects as one Parquet file whose schema is
+// inferred from them: every field is an optional column of the widest kind
+// seen (boolean, int64, double or string).
+func encodeObjects(buf *bytes.Buffer, objs []map[string]any, codec compress.Codec, rowGroupRows int64) error {
+	kinds := map[string]colKind{}
+	for _, o := range objs {
+		for k, v := range o {
+			kinds[k] = widen(kinds[k], kindOf(v))
+		}
+	}
+	group := parquet.Group{}
+	for k, kind := range kinds {
+		var n parquet.Node
+		switch kind {
+		case kindBool:
+			n = parquet.Leaf(parquet.BooleanType)
+		case kindInt:
+			n = parquet.Int(64)
+		case kindFloat:
+			n = parquet.Leaf(parquet.DoubleType)
+		default:
+			n = parquet.String()
+		}
+		group[k] = parquet.Optional(n)
+	}
+	schema := parquet.NewSchema("record", group)
+	// parquet.Group orders columns by name; columns are leaves in that order.
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	w := parquet.NewWriter(buf, append(writerOptions(codec, rowGroupRows), schema)...)
+	rows := make([]parquet.Row, 0, 1024)
+	flush := func() error {
+		if _, err := w.WriteRows(rows); err != nil {
+			return fmt.Errorf("encode parquet: %w", err)
+		}
+		rows = rows[:0]
+		return nil
+	}
+	for _, o := range objs {
+		row := make(parquet.Row, len(names))
+		for i, name := range names {
+			v, ok := o[name]
+			if !ok || v == nil {
+				row[i] = parquet.Value{}.Level(0, 0, i)
+				continue
+			}
+			row[i] = convertValue(v, kinds[name]).Level(0, 1, i)
+		}
+		rows = append(rows, row)
+		if len(rows) == cap(rows) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+func convertValue(v any, kind colKind) parquet.Value {
+	switch kind {
+	case kindBool:
+		return parquet.BooleanValue(v.(bool))
+	case kindInt:
+		n, _ := strconv.ParseInt(string(v.(json.Number)), 10, 64)
+		return parquet.Int64Value(n)
+	case kindFloat:
+		f, _ := strconv.ParseFloat(string(v.(json.Number)), 64)
+		return parquet.DoubleValue(f)
+	}
+	switch x := v.(type) {
+	case string:
+		return parquet.ByteArrayValue([]byte(x))
+	case json.Number:
+		return parquet.ByteArrayValue([]byte(x))
+	case bool:
+		return parquet.ByteArrayValue([]byte(strconv.FormatBool(x)))
+	default:
+		b, _ := json.Marshal(x)
+		return parquet.ByteArrayValue(b)
+	}
+}

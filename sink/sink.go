@@ -1,0 +1,532 @@
+// Package sink lands a Kafka topic in the data lake: it consumes with a
+// consumer group, batches records per Kafka partition, writes Parquet (or
+// JSON lines) objects in Hive-style partitions, and commits offsets only
+// after the objects are durable, so results are exactly once across crashes,
+// restarts and rebalances. Records that cannot be parsed go to a dead-letter
+// topic with the reason in a header.
+//
+// Exactly-once protocol, per Kafka partition and batch [first, last]:
+//
+//  1. the batch's object keys are written to a manifest object
+//     (_stocklake/sink/<table>/<topic id>/<partition>.json);
+//  2. the objects are written; names derive from Kafka coordinates
+//     (<table>+<topic id>+<partition>+<first offset of the object>);
+//  3. dead-letter records of the batch are flushed;
+//  4. offset last+1 is committed.
+//
+// After a crash the partition resumes from the committed offset. If the
+// manifest describes a batch starting there, that batch was written but not
+// committed: the sink closes its first batch at exactly the same offset, so
+// it rewrites the very same objects (same records, same names), and deletes
+// any manifest key it did not rewrite. Nothing is lost and nothing counted
+// twice, whatever the moment of the crash.
+package sink
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/kafka"
+)
+
+// Output formats.
+const (
+	FormatParquet = "parquet"
+	FormatJSON    = "json"
+)
+
+// Record schemas.
+const (
+	SchemaAuto = "auto"
+	SchemaTick = "tick"
+	SchemaJSON = "json"
+)
+
+// Header keys the sink puts on dead-letter records.
+const (
+	HeaderError     = "stocklake-error"
+	HeaderSource    = "stocklake-source" // topic/partition/offset of the bad record
+	HeaderFailedAt  = "stocklake-failed-at"
+	HeaderErrorKind = "stocklake-error-kind"
+)
+
+// PartitionRegistrar learns about each new lake partition as its first
+// object is written, e.g. to add it to a catalog so the data is queryable at
+// once. keys are the partition key names; values their values; location the
+// partition folder's key prefix in the store.
+type PartitionRegistrar interface {
+	RegisterPartition(ctx context.Context, table string, format string, keys, values []string, location string) error
+}
+
+// Config configures a Sink. Zero values take the defaults stated.
+type Config struct {
+	Kafka kafka.Config
+	// Topic to consume. Required.
+	Topic string
+	// Group is the consumer group; default "stocklake-sink".
+	Group string
+	// Store is the lake. Required.
+	Store stocklake.ObjectStore
+	// Table is the folder (and table) name in the lake; default Topic with
+	// characters other than letters, digits and '_' replaced by '_'.
+	Table string
+	// Format is parquet (default) or json (JSON lines, as the seed writes).
+	Format string
+	// Schema is auto (default: ticks if the first record is a tick, else
+	// JSON objects), tick or json.
+	Schema string
+	// Partitioning of objects; default dt,hour from event time.
+	Partitioning Partitioning
+	// TimeField names the event-time field of JSON records; default:
+	// detected (ts, timestamp, event_time, time, datetime, date), else the
+	// Kafka record timestamp.
+	TimeField string
+	// FlushInterval rolls a batch this long after its first record, even
+	// if no more data arrives; default 60s.
+	FlushInterval time.Duration
+	// MaxRows rolls a batch at this many records; default 1,000,000.
+	MaxRows int
+	// MaxBytes rolls a batch at this many bytes of record values; default 128 MiB.
+	MaxBytes int64
+	// MaxBufferBytes bounds memory across all partitions: when exceeded, the
+	// largest batches are written early. Default 256 MiB.
+	MaxBufferBytes int64
+	// RowGroupRows caps rows per Parquet row group; default 1,000,000.
+	RowGroupRows int64
+	// Compression for Parquet: zstd (default), snappy, gzip, none.
+	Compression string
+	// DLQTopic receives unparseable records; default "<Topic>.dlq".
+	DLQTopic string
+	// Registrar, if set, is told about each new partition folder.
+	Registrar PartitionRegistrar
+	// Logger for structured logs; default slog.Default().
+	Logger *slog.Logger
+	// OnCommit, if set, is called after each commit with the partition and
+	// the committed offset (for tests and progress output).
+	OnCommit func(partition int32, offset int64)
+}
+
+// Stats are running counters of a Sink, safe to read concurrently.
+type Stats struct {
+	Records     atomic.Int64 // records consumed
+	Rows        atomic.Int64 // rows written to the lake (committed)
+	Objects     atomic.Int64 // objects written
+	Bytes       atomic.Int64 // bytes written
+	DeadLetters atomic.Int64 // records sent to the dead-letter topic
+	Commits     atomic.Int64 // offset commits
+	Buffered    atomic.Int64 // bytes of records buffered now
+	Lag         atomic.Int64 // records in the topic not yet consumed, as of the last fetch
+	Retries     atomic.Int64 // failed writes or commits that were retried
+}
+
+// Sink consumes a topic into the lake. Make one with New, then Run.
+type Sink struct {
+	cfg   Config
+	codec compress.Codec
+	log   *slog.Logger
+	stats Stats
+
+	cl  *kgo.Client
+	dlq *kafka.Producer
+
+	topicID string
+	parts   map[int32]*partState
+	hwm     map[int32]int64
+	mode    string // SchemaTick or SchemaJSON once decided
+
+	registered sync.Map // partition path -> struct{}
+
+	lastErrMu sync.Mutex
+	lastErr   string
+}
+
+// New checks cfg and makes a Sink.
+func New(cfg Config) (*Sink, error) {
+	if cfg.Topic == "" {
+		return nil, fmt.Errorf("sink needs a topic; pass --topic: %w", stocklake.ErrConfig)
+	}
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("sink needs a lake; pass --lake file://DIR or s3://BUCKET/PREFIX: %w", stocklake.ErrConfig)
+	}
+	if cfg.Group == "" {
+		cfg.Group = "stocklake-sink"
+	}
+	if cfg.Table == "" {
+		cfg.Table = TableName(cfg.Topic)
+	}
+	switch cfg.Format {
+	case "":
+		cfg.Format = FormatParquet
+	case FormatParquet, FormatJSON:
+	default:
+		return nil, fmt.Errorf("--format %q: want parquet or json: %w", cfg.Format, stocklake.ErrConfig)
+	}
+	switch cfg.Schema {
+	case "":
+		cfg.Schema = SchemaAuto
+	case SchemaAuto, SchemaTick, SchemaJSON:
+	default:
+		return nil, fmt.Errorf("--schema %q: want auto, tick or json: %w", cfg.Schema, stocklake.ErrConfig)
+	}
+	if len(cfg.Partitioning.keys) == 0 {
+		cfg.Partitioning, _ = ParsePartitioning("")
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 60 * time.Second
+	}
+	if cfg.MaxRows <= 0 {
+		cfg.MaxRows = 1_000_000
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 128 << 20
+	}
+	if cfg.MaxBufferBytes <= 0 {
+		cfg.MaxBufferBytes = 256 << 20
+	}
+	if cfg.RowGroupRows <= 0 {
+		cfg.RowGroupRows = 1_000_000
+	}
+	if cfg.DLQTopic == "" {
+		cfg.DLQTopic = cfg.Topic + ".dlq"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	codec, err := ParseCodec(cfg.Compression)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
+		parts: map[int32]*partState{}, hwm: map[int32]int64{}}
+	if cfg.Schema != SchemaAuto {
+		s.mode = cfg.Schema
+	}
+	return s, nil
+}
+
+// TableName derives a lake table name from a topic name.
+func TableName(topic string) string {
+	b := []byte(strings.ToLower(topic))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Stats returns the sink's live counters.
+func (s *Sink) Stats() *Stats { return &s.stats }
+
+// Table returns the lake table name the sink writes.
+func (s *Sink) Table() string { return s.cfg.Table }
+
+// LastError returns the most recent error that was retried, or "".
+func (s *Sink) LastError() string {
+	s.lastErrMu.Lock()
+	defer s.lastErrMu.Unlock()
+	return s.lastErr
+}
+
+func (s *Sink) setLastErr(err error) {
+	s.lastErrMu.Lock()
+	s.lastErr = err.Error()
+	s.lastErrMu.Unlock()
+}
+
+// Run consumes until ctx is done, then writes what it buffered, commits and
+// leaves the group. It returns nil after a clean shutdown.
+func (s *Sink) Run(ctx context.Context) error {
+	cl, err := s.cfg.Kafka.NewClient(
+		kgo.ConsumerGroup(s.cfg.Group),
+		kgo.ConsumeTopics(s.cfg.Topic),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxBytes(32<<20),
+		kgo.FetchMaxPartitionBytes(8<<20),
+		kgo.OnPartitionsAssigned(s.onAssigned),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onLost),
+		kgo.SessionTimeout(30*time.Second),
+		kgo.RebalanceTimeout(5*time.Minute),
+	)
+	if err != nil {
+		return err
+	}
+	s.cl = cl
+	defer cl.Close()
+	if err := kafka.Ping(ctx, cl, s.cfg.Kafka.Brokers); err != nil {
+		return err
+	}
+	s.dlq, err = kafka.NewProducer(s.cfg.Kafka, kafka.ProducerConfig{Topic: s.cfg.DLQTopic})
+	if err != nil {
+		return err
+	}
+	defer s.dlq.Close(context.Background())
+
+	tick := s.cfg.FlushInterval / 4
+	if tick > time.Second {
+		tick = time.Second
+	}
+	if tick < 10*time.Millisecond {
+		tick = 10 * time.Millisecond
+	}
+	s.log.Info("sink started", "group", s.cfg.Group, "lake", s.cfg.Store.URL(), "table", s.cfg.Table, "format", s.cfg.Format)
+	for ctx.Err() == nil {
+		pollCtx, cancel := context.WithTimeout(ctx, tick)
+		fetches := cl.PollRecords(pollCtx, 50_000)
+		cancel()
+		if fetches.IsClientClosed() {
+			break
+		}
+		err := s.process(ctx, fetches)
+		if err == nil {
+			err = s.rollDue(ctx, false)
+		}
+		cl.AllowRebalance()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+	}
+	// Shut down: write and commit everything buffered, then leave.
+	flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err = s.rollDue(flushCtx, true)
+	cl.CloseAllowingRebalance()
+	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load())
+	return err
+}
+
+// process adds polled records to their partition batches.
+func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
+	var fatal error
+	fetches.EachError(func(topic string, p int32, err error) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return
+		}
+		s.log.Warn("fetch error", "partition", p, "err", err)
+		s.setLastErr(err)
+	})
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) > 0 {
+			s.hwm[fp.Partition] = fp.HighWatermark
+		}
+	})
+	fetches.EachRecord(func(r *kgo.Record) {
+		if fatal != nil {
+			return
+		}
+		ps := s.parts[r.Partition]
+		if ps == nil { // not ours (revoked meanwhile); it will be re-read by its owner
+			return
+		}
+		if err := s.add(ctx, ps, r); err != nil {
+			fatal = err
+		}
+	})
+	var lag int64
+	for p, h := range s.hwm {
+		if ps := s.parts[p]; ps != nil && ps.next >= 0 {
+			lag += max(0, h-ps.next)
+		}
+	}
+	s.stats.Lag.Store(lag)
+	return fatal
+}
+
+// rollDue writes every batch that is full or old, or all when all is set,
+// and keeps memory under MaxBufferBytes.
+func (s *Sink) rollDue(ctx context.Context, all bool) error {
+	now := time.Now()
+	for _, p := range s.sortedParts() {
+		ps := s.parts[p]
+		if ps.b == nil {
+			continue
+		}
+		if all || ps.b.rows >= s.cfg.MaxRows || ps.b.bytes >= s.cfg.MaxBytes || now.Sub(ps.b.opened) >= s.cfg.FlushInterval {
+			if err := s.flush(ctx, ps); err != nil {
+				return err
+			}
+		}
+	}
+	for s.stats.Buffered.Load() > s.cfg.MaxBufferBytes {
+		var big *partState
+		for _, ps := range s.parts {
+			if ps.b != nil && (big == nil || ps.b.bytes > big.b.bytes) {
+				big = ps
+			}
+		}
+		if big == nil {
+			break
+		}
+		if err := s.flush(ctx, big); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sink) sortedParts() []int32 {
+	ps := make([]int32, 0, len(s.parts))
+	for p := range s.parts {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+	return ps
+}
+
+// onAssigned runs in the group loop when partitions are assigned.
+func (s *Sink) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	id, err := kafka.TopicID(ctx, s.cl, s.cfg.Topic)
+	if err != nil {
+		s.log.Error("cannot read topic id; objects will not be written until it is known", "err", err)
+		s.setLastErr(err)
+	} else {
+		s.topicID = id
+	}
+	for _, p := range assigned[s.cfg.Topic] {
+		s.parts[p] = &partState{partition: p, next: -1, manifest: s.loadManifest(ctx, p)}
+	}
+	s.log.Info("partitions assigned", "partitions", assigned[s.cfg.Topic], "topic_id", s.topicID)
+}
+
+// onRevoked writes and commits the revoked partitions' batches, so the next
+// owner starts exactly where this one stopped.
+func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	for _, p := range revoked[s.cfg.Topic] {
+		ps := s.parts[p]
+		if ps == nil {
+			continue
+		}
+		if ps.b != nil {
+			if err := s.flush(ctx, ps); err != nil {
+				s.log.Error("could not write batch of revoked partition; its new owner will re-read it", "partition", p, "err", err)
+				s.dropBatch(ps)
+			}
+		}
+		delete(s.parts, p)
+	}
+	if len(revoked[s.cfg.Topic]) > 0 {
+		s.log.Info("partitions revoked", "partitions", revoked[s.cfg.Topic])
+	}
+}
+
+// onLost drops lost partitions' batches without committing: another member
+// owns them now and will re-read those records.
+func (s *Sink) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	for _, p := range lost[s.cfg.Topic] {
+		if ps := s.parts[p]; ps != nil {
+			s.dropBatch(ps)
+			delete(s.parts, p)
+		}
+	}
+	s.log.Warn("partitions lost", "partitions", lost[s.cfg.Topic])
+}
+
+func (s *Sink) dropBatch(ps *partState) {
+	if ps.b != nil {
+		s.stats.Buffered.Add(-ps.b.bytes)
+		ps.b = nil
+	}
+}
+
+// retry runs op until it succeeds or ctx ends, backing off exponentially
+// from 100ms to 10s with jitter. Lake and Kafka outages are waited out.
+func (s *Sink) retry(ctx context.Context, what string, op func() error) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := op()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, stocklake.ErrConfig) || errors.Is(err, stocklake.ErrInvalid) {
+			return err
+		}
+		s.stats.Retries.Add(1)
+		s.setLastErr(err)
+		s.log.Warn("retrying", "op", what, "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (gave up: %v)", what, err, ctx.Err())
+		case <-time.After(backoff + rand.N(backoff/2)):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// sendDeadLetter queues a record that could not be parsed to the DLQ topic.
+func (s *Sink) sendDeadLetter(ctx context.Context, r *kgo.Record, reason error) error {
+	hs := []stocklake.Header{
+		{Key: HeaderError, Value: []byte(reason.Error())},
+		{Key: HeaderErrorKind, Value: []byte("parse")},
+		{Key: HeaderSource, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
+		{Key: HeaderFailedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+	}
+	for _, h := range r.Headers {
+		hs = append(hs, stocklake.Header{Key: h.Key, Value: h.Value})
+	}
+	s.stats.DeadLetters.Add(1)
+	return s.dlq.Produce(ctx, stocklake.Record{Key: r.Key, Value: r.Value, Headers: hs, Timestamp: r.Timestamp})
+}
+
+// decideMode picks tick or JSON records from the first usable record: a
+// tick (by header or content), else a JSON object. It returns false for a
+// record that is neither, which goes to the dead-letter topic.
+func (s *Sink) decideMode(r *kgo.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == "content-type" && string(h.Value) == stocklake.TickContentType {
+			s.mode = SchemaTick
+		}
+	}
+	if s.mode == "" {
+		if _, err := stocklake.ParseTick(r.Value); err == nil {
+			s.mode = SchemaTick
+		} else if _, err := decodeObject(r.Value); err == nil {
+			s.mode = SchemaJSON
+		} else {
+			return false
+		}
+	}
+	s.log.Info("record schema detected", "schema", s.mode)
+	return true
+}
+
+// decodeObject parses a JSON object, keeping numbers exact.
+func decodeObject(b []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("record is not a JSON object: %v: %w", err, stocklake.ErrInvalid)
+	}
+	if obj == nil {
+		return nil, fmt.Errorf("record is JSON null, want an object: %w", stocklake.ErrInvalid)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("record has data after its JSON object: %w", stocklake.ErrInvalid)
+	}
+	return obj, nil
+}
+
+func topicIDOf(ctx context.Context, s *Sink) (string, error) {
+	return kafka.TopicID(ctx, s.cl, s.cfg.Topic)
+}

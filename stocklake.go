@@ -1,0 +1,27 @@
+// Package stocklake holds the domain types and the small interfaces that the
+// rest of stocklake is built from: ticks and bars, the data-lake object store,
+// the Glue-style catalog, SQL engines and market-data sources.
+//
+// Subpackages implement these interfaces, one package per dependency (file,
+// s3, sqlite, glue, duckdb, kafka, ...). They talk to each other only through
+// the types declared here; wiring happens in cmd/stocklake.
+package stocklake
+
+import (
+	"errors"
+)
+
+// Sentinel errors. Backends wrap them with %w and a message that tells the
+// user what to do, so callers can test with errors.Is.
+var (
+	// ErrNotFound reports that a named object, table, database or partition does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists reports that something to be created already exists.
+	ErrExists = errors.New("already exists")
+	// ErrInvalid reports malformed input: a record, a file or a statement that cannot be parsed.
+	ErrInvalid = errors.New("invalid input")
+	// ErrConfig reports a bad flag, URL or configuration value.
+	ErrConfig = errors.New("bad configuration")
+	// ErrUnavailable reports a backend that could not be reached; retrying may help.
+	ErrUnavailable = errors.New("service unavailable")
+)
