@@ -21,18 +21,18 @@ const TickContentType = "application/vnd.stocklake.tick.v1+json"
 //
 // Wire format (JSON, version 1), one object per Kafka record, keyed by symbol:
 //
-//	{"v":1,"symbol":"AAPL","ts":1764165600123456,"price":189.25,"size":100,
-//	 "exchange":"XNAS","trade_id":"42","conditions":["@","I"],"source":"sim"}
+//		{"v":1,"symbol":"AAPL","ts":1764165600123456,"price":189.25,"size":100,
+//		 "exchange":"XNAS","trade_id":"42","conditions":["@","I"],"source":"sim"}
 //
-//   - v: wire format version (1). Optional on input.
-//   - symbol: instrument symbol, required, non-empty.
-//   - ts: event time as integer microseconds since the Unix epoch, UTC, required.
-//   - price: trade price, required, finite and > 0.
-//   - size: traded quantity (shares, or units for fractional assets), >= 0.
-//   - exchange: venue code (MIC or the feed's own code), optional.
-//   - trade_id: identifier unique per symbol within a source, required.
-//   - conditions: trade condition codes as the feed sends them, optional.
-//   - source: where the tick came from (sim, csv, binance, ...), optional.
+//	  - v: wire format version (1). Optional on input.
+//	  - symbol: instrument symbol, required, non-empty.
+//	  - ts: event time as integer microseconds since the Unix epoch, UTC, required.
+//	  - price: trade price, required, finite and > 0.
+//	  - size: traded quantity (shares, or units for fractional assets), >= 0.
+//	  - exchange: venue code (MIC or the feed's own code), optional.
+//	  - trade_id: identifier unique per symbol within a source, required.
+//	  - conditions: trade condition codes as the feed sends them, optional.
+//	  - source: where the tick came from (sim, csv, binance, ...), optional.
 //
 // Unknown fields are ignored so the format can grow without breaking readers.
 type Tick struct {
@@ -106,9 +106,9 @@ func (t Tick) MarshalJSON() ([]byte, error) { return t.AppendJSON(nil), nil }
 type tickWire struct {
 	V          *int            `json:"v"`
 	Symbol     string          `json:"symbol"`
-	TS         json.Number     `json:"ts"`
-	Price      json.Number     `json:"price"`
-	Size       json.Number     `json:"size"`
+	TS         json.RawMessage `json:"ts"`
+	Price      json.RawMessage `json:"price"`
+	Size       json.RawMessage `json:"size"`
 	Exchange   string          `json:"exchange"`
 	TradeID    json.RawMessage `json:"trade_id"`
 	Conditions []string        `json:"conditions"`
@@ -140,7 +140,7 @@ func ParseTick(b []byte) (Tick, error) {
 		return Tick{}, fmt.Errorf("tick wire version %d is not supported (want %d): %w", *w.V, TickWireVersion, ErrInvalid)
 	}
 	t := Tick{Symbol: w.Symbol, Exchange: w.Exchange, Conditions: w.Conditions, Source: w.Source}
-	if w.TS == "" {
+	if len(w.TS) == 0 || string(w.TS) == "null" {
 		return Tick{}, fmt.Errorf("tick %q has no ts (microseconds since epoch): %w", w.Symbol, ErrInvalid)
 	}
 	us, err := strconv.ParseInt(string(w.TS), 10, 64)
@@ -151,7 +151,7 @@ func ParseTick(b []byte) (Tick, error) {
 	if t.Price, err = parseNumber(w.Price); err != nil {
 		return Tick{}, fmt.Errorf("tick %q: price: %v: %w", w.Symbol, err, ErrInvalid)
 	}
-	if w.Size != "" {
+	if len(w.Size) > 0 && string(w.Size) != "null" {
 		if t.Size, err = parseNumber(w.Size); err != nil {
 			return Tick{}, fmt.Errorf("tick %q: size: %v: %w", w.Symbol, err, ErrInvalid)
 		}
@@ -160,8 +160,8 @@ func ParseTick(b []byte) (Tick, error) {
 		var s string
 		if err := json.Unmarshal(w.TradeID, &s); err == nil {
 			t.TradeID = s
-		} else if n := json.Number(w.TradeID); isInteger(string(n)) {
-			t.TradeID = string(n)
+		} else if isInteger(string(w.TradeID)) {
+			t.TradeID = string(w.TradeID)
 		} else {
 			return Tick{}, fmt.Errorf("tick %q: trade_id %s is neither a string nor an integer: %w", w.Symbol, w.TradeID, ErrInvalid)
 		}
@@ -169,7 +169,7 @@ func ParseTick(b []byte) (Tick, error) {
 	return t, t.Validate()
 }
 
-func parseNumber(n json.Number) (float64, error) {
+func parseNumber(n json.RawMessage) (float64, error) {
 	s := string(n)
 	if len(s) >= 2 && s[0] == '"' {
 		s = s[1 : len(s)-1]

@@ -2,7 +2,9 @@ package stocklake
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // parseTickFast decodes the common shape of a wire-format tick without
@@ -21,10 +23,11 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 	}
 	var haveTS, havePrice bool
 	for {
-		key, j, ok := scanPlainString(b, i)
+		ks, j, ok := scanPlainBytes(b, i)
 		if !ok {
 			return t, false
 		}
+		key := b[ks : j-1]
 		i = skipSpace(b, j)
 		if i >= len(b) || b[i] != ':' {
 			return t, false
@@ -33,19 +36,20 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 		if i >= len(b) {
 			return t, false
 		}
-		switch key {
+		switch string(key) {
 		case "v":
 			num, j, ok := scanNumber(b, i)
-			if !ok || num != "1" {
+			if !ok || string(num) != "1" {
 				return t, false
 			}
 			i = j
 		case "symbol", "exchange", "source":
-			s, j, ok := scanPlainString(b, i)
+			vs, j, ok := scanPlainBytes(b, i)
 			if !ok {
 				return t, false
 			}
-			switch key {
+			s := intern(b[vs : j-1])
+			switch string(key) {
 			case "symbol":
 				t.Symbol = s
 			case "exchange":
@@ -63,18 +67,18 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 				t.TradeID, i = s, j
 			} else {
 				num, j, ok := scanNumber(b, i)
-				if !ok || !isInteger(num) {
+				if !ok || !isInteger(viewString(num)) {
 					return t, false
 				}
-				t.TradeID, i = num, j
+				t.TradeID, i = string(num), j
 			}
 		case "ts":
 			num, j, ok := scanNumber(b, i)
 			if !ok {
 				return t, false
 			}
-			us, err := strconv.ParseInt(num, 10, 64)
-			if err != nil {
+			us, ok := parseDigits(num)
+			if !ok {
 				return t, false
 			}
 			t.Time, haveTS, i = time.UnixMicro(us).UTC(), true, j
@@ -83,22 +87,24 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 			var err error
 			var j int
 			if b[i] == '"' {
-				var s string
-				s, j, ok = scanPlainString(b, i)
+				var s []byte
+				var vs int
+				vs, j, ok = scanPlainBytes(b, i)
+				s = b[vs:max(vs, j-1)]
 				if ok {
-					f, err = strconv.ParseFloat(s, 64)
+					f, err = strconv.ParseFloat(viewString(s), 64)
 				}
 			} else {
-				var num string
+				var num []byte
 				num, j, ok = scanNumber(b, i)
 				if ok {
-					f, err = strconv.ParseFloat(num, 64)
+					f, err = strconv.ParseFloat(viewString(num), 64)
 				}
 			}
 			if !ok || err != nil {
 				return t, false
 			}
-			if key == "price" {
+			if string(key) == "price" {
 				t.Price, havePrice = f, true
 			} else {
 				t.Size = f
@@ -122,11 +128,11 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 				break
 			}
 			for {
-				s, j, ok := scanPlainString(b, i)
+				vs, j, ok := scanPlainBytes(b, i)
 				if !ok {
 					return t, false
 				}
-				t.Conditions = append(t.Conditions, s)
+				t.Conditions = append(t.Conditions, intern(b[vs:j-1]))
 				i = skipSpace(b, j)
 				if i < len(b) && b[i] == ',' {
 					i = skipSpace(b, i+1)
@@ -185,8 +191,26 @@ func scanPlainString(b []byte, i int) (string, int, bool) {
 	return "", i, false
 }
 
+// scanPlainBytes is scanPlainString without the copy: the string's content
+// is b[start:end-1].
+func scanPlainBytes(b []byte, i int) (start, end int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, i, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		c := b[j]
+		if c == '"' {
+			return i + 1, j + 1, true
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			return 0, i, false
+		}
+	}
+	return 0, i, false
+}
+
 // scanNumber reads a JSON number token starting at b[i].
-func scanNumber(b []byte, i int) (string, int, bool) {
+func scanNumber(b []byte, i int) ([]byte, int, bool) {
 	j := i
 	if j < len(b) && b[j] == '-' {
 		j++
@@ -202,7 +226,61 @@ func scanNumber(b []byte, i int) (string, int, bool) {
 		j++
 	}
 	if digits == 0 {
-		return "", i, false
+		return nil, i, false
 	}
-	return string(b[i:j]), j, true
+	return b[i:j], j, true
+}
+
+// parseDigits parses an optionally negative decimal integer.
+func parseDigits(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// viewString returns b as a string without copying. The result must not
+// outlive the call it is passed to.
+func viewString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// internTable caches short strings that repeat across ticks (symbols,
+// exchanges, sources, condition codes) so decoding them does not allocate.
+// Entries are replaced on hash collisions; it is safe for concurrent use.
+var internTable [4096]atomic.Pointer[string]
+
+// intern returns b as a string, from the cache when it is there.
+func intern(b []byte) string {
+	if len(b) > 16 {
+		return string(b)
+	}
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &internTable[h%uint32(len(internTable))]
+	if p := slot.Load(); p != nil && *p == string(b) {
+		return *p
+	}
+	s := string(b)
+	slot.Store(&s)
+	return s
 }

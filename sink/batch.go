@@ -343,4 +343,3 @@ func (s *Sink) commit(ctx context.Context, p int32, epoch int32, offset int64) e
 	}
 	return nil
 }
-

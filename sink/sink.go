@@ -341,6 +341,12 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		if err := s.add(ctx, ps, r); err != nil {
 			fatal = err
+			return
+		}
+		if b := ps.b; b != nil && (b.rows >= s.cfg.MaxRows || b.bytes >= s.cfg.MaxBytes) {
+			fatal = s.flush(ctx, ps)
+		} else if s.stats.Buffered.Load() > s.cfg.MaxBufferBytes {
+			fatal = s.shrink(ctx)
 		}
 	})
 	var lag int64
@@ -368,6 +374,11 @@ func (s *Sink) rollDue(ctx context.Context, all bool) error {
 			}
 		}
 	}
+	return s.shrink(ctx)
+}
+
+// shrink writes the largest batches until memory is under MaxBufferBytes.
+func (s *Sink) shrink(ctx context.Context) error {
 	for s.stats.Buffered.Load() > s.cfg.MaxBufferBytes {
 		var big *partState
 		for _, ps := range s.parts {

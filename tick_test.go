@@ -1,0 +1,144 @@
+package stocklake
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func sampleTick() Tick {
+	return Tick{Symbol: "AAPL", Time: time.UnixMicro(1764165600123456).UTC(), Price: 189.25, Size: 100,
+		Exchange: "XNAS", TradeID: "42", Conditions: []string{"@", "I"}, Source: "sim"}
+}
+
+func TestTickJSONRoundTrip(t *testing.T) {
+	in := sampleTick()
+	b := in.AppendJSON(nil)
+	want := `{"v":1,"symbol":"AAPL","ts":1764165600123456,"price":189.25,"size":100,"exchange":"XNAS","trade_id":"42","conditions":["@","I"],"source":"sim"}`
+	if string(b) != want {
+		t.Fatalf("AppendJSON =\n%s\nwant\n%s", b, want)
+	}
+	out, err := ParseTick(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Fatalf("round trip: got %+v want %+v", out, in)
+	}
+	if !json.Valid(b) {
+		t.Fatal("AppendJSON produced invalid JSON")
+	}
+}
+
+func TestTickJSONEscapes(t *testing.T) {
+	in := sampleTick()
+	in.Symbol = "we\"ird\\sym\n\x01é"
+	in.Conditions = []string{"a\tb"}
+	b := in.AppendJSON(nil)
+	if !json.Valid(b) {
+		t.Fatalf("invalid JSON: %s", b)
+	}
+	out, err := ParseTick(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Symbol != in.Symbol || out.Conditions[0] != "a\tb" {
+		t.Fatalf("got %q %q", out.Symbol, out.Conditions)
+	}
+}
+
+func TestParseTickAcceptsVariants(t *testing.T) {
+	cases := map[string]string{
+		"numeric trade id":       `{"symbol":"BTCUSDT","ts":1764165600000000,"price":"97000.12","size":"0.0015","trade_id":123456789}`,
+		"spaces and field order": ` { "trade_id" : "9", "price" : 1.5 , "ts": 1764165600000001, "symbol": "X" } `,
+		"unknown fields":         `{"symbol":"X","ts":1764165600000001,"price":1,"trade_id":"1","extra":{"a":[1,2]}}`,
+		"escaped string":         `{"symbol":"X\u0041","ts":1764165600000001,"price":1,"trade_id":"1"}`,
+		"null conditions":        `{"symbol":"X","ts":1764165600000001,"price":1,"trade_id":"1","conditions":null}`,
+		"explicit version 1":     `{"v":1,"symbol":"X","ts":1764165600000001,"price":1,"trade_id":"1"}`,
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			tk, err := ParseTick([]byte(in))
+			if err != nil {
+				t.Fatalf("ParseTick(%s): %v", in, err)
+			}
+			if tk.Symbol == "" || tk.TradeID == "" || tk.Price <= 0 {
+				t.Fatalf("incomplete tick %+v", tk)
+			}
+		})
+	}
+	tk, _ := ParseTick([]byte(cases["numeric trade id"]))
+	if tk.TradeID != "123456789" || tk.Price != 97000.12 || tk.Size != 0.0015 {
+		t.Fatalf("numeric fields: %+v", tk)
+	}
+	tk, _ = ParseTick([]byte(cases["escaped string"]))
+	if tk.Symbol != "XA" {
+		t.Fatalf("escaped symbol = %q", tk.Symbol)
+	}
+}
+
+func TestParseTickRejects(t *testing.T) {
+	cases := map[string]string{
+		"not json":         `hello`,
+		"array":            `[1,2]`,
+		"no symbol":        `{"ts":1764165600000001,"price":1,"trade_id":"1"}`,
+		"no ts":            `{"symbol":"X","price":1,"trade_id":"1"}`,
+		"fractional ts":    `{"symbol":"X","ts":1.5,"price":1,"trade_id":"1"}`,
+		"negative price":   `{"symbol":"X","ts":1764165600000001,"price":-1,"trade_id":"1"}`,
+		"zero price":       `{"symbol":"X","ts":1764165600000001,"price":0,"trade_id":"1"}`,
+		"text price":       `{"symbol":"X","ts":1764165600000001,"price":"abc","trade_id":"1"}`,
+		"no trade id":      `{"symbol":"X","ts":1764165600000001,"price":1}`,
+		"float trade id":   `{"symbol":"X","ts":1764165600000001,"price":1,"trade_id":1.5}`,
+		"version 2":        `{"v":2,"symbol":"X","ts":1764165600000001,"price":1,"trade_id":"1"}`,
+		"trailing garbage": `{"symbol":"X","ts":1764165600000001,"price":1,"trade_id":"1"} x`,
+		"empty":            ``,
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := ParseTick([]byte(in))
+			if err == nil {
+				t.Fatalf("ParseTick(%q) accepted bad input", in)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestTickValidate(t *testing.T) {
+	tk := sampleTick()
+	tk.Price = math.NaN()
+	if tk.Validate() == nil {
+		t.Fatal("NaN price accepted")
+	}
+	tk = sampleTick()
+	tk.Size = math.Inf(1)
+	if tk.Validate() == nil {
+		t.Fatal("infinite size accepted")
+	}
+}
+
+func BenchmarkParseTick(b *testing.B) {
+	tk := sampleTick()
+	data := tk.AppendJSON(nil)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseTick(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	tk := sampleTick()
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = tk.AppendJSON(buf[:0])
+	}
+}
