@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/s3"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 // This file is the one place where backend URLs are resolved to backends.
@@ -102,4 +104,23 @@ func filePath(u *url.URL) string {
 		p = u.Opaque
 	}
 	return filepath.Clean(p)
+}
+
+// openCatalog opens a catalog by URL:
+//
+//	sqlite://PATH     the embedded catalog in a SQLite file (relative paths allowed)
+func openCatalog(ctx context.Context, raw string) (stocklake.Catalog, error) {
+	u, err := parseBackendURL("catalog", raw)
+	if err != nil {
+		return nil, err
+	}
+	switch u.Scheme {
+	case sqlite.Type:
+		p := filePath(u)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, fmt.Errorf("catalog %s: %v: %w", raw, err, stocklake.ErrConfig)
+		}
+		return sqlite.Open(p)
+	}
+	return nil, fmt.Errorf("catalog URL %q: scheme %q is not supported; use sqlite://PATH or glue://REGION: %w", raw, u.Scheme, stocklake.ErrConfig)
 }

@@ -14,10 +14,12 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/source"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 func demoCommand() *ffcli.Command {
@@ -72,7 +74,17 @@ writes what it buffered and commits before exiting.`,
 			if err != nil {
 				return err
 			}
-			snk, err := sink.New(sink.Config{Kafka: kc, Topic: "ticks", Store: store, FlushInterval: *flushInterval, Logger: log})
+			catPath := filepath.Join(*dataDir, "catalog.db")
+			cat, err := sqlite.Open(catPath)
+			if err != nil {
+				return err
+			}
+			defer cat.Close()
+			reg, err := crawler.NewRegistrar(store, cat, "stocklake")
+			if err != nil {
+				return err
+			}
+			snk, err := sink.New(sink.Config{Kafka: kc, Topic: "ticks", Store: store, FlushInterval: *flushInterval, Logger: log, Registrar: reg})
 			if err != nil {
 				return err
 			}
@@ -83,7 +95,7 @@ writes what it buffered and commits before exiting.`,
 				}
 				defer stop()
 			}
-			fmt.Fprintf(os.Stderr, "stocklake demo: broker %s, lake %s\n", broker.Addr(), store.URL())
+			fmt.Fprintf(os.Stderr, "stocklake demo: broker %s, lake %s, catalog sqlite://%s\n", broker.Addr(), store.URL(), catPath)
 			if *duration > 0 {
 				fmt.Fprintf(os.Stderr, "running for %s; Ctrl-C stops earlier\n", *duration)
 			} else {
@@ -144,6 +156,7 @@ writes what it buffered and commits before exiting.`,
 			st := snk.Stats()
 			fmt.Fprintf(os.Stderr, "demo finished: %d ticks produced, %d rows in %d Parquet files under %s\n",
 				produced(), st.Rows.Load(), st.Objects.Load(), lakeDir)
+			fmt.Fprintf(os.Stderr, "next: stocklake catalog tables --catalog sqlite://%s\n", catPath)
 			return nil
 		})
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -26,6 +27,7 @@ func main() {
 // success, 2 for usage and configuration errors, 1 otherwise.
 func run(args []string) int {
 	root := rootCommand()
+	args = interspersed(root, args)
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -73,6 +75,8 @@ with --config. Run 'stocklake <subcommand> --help' for a subcommand's flags.`,
 			produceCommand(),
 			sinkCommand(),
 			consumeCommand(),
+			crawlCommand(),
+			catalogCommand(),
 		},
 		Exec: func(ctx context.Context, args []string) error {
 			if *version {
@@ -86,4 +90,57 @@ with --config. Run 'stocklake <subcommand> --help' for a subcommand's flags.`,
 		},
 	}
 	return cmd
+}
+
+// interspersed moves a subcommand's flags before its positional arguments,
+// so `stocklake catalog tables --catalog URL` works as users expect (Go's
+// flag package stops at the first positional argument).
+func interspersed(root *ffcli.Command, args []string) []string {
+	if len(args) == 0 {
+		return args
+	}
+	var sub *ffcli.Command
+	for _, c := range root.Subcommands {
+		if c.Name == args[0] {
+			sub = c
+		}
+	}
+	if sub == nil {
+		return args
+	}
+	var flags, positional []string
+	rest := args[1:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			positional = append(positional, rest[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := sub.FlagSet.Lookup(name)
+		if f == nil {
+			continue // flag.Parse reports it
+		}
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(rest) {
+			flags = append(flags, rest[i+1])
+			i++
+		}
+	}
+	out := append([]string{args[0]}, flags...)
+	if len(positional) > 0 {
+		out = append(out, "--")
+		out = append(out, positional...)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/source"
 )
 
@@ -26,6 +28,11 @@ type sourceFlags struct {
 	symbols       int
 	outOfOrder    float64
 	outOfOrderMax time.Duration
+	csvMap        string
+	csvSymbol     string
+	csvDelimiter  string
+	// badRow receives CSV rows that cannot be used; set by the caller.
+	badRow func(line int, err error)
 }
 
 func (f *sourceFlags) register(fs *flag.FlagSet) {
@@ -35,9 +42,12 @@ func (f *sourceFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: no limit)")
 	fs.Int64Var(&f.seed, "seed", 1, "simulator seed: the same seed gives the same ticks")
 	fs.IntVar(&f.symbols, "symbols", source.DefaultSymbols, "simulator: number of symbols")
-	fs.Float64Var(&f.speed, "speed", 1, "event-time seconds per wall-clock second (sim with --rate, csv replay; 0 for csv: as fast as possible)")
+	fs.Float64Var(&f.speed, "speed", 1, "event-time seconds per wall-clock second: sim with --rate; csv replay (default for csv: as fast as possible)")
 	fs.Float64Var(&f.outOfOrder, "out-of-order", 0, "simulator: fraction of ticks whose event time is moved back (late data)")
 	fs.DurationVar(&f.outOfOrderMax, "out-of-order-max", source.DefaultOutOfOrderMax, "simulator: how far back an out-of-order tick moves")
+	fs.StringVar(&f.csvMap, "csv-map", "", "csv: column mapping overriding header detection, e.g. date=Date,symbol=Index,close=Close")
+	fs.StringVar(&f.csvSymbol, "csv-symbol", "", "csv: symbol of every row when the file has no symbol column (default: the file name)")
+	fs.StringVar(&f.csvDelimiter, "csv-delimiter", ",", "csv: field separator (use \\t for tabs)")
 }
 
 // newSource resolves a --source spec to a Source. This is the one place
@@ -50,8 +60,32 @@ func (f *sourceFlags) newSource() (stocklake.Source, error) {
 			Symbols: f.symbols, Seed: f.seed, Rate: f.rate, Count: f.count, Duration: f.duration, Speed: f.speed,
 			OutOfOrderFraction: f.outOfOrder, OutOfOrderMax: f.outOfOrderMax,
 		})
+	case source.CSVType:
+		if arg == "" {
+			return nil, fmt.Errorf("--source csv needs a file: csv:PATH: %w", stocklake.ErrConfig)
+		}
+		cfg := source.CSVConfig{Path: arg, Speed: f.speed, Symbol: f.csvSymbol, OnBadRow: f.badRow}
+		if f.speed == 1 {
+			cfg.Speed = 0 // the flag's default means "as fast as possible" for a replay
+		}
+		if f.csvMap != "" {
+			cfg.Mapping = map[string]string{}
+			for _, kv := range strings.Split(f.csvMap, ",") {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					return nil, fmt.Errorf("--csv-map entry %q: want field=Column: %w", kv, stocklake.ErrConfig)
+				}
+				cfg.Mapping[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+		}
+		switch d := strings.ReplaceAll(f.csvDelimiter, `\t`, "\t"); len([]rune(d)) {
+		case 1:
+			cfg.Comma = []rune(d)[0]
+		default:
+			return nil, fmt.Errorf("--csv-delimiter %q: want one character: %w", f.csvDelimiter, stocklake.ErrConfig)
+		}
+		return source.NewCSVReplay(cfg)
 	}
-	_ = arg
 	return nil, fmt.Errorf("--source %q: want sim or csv:PATH: %w", f.spec, stocklake.ErrConfig)
 }
 
@@ -82,6 +116,11 @@ Prints progress every second on stderr. Ctrl-C stops after flushing.`,
 			if err != nil {
 				return err
 			}
+			var badRows []error
+			sf.badRow = func(line int, err error) {
+				log.Warn("skipping bad input row; it goes to the dead-letter topic", "line", line, "err", err)
+				badRows = append(badRows, err)
+			}
 			src, err := sf.newSource()
 			if err != nil {
 				return err
@@ -96,14 +135,16 @@ Prints progress every second on stderr. Ctrl-C stops after flushing.`,
 			if err != nil {
 				return err
 			}
-			n, err := produce(ctx, log, kc, src, *topic, *compression, int32(*partitions), int16(*replication), true)
-			log.Info("produce finished", "records", n, "topic", *topic)
+			n, err := produce(ctx, log, kc, src, *topic, *compression, int32(*partitions), int16(*replication), true, func() []error { return badRows })
+			log.Info("produce finished", "records", n, "topic", *topic, "bad_rows", len(badRows))
 			return err
 		})
 }
 
 // produce runs src into topic and returns how many records were acknowledged.
-func produce(ctx context.Context, log *slog.Logger, kc kafka.Config, src stocklake.Source, topic, compression string, partitions int32, replication int16, progress bool) (int64, error) {
+// Rows the source rejected (badRows) go to the dead-letter topic <topic>.dlq
+// with the reason in the stocklake-error header.
+func produce(ctx context.Context, log *slog.Logger, kc kafka.Config, src stocklake.Source, topic, compression string, partitions int32, replication int16, progress bool, badRows func() []error) (int64, error) {
 	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic, Compression: compression})
 	if err != nil {
 		return 0, err
@@ -122,9 +163,35 @@ func produce(ctx context.Context, log *slog.Logger, kc kafka.Config, src stockla
 		defer stop()
 	}
 	log.Info("producing", "source", src.Name(), "topic", topic, "brokers", strings.Join(kc.Brokers, ","))
-	runErr := src.Run(ctx, func(r stocklake.Record) error { return p.Produce(ctx, r) })
+	sentBad := 0
+	sendBad := func() error {
+		if badRows == nil {
+			return nil
+		}
+		for _, e := range badRows()[sentBad:] {
+			value, _ := json.Marshal(e)
+			if br, ok := e.(*source.BadRowError); ok {
+				value, _ = json.Marshal(map[string]any{"line": br.Line, "fields": br.Fields, "reason": br.Reason})
+			}
+			if err := p.Produce(ctx, stocklake.Record{Topic: topic + ".dlq", Value: value,
+				Headers: []stocklake.Header{{Key: sink.HeaderError, Value: []byte(e.Error())}, {Key: sink.HeaderErrorKind, Value: []byte("source")}}}); err != nil {
+				return err
+			}
+			sentBad++
+		}
+		return nil
+	}
+	runErr := src.Run(ctx, func(r stocklake.Record) error {
+		if err := sendBad(); err != nil {
+			return err
+		}
+		return p.Produce(ctx, r)
+	})
 	if runErr == ctx.Err() {
 		runErr = nil
+	}
+	if err := sendBad(); err != nil && runErr == nil {
+		runErr = err
 	}
 	fctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

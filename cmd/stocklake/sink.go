@@ -7,6 +7,7 @@ import (
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/sink"
 )
 
@@ -57,6 +58,8 @@ func sinkCommand() *ffcli.Command {
 	kf.register(fs)
 	sf.register(fs)
 	lf.register(fs)
+	catURL := fs.String("catalog", "", `catalog URL to register new partitions in as they are written, e.g. `+defaultCatalog+` ("" disables)`)
+	database := fs.String("database", "stocklake", "catalog database for --catalog")
 	metricsAddr := fs.String("metrics-addr", "", `serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 ("" disables)`)
 	return newCommand("sink", "stocklake sink --brokers B --topic T --lake URL [flags]",
 		"land a Kafka topic in the lake as Parquet, exactly once",
@@ -85,6 +88,16 @@ Ctrl-C or SIGTERM writes what is buffered, commits and exits.`,
 			cfg.Kafka, cfg.Logger = kc, log
 			if cfg.Store, err = openStore(ctx, sf.lake); err != nil {
 				return err
+			}
+			if *catURL != "" {
+				cat, err := openCatalog(ctx, *catURL)
+				if err != nil {
+					return err
+				}
+				defer cat.Close()
+				if cfg.Registrar, err = crawler.NewRegistrar(cfg.Store, cat, *database); err != nil {
+					return err
+				}
 			}
 			s, err := sink.New(cfg)
 			if err != nil {

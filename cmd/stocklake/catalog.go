@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+
+	"github.com/stocklake/stocklake"
+)
+
+func catalogCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
+	catURL := fs.String("catalog", defaultCatalog, "catalog URL: sqlite://PATH or glue://REGION")
+	database := fs.String("database", "stocklake", "catalog database")
+	format := fs.String("format", "table", "output format: table or json")
+	limit := fs.Int("limit", 20, "crawls: how many recent runs to show")
+	var lf logFlags
+	lf.register(fs)
+	return newCommand("catalog", "stocklake catalog databases|tables|table NAME|partitions NAME|versions NAME|crawls --catalog URL [--format table|json]",
+		"list databases, tables, columns, partitions and crawl history",
+		`Shows what the catalog holds:
+  databases          every database
+  tables             the tables of --database
+  table NAME         one table: location, format, SerDe, columns, partition keys
+  partitions NAME    the partitions of a table
+  versions NAME      the schema versions of a table
+  crawls             the crawl history of --database`,
+		fs, func(ctx context.Context, args []string) error {
+			if len(args) == 0 {
+				return fmt.Errorf("catalog needs a listing: databases, tables, table NAME, partitions NAME, versions NAME or crawls: %w", errUsage)
+			}
+			if _, err := lf.logger(); err != nil {
+				return err
+			}
+			if *format != "table" && *format != "json" {
+				return fmt.Errorf("--format %q: want table or json: %w", *format, stocklake.ErrConfig)
+			}
+			cat, err := openCatalog(ctx, *catURL)
+			if err != nil {
+				return err
+			}
+			defer cat.Close()
+			needName := func() (string, error) {
+				if len(args) != 2 {
+					return "", fmt.Errorf("catalog %s needs a table name, e.g. catalog %s ticks: %w", args[0], args[0], errUsage)
+				}
+				return args[1], nil
+			}
+			out := listing{w: os.Stdout, json: *format == "json"}
+			switch args[0] {
+			case "databases":
+				dbs, err := cat.ListDatabases(ctx)
+				if err != nil {
+					return err
+				}
+				rows := [][]string{}
+				for _, d := range dbs {
+					rows = append(rows, []string{d.Name, d.LocationURI, d.Description})
+				}
+				return out.print(dbs, []string{"DATABASE", "LOCATION", "DESCRIPTION"}, rows)
+			case "tables":
+				ts, err := cat.ListTables(ctx, *database)
+				if err != nil {
+					return err
+				}
+				rows := [][]string{}
+				for _, t := range ts {
+					rows = append(rows, []string{t.Name, t.Format, fmt.Sprint(len(t.Columns)), keyNames(t.PartitionKeys), t.Location, fmt.Sprint(t.Version)})
+				}
+				return out.print(ts, []string{"TABLE", "FORMAT", "COLUMNS", "PARTITION KEYS", "LOCATION", "VERSION"}, rows)
+			case "table":
+				name, err := needName()
+				if err != nil {
+					return err
+				}
+				t, err := cat.GetTable(ctx, *database, name)
+				if err != nil {
+					return err
+				}
+				if out.json {
+					return out.print(t, nil, nil)
+				}
+				fmt.Fprintf(os.Stdout, "table     %s.%s (version %d)\nlocation  %s\nformat    %s\ninput     %s\noutput    %s\nserde     %s\nupdated   %s\n\n",
+					t.Database, t.Name, t.Version, t.Location, t.Format, t.InputFormat, t.OutputFormat, t.SerDe, t.UpdateTime.Format(time.RFC3339))
+				rows := [][]string{}
+				for _, c := range t.Columns {
+					rows = append(rows, []string{c.Name, c.Type, ""})
+				}
+				for _, c := range t.PartitionKeys {
+					rows = append(rows, []string{c.Name, c.Type, "partition key"})
+				}
+				return out.print(nil, []string{"COLUMN", "TYPE", ""}, rows)
+			case "partitions":
+				name, err := needName()
+				if err != nil {
+					return err
+				}
+				ps, err := cat.ListPartitions(ctx, *database, name)
+				if err != nil {
+					return err
+				}
+				rows := [][]string{}
+				for _, p := range ps {
+					rows = append(rows, []string{strings.Join(p.Values, "/"), p.Location})
+				}
+				return out.print(ps, []string{"VALUES", "LOCATION"}, rows)
+			case "versions":
+				name, err := needName()
+				if err != nil {
+					return err
+				}
+				vs, err := cat.TableVersions(ctx, *database, name)
+				if err != nil {
+					return err
+				}
+				rows := [][]string{}
+				for _, t := range vs {
+					cols := []string{}
+					for _, c := range t.Columns {
+						cols = append(cols, c.Name+" "+c.Type)
+					}
+					rows = append(rows, []string{fmt.Sprint(t.Version), t.UpdateTime.Format(time.RFC3339), strings.Join(cols, ", ")})
+				}
+				return out.print(vs, []string{"VERSION", "UPDATED", "COLUMNS"}, rows)
+			case "crawls":
+				cl, ok := cat.(stocklake.CrawlLog)
+				if !ok {
+					return fmt.Errorf("catalog %s keeps no crawl history: %w", *catURL, stocklake.ErrConfig)
+				}
+				runs, err := cl.ListCrawls(ctx, *database, *limit)
+				if err != nil {
+					return err
+				}
+				rows := [][]string{}
+				for _, r := range runs {
+					rows = append(rows, []string{r.ID, r.Start.Format(time.RFC3339), r.Duration().Round(time.Millisecond).String(),
+						fmt.Sprintf("%d/%d", len(r.TablesCreated), len(r.TablesUpdated)), fmt.Sprintf("+%d -%d", r.PartitionsAdded, r.PartitionsRemoved),
+						fmt.Sprint(r.FilesRead), r.Error})
+				}
+				return out.print(runs, []string{"RUN", "START", "TIME", "TABLES NEW/UPD", "PARTITIONS", "FILES READ", "ERROR"}, rows)
+			}
+			return fmt.Errorf("unknown listing %q; want databases, tables, table, partitions, versions or crawls: %w", args[0], errUsage)
+		})
+}
+
+func keyNames(cs []stocklake.Column) string {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ",")
+}
+
+// listing prints either aligned text rows or the value as indented JSON.
+type listing struct {
+	w    io.Writer
+	json bool
+}
+
+func (l listing) print(v any, header []string, rows [][]string) error {
+	if l.json {
+		enc := json.NewEncoder(l.w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tw := tabwriter.NewWriter(l.w, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
