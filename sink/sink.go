@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go/compress"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
@@ -116,6 +117,10 @@ type Config struct {
 	Registrar PartitionRegistrar
 	// Logger for structured logs; default slog.Default().
 	Logger *slog.Logger
+	// ExitWhenIdle makes Run write everything and return once it has caught
+	// up: partitions assigned, no records for a few polls, no lag. For
+	// batch jobs and tests. Default false: run until ctx is done.
+	ExitWhenIdle bool
 	// OnCommit, if set, is called after each commit with the partition and
 	// the committed offset (for tests and progress output).
 	OnCommit func(partition int32, offset int64)
@@ -288,12 +293,33 @@ func (s *Sink) Run(ctx context.Context) error {
 		tick = 10 * time.Millisecond
 	}
 	s.log.Info("sink started", "group", s.cfg.Group, "lake", s.cfg.Store.URL(), "table", s.cfg.Table, "format", s.cfg.Format)
+	idlePolls := 0
 	for ctx.Err() == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, tick)
 		fetches := cl.PollRecords(pollCtx, 50_000)
 		cancel()
 		if fetches.IsClientClosed() {
 			break
+		}
+		if fetches.NumRecords() == 0 && len(s.parts) > 0 && s.stats.Lag.Load() == 0 {
+			idlePolls++
+		} else {
+			idlePolls = 0
+		}
+		if s.cfg.ExitWhenIdle && idlePolls >= 3 {
+			idlePolls = 0
+			err := s.rollDue(ctx, true)
+			if err == nil {
+				var done bool
+				if done, err = s.caughtUp(ctx); done {
+					s.log.Info("caught up; exiting as --exit-when-idle asks")
+					cl.AllowRebalance()
+					break
+				}
+			}
+			if err != nil {
+				s.log.Warn("idle check failed", "err", err)
+			}
 		}
 		err := s.process(ctx, fetches)
 		if err == nil {
@@ -536,6 +562,28 @@ func decodeObject(b []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("record has data after its JSON object: %w", stocklake.ErrInvalid)
 	}
 	return obj, nil
+}
+
+// caughtUp reports whether the group has committed every partition of the
+// topic up to its end offset.
+func (s *Sink) caughtUp(ctx context.Context) (bool, error) {
+	adm := kadm.NewClient(s.cl)
+	ends, err := adm.ListEndOffsets(ctx, s.cfg.Topic)
+	if err != nil {
+		return false, err
+	}
+	committed, err := adm.FetchOffsets(ctx, s.cfg.Group)
+	if err != nil {
+		return false, err
+	}
+	caught := true
+	ends.Each(func(o kadm.ListedOffset) {
+		c, ok := committed.Lookup(o.Topic, o.Partition)
+		if o.Offset > 0 && (!ok || c.At < o.Offset) {
+			caught = false
+		}
+	})
+	return caught, nil
 }
 
 func topicIDOf(ctx context.Context, s *Sink) (string, error) {

@@ -60,6 +60,7 @@ func sinkCommand() *ffcli.Command {
 	lf.register(fs)
 	catURL := fs.String("catalog", "", `catalog URL to register new partitions in as they are written, e.g. `+defaultCatalog+` ("" disables)`)
 	database := fs.String("database", "stocklake", "catalog database for --catalog")
+	exitIdle := fs.Bool("exit-when-idle", false, "write everything and exit once caught up with the topic (for batch jobs)")
 	metricsAddr := fs.String("metrics-addr", "", `serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 ("" disables)`)
 	return newCommand("sink", "stocklake sink --brokers B --topic T --lake URL [flags]",
 		"land a Kafka topic in the lake as Parquet, exactly once",
@@ -85,7 +86,7 @@ Ctrl-C or SIGTERM writes what is buffered, commits and exits.`,
 			if err != nil {
 				return err
 			}
-			cfg.Kafka, cfg.Logger = kc, log
+			cfg.Kafka, cfg.Logger, cfg.ExitWhenIdle = kc, log, *exitIdle
 			if cfg.Store, err = openStore(ctx, sf.lake); err != nil {
 				return err
 			}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stocklake/stocklake/sink"
+)
+
+// crashTicks is how many ticks the crash test lands; the issue asks for at
+// least a million. STOCKLAKE_CRASH_TICKS overrides it for quick local runs.
+func crashTicks() int {
+	if n, err := strconv.Atoi(os.Getenv("STOCKLAKE_CRASH_TICKS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+// TestSinkCrashFileIntegration kills the sink with SIGKILL at random moments
+// while it lands a million ticks from Apache Kafka into a file:// lake, then
+// checks with pyarrow that every tick is there exactly once.
+func TestSinkCrashFileIntegration(t *testing.T) {
+	env := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS")
+	lake := "file://" + filepath.Join(t.TempDir(), "lake")
+	runCrashTest(t, env["STOCKLAKE_KAFKA_BROKERS"], lake, lake)
+}
+
+// TestSinkCrashS3Integration is the same against an S3 server.
+func TestSinkCrashS3Integration(t *testing.T) {
+	env := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS", "STOCKLAKE_S3_ENDPOINT")
+	bucket := uniqueName("crash-")
+	lake := fmt.Sprintf("s3://%s/lake?endpoint=%s&create_bucket=true", bucket, env["STOCKLAKE_S3_ENDPOINT"])
+	runCrashTest(t, env["STOCKLAKE_KAFKA_BROKERS"], lake, "s3://"+bucket+"/lake")
+}
+
+func runCrashTest(t *testing.T, brokers, lake, verifyLake string) {
+	bin := stocklakeBinary(t)
+	py := pythonWithPyarrow(t)
+	n := crashTicks()
+	topic := uniqueName("crash-ticks-")
+	group := uniqueName("crash-sink-")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+
+	produce := exec.CommandContext(ctx, bin, "produce", "--brokers", brokers, "--topic", topic, "--source", "sim",
+		"--count", strconv.Itoa(n), "--seed", "7", "--partitions", "3", "--log-level", "warn")
+	produce.Env = envWith()
+	if out, err := produce.CombinedOutput(); err != nil {
+		t.Fatalf("produce: %v\n%s", err, out)
+	}
+
+	sinkArgs := []string{"sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake,
+		"--max-rows", "40000", "--flush-interval", "1s", "--log-level", "warn"}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills := 0
+	for kills < 5 {
+		cmd := exec.CommandContext(ctx, bin, sinkArgs...)
+		cmd.Env = envWith()
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wait := time.Duration(300+rng.IntN(2700)) * time.Millisecond
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			t.Fatalf("sink exited before it was killed: %v\n%s", err, stderr.String())
+		case <-time.After(wait):
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		kills++
+		t.Logf("killed the sink with SIGKILL after %v (%d/5)", wait, kills)
+	}
+
+	final := exec.CommandContext(ctx, bin, append(sinkArgs, "--exit-when-idle")...)
+	final.Env = envWith()
+	if out, err := final.CombinedOutput(); err != nil {
+		t.Fatalf("final sink run: %v\n%s", err, out)
+	}
+
+	check := exec.CommandContext(ctx, py, filepath.Join(repoRoot(t), "scripts", "verify_lake.py"), verifyLake, sink.TableName(topic), strconv.Itoa(n))
+	out, err := check.CombinedOutput()
+	t.Logf("pyarrow check: %s", bytes.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("the lake does not hold each of the %d ticks exactly once: %v", n, err)
+	}
+}
