@@ -42,10 +42,18 @@ type batch struct {
 // group holds a batch's records for one lake partition folder.
 type group struct {
 	path  string
-	first int64 // offset of the group's first record: part of the object name
-	ticks []TickRow
+	first int64       // offset of the group's first record: part of the object name
+	ticks *tickWriter // streams tick rows into Parquet as they arrive
 	objs  []map[string]any
 	raw   [][]byte
+}
+
+func (g *group) rows() int {
+	n := len(g.objs) + len(g.raw)
+	if g.ticks != nil {
+		n += g.ticks.n
+	}
+	return n
 }
 
 // manifest records a batch's object keys before they are written.
@@ -110,6 +118,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	var (
 		pathBuf [64]byte
 		path    []byte
+		pathStr string
 		tick    stocklake.Tick
 		obj     map[string]any
 		err     error
@@ -119,7 +128,11 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		if tick, err = stocklake.ParseTick(r.Value); err != nil {
 			return s.sendDeadLetter(ctx, r, err)
 		}
-		path = s.cfg.Partitioning.path(pathBuf[:0], tick.Time, func(k string) string { return tickField(&tick, k) })
+		if s.cfg.Partitioning.grain > 0 {
+			pathStr = s.cfg.Partitioning.cachedPath(&s.pathCache, tick.Time)
+		} else {
+			path = s.cfg.Partitioning.path(pathBuf[:0], tick.Time, func(k string) string { return tickField(&tick, k) })
+		}
 	default:
 		if obj, err = decodeObject(r.Value); err != nil {
 			return s.sendDeadLetter(ctx, r, err)
@@ -144,9 +157,15 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		}
 		path = s.cfg.Partitioning.path(pathBuf[:0], t, func(k string) string { return jsonField(obj, k) })
 	}
-	g := b.groups[string(path)]
+	var g *group
+	if pathStr != "" {
+		g = b.groups[pathStr]
+	} else {
+		g = b.groups[string(path)]
+		pathStr = string(path)
+	}
 	if g == nil {
-		g = &group{path: string(path), first: r.Offset}
+		g = &group{path: pathStr, first: r.Offset}
 		b.groups[g.path] = g
 		b.order = append(b.order, g.path)
 	}
@@ -154,7 +173,12 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	case s.cfg.Format == FormatJSON:
 		g.raw = append(g.raw, r.Value)
 	case s.mode == SchemaTick:
-		g.ticks = append(g.ticks, newTickRow(&tick))
+		if g.ticks == nil {
+			g.ticks = newTickWriter(s.codec, s.cfg.RowGroupRows)
+		}
+		if err := g.ticks.add(newTickRow(&tick)); err != nil {
+			return err
+		}
 	default:
 		g.objs = append(g.objs, obj)
 	}
@@ -239,7 +263,7 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		}); err != nil {
 			return err
 		}
-		rows += len(g.ticks) + len(g.objs) + len(g.raw)
+		rows += g.rows()
 		s.stats.Objects.Add(1)
 		s.stats.Bytes.Add(n)
 		s.register(ctx, path)
@@ -277,7 +301,7 @@ func (s *Sink) encode(buf *bytes.Buffer, g *group) error {
 		encodeJSONLines(buf, g.raw)
 		return nil
 	case g.ticks != nil:
-		return encodeTicks(buf, g.ticks, s.codec, s.cfg.RowGroupRows)
+		return g.ticks.finish(buf)
 	default:
 		return encodeObjects(buf, g.objs, s.codec, s.cfg.RowGroupRows)
 	}

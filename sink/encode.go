@@ -58,13 +58,51 @@ func writerOptions(codec compress.Codec, rowGroupRows int64) []parquet.WriterOpt
 	}
 }
 
-// encodeTicks writes tick rows as one Parquet file.
-func encodeTicks(buf *bytes.Buffer, rows []TickRow, codec compress.Codec, rowGroupRows int64) error {
-	w := parquet.NewGenericWriter[TickRow](buf, writerOptions(codec, rowGroupRows)...)
-	if _, err := w.Write(rows); err != nil {
+// tickWriter encodes tick rows into a Parquet file in memory as they
+// arrive, so a buffered batch costs its compressed size, not its rows.
+type tickWriter struct {
+	out     bytes.Buffer
+	w       *parquet.GenericWriter[TickRow]
+	staging []TickRow
+	n       int
+}
+
+const tickStaging = 4096
+
+func newTickWriter(codec compress.Codec, rowGroupRows int64) *tickWriter {
+	tw := &tickWriter{staging: make([]TickRow, 0, tickStaging)}
+	tw.w = parquet.NewGenericWriter[TickRow](&tw.out, writerOptions(codec, rowGroupRows)...)
+	return tw
+}
+
+func (tw *tickWriter) add(r TickRow) error {
+	tw.staging = append(tw.staging, r)
+	tw.n++
+	if len(tw.staging) == cap(tw.staging) {
+		return tw.drain()
+	}
+	return nil
+}
+
+func (tw *tickWriter) drain() error {
+	if _, err := tw.w.Write(tw.staging); err != nil {
 		return fmt.Errorf("encode parquet: %w", err)
 	}
-	return w.Close()
+	clear(tw.staging)
+	tw.staging = tw.staging[:0]
+	return nil
+}
+
+// finish completes the file and appends it to buf.
+func (tw *tickWriter) finish(buf *bytes.Buffer) error {
+	if err := tw.drain(); err != nil {
+		return err
+	}
+	if err := tw.w.Close(); err != nil {
+		return fmt.Errorf("encode parquet: %w", err)
+	}
+	buf.Write(tw.out.Bytes())
+	return nil
 }
 
 // encodeJSONLines writes raw record values, one per line.

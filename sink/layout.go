@@ -15,6 +15,33 @@ import (
 // folder path such as "dt=2026-11-26/hour=14".
 type Partitioning struct {
 	keys []string
+	// grain is the finest time unit among the keys when every key comes
+	// from event time (so paths can be cached per grain); 0 otherwise.
+	grain time.Duration
+}
+
+var timeGrains = map[string]time.Duration{
+	"dt": 24 * time.Hour, "year": 24 * time.Hour, "month": 24 * time.Hour, "day": 24 * time.Hour,
+	"hour": time.Hour, "minute": time.Minute,
+}
+
+// pathCache remembers the last path built for a time-only partitioning.
+type pathCache struct {
+	bucket int64
+	path   string
+}
+
+// cachedPath returns the folder path for t, reusing the previous one while
+// t stays in the same time grain. Only for time-only partitionings.
+func (p Partitioning) cachedPath(c *pathCache, t time.Time) string {
+	b := t.UnixNano() / int64(p.grain)
+	if t.UnixNano() < 0 {
+		b--
+	}
+	if c.path == "" || c.bucket != b {
+		c.bucket, c.path = b, string(p.path(nil, t, nil))
+	}
+	return c.path
 }
 
 // timeKeys are partition keys computed from event time (UTC).
@@ -50,6 +77,16 @@ func ParsePartitioning(spec string) (Partitioning, error) {
 		}
 		seen[k] = true
 		p.keys = append(p.keys, k)
+	}
+	for _, k := range p.keys {
+		g, ok := timeGrains[k]
+		if !ok {
+			p.grain = 0
+			break
+		}
+		if p.grain == 0 || g < p.grain {
+			p.grain = g
+		}
 	}
 	if len(p.keys) == 0 {
 		return p, fmt.Errorf("--partition-by %q names no keys; e.g. dt,hour: %w", spec, stocklake.ErrConfig)

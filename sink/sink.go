@@ -155,6 +155,7 @@ type Sink struct {
 	mode    string // SchemaTick or SchemaJSON once decided
 
 	registered sync.Map // partition path -> struct{}
+	pathCache  pathCache
 
 	lastErrMu sync.Mutex
 	lastErr   string
@@ -263,8 +264,8 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxBytes(32<<20),
-		kgo.FetchMaxPartitionBytes(8<<20),
+		kgo.FetchMaxBytes(8<<20),
+		kgo.FetchMaxPartitionBytes(4<<20),
 		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
@@ -296,7 +297,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	idlePolls := 0
 	for ctx.Err() == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, tick)
-		fetches := cl.PollRecords(pollCtx, 50_000)
+		fetches := cl.PollRecords(pollCtx, 20_000)
 		cancel()
 		if fetches.IsClientClosed() {
 			break

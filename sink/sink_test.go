@@ -209,7 +209,9 @@ func TestSinkRecoversUncommittedBatches(t *testing.T) {
 		fs := &flakyStore{ObjectStore: st}
 		fs.budget.Store(int64(3 + i))
 		_, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: fs, MaxRows: maxRows, FlushInterval: time.Hour},
-			func(s *Sink) bool { return s.Stats().Records.Load() > 0 && s.Stats().Lag.Load() == 0 && s.Stats().Buffered.Load() == 0 })
+			func(s *Sink) bool {
+				return s.Stats().Records.Load() > 0 && s.Stats().Lag.Load() == 0 && s.Stats().Buffered.Load() == 0
+			})
 		if errors.Is(err, errDied) {
 			crashes++
 		} else if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +43,7 @@ func sinkCollector(s *sink.Sink) []prometheus.Collector {
 	}
 }
 
-// serveMetrics serves /metrics and /healthz on addr until stop is called.
+// serveMetrics serves /metrics, /healthz and Go's /debug/pprof/ on addr until stop is called.
 func serveMetrics(addr string, cs ...[]prometheus.Collector) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -51,6 +52,8 @@ func serveMetrics(addr string, cs ...[]prometheus.Collector) (stop func(), err e
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
