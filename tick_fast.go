@@ -1,6 +1,7 @@
 package stocklake
 
 import (
+	"hash/maphash"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,7 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 				i++
 				break
 			}
+			t.Conditions = make([]string, 0, 4)
 			for {
 				vs, j, ok := scanPlainBytes(b, i)
 				if !ok {
@@ -267,16 +269,14 @@ func viewString(b []byte) string {
 // Entries are replaced on hash collisions; it is safe for concurrent use.
 var internTable [4096]atomic.Pointer[string]
 
+var internSeed = maphash.MakeSeed()
+
 // intern returns b as a string, from the cache when it is there.
 func intern(b []byte) string {
 	if len(b) > 16 {
 		return string(b)
 	}
-	h := uint32(2166136261)
-	for _, c := range b {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	slot := &internTable[h%uint32(len(internTable))]
+	slot := &internTable[maphash.Bytes(internSeed, b)%uint64(len(internTable))]
 	if p := slot.Load(); p != nil && *p == string(b) {
 		return *p
 	}
