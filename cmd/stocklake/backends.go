@@ -11,6 +11,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
+	"github.com/stocklake/stocklake/glue"
 	"github.com/stocklake/stocklake/s3"
 	"github.com/stocklake/stocklake/sqlite"
 )
@@ -109,7 +110,12 @@ func filePath(u *url.URL) string {
 // openCatalog opens a catalog by URL:
 //
 //	sqlite://PATH     the embedded catalog in a SQLite file (relative paths allowed)
-func openCatalog(ctx context.Context, raw string) (stocklake.Catalog, error) {
+//	glue://[REGION]   the AWS Glue Data Catalog; query parameters endpoint,
+//	                  catalog_id and max_retries; region default AWS_REGION
+//
+// lake is the lake the catalog describes; Glue keeps crawl history in it
+// (nil: no crawl history).
+func openCatalog(ctx context.Context, raw string, lake stocklake.ObjectStore) (stocklake.Catalog, error) {
 	u, err := parseBackendURL("catalog", raw)
 	if err != nil {
 		return nil, err
@@ -121,6 +127,17 @@ func openCatalog(ctx context.Context, raw string) (stocklake.Catalog, error) {
 			return nil, fmt.Errorf("catalog %s: %v: %w", raw, err, stocklake.ErrConfig)
 		}
 		return sqlite.Open(p)
+	case glue.Type:
+		q := u.Query()
+		cfg := glue.Config{Region: u.Host, Endpoint: q.Get("endpoint"), CatalogID: q.Get("catalog_id"), LakeStore: lake}
+		if v := q.Get("max_retries"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("catalog URL %q: max_retries=%q is not a number: %w", raw, v, stocklake.ErrConfig)
+			}
+			cfg.MaxRetries = n
+		}
+		return glue.New(ctx, cfg)
 	}
 	return nil, fmt.Errorf("catalog URL %q: scheme %q is not supported; use sqlite://PATH or glue://REGION: %w", raw, u.Scheme, stocklake.ErrConfig)
 }

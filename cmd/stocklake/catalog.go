@@ -19,6 +19,7 @@ import (
 func catalogCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
 	catURL := fs.String("catalog", defaultCatalog, "catalog URL: sqlite://PATH or glue://REGION")
+	lakeURL := fs.String("lake", "", "lake URL, needed for the crawl history of a glue:// catalog (kept in the lake)")
 	database := fs.String("database", "stocklake", "catalog database")
 	format := fs.String("format", "table", "output format: table or json")
 	limit := fs.Int("limit", 20, "crawls: how many recent runs to show")
@@ -40,10 +41,17 @@ func catalogCommand() *ffcli.Command {
 			if _, err := lf.logger(); err != nil {
 				return err
 			}
+			var err error
 			if *format != "table" && *format != "json" {
 				return fmt.Errorf("--format %q: want table or json: %w", *format, stocklake.ErrConfig)
 			}
-			cat, err := openCatalog(ctx, *catURL)
+			var lake stocklake.ObjectStore
+			if *lakeURL != "" {
+				if lake, err = openStore(ctx, *lakeURL); err != nil {
+					return err
+				}
+			}
+			cat, err := openCatalog(ctx, *catURL, lake)
 			if err != nil {
 				return err
 			}

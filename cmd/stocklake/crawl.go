@@ -86,7 +86,7 @@ summary and is kept in the catalog's crawl history.`,
 			if err != nil {
 				return err
 			}
-			cat, err := openCatalog(ctx, cf.catalog)
+			cat, err := openCatalog(ctx, cf.catalog, store)
 			if err != nil {
 				return err
 			}

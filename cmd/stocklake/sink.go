@@ -91,7 +91,7 @@ Ctrl-C or SIGTERM writes what is buffered, commits and exits.`,
 				return err
 			}
 			if *catURL != "" {
-				cat, err := openCatalog(ctx, *catURL)
+				cat, err := openCatalog(ctx, *catURL, cfg.Store)
 				if err != nil {
 					return err
 				}
