@@ -398,15 +398,23 @@ func (s *ObjectStore) mkdirAll(dir string) error {
 			return err
 		}
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
-				return nil // created concurrently
-			}
+	for attempt := 0; ; attempt++ {
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return syncDir(parent)
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		fi, serr := os.Stat(dir)
+		switch {
+		case serr == nil && fi.IsDir():
+			return nil // created concurrently
+		case errors.Is(serr, fs.ErrNotExist) && attempt < 100:
+			continue // created and pruned again concurrently: try again
 		}
 		return err
 	}
-	return syncDir(parent)
 }
 
 // removeStaleTemps removes temporary files last modified before cutoff.
