@@ -201,6 +201,11 @@ func isInteger(s string) bool {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendJSONString appends s to dst as a JSON string literal, escaping
+// quotes, backslashes and control characters and replacing invalid UTF-8
+// with U+FFFD.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
 // appendJSONString appends s as a JSON string literal.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')

@@ -545,7 +545,7 @@ func (c *CSVReplay) newTable(header []string) (*table, error) {
 		if k, ok := kindOf[i]; ok {
 			col.kind = k
 		}
-		col.key = append(appendJSONString(nil, name), ':')
+		col.key = append(stocklake.AppendJSONString(nil, name), ':')
 		t.cols = append(t.cols, col)
 		t.maxJSON += len(col.key) + 40 // number, date or time, and a comma
 	}
@@ -604,7 +604,7 @@ func (t *table) intern(s string) uint32 {
 	t.symbols[s] = i
 	key := []byte(s)
 	t.symKeys = append(t.symKeys, key[:len(key):len(key)])
-	t.symJSON = append(t.symJSON, appendJSONString(nil, s))
+	t.symJSON = append(t.symJSON, stocklake.AppendJSONString(nil, s))
 	return i
 }
 
@@ -672,7 +672,7 @@ func (c *CSVReplay) addRow(t *table, line int, fields []string) {
 			if isNull(strings.TrimSpace(s)) {
 				s = ""
 			} else {
-				s = string(appendJSONString(nil, s))
+				s = string(stocklake.AppendJSONString(nil, s))
 			}
 			t.strs = append(t.strs, s)
 		}
@@ -968,46 +968,3 @@ func symbolFromPath(path string) string {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string literal; invalid UTF-8
-// becomes U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
