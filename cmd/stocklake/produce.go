@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +27,9 @@ type sourceFlags struct {
 	count         int64
 	duration      time.Duration
 	seed          int64
-	symbols       int
+	symbols       string
+	endpoint      string
+	key, secret   string
 	outOfOrder    float64
 	outOfOrderMax time.Duration
 	csvMap        string
@@ -36,12 +40,15 @@ type sourceFlags struct {
 }
 
 func (f *sourceFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.spec, "source", "sim", "market data source: sim (simulator) or csv:PATH (replay a price file in time order)")
+	fs.StringVar(&f.spec, "source", "sim", "market data source: sim (simulator), csv:PATH (replay a price file in time order), or a live feed: "+strings.Join(source.FeedTypes, ", "))
 	fs.Float64Var(&f.rate, "rate", 0, "records per second (0: as fast as possible)")
 	fs.Int64Var(&f.count, "count", 0, "stop after this many records (0: no limit)")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: no limit)")
 	fs.Int64Var(&f.seed, "seed", 1, "simulator seed: the same seed gives the same ticks")
-	fs.IntVar(&f.symbols, "symbols", source.DefaultSymbols, "simulator: number of symbols")
+	fs.StringVar(&f.symbols, "symbols", strconv.Itoa(source.DefaultSymbols), "sim: number of symbols; live feeds: comma-separated symbols, e.g. btcusdt,ethusdt")
+	fs.StringVar(&f.endpoint, "endpoint", "", "live feeds: WebSocket URL overriding the provider's default")
+	fs.StringVar(&f.key, "key", "", "live feeds: API key (default: the provider's environment variable, e.g. APCA_API_KEY_ID)")
+	fs.StringVar(&f.secret, "secret", "", "live feeds: API secret where the provider has one (default: its environment variable)")
 	fs.Float64Var(&f.speed, "speed", 1, "event-time seconds per wall-clock second: sim with --rate; csv replay (default for csv: as fast as possible)")
 	fs.Float64Var(&f.outOfOrder, "out-of-order", 0, "simulator: fraction of ticks whose event time is moved back (late data)")
 	fs.DurationVar(&f.outOfOrderMax, "out-of-order-max", source.DefaultOutOfOrderMax, "simulator: how far back an out-of-order tick moves")
@@ -56,8 +63,12 @@ func (f *sourceFlags) newSource() (stocklake.Source, error) {
 	kind, arg, _ := strings.Cut(f.spec, ":")
 	switch kind {
 	case source.SimulatorType:
+		n, err := strconv.Atoi(f.symbols)
+		if err != nil {
+			return nil, fmt.Errorf("--symbols %q: the simulator takes a number of symbols: %w", f.symbols, stocklake.ErrConfig)
+		}
 		return source.NewSimulator(source.SimulatorConfig{
-			Symbols: f.symbols, Seed: f.seed, Rate: f.rate, Count: f.count, Duration: f.duration, Speed: f.speed,
+			Symbols: n, Seed: f.seed, Rate: f.rate, Count: f.count, Duration: f.duration, Speed: f.speed,
 			OutOfOrderFraction: f.outOfOrder, OutOfOrderMax: f.outOfOrderMax,
 		})
 	case source.CSVType:
@@ -86,7 +97,20 @@ func (f *sourceFlags) newSource() (stocklake.Source, error) {
 		}
 		return source.NewCSVReplay(cfg)
 	}
-	return nil, fmt.Errorf("--source %q: want sim or csv:PATH: %w", f.spec, stocklake.ErrConfig)
+	if slices.Contains(source.FeedTypes, kind) {
+		if _, err := strconv.Atoi(f.symbols); err == nil || f.symbols == "" {
+			return nil, fmt.Errorf("--source %s needs --symbols as a comma-separated list, e.g. --symbols btcusdt,ethusdt: %w", kind, stocklake.ErrConfig)
+		}
+		var syms []string
+		for _, s := range strings.Split(f.symbols, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				syms = append(syms, s)
+			}
+		}
+		return source.NewFeed(kind, source.FeedConfig{Symbols: syms, Endpoint: f.endpoint, Key: f.key, Secret: f.secret,
+			Count: f.count, Duration: f.duration, Logger: slog.Default()})
+	}
+	return nil, fmt.Errorf("--source %q: want sim, csv:PATH or one of %s: %w", f.spec, strings.Join(source.FeedTypes, ", "), stocklake.ErrConfig)
 }
 
 func produceCommand() *ffcli.Command {
