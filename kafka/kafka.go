@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -34,6 +35,38 @@ type Config struct {
 	SASLMechanism string
 	SASLUser      string
 	SASLPassword  string
+	// Logger receives the Kafka client's own logs at its level (warnings
+	// and errors unless the logger is at debug level); nil: none.
+	Logger *slog.Logger
+}
+
+// clientLogger adapts slog to franz-go's logger.
+type clientLogger struct{ log *slog.Logger }
+
+func (l clientLogger) Level() kgo.LogLevel {
+	ctx := context.Background()
+	switch {
+	case l.log.Enabled(ctx, slog.LevelDebug):
+		return kgo.LogLevelDebug
+	case l.log.Enabled(ctx, slog.LevelInfo):
+		return kgo.LogLevelWarn // the client's info logs are chatty
+	case l.log.Enabled(ctx, slog.LevelWarn):
+		return kgo.LogLevelWarn
+	}
+	return kgo.LogLevelError
+}
+
+func (l clientLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lvl := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
+		lvl = slog.LevelError
+	case kgo.LogLevelWarn:
+		lvl = slog.LevelWarn
+	case kgo.LogLevelInfo:
+		lvl = slog.LevelInfo
+	}
+	l.log.Log(context.Background(), lvl, msg, append([]any{"component", "kafka-client"}, keyvals...)...)
 }
 
 // ParseBrokers splits a comma-separated broker list and checks each address.
@@ -69,6 +102,9 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 		kgo.ClientID(id),
 		kgo.DialTimeout(10 * time.Second),
 		kgo.RetryTimeout(2 * time.Minute),
+	}
+	if c.Logger != nil {
+		opts = append(opts, kgo.WithLogger(clientLogger{c.Logger}))
 	}
 	if c.TLS {
 		opts = append(opts, kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))

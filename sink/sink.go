@@ -269,7 +269,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
-		kgo.SessionTimeout(30*time.Second),
+		kgo.SessionTimeout(10*time.Second),
 		kgo.RebalanceTimeout(5*time.Minute),
 	)
 	if err != nil {

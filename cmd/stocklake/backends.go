@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/duckdb"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/glue"
 	"github.com/stocklake/stocklake/s3"
@@ -140,4 +141,28 @@ func openCatalog(ctx context.Context, raw string, lake stocklake.ObjectStore) (s
 		return glue.New(ctx, cfg)
 	}
 	return nil, fmt.Errorf("catalog URL %q: scheme %q is not supported; use sqlite://PATH or glue://REGION: %w", raw, u.Scheme, stocklake.ErrConfig)
+}
+
+// openEngine opens a SQL engine by URL over the tables of cat, whose data
+// lives in lake:
+//
+//	duckdb://[?threads=N&memory_limit=4GB&cache_dir=DIR]   embedded DuckDB (default)
+func openEngine(ctx context.Context, raw string, cat stocklake.Catalog, lake stocklake.ObjectStore, database string) (stocklake.Engine, string, error) {
+	u, err := parseBackendURL("engine", raw)
+	if err != nil {
+		return nil, "", err
+	}
+	q := u.Query()
+	switch u.Scheme {
+	case duckdb.Type:
+		cfg := duckdb.Config{Catalog: cat, Store: lake, Database: database, MemoryLimit: q.Get("memory_limit"), CacheDir: q.Get("cache_dir")}
+		if v := q.Get("threads"); v != "" {
+			if cfg.Threads, err = strconv.Atoi(v); err != nil {
+				return nil, "", fmt.Errorf("engine URL %q: threads=%q is not a number: %w", raw, v, stocklake.ErrConfig)
+			}
+		}
+		e, err := duckdb.New(ctx, cfg)
+		return e, duckdb.Type, err
+	}
+	return nil, "", fmt.Errorf("engine URL %q: scheme %q is not supported; use duckdb://, athena://WORKGROUP or trino://HOST:PORT: %w", raw, u.Scheme, stocklake.ErrConfig)
 }

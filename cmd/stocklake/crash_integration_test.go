@@ -86,7 +86,11 @@ func runCrashTest(t *testing.T, brokers, lake, verifyLake string) {
 		t.Logf("killed the sink with SIGKILL after %v (%d/5)", wait, kills)
 	}
 
-	final := exec.CommandContext(ctx, bin, append(sinkArgs, "--exit-when-idle")...)
+	fctx, fcancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer fcancel()
+	finalArgs := append(append([]string(nil), sinkArgs...), "--exit-when-idle")
+	finalArgs[len(finalArgs)-2] = "debug" // --log-level: keep the final run's story for failures
+	final := exec.CommandContext(fctx, bin, finalArgs...)
 	final.Env = envWith()
 	if out, err := final.CombinedOutput(); err != nil {
 		t.Fatalf("final sink run: %v\n%s", err, out)

@@ -74,9 +74,11 @@ with --config. Run 'stocklake <subcommand> --help' for a subcommand's flags.`,
 			brokerCommand(),
 			produceCommand(),
 			sinkCommand(),
+			analyzeCommand(),
 			consumeCommand(),
 			crawlCommand(),
 			catalogCommand(),
+			queryCommand(),
 		},
 		Exec: func(ctx context.Context, args []string) error {
 			if *version {

@@ -86,6 +86,7 @@ Ctrl-C or SIGTERM writes what is buffered, commits and exits.`,
 			if err != nil {
 				return err
 			}
+			kc.Logger = log
 			cfg.Kafka, cfg.Logger, cfg.ExitWhenIdle = kc, log, *exitIdle
 			if cfg.Store, err = openStore(ctx, sf.lake); err != nil {
 				return err

@@ -1,0 +1,537 @@
+// Package duckdb is the embedded SQL engine: DuckDB (through
+// github.com/duckdb/duckdb-go) over the tables of a stocklake.Catalog.
+//
+// Catalog databases appear as schemas and tables as relations, so
+// "SELECT * FROM stocks.ticks" works as in Athena. For each query the
+// engine parses the statement with DuckDB's own parser
+// (json_serialize_sql), finds the catalog tables it reads, and replaces
+// each reference with a temporary view over just the files it needs:
+//
+//   - Partition pruning: the conjuncts of WHERE (and of inner-join ON
+//     clauses) that read only partition keys of a table are evaluated by
+//     DuckDB against the catalog's partition list, and only the surviving
+//     partitions are listed in the lake. Any expression works (=, IN,
+//     BETWEEN, <, LIKE, casts, functions, OR), not just simple comparisons;
+//     predicates on the null-supplying side of an outer join are left alone.
+//     The view also reads with hive_partitioning, so DuckDB's own filter
+//     pushdown prunes further what the Go side could not (e.g. a filter on
+//     a partition key applied outside a subquery).
+//   - Formats: Parquet through read_parquet (union_by_name, so files
+//     written before a schema change still read), JSON lines through
+//     read_json with the catalog's columns (keys matched case-insensitively
+//     as the OpenX SerDe does, with its mapping.* parameters), CSV through
+//     read_csv with the delimiter, quote and header of the SerDe.
+//   - Types follow the catalog: Glue types map to DuckDB types; timestamps
+//     are TIMESTAMP (not TIMESTAMPTZ) in UTC, as Trino's timestamp.
+//   - Lakes: a file:// lake is read in place. Any other lake (s3://) is
+//     read through the Go ObjectStore into a local cache directory, since
+//     DuckDB's httpfs extension is not available: pruned objects are
+//     downloaded once (content-addressed by key, size and modification
+//     time) and evicted least-recently-used beyond Config.CacheBytes.
+//
+// Trino functions that DuckDB lacks or spells differently are bridged by
+// macros (see dialect.go and docs/sql.md). SHOW SCHEMAS, SHOW TABLES,
+// SHOW COLUMNS, DESCRIBE and SHOW PARTITIONS are answered from the catalog.
+//
+// The DuckDB instance is sandboxed: it reads files only under the lake and
+// cache directories, cannot change its configuration, and accepts only
+// queries, so a statement cannot write to the lake or read other files.
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/stocklake/stocklake"
+)
+
+// Type is the engine's URL scheme: duckdb://.
+const Type = "duckdb"
+
+// Defaults of Config.
+const (
+	DefaultDatabase   = "default"
+	DefaultCacheBytes = 10 << 30
+	DefaultFetchers   = 8
+)
+
+// Config configures an Engine. Catalog and Store are required.
+type Config struct {
+	// Catalog holds the tables.
+	Catalog stocklake.Catalog
+	// Store is the lake that the catalog's locations point into. Tables
+	// whose location lies outside it cannot be read.
+	Store stocklake.ObjectStore
+	// Database is the schema of unqualified table names; default "default",
+	// as in Athena.
+	Database string
+	// CacheDir holds objects downloaded from a remote lake and temporary
+	// links; default <user cache dir>/stocklake/duckdb.
+	CacheDir string
+	// CacheBytes bounds the downloaded objects kept in CacheDir; default
+	// 10 GiB. A query still downloads everything it reads, even beyond it.
+	CacheBytes int64
+	// Fetchers is how many objects are downloaded at once; default 8.
+	Fetchers int
+	// Threads is DuckDB's worker thread count; default DuckDB's (all cores).
+	Threads int
+	// MemoryLimit is DuckDB's memory limit, e.g. "4GB"; default DuckDB's
+	// (80% of RAM). Larger work spills to CacheDir/tmp.
+	MemoryLimit string
+	// Logger for diagnostics; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Engine runs Trino-flavoured SQL over catalog tables with an embedded
+// DuckDB. It is safe for concurrent use; each query runs on its own
+// DuckDB connection.
+type Engine struct {
+	cfg       Config
+	db        *sql.DB
+	base      string // store URL without a trailing '/'
+	localRoot string // lake directory for file:// lakes, else ""
+	cache     *cache
+	template  string // serialized "SELECT i FROM stocklake_parts WHERE true"
+	seq       atomic.Int64
+	log       *slog.Logger
+}
+
+var _ stocklake.Engine = (*Engine)(nil)
+
+// New starts an embedded DuckDB over cfg.Catalog and cfg.Store. Problems
+// with the configuration wrap stocklake.ErrConfig.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Catalog == nil || cfg.Store == nil {
+		return nil, fmt.Errorf("duckdb: a catalog and a lake are both required: %w", stocklake.ErrConfig)
+	}
+	if cfg.Database == "" {
+		cfg.Database = DefaultDatabase
+	}
+	cfg.Database = strings.ToLower(cfg.Database)
+	if cfg.CacheBytes <= 0 {
+		cfg.CacheBytes = DefaultCacheBytes
+	}
+	if cfg.Fetchers <= 0 {
+		cfg.Fetchers = DefaultFetchers
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		cfg.CacheDir = filepath.Join(dir, "stocklake", "duckdb")
+	}
+	dir, err := filepath.Abs(cfg.CacheDir)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: cache directory %q: %v: %w", cfg.CacheDir, err, stocklake.ErrConfig)
+	}
+	cfg.CacheDir = dir
+	for _, d := range []string{"objects", "links", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("duckdb: create cache directory: %v; set a writable --cache-dir: %w", err, stocklake.ErrConfig)
+		}
+	}
+	e := &Engine{cfg: cfg, base: strings.TrimSuffix(cfg.Store.URL(), "/"), log: cfg.Logger}
+	u, err := url.Parse(e.base)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: lake URL %q: %v: %w", e.base, err, stocklake.ErrConfig)
+	}
+	allowed := []string{dir + "/"}
+	if u.Scheme == "file" {
+		e.localRoot = filepath.FromSlash(u.Path)
+		allowed = append(allowed, strings.TrimSuffix(e.localRoot, "/")+"/")
+	} else {
+		e.cache = newCache(cfg.Store, e.base, filepath.Join(dir, "objects"), cfg.CacheBytes, cfg.Fetchers, cfg.Logger)
+	}
+
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: start: %v", err)
+	}
+	e.db = sql.OpenDB(connector)
+	setup := []string{
+		"SET GLOBAL TimeZone = 'UTC'",
+		"SET GLOBAL integer_division = true", // 5/2 = 2, as in Trino
+		"SET GLOBAL temp_directory = " + quoteString(filepath.Join(dir, "tmp")),
+	}
+	if cfg.Threads > 0 {
+		setup = append(setup, fmt.Sprintf("SET GLOBAL threads = %d", cfg.Threads))
+	}
+	if cfg.MemoryLimit != "" {
+		setup = append(setup, "SET GLOBAL memory_limit = "+quoteString(cfg.MemoryLimit))
+	}
+	setup = append(setup, macros...)
+	var quoted []string
+	for _, a := range allowed {
+		quoted = append(quoted, quoteString(a))
+	}
+	setup = append(setup,
+		"SET GLOBAL allowed_directories = ["+strings.Join(quoted, ", ")+"]",
+		"SET GLOBAL enable_external_access = false",
+		"SET GLOBAL lock_configuration = true",
+	)
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		e.db.Close()
+		return nil, fmt.Errorf("duckdb: connect: %v", err)
+	}
+	defer conn.Close()
+	for _, s := range setup {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			e.db.Close()
+			if strings.HasPrefix(s, "SET GLOBAL memory_limit") || strings.HasPrefix(s, "SET GLOBAL threads") {
+				return nil, fmt.Errorf("duckdb: %s: %v: %w", s, err, stocklake.ErrConfig)
+			}
+			return nil, fmt.Errorf("duckdb: setting up (%.60s...): %v", s, err)
+		}
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql('SELECT i FROM stocklake_parts WHERE true')::VARCHAR").Scan(&e.template); err != nil {
+		e.db.Close()
+		return nil, fmt.Errorf("duckdb: setting up: %v", err)
+	}
+	return e, nil
+}
+
+// Close stops the engine. Rows still open are invalid afterwards.
+func (e *Engine) Close() error { return e.db.Close() }
+
+// Query runs one statement (Trino SQL). Canceling ctx interrupts it. A
+// limit set with stocklake.WithScanLimit is checked before any data is
+// read, against the sizes of the files left after partition pruning.
+func (e *Engine) Query(ctx context.Context, statement string) (stocklake.Rows, error) {
+	start := time.Now()
+	stmt := trimStatement(statement)
+	toks := lex(stmt)
+	if len(toks) == 0 {
+		return nil, fmt.Errorf("empty statement: write a query such as SELECT * FROM db.table LIMIT 10: %w", stocklake.ErrInvalid)
+	}
+	if toks[0].is("SHOW") || toks[0].is("DESCRIBE") || toks[0].is("DESC") {
+		return e.show(ctx, toks, start)
+	}
+	prefix, body := splitExplain(stmt, toks)
+
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: connect: %v", err)
+	}
+	q := &query{e: e, conn: conn, id: e.seq.Add(1)}
+	rows, err := q.run(ctx, prefix, body, start)
+	if err != nil {
+		q.cleanup()
+		return nil, err
+	}
+	return rows, nil
+}
+
+// splitExplain separates "EXPLAIN [ANALYZE] [(options)]" from the query it
+// explains. Trino's options (TYPE, FORMAT) are dropped.
+func splitExplain(stmt string, toks []token) (prefix, body string) {
+	if !toks[0].is("EXPLAIN") {
+		return "", stmt
+	}
+	i := 1
+	prefix = "EXPLAIN "
+	if i < len(toks) && toks[i].is("ANALYZE") {
+		prefix = "EXPLAIN ANALYZE "
+		i++
+		if i < len(toks) && toks[i].is("VERBOSE") {
+			i++
+		}
+	}
+	if i < len(toks) && toks[i].text == "(" && toks[i].kind == tokPunct {
+		depth := 0
+		for ; i < len(toks); i++ {
+			if toks[i].kind == tokPunct && toks[i].text == "(" {
+				depth++
+			}
+			if toks[i].kind == tokPunct && toks[i].text == ")" {
+				depth--
+				if depth == 0 {
+					i++
+					break
+				}
+			}
+		}
+	}
+	if i >= len(toks) {
+		return prefix, ""
+	}
+	return prefix, stmt[toks[i].start:]
+}
+
+// query is one statement being run.
+type query struct {
+	e        *Engine
+	conn     *sql.Conn
+	id       int64
+	views    []string
+	releases []func()
+	links    string // directory of temporary links, if any
+	stats    stocklake.QueryStats
+}
+
+func (q *query) run(ctx context.Context, prefix, body string, start time.Time) (stocklake.Rows, error) {
+	var js string
+	if err := q.conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", body).Scan(&js); err != nil {
+		return nil, q.e.wrap(ctx, err)
+	}
+	tree, err := parseTree(js)
+	if err != nil {
+		return nil, err
+	}
+	an := analyze(tree)
+
+	type edit struct {
+		start, end int
+		text       string
+	}
+	var edits []edit
+	limit := stocklake.ScanLimit(ctx)
+	var scans []*scan
+	for _, r := range an.refs {
+		if r.schema == "" && r.catalog == "" && an.ctes[strings.ToLower(r.name)] {
+			continue
+		}
+		t, ok, err := q.e.resolve(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if r.loc < 0 {
+			return nil, fmt.Errorf("duckdb: cannot locate the reference to %s.%s in the statement: %w", t.Database, t.Name, stocklake.ErrInvalid)
+		}
+		end, last, ok := qualifiedNameSpan(body, r.loc)
+		if !ok || !strings.EqualFold(last, r.name) {
+			return nil, fmt.Errorf("duckdb: cannot locate the reference to %s.%s in the statement: %w", t.Database, t.Name, stocklake.ErrInvalid)
+		}
+		s, err := q.plan(ctx, t, r)
+		if err != nil {
+			return nil, err
+		}
+		scans = append(scans, s)
+		q.stats.BytesScanned += s.bytes
+		q.stats.FilesScanned += int64(len(s.files))
+		view := fmt.Sprintf("stocklake_v%d_%d", q.id, len(scans))
+		text := view
+		if r.alias == "" {
+			text += " AS " + quoteIdent(r.name)
+		}
+		edits = append(edits, edit{r.loc, end, text})
+		s.view = view
+	}
+	for _, c := range an.calls {
+		if c.loc < 0 || c.fmtLoc <= c.loc || c.loc+len(c.name) > len(body) || !strings.EqualFold(body[c.loc:c.loc+len(c.name)], c.name) {
+			continue
+		}
+		toks := lex(body[c.fmtLoc:])
+		if len(toks) == 0 || toks[0].kind != tokString || toks[0].start != 0 {
+			continue
+		}
+		ff := formatFuncs[c.name]
+		edits = append(edits, edit{c.loc, c.loc + len(c.name), ff.duck}, edit{c.fmtLoc, c.fmtLoc + toks[0].end, quoteString(ff.translate(c.format))})
+	}
+	sort.Slice(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
+	if limit > 0 && q.stats.BytesScanned > limit {
+		return nil, fmt.Errorf("query would scan %s in %d files, over the limit of %s: filter on partition keys (e.g. WHERE dt = '2026-11-26') or raise the limit: %w",
+			humanBytes(q.stats.BytesScanned), q.stats.FilesScanned, humanBytes(limit), stocklake.ErrScanLimit)
+	}
+	for _, s := range scans {
+		if err := q.stage(ctx, s); err != nil {
+			return nil, err
+		}
+		if err := q.createView(ctx, s); err != nil {
+			return nil, err
+		}
+	}
+	for i := len(edits) - 1; i >= 0; i-- {
+		ed := edits[i]
+		body = body[:ed.start] + ed.text + body[ed.end:]
+	}
+	res, err := q.conn.QueryContext(ctx, prefix+body)
+	if err != nil {
+		return nil, q.e.wrap(ctx, err)
+	}
+	types, err := res.ColumnTypes()
+	if err != nil {
+		res.Close()
+		return nil, q.e.wrap(ctx, err)
+	}
+	cols := make([]stocklake.ResultColumn, len(types))
+	rename := len(an.names) == len(types) && prefix == ""
+	for i, ct := range types {
+		cols[i] = stocklake.ResultColumn{Name: ct.Name(), Type: trinoType(ct.DatabaseTypeName())}
+		if rename && an.names[i] != "" {
+			cols[i].Name = an.names[i]
+		}
+	}
+	r := &rows{q: q, res: res, cols: cols, start: start, ctx: ctx}
+	r.vals = make([]any, len(cols))
+	r.ptrs = make([]any, len(cols))
+	for i := range r.vals {
+		r.ptrs[i] = &r.vals[i]
+	}
+	return r, nil
+}
+
+// resolve finds the catalog table of a reference. ok is false for names
+// that belong to DuckDB itself (information_schema, pg_catalog, ...).
+func (e *Engine) resolve(ctx context.Context, r *tableRef) (stocklake.Table, bool, error) {
+	schema := strings.ToLower(r.schema)
+	switch strings.ToLower(r.catalog) {
+	case "", "awsdatacatalog", "hive", "stocklake":
+	default:
+		if schema == "" { // DuckDB reads a.b as catalog-less schema a, table b, too
+			break
+		}
+		return stocklake.Table{}, false, fmt.Errorf("catalog %q is unknown: name tables as database.table (or awsdatacatalog.database.table): %w", r.catalog, stocklake.ErrNotFound)
+	}
+	switch schema {
+	case "information_schema", "pg_catalog", "main", "temp", "system":
+		return stocklake.Table{}, false, nil
+	case "":
+		schema = e.cfg.Database
+	}
+	t, err := e.cfg.Catalog.GetTable(ctx, schema, strings.ToLower(r.name))
+	if errors.Is(err, stocklake.ErrNotFound) {
+		return t, false, fmt.Errorf("table %s.%s is not in the catalog: SHOW TABLES FROM %s lists its tables, SHOW SCHEMAS the databases: %w", schema, r.name, schema, stocklake.ErrNotFound)
+	}
+	if err != nil {
+		return t, false, err
+	}
+	return t, true, nil
+}
+
+// cleanup drops the query's views, releases its cached files and returns
+// the connection to the pool.
+func (q *query) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, v := range q.views {
+		if _, err := q.conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp.main."+quoteIdent(v)); err != nil {
+			q.e.log.Warn("duckdb: dropping a temporary view failed", "view", v, "err", err)
+		}
+	}
+	q.conn.Close()
+	for _, r := range q.releases {
+		r()
+	}
+	if q.links != "" {
+		os.RemoveAll(q.links)
+	}
+}
+
+// wrap turns DuckDB errors into stocklake errors: syntax, binding and
+// conversion errors wrap ErrInvalid; interrupts return the context's error.
+func (e *Engine) wrap(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("query interrupted: %w", ctx.Err())
+	}
+	var de *duckdb.Error
+	if errors.As(err, &de) {
+		switch de.Type {
+		case duckdb.ErrorTypeParser, duckdb.ErrorTypeBinder, duckdb.ErrorTypeCatalog, duckdb.ErrorTypeConversion,
+			duckdb.ErrorTypeInvalidInput, duckdb.ErrorTypeInvalidType, duckdb.ErrorTypeOutOfRange, duckdb.ErrorTypeMismatchType,
+			duckdb.ErrorTypeNotImplemented, duckdb.ErrorTypeSyntax, duckdb.ErrorTypePermission, duckdb.ErrorTypeDivideByZero:
+			return fmt.Errorf("%s: %w", strings.TrimSpace(de.Msg), stocklake.ErrInvalid)
+		case duckdb.ErrorTypeInterrupt:
+			return fmt.Errorf("query interrupted: %w", context.Canceled)
+		}
+	}
+	if errors.Is(err, driver.ErrBadConn) {
+		return fmt.Errorf("duckdb: %v: %w", err, stocklake.ErrUnavailable)
+	}
+	return fmt.Errorf("duckdb: %w", err)
+}
+
+// rows adapts database/sql rows to stocklake.Rows.
+type rows struct {
+	q     *query
+	res   *sql.Rows
+	ctx   context.Context
+	cols  []stocklake.ResultColumn
+	vals  []any
+	ptrs  []any
+	start time.Time
+	done  bool
+	err   error
+}
+
+func (r *rows) Columns() []stocklake.ResultColumn { return r.cols }
+
+func (r *rows) Next() bool {
+	if r.done {
+		return false
+	}
+	if !r.res.Next() {
+		r.finish(r.res.Err())
+		return false
+	}
+	for i := range r.vals {
+		r.vals[i] = nil
+	}
+	if err := r.res.Scan(r.ptrs...); err != nil {
+		r.finish(err)
+		return false
+	}
+	for i, v := range r.vals {
+		r.vals[i] = normalize(v)
+	}
+	return true
+}
+
+func (r *rows) finish(err error) {
+	r.done = true
+	r.err = r.q.e.wrap(r.ctx, err)
+	r.q.stats.Duration = time.Since(r.start)
+}
+
+func (r *rows) Values() []any { return r.vals }
+
+func (r *rows) Err() error { return r.err }
+
+func (r *rows) Stats() stocklake.QueryStats { return r.q.stats }
+
+func (r *rows) Close() error {
+	if !r.done {
+		r.done = true
+		r.q.stats.Duration = time.Since(r.start)
+	}
+	err := r.res.Close()
+	r.q.cleanup()
+	return err
+}
+
+// humanBytes formats a byte count, e.g. 1.5 GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

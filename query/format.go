@@ -1,0 +1,450 @@
+package query
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/stocklake/stocklake"
+)
+
+// Format is an output format of Write.
+type Format string
+
+// Output formats.
+const (
+	FormatTable   Format = "table"   // aligned columns for terminals, as Trino's CLI prints them
+	FormatCSV     Format = "csv"     // header and quoted values, as Athena writes results
+	FormatJSON    Format = "json"    // JSON lines: one object per row, columns in order
+	FormatParquet Format = "parquet" // one Parquet file (zstd), columns typed from the result
+)
+
+// Formats lists the formats, for flag help.
+var Formats = []Format{FormatTable, FormatCSV, FormatJSON, FormatParquet}
+
+// ParseFormat checks a format name; "" is FormatTable.
+func ParseFormat(s string) (Format, error) {
+	if s == "" {
+		return FormatTable, nil
+	}
+	for _, f := range Formats {
+		if strings.EqualFold(s, string(f)) {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("output format %q: use one of table, csv, json, parquet: %w", s, stocklake.ErrConfig)
+}
+
+// Write writes rows to w in format and returns the number of rows written.
+// It does not close rows.
+func Write(w io.Writer, rows stocklake.Rows, format Format) (int64, error) {
+	switch format {
+	case FormatTable, "":
+		return writeTable(w, rows)
+	case FormatCSV:
+		return writeCSV(w, rows)
+	case FormatJSON:
+		return writeJSON(w, rows)
+	case FormatParquet:
+		return writeParquet(w, rows)
+	}
+	return 0, fmt.Errorf("output format %q: use one of table, csv, json, parquet: %w", format, stocklake.ErrConfig)
+}
+
+// FormatValue renders a value as text the way Trino's CLI does: timestamps
+// as "2026-11-26 14:05:01.123" with the type's precision, dates as
+// "2026-11-26", doubles without exponent for ordinary magnitudes, arrays,
+// maps and rows as JSON, varbinary in hex. NULL is "".
+func FormatValue(v any, typ string) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return formatFloat(x)
+	case []byte:
+		return fmt.Sprintf("%x", x)
+	case time.Time:
+		return formatTime(x, typ)
+	case int:
+		return strconv.Itoa(x)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case float32:
+		return formatFloat(float64(x))
+	}
+	b, err := json.Marshal(jsonValue(v, ""))
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func formatFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		return strconv.FormatFloat(f, 'E', -1, 64)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// precision reads p from "timestamp(p)..." (3 when absent).
+func precision(typ string) int {
+	if i := strings.IndexByte(typ, '('); i > 0 {
+		if j := strings.IndexByte(typ[i:], ')'); j > 0 {
+			if p, err := strconv.Atoi(typ[i+1 : i+j]); err == nil {
+				return p
+			}
+		}
+	}
+	return 3
+}
+
+func formatTime(t time.Time, typ string) string {
+	t = t.UTC()
+	switch {
+	case typ == "date":
+		return t.Format("2006-01-02")
+	case strings.HasPrefix(typ, "time") && !strings.HasPrefix(typ, "timestamp"):
+		return t.Format("15:04:05") + fraction(t, precision(typ))
+	}
+	s := t.Format("2006-01-02 15:04:05") + fraction(t, precision(typ))
+	if strings.Contains(typ, "with time zone") {
+		s += " UTC"
+	}
+	return s
+}
+
+func fraction(t time.Time, p int) string {
+	if p <= 0 {
+		return ""
+	}
+	ns := fmt.Sprintf("%09d", t.Nanosecond())
+	return "." + ns[:min(p, 9)]
+}
+
+// jsonValue converts a value for encoding/json: times as formatted text,
+// non-finite doubles as strings, varbinary as base64.
+func jsonValue(v any, typ string) any {
+	switch x := v.(type) {
+	case time.Time:
+		return formatTime(x, typ)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return formatFloat(x)
+		}
+		return x
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x)
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = jsonValue(x[i], "")
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonValue(e, "")
+		}
+		return out
+	}
+	return v
+}
+
+// numeric reports whether a Trino type is right-aligned in tables.
+func numeric(typ string) bool {
+	for _, p := range []string{"bigint", "integer", "smallint", "tinyint", "double", "real", "decimal"} {
+		if strings.HasPrefix(typ, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeTable(w io.Writer, rows stocklake.Rows) (int64, error) {
+	cols := rows.Columns()
+	width := make([]int, len(cols))
+	for i, c := range cols {
+		width[i] = utf8.RuneCountInString(c.Name)
+	}
+	var data [][]string
+	for rows.Next() {
+		vals := rows.Values()
+		row := make([]string, len(cols))
+		for i := range cols {
+			if vals[i] == nil {
+				row[i] = "NULL"
+			} else {
+				row[i] = strings.ReplaceAll(FormatValue(vals[i], cols[i].Type), "\n", `\n`)
+			}
+			width[i] = max(width[i], utf8.RuneCountInString(row[i]))
+		}
+		data = append(data, row)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	bw := bufio.NewWriter(w)
+	pad := func(s string, n int, right bool) string {
+		fill := strings.Repeat(" ", n-utf8.RuneCountInString(s))
+		if right {
+			return fill + s
+		}
+		return s + fill
+	}
+	line := func(cells []string, header bool) {
+		for i, c := range cells {
+			if i > 0 {
+				bw.WriteString("|")
+			}
+			bw.WriteString(" " + pad(c, width[i], !header && numeric(cols[i].Type)) + " ")
+		}
+		bw.WriteString("\n")
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	line(names, true)
+	for i := range cols {
+		if i > 0 {
+			bw.WriteString("+")
+		}
+		bw.WriteString(strings.Repeat("-", width[i]+2))
+	}
+	bw.WriteString("\n")
+	for _, r := range data {
+		line(r, false)
+	}
+	if len(data) == 1 {
+		bw.WriteString("(1 row)\n")
+	} else {
+		fmt.Fprintf(bw, "(%d rows)\n", len(data))
+	}
+	return int64(len(data)), bw.Flush()
+}
+
+// writeCSV writes Athena's result CSV: a header, every non-NULL value in
+// double quotes (quotes doubled), NULL as an empty unquoted field.
+func writeCSV(w io.Writer, rows stocklake.Rows) (int64, error) {
+	bw := bufio.NewWriter(w)
+	cols := rows.Columns()
+	for i, c := range cols {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		writeQuoted(bw, c.Name)
+	}
+	bw.WriteByte('\n')
+	var n int64
+	for rows.Next() {
+		for i, v := range rows.Values() {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			if v != nil {
+				writeQuoted(bw, FormatValue(v, cols[i].Type))
+			}
+		}
+		bw.WriteByte('\n')
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+func writeQuoted(w *bufio.Writer, s string) {
+	w.WriteByte('"')
+	w.WriteString(strings.ReplaceAll(s, `"`, `""`))
+	w.WriteByte('"')
+}
+
+// uniqueNames makes column names unique (a, a_2, ...) for formats keyed by name.
+func uniqueNames(cols []stocklake.ResultColumn) []string {
+	seen := map[string]bool{}
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		n := c.Name
+		for k := 2; seen[n]; k++ {
+			n = c.Name + "_" + strconv.Itoa(k)
+		}
+		seen[n] = true
+		out[i] = n
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, rows stocklake.Rows) (int64, error) {
+	bw := bufio.NewWriter(w)
+	cols := rows.Columns()
+	keys := make([][]byte, len(cols))
+	for i, n := range uniqueNames(cols) {
+		keys[i], _ = json.Marshal(n)
+	}
+	var n int64
+	for rows.Next() {
+		bw.WriteByte('{')
+		for i, v := range rows.Values() {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.Write(keys[i])
+			bw.WriteByte(':')
+			b, err := json.Marshal(jsonValue(v, cols[i].Type))
+			if err != nil {
+				b, _ = json.Marshal(fmt.Sprint(v))
+			}
+			bw.Write(b)
+		}
+		bw.WriteString("}\n")
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+// parquetKind is how a result column is stored in Parquet.
+type parquetKind uint8
+
+const (
+	pqString parquetKind = iota
+	pqInt
+	pqDouble
+	pqBool
+	pqDate
+	pqTimestamp
+)
+
+func kindOf(typ string) parquetKind {
+	switch {
+	case typ == "bigint" || typ == "integer" || typ == "smallint" || typ == "tinyint":
+		return pqInt
+	case typ == "double" || typ == "real":
+		return pqDouble
+	case typ == "boolean":
+		return pqBool
+	case typ == "date":
+		return pqDate
+	case strings.HasPrefix(typ, "timestamp"):
+		return pqTimestamp
+	}
+	return pqString // varchar, decimal (exact text), arrays, maps and rows (JSON), ...
+}
+
+// writeParquet writes one Parquet file with a nullable column per result
+// column: bigint/integer as INT64, double/real as DOUBLE, boolean, date as
+// DATE, timestamps as TIMESTAMP(MICROS), everything else as UTF-8 text
+// (decimals exactly, arrays/maps/rows as JSON, varbinary as base64).
+func writeParquet(w io.Writer, rows stocklake.Rows) (int64, error) {
+	cols := rows.Columns()
+	names := uniqueNames(cols)
+	kinds := make([]parquetKind, len(cols))
+	fields := make([]reflect.StructField, len(cols))
+	for i, c := range cols {
+		kinds[i] = kindOf(c.Type)
+		name := strings.NewReplacer(",", "_", `"`, "_").Replace(names[i])
+		f := reflect.StructField{Name: "F" + strconv.Itoa(i)}
+		switch kinds[i] {
+		case pqInt:
+			f.Type, f.Tag = reflect.TypeFor[*int64](), reflect.StructTag(`parquet:"`+name+`"`)
+		case pqDouble:
+			f.Type, f.Tag = reflect.TypeFor[*float64](), reflect.StructTag(`parquet:"`+name+`"`)
+		case pqBool:
+			f.Type, f.Tag = reflect.TypeFor[*bool](), reflect.StructTag(`parquet:"`+name+`"`)
+		case pqDate:
+			f.Type, f.Tag = reflect.TypeFor[*int32](), reflect.StructTag(`parquet:"`+name+`,date"`)
+		case pqTimestamp:
+			f.Type, f.Tag = reflect.TypeFor[*int64](), reflect.StructTag(`parquet:"`+name+`,timestamp(microsecond)"`)
+		default:
+			f.Type, f.Tag = reflect.TypeFor[*string](), reflect.StructTag(`parquet:"`+name+`"`)
+		}
+		fields[i] = f
+	}
+	if len(fields) == 0 {
+		return 0, fmt.Errorf("the result has no columns to write as Parquet: %w", stocklake.ErrInvalid)
+	}
+	typ := reflect.StructOf(fields)
+	pw := parquet.NewWriter(w, parquet.SchemaOf(reflect.New(typ).Interface()), parquet.Compression(&parquet.Zstd))
+	var n int64
+	for rows.Next() {
+		rec := reflect.New(typ)
+		for i, v := range rows.Values() {
+			if v == nil {
+				continue
+			}
+			var pv any
+			switch kinds[i] {
+			case pqInt:
+				if x, ok := v.(int64); ok {
+					pv = &x
+				} else if s, err := strconv.ParseInt(FormatValue(v, ""), 10, 64); err == nil {
+					pv = &s
+				}
+			case pqDouble:
+				if x, ok := v.(float64); ok {
+					pv = &x
+				}
+			case pqBool:
+				if x, ok := v.(bool); ok {
+					pv = &x
+				}
+			case pqDate:
+				if x, ok := v.(time.Time); ok {
+					d := int32(math.Floor(float64(x.Unix()) / 86400))
+					pv = &d
+				}
+			case pqTimestamp:
+				if x, ok := v.(time.Time); ok {
+					us := x.UnixMicro()
+					pv = &us
+				}
+			default:
+				var s string
+				if b, ok := v.([]byte); ok {
+					s = base64.StdEncoding.EncodeToString(b)
+				} else {
+					s = FormatValue(v, cols[i].Type)
+				}
+				pv = &s
+			}
+			if pv != nil {
+				rec.Elem().Field(i).Set(reflect.ValueOf(pv))
+			}
+		}
+		if err := pw.Write(rec.Interface()); err != nil {
+			return n, fmt.Errorf("write parquet: %w", err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	return n, pw.Close()
+}
