@@ -28,11 +28,18 @@ type ProducerConfig struct {
 	// BatchMaxBytes caps one partition batch; default 1 MiB (the broker's
 	// default message.max.bytes).
 	BatchMaxBytes int32
+	// EventTimestamps stamps each Kafka record with the Record's Timestamp
+	// (event time) instead of the time it is produced. Default false:
+	// brokers apply time-based retention to record timestamps, so replayed
+	// history (a CSV from 1965, a simulated session last week) would be
+	// deleted at once. Event time always stays in the record's value.
+	EventTimestamps bool
 }
 
 // Producer sends records to Kafka with the idempotent producer: no
 // duplicates from retries, order kept per partition (key = symbol).
-// Produce blocks instead of buffering without bound.
+// Produce blocks instead of buffering without bound. Records are stamped
+// with the time they are produced unless ProducerConfig.EventTimestamps.
 type Producer struct {
 	cl        *kgo.Client
 	topic     string
@@ -42,6 +49,7 @@ type Producer struct {
 	errMu     sync.Mutex
 	firstErr  error
 	ownClient bool
+	eventTS   bool
 }
 
 // ParseCompression maps a codec name to franz-go's codec.
@@ -92,7 +100,7 @@ func NewProducer(c Config, pc ProducerConfig) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Producer{cl: cl, topic: pc.Topic, ownClient: true}, nil
+	return &Producer{cl: cl, topic: pc.Topic, ownClient: true, eventTS: pc.EventTimestamps}, nil
 }
 
 // Client exposes the underlying franz-go client, e.g. for EnsureTopic.
@@ -104,7 +112,10 @@ func (p *Producer) Produce(ctx context.Context, r stocklake.Record) error {
 	if err := p.Err(); err != nil {
 		return err
 	}
-	rec := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
+	rec := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+	if p.eventTS {
+		rec.Timestamp = r.Timestamp
+	}
 	if len(r.Headers) > 0 {
 		rec.Headers = make([]kgo.RecordHeader, len(r.Headers))
 		for i, h := range r.Headers {

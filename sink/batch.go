@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,7 +27,19 @@ type partState struct {
 	// committed.
 	manifest *manifest
 	stale    []string // keys of an uncommitted earlier batch to rewrite or delete
+	// pending lists batches written but not yet committed because a
+	// commit failed (e.g. during a rebalance): they stay in every manifest
+	// until a commit succeeds, so a restart still finds them.
+	pending []manifestBatch
+	// pendingCommit is the offset (and epoch) still to commit, or -1.
+	pendingCommit int64
+	pendingEpoch  int32
+	failedCommits int
 }
+
+// maxFailedCommits is how many commits in a row may fail (their batches
+// stay recorded in the manifest) before the sink gives up.
+const maxFailedCommits = 20
 
 // batch holds the records of one partition between two commits.
 type batch struct {
@@ -56,14 +69,34 @@ func (g *group) rows() int {
 	return n
 }
 
-// manifest records a batch's object keys before they are written.
+// manifest records, before their objects are written, the batches of a
+// partition that are not known to be committed.
 type manifest struct {
-	TopicID   string    `json:"topic_id"`
-	Partition int32     `json:"partition"`
-	First     int64     `json:"first_offset"`
-	Last      int64     `json:"last_offset"`
-	Keys      []string  `json:"keys"`
-	Written   time.Time `json:"written"`
+	TopicID   string          `json:"topic_id"`
+	Partition int32           `json:"partition"`
+	Batches   []manifestBatch `json:"batches"`
+	Written   time.Time       `json:"written"`
+}
+
+// manifestBatch is one batch: the offsets it covers and the objects it
+// writes (or deletes, for leftovers of an earlier batch).
+type manifestBatch struct {
+	First int64    `json:"first_offset"`
+	Last  int64    `json:"last_offset"`
+	Keys  []string `json:"keys"`
+}
+
+// uncommittedKeys returns the keys of the batches not committed when the
+// partition resumes at offset: those ending at or after it. Batches before
+// it were committed and their objects stay.
+func (m *manifest) uncommittedKeys(offset int64) []string {
+	var keys []string
+	for _, b := range m.Batches {
+		if b.Last >= offset {
+			keys = append(keys, b.Keys...)
+		}
+	}
+	return keys
 }
 
 const recordOverhead = 96 // bytes of bookkeeping per buffered record
@@ -94,10 +127,11 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	if ps.next < 0 {
 		// First record since assignment: it sits at the committed offset.
 		// A manifest batch at or after it was written but never committed.
-		if m := ps.manifest; m != nil && m.TopicID == s.topicID && r.Offset <= m.Last {
-			ps.stale = m.Keys
-			s.log.Info("resuming after an uncommitted batch; its objects will be rewritten", "partition", ps.partition,
-				"first_offset", m.First, "last_offset", m.Last, "objects", len(m.Keys))
+		if m := ps.manifest; m != nil && m.TopicID == s.topicID {
+			if ps.stale = m.uncommittedKeys(r.Offset); len(ps.stale) > 0 {
+				s.log.Info("resuming after uncommitted batches; their objects will be rewritten or removed", "partition", ps.partition,
+					"offset", r.Offset, "objects", len(ps.stale))
+			}
 		}
 		ps.manifest = nil
 	}
@@ -240,8 +274,8 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 			stale = append(stale, k)
 		}
 	}
-	m := manifest{TopicID: s.topicID, Partition: ps.partition, First: b.first, Last: b.last,
-		Keys: append(append([]string(nil), keys...), stale...), Written: time.Now().UTC()}
+	batches := append(slices.Clip(ps.pending), manifestBatch{First: b.first, Last: b.last, Keys: append(keys, stale...)})
+	m := manifest{TopicID: s.topicID, Partition: ps.partition, Batches: batches, Written: time.Now().UTC()}
 	mb, _ := json.Marshal(m)
 	if err := s.retry(ctx, "write manifest", func() error {
 		return s.cfg.Store.Put(ctx, manifestKey(s.cfg.Table, s.topicID, ps.partition), bytes.NewReader(mb))
@@ -276,13 +310,33 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 	if err := s.retry(ctx, "flush dead letters", func() error { return s.dlq.Flush(ctx) }); err != nil {
 		return err
 	}
-	if err := s.commit(ctx, ps.partition, b.lastEpoch, b.last+1); err != nil {
-		return err
-	}
 	s.stats.Rows.Add(int64(rows))
 	s.stats.Buffered.Add(-b.bytes)
 	ps.b, ps.stale = nil, nil
-	s.log.Debug("batch committed", "partition", ps.partition, "first", b.first, "last", b.last, "rows", rows, "objects", len(keys))
+	ps.pending = batches
+	ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
+	s.log.Debug("batch written", "partition", ps.partition, "first", b.first, "last", b.last, "rows", rows, "objects", len(keys))
+	return s.commitPending(ctx, ps)
+}
+
+// commitPending commits a partition's written batches. A commit that fails
+// (typically because the group is rebalancing, which waits for this very
+// poll to finish) is kept and retried after the next poll; the manifest
+// keeps naming its objects meanwhile, so nothing is lost or doubled if the
+// process dies first or the partition moves.
+func (s *Sink) commitPending(ctx context.Context, ps *partState) error {
+	if ps.pendingCommit < 0 {
+		return nil
+	}
+	if err := s.commit(ctx, ps.partition, ps.pendingEpoch, ps.pendingCommit); err != nil {
+		ps.failedCommits++
+		if ps.failedCommits > maxFailedCommits {
+			return err
+		}
+		s.log.Warn("commit failed; will retry after the next poll", "partition", ps.partition, "offset", ps.pendingCommit, "err", err)
+		return nil
+	}
+	ps.pending, ps.pendingCommit, ps.failedCommits = nil, -1, 0
 	return nil
 }
 
@@ -336,9 +390,9 @@ func (s *Sink) register(ctx context.Context, path string) {
 }
 
 // commit commits offset for a partition, retrying transient errors for up
-// to a minute.
+// to ten seconds.
 func (s *Sink) commit(ctx context.Context, p int32, epoch int32, offset int64) error {
-	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	err := s.retry(cctx, "commit offsets", func() error {
 		var cerr error

@@ -14,12 +14,15 @@
 //  3. dead-letter records of the batch are flushed;
 //  4. offset last+1 is committed.
 //
-// After a crash the partition resumes from the committed offset. If the
-// manifest describes a batch starting there, that batch was written but not
-// committed: the sink closes its first batch at exactly the same offset, so
-// it rewrites the very same objects (same records, same names), and deletes
-// any manifest key it did not rewrite. Nothing is lost and nothing counted
-// twice, whatever the moment of the crash.
+// After a crash the partition resumes from the committed offset. Manifest
+// batches that end at or after it were written but not committed. The
+// records are read again from that offset, and each object of the new first
+// batch takes the name of the object holding the same first record, so it
+// replaces it; manifest objects the new batch does not rewrite are deleted
+// before the commit (their records come again in later batches). A commit
+// that fails keeps its batch in the manifest until a later commit succeeds.
+// Nothing is lost and nothing counted twice, whatever the moment of the
+// crash.
 package sink
 
 import (
@@ -264,6 +267,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), // never land aborted transactional output (bars)
 		kgo.FetchMaxBytes(8<<20),
 		kgo.FetchMaxPartitionBytes(4<<20),
 		kgo.OnPartitionsAssigned(s.onAssigned),
@@ -393,6 +397,9 @@ func (s *Sink) rollDue(ctx context.Context, all bool) error {
 	for _, p := range s.sortedParts() {
 		ps := s.parts[p]
 		if ps.b == nil {
+			if err := s.commitPending(ctx, ps); err != nil {
+				return err
+			}
 			continue
 		}
 		if all || ps.b.rows >= s.cfg.MaxRows || ps.b.bytes >= s.cfg.MaxBytes || now.Sub(ps.b.opened) >= s.cfg.FlushInterval {
@@ -442,7 +449,7 @@ func (s *Sink) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[strin
 		s.topicID = id
 	}
 	for _, p := range assigned[s.cfg.Topic] {
-		s.parts[p] = &partState{partition: p, next: -1, manifest: s.loadManifest(ctx, p)}
+		s.parts[p] = &partState{partition: p, next: -1, manifest: s.loadManifest(ctx, p), pendingCommit: -1}
 	}
 	s.log.Info("partitions assigned", "partitions", assigned[s.cfg.Topic], "topic_id", s.topicID)
 }
@@ -460,6 +467,8 @@ func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 				s.log.Error("could not write batch of revoked partition; its new owner will re-read it", "partition", p, "err", err)
 				s.dropBatch(ps)
 			}
+		} else if err := s.commitPending(ctx, ps); err != nil {
+			s.log.Warn("could not commit revoked partition; its new owner rewrites the same objects", "partition", p, "err", err)
 		}
 		delete(s.parts, p)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,7 +81,11 @@ func produceTicks(t *testing.T, kc kafka.Config, topic string, ticks []stocklake
 func runSinkUntil(t *testing.T, cfg Config, cond func(*Sink) bool) (*Sink, error) {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		var w io.Writer = io.Discard
+		if os.Getenv("SINK_TEST_LOG") != "" {
+			w = os.Stderr
+		}
+		cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	s, err := New(cfg)
 	if err != nil {
@@ -95,6 +101,9 @@ func runSinkUntil(t *testing.T, cfg Config, cond func(*Sink) bool) (*Sink, error
 			cancel()
 			return s, err
 		case <-deadline:
+			if os.Getenv("SINK_TEST_LOG") != "" {
+				pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+			}
 			cancel()
 			<-done
 			t.Fatalf("sink did not reach its goal in 30s: %d records, %d rows", s.Stats().Records.Load(), s.Stats().Rows.Load())
@@ -208,7 +217,7 @@ func TestSinkRecoversUncommittedBatches(t *testing.T) {
 	for i, maxRows := range []int{5000, 2000, 7000, 1500} {
 		fs := &flakyStore{ObjectStore: st}
 		fs.budget.Store(int64(3 + i))
-		_, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: fs, MaxRows: maxRows, FlushInterval: time.Hour},
+		_, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: fs, MaxRows: maxRows, FlushInterval: 200 * time.Millisecond},
 			func(s *Sink) bool {
 				return s.Stats().Records.Load() > 0 && s.Stats().Lag.Load() == 0 && s.Stats().Buffered.Load() == 0
 			})
