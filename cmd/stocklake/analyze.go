@@ -168,6 +168,8 @@ func analyzeCollector(a *analyze.Analyzer) []prometheus.Collector {
 		counter("alerts_total", "Alerts produced.", st.Alerts.Load),
 		counter("commits_total", "Transactions committed.", st.Commits.Load),
 		counter("aborts_total", "Transactions aborted.", st.Aborts.Load),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stocklake_analyze_commit_seconds_total", Help: "Time spent ending transactions.", ConstLabels: labels},
+			func() float64 { return float64(st.CommitNanos.Load()) / 1e9 }),
 		counter("checkpoints_total", "Partition state checkpoints committed.", st.Checkpoints.Load),
 		counter("state_bytes_total", "Compressed checkpoint bytes produced.", st.StateBytes.Load),
 		counter("restores_total", "Partitions restored from checkpoints.", st.Restores.Load),

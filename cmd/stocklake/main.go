@@ -79,6 +79,7 @@ with --config. Run 'stocklake <subcommand> --help' for a subcommand's flags.`,
 			crawlCommand(),
 			catalogCommand(),
 			queryCommand(),
+			serveCommand(),
 		},
 		Exec: func(ctx context.Context, args []string) error {
 			if *version {

@@ -1,0 +1,1067 @@
+// Package analyze runs live analytics on Kafka: it consumes ticks with a
+// consumer group, computes bars, indicators and alerts with the stream
+// engine, and produces them back to Kafka exactly once.
+//
+// # Topics
+//
+//   - input (Config.In, default "ticks"): tick records (stocklake.Tick wire
+//     format), keyed by symbol, read with read_committed isolation.
+//   - <OutPrefix>.<window> (e.g. "bars.1m"): one record per final bar
+//     (stocklake.Bar.AppendJSON with its indicators), key = symbol. Only final
+//     bars go here, each exactly once, so the topic lands in the lake as a
+//     table of candles.
+//   - <OutPrefix>.<window>.live (e.g. "bars.1m.live"): provisional bars
+//     (final=false) while windows are open, when stream.Config.Provisional > 0.
+//   - AlertsTopic (default "alerts"): alerts (stocklake.Alert.AppendJSON),
+//     key = symbol.
+//   - LateTopic (default "ticks.late"): ticks that arrived after their window
+//     closed (stocklake.LateTick.AppendJSON, itself a valid tick), key = symbol.
+//   - StateTopic (default "<group>.state"): compacted; engine checkpoints.
+//
+// Output topics are created on start with as many partitions as the input
+// (so key = symbol lands a symbol's bars on the same partition number as its
+// ticks); the state topic with cleanup.policy=compact.
+//
+// # Exactly once
+//
+// The analyzer is a consume-transform-produce loop in Kafka transactions
+// (franz-go's GroupTransactSession, KIP-447). One transaction holds the
+// outputs of the ticks consumed since the previous one, the consumed offsets,
+// and a checkpoint of every input partition whose state changed: the
+// stream.Engine partition snapshot, zstd-compressed, written to the state
+// topic partition (input partition mod state partitions) under key
+// "<input topic>/<partition>/<chunk>" (split into chunks of at most
+// ChunkBytes), with the committed input offset in a header. So the state a
+// restarted or re-assigned instance restores is exactly the state after the
+// committed offsets: on assignment it reads the newest checkpoint of each
+// partition from the state topic (read_committed) and checks that its offset
+// equals the group's committed offset. A transaction that aborts (a
+// rebalance, a fenced producer, a failed produce) rewinds both: consumption
+// restarts at the committed offsets and the engine is rebuilt from the last
+// committed checkpoints.
+//
+// A transaction commits when CheckpointRecords ticks were consumed in it,
+// when it has been open for CheckpointInterval, CommitLatency after it got
+// its first final bar or alert (unless the input has a backlog, when
+// latency does not matter), on a rebalance and on shutdown. Checkpoints
+// are written at every commit (never between, which would not match the
+// offsets). Outputs are visible to read_committed consumers at the commit.
+//
+// Each instance has a transactional ID, and the same ID as its static group
+// member ID (Config.InstanceID), so a restarted instance fences its
+// predecessor, aborts its open transaction and takes over its partitions at
+// once, without waiting for a session timeout.
+//
+// # Event time and idle input
+//
+// Each input partition has its own stream.Engine, hence its own watermark
+// (its greatest event time less the delay), as Kafka Streams keeps stream
+// time per partition: a symbol lives in one partition (key = symbol), a
+// partition never holds another's windows open, and bars do not depend on
+// how partitions interleave in polls or move between instances. When a
+// partition has sent nothing for IdleTimeout and has consumed its log up to
+// the end, event time is taken to go on at wall-clock speed: after its last
+// tick, of event time m, arrived at wall time w, its watermark at wall time
+// t is m + (t - w) - delay, so its last windows close without new data (for
+// live data, where event time follows the wall clock, that is the wall clock
+// less the delay).
+package analyze
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/stream"
+)
+
+// Defaults.
+const (
+	DefaultIn                 = "ticks"
+	DefaultGroup              = "stocklake-analyze"
+	DefaultOutPrefix          = "bars"
+	DefaultAlertsTopic        = "alerts"
+	DefaultLateTopic          = "ticks.late"
+	DefaultCheckpointInterval = time.Second
+	DefaultCheckpointRecords  = 100_000
+	DefaultIdleTimeout        = 5 * time.Second
+	DefaultRestoreTimeout     = 30 * time.Second
+	DefaultMaxPollRecords     = 10_000
+	DefaultSessionTimeout     = 15 * time.Second
+)
+
+// LiveSuffix ends the names of provisional-bar topics: bars.1m.live.
+const LiveSuffix = ".live"
+
+// Config configures an Analyzer. Zero values take the defaults stated.
+type Config struct {
+	Kafka kafka.Config
+	// In is the input tick topic; default "ticks".
+	In string
+	// Group is the consumer group; default "stocklake-analyze". Instances in
+	// one group share the input's partitions.
+	Group string
+	// InstanceID names this instance: it is the transactional ID and the
+	// static group member ID. It must differ between instances running at
+	// once and stay the same across restarts of one. Default
+	// "<Group>-<hostname>".
+	InstanceID string
+	// Stream configures bars, indicators and alert rules (see stream.Config).
+	Stream stream.Config
+	// OutPrefix starts bar topic names: <OutPrefix>.<window>, e.g. bars.1m,
+	// and <OutPrefix>.<window>.live for provisional bars. Default "bars".
+	OutPrefix string
+	// AlertsTopic receives alerts; default "alerts".
+	AlertsTopic string
+	// LateTopic receives late ticks; default "ticks.late".
+	LateTopic string
+	// StateTopic holds engine checkpoints (compacted); default "<Group>.state".
+	StateTopic string
+	// Partitions is the partition count of topics the analyzer creates;
+	// default the input topic's.
+	Partitions int32
+	// Replication is the replication factor of created topics; default -1,
+	// the broker's default.
+	Replication int16
+	// CheckpointInterval is the longest a transaction stays open, i.e. how
+	// often state is checkpointed and outputs become visible while ticks
+	// flow. Default 1s.
+	CheckpointInterval time.Duration
+	// CheckpointRecords commits a transaction after this many input records.
+	// Default 100,000.
+	CheckpointRecords int
+	// CommitLatency is how long a final bar or alert may wait for its
+	// transaction to commit. Default 0: commit after the poll that made it.
+	CommitLatency time.Duration
+	// IdleTimeout is how long a partition must send nothing before it stops
+	// holding the watermark back (see the package documentation). Default
+	// 5s; negative disables idle handling.
+	IdleTimeout time.Duration
+	// RestoreTimeout bounds the wait for a committed checkpoint to become
+	// readable on assignment. Default 30s.
+	RestoreTimeout time.Duration
+	// MaxPollRecords bounds the records handled per poll. Default 10,000.
+	MaxPollRecords int
+	// SessionTimeout is the consumer group session timeout: how long a
+	// crashed instance's partitions wait before moving to another. Default 15s.
+	SessionTimeout time.Duration
+	// Webhook, if set, is sent each alert after its transaction commits.
+	Webhook *Webhook
+	// Logger for structured logs; default slog.Default().
+	Logger *slog.Logger
+	// ExitWhenIdle makes Run return once every assigned partition is idle
+	// and caught up, all windows are closed and everything is committed.
+	// For batch jobs, benchmarks and tests. Default false.
+	ExitWhenIdle bool
+
+	// onCommit, for tests, is called after each committed transaction.
+	onCommit func()
+	// crash, for tests, makes Run return errTestCrash without committing
+	// when it reports true (checked before each commit decision).
+	crash func() bool
+}
+
+var errTestCrash = errors.New("test crash: stopped without committing")
+
+// Stats are an Analyzer's counters, safe to read concurrently.
+type Stats struct {
+	Ticks        atomic.Int64 // input records consumed (committed or not)
+	Rejected     atomic.Int64 // input records that are not valid ticks (skipped)
+	Late         atomic.Int64 // late ticks sent to the late topic
+	Bars         atomic.Int64 // final bars produced
+	Provisional  atomic.Int64 // provisional bars produced
+	Alerts       atomic.Int64 // alerts produced
+	Commits      atomic.Int64 // transactions committed
+	CommitNanos  atomic.Int64 // time spent ending transactions (flush, offset commit, EndTxn), ns
+	Aborts       atomic.Int64 // transactions aborted (state rebuilt from checkpoints)
+	Checkpoints  atomic.Int64 // partition checkpoints committed
+	StateBytes   atomic.Int64 // compressed checkpoint bytes produced
+	Restores     atomic.Int64 // partitions restored on assignment
+	Restarts     atomic.Int64 // transactional sessions started anew after a failure
+	IdleAdvances atomic.Int64 // watermark advances for idle input
+	Watermark    atomic.Int64 // engine watermark, µs since the epoch (0 before data)
+	Partitions   atomic.Int64 // input partitions assigned
+}
+
+// Analyzer is the live-analytics service. Make one with New, then Run.
+type Analyzer struct {
+	cfg   Config
+	log   *slog.Logger
+	stats Stats
+
+	barTopics  map[time.Duration]string
+	liveTopics map[time.Duration]string
+	hdrBar     []kgo.RecordHeader
+	hdrAlert   []kgo.RecordHeader
+	hdrLate    []kgo.RecordHeader
+
+	admin           *kgo.Client
+	sess            *kgo.GroupTransactSession
+	statePartitions int32
+	enc             *zstd.Encoder
+	dec             *zstd.Decoder
+
+	out   stream.Output
+	parts map[int32]*part
+
+	evMu   sync.Mutex
+	events []event
+
+	inTxn      bool
+	txnStart   time.Time
+	txnRecords int
+	txnFinals  int
+	finalAt    time.Time
+	txnAlerts  []stocklake.Alert
+	txnBad     bool // records of a partition without restored state were polled
+	behind     bool // the last poll left records waiting: catching up, not live
+	snapSeq    uint64
+	snapNonce  string
+	prodMu     sync.Mutex
+	prodErr    error
+	nextIdle   time.Time
+	lastCaught time.Time
+	rejectLog  time.Time
+}
+
+// part is the analyzer's view of one assigned input partition.
+type part struct {
+	id        int32
+	eng       *stream.Engine
+	committed int64  // committed input offset = its checkpoint's; -1 none
+	snap      []byte // last committed checkpoint state; nil: none
+	snapMaxTs int64
+	maxTs     int64 // greatest event time processed, µs; noTime if none
+	next      int64 // offset after the last record processed; -1 unknown
+	lastWall  time.Time
+	dirty     bool // state changed since the last committed checkpoint
+	caughtUp  bool
+}
+
+type event struct {
+	revoke bool
+	parts  map[int32]int64 // assign: partition -> committed offset (-1 none)
+}
+
+// New checks cfg and makes an Analyzer.
+func New(cfg Config) (*Analyzer, error) {
+	if cfg.In == "" {
+		cfg.In = DefaultIn
+	}
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	if cfg.InstanceID == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		cfg.InstanceID = cfg.Group + "-" + host
+	}
+	if cfg.OutPrefix == "" {
+		cfg.OutPrefix = DefaultOutPrefix
+	}
+	if cfg.AlertsTopic == "" {
+		cfg.AlertsTopic = DefaultAlertsTopic
+	}
+	if cfg.LateTopic == "" {
+		cfg.LateTopic = DefaultLateTopic
+	}
+	if cfg.StateTopic == "" {
+		cfg.StateTopic = cfg.Group + ".state"
+	}
+	if cfg.Replication == 0 {
+		cfg.Replication = -1
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if cfg.CheckpointRecords <= 0 {
+		cfg.CheckpointRecords = DefaultCheckpointRecords
+	}
+	if cfg.CommitLatency < 0 {
+		return nil, fmt.Errorf("commit latency %v is negative: %w", cfg.CommitLatency, stocklake.ErrConfig)
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.RestoreTimeout <= 0 {
+		cfg.RestoreTimeout = DefaultRestoreTimeout
+	}
+	if cfg.MaxPollRecords <= 0 {
+		cfg.MaxPollRecords = DefaultMaxPollRecords
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	eng, err := stream.New(cfg.Stream)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Stream = eng.Config() // defaults filled in, windows sorted
+	names := map[string]string{cfg.In: "input", cfg.AlertsTopic: "alerts", cfg.LateTopic: "late", cfg.StateTopic: "state"}
+	if len(names) != 4 {
+		return nil, fmt.Errorf("the input, alerts, late and state topics must differ (%s, %s, %s, %s): %w",
+			cfg.In, cfg.AlertsTopic, cfg.LateTopic, cfg.StateTopic, stocklake.ErrConfig)
+	}
+	a := &Analyzer{
+		cfg: cfg, log: cfg.Logger.With("component", "analyze", "in", cfg.In, "group", cfg.Group),
+		barTopics: map[time.Duration]string{}, liveTopics: map[time.Duration]string{},
+		hdrBar:    []kgo.RecordHeader{{Key: "content-type", Value: []byte(stocklake.BarContentType)}},
+		hdrAlert:  []kgo.RecordHeader{{Key: "content-type", Value: []byte(stocklake.AlertContentType)}},
+		hdrLate:   []kgo.RecordHeader{{Key: "content-type", Value: []byte(stocklake.LateTickContentType)}},
+		parts:     map[int32]*part{},
+		snapNonce: strconv.FormatUint(rand.Uint64(), 36),
+	}
+	for _, w := range cfg.Stream.Windows {
+		t := cfg.OutPrefix + "." + stocklake.WindowLabel(w)
+		if names[t] != "" || names[t+LiveSuffix] != "" {
+			return nil, fmt.Errorf("bar topic %s is also the %s topic; change --out-prefix: %w", t, names[t], stocklake.ErrConfig)
+		}
+		a.barTopics[w] = t
+		a.liveTopics[w] = t + LiveSuffix
+	}
+	if a.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1)); err != nil {
+		return nil, err
+	}
+	if a.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxStateBytes)); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Stats returns the analyzer's live counters.
+func (a *Analyzer) Stats() *Stats { return &a.stats }
+
+// Config returns the configuration with defaults filled in.
+func (a *Analyzer) Config() Config { return a.cfg }
+
+// BarTopic returns the topic of final bars of window size w ("" if w is not
+// configured); provisional bars go to BarTopic(w)+LiveSuffix.
+func (a *Analyzer) BarTopic(w time.Duration) string { return a.barTopics[w] }
+
+// Run consumes until ctx is done (or, with ExitWhenIdle, until idle), then
+// commits what it has and returns. It returns nil after a clean shutdown.
+func (a *Analyzer) Run(ctx context.Context) error {
+	var err error
+	if a.admin, err = a.cfg.Kafka.NewClient(); err != nil {
+		return err
+	}
+	defer a.admin.Close()
+	if err := kafka.Ping(ctx, a.admin, a.cfg.Kafka.Brokers); err != nil {
+		return err
+	}
+	if err := a.setupTopics(ctx); err != nil {
+		return err
+	}
+	a.log.Info("analyzer started", "instance", a.cfg.InstanceID, "windows", a.cfg.Stream.Windows,
+		"delay", a.cfg.Stream.Delay, "lateness", a.cfg.Stream.Lateness, "rules", len(a.cfg.Stream.Rules))
+	failures := 0
+	for {
+		commits := a.stats.Commits.Load()
+		err = a.session(ctx)
+		if err == nil || ctx.Err() != nil || !errors.Is(err, stocklake.ErrUnavailable) {
+			break
+		}
+		// The transactional client is in a state it cannot leave (a
+		// failed commit, a fenced producer): start over with a new one,
+		// from the committed checkpoints, as a restarted process would.
+		if a.stats.Commits.Load() > commits {
+			failures = 0
+		}
+		if failures++; failures > maxRestarts {
+			break
+		}
+		a.stats.Restarts.Add(1)
+		a.log.Warn("transactional session failed; starting a new one from the last commit", "err", err, "attempt", failures)
+		a.reset()
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(failures) * time.Second):
+		}
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	a.log.Info("analyzer stopped", "ticks", a.stats.Ticks.Load(), "bars", a.stats.Bars.Load(), "late", a.stats.Late.Load(),
+		"alerts", a.stats.Alerts.Load(), "commits", a.stats.Commits.Load(), "aborts", a.stats.Aborts.Load(), "err", err)
+	return err
+}
+
+// maxRestarts bounds consecutive session restarts without a commit between.
+const maxRestarts = 5
+
+// reset forgets everything not committed, before a new session.
+func (a *Analyzer) reset() {
+	a.evMu.Lock()
+	a.events = nil
+	a.evMu.Unlock()
+	a.parts = map[int32]*part{}
+	a.inTxn, a.txnRecords, a.txnFinals, a.txnBad, a.behind = false, 0, 0, false, false
+	clear(a.txnAlerts)
+	a.txnAlerts = a.txnAlerts[:0]
+	a.prodMu.Lock()
+	a.prodErr = nil
+	a.prodMu.Unlock()
+	a.out.Reset()
+	a.stats.Partitions.Store(0)
+}
+
+// session runs one transactional client until ctx is done or it fails.
+func (a *Analyzer) session(ctx context.Context) error {
+	var err error
+	a.sess, err = kgo.NewGroupTransactSession(a.clientOpts()...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %v: %w", err, stocklake.ErrConfig)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			a.sess.Close()
+		}
+	}()
+	// Initializing the producer ID fences an earlier incarnation of this
+	// instance and aborts its open transaction, so the group's offsets are
+	// stable at once.
+	if _, _, err := a.sess.Client().ProducerID(ctx); err != nil {
+		return fmt.Errorf("initialize transactional producer %q: %v: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
+	}
+	runErr := a.loop(ctx)
+	if runErr == nil || errors.Is(runErr, context.Canceled) {
+		runErr = nil
+		fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := a.commit(fctx); err != nil {
+			runErr = err
+		}
+		cancel()
+	}
+	a.sess.Close()
+	closed = true
+	if runErr == nil {
+		// A static member does not leave the group on close; leave
+		// explicitly so the partitions move to other instances at once.
+		lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if _, err := kadm.NewClient(a.admin).LeaveGroup(lctx, kadm.LeaveGroup(a.cfg.Group).InstanceIDs(a.cfg.InstanceID).Reason("shutdown")); err != nil {
+			a.log.Debug("leave group", "err", err)
+		}
+		cancel()
+	}
+	return runErr
+}
+
+func (a *Analyzer) clientOpts() []kgo.Opt {
+	opts, _ := a.cfg.Kafka.Opts()
+	return append(opts,
+		kgo.ConsumerGroup(a.cfg.Group),
+		kgo.ConsumeTopics(a.cfg.In),
+		kgo.InstanceID(a.cfg.InstanceID),
+		kgo.TransactionalID(a.cfg.InstanceID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.SessionTimeout(a.cfg.SessionTimeout),
+		kgo.OnPartitionsRevoked(a.onRevoked),
+		kgo.OnPartitionsLost(a.onRevoked),
+		kgo.AdjustFetchOffsetsFn(a.onOffsets),
+		kgo.RecordPartitioner(partitioner{state: a.cfg.StateTopic}),
+		// Checkpoints are zstd already; lz4 is cheap for the JSON outputs.
+		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
+		kgo.ProducerLinger(2*time.Millisecond),
+		kgo.FetchMaxWait(time.Second),
+	)
+}
+
+// partitioner puts checkpoints on the partition the analyzer names and
+// everything else by key (Kafka's murmur2, as the tick producer does).
+type partitioner struct{ state string }
+
+func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if topic == p.state {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return kgo.StickyKeyPartitioner(nil).ForTopic(topic)
+}
+
+// setupTopics creates the input (if missing), output and state topics and
+// waits until the cluster knows them all.
+func (a *Analyzer) setupTopics(ctx context.Context) error {
+	adm := kadm.NewClient(a.admin)
+	if err := a.createTopics(ctx, adm, a.cfg.Partitions, nil, a.cfg.In); err != nil {
+		return err
+	}
+	md, err := a.waitTopics(ctx, adm, a.cfg.In)
+	if err != nil {
+		return err
+	}
+	n := a.cfg.Partitions
+	if n == 0 {
+		n = int32(len(md.Topics[a.cfg.In].Partitions))
+	}
+	outs := []string{a.cfg.AlertsTopic, a.cfg.LateTopic}
+	for _, w := range a.cfg.Stream.Windows {
+		outs = append(outs, a.barTopics[w])
+		if a.cfg.Stream.Provisional > 0 {
+			outs = append(outs, a.liveTopics[w])
+		}
+	}
+	if err := a.createTopics(ctx, adm, n, nil, outs...); err != nil {
+		return err
+	}
+	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "segment.ms": kadm.StringPtr("600000"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.1")}
+	if err := a.createTopics(ctx, adm, n, compact, a.cfg.StateTopic); err != nil {
+		return err
+	}
+	smd, err := a.waitTopics(ctx, adm, append(outs, a.cfg.StateTopic)...)
+	if err != nil {
+		return err
+	}
+	a.statePartitions = int32(len(smd.Topics[a.cfg.StateTopic].Partitions))
+	return nil
+}
+
+// createTopics creates topics that do not exist yet with n partitions
+// (the broker's default when n is 0).
+func (a *Analyzer) createTopics(ctx context.Context, adm *kadm.Client, n int32, configs map[string]*string, topics ...string) error {
+	if n == 0 {
+		n = -1
+	}
+	resp, err := adm.CreateTopics(ctx, n, a.cfg.Replication, configs, topics...)
+	if err != nil {
+		return fmt.Errorf("create topics %v: %v: %w", topics, err, stocklake.ErrUnavailable)
+	}
+	for _, r := range resp.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %v (%s): %w", r.Topic, r.Err, r.ErrMessage, stocklake.ErrUnavailable)
+		}
+	}
+	return nil
+}
+
+// waitTopics waits up to 30s until every topic has metadata with partitions.
+func (a *Analyzer) waitTopics(ctx context.Context, adm *kadm.Client, topics ...string) (kadm.Metadata, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		md, err := adm.Metadata(ctx, topics...)
+		if err == nil {
+			for _, t := range topics {
+				if d, ok := md.Topics[t]; !ok || d.Err != nil || len(d.Partitions) == 0 {
+					err = fmt.Errorf("topic %s: no metadata yet (%v)", t, d.Err)
+					break
+				}
+			}
+		}
+		if err == nil {
+			return md, nil
+		}
+		if time.Now().After(deadline) {
+			return md, fmt.Errorf("%v; is the broker healthy?: %w", err, stocklake.ErrUnavailable)
+		}
+		select {
+		case <-ctx.Done():
+			return md, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// onOffsets learns the committed offset of each newly assigned partition
+// just before consuming starts (franz-go's AdjustFetchOffsetsFn).
+func (a *Analyzer) onOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	ev := event{parts: map[int32]int64{}}
+	for p, o := range offsets[a.cfg.In] {
+		c := o.EpochOffset().Offset
+		if c < 0 {
+			c = -1
+		}
+		ev.parts[p] = c
+	}
+	if len(ev.parts) > 0 {
+		a.evMu.Lock()
+		a.events = append(a.events, ev)
+		a.evMu.Unlock()
+	}
+	return offsets, nil
+}
+
+func (a *Analyzer) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	ps := revoked[a.cfg.In]
+	if len(ps) == 0 {
+		return
+	}
+	ev := event{revoke: true, parts: map[int32]int64{}}
+	for _, p := range ps {
+		ev.parts[p] = -1
+	}
+	a.evMu.Lock()
+	a.events = append(a.events, ev)
+	a.evMu.Unlock()
+}
+
+func (a *Analyzer) loop(ctx context.Context) error {
+	idleEvery := min(time.Second, max(10*time.Millisecond, a.cfg.IdleTimeout/4))
+	for ctx.Err() == nil {
+		now := time.Now()
+		wait := idleEvery
+		if a.inTxn {
+			wait = min(wait, a.txnStart.Add(a.cfg.CheckpointInterval).Sub(now))
+			if a.txnFinals > 0 && !a.behind {
+				wait = min(wait, a.finalAt.Add(a.cfg.CommitLatency).Sub(now))
+			}
+		}
+		var fetches kgo.Fetches
+		if wait > 0 {
+			pctx, cancel := context.WithTimeout(ctx, wait)
+			fetches = a.sess.PollRecords(pctx, a.cfg.MaxPollRecords)
+			cancel()
+		}
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				a.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		if ctx.Err() != nil {
+			// Records polled as ctx ended are left for the next owner.
+			return nil
+		}
+		if err := a.applyEvents(ctx); err != nil {
+			return err
+		}
+		if err := a.process(ctx, fetches); err != nil {
+			return err
+		}
+		now = time.Now()
+		done, err := a.idle(ctx, now)
+		if err != nil {
+			return err
+		}
+		if a.cfg.crash != nil && a.cfg.crash() {
+			return errTestCrash
+		}
+		if a.due(now) || done {
+			if err := a.commit(ctx); err != nil {
+				return err
+			}
+		}
+		if done && !a.inTxn {
+			a.log.Info("idle and caught up; exiting as asked")
+			return nil
+		}
+	}
+	return nil
+}
+
+// applyEvents handles rebalances: commits (or aborts) the open transaction,
+// drops revoked partitions and restores assigned ones from checkpoints.
+func (a *Analyzer) applyEvents(ctx context.Context) error {
+	a.evMu.Lock()
+	evs := a.events
+	a.events = nil
+	a.evMu.Unlock()
+	for _, ev := range evs {
+		if err := a.commit(ctx); err != nil {
+			return err
+		}
+		if ev.revoke {
+			for p := range ev.parts {
+				delete(a.parts, p)
+			}
+			a.log.Info("partitions revoked", "partitions", keys(ev.parts))
+		} else {
+			cps, err := a.readCheckpoints(ctx, ev.parts)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			for p, c := range ev.parts {
+				pt := &part{id: p, committed: c, next: c, maxTs: noTime, snapMaxTs: noTime, lastWall: now}
+				if cp := cps[p]; cp != nil {
+					pt.snap, pt.maxTs, pt.snapMaxTs = cp.state, cp.maxTs, cp.maxTs
+					a.stats.Restores.Add(1)
+				}
+				a.parts[p] = pt
+			}
+			a.log.Info("partitions assigned", "partitions", keys(ev.parts), "restored", len(cps))
+		}
+		if err := a.rebuild(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keys(m map[int32]int64) []int32 {
+	ks := make([]int32, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// rebuild resets every assigned partition to its last committed
+// checkpoint: a new engine restored from it.
+func (a *Analyzer) rebuild() error {
+	now := time.Now()
+	for _, p := range a.sortedParts() {
+		eng, err := stream.New(a.cfg.Stream)
+		if err != nil {
+			return err
+		}
+		if p.snap != nil {
+			if _, err := eng.RestorePartition(p.snap); err != nil {
+				return fmt.Errorf("restore checkpoint of %s partition %d: %w", a.cfg.In, p.id, err)
+			}
+		}
+		p.eng = eng
+		p.maxTs, p.next, p.dirty, p.lastWall, p.caughtUp = p.snapMaxTs, p.committed, false, now, false
+	}
+	a.out.Reset()
+	a.stats.Partitions.Store(int64(len(a.parts)))
+	return nil
+}
+
+func (a *Analyzer) sortedParts() []*part {
+	ps := make([]*part, 0, len(a.parts))
+	for _, p := range a.parts {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(x, y *part) int { return int(x.id) - int(y.id) })
+	return ps
+}
+
+func (a *Analyzer) begin() error {
+	if a.inTxn {
+		return nil
+	}
+	if err := a.sess.Begin(); err != nil {
+		return fmt.Errorf("begin transaction: %v: %w", err, stocklake.ErrUnavailable)
+	}
+	a.inTxn, a.txnStart = true, time.Now()
+	return nil
+}
+
+// process feeds the polled ticks to their partitions' engines and
+// produces what comes out.
+func (a *Analyzer) process(ctx context.Context, fetches kgo.Fetches) error {
+	var err error
+	now := time.Now()
+	behind := false
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if err != nil || fp.Topic != a.cfg.In || len(fp.Records) == 0 {
+			return
+		}
+		// More than a transaction marker left after this poll: catching up.
+		if fp.LastStableOffset-(fp.Records[len(fp.Records)-1].Offset+1) > 1 {
+			behind = true
+		}
+		p := a.parts[fp.Partition]
+		if p == nil {
+			a.txnBad = true
+			a.log.Warn("records of a partition this instance has no state for; the transaction will abort", "partition", fp.Partition)
+			return
+		}
+		if err = a.begin(); err != nil {
+			return
+		}
+		for _, r := range fp.Records {
+			t, perr := stocklake.ParseTick(r.Value)
+			if perr == nil {
+				perr = p.eng.Process(p.id, &t, &a.out)
+			}
+			if perr != nil {
+				a.stats.Rejected.Add(1)
+				if time.Since(a.rejectLog) > 10*time.Second {
+					a.rejectLog = time.Now()
+					a.log.Warn("skipping input records that are not valid ticks", "partition", r.Partition, "offset", r.Offset, "err", perr)
+				}
+				continue
+			}
+			if ts := t.Time.UnixMicro(); ts > p.maxTs {
+				p.maxTs = ts
+			}
+			if a.out.Len() > 0 {
+				a.emit(ctx)
+			}
+		}
+		p.next, p.lastWall, p.dirty, p.caughtUp = fp.Records[len(fp.Records)-1].Offset+1, now, true, false
+		a.txnRecords += len(fp.Records)
+		a.stats.Ticks.Add(int64(len(fp.Records)))
+	})
+	if len(fetches) > 0 {
+		a.behind = behind
+	}
+	return err
+}
+
+func (a *Analyzer) promise(r *kgo.Record, err error) {
+	if err != nil {
+		a.prodMu.Lock()
+		if a.prodErr == nil {
+			a.prodErr = fmt.Errorf("produce to %s: %w", r.Topic, err)
+		}
+		a.prodMu.Unlock()
+	}
+}
+
+func (a *Analyzer) produceErr() error {
+	a.prodMu.Lock()
+	defer a.prodMu.Unlock()
+	return a.prodErr
+}
+
+// emit produces the engine's output in the open transaction.
+func (a *Analyzer) emit(ctx context.Context) {
+	// Records must not fail when ctx ends mid-transaction: the final
+	// commit on shutdown still sends them.
+	ctx = context.WithoutCancel(ctx)
+	for i := range a.out.Bars {
+		b := &a.out.Bars[i]
+		if p := a.parts[b.Partition]; p != nil {
+			p.dirty = true
+		}
+		var topic string
+		var value []byte
+		if b.Final {
+			topic, value = a.barTopics[b.Window], b.AppendJSON(nil, &b.Indicators)
+			a.stats.Bars.Add(1)
+			if a.txnFinals == 0 {
+				a.finalAt = time.Now()
+			}
+			a.txnFinals++
+		} else {
+			topic, value = a.liveTopics[b.Window], b.AppendJSON(nil, nil)
+			a.stats.Provisional.Add(1)
+		}
+		a.sess.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(b.Symbol), Value: value, Headers: a.hdrBar}, a.promise)
+	}
+	for i := range a.out.Late {
+		l := &a.out.Late[i]
+		lt := stocklake.LateTick{Tick: l.Tick, Windows: l.Windows, Watermark: l.Watermark}
+		a.sess.Produce(ctx, &kgo.Record{Topic: a.cfg.LateTopic, Key: []byte(l.Tick.Symbol), Value: lt.AppendJSON(nil), Headers: a.hdrLate}, a.promise)
+		a.stats.Late.Add(1)
+	}
+	for i := range a.out.Alerts {
+		al := &a.out.Alerts[i]
+		a.sess.Produce(ctx, &kgo.Record{Topic: a.cfg.AlertsTopic, Key: []byte(al.Symbol), Value: al.AppendJSON(nil), Headers: a.hdrAlert}, a.promise)
+		a.stats.Alerts.Add(1)
+		if a.txnFinals == 0 {
+			a.finalAt = time.Now()
+		}
+		a.txnFinals++
+		if a.cfg.Webhook != nil {
+			a.txnAlerts = append(a.txnAlerts, *al)
+		}
+	}
+	a.out.Reset()
+}
+
+// due reports whether the open transaction should commit now. While
+// catching up on a backlog, final bars do not force a commit (latency means
+// nothing there and commits cost throughput).
+func (a *Analyzer) due(now time.Time) bool {
+	switch {
+	case !a.inTxn:
+		return false
+	case a.txnRecords >= a.cfg.CheckpointRecords,
+		now.Sub(a.txnStart) >= a.cfg.CheckpointInterval,
+		!a.behind && a.txnFinals > 0 && now.Sub(a.finalAt) >= a.cfg.CommitLatency:
+		return true
+	}
+	return false
+}
+
+// commit checkpoints the changed partitions and ends the open transaction
+// with a commit (or an abort, when something failed). After an abort the
+// engine is rebuilt from the last committed checkpoints.
+func (a *Analyzer) commit(ctx context.Context) error {
+	if !a.inTxn {
+		return nil
+	}
+	type written struct {
+		p      *part
+		off    int64
+		state  []byte
+		maxTs  int64
+		nbytes int
+	}
+	var ws []written
+	how := kgo.TryCommit
+	if a.produceErr() != nil || a.txnBad {
+		how = kgo.TryAbort
+	} else {
+		unc := a.sess.Client().UncommittedOffsets()[a.cfg.In]
+		a.snapSeq++
+		id := a.cfg.InstanceID + "/" + a.snapNonce + "/" + strconv.FormatUint(a.snapSeq, 10)
+		for _, p := range a.sortedParts() {
+			if !p.dirty {
+				continue
+			}
+			off := p.committed
+			if eo, ok := unc[p.id]; ok {
+				off = eo.Offset
+			}
+			cp := checkpoint{partition: p.id, offset: off, maxTs: p.maxTs, state: p.eng.SnapshotPartition(nil, p.id)}
+			n := 0
+			for _, r := range a.checkpointRecords(&cp, p.id%a.statePartitions, id) {
+				n += len(r.Value)
+				a.sess.Produce(context.WithoutCancel(ctx), r, a.promise)
+			}
+			ws = append(ws, written{p: p, off: off, state: cp.state, maxTs: cp.maxTs, nbytes: n})
+		}
+	}
+	endStart := time.Now()
+	committed, err := a.sess.End(ctx, how)
+	a.stats.CommitNanos.Add(int64(time.Since(endStart)))
+	a.inTxn = false
+	alerts := a.txnAlerts
+	a.txnAlerts, a.txnRecords, a.txnFinals, a.txnBad = a.txnAlerts[:0], 0, 0, false
+	perr := a.produceErr()
+	a.prodMu.Lock()
+	a.prodErr = nil
+	a.prodMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("end transaction of %s: %v: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
+	}
+	if !committed {
+		a.stats.Aborts.Add(1)
+		a.log.Warn("transaction aborted; rewinding to the last commit", "produce_err", perr)
+		return a.rebuild()
+	}
+	for _, w := range ws {
+		w.p.snap, w.p.committed, w.p.snapMaxTs, w.p.dirty = w.state, w.off, w.maxTs, false
+		a.stats.Checkpoints.Add(1)
+		a.stats.StateBytes.Add(int64(w.nbytes))
+	}
+	a.stats.Commits.Add(1)
+	var wm int64
+	for _, p := range a.parts {
+		if w := p.eng.Watermark(); !w.IsZero() && (wm == 0 || w.UnixMicro() < wm) {
+			wm = w.UnixMicro()
+		}
+	}
+	a.stats.Watermark.Store(wm)
+	if a.cfg.Webhook != nil {
+		for _, al := range alerts {
+			a.cfg.Webhook.Notify(al)
+		}
+	}
+	clear(alerts)
+	if a.cfg.onCommit != nil {
+		a.cfg.onCommit()
+	}
+	return nil
+}
+
+// idle advances the watermark of partitions that have gone quiet (see the
+// package documentation). It reports done when ExitWhenIdle is set and
+// there is nothing left to do.
+func (a *Analyzer) idle(ctx context.Context, now time.Time) (done bool, err error) {
+	if a.cfg.IdleTimeout < 0 || len(a.parts) == 0 || now.Before(a.nextIdle) {
+		return false, nil
+	}
+	a.nextIdle = now.Add(min(time.Second, max(10*time.Millisecond, a.cfg.IdleTimeout/4)))
+	var quiet []*part
+	for _, p := range a.parts {
+		if now.Sub(p.lastWall) >= a.cfg.IdleTimeout {
+			quiet = append(quiet, p)
+		}
+	}
+	if len(quiet) == 0 {
+		return false, nil
+	}
+	if err := a.checkCaughtUp(ctx, quiet, now); err != nil {
+		a.log.Warn("cannot tell whether idle partitions are caught up", "err", err)
+		return false, nil
+	}
+	delay := a.cfg.Stream.Delay.Microseconds()
+	idle := 0
+	for _, p := range quiet {
+		if !p.caughtUp {
+			continue
+		}
+		idle++
+		if p.maxTs == noTime {
+			continue
+		}
+		before := p.eng.Watermark()
+		p.eng.AdvanceTo(time.UnixMicro(p.maxTs+now.Sub(p.lastWall).Microseconds()-delay).UTC(), &a.out)
+		if p.eng.Watermark().After(before) {
+			a.stats.IdleAdvances.Add(1)
+		}
+		if a.out.Len() > 0 {
+			if err := a.begin(); err != nil {
+				return false, err
+			}
+			a.emit(ctx)
+		}
+	}
+	if !a.cfg.ExitWhenIdle || idle < len(a.parts) {
+		return false, nil
+	}
+	for _, p := range a.parts {
+		if p.eng.Stats().OpenWindows > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// checkCaughtUp marks the quiet partitions that have consumed their log up
+// to its last stable offset (allowing for a final transaction marker).
+func (a *Analyzer) checkCaughtUp(ctx context.Context, quiet []*part, now time.Time) error {
+	need := false
+	for _, p := range quiet {
+		if !p.caughtUp {
+			need = true
+		}
+	}
+	if !need || now.Sub(a.lastCaught) < a.cfg.IdleTimeout/4 {
+		return nil
+	}
+	a.lastCaught = now
+	adm := kadm.NewClient(a.admin)
+	lso, err := adm.ListCommittedOffsets(ctx, a.cfg.In)
+	if err == nil {
+		err = lso.Error()
+	}
+	if err != nil {
+		return err
+	}
+	starts, err := adm.ListStartOffsets(ctx, a.cfg.In)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range quiet {
+		end, ok := lso.Lookup(a.cfg.In, p.id)
+		if !ok {
+			continue
+		}
+		start, _ := starts.Lookup(a.cfg.In, p.id)
+		p.caughtUp = max(p.next, start.Offset) >= end.Offset-1
+	}
+	return nil
+}
