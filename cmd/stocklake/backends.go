@@ -10,11 +10,13 @@ import (
 	"strings"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/athena"
 	"github.com/stocklake/stocklake/duckdb"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/glue"
 	"github.com/stocklake/stocklake/s3"
 	"github.com/stocklake/stocklake/sqlite"
+	"github.com/stocklake/stocklake/trino"
 )
 
 // This file is the one place where backend URLs are resolved to backends.
@@ -147,6 +149,10 @@ func openCatalog(ctx context.Context, raw string, lake stocklake.ObjectStore) (s
 // lives in lake:
 //
 //	duckdb://[?threads=N&memory_limit=4GB&cache_dir=DIR]   embedded DuckDB (default)
+//	trino://HOST:PORT[?user=U&catalog=lake&register=auto|once|none&local_root=/]
+//	                                                        a Trino coordinator (http; trinos:// for https)
+//	athena://WORKGROUP[?output=s3://B/P/&region=R&endpoint=URL&catalog=AwsDataCatalog]
+//	                                                        Amazon Athena
 func openEngine(ctx context.Context, raw string, cat stocklake.Catalog, lake stocklake.ObjectStore, database string) (stocklake.Engine, string, error) {
 	u, err := parseBackendURL("engine", raw)
 	if err != nil {
@@ -163,6 +169,35 @@ func openEngine(ctx context.Context, raw string, cat stocklake.Catalog, lake sto
 		}
 		e, err := duckdb.New(ctx, cfg)
 		return e, duckdb.Type, err
+	case trino.Type, "trinos":
+		if u.Host == "" {
+			return nil, "", fmt.Errorf("engine URL %q has no host; write trino://HOST:PORT: %w", raw, stocklake.ErrConfig)
+		}
+		scheme := "http"
+		if u.Scheme == "trinos" {
+			scheme = "https"
+		}
+		cfg := trino.Config{URL: scheme + "://" + u.Host, User: q.Get("user"), TrinoCatalog: q.Get("catalog"),
+			Catalog: cat, Database: database, LocalRoot: q.Get("local_root")}
+		switch q.Get("register") {
+		case "", "auto":
+			cfg.Register = trino.RegisterAuto
+		case "once":
+			cfg.Register = trino.RegisterOnce
+		case "none":
+			cfg.Register = trino.RegisterNone
+		default:
+			return nil, "", fmt.Errorf("engine URL %q: register=%q: want auto, once or none: %w", raw, q.Get("register"), stocklake.ErrConfig)
+		}
+		e, err := trino.New(ctx, cfg)
+		return e, trino.Type, err
+	case athena.Type:
+		if u.Host == "" {
+			return nil, "", fmt.Errorf("engine URL %q has no workgroup; write athena://WORKGROUP: %w", raw, stocklake.ErrConfig)
+		}
+		e, err := athena.New(ctx, athena.Config{WorkGroup: u.Host, Database: database, OutputLocation: q.Get("output"),
+			Region: q.Get("region"), Endpoint: q.Get("endpoint"), DataCatalog: q.Get("catalog")})
+		return e, athena.Type, err
 	}
 	return nil, "", fmt.Errorf("engine URL %q: scheme %q is not supported; use duckdb://, athena://WORKGROUP or trino://HOST:PORT: %w", raw, u.Scheme, stocklake.ErrConfig)
 }
