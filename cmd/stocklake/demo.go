@@ -25,7 +25,7 @@ import (
 func demoCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dataDir := fs.String("data", defaultDataDir, "directory for the embedded broker's log, the lake and the catalog")
-	httpAddr := fs.String("http", "127.0.0.1:8080", `address for metrics and health checks ("" disables)`)
+	httpAddr := fs.String("http", "127.0.0.1:8080", `address of the dashboard, API, metrics and health checks ("" disables)`)
 	duration := fs.Duration("duration", 0, "run this long, then shut down cleanly and exit 0 (0: until Ctrl-C)")
 	rate := fs.Float64("rate", 5000, "simulated ticks per second")
 	symbols := fs.Int("symbols", source.DefaultSymbols, "number of simulated symbols")
@@ -38,7 +38,8 @@ func demoCommand() *ffcli.Command {
 		`Runs the pipeline in one process with no setup: an embedded Kafka-protocol
 broker, the market simulator producing ticks, and the sink landing them as
 Parquet in a local lake under --data. A status line shows ticks/s, files,
-rows and consumer lag. Ctrl-C (or --duration) shuts down cleanly: the sink
+rows and consumer lag; the dashboard on --http shows the live market, a SQL
+console, the catalog and the pipeline's health. Ctrl-C (or --duration) shuts down cleanly: the sink
 writes what it buffered and commits before exiting.`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("demo", args); err != nil {
@@ -89,7 +90,7 @@ writes what it buffered and commits before exiting.`,
 				return err
 			}
 			if *httpAddr != "" {
-				stop, err := serveMetrics(*httpAddr, sinkCollector(snk))
+				stop, err := startDemoDashboard(ctx, *httpAddr, kc, store, cat, snk, log)
 				if err != nil {
 					return fmt.Errorf("%w; pick another address with --http, or --http '' to disable", err)
 				}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/peterbourgon/ff/v3/ffcli"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/crawler"
+	slhttp "github.com/stocklake/stocklake/http"
+	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/sink"
+)
+
+// dashboardFlags are the dashboard's flags, shared by serve.
+type dashboardFlags struct {
+	token           string
+	maxRows         int64
+	queryTimeout    time.Duration
+	maxBytesScanned byteSize
+}
+
+func (f *dashboardFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.token, "token", "", "bearer token required by the API and /metrics; required when --http is not a loopback address")
+	fs.Int64Var(&f.maxRows, "max-rows", slhttp.DefaultMaxRows, "rows a console query returns at most")
+	fs.DurationVar(&f.queryTimeout, "query-timeout", slhttp.DefaultQueryTimeout, "fail a console query that runs longer")
+	fs.Var(&f.maxBytesScanned, "max-bytes-scanned", "fail a console query that would read more from the lake, e.g. 10GB (default 0: no limit)")
+}
+
+// crawlFunc returns the dashboard's "crawl now": one incremental crawl of
+// the lake into database.
+func crawlFunc(store stocklake.ObjectStore, cat stocklake.Catalog, database string) (func(context.Context) (stocklake.CrawlRun, error), error) {
+	c, err := crawler.New(store, cat, crawler.Config{Database: database, Incremental: true})
+	if err != nil {
+		return nil, err
+	}
+	return c.Run, nil
+}
+
+// sinkStats adapts a sink's counters for the dashboard's health page.
+func sinkStats(s *sink.Sink) func() slhttp.SinkStats {
+	return func() slhttp.SinkStats {
+		st := s.Stats()
+		return slhttp.SinkStats{Records: st.Records.Load(), Rows: st.Rows.Load(), Files: st.Objects.Load(), Bytes: st.Bytes.Load(),
+			DeadLetters: st.DeadLetters.Load(), Lag: st.Lag.Load(), Buffered: st.Buffered.Load(), LastError: s.LastError()}
+	}
+}
+
+// runDashboard serves srv on addr and feeds its board until ctx ends.
+func runDashboard(ctx context.Context, srv *slhttp.Server, addr string, log *slog.Logger) error {
+	ln, err := srv.Listen(addr)
+	if err != nil {
+		return err
+	}
+	log.Info("serving dashboard", "url", "http://"+ln.Addr().String()+"/")
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Serve(gctx, ln) })
+	g.Go(func() error { return srv.Run(gctx) })
+	return g.Wait()
+}
+
+func serveCommand() *ffcli.Command {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var kf kafkaFlags
+	var lf logFlags
+	var df dashboardFlags
+	kf.register(fs)
+	lf.register(fs)
+	df.register(fs)
+	addr := fs.String("http", slhttp.DefaultAddr, "address to serve the dashboard, API and /metrics on")
+	catURL := fs.String("catalog", defaultCatalog, `catalog URL: sqlite://PATH or glue://REGION ("" disables the catalog browser and console)`)
+	lakeURL := fs.String("lake", defaultLake, "lake URL: query results and history go to its query-results/ folder, crawls read it")
+	engineURL := fs.String("engine", defaultEngine, "SQL engine of the console: duckdb://")
+	database := fs.String("database", "stocklake", "catalog database of unqualified table names and of crawls")
+	feed := fs.String("feed", "bars", "where the live board's bars come from: bars (the analyzer's topics) or ticks (computed here from the tick topic)")
+	windows := fs.String("windows", "1m,5m", "bar window sizes to show, e.g. 1s,1m,5m (with --feed bars, those the analyzer makes)")
+	ticks := fs.String("topic", "ticks", "tick topic: lag, rates and dead letters (<topic>.dlq) on the health page, and the input of --feed ticks")
+	sinkGroup := fs.String("sink-group", "stocklake-sink", "consumer group of the sink, whose lag the health page shows")
+	barsPrefix := fs.String("bars-prefix", "bars", "prefix of the analyzer's bar topics (<prefix>.<window>)")
+	alertsTopic := fs.String("alerts-topic", "alerts", "the analyzer's alert topic")
+	return newCommand("serve", "stocklake serve --http ADDR --brokers B --catalog URL [--lake URL] [--engine URL] [--token T]",
+		"serve the web dashboard and JSON API",
+		`Serves the dashboard: a live board of symbols and candlestick charts with
+indicators and alerts (from the analyzer's bar and alert topics, or computed
+here from ticks with --feed ticks), a read-only SQL console over the lake,
+a catalog browser with "crawl now", and the pipeline's health (consumer lag,
+tick rates, dead letters). The JSON API is described at /api/openapi.yaml;
+Prometheus metrics are on /metrics, probes on /healthz and /readyz.
+
+It binds 127.0.0.1 by default. Any other address needs --token: requests then
+carry "Authorization: Bearer TOKEN" (the app asks for it once).`,
+		fs, func(ctx context.Context, args []string) error {
+			if err := noArgs("serve", args); err != nil {
+				return err
+			}
+			log, err := lf.logger()
+			if err != nil {
+				return err
+			}
+			if err := slhttp.CheckAddr(*addr, df.token); err != nil {
+				return err
+			}
+			kc, err := kf.config()
+			if err != nil {
+				return err
+			}
+			kc.Logger = log
+			ws, err := parseWindows(*windows)
+			if err != nil {
+				return err
+			}
+			cfg := slhttp.Config{Token: df.token, Database: *database, MaxRows: df.maxRows, QueryTimeout: df.queryTimeout,
+				MaxBytesScanned: int64(df.maxBytesScanned), Topic: *ticks, SinkGroup: *sinkGroup, Logger: log}
+			switch *feed {
+			case "bars":
+				cfg.Source = &slhttp.KafkaSource{Kafka: kc, Windows: ws, Prefix: *barsPrefix, Alerts: *alertsTopic}
+			case "ticks":
+				src := &slhttp.TickSource{Kafka: kc, Topic: *ticks}
+				src.Stream.Windows = ws
+				cfg.Source = src
+			default:
+				return fmt.Errorf("--feed %q: want bars or ticks: %w", *feed, stocklake.ErrConfig)
+			}
+			if cfg.Kafka, err = kc.NewClient(); err != nil {
+				return err
+			}
+			defer cfg.Kafka.Close()
+			if *lakeURL != "" {
+				if cfg.Store, err = openStore(ctx, *lakeURL); err != nil {
+					return err
+				}
+			}
+			if *catURL != "" {
+				cat, err := openCatalog(ctx, *catURL, cfg.Store)
+				if err != nil {
+					return err
+				}
+				defer cat.Close()
+				cfg.Catalog = cat
+				if cfg.Store != nil {
+					if cfg.Crawl, err = crawlFunc(cfg.Store, cat, *database); err != nil {
+						return err
+					}
+					eng, name, err := openEngine(ctx, *engineURL, cat, cfg.Store, *database)
+					if err != nil {
+						return err
+					}
+					defer eng.Close()
+					cfg.Engine, cfg.EngineName = eng, name
+				}
+			}
+			srv, err := slhttp.New(cfg)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			return runDashboard(ctx, srv, *addr, log)
+		})
+}
+
+// startDemoDashboard serves the dashboard for demo: the board computes bars
+// from the in-process broker's ticks, the console queries the demo's lake
+// with embedded DuckDB, and the health page shows the demo's sink.
+func startDemoDashboard(ctx context.Context, addr string, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, log *slog.Logger) (stop func(), err error) {
+	cfg := slhttp.Config{Source: &slhttp.TickSource{Kafka: kc}, Catalog: cat, Store: store, Sink: sinkStats(snk),
+		Collectors: sinkCollector(snk), Logger: log}
+	if cfg.Crawl, err = crawlFunc(store, cat, slhttp.DefaultDatabase); err != nil {
+		return nil, err
+	}
+	eng, name, err := openEngine(ctx, defaultEngine, cat, store, slhttp.DefaultDatabase)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Engine, cfg.EngineName = eng, name
+	if cfg.Kafka, err = kc.NewClient(); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	srv, err := slhttp.New(cfg)
+	if err == nil {
+		var ln net.Listener
+		if ln, err = srv.Listen(addr); err == nil {
+			dctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				g, gctx := errgroup.WithContext(dctx)
+				g.Go(func() error { return srv.Serve(gctx, ln) })
+				g.Go(func() error { return srv.Run(gctx) })
+				if err := g.Wait(); err != nil {
+					log.Error("dashboard", "err", err)
+				}
+			}()
+			log.Info("serving dashboard", "url", "http://"+ln.Addr().String()+"/")
+			fmt.Fprintf(os.Stderr, "dashboard: http://%s/\n", ln.Addr())
+			return func() {
+				cancel()
+				<-done
+				srv.Close()
+				cfg.Kafka.Close()
+				eng.Close()
+			}, nil
+		}
+	}
+	cfg.Kafka.Close()
+	eng.Close()
+	return nil, err
+}
