@@ -68,7 +68,8 @@ Start with:  stocklake demo
 Every flag can also be set with an environment variable STOCKLAKE_<FLAG>
 (upper case, '-' as '_', e.g. STOCKLAKE_BROKERS) or in a YAML file given
 with --config. Run 'stocklake <subcommand> --help' for a subcommand's flags.`,
-		FlagSet: fs,
+		FlagSet:   fs,
+		UsageFunc: usage,
 		Subcommands: []*ffcli.Command{
 			demoCommand(),
 			brokerCommand(),
