@@ -188,7 +188,10 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, spec TopicSpec) (string, e
 func TopicID(ctx context.Context, cl *kgo.Client, topic string) (string, error) {
 	adm := kadm.NewClient(cl)
 	var lastErr error
-	for attempt := 0; attempt < 20; attempt++ {
+	// A topic just created, or a broker just started, can take a while to
+	// show the topic in its metadata; wait up to 30 seconds.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
 		md, err := adm.Metadata(ctx, topic)
 		if err != nil {
 			lastErr = err

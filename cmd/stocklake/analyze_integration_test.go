@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
@@ -71,6 +72,10 @@ func TestAnalyzeCrashIntegration(t *testing.T) {
 	committed := func() int64 {
 		offs, err := kadm.NewClient(adm).FetchOffsets(ctx, group)
 		if err != nil {
+			if kerr.IsRetriable(err) { // e.g. a fresh broker still electing the group coordinator
+				t.Logf("fetch offsets: %v (retrying later)", err)
+				return 0
+			}
 			t.Fatal(err)
 		}
 		var sum int64
@@ -79,6 +84,7 @@ func TestAnalyzeCrashIntegration(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	midway := 0
+	prev := int64(0)
 	for kills := 1; kills <= 5; kills++ {
 		cmd := exec.CommandContext(ctx, bin, append(args, "--log-level", "warn")...)
 		cmd.Env = envWith()
@@ -87,9 +93,19 @@ func TestAnalyzeCrashIntegration(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		wait := time.Duration(150+rng.IntN(600)) * time.Millisecond
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
+		// Kill at a random moment once this run has made progress, so kills
+		// land part way through the input even on a slow, fresh broker.
+		progressBy := time.Now().Add(60 * time.Second)
+		for committed() <= prev && time.Now().Before(progressBy) {
+			select {
+			case err := <-done:
+				t.Fatalf("analyze exited before it was killed: %v\n%s", err, stderr.String())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		wait := time.Duration(rng.IntN(400)) * time.Millisecond
 		select {
 		case err := <-done:
 			t.Fatalf("analyze exited before it was killed: %v\n%s", err, stderr.String())
@@ -103,6 +119,7 @@ func TestAnalyzeCrashIntegration(t *testing.T) {
 		if c > 0 && c < int64(n) {
 			midway++
 		}
+		prev = c
 		t.Logf("killed the analyzer with SIGKILL after %v (%d/5); %d of %d ticks committed", wait, kills, c, n)
 	}
 	if midway < 2 {
