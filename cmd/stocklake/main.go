@@ -80,6 +80,7 @@ with --config. Run 'stocklake <subcommand> --help' for a subcommand's flags.`,
 			crawlCommand(),
 			catalogCommand(),
 			queryCommand(),
+			sqlCommand(),
 			serveCommand(),
 		},
 		Exec: func(ctx context.Context, args []string) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -14,18 +16,107 @@ import (
 	"github.com/stocklake/stocklake/query"
 )
 
+// queryFlags are the flags of `stocklake query` and `stocklake sql`.
+type queryFlags struct {
+	catalog, lake, engine, database, format string
+	timeout                                 time.Duration
+	maxScan                                 byteSize
+}
+
+func (f *queryFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.catalog, "catalog", defaultCatalog, "catalog URL: sqlite://PATH or glue://REGION")
+	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL the catalog's tables live in; results are written to its query-results/ folder")
+	fs.StringVar(&f.engine, "engine", defaultEngine, "SQL engine: duckdb://, athena://WORKGROUP or trino://HOST:PORT")
+	fs.StringVar(&f.database, "database", "stocklake", "database (schema) of unqualified table names")
+	fs.StringVar(&f.format, "format", "table", "output format: "+strings.Join(formatNames(), ", "))
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "fail a query that runs longer")
+	fs.Var(&f.maxScan, "max-bytes-scanned", "fail a query that would read more from the lake, e.g. 10GB (default 0: no limit)")
+}
+
+// querySession is an open lake, catalog, engine and query runner.
+type querySession struct {
+	runner  *query.Runner
+	format  query.Format
+	closers []func() error
+}
+
+// open connects to the backends; withEngine false opens no engine (for
+// reading past results).
+func (f *queryFlags) open(ctx context.Context, log *slog.Logger, withEngine bool) (*querySession, error) {
+	format, err := query.ParseFormat(f.format)
+	if err != nil {
+		return nil, err
+	}
+	s := &querySession{format: format}
+	lake, err := openStore(ctx, f.lake)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := openCatalog(ctx, f.catalog, lake)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, cat.Close)
+	var eng stocklake.Engine
+	var name string
+	if withEngine {
+		if eng, name, err = openEngine(ctx, f.engine, cat, lake, f.database); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.closers = append(s.closers, eng.Close)
+	}
+	s.runner, err = query.New(query.Config{Engine: eng, EngineName: name, Store: lake, Timeout: f.timeout,
+		MaxBytesScanned: int64(f.maxScan), Logger: log})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the engine and the catalog.
+func (s *querySession) Close() error {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	return nil
+}
+
+// runAndPrint runs one statement, writes its result to w and its summary
+// to stderr.
+func (s *querySession) runAndPrint(ctx context.Context, w io.Writer, sql string, f query.Format) error {
+	ex, err := s.runner.Run(ctx, sql)
+	if err != nil {
+		if ex.ID != "" {
+			fmt.Fprintln(os.Stderr, ex.Summary())
+		}
+		return err
+	}
+	if err := s.printResult(ctx, w, ex.ID, f); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, ex.Summary())
+	return nil
+}
+
+// printResult writes a stored result.
+func (s *querySession) printResult(ctx context.Context, w io.Writer, id string, f query.Format) error {
+	rows, err := s.runner.Results(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	_, err = query.Write(w, rows, f)
+	return err
+}
+
 func queryCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	catURL := fs.String("catalog", defaultCatalog, "catalog URL: sqlite://PATH or glue://REGION")
-	lakeURL := fs.String("lake", defaultLake, "lake URL the catalog's tables live in; results are written to its query-results/ folder")
-	engineURL := fs.String("engine", defaultEngine, "SQL engine: duckdb://, athena://WORKGROUP or trino://HOST:PORT")
-	database := fs.String("database", "stocklake", "database (schema) of unqualified table names")
-	format := fs.String("format", "table", "output format: "+strings.Join(formatNames(), ", "))
+	var qf queryFlags
+	qf.register(fs)
 	id := fs.String("id", "", "print the result of a past query by its ID instead of running one")
 	history := fs.Int("history", 0, "list this many recent queries with their states instead of running one")
-	timeout := fs.Duration("timeout", 30*time.Minute, "fail a query that runs longer")
-	var maxScan byteSize
-	fs.Var(&maxScan, "max-bytes-scanned", "fail a query that would read more from the lake, e.g. 10GB (default 0: no limit)")
 	var lf logFlags
 	lf.register(fs)
 	return newCommand("query", `stocklake query --catalog URL [--engine URL] [--format table|csv|json|parquet] "SQL"`,
@@ -36,36 +127,25 @@ files, and filters on partition keys read only the matching partitions.
 Each query gets an ID and moves through QUEUED, RUNNING and SUCCEEDED,
 FAILED or CANCELLED (Ctrl-C); its result is kept in the lake as
 query-results/<id>.csv with metadata, and --id prints it again later.
-The summary (state, rows, bytes scanned, time) goes to stderr.`,
+The summary (state, rows, bytes scanned, time) goes to stderr.
+'stocklake sql' is the interactive shell.`,
 		fs, func(ctx context.Context, args []string) error {
 			log, err := lf.logger()
 			if err != nil {
 				return err
 			}
-			f, err := query.ParseFormat(*format)
+			runs := *id == "" && *history == 0
+			if runs && len(args) != 1 {
+				return fmt.Errorf(`query takes one SQL statement as its argument, e.g. stocklake query "SELECT * FROM ticks LIMIT 10": %w`, errUsage)
+			}
+			s, err := qf.open(ctx, log, runs)
 			if err != nil {
 				return err
 			}
-			lake, err := openStore(ctx, *lakeURL)
-			if err != nil {
-				return err
-			}
-			cat, err := openCatalog(ctx, *catURL, lake)
-			if err != nil {
-				return err
-			}
-			defer cat.Close()
-			newRunner := func(eng stocklake.Engine, name string) (*query.Runner, error) {
-				return query.New(query.Config{Engine: eng, EngineName: name, Store: lake, Timeout: *timeout,
-					MaxBytesScanned: int64(maxScan), Logger: log})
-			}
+			defer s.Close()
 			switch {
 			case *history > 0:
-				r, err := newRunner(nil, "")
-				if err != nil {
-					return err
-				}
-				exs, err := r.List(ctx, *history)
+				exs, err := s.runner.List(ctx, *history)
 				if err != nil {
 					return err
 				}
@@ -74,47 +154,9 @@ The summary (state, rows, bytes scanned, time) goes to stderr.`,
 				}
 				return nil
 			case *id != "":
-				r, err := newRunner(nil, "")
-				if err != nil {
-					return err
-				}
-				rows, err := r.Results(ctx, *id)
-				if err != nil {
-					return err
-				}
-				defer rows.Close()
-				_, err = query.Write(os.Stdout, rows, f)
-				return err
+				return s.printResult(ctx, os.Stdout, *id, s.format)
 			}
-			if len(args) != 1 {
-				return fmt.Errorf(`query takes one SQL statement as its argument, e.g. stocklake query "SELECT * FROM ticks LIMIT 10": %w`, errUsage)
-			}
-			eng, name, err := openEngine(ctx, *engineURL, cat, lake, *database)
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			r, err := newRunner(eng, name)
-			if err != nil {
-				return err
-			}
-			ex, err := r.Run(ctx, args[0])
-			if err != nil {
-				if ex.ID != "" {
-					fmt.Fprintln(os.Stderr, ex.Summary())
-				}
-				return err
-			}
-			rows, err := r.Results(ctx, ex.ID)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			if _, err := query.Write(os.Stdout, rows, f); err != nil {
-				return err
-			}
-			fmt.Fprintln(os.Stderr, ex.Summary())
-			return nil
+			return s.runAndPrint(ctx, os.Stdout, args[0], s.format)
 		})
 }
 
