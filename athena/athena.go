@@ -31,14 +31,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsathena "github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/awsconfig"
 )
 
 // Type is the URL scheme of this engine: athena://WORKGROUP.
@@ -142,33 +140,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			cfg.OutputLocation += "/"
 		}
 	}
-	if cfg.Endpoint != "" {
-		u, err := url.Parse(cfg.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("athena: endpoint %q is not an http:// or https:// URL: %w", cfg.Endpoint, stocklake.ErrConfig)
-		}
-	}
-	attempts := DefaultMaxRetries + 1
-	if cfg.MaxRetries > 0 {
-		attempts = cfg.MaxRetries + 1
-	} else if cfg.MaxRetries < 0 {
-		attempts = 1
-	}
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = attempts })
-		}),
-	}
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.AccessKey != "" || cfg.SecretKey != "" {
-		opts = append(opts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconfig.Load(ctx, awsconfig.Options{Service: "athena", Region: cfg.Region, Endpoint: cfg.Endpoint,
+		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, SessionToken: cfg.SessionToken,
+		MaxRetries: cfg.MaxRetries, DefaultMaxRetries: DefaultMaxRetries, NoRetryBudget: false})
 	if err != nil {
-		return nil, fmt.Errorf("athena: loading the AWS configuration (AWS_* variables, ~/.aws/config): %v: %w", err, stocklake.ErrConfig)
+		return nil, err
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = DefaultRegion

@@ -68,20 +68,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awsglue "github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/awsconfig"
 )
 
 // Type is the URL scheme of this backend: glue://REGION.
@@ -153,38 +149,11 @@ type Catalog struct {
 // New returns a catalog for cfg. It does not contact Glue: bad credentials
 // or an unreachable endpoint are reported by the first operation.
 func New(ctx context.Context, cfg Config) (*Catalog, error) {
-	if cfg.Endpoint != "" {
-		u, err := url.Parse(cfg.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("glue: endpoint %q is not an http:// or https:// URL: %w", cfg.Endpoint, stocklake.ErrConfig)
-		}
-	}
-	attempts := DefaultMaxRetries + 1
-	if cfg.MaxRetries > 0 {
-		attempts = cfg.MaxRetries + 1
-	} else if cfg.MaxRetries < 0 {
-		attempts = 1
-	}
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = attempts
-				// Batches of partitions run in parallel; throttling of
-				// one must not drain a client-side retry budget.
-				o.RateLimiter = ratelimit.None
-			})
-		}),
-	}
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.AccessKey != "" || cfg.SecretKey != "" {
-		opts = append(opts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconfig.Load(ctx, awsconfig.Options{Service: "glue", Region: cfg.Region, Endpoint: cfg.Endpoint,
+		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, SessionToken: cfg.SessionToken,
+		MaxRetries: cfg.MaxRetries, DefaultMaxRetries: DefaultMaxRetries, NoRetryBudget: true})
 	if err != nil {
-		return nil, fmt.Errorf("glue: loading the AWS configuration (AWS_* variables, ~/.aws/config): %v: %w", err, stocklake.ErrConfig)
+		return nil, err
 	}
 	client := awsglue.NewFromConfig(awsCfg, func(o *awsglue.Options) {
 		if cfg.Endpoint != "" {

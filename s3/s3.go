@@ -11,18 +11,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -30,6 +25,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/awsconfig"
 )
 
 // Type is the URL scheme of this backend: s3://bucket/prefix.
@@ -111,39 +107,11 @@ func New(ctx context.Context, cfg Config) (*ObjectStore, error) {
 	if partSize < MinPartSize || partSize > MaxPartSize {
 		return nil, fmt.Errorf("s3: part size %d is out of range: choose between 5 MiB and 5 GiB: %w", partSize, stocklake.ErrConfig)
 	}
-	if cfg.Endpoint != "" {
-		u, err := url.Parse(cfg.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("s3: endpoint %q is not an http:// or https:// URL: %w", cfg.Endpoint, stocklake.ErrConfig)
-		}
-	}
-	attempts := DefaultMaxRetries + 1
-	if cfg.MaxRetries > 0 {
-		attempts = cfg.MaxRetries + 1
-	} else if cfg.MaxRetries < 0 {
-		attempts = 1
-	}
-
-	opts := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = attempts
-				// One writer waiting out an outage should not run out of
-				// client-side retry tokens.
-				o.RateLimiter = ratelimit.None
-			})
-		}),
-	}
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.AccessKey != "" || cfg.SecretKey != "" {
-		opts = append(opts, config.WithCredentialsProvider(
-			credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken)))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	awsCfg, err := awsconfig.Load(ctx, awsconfig.Options{Service: "s3", Region: cfg.Region, Endpoint: cfg.Endpoint,
+		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey, SessionToken: cfg.SessionToken,
+		MaxRetries: cfg.MaxRetries, DefaultMaxRetries: DefaultMaxRetries, NoRetryBudget: true})
 	if err != nil {
-		return nil, fmt.Errorf("s3: loading the AWS configuration (AWS_* variables, ~/.aws/config): %v: %w", err, stocklake.ErrConfig)
+		return nil, err
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = DefaultRegion

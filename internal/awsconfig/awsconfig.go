@@ -1,0 +1,79 @@
+// Package awsconfig loads the aws-sdk-go-v2 configuration that the S3, Glue
+// and Athena backends share: region, static or default-chain credentials,
+// an endpoint check and the retry policy.
+package awsconfig
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/stocklake/stocklake"
+)
+
+// Options says how to reach one AWS service.
+type Options struct {
+	// Service names the backend in error messages, e.g. "s3".
+	Service string
+	// Region; default from AWS_REGION or the AWS config files.
+	Region string
+	// Endpoint, if set, must be an http:// or https:// URL; the caller
+	// applies it to its client.
+	Endpoint string
+	// AccessKey, SecretKey and SessionToken are static credentials; default
+	// the AWS credential chain (environment, config files, SSO, instance role).
+	AccessKey, SecretKey, SessionToken string
+	// MaxRetries is how many times a failed request is retried; 0 takes
+	// DefaultMaxRetries, negative retries nothing.
+	MaxRetries        int
+	DefaultMaxRetries int
+	// NoRetryBudget turns off the SDK's client-side retry token bucket, so
+	// a client waiting out an outage, or running requests in parallel,
+	// never runs out of retries.
+	NoRetryBudget bool
+}
+
+// Load checks o and loads the AWS configuration. Errors wrap
+// stocklake.ErrConfig.
+func Load(ctx context.Context, o Options) (aws.Config, error) {
+	if o.Endpoint != "" {
+		u, err := url.Parse(o.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return aws.Config{}, fmt.Errorf("%s: endpoint %q is not an http:// or https:// URL: %w", o.Service, o.Endpoint, stocklake.ErrConfig)
+		}
+	}
+	attempts := o.DefaultMaxRetries + 1
+	if o.MaxRetries > 0 {
+		attempts = o.MaxRetries + 1
+	} else if o.MaxRetries < 0 {
+		attempts = 1
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = attempts
+				if o.NoRetryBudget {
+					so.RateLimiter = ratelimit.None
+				}
+			})
+		}),
+	}
+	if o.Region != "" {
+		opts = append(opts, config.WithRegion(o.Region))
+	}
+	if o.AccessKey != "" || o.SecretKey != "" {
+		opts = append(opts, config.WithCredentialsProvider(
+			credentials.NewStaticCredentialsProvider(o.AccessKey, o.SecretKey, o.SessionToken)))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("%s: loading the AWS configuration (AWS_* variables, ~/.aws/config): %v: %w", o.Service, err, stocklake.ErrConfig)
+	}
+	return cfg, nil
+}
