@@ -357,7 +357,7 @@ func (s *Sink) encode(buf *bytes.Buffer, g *group) error {
 	case g.ticks != nil:
 		return g.ticks.finish(buf)
 	default:
-		return encodeObjects(buf, g.objs, s.codec, s.cfg.RowGroupRows)
+		return encodeObjects(buf, g.objs, s.cfg.TimeField, s.codec, s.cfg.RowGroupRows)
 	}
 }
 

@@ -160,17 +160,28 @@ func widen(a, b colKind) colKind {
 
 // encodeObjects writes JSON objects as one Parquet file whose schema is
 // inferred from them: every field is an optional column of the widest kind
-// seen (boolean, int64, double or string).
-func encodeObjects(buf *bytes.Buffer, objs []map[string]any, codec compress.Codec, rowGroupRows int64) error {
+// seen (boolean, int64, double or string). A numeric event-time field
+// (timeField, epoch seconds to nanoseconds) becomes a TIMESTAMP(MICROS)
+// column, so engines read it as a time; a textual one stays as written.
+func encodeObjects(buf *bytes.Buffer, objs []map[string]any, timeField string, codec compress.Codec, rowGroupRows int64) error {
 	kinds := map[string]colKind{}
 	for _, o := range objs {
 		for k, v := range o {
 			kinds[k] = widen(kinds[k], kindOf(v))
 		}
 	}
+	if k := kinds[timeField]; k != kindInt && k != kindFloat {
+		timeField = ""
+	}
 	group := parquet.Group{}
 	for k, kind := range kinds {
 		var n parquet.Node
+		switch {
+		case k == timeField:
+			n = parquet.Timestamp(parquet.Microsecond)
+			group[k] = parquet.Optional(n)
+			continue
+		}
 		switch kind {
 		case kindBool:
 			n = parquet.Leaf(parquet.BooleanType)
@@ -205,6 +216,15 @@ func encodeObjects(buf *bytes.Buffer, objs []map[string]any, codec compress.Code
 			v, ok := o[name]
 			if !ok || v == nil {
 				row[i] = parquet.Value{}.Level(0, 0, i)
+				continue
+			}
+			if name == timeField {
+				t, ok := parseEventTime(v)
+				if !ok {
+					row[i] = parquet.Value{}.Level(0, 0, i)
+					continue
+				}
+				row[i] = parquet.Int64Value(t.UnixMicro()).Level(0, 1, i)
 				continue
 			}
 			row[i] = convertValue(v, kinds[name]).Level(0, 1, i)

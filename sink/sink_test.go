@@ -415,3 +415,56 @@ func TestSinkBoundsMemory(t *testing.T) {
 		t.Fatalf("buffered %d bytes, far over the %d limit", maxBuffered.Load(), limit)
 	}
 }
+
+// TestSinkJSONEpochTimeBecomesTimestamp lands bar-like JSON whose event
+// time is epoch microseconds: the column must be a Parquet timestamp.
+func TestSinkJSONEpochTimeBecomesTimestamp(t *testing.T) {
+	kc := newCluster(t, "bars.1m")
+	base := time.Date(2026, 11, 23, 14, 30, 0, 0, time.UTC)
+	var keys, values [][]byte
+	for i := 0; i < 50; i++ {
+		ts := base.Add(time.Duration(i) * time.Minute)
+		keys = append(keys, []byte("AAPL"))
+		values = append(values, []byte(fmt.Sprintf(`{"symbol":"AAPL","ts":%d,"open":%d.5,"trades":%d}`, ts.UnixMicro(), 100+i, i)))
+	}
+	produceValues(t, kc, "bars.1m", keys, values)
+	st, _ := file.New(t.TempDir())
+	_, err := runSinkUntil(t, Config{Kafka: kc, Topic: "bars.1m", Store: st, Schema: SchemaJSON, FlushInterval: 50 * time.Millisecond},
+		func(s *Sink) bool { return s.Stats().Rows.Load() == 50 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, _ := st.List(context.Background(), "bars_1m/dt=2026-11-23/")
+	if len(objs) == 0 {
+		t.Fatal("no objects under bars_1m/dt=2026-11-23/")
+	}
+	var seen []int64
+	for _, o := range objs {
+		data, _ := st.GetRange(context.Background(), o.Key, 0, -1)
+		f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		col, ok := f.Schema().Lookup("ts")
+		if !ok || !strings.Contains(col.Node.Type().String(), "TIMESTAMP") {
+			t.Fatalf("ts column is %v, want a TIMESTAMP", col.Node.Type())
+		}
+		rows, err := parquet.Read[struct {
+			TS time.Time `parquet:"ts,timestamp(microsecond)"`
+		}](bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			seen = append(seen, r.TS.UnixMicro())
+		}
+	}
+	if len(seen) != 50 {
+		t.Fatalf("read %d rows, want 50", len(seen))
+	}
+	for _, us := range seen {
+		if us < base.UnixMicro() || us > base.Add(50*time.Minute).UnixMicro() || us%60_000_000 != 0 {
+			t.Fatalf("timestamp %d is not one of the bar starts", us)
+		}
+	}
+}
