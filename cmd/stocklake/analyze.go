@@ -151,14 +151,8 @@ by partition. Ctrl-C or SIGTERM commits and exits.`,
 // analyzeCollector exposes an analyzer's counters as Prometheus metrics.
 func analyzeCollector(a *analyze.Analyzer) []prometheus.Collector {
 	st := a.Stats()
-	labels := prometheus.Labels{"input": a.Config().In, "group": a.Config().Group}
-	counter := func(name, help string, f func() int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stocklake_analyze_" + name, Help: help, ConstLabels: labels},
-			func() float64 { return float64(f()) })
-	}
-	gauge := func(name, help string, f func() float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stocklake_analyze_" + name, Help: help, ConstLabels: labels}, f)
-	}
+	m := metricFactory{prefix: "stocklake_analyze_", labels: prometheus.Labels{"input": a.Config().In, "group": a.Config().Group}}
+	counter, gauge := m.counter, m.gauge
 	cs := []prometheus.Collector{
 		counter("ticks_total", "Input records consumed.", st.Ticks.Load),
 		counter("rejected_total", "Input records that are not valid ticks.", st.Rejected.Load),
@@ -168,8 +162,7 @@ func analyzeCollector(a *analyze.Analyzer) []prometheus.Collector {
 		counter("alerts_total", "Alerts produced.", st.Alerts.Load),
 		counter("commits_total", "Transactions committed.", st.Commits.Load),
 		counter("aborts_total", "Transactions aborted.", st.Aborts.Load),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stocklake_analyze_commit_seconds_total", Help: "Time spent ending transactions.", ConstLabels: labels},
-			func() float64 { return float64(st.CommitNanos.Load()) / 1e9 }),
+		m.counterFloat("commit_seconds_total", "Time spent ending transactions.", func() float64 { return float64(st.CommitNanos.Load()) / 1e9 }),
 		counter("checkpoints_total", "Partition state checkpoints committed.", st.Checkpoints.Load),
 		counter("state_bytes_total", "Compressed checkpoint bytes produced.", st.StateBytes.Load),
 		counter("restores_total", "Partitions restored from checkpoints.", st.Restores.Load),

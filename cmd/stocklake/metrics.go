@@ -18,28 +18,43 @@ import (
 	"github.com/stocklake/stocklake/sink"
 )
 
+// metricFactory makes Prometheus metrics that read live counters, named
+// prefix+name and carrying constant labels.
+type metricFactory struct {
+	prefix string
+	labels prometheus.Labels
+}
+
+func (m metricFactory) counter(name, help string, f func() int64) prometheus.Collector {
+	return m.counterFloat(name, help, func() float64 { return float64(f()) })
+}
+
+func (m metricFactory) counterFloat(name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: m.prefix + name, Help: help, ConstLabels: m.labels}, f)
+}
+
+func (m metricFactory) gauge(name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: m.prefix + name, Help: help, ConstLabels: m.labels}, f)
+}
+
+func (m metricFactory) gaugeInt(name, help string, f func() int64) prometheus.Collector {
+	return m.gauge(name, help, func() float64 { return float64(f()) })
+}
+
 // sinkCollector exposes a sink's counters as Prometheus metrics.
 func sinkCollector(s *sink.Sink) []prometheus.Collector {
 	st := s.Stats()
-	labels := prometheus.Labels{"table": s.Table()}
-	counter := func(name, help string, f func() int64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stocklake_sink_" + name, Help: help, ConstLabels: labels},
-			func() float64 { return float64(f()) })
-	}
-	gauge := func(name, help string, f func() int64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stocklake_sink_" + name, Help: help, ConstLabels: labels},
-			func() float64 { return float64(f()) })
-	}
+	m := metricFactory{prefix: "stocklake_sink_", labels: prometheus.Labels{"table": s.Table()}}
 	return []prometheus.Collector{
-		counter("records_total", "Records consumed from Kafka.", st.Records.Load),
-		counter("rows_total", "Rows written to the lake and committed.", st.Rows.Load),
-		counter("objects_total", "Objects written to the lake.", st.Objects.Load),
-		counter("bytes_total", "Bytes written to the lake.", st.Bytes.Load),
-		counter("dead_letters_total", "Records sent to the dead-letter topic.", st.DeadLetters.Load),
-		counter("commits_total", "Offset commits.", st.Commits.Load),
-		counter("retries_total", "Writes or commits that failed and were retried.", st.Retries.Load),
-		gauge("buffered_bytes", "Bytes of records buffered, not yet written.", st.Buffered.Load),
-		gauge("lag_records", "Records in the topic not yet consumed.", st.Lag.Load),
+		m.counter("records_total", "Records consumed from Kafka.", st.Records.Load),
+		m.counter("rows_total", "Rows written to the lake and committed.", st.Rows.Load),
+		m.counter("objects_total", "Objects written to the lake.", st.Objects.Load),
+		m.counter("bytes_total", "Bytes written to the lake.", st.Bytes.Load),
+		m.counter("dead_letters_total", "Records sent to the dead-letter topic.", st.DeadLetters.Load),
+		m.counter("commits_total", "Offset commits.", st.Commits.Load),
+		m.counter("retries_total", "Writes or commits that failed and were retried.", st.Retries.Load),
+		m.gaugeInt("buffered_bytes", "Bytes of records buffered, not yet written.", st.Buffered.Load),
+		m.gaugeInt("lag_records", "Records in the topic not yet consumed.", st.Lag.Load),
 	}
 }
 
