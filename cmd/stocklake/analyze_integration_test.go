@@ -15,7 +15,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/kafka"
@@ -229,52 +228,13 @@ func sameIndicators(a, b stocklake.Indicators) bool {
 
 // readCommitted returns every committed record of topic with read_committed
 // isolation, up to the last stable offsets.
-func readCommitted(t *testing.T, kc kafka.Config, topic string) []*kgo.Record {
+func readCommitted(t *testing.T, kc kafka.Config, topic string) []stocklake.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	adm, err := kc.NewClient()
+	recs, err := kafka.ReadCommitted(ctx, kc, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer adm.Close()
-	lso, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	remaining := map[int32]int64{}
-	lso.Each(func(o kadm.ListedOffset) {
-		if o.Err == nil && o.Offset > 0 {
-			remaining[o.Partition] = o.Offset
-		}
-	})
-	if len(remaining) == 0 {
-		return nil
-	}
-	cl, err := kc.NewClient(kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var out []*kgo.Record
-	for len(remaining) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("reading %s: timed out with %v left", topic, remaining)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := remaining[r.Partition]
-			if !ok || r.Offset >= end {
-				return
-			}
-			if !r.Attrs.IsControl() {
-				out = append(out, r)
-			}
-			if r.Offset >= end-1 {
-				delete(remaining, r.Partition)
-			}
-		})
-	}
-	return out
+	return recs
 }
