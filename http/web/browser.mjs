@@ -70,6 +70,16 @@ try {
   const heads = await page.locator("#result-table thead th").allTextContents();
   check(heads.join(",") === "symbol,trades,avg_price", "result columns: " + heads.join(","));
   await page.waitForSelector("#history tbody tr");
+  await page.click("#chart-result");
+  await page.waitForSelector("#result-chart", { timeout: 5000 });
+  const bars = await page.evaluate(() => {
+    const c = document.querySelector("#result-chart");
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i + 1] > 120 && d[i] < 120) n++; // green bar pixels
+    return n;
+  });
+  check(bars > 500, `result chart drew ${bars} bar pixels`);
   await shot("console");
   await page.fill("#sql", "DROP TABLE ticks");
   await page.click("#run");

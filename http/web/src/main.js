@@ -184,6 +184,7 @@ async function consolePage() {
   const status = h("div", { id: "status", class: "dim" });
   const results = h("div", { class: "results", id: "results" });
   const pager = h("div", { class: "toolbar", id: "pager" });
+  const chartBox = h("div", { id: "result-chart-box" });
   const hist = h("tbody");
   const tablesList = h("div", { class: "dim", id: "console-tables" });
   let current = null, offset = 0;
@@ -191,7 +192,7 @@ async function consolePage() {
   const run = h("button", { class: "primary", id: "run", onclick: submit }, "Run ▸");
   ta.addEventListener("keydown", (e) => { if ((e.ctrlKey || e.metaKey) && e.key === "Enter") submit(); });
   app.append(h("h2", {}, "SQL console ", h("span", { class: "dim" }, `read-only, at most ${fmtInt(config.max_rows)} rows`)), tablesList, ta,
-    h("div", { class: "toolbar" }, run, h("span", { class: "dim" }, "Ctrl+Enter runs")), status, pager, results,
+    h("div", { class: "toolbar" }, run, h("span", { class: "dim" }, "Ctrl+Enter runs")), status, pager, chartBox, results,
     h("h3", {}, "History"), h("table", { id: "history" }, h("thead", {}, h("tr", {}, h("th", {}, "Submitted"), h("th", {}, "State"), h("th", { class: "num" }, "Rows"),
       h("th", { class: "num" }, "Scanned"), h("th", { class: "num" }, "Time"), h("th", {}, "SQL"))), hist));
   api("/api/catalog/tables").then((d) => {
@@ -201,7 +202,7 @@ async function consolePage() {
   let alive = true;
   async function submit() {
     sessionStorage.setItem("stocklake-sql", ta.value);
-    status.className = "dim"; status.textContent = "submitting…"; results.replaceChildren(); pager.replaceChildren();
+    status.className = "dim"; status.textContent = "submitting…"; results.replaceChildren(); pager.replaceChildren(); chartBox.replaceChildren();
     try {
       const d = await api("/api/query", { method: "POST", body: JSON.stringify({ sql: ta.value }) });
       current = d.id; offset = 0;
@@ -226,7 +227,8 @@ async function consolePage() {
         h("button", { disabled: offset === 0 ? "" : null, onclick: () => { offset = Math.max(0, offset - pageSize); poll(); } }, "◂ Prev"),
         h("span", { class: "dim" }, `rows ${q.rows ? offset + 1 : 0}–${last} of ${fmtInt(q.rows)}`),
         h("button", { disabled: last >= q.rows ? "" : null, onclick: () => { offset += pageSize; poll(); } }, "Next ▸"),
-        h("a", { href: withToken(`/api/query/${q.id}/csv`), download: q.id + ".csv", style: "color:#4f8cff;margin-left:12px", id: "csv" }, "Download CSV"));
+        h("a", { href: withToken(`/api/query/${q.id}/csv`), download: q.id + ".csv", style: "color:#4f8cff;margin-left:12px", id: "csv" }, "Download CSV"),
+        h("button", { id: "chart-result", style: "margin-left:12px", onclick: () => quickChart(chartBox, d.columns, d.rows) }, "Chart"));
     } catch (e) { status.className = "error"; status.textContent = e.message; }
   }
   async function loadHistory() {
@@ -240,6 +242,32 @@ async function consolePage() {
   loadHistory();
   return () => { alive = false; };
 }
+
+// quickChart draws the shown rows of a result as bars: the first column
+// labels the bars, the first numeric column after it gives their heights.
+function quickChart(box, columns, rows) {
+  const isNum = (v) => v !== null && v !== "" && !isNaN(Number(v));
+  const y = columns.findIndex((c, i) => i > 0 && rows.length > 0 && rows.every((r) => r[i] === null || isNum(r[i])));
+  if (y < 0) { box.replaceChildren(h("div", { class: "dim" }, "Nothing to chart: no numeric column after the first.")); return; }
+  const data = rows.slice(0, 100).map((r) => ({ label: String(r[0]), v: r[y] === null ? 0 : Number(r[y]) }));
+  const w = 900, ht = 260, pad = 40;
+  const c = h("canvas", { id: "result-chart", width: w, height: ht });
+  box.replaceChildren(h("div", { class: "dim" }, `${columns[y].name} by ${columns[0].name}`), c);
+  const g = c.getContext("2d");
+  const max = Math.max(0, ...data.map((d) => d.v)), min = Math.min(0, ...data.map((d) => d.v));
+  const span = max - min || 1, bw = (w - pad) / data.length;
+  const zero = ht - pad - ((0 - min) / span) * (ht - 2 * pad);
+  g.font = "11px sans-serif"; g.fillStyle = "#8b949e";
+  g.fillText(fmtNum(max), 2, pad - 4); g.fillText(fmtNum(min), 2, ht - pad + 12);
+  data.forEach((d, i) => {
+    const top = ht - pad - ((d.v - min) / span) * (ht - 2 * pad);
+    g.fillStyle = d.v >= 0 ? "#26a69a" : "#ef5350";
+    g.fillRect(pad + i * bw + 1, Math.min(top, zero), Math.max(1, bw - 2), Math.max(1, Math.abs(zero - top)));
+    if (data.length <= 30) { g.save(); g.translate(pad + i * bw + bw / 2, ht - 4); g.rotate(-Math.PI / 6); g.fillStyle = "#8b949e"; g.fillText(d.label.slice(0, 12), 0, 0); g.restore(); }
+  });
+}
+
+function fmtNum(v) { return Math.abs(v) >= 1e6 ? (v / 1e6).toFixed(1) + "M" : Math.abs(v) >= 1e3 ? (v / 1e3).toFixed(1) + "k" : String(Math.round(v * 100) / 100); }
 
 async function catalogPage(db, table) {
   const left = h("div", { class: "panel list", id: "catalog-tables" });
