@@ -306,7 +306,9 @@ func (s *Sink) Run(ctx context.Context) error {
 		if fetches.IsClientClosed() {
 			break
 		}
-		if fetches.NumRecords() == 0 && len(s.parts) > 0 && s.stats.Lag.Load() == 0 {
+		// Idle: nothing fetched for a few polls. caughtUp then checks the
+		// committed offsets against the topic's end.
+		if fetches.NumRecords() == 0 && len(s.parts) > 0 {
 			idlePolls++
 		} else {
 			idlePolls = 0
@@ -586,14 +588,50 @@ func (s *Sink) caughtUp(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	caught := true
+	behind := map[int32]kgo.Offset{}
 	ends.Each(func(o kadm.ListedOffset) {
 		c, ok := committed.Lookup(o.Topic, o.Partition)
 		if o.Offset > 0 && (!ok || c.At < o.Offset) {
-			caught = false
+			at := int64(0)
+			if ok && c.At > 0 {
+				at = c.At
+			}
+			behind[o.Partition] = kgo.NewOffset().At(at)
 		}
 	})
-	return caught, nil
+	if len(behind) == 0 {
+		return true, nil
+	}
+	// Behind only by transaction markers (a transactional topic, such as
+	// the analyzer's bars) still counts as caught up: look for data
+	// records between the committed and the end offsets.
+	cl, err := s.cfg.Kafka.NewClient(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{s.cfg.Topic: behind}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	if err != nil {
+		return false, err
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for len(behind) > 0 {
+		fs := cl.PollFetches(pctx)
+		if pctx.Err() != nil {
+			return false, nil
+		}
+		data := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if !r.Attrs.IsControl() {
+				data = true
+			}
+			if end, ok := ends.Lookup(r.Topic, r.Partition); ok && r.Offset >= end.Offset-1 {
+				delete(behind, r.Partition)
+			}
+		})
+		if data {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func topicIDOf(ctx context.Context, s *Sink) (string, error) {

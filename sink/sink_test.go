@@ -468,3 +468,48 @@ func TestSinkJSONEpochTimeBecomesTimestamp(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkExitsWhenIdleOnTransactionalTopic lands a topic written in
+// transactions (as the analyzer writes bars): commit markers follow the
+// last record, and --exit-when-idle must still see the sink as caught up.
+func TestSinkExitsWhenIdleOnTransactionalTopic(t *testing.T) {
+	kc := newCluster(t, "bars.1m")
+	cl, err := kc.NewClient(kgo.TransactionalID("test-bars"), kgo.DefaultProduceTopic("bars.1m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base := time.Date(2026, 11, 23, 14, 30, 0, 0, time.UTC)
+	for txn := 0; txn < 3; txn++ {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 10; i++ {
+			ts := base.Add(time.Duration(txn*10+i) * time.Minute)
+			v := fmt.Sprintf(`{"symbol":"S%d","ts":%d,"close":1.5}`, i%3, ts.UnixMicro())
+			if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i % 3)), Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.Close()
+	st, _ := file.New(t.TempDir())
+	s, err := New(Config{Kafka: kc, Topic: "bars.1m", Store: st, Schema: SchemaJSON, ExitWhenIdle: true,
+		FlushInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the sink did not exit when idle")
+	}
+	if got := s.Stats().Rows.Load(); got != 30 {
+		t.Fatalf("landed %d rows, want 30", got)
+	}
+}
