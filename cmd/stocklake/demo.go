@@ -14,12 +14,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/analyze"
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/source"
 	"github.com/stocklake/stocklake/sqlite"
+	"github.com/stocklake/stocklake/stream"
 )
 
 func demoCommand() *ffcli.Command {
@@ -36,8 +38,9 @@ func demoCommand() *ffcli.Command {
 	return newCommand("demo", "stocklake demo [--data DIR] [--http ADDR] [--duration D] [--rate N] [--symbols N]",
 		"run the whole pipeline in one process on embedded defaults",
 		`Runs the pipeline in one process with no setup: an embedded Kafka-protocol
-broker, the market simulator producing ticks, and the sink landing them as
-Parquet in a local lake under --data. A status line shows ticks/s, files,
+broker, the market simulator producing ticks, the sink landing them as
+Parquet in a local lake under --data (partitions registered in the embedded
+catalog), and the analyzer writing 10s and 1m bars to bars.10s and bars.1m. A status line shows ticks/s, files,
 rows and consumer lag; the dashboard on --http shows the live market, a SQL
 console, the catalog and the pipeline's health. Ctrl-C (or --duration) shuts down cleanly: the sink
 writes what it buffered and commits before exiting.`,
@@ -89,6 +92,11 @@ writes what it buffered and commits before exiting.`,
 			if err != nil {
 				return err
 			}
+			an, err := analyze.New(analyze.Config{Kafka: kc, In: "ticks", Group: "stocklake-analyze",
+				Stream: stream.Config{Windows: []time.Duration{10 * time.Second, time.Minute}, Delay: 2 * time.Second}, Logger: log})
+			if err != nil {
+				return err
+			}
 			if *httpAddr != "" {
 				stop, err := startDemoDashboard(ctx, *httpAddr, kc, store, cat, snk, log)
 				if err != nil {
@@ -117,10 +125,10 @@ writes what it buffered and commits before exiting.`,
 
 			stopStatus := startProgress(func(elapsed time.Duration) string {
 				st := snk.Stats()
-				return fmt.Sprintf("ticks %s (%s/s) | lake: %s files, %s rows, %s | lag %s | dead letters %d   ",
+				return fmt.Sprintf("ticks %s (%s/s) | lake: %s files, %s rows, %s | lag %s | dead letters %d | bars %s   ",
 					humanize.Comma(produced()), humanize.Comma(int64(float64(produced())/elapsed.Seconds())),
 					humanize.Comma(st.Objects.Load()), humanize.Comma(st.Rows.Load()), humanize.IBytes(uint64(st.Bytes.Load())),
-					humanize.Comma(st.Lag.Load()), st.DeadLetters.Load())
+					humanize.Comma(st.Lag.Load()), st.DeadLetters.Load(), humanize.Comma(an.Stats().Bars.Load()))
 			})
 			// Shutdown order: stop producing, flush, let the sink drain what
 			// was produced, then stop the sink (it writes and commits).
@@ -148,6 +156,14 @@ writes what it buffered and commits before exiting.`,
 				err := snk.Run(sinkCtx)
 				stopProducing() // a failed sink stops the demo
 				return err
+			})
+			g.Go(func() error {
+				err := an.Run(sinkCtx) // bars.10s, bars.1m and alerts, exactly once
+				if err != nil && sinkCtx.Err() == nil {
+					stopProducing()
+					return err
+				}
+				return nil
 			})
 			err = g.Wait()
 			stopStatus()
