@@ -211,24 +211,41 @@ func scanPlainBytes(b []byte, i int) (start, end int, ok bool) {
 	return 0, i, false
 }
 
-// scanNumber reads a JSON number token starting at b[i].
+// scanNumber reads a JSON number token starting at b[i], following JSON's
+// grammar exactly: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func scanNumber(b []byte, i int) ([]byte, int, bool) {
 	j := i
 	if j < len(b) && b[j] == '-' {
 		j++
 	}
-	digits := 0
-	for j < len(b) {
-		c := b[j]
-		if c >= '0' && c <= '9' {
-			digits++
-		} else if c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-' {
-			break
+	digits := func() int {
+		n := 0
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+			n++
 		}
-		j++
+		return n
 	}
-	if digits == 0 {
+	switch {
+	case j < len(b) && b[j] == '0':
+		j++
+	case digits() == 0:
 		return nil, i, false
+	}
+	if j < len(b) && b[j] == '.' {
+		j++
+		if digits() == 0 {
+			return nil, i, false
+		}
+	}
+	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		j++
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		if digits() == 0 {
+			return nil, i, false
+		}
 	}
 	return b[i:j], j, true
 }

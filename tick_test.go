@@ -142,3 +142,54 @@ func BenchmarkAppendJSON(b *testing.B) {
 		buf = tk.AppendJSON(buf[:0])
 	}
 }
+
+// FuzzParseTick checks that decoding never panics, that whatever decodes
+// also validates, and that re-encoding a decoded tick decodes to the same
+// tick. The fast path and encoding/json must agree: a document the fast
+// path accepts is compared with the encoding/json decoding of it.
+func FuzzParseTick(f *testing.F) {
+	tk := sampleTick()
+	f.Add(tk.AppendJSON(nil))
+	f.Add([]byte(`{"symbol":"BTCUSDT","ts":1764165600000000,"price":"97000.12","size":"0.0015","trade_id":123}`))
+	f.Add([]byte(`{"symbol":"X\u0041","ts":1,"price":1,"trade_id":"1","conditions":null}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"symbol":"X","ts":1764165600000001,"price":01,"trade_id":"1"}`))
+	f.Add([]byte(`{"symbol":"X","ts":1764165600000001,"price":1.,"size":-.5,"trade_id":"1"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := ParseTick(b)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		if err := got.Validate(); err != nil {
+			t.Fatalf("ParseTick accepted an invalid tick: %v", err)
+		}
+		again, err := ParseTick(got.AppendJSON(nil))
+		if err != nil {
+			t.Fatalf("re-encoded tick does not decode: %v", err)
+		}
+		if !reflect.DeepEqual(normalize(got), normalize(again)) {
+			t.Fatalf("round trip changed the tick:\n%+v\n%+v", got, again)
+		}
+		if fast, ok := parseTickFast(b); ok {
+			var w tickWire
+			if err := json.Unmarshal(b, &w); err != nil {
+				t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, b)
+			}
+			if fast.Symbol != w.Symbol || fast.Exchange != w.Exchange || fast.Source != w.Source {
+				t.Fatalf("fast path and encoding/json disagree on %q: %+v vs %+v", b, fast, w)
+			}
+		}
+	})
+}
+
+// normalize makes an empty conditions list and a missing one compare equal.
+func normalize(t Tick) Tick {
+	if len(t.Conditions) == 0 {
+		t.Conditions = nil
+	}
+	return t
+}
