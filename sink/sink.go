@@ -442,8 +442,10 @@ func (s *Sink) sortedParts() []int32 {
 }
 
 // onAssigned runs in the group loop when partitions are assigned.
-func (s *Sink) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
-	id, err := kafka.TopicID(ctx, s.cl, s.cfg.Topic)
+func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	// The group can assign partitions before kgo.NewClient has returned in
+	// Run, so use the callback's client, not s.cl.
+	id, err := kafka.TopicID(ctx, cl, s.cfg.Topic)
 	if err != nil {
 		s.log.Error("cannot read topic id; objects will not be written until it is known", "err", err)
 		s.setLastErr(err)
