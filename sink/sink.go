@@ -108,7 +108,9 @@ type Config struct {
 	// MaxBytes rolls a batch at this many bytes of record values; default 128 MiB.
 	MaxBytes int64
 	// MaxBufferBytes bounds memory across all partitions: when exceeded, the
-	// largest batches are written early. Default 256 MiB.
+	// largest batches are written early. Kafka fetches are sized from it
+	// too (see fetchMaxBytes), since a compressed fetch grows about 30-fold
+	// once decoded. Default 256 MiB.
 	MaxBufferBytes int64
 	// RowGroupRows caps rows per Parquet row group; default 1,000,000.
 	RowGroupRows int64
@@ -268,8 +270,8 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), // never land aborted transactional output (bars)
-		kgo.FetchMaxBytes(8<<20),
-		kgo.FetchMaxPartitionBytes(4<<20),
+		kgo.FetchMaxBytes(fetchMaxBytes(s.cfg.MaxBufferBytes)),
+		kgo.FetchMaxPartitionBytes(fetchMaxBytes(s.cfg.MaxBufferBytes)/2),
 		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
@@ -347,6 +349,15 @@ func (s *Sink) Run(ctx context.Context) error {
 	cl.CloseAllowingRebalance()
 	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load())
 	return err
+}
+
+// fetchMaxBytes sizes Kafka fetches for a memory bound: 1/32 of it, from
+// 256 KiB to 8 MiB. A fetch is counted in compressed bytes; tick batches
+// compress about tenfold and each decoded record costs some 150 bytes of
+// bookkeeping more, so the client holds about 30 times a fetch's size until
+// the sink has taken its records. A default 256 MiB bound gives 8 MiB.
+func fetchMaxBytes(bound int64) int32 {
+	return int32(min(max(bound/32, 256<<10), 8<<20))
 }
 
 // process adds polled records to their partition batches.

@@ -34,7 +34,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.flushInterval, "flush-interval", 60*time.Second, "write a batch this long after its first record, even without new data")
 	fs.IntVar(&f.maxRows, "max-rows", 1_000_000, "write a batch at this many records per Kafka partition")
 	fs.Var(&f.maxBytes, "max-bytes", "write a batch at this many bytes per Kafka partition")
-	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for buffered records across partitions")
+	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for buffered records across partitions; Kafka fetches are sized from it (the process needs about this plus 160 MiB)")
 }
 
 func (f *sinkFlags) config() (sink.Config, error) {
