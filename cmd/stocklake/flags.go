@@ -81,12 +81,15 @@ func usage(c *ffcli.Command) string {
 		fmt.Fprintf(&b, "FLAGS (each also read from the environment variable shown)\n")
 		tw := tabwriter.NewWriter(&b, 0, 2, 2, ' ', 0)
 		c.FlagSet.VisitAll(func(f *flag.Flag) {
-			def := f.DefValue
-			if def == "" {
-				def = `""`
+			def := " (default " + f.DefValue + ")"
+			switch {
+			case f.DefValue == "" && strings.Contains(f.Usage, "(default"):
+				def = "" // the usage says what an empty value means
+			case f.DefValue == "":
+				def = ` (default "")`
 			}
 			env := "STOCKLAKE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-			fmt.Fprintf(tw, "  --%s\t%s (default %s)\t%s\n", f.Name, f.Usage, def, env)
+			fmt.Fprintf(tw, "  --%s\t%s%s\t%s\n", f.Name, f.Usage, def, env)
 		})
 		tw.Flush()
 	}
