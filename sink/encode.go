@@ -39,7 +39,7 @@ func newTickRow(t *stocklake.Tick) TickRow {
 func ParseCodec(name string) (compress.Codec, error) {
 	switch name {
 	case "", "zstd":
-		return &parquet.Zstd, nil
+		return &zstdCodec{}, nil
 	case "snappy":
 		return &parquet.Snappy, nil
 	case "gzip":
