@@ -132,6 +132,12 @@ func ParseTick(b []byte) (Tick, error) {
 	if t, ok := parseTickFast(b); ok {
 		return t, t.Validate()
 	}
+	return parseTickJSON(b)
+}
+
+// parseTickJSON is ParseTick's general path, through encoding/json; it
+// accepts every document ParseTick does.
+func parseTickJSON(b []byte) (Tick, error) {
 	var w tickWire
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Tick{}, fmt.Errorf("tick is not a JSON object in wire format v1: %v: %w", err, ErrInvalid)

@@ -116,6 +116,7 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 				if len(b)-i < 4 || string(b[i:i+4]) != "null" {
 					return t, false
 				}
+				t.Conditions = nil // as encoding/json does when a repeated key is null
 				i += 4
 				break
 			}

@@ -143,10 +143,13 @@ func BenchmarkAppendJSON(b *testing.B) {
 	}
 }
 
-// FuzzParseTick checks that decoding never panics, that whatever decodes
-// also validates, and that re-encoding a decoded tick decodes to the same
-// tick. The fast path and encoding/json must agree: a document the fast
-// path accepts is compared with the encoding/json decoding of it.
+// FuzzParseTick checks that decoding never panics; that errors wrap
+// ErrInvalid; that whatever decodes validates, has a UTC time truncated to
+// microseconds, and survives a round trip through AppendJSON (decoded by
+// both paths, re-encoded to the same bytes); and that the fast path and
+// encoding/json agree: a document the fast path accepts decodes to the same
+// tick, with the same verdict, through encoding/json. Seeds are in
+// testdata/fuzz/FuzzParseTick.
 func FuzzParseTick(f *testing.F) {
 	tk := sampleTick()
 	f.Add(tk.AppendJSON(nil))
@@ -158,6 +161,15 @@ func FuzzParseTick(f *testing.F) {
 	f.Add([]byte(`{"symbol":"X","ts":1764165600000001,"price":1.,"size":-.5,"trade_id":"1"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := ParseTick(b)
+		if fast, ok := parseTickFast(b); ok {
+			slow, serr := parseTickJSON(b)
+			if fv := fast.Validate(); (fv == nil) != (serr == nil) {
+				t.Fatalf("fast path and encoding/json disagree on %q: fast %v, encoding/json %v", b, fv, serr)
+			}
+			if serr == nil && !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("fast path and encoding/json disagree on %q:\n%#v\n%#v", b, fast, slow)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %v does not wrap ErrInvalid", err)
@@ -167,21 +179,26 @@ func FuzzParseTick(f *testing.F) {
 		if err := got.Validate(); err != nil {
 			t.Fatalf("ParseTick accepted an invalid tick: %v", err)
 		}
-		again, err := ParseTick(got.AppendJSON(nil))
+		if got.Time.Location() != time.UTC || got.Time.Nanosecond()%1000 != 0 {
+			t.Fatalf("time %v is not UTC microseconds", got.Time)
+		}
+		enc := got.AppendJSON(nil)
+		if !json.Valid(enc) {
+			t.Fatalf("AppendJSON wrote invalid JSON: %q", enc)
+		}
+		again, err := ParseTick(enc)
 		if err != nil {
-			t.Fatalf("re-encoded tick does not decode: %v", err)
+			t.Fatalf("re-encoded tick %q does not decode: %v", enc, err)
 		}
 		if !reflect.DeepEqual(normalize(got), normalize(again)) {
-			t.Fatalf("round trip changed the tick:\n%+v\n%+v", got, again)
+			t.Fatalf("round trip changed the tick:\n%#v\n%#v", got, again)
 		}
-		if fast, ok := parseTickFast(b); ok {
-			var w tickWire
-			if err := json.Unmarshal(b, &w); err != nil {
-				t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, b)
-			}
-			if fast.Symbol != w.Symbol || fast.Exchange != w.Exchange || fast.Source != w.Source {
-				t.Fatalf("fast path and encoding/json disagree on %q: %+v vs %+v", b, fast, w)
-			}
+		viaJSON, err := parseTickJSON(enc)
+		if err != nil || !reflect.DeepEqual(normalize(got), normalize(viaJSON)) {
+			t.Fatalf("encoding/json reads re-encoded %q as %#v (%v), want %#v", enc, viaJSON, err, got)
+		}
+		if enc2 := again.AppendJSON(nil); string(enc2) != string(enc) {
+			t.Fatalf("encoding is not stable:\n%s\n%s", enc, enc2)
 		}
 	})
 }
