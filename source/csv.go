@@ -3,6 +3,7 @@ package source
 import (
 	"bufio"
 	"cmp"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"encoding/csv"
@@ -430,9 +431,11 @@ func cmpRow(a, b csvRow) int {
 	return cmp.Compare(a.idx, b.idx)
 }
 
-// readErrKind classifies an error from reading the file.
+// readErrKind classifies an error from reading the file: damaged gzip data
+// is invalid input, anything else a failure to read.
 func readErrKind(err error) error {
-	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+	var corrupt flate.CorruptInputError
+	if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &corrupt) {
 		return stocklake.ErrInvalid
 	}
 	return stocklake.ErrUnavailable
@@ -537,8 +540,12 @@ func (c *CSVReplay) newTable(header []string) (*table, error) {
 			name = "column_" + strconv.Itoa(i+1)
 		}
 		if n := seen[name]; n > 0 {
-			seen[name] = n + 1
-			name += "_" + strconv.Itoa(n+1)
+			// NAME_2, NAME_3, ...: the first that no other column has.
+			base := name
+			for ; seen[name] > 0; n++ {
+				name = base + "_" + strconv.Itoa(n+1)
+			}
+			seen[base] = n
 		}
 		seen[name]++
 		col := column{name: name, field: fieldOf[i], kind: colString}
