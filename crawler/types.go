@@ -127,22 +127,23 @@ func widen(a, b *dtype) *dtype {
 }
 
 // mergeStructs unions the fields of two structs, matching names
-// case-insensitively (as Hive does) and keeping a's order first.
+// case-insensitively (as Hive does) and keeping a's order first. Fields
+// of one struct whose names differ only in case (a catalog may hold such a
+// type) merge too, so that the result does not depend on the order of a
+// and b.
 func mergeStructs(a, b *dtype) *dtype {
-	out := &dtype{kind: kStruct, fields: make([]field, len(a.fields), len(a.fields)+len(b.fields))}
-	copy(out.fields, a.fields)
-	index := make(map[string]int, len(out.fields))
-	for i, f := range out.fields {
-		index[strings.ToLower(f.name)] = i
-	}
-	for _, f := range b.fields {
-		k := strings.ToLower(f.name)
-		if i, ok := index[k]; ok {
-			out.fields[i].t = widen(out.fields[i].t, f.t)
-			continue
+	out := &dtype{kind: kStruct, fields: make([]field, 0, len(a.fields)+len(b.fields))}
+	index := make(map[string]int, cap(out.fields))
+	for _, fs := range [2][]field{a.fields, b.fields} {
+		for _, f := range fs {
+			k := strings.ToLower(f.name)
+			if i, ok := index[k]; ok {
+				out.fields[i].t = widen(out.fields[i].t, f.t)
+				continue
+			}
+			index[k] = len(out.fields)
+			out.fields = append(out.fields, f)
 		}
-		index[k] = len(out.fields)
-		out.fields = append(out.fields, f)
 	}
 	return out
 }
