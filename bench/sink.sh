@@ -1,40 +1,68 @@
 #!/usr/bin/env bash
 # bench/sink.sh: sink throughput from a pre-filled topic to Parquet on local disk.
 #
-#   bench/sink.sh [TICKS]        default 10,000,000
+#   bench/sink.sh [--bin BIN] [--json FILE] [TICKS]     TICKS default 10,000,000
 #
 # Starts `stocklake broker` (in-memory) in its own process, fills a 3-partition
 # topic with TICKS simulated ticks, then times `stocklake sink --exit-when-idle`
 # landing all of them into a fresh file:// lake, and prints records/s, records
 # per CPU-second (user+sys) and peak RSS of the sink process. Uses GNU time
 # (apt-get install time).
+#
+# --bin BIN (or STOCKLAKE_BIN) uses that stocklake binary instead of building
+# ./cmd/stocklake; --json FILE also writes the figures as a JSON object.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bin=${STOCKLAKE_BIN:-}
+json=
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --bin) bin=$2; shift 2 ;;
+    --json) json=$2; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -*) echo "bench/sink.sh: unknown option $1" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
 ticks=${1:-10000000}
+[[ -x /usr/bin/time ]] || { echo "bench/sink.sh: needs GNU time (apt-get install time)" >&2; exit 1; }
 work=$(mktemp -d /tmp/stocklake-bench-XXXXXX)
-trap 'kill $broker_pid 2>/dev/null || true; rm -rf "$work"' EXIT
-go build -o "$work/stocklake" ./cmd/stocklake
+broker_pid=
+trap 'if [[ -n $broker_pid ]]; then kill $broker_pid 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+if [[ -z $bin ]]; then
+  bin=$work/stocklake
+  go build -o "$bin" ./cmd/stocklake
+fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$work/stocklake" broker --listen "127.0.0.1:$port" --data "" --log-level warn >/dev/null &
+"$bin" broker --listen "127.0.0.1:$port" --data "" --log-level warn >/dev/null &
 broker_pid=$!
-sleep 1
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 echo "filling topic with $ticks ticks..." >&2
 start=$(date +%s.%N)
-"$work/stocklake" produce --brokers "127.0.0.1:$port" --topic ticks --source sim --count "$ticks" --seed 1 --log-level warn 2>/dev/null
-echo "produce: $(python3 -c "print(f'{$ticks/($(date +%s.%N)-$start):,.0f}')") ticks/s" >&2
+"$bin" produce --brokers "127.0.0.1:$port" --topic ticks --source sim --count "$ticks" --seed 1 --log-level warn 2>/dev/null
+produce_secs=$(python3 -c "print($(date +%s.%N)-$start)")
+echo "produce: $(python3 -c "print(f'{$ticks/$produce_secs:,.0f}')") ticks/s" >&2
 /usr/bin/time -f '%e %U %S %M' -o "$work/time" \
-  "$work/stocklake" sink --brokers "127.0.0.1:$port" --topic ticks --lake "file://$work/lake" \
+  "$bin" sink --brokers "127.0.0.1:$port" --topic ticks --lake "file://$work/lake" \
   --exit-when-idle --log-level warn
 read -r wall user sys rss_kb < "$work/time"
-rows=$(find "$work/lake/ticks" -name '*.parquet' | wc -l)
+files=$(find "$work/lake/ticks" -name '*.parquet' | wc -l)
 bytes=$(du -sb "$work/lake/ticks" | cut -f1)
-python3 - "$ticks" "$wall" "$user" "$sys" "$rss_kb" "$rows" "$bytes" <<'PY'
-import sys
-n, wall, user, sys_, rss, files, size = int(sys.argv[1]), *map(float, sys.argv[2:5]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+python3 - "$ticks" "$wall" "$user" "$sys" "$rss_kb" "$files" "$bytes" "$produce_secs" "$json" <<'PY'
+import json, sys
+n, wall, user, sys_, rss, files, size, produce = int(sys.argv[1]), *map(float, sys.argv[2:5]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8])
+out = sys.argv[9]
 cpu = user + sys_
 print(f"sink: {n:,} ticks in {wall:.2f}s wall, {cpu:.2f}s CPU")
 print(f"  records/s:            {n/wall:,.0f}")
 print(f"  records per CPU-sec:  {n/cpu:,.0f}")
 print(f"  peak RSS:             {rss/1024:,.0f} MiB")
 print(f"  lake:                 {files} Parquet files, {size/1e6:,.1f} MB ({size/n:.1f} bytes/tick)")
+if out:
+    with open(out, "w") as f:
+        json.dump({"bench": "sink", "ticks": n, "wall_seconds": wall, "user_seconds": user, "sys_seconds": sys_,
+                   "cpu_seconds": cpu, "records_per_second": n / wall, "records_per_cpu_second": n / cpu,
+                   "peak_rss_mib": rss / 1024, "parquet_files": files, "lake_bytes": size, "bytes_per_tick": size / n,
+                   "produce_seconds": produce, "produce_per_second": n / produce}, f, indent=2)
+        f.write("\n")
 PY

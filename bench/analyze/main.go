@@ -3,14 +3,14 @@
 //	go run ./bench/analyze -mode throughput [-ticks 5000000] [-compression zstd]
 //	go run ./bench/analyze -mode latency [-rate 100000] [-duration 30s]
 //
-// Both modes build the stocklake binary and, unless -brokers is given, start
+// Both modes build the stocklake binary (unless -bin names one) and, unless -brokers is given, start
 // `stocklake broker` (the embedded kfake broker, in memory) in its own
 // process. The analyzer runs as its own process too, so its CPU time is
 // measured alone (from the kernel's accounting of that process).
 //
 // Throughput: fills a topic with -ticks simulated ticks (`stocklake
 // produce`, 50 symbols, 3 partitions), then runs `stocklake analyze
-// --windows 1s,1m --exit-when-idle` over it and reports ticks per
+// --windows 1s,1m --exit-when-idle` (-windows) over it and reports ticks per
 // CPU-second of the analyzer (user+sys; "per core") and ticks per
 // wall-second from start until every tick was consumed (from its metrics).
 //
@@ -30,11 +30,14 @@
 //
 // It reports p50, p90, p99 and max over all bars after a warm-up, the rate
 // achieved and the analyzer's CPU use.
+//
+// With -json FILE either mode also writes its figures as a JSON object.
 package main
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -69,16 +72,22 @@ func main() {
 	symbols := flag.Int("symbols", 50, "latency: symbols")
 	partitions := flag.Int("partitions", 3, "partitions of the input topic")
 	compression := flag.String("compression", "zstd", "throughput: batch compression of the input ticks (none, lz4, zstd, ...)")
+	windows := flag.String("windows", "1s,1m", "throughput: analyzer --windows (it exits when the longest has closed, up to that long after the last tick)")
+	binFlag := flag.String("bin", "", "stocklake binary (default: build ./cmd/stocklake)")
+	jsonOut := flag.String("json", "", "also write the figures as a JSON object to this file")
 	flag.Parse()
 	log.SetFlags(0)
 
 	work, err := os.MkdirTemp("", "stocklake-bench-analyze-")
 	check(err)
 	defer os.RemoveAll(work)
-	bin := filepath.Join(work, "stocklake")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/stocklake")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	check(build.Run())
+	bin := *binFlag
+	if bin == "" {
+		bin = filepath.Join(work, "stocklake")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/stocklake")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		check(build.Run())
+	}
 
 	if *brokers == "" {
 		port := freePort()
@@ -91,13 +100,21 @@ func main() {
 	}
 	switch *mode {
 	case "throughput":
-		throughput(bin, *brokers, *ticks, *partitions, *compression)
+		throughput(bin, *brokers, *ticks, *partitions, *compression, *windows)
 	case "latency":
 		latency(bin, *brokers, *rate, *duration, *warmup, *symbols, *partitions)
 	default:
 		log.Fatalf("-mode %q: want throughput or latency", *mode)
 	}
+	if *jsonOut != "" {
+		res["bench"] = "analyze-" + *mode
+		b, _ := json.MarshalIndent(res, "", "  ")
+		check(os.WriteFile(*jsonOut, append(b, '\n'), 0o644))
+	}
 }
+
+// res collects the figures for -json.
+var res = map[string]any{}
 
 func check(err error) {
 	if err != nil {
@@ -164,7 +181,7 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
-func throughput(bin, brokers string, n, partitions int, compression string) {
+func throughput(bin, brokers string, n, partitions int, compression, windows string) {
 	topic := "bench-ticks-" + suffix()
 	start := time.Now()
 	prod := exec.Command(bin, "produce", "--brokers", brokers, "--topic", topic, "--source", "sim", "--count", strconv.Itoa(n),
@@ -176,7 +193,7 @@ func throughput(bin, brokers string, n, partitions int, compression string) {
 	maddr := "127.0.0.1:" + strconv.Itoa(freePort())
 	group := "bench-" + suffix()
 	cmd := exec.Command(bin, "analyze", "--brokers", brokers, "--in", topic, "--group", group, "--out-prefix", group,
-		"--windows", "1s,1m", "--delay", "1s", "--idle-timeout", "500ms", "--exit-when-idle", "--metrics-addr", maddr, "--log-level", "warn")
+		"--windows", windows, "--delay", "1s", "--idle-timeout", "500ms", "--exit-when-idle", "--metrics-addr", maddr, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	t0 := time.Now()
 	check(cmd.Start())
@@ -207,13 +224,25 @@ wait:
 	}
 	wall := time.Since(t0)
 	cpu, rss := cpuOf(cmd.ProcessState)
-	fmt.Printf("analyze throughput: %d ticks (%s batches), %d partitions, windows 1s,1m, through %s, GOGC=%q\n", n, compression, partitions, brokers, os.Getenv("GOGC"))
+	fmt.Printf("analyze throughput: %d ticks (%s batches), %d partitions, windows %s, through %s, GOGC=%q\n", n, compression, partitions, windows, brokers, os.Getenv("GOGC"))
 	fmt.Printf("  analyzer CPU (user+sys):   %.2fs  -> %s ticks per CPU-second (per core)\n", cpu.Seconds(), commas(float64(n)/cpu.Seconds()))
 	if consumed > 0 {
 		fmt.Printf("  wall, start to all ticks consumed: %.2fs -> %s ticks/s (first tick after %.2fs)\n",
 			consumed.Seconds(), commas(float64(n)/consumed.Seconds()), firstTick.Sub(t0).Seconds())
 	}
 	fmt.Printf("  wall, start to exit (incl. idle wait for the last windows): %.2fs; peak RSS %d MiB\n", wall.Seconds(), rss)
+	res["ticks"] = n
+	res["partitions"] = partitions
+	res["compression"] = compression
+	res["windows"] = windows
+	res["cpu_seconds"] = cpu.Seconds()
+	res["ticks_per_cpu_second"] = float64(n) / cpu.Seconds()
+	if consumed > 0 {
+		res["consumed_seconds"] = consumed.Seconds()
+		res["ticks_per_second"] = float64(n) / consumed.Seconds()
+	}
+	res["wall_seconds"] = wall.Seconds()
+	res["peak_rss_mib"] = rss
 }
 
 func commas(f float64) string {
@@ -375,5 +404,21 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 	commitSecs, _ := metric(maddr, "stocklake_analyze_commit_seconds_total")
 	if commits > 0 {
 		fmt.Printf("  transactions: %.0f, mean time to end one %.1fms\n", commits, 1000*commitSecs/commits)
+		res["transactions"] = commits
+		res["commit_mean_ms"] = 1000 * commitSecs / commits
 	}
+	msOf := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res["rate_target"] = rate
+	res["rate_achieved"] = float64(sent) / elapsed.Seconds()
+	res["duration"] = duration.String()
+	res["symbols"] = nsym
+	res["partitions"] = partitions
+	res["windows"] = "1s"
+	res["bars"] = len(lats)
+	res["bars_missing"] = missing
+	res["latency_p50_ms"] = msOf(q(0.50))
+	res["latency_p90_ms"] = msOf(q(0.90))
+	res["latency_p99_ms"] = msOf(q(0.99))
+	res["latency_max_ms"] = msOf(q(1))
+	res["analyzer_cores"] = cpu.Seconds() / elapsed.Seconds()
 }

@@ -15,14 +15,16 @@
 // read as stocklake reports them, and the bytes the process read from disk
 // (/proc/self/io read_bytes and rchar, which count page-cache hits too).
 //
-//	go run ./bench/query -ticks 50000000 -days 30 -dir /tmp/stocklake-bench
+//	go run ./bench/query -ticks 50000000 -days 30 -dir /tmp/stocklake-bench [-json FILE]
 //
 // The lake is kept in -dir and reused when it already holds the same size.
+// With -json FILE it also writes the figures as a JSON object.
 package main
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -50,16 +52,20 @@ func main() {
 	dir := flag.String("dir", filepath.Join(os.TempDir(), "stocklake-bench-query"), "directory for the lake, catalog and cache")
 	runs := flag.Int("runs", 5, "timed runs per query (after one warm-up)")
 	threads := flag.Int("threads", 0, "DuckDB threads (0: all cores)")
+	jsonOut := flag.String("json", "", "also write the figures as a JSON object to this file")
 	flag.Parse()
 	ctx := context.Background()
+	res := result{Bench: "query", Ticks: *ticks, Days: *days, Symbols: *symbols, Runs: *runs, Threads: threadsName(*threads), GenerateSeconds: -1}
 
 	lakeDir := filepath.Join(*dir, "lake")
 	marker := filepath.Join(*dir, fmt.Sprintf("generated-%d-%d-%d", *ticks, *days, *symbols))
 	if _, err := os.Stat(marker); err != nil {
 		os.RemoveAll(*dir)
+		start := time.Now()
 		if err := generate(ctx, lakeDir, *dir, *ticks, *days, *symbols); err != nil {
 			log.Fatal(err)
 		}
+		res.GenerateSeconds = time.Since(start).Seconds()
 		os.WriteFile(marker, nil, 0o644)
 	}
 	store, err := file.New(lakeDir)
@@ -102,6 +108,8 @@ func main() {
 		{"pruned", "WHERE dt = '" + mid + "'"},
 	}
 	fmt.Printf("lake: %d ticks, %d days, %d symbols, %d partitions, DuckDB threads %s\n", *ticks, *days, *symbols, len(parts), threadsName(*threads))
+	res.Partitions = len(parts)
+	res.LakeBytes = dirSize(lakeDir)
 	var full int64
 	for _, q := range queries {
 		slSQL := fmt.Sprintf(agg, "market.ticks", q.where)
@@ -139,7 +147,59 @@ func main() {
 			q.name, slTime.Round(time.Millisecond), dTime.Round(time.Millisecond), float64(slTime)/float64(dTime),
 			human(stats.BytesScanned), stats.FilesScanned, 100*float64(stats.BytesScanned)/float64(max(full, 1)),
 			human(slIO.read), human(slIO.rchar), human(dIO.read), human(dIO.rchar))
+		res.Queries = append(res.Queries, queryResult{Name: q.name, SQL: slSQL, DirectSQL: strings.ReplaceAll(dSQL, lakeDir, "DIR/lake"),
+			StocklakeMS: msOf(slTime), DirectMS: msOf(dTime), Ratio: float64(slTime) / float64(dTime),
+			BytesScanned: stats.BytesScanned, FilesScanned: stats.FilesScanned,
+			PctOfFull: 100 * float64(stats.BytesScanned) / float64(max(full, 1))})
 	}
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+}
+
+// result is the JSON output.
+type result struct {
+	Bench           string        `json:"bench"`
+	Ticks           int64         `json:"ticks"`
+	Days            int           `json:"days"`
+	Symbols         int           `json:"symbols"`
+	Partitions      int           `json:"partitions"`
+	LakeBytes       int64         `json:"lake_bytes"`
+	Runs            int           `json:"runs"`
+	Threads         string        `json:"threads"`
+	GenerateSeconds float64       `json:"generate_seconds"` // -1: the lake in -dir was reused
+	Queries         []queryResult `json:"queries"`
+}
+
+type queryResult struct {
+	Name         string  `json:"name"`
+	SQL          string  `json:"sql"`
+	DirectSQL    string  `json:"direct_sql"`
+	StocklakeMS  float64 `json:"stocklake_ms"` // median
+	DirectMS     float64 `json:"direct_ms"`    // median
+	Ratio        float64 `json:"ratio"`
+	BytesScanned int64   `json:"bytes_scanned"`
+	FilesScanned int64   `json:"files_scanned"`
+	PctOfFull    float64 `json:"pct_of_full_scan"`
+}
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// dirSize is the total size of the files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 func threadsName(n int) string {

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReport(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("stages.tsv", "sink\t0\t36.1\tsink.json\tbench/sink.sh 10000000\t1.00 0.50 0.20\n"+
+		"faults\t1\t12.0\t-\tgo test -run TestFault ./cmd/stocklake\t0.10 0.10 0.10\n")
+	write("sink.json", `{"bench":"sink","ticks":10000000,"records_per_second":425532.4,"records_per_cpu_second":506586,"peak_rss_mib":474.2}`)
+	write("faults.jsonl", `{"case":"sink SIGKILL x20","detail":"d","produced":1000000,"landed":1000000,"distinct":1000000,"duplicates":0,"dlq":0,"result":"pass","seconds":73.2,"full":false}`+"\n\n"+
+		`{"case":"a|b","produced":10,"landed":9,"distinct":9,"duplicates":1,"dlq":1,"result":"fail","seconds":1}`+"\n")
+	stages, err := readStages(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	faults, raw, err := readFaults(filepath.Join(dir, "faults.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stages) != 2 || stages[1].Status != 1 || stages[0].Result["ticks"] != 10000000.0 {
+		t.Fatalf("stages = %+v", stages)
+	}
+	if len(faults) != 2 || faults[0].Produced != 1000000 || raw[0]["full"] != false {
+		t.Fatalf("faults = %+v, raw = %v", faults, raw)
+	}
+	md := markdown(report{Machine: map[string]string{"cpu": "X"}, Stages: stages, Faults: faults, TotalSeconds: 48})
+	for _, want := range []string{
+		"| sink records/s | 425,532 | sink |",
+		"| peak RSS (MiB) | 474 |",
+		"bench/sink.sh 10000000",
+		"| sink SIGKILL x20 | 1,000,000 | 1,000,000 | 1,000,000 | 0 | 0 | pass | 73.2 |",
+		`| a\|b | 10 | 9 | 9 | 1 | 1 | fail | 1.0 |`,
+		"| fault-injection cases passed | 1 of 2 | faults |",
+		"**The stage failed (exit status 1)",
+		"| **total** | | 48 | |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestReadStagesRejectsShortLines(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "stages.tsv"), []byte("sink\t0\n"), 0o644)
+	if _, err := readStages(dir); err == nil {
+		t.Fatal("a line with 2 fields was accepted")
+	}
+}
