@@ -35,7 +35,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -44,8 +43,6 @@ import (
 	"log"
 	"math"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +56,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/bench/internal/measure"
 	"github.com/stocklake/stocklake/kafka"
 )
 
@@ -90,12 +88,12 @@ func main() {
 	}
 
 	if *brokers == "" {
-		port := freePort()
+		port := mustFreePort()
 		*brokers = "127.0.0.1:" + strconv.Itoa(port)
 		broker := exec.Command(bin, "broker", "--listen", *brokers, "--data", "", "--log-level", "warn")
 		check(broker.Start())
 		defer broker.Process.Kill()
-		waitPort(*brokers)
+		mustWaitPort(*brokers)
 		log.Printf("started stocklake broker (kfake, in memory) on %s", *brokers)
 	}
 	switch *mode {
@@ -122,63 +120,12 @@ func check(err error) {
 	}
 }
 
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitPort(addr string) {
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	log.Fatalf("nothing listens on %s", addr)
-}
-
 func suffix() string { return strconv.FormatUint(rand.Uint64()%1e9, 36) }
-
-// metric reads one sample from a Prometheus text endpoint.
-func metric(addr, name string) (float64, bool) {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return 0, false
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
-			f := strings.Fields(line)
-			v, err := strconv.ParseFloat(f[len(f)-1], 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
-}
 
 func cpuOf(ps *os.ProcessState) (cpu time.Duration, rssMiB int64) {
 	ru := ps.SysUsage().(*syscall.Rusage)
 	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	return cpu, ru.Maxrss / 1024
-}
-
-// procCPU reads a running process's user+system CPU time from /proc.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
 func throughput(bin, brokers string, n, partitions int, compression, windows string) {
@@ -190,7 +137,7 @@ func throughput(bin, brokers string, n, partitions int, compression, windows str
 	check(prod.Run())
 	log.Printf("filled %s with %d ticks in %v", topic, n, time.Since(start).Round(time.Millisecond))
 
-	maddr := "127.0.0.1:" + strconv.Itoa(freePort())
+	maddr := "127.0.0.1:" + strconv.Itoa(mustFreePort())
 	group := "bench-" + suffix()
 	cmd := exec.Command(bin, "analyze", "--brokers", brokers, "--in", topic, "--group", group, "--out-prefix", group,
 		"--windows", windows, "--delay", "1s", "--idle-timeout", "500ms", "--exit-when-idle", "--metrics-addr", maddr, "--log-level", "warn")
@@ -213,7 +160,7 @@ wait:
 			if consumed > 0 {
 				continue
 			}
-			v, ok := metric(maddr, "stocklake_analyze_ticks_total")
+			v, ok := measure.Metric(maddr, "stocklake_analyze_ticks_total")
 			if ok && v > 0 && firstTick.IsZero() {
 				firstTick = time.Now()
 			}
@@ -225,10 +172,10 @@ wait:
 	wall := time.Since(t0)
 	cpu, rss := cpuOf(cmd.ProcessState)
 	fmt.Printf("analyze throughput: %d ticks (%s batches), %d partitions, windows %s, through %s, GOGC=%q\n", n, compression, partitions, windows, brokers, os.Getenv("GOGC"))
-	fmt.Printf("  analyzer CPU (user+sys):   %.2fs  -> %s ticks per CPU-second (per core)\n", cpu.Seconds(), commas(float64(n)/cpu.Seconds()))
+	fmt.Printf("  analyzer CPU (user+sys):   %.2fs  -> %s ticks per CPU-second (per core)\n", cpu.Seconds(), measure.Commas(float64(n)/cpu.Seconds()))
 	if consumed > 0 {
 		fmt.Printf("  wall, start to all ticks consumed: %.2fs -> %s ticks/s (first tick after %.2fs)\n",
-			consumed.Seconds(), commas(float64(n)/consumed.Seconds()), firstTick.Sub(t0).Seconds())
+			consumed.Seconds(), measure.Commas(float64(n)/consumed.Seconds()), firstTick.Sub(t0).Seconds())
 	}
 	fmt.Printf("  wall, start to exit (incl. idle wait for the last windows): %.2fs; peak RSS %d MiB\n", wall.Seconds(), rss)
 	res["ticks"] = n
@@ -243,18 +190,6 @@ wait:
 	}
 	res["wall_seconds"] = wall.Seconds()
 	res["peak_rss_mib"] = rss
-}
-
-func commas(f float64) string {
-	s := strconv.FormatInt(int64(math.Round(f)), 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 type barID struct {
@@ -273,7 +208,7 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 	check(err)
 	admin.Close()
 
-	maddr := "127.0.0.1:" + strconv.Itoa(freePort())
+	maddr := "127.0.0.1:" + strconv.Itoa(mustFreePort())
 	cmd := exec.Command(bin, "analyze", "--brokers", brokers, "--in", topic, "--group", group, "--out-prefix", group,
 		"--windows", "1s", "--delay", "0s", "--lateness", "0s", "--idle-timeout", "5s", "--metrics-addr", maddr, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
@@ -325,7 +260,7 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	t0 := time.Now()
-	cpu0 := procCPU(cmd.Process.Pid)
+	cpu0 := measure.ProcessCPU(cmd.Process.Pid)
 	var sent int64
 	var seq int64
 	buf := make([]byte, 0, 256)
@@ -361,7 +296,7 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 	}
 	check(prod.Flush(ctx))
 	elapsed := time.Since(t0)
-	cpu := procCPU(cmd.Process.Pid) - cpu0
+	cpu := measure.ProcessCPU(cmd.Process.Pid) - cpu0
 	time.Sleep(2 * time.Second) // last committed bars reach the consumer
 	stopCons()
 	<-consDone
@@ -395,13 +330,13 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 		return lats[min(len(lats)-1, int(f*float64(len(lats))))]
 	}
 	fmt.Printf("analyze latency: %s ticks/s for %v (achieved %s ticks/s), %d symbols, %d partitions, 1s windows, through %s\n",
-		commas(rate), duration, commas(float64(sent)/elapsed.Seconds()), nsym, partitions, brokers)
+		measure.Commas(rate), duration, measure.Commas(float64(sent)/elapsed.Seconds()), nsym, partitions, brokers)
 	fmt.Printf("  bars measured: %d (missing %d)\n", len(lats), missing)
 	fmt.Printf("  tick-to-bar latency after window close: p50 %v  p90 %v  p99 %v  max %v\n",
 		q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond))
 	fmt.Printf("  analyzer CPU while producing: %.2fs over %.1fs (%.0f%% of one core)\n", cpu.Seconds(), elapsed.Seconds(), 100*cpu.Seconds()/elapsed.Seconds())
-	commits, _ := metric(maddr, "stocklake_analyze_commits_total")
-	commitSecs, _ := metric(maddr, "stocklake_analyze_commit_seconds_total")
+	commits, _ := measure.Metric(maddr, "stocklake_analyze_commits_total")
+	commitSecs, _ := measure.Metric(maddr, "stocklake_analyze_commit_seconds_total")
 	if commits > 0 {
 		fmt.Printf("  transactions: %.0f, mean time to end one %.1fms\n", commits, 1000*commitSecs/commits)
 		res["transactions"] = commits
@@ -421,4 +356,18 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 	res["latency_p99_ms"] = msOf(q(0.99))
 	res["latency_max_ms"] = msOf(q(1))
 	res["analyzer_cores"] = cpu.Seconds() / elapsed.Seconds()
+}
+
+func mustFreePort() int {
+	p, err := measure.FreePort()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return p
+}
+
+func mustWaitPort(addr string) {
+	if err := measure.WaitPort(addr); err != nil {
+		log.Fatal(err)
+	}
 }

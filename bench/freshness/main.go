@@ -49,7 +49,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/csv"
@@ -58,8 +57,6 @@ import (
 	"fmt"
 	"log"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -78,6 +75,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/bench/internal/measure"
 	"github.com/stocklake/stocklake/kafka"
 )
 
@@ -158,9 +156,9 @@ func main() {
 		check(build.Run())
 	}
 	if *brokers == "" {
-		*brokers = "127.0.0.1:" + strconv.Itoa(freePort())
+		*brokers = "127.0.0.1:" + strconv.Itoa(mustFreePort())
 		broker := startProc("broker", *bin, "broker", "--listen", *brokers, "--data", "", "--log-level", "warn")
-		waitPort(*brokers)
+		mustWaitPort(*brokers)
 		log.Printf("started stocklake broker (kfake, in memory) on %s, pid %d", *brokers, broker.Process.Pid)
 	}
 	procs := map[string]*proc{}
@@ -179,19 +177,19 @@ func main() {
 
 	lake := "file://" + filepath.Join(work, "lake")
 	catalog := "sqlite://" + filepath.Join(work, "catalog.db")
-	sinkMetrics := "127.0.0.1:" + strconv.Itoa(freePort())
+	sinkMetrics := "127.0.0.1:" + strconv.Itoa(mustFreePort())
 	sinkArgs := []string{"sink", "--brokers", *brokers, "--topic", topic, "--table", "ticks", "--group", topic,
 		"--lake", lake, "--catalog", catalog, "--flush-interval", flushInterval.String(),
 		"--metrics-addr", sinkMetrics, "--log-level", "warn"}
 	procs["sink"] = startProc("sink", *bin, sinkArgs...)
-	waitPort(sinkMetrics)
+	mustWaitPort(sinkMetrics)
 
 	prodArgs := []string{"produce", "--brokers", *brokers, "--topic", topic, "--source", "sim",
 		"--rate", strconv.FormatFloat(*rate, 'f', -1, 64), "--symbols", strconv.Itoa(*symbols), "--seed", "1", "--log-level", "warn"}
 	procs["producer"] = startProc("producer", *bin, prodArgs...)
 	t0 := time.Now()
 	log.Printf("sink (pid %d) and background producer at %s ticks/s (pid %d) started; topic %s, work dir %s",
-		procs["sink"].Process.Pid, commas(*rate), procs["producer"].Process.Pid, topic, work)
+		procs["sink"].Process.Pid, measure.Commas(*rate), procs["producer"].Process.Pid, topic, work)
 
 	// Probes.
 	probeCl, err := kc.NewClient(kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0),
@@ -239,18 +237,18 @@ func main() {
 		offsets  int64
 		sinkRows float64
 		cpu      map[string]time.Duration
-		machine  cpuStat
+		machine  measure.CPUStat
 	}
 	take := func() snap {
-		s := snap{at: time.Now(), cpu: map[string]time.Duration{}, machine: machineCPU()}
+		s := snap{at: time.Now(), cpu: map[string]time.Duration{}, machine: measure.MachineCPU()}
 		ends, err := adm.ListEndOffsets(ctx, topic)
 		check(err)
 		ends.Each(func(o kadm.ListedOffset) { s.offsets += o.Offset })
-		s.sinkRows, _ = metric(sinkMetrics, "stocklake_sink_rows_total")
+		s.sinkRows, _ = measure.Metric(sinkMetrics, "stocklake_sink_rows_total")
 		for name, p := range procs {
-			s.cpu[name] = procCPU(p.Process.Pid)
+			s.cpu[name] = measure.ProcessCPU(p.Process.Pid)
 		}
-		s.cpu["bench"] = procCPU(os.Getpid())
+		s.cpu["bench"] = measure.ProcessCPU(os.Getpid())
 		return s
 	}
 	var start, end snap
@@ -262,7 +260,7 @@ func main() {
 		time.Sleep(time.Until(winStart))
 		start = take()
 		for time.Now().Before(winEnd) {
-			if v, ok := metric(sinkMetrics, "stocklake_sink_lag_records"); ok {
+			if v, ok := measure.Metric(sinkMetrics, "stocklake_sink_lag_records"); ok {
 				maxLag = max(maxLag, v)
 			}
 			time.Sleep(500 * time.Millisecond)
@@ -395,7 +393,7 @@ loop:
 		EngineP50: ms(quantile(engTimes, .5)), AckP50: ms(quantile(ackGaps, .5)),
 		QueryFirstP50: ms(quantile(qFirst, .5)), QueryLastP50: ms(quantile(qLast, .5)), QueryEdge: edge.String(), LakeFiles: lakeFiles,
 		SinkCores: cores("sink"), ProducerCores: cores("producer"), BrokerCores: cores("broker"),
-		QueryCores: queryCPUInWindow.Seconds() / win, BenchCores: cores("bench"), MachineBusy: end.machine.busySince(start.machine), CPUs: runtime.NumCPU(),
+		QueryCores: queryCPUInWindow.Seconds() / win, BenchCores: cores("bench"), MachineBusy: end.machine.BusySince(start.machine), CPUs: runtime.NumCPU(),
 		Definition: "freshness = return time of the first `stocklake query` (fresh process) whose count includes the probe - wall clock just before producing the probe",
 		Sink:       "stocklake sink " + strings.Join(redact(sinkArgs[1:], *brokers, topic, work), " "),
 		Producer:   "stocklake produce " + strings.Join(redact(prodArgs[1:], *brokers, topic, work), " "),
@@ -405,7 +403,7 @@ loop:
 		r.FirstError = errs[0]
 	}
 	fmt.Printf("freshness: produce -> visible in `stocklake query`, %s background ticks/s (achieved %s/s into Kafka, sink landed %s rows/s, max sink lag %s records), %d symbols, %d partitions, sink --flush-interval %v\n",
-		commas(*rate), commas(achieved), commas(sinkRate), commas(maxLag), *symbols, *partitions, *flushInterval)
+		measure.Commas(*rate), measure.Commas(achieved), measure.Commas(sinkRate), measure.Commas(maxLag), *symbols, *partitions, *flushInterval)
 	fmt.Printf("  probes: %d measured over %v after %v warm-up, one every %v (%d never seen)\n", measured, *duration, *warmup, *probeEvery, unseen)
 	fmt.Printf("  freshness: p50 %.0fms  p90 %.0fms  p99 %.0fms  max %.0fms  (min %.0fms)\n", r.P50, r.P90, r.P99, r.Max, r.Min)
 	fmt.Printf("  queries: %d in the window (%d failed), process run time p50 %.0fms p99 %.0fms, engine time p50 %.0fms; probe ack p50 %.1fms\n",
@@ -597,93 +595,16 @@ func stopProc(p *proc) {
 	}
 }
 
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitPort(addr string) {
-	for range 200 {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	fatal("nothing listens on %s", addr)
-}
-
-// metric reads one sample from a Prometheus text endpoint.
-func metric(addr, name string) (float64, bool) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + addr + "/metrics")
+func mustFreePort() int {
+	p, err := measure.FreePort()
 	if err != nil {
-		return 0, false
+		fatal("%v", err)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
-			f := strings.Fields(line)
-			v, err := strconv.ParseFloat(f[len(f)-1], 64)
-			return v, err == nil
-		}
-	}
-	return 0, false
+	return p
 }
 
-// procCPU reads a running process's user+system CPU time from /proc.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
+func mustWaitPort(addr string) {
+	if err := measure.WaitPort(addr); err != nil {
+		fatal("%v", err)
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
-}
-
-type cpuStat struct{ busy, total int64 }
-
-// machineCPU reads the machine's CPU counters from /proc/stat.
-func machineCPU() cpuStat {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return cpuStat{}
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	var c cpuStat
-	for i, f := range strings.Fields(line)[1:] {
-		n, _ := strconv.ParseInt(f, 10, 64)
-		c.total += n
-		if i != 3 && i != 4 { // idle, iowait
-			c.busy += n
-		}
-	}
-	return c
-}
-
-func (c cpuStat) busySince(old cpuStat) float64 {
-	if c.total == old.total {
-		return 0
-	}
-	return float64(c.busy-old.busy) / float64(c.total-old.total)
-}
-
-func commas(f float64) string {
-	s := strconv.FormatInt(int64(math.Round(f)), 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 && c != '-' {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
