@@ -177,7 +177,7 @@ wait:
 		fmt.Printf("  wall, start to all ticks consumed: %.2fs -> %s ticks/s (first tick after %.2fs)\n",
 			consumed.Seconds(), measure.Commas(float64(n)/consumed.Seconds()), firstTick.Sub(t0).Seconds())
 	}
-	fmt.Printf("  wall, start to exit (incl. idle wait for the last windows): %.2fs; peak RSS %d MiB\n", wall.Seconds(), rss)
+	fmt.Printf("  wall, start to exit (all windows closed and committed): %.2fs; peak RSS %d MiB\n", wall.Seconds(), rss)
 	res["ticks"] = n
 	res["partitions"] = partitions
 	res["compression"] = compression

@@ -292,7 +292,7 @@ func markdown(r report) string {
 				{"ticks/s (wall, start to all consumed)", "ticks_per_second", count},
 				{"analyzer CPU seconds", "cpu_seconds", fixed(2)},
 				{"peak RSS (MiB)", "peak_rss_mib", count},
-				{"wall to exit, incl. waiting for the longest window to close (s)", "wall_seconds", fixed(1)},
+				{"wall to exit, all windows closed and committed (s)", "wall_seconds", fixed(1)},
 			})
 		case "analyze-latency":
 			section(&b, s, "Tick-to-bar latency", "Live ticks (event time = wall clock) are produced at a fixed rate while a read_committed consumer reads the 1s bars; latency = when the bar is consumed - when the tick that closed its window was produced (see bench/analyze).", []row{
