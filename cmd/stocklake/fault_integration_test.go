@@ -141,6 +141,9 @@ func TestFaultS3OutageIntegration(t *testing.T) {
 	if backlog < int64(faultRate)*int64(outage/time.Second)/2 {
 		t.Fatalf("only %d records uncommitted after %v without S3 at %d/s: the outage did not reach the sink", backlog, outage, faultRate)
 	}
+	if !sinker.logContains("retrying AWS request") {
+		t.Errorf("the sink's log does not show the S3 outage (no \"retrying AWS request\" warning)")
+	}
 	t.Logf("during the outage the sink consumed %v records; %d records uncommitted", consumed, backlog)
 	peakDuring := peakRSS()
 	peakRSS = sinker.peakRSS()

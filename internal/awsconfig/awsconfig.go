@@ -6,7 +6,9 @@ package awsconfig
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -37,6 +39,9 @@ type Options struct {
 	// a client waiting out an outage, or running requests in parallel,
 	// never runs out of retries.
 	NoRetryBudget bool
+	// Logger gets a warning for each retried request, with its error, so
+	// an outage shows while the SDK waits it out; default slog.Default().
+	Logger *slog.Logger
 }
 
 // Load checks o and loads the AWS configuration. Errors wrap
@@ -48,6 +53,10 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 			return aws.Config{}, fmt.Errorf("%s: endpoint %q is not an http:// or https:// URL: %w", o.Service, o.Endpoint, stocklake.ErrConfig)
 		}
 	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	attempts := o.DefaultMaxRetries + 1
 	if o.MaxRetries > 0 {
 		attempts = o.MaxRetries + 1
@@ -56,12 +65,12 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	}
 	opts := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
-			return retry.NewStandard(func(so *retry.StandardOptions) {
+			return loggingRetryer{RetryerV2: retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = attempts
 				if o.NoRetryBudget {
 					so.RateLimiter = ratelimit.None
 				}
-			})
+			}), log: log, service: o.Service, attempts: attempts}
 		}),
 	}
 	if o.Region != "" {
@@ -76,4 +85,21 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("%s: loading the AWS configuration (AWS_* variables, ~/.aws/config): %v: %w", o.Service, err, stocklake.ErrConfig)
 	}
 	return cfg, nil
+}
+
+// loggingRetryer is the SDK's retryer, logging each retry it decides on.
+type loggingRetryer struct {
+	aws.RetryerV2
+	log      *slog.Logger
+	service  string
+	attempts int
+}
+
+// RetryDelay is the wrapped retryer's, logged.
+func (r loggingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, derr := r.RetryerV2.RetryDelay(attempt, err)
+	if derr == nil {
+		r.log.Warn("retrying AWS request", "service", r.service, "attempt", attempt, "of", r.attempts, "backoff", d.Round(time.Millisecond), "err", err)
+	}
+	return d, derr
 }
