@@ -38,6 +38,20 @@ func CheckReadOnly(sql string) error {
 	return nil
 }
 
+// CutStatement splits the first statement off sql at its first semicolon
+// outside comments, strings and quoted identifiers, read as DuckDB reads
+// them (nested comments, E'...' and $$...$$ strings), for a shell that
+// reads statements line by line. ok is false while sql has no such
+// semicolon, e.g. inside an unterminated string.
+func CutStatement(sql string) (stmt, rest string, ok bool) {
+	for _, t := range tokens(sql, postgres) {
+		if t.text == ";" && !t.quoted {
+			return sql[:t.pos], sql[t.pos+1:], true
+		}
+	}
+	return "", sql, false
+}
+
 // checkStatement checks the tokens of a statement: one statement (nothing
 // but semicolons after the first semicolon), and read-only.
 func checkStatement(toks []tok) error {

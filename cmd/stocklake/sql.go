@@ -141,41 +141,17 @@ func (sh *shell) loop(ctx context.Context, next lineReader) error {
 		buf.WriteString(line)
 		buf.WriteByte('\n')
 		for {
-			stmt, rest, ok := cutStatement(buf.String())
+			stmt, rest, ok := query.CutStatement(buf.String())
 			if !ok {
 				break
 			}
 			buf.Reset()
-			buf.WriteString(rest)
+			buf.WriteString(strings.TrimLeft(rest, " \t\r\n"))
 			if strings.TrimSpace(stmt) != "" {
 				sh.run(ctx, stmt)
 			}
 		}
 	}
-}
-
-// cutStatement splits off the first statement ending in ';' outside quotes
-// and comments.
-func cutStatement(s string) (stmt, rest string, ok bool) {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '-' && i+1 < len(s) && s[i+1] == '-':
-			for i < len(s) && s[i] != '\n' {
-				i++
-			}
-		case c == ';':
-			return s[:i], strings.TrimLeft(s[i+1:], " \t\n"), true
-		}
-	}
-	return "", s, false
 }
 
 // run executes one statement, cancelling it on Ctrl-C.
