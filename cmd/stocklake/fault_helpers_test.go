@@ -311,11 +311,14 @@ func (p *proc) metric(name string) (float64, error) {
 	return 0, fmt.Errorf("metric %s not found", name)
 }
 
-// logContains reports whether the process's output contains s.
-func (p *proc) logContains(s string) bool {
+// log is the process's output so far.
+func (p *proc) log() []byte {
 	b, _ := os.ReadFile(p.logPath)
-	return bytes.Contains(b, []byte(s))
+	return b
 }
+
+// logContains reports whether the process's output contains s.
+func (p *proc) logContains(s string) bool { return bytes.Contains(p.log(), []byte(s)) }
 
 // peakRSS samples the process's resident memory from /proc every 200 ms
 // until stop is called, and returns the highest value in bytes.
