@@ -127,6 +127,8 @@ func TestFaultS3OutageIntegration(t *testing.T) {
 	peakBefore := peakRSS()
 	peakRSS = sinker.peakRSS()
 	consumed0, _ := sinker.metric("stocklake_sink_records_total")
+	const s3Retries = `stocklake_aws_retries_total{service="s3"}`
+	retries0, _ := sinker.metric(s3Retries)
 
 	t.Logf("stopping S3 for %v", outage)
 	svc.stop()
@@ -144,6 +146,9 @@ func TestFaultS3OutageIntegration(t *testing.T) {
 	}
 	if !sinker.logContains("retrying AWS request") {
 		t.Errorf("the sink's log does not show the S3 outage (no \"retrying AWS request\" warning)")
+	}
+	if retries, err := sinker.metric(s3Retries); err != nil || retries <= retries0 {
+		t.Errorf("%s did not grow during the S3 outage: %v -> %v (%v)", s3Retries, retries0, retries, err)
 	}
 	t.Logf("during the outage the sink consumed %v records; %d records uncommitted", consumed, backlog)
 	peakDuring := peakRSS()

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/awsconfig"
 	"github.com/stocklake/stocklake/sink"
 )
 
@@ -62,6 +63,10 @@ func sinkCollector(s *sink.Sink) []prometheus.Collector {
 func serveMetrics(addr string, cs ...[]prometheus.Collector) (stop func(), err error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, svc := range []string{"s3", "glue", "athena"} {
+		m := metricFactory{prefix: "stocklake_", labels: prometheus.Labels{"service": svc}}
+		reg.MustRegister(m.counter("aws_retries_total", "AWS requests retried (by the SDK, with backoff) in this process.", func() int64 { return awsconfig.Retries(svc) }))
+	}
 	for _, c := range cs {
 		reg.MustRegister(c...)
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -87,7 +89,21 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	return cfg, nil
 }
 
-// loggingRetryer is the SDK's retryer, logging each retry it decides on.
+// retries counts the retried requests of this process per service.
+var retries sync.Map // service -> *atomic.Int64
+
+// Retries is how many requests to service ("s3", "glue", "athena") this
+// process has retried, for metrics: an outage shows here while the SDK
+// waits it out.
+func Retries(service string) int64 {
+	if c, ok := retries.Load(service); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// loggingRetryer is the SDK's retryer, logging and counting each retry it
+// decides on.
 type loggingRetryer struct {
 	aws.RetryerV2
 	log      *slog.Logger
@@ -99,6 +115,8 @@ type loggingRetryer struct {
 func (r loggingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
 	d, derr := r.RetryerV2.RetryDelay(attempt, err)
 	if derr == nil {
+		c, _ := retries.LoadOrStore(r.service, new(atomic.Int64))
+		c.(*atomic.Int64).Add(1)
 		r.log.Warn("retrying AWS request", "service", r.service, "attempt", attempt, "of", r.attempts, "backoff", d.Round(time.Millisecond), "err", err)
 	}
 	return d, derr

@@ -16,12 +16,16 @@ func TestRetriesAreLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := Retries("s3")
 	r := cfg.Retryer()
 	if r.MaxAttempts() != 3 {
 		t.Errorf("MaxAttempts = %d, want 3 (2 retries)", r.MaxAttempts())
 	}
 	if _, err := r.RetryDelay(1, errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")); err != nil {
 		t.Fatal(err)
+	}
+	if got := Retries("s3") - before; got != 1 {
+		t.Errorf("Retries(s3) grew by %d, want 1", got)
 	}
 	out := buf.String()
 	for _, want := range []string{"retrying AWS request", "service=s3", "attempt=1", "connection refused"} {
