@@ -303,6 +303,12 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 
 	var lats []time.Duration
 	var missing int
+	type slowWindow struct {
+		partition int
+		end       time.Duration // after the start
+		latency   time.Duration
+	}
+	var slowest slowWindow
 	warmEnd := t0.Add(warmup).UnixMicro()
 	lastEnd := t0.Add(duration).UnixMicro() - 1_000_000
 	mu.Lock()
@@ -318,6 +324,9 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 					continue
 				}
 				lats = append(lats, at.Sub(produced))
+				if at.Sub(produced) > slowest.latency {
+					slowest = slowWindow{p, time.Duration(end-t0.UnixMicro()) * time.Microsecond, at.Sub(produced)}
+				}
 			}
 		}
 	}
@@ -332,6 +341,7 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 	fmt.Printf("analyze latency: %s ticks/s for %v (achieved %s ticks/s), %d symbols, %d partitions, 1s windows, through %s\n",
 		measure.Commas(rate), duration, measure.Commas(float64(sent)/elapsed.Seconds()), nsym, partitions, brokers)
 	fmt.Printf("  bars measured: %d (missing %d)\n", len(lats), missing)
+	fmt.Printf("  slowest: partition %d's window ending %v after the start, %v\n", slowest.partition, slowest.end.Round(time.Millisecond), slowest.latency.Round(100*time.Microsecond))
 	fmt.Printf("  tick-to-bar latency after window close: p50 %v  p90 %v  p99 %v  max %v\n",
 		q(0.50).Round(10*time.Microsecond), q(0.90).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond))
 	fmt.Printf("  analyzer CPU while producing: %.2fs over %.1fs (%.0f%% of one core)\n", cpu.Seconds(), elapsed.Seconds(), 100*cpu.Seconds()/elapsed.Seconds())
@@ -350,6 +360,8 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 	res["partitions"] = partitions
 	res["windows"] = "1s"
 	res["bars"] = len(lats)
+	res["slowest_window_partition"] = slowest.partition
+	res["slowest_window_end_s"] = slowest.end.Seconds()
 	res["bars_missing"] = missing
 	res["latency_p50_ms"] = msOf(q(0.50))
 	res["latency_p90_ms"] = msOf(q(0.90))
