@@ -74,7 +74,12 @@ writes what it buffered and commits before exiting.`,
 			if err != nil {
 				return err
 			}
-			sim, err := source.NewSimulator(source.SimulatorConfig{Symbols: *symbols, Seed: *seed, Rate: *rate})
+			// The session starts at 11:00 New York: from there on the
+			// simulator's event time keeps up with the wall clock (near the
+			// open, trading is denser and event time runs at half speed),
+			// so 10-second bars close every 10 seconds.
+			sim, err := source.NewSimulator(source.SimulatorConfig{Symbols: *symbols, Seed: *seed, Rate: *rate,
+				Start: source.DefaultStart.Add(90 * time.Minute)})
 			if err != nil {
 				return err
 			}
