@@ -576,6 +576,15 @@ func failure(values []string, d *types.ErrorDetail) entryFailure {
 	return f
 }
 
+// partitionFailures converts the per-partition errors of a batch call.
+func partitionFailures(errs []types.PartitionError) []entryFailure {
+	var fails []entryFailure
+	for _, e := range errs {
+		fails = append(fails, failure(e.PartitionValues, e.ErrorDetail))
+	}
+	return fails
+}
+
 // batches runs call on the ranges [lo, hi) of n entries, size at a time
 // and a few at once. Entry failures whose code is ignore are dropped; the
 // first other one, or the first request error, is returned.
@@ -654,11 +663,7 @@ func (c *Catalog) AddPartitions(ctx context.Context, database, table string, par
 		if err != nil {
 			return nil, err
 		}
-		var fails []entryFailure
-		for _, e := range out.Errors {
-			fails = append(fails, failure(e.PartitionValues, e.ErrorDetail))
-		}
-		return fails, nil
+		return partitionFailures(out.Errors), nil
 	})
 }
 
@@ -721,10 +726,6 @@ func (c *Catalog) DeletePartitions(ctx context.Context, database, table string, 
 		if err != nil {
 			return nil, err
 		}
-		var fails []entryFailure
-		for _, e := range out.Errors {
-			fails = append(fails, failure(e.PartitionValues, e.ErrorDetail))
-		}
-		return fails, nil
+		return partitionFailures(out.Errors), nil
 	})
 }
