@@ -34,7 +34,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,14 +58,6 @@ const (
 	SchemaAuto = "auto"
 	SchemaTick = "tick"
 	SchemaJSON = "json"
-)
-
-// Header keys the sink puts on dead-letter records.
-const (
-	HeaderError     = "stocklake-error"
-	HeaderSource    = "stocklake-source" // topic/partition/offset of the bad record
-	HeaderFailedAt  = "stocklake-failed-at"
-	HeaderErrorKind = "stocklake-error-kind"
 )
 
 // PartitionRegistrar learns about each new lake partition as its first
@@ -535,21 +526,6 @@ func (s *Sink) retry(ctx context.Context, what string, op func() error) error {
 	}
 }
 
-// sendDeadLetter queues a record that could not be parsed to the DLQ topic.
-func (s *Sink) sendDeadLetter(ctx context.Context, r *kgo.Record, reason error) error {
-	hs := []stocklake.Header{
-		{Key: HeaderError, Value: []byte(reason.Error())},
-		{Key: HeaderErrorKind, Value: []byte("parse")},
-		{Key: HeaderSource, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
-		{Key: HeaderFailedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
-	}
-	for _, h := range r.Headers {
-		hs = append(hs, stocklake.Header{Key: h.Key, Value: h.Value})
-	}
-	s.stats.DeadLetters.Add(1)
-	return s.dlq.Produce(ctx, stocklake.Record{Key: r.Key, Value: r.Value, Headers: hs, Timestamp: r.Timestamp})
-}
-
 // decideMode picks tick or JSON records from the first usable record: a
 // tick (by header or content), else a JSON object. It returns false for a
 // record that is neither, which goes to the dead-letter topic.
@@ -645,8 +621,4 @@ func (s *Sink) caughtUp(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
-}
-
-func topicIDOf(ctx context.Context, s *Sink) (string, error) {
-	return kafka.TopicID(ctx, s.cl, s.cfg.Topic)
 }
