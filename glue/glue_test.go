@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/catalogtest"
 )
 
 func fakeCatalog(t *testing.T, f *fakeGlue, lake stocklake.ObjectStore) *Catalog {
@@ -401,4 +402,8 @@ func TestCrawlLog(t *testing.T) {
 	_, err = bare.CrawlState(ctx, "lake", "file:///l")
 	wantErr(t, "CrawlState without a lake", err, stocklake.ErrConfig)
 	wantErr(t, "PutCrawlState without a lake", bare.PutCrawlState(ctx, st), stocklake.ErrConfig)
+}
+
+func TestConformanceOnFake(t *testing.T) {
+	catalogtest.Run(t, func(t *testing.T) stocklake.Catalog { return fakeCatalog(t, newFakeGlue(t), nil) })
 }

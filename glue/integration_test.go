@@ -18,6 +18,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
+	"github.com/stocklake/stocklake/internal/catalogtest"
 )
 
 // integrationCatalog connects to the Glue API at STOCKLAKE_GLUE_ENDPOINT
@@ -392,4 +393,11 @@ func BenchmarkAddPartitionsIntegration(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*len(parts))/b.Elapsed().Seconds(), "partitions/s")
+}
+
+// TestGlueConformanceIntegration runs the catalog contract against the Glue
+// API at STOCKLAKE_GLUE_ENDPOINT (moto in .ci/run).
+func TestGlueConformanceIntegration(t *testing.T) {
+	integrationEndpoint(t) // skips the whole suite, not each subtest, without a Glue API
+	catalogtest.Run(t, func(t *testing.T) stocklake.Catalog { return integrationCatalog(t, tempLake(t)) })
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/catalogtest"
 )
 
 func open(t *testing.T) *Catalog {
@@ -461,4 +462,8 @@ func TestHelperWriter(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestConformance(t *testing.T) {
+	catalogtest.Run(t, func(t *testing.T) stocklake.Catalog { return open(t) })
 }
