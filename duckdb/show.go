@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // show answers metadata statements from the catalog, with Trino's column
@@ -119,8 +120,8 @@ func (e *Engine) describe(ctx context.Context, words []token, start time.Time) (
 		stocklake.ResultColumn{Name: "Comment", Type: "varchar"})
 	add := func(c stocklake.Column, extra string) {
 		typ := c.Type
-		if ht, err := parseHiveType(c.Type); err == nil {
-			if dt, err := ht.duckType(); err == nil {
+		if ht, err := hive.ParseType(c.Type); err == nil {
+			if dt, err := duckType(ht); err == nil {
 				typ = trinoType(dt)
 			}
 		}
