@@ -3,7 +3,6 @@ package duckdb
 import (
 	"context"
 	"fmt"
-	"path"
 	"strings"
 	"time"
 
@@ -87,16 +86,13 @@ func (e *Engine) show(ctx context.Context, toks []token, start time.Time) (stock
 			return nil, err
 		}
 		r := newMemRows(start, stocklake.ResultColumn{Name: "partition", Type: "varchar"})
+		keys := make([]string, len(t.PartitionKeys))
+		for i, k := range t.PartitionKeys {
+			keys[i] = k.Name
+		}
 		for _, p := range parts {
-			segs := make([]string, len(t.PartitionKeys))
-			for i, k := range t.PartitionKeys {
-				v := ""
-				if i < len(p.Values) {
-					v = p.Values[i]
-				}
-				segs[i] = k.Name + "=" + v
-			}
-			r.add(path.Join(segs...))
+			// Hive's partition names: values escaped as in folder names.
+			r.add(hive.PartitionPath(keys, p.Values))
 		}
 		return r, nil
 	}

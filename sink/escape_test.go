@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ import (
 // second catalog, and checks that both catalogs hold the same unescaped
 // values (the empty one as Hive's default partition) at the same escaped
 // folders, and that the DuckDB engine finds each tick by its value through
-// either catalog.
+// either catalog, and SHOW PARTITIONS names the escaped folders.
 func TestPartitionValuesThatNeedEscaping(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -165,6 +166,21 @@ func TestPartitionValuesThatNeedEscaping(t *testing.T) {
 			if wantSym := "SYM" + string(rune('A'+i)); !slices.Equal(syms, []string{wantSym}) {
 				t.Errorf("%s catalog: SELECT symbol FROM ticks WHERE %s = %q, want [%s]", name, where, syms, wantSym)
 			}
+		}
+		// SHOW PARTITIONS lists Hive's partition names: the folder text.
+		rows, err := eng.Query(ctx, "SHOW PARTITIONS ticks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var shown []string
+		for rows.Next() {
+			shown = append(shown, rows.Values()[0].(string)+"/")
+		}
+		rows.Close()
+		slices.Sort(shown)
+		wantShown := slices.Sorted(maps.Values(folders))
+		if !slices.Equal(shown, wantShown) {
+			t.Errorf("%s catalog: SHOW PARTITIONS = %q, want %q", name, shown, wantShown)
 		}
 		eng.Close()
 	}
