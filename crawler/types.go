@@ -150,6 +150,15 @@ func mergeStructs(a, b *dtype) *dtype {
 	return out
 }
 
+// scalarNames are the Hive names of the lattice's scalar kinds;
+// scalarTypes reads them back ("integer" too).
+var (
+	scalarNames = map[kind]string{kBoolean: "boolean", kInt: "int", kBigint: "bigint", kDouble: "double",
+		kDate: "date", kTimestamp: "timestamp", kString: "string"}
+	scalarTypes = map[string]*dtype{"boolean": tBoolean, "int": tInt, "integer": tInt, "bigint": tBigint, "double": tDouble,
+		"date": tDate, "timestamp": tTimestamp, "string": tString}
+)
+
 // hive renders t as a Glue/Hive type name (hive.Type.String). Columns
 // that were always null become string, as in Glue; a kOther type is its
 // name, also when that is text kept verbatim.
@@ -167,19 +176,10 @@ func (t *dtype) toHive() hive.Type {
 	if t == nil {
 		return hive.Type{Name: "string"}
 	}
+	if n, ok := scalarNames[t.kind]; ok {
+		return hive.Type{Name: n}
+	}
 	switch t.kind {
-	case kBoolean:
-		return hive.Type{Name: "boolean"}
-	case kInt:
-		return hive.Type{Name: "int"}
-	case kBigint:
-		return hive.Type{Name: "bigint"}
-	case kDouble:
-		return hive.Type{Name: "double"}
-	case kDate:
-		return hive.Type{Name: "date"}
-	case kTimestamp:
-		return hive.Type{Name: "timestamp"}
 	case kOther:
 		if ht, err := hive.ParseType(t.name); err == nil {
 			return ht
@@ -247,27 +247,15 @@ func parseHive(s string) *dtype {
 }
 
 func fromHive(ht hive.Type) *dtype {
-	plain := len(ht.Params) == 0 && ht.Zone == ""
-	switch {
-	case ht.Name == "boolean" && plain:
-		return tBoolean
-	case (ht.Name == "int" || ht.Name == "integer") && plain:
-		return tInt
-	case ht.Name == "bigint" && plain:
-		return tBigint
-	case ht.Name == "double" && plain:
-		return tDouble
-	case ht.Name == "string" && plain:
-		return tString
-	case ht.Name == "date" && plain:
-		return tDate
-	case ht.Name == "timestamp" && plain:
-		return tTimestamp
-	case ht.Name == "array":
+	if d, ok := scalarTypes[ht.Name]; ok && len(ht.Params) == 0 && ht.Zone == "" {
+		return d
+	}
+	switch ht.Name {
+	case "array":
 		return &dtype{kind: kArray, elem: fromHive(ht.Elems[0])}
-	case ht.Name == "map":
+	case "map":
 		return &dtype{kind: kMap, key: fromHive(ht.Elems[0]), elem: fromHive(ht.Elems[1])}
-	case ht.Name == "struct":
+	case "struct":
 		t := &dtype{kind: kStruct}
 		for i, f := range ht.Fields {
 			t.fields = append(t.fields, field{name: f, t: fromHive(ht.Elems[i])})
