@@ -20,12 +20,21 @@ import (
 // read it back as NULL.
 const DefaultPartitionName = "__HIVE_DEFAULT_PARTITION__"
 
-// needsEscape reports whether Hive's FileUtils.escapePathName escapes the
-// byte c: control characters, DEL and "#%'*/:=?\{[]^. Other bytes,
-// including spaces and UTF-8 beyond ASCII, are kept as they are.
-func needsEscape(c byte) bool {
-	return c < 0x20 || c == 0x7f || strings.IndexByte("\"#%'*/:=?\\{[]^", c) >= 0
-}
+// escaped marks the bytes Hive's FileUtils.escapePathName escapes:
+// control characters, DEL and "#%'*/:=?\{[]^. Other bytes, including
+// spaces and UTF-8 beyond ASCII, are kept as they are.
+var escaped = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t[0x7f] = true
+	for _, c := range []byte("\"#%'*/:=?\\{[]^") {
+		t[c] = true
+	}
+	return t
+}()
+
+func needsEscape(c byte) bool { return escaped[c] }
 
 // Escape returns v as it appears in a partition folder name, following
 // Hive's FileUtils.escapePathName: each byte that needsEscape becomes %XX
