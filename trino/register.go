@@ -175,7 +175,7 @@ func (e *Engine) syncPartitions(ctx context.Context, key string, t stocklake.Tab
 		if _, gone := p.Parameters[stocklake.ParamDeprecatedByCrawler]; gone {
 			continue
 		}
-		loc, err := e.location(p.Location)
+		loc, err := e.partitionLocation(t.Location, p.Location)
 		if err != nil {
 			return &tableError{err: fmt.Errorf("partition %s: %w", strings.Join(p.Values, "/"), err)}
 		}
@@ -501,6 +501,24 @@ func (e *Engine) location(loc string) (string, error) {
 		return loc, nil
 	}
 	return "", fmt.Errorf("location %q: scheme %s is not one Trino reads (file, s3, gs, abfs): %w", loc, u.Scheme, stocklake.ErrInvalid)
+}
+
+// partitionLocation rewrites a partition's catalog location for the Trino
+// server. The table's location is a URL (file:///data/my%20lake/ticks/),
+// but the folders below it are Hive partition names, escaped with
+// hive.Escape: exchange=NYA%2FX is the folder's name, not an escaped '/',
+// so that part is kept as it is. A partition elsewhere is a URL as a whole.
+func (e *Engine) partitionLocation(table, part string) (string, error) {
+	base := strings.TrimSuffix(table, "/") + "/"
+	rest, ok := strings.CutPrefix(part, base)
+	if !ok {
+		return e.location(part)
+	}
+	loc, err := e.location(base)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(loc, "/") + "/" + rest, nil
 }
 
 // configuredPrecision returns the timestamp precision named in Trino's

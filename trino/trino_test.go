@@ -150,6 +150,19 @@ func TestLocation(t *testing.T) {
 			t.Errorf("location(%q): %v, want ErrInvalid", bad, err)
 		}
 	}
+	// Partition folders are Hive-escaped names, not URL escapes: the
+	// folder of NYA/X is exchange=NYA%2FX (it was read as exchange=NYA/X).
+	e.localRoot = "/"
+	for _, tc := range [][3]string{
+		{"file:///data/my%20lake/t/", "file:///data/my%20lake/t/exchange=NYA%2FX/", "local:///data/my lake/t/exchange=NYA%2FX/"},
+		{"file:///data/lake/t", "file:///data/lake/t/exchange=UP%2510/dt=x/", "local:///data/lake/t/exchange=UP%2510/dt=x/"},
+		{"file:///data/lake/t/", "file:///elsewhere/my%20p/", "local:///elsewhere/my p/"},
+		{"s3://b/t/", "s3://b/t/exchange=NYA%2FX/", "s3://b/t/exchange=NYA%2FX/"},
+	} {
+		if got, err := e.partitionLocation(tc[0], tc[1]); err != nil || got != tc[2] {
+			t.Errorf("partitionLocation(%q, %q) = %q, %v; want %q", tc[0], tc[1], got, err, tc[2])
+		}
+	}
 }
 
 func parquetTable(db, name, loc string, keys ...string) stocklake.Table {
