@@ -10,18 +10,7 @@ import (
 	"strings"
 
 	"github.com/stocklake/stocklake"
-)
-
-// Hadoop classes that Athena, Trino and Hive expect for each format.
-const (
-	ParquetInputFormat  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-	ParquetOutputFormat = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-	ParquetSerDe        = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-	TextInputFormat     = "org.apache.hadoop.mapred.TextInputFormat"
-	TextOutputFormat    = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-	JSONSerDe           = "org.openx.data.jsonserde.JsonSerDe"
-	LazySimpleSerDe     = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
-	OpenCSVSerDe        = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // partitionBatch bounds how many partitions go to the catalog in one call.
@@ -124,17 +113,17 @@ func (r *crawl) define(c *candidate) *stocklake.Table {
 
 	switch format {
 	case stocklake.FormatParquet:
-		t.InputFormat, t.OutputFormat, t.SerDe = ParquetInputFormat, ParquetOutputFormat, ParquetSerDe
+		t.InputFormat, t.OutputFormat, t.SerDe, _ = hive.Storage(format)
 		t.SerDeParams["serialization.format"] = "1"
 	case stocklake.FormatJSON:
-		t.InputFormat, t.OutputFormat, t.SerDe = TextInputFormat, TextOutputFormat, JSONSerDe
+		t.InputFormat, t.OutputFormat, t.SerDe, _ = hive.Storage(format)
 		if multiline || array {
 			r.note("table %s: JSON records span several lines or sit in a top-level array; Athena and Trino read one object per line, so rewrite these files as JSON lines",
 				c.name)
 		}
 	case stocklake.FormatCSV:
 		d := string(delim)
-		t.InputFormat, t.OutputFormat = TextInputFormat, TextOutputFormat
+		t.InputFormat, t.OutputFormat, _, _ = hive.Storage(format)
 		t.Parameters["delimiter"] = d
 		t.Parameters["columnsOrdered"] = "true"
 		t.Parameters["areColumnsQuoted"] = strconv.FormatBool(quoted)
@@ -144,12 +133,12 @@ func (r *crawl) define(c *candidate) *stocklake.Table {
 		if quoted {
 			// LazySimpleSerDe does not understand quotes; OpenCSVSerde does,
 			// and Trino reads it when every column is a string.
-			t.SerDe = OpenCSVSerDe
+			t.SerDe = hive.OpenCSVSerDe
 			t.SerDeParams["separatorChar"] = d
 			t.SerDeParams["quoteChar"] = `"`
 			t.SerDeParams["escapeChar"] = `\`
 		} else {
-			t.SerDe = LazySimpleSerDe
+			t.SerDe = hive.LazySimpleSerDe
 			t.SerDeParams["field.delim"] = d
 			t.SerDeParams["serialization.format"] = d
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 func runCrawl(t *testing.T, l *lake, cat stocklake.Catalog, cfg Config) stocklake.CrawlRun {
@@ -102,7 +103,7 @@ func TestSeedLakeIsOneTable(t *testing.T) {
 	if len(tb.PartitionKeys) != 0 {
 		t.Errorf("partition keys %v, want none", tb.PartitionKeys)
 	}
-	if tb.Format != stocklake.FormatJSON || tb.InputFormat != TextInputFormat || tb.OutputFormat != TextOutputFormat || tb.SerDe != JSONSerDe {
+	if tb.Format != stocklake.FormatJSON || tb.InputFormat != hive.TextInputFormat || tb.OutputFormat != hive.TextOutputFormat || tb.SerDe != hive.OpenXJSONSerDe {
 		t.Errorf("format %s %s %s %s", tb.Format, tb.InputFormat, tb.OutputFormat, tb.SerDe)
 	}
 	if tb.SerDeParams["mapping.adj_close"] != "adj close" {
@@ -160,7 +161,7 @@ func TestParquetLake(t *testing.T) {
 	if !reflect.DeepEqual(tb.PartitionKeys, cols("dt string", "hour string")) {
 		t.Errorf("partition keys %v", tb.PartitionKeys)
 	}
-	if tb.Format != stocklake.FormatParquet || tb.InputFormat != ParquetInputFormat || tb.OutputFormat != ParquetOutputFormat || tb.SerDe != ParquetSerDe {
+	if tb.Format != stocklake.FormatParquet || tb.InputFormat != hive.ParquetInputFormat || tb.OutputFormat != hive.ParquetOutputFormat || tb.SerDe != hive.ParquetSerDe {
 		t.Errorf("format %s %s %s %s", tb.Format, tb.InputFormat, tb.OutputFormat, tb.SerDe)
 	}
 	if tb.Parameters["classification"] != "parquet" || tb.Location != l.url("ticks/") {
@@ -453,7 +454,7 @@ func TestCSVAndCompression(t *testing.T) {
 	if !reflect.DeepEqual(p.Columns, cols("symbol string", "date date", "price double", "volume int", "time timestamp")) {
 		t.Errorf("prices columns %v", p.Columns)
 	}
-	if p.SerDe != LazySimpleSerDe || p.InputFormat != TextInputFormat || p.OutputFormat != TextOutputFormat ||
+	if p.SerDe != hive.LazySimpleSerDe || p.InputFormat != hive.TextInputFormat || p.OutputFormat != hive.TextOutputFormat ||
 		p.SerDeParams["field.delim"] != "," || p.Parameters["skip.header.line.count"] != "1" || p.Parameters["classification"] != "csv" {
 		t.Errorf("prices: %+v", p)
 	}
@@ -466,7 +467,7 @@ func TestCSVAndCompression(t *testing.T) {
 		t.Errorf("trades: %+v", tr)
 	}
 	q := got["quoted"]
-	if q.SerDe != OpenCSVSerDe || !reflect.DeepEqual(q.Columns, cols("name string", "amount string")) || q.SerDeParams["separatorChar"] != "," {
+	if q.SerDe != hive.OpenCSVSerDe || !reflect.DeepEqual(q.Columns, cols("name string", "amount string")) || q.SerDeParams["separatorChar"] != "," {
 		t.Errorf("quoted: %+v", q)
 	}
 	z := got["zjson"]
@@ -680,5 +681,27 @@ func TestPartitionKeysChange(t *testing.T) {
 	}
 	if !reflect.DeepEqual(vals, []string{"a/1", "b/2"}) {
 		t.Errorf("partitions %v", vals)
+	}
+}
+
+// TestPartitionFolderEscaping pins that partition folder names are
+// unescaped with Hive's rule (hive.Unescape): a stray '%' leaves the rest
+// decoded (url.PathUnescape failed on the whole name and kept "%2F"), and
+// escaped key names are decoded too.
+func TestPartitionFolderEscaping(t *testing.T) {
+	l := newLake(t)
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	l.put("ticks/ex=NYA%2FX/a.parquet", tickParquet(t, 5, day))
+	l.put("ticks/ex=5%zz%2F/a.parquet", tickParquet(t, 5, day))
+	l.put("ticks/ex="+"__HIVE_DEFAULT_PARTITION__"+"/a.parquet", tickParquet(t, 5, day))
+	cat := newCatalog(t)
+	runCrawl(t, l, cat, Config{})
+	var got []string
+	for _, p := range partitions(t, cat, "ticks") {
+		got = append(got, p.Values...)
+	}
+	slices.Sort(got)
+	if want := []string{"5%zz/", "NYA/X", "__HIVE_DEFAULT_PARTITION__"}; !slices.Equal(got, want) {
+		t.Errorf("partition values %q, want %q", got, want)
 	}
 }

@@ -256,3 +256,16 @@ func TestExclude(t *testing.T) {
 		}
 	}
 }
+
+// TestParseHiveSharedGrammar pins what the crawler reads differently since
+// it parses catalog types with hive.ParseType: "double precision" is a
+// double (it was kept verbatim, so widening it with a double gave string),
+// and quoted struct field names parse (the whole type was kept verbatim).
+func TestParseHiveSharedGrammar(t *testing.T) {
+	if got := widen(parseHive("double precision"), tDouble).hive(); got != "double" {
+		t.Errorf("widen(double precision, double) = %s, want double", got)
+	}
+	if got := widen(parseHive("struct<`Last Price`:int>"), parseHive("struct<`last price`:bigint>")).hive(); got != "struct<last_price:bigint>" {
+		t.Errorf("widen(struct<`Last Price`:int>, struct<`last price`:bigint>) = %s, want struct<last_price:bigint>", got)
+	}
+}

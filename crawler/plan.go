@@ -3,13 +3,13 @@ package crawler
 import (
 	"crypto/sha1"
 	"encoding/hex"
-	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // candidate is a table the crawl found: a root folder, the files that
@@ -45,22 +45,6 @@ type node struct {
 	fdepth   int             // depth of its files below this folder
 	kvParent bool            // a subfolder is key=value
 	kvBelow  bool            // a folder further down is a kvParent
-}
-
-// isKV reports whether a folder name is a Hive-style key=value pair.
-func isKV(seg string) bool {
-	i := strings.IndexByte(seg, '=')
-	return i > 0 && i < len(seg)
-}
-
-// splitKV returns the key and value of a key=value folder name, the value
-// unescaped as Hive escapes it.
-func splitKV(seg string) (string, string) {
-	k, v, _ := strings.Cut(seg, "=")
-	if u, err := url.PathUnescape(v); err == nil {
-		v = u
-	}
-	return k, v
 }
 
 func columnNames(f *fileInfo) []string {
@@ -191,8 +175,8 @@ func segments(rel string) []string {
 func partitionValues(segs []string) []string {
 	vals := make([]string, len(segs))
 	for i, s := range segs {
-		if isKV(s) {
-			_, vals[i] = splitKV(s)
+		if _, v, ok := hive.SplitPartitionSegment(s); ok {
+			vals[i] = v
 		} else {
 			vals[i] = s
 		}
@@ -205,7 +189,7 @@ func (r *crawl) summarize(n *node) {
 	var data []*node
 	for _, s := range n.subs {
 		r.summarize(s)
-		if isKV(s.name) {
+		if hive.IsPartitionSegment(s.name) {
 			n.kvParent = true
 		}
 		if s.kvParent || s.kvBelow {
@@ -432,9 +416,8 @@ func (r *crawl) table(n *node) []*candidate {
 		for _, f := range files {
 			seg := segsOf[f][i]
 			k := "\x00"
-			if isKV(seg) {
-				k, _ = splitKV(seg)
-				k = strings.ToLower(k)
+			if kk, _, ok := hive.SplitPartitionSegment(seg); ok {
+				k = strings.ToLower(kk)
 			}
 			if key == "" {
 				key = k

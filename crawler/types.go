@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/stocklake/stocklake/hive"
 )
 
 // kind is a node of the type lattice the crawler infers and widens.
@@ -148,64 +150,58 @@ func mergeStructs(a, b *dtype) *dtype {
 	return out
 }
 
-// hive renders t as a Glue/Hive type name. Columns that were always null
-// become string, as in Glue.
+// scalarNames are the Hive names of the lattice's scalar kinds;
+// scalarTypes reads them back ("integer" too).
+var (
+	scalarNames = map[kind]string{kBoolean: "boolean", kInt: "int", kBigint: "bigint", kDouble: "double",
+		kDate: "date", kTimestamp: "timestamp", kString: "string"}
+	scalarTypes = map[string]*dtype{"boolean": tBoolean, "int": tInt, "integer": tInt, "bigint": tBigint, "double": tDouble,
+		"date": tDate, "timestamp": tTimestamp, "string": tString}
+)
+
+// hive renders t as a Glue/Hive type name (hive.Type.String). Columns
+// that were always null become string, as in Glue; a kOther type is its
+// name, also when that is text kept verbatim.
 func (t *dtype) hive() string {
-	var b strings.Builder
-	t.writeHive(&b)
-	return b.String()
+	if t != nil && t.kind == kOther {
+		return t.name
+	}
+	return t.toHive().String()
 }
 
-func (t *dtype) writeHive(b *strings.Builder) {
+// toHive is t as a hive.Type: null and empty structs (Hive has none; the
+// raw JSON text is kept) become string, struct field names become unique
+// Hive identifiers.
+func (t *dtype) toHive() hive.Type {
 	if t == nil {
-		b.WriteString("string")
-		return
+		return hive.Type{Name: "string"}
+	}
+	if n, ok := scalarNames[t.kind]; ok {
+		return hive.Type{Name: n}
 	}
 	switch t.kind {
-	case kNull, kString:
-		b.WriteString("string")
-	case kBoolean:
-		b.WriteString("boolean")
-	case kInt:
-		b.WriteString("int")
-	case kBigint:
-		b.WriteString("bigint")
-	case kDouble:
-		b.WriteString("double")
-	case kDate:
-		b.WriteString("date")
-	case kTimestamp:
-		b.WriteString("timestamp")
 	case kOther:
-		b.WriteString(t.name)
+		if ht, err := hive.ParseType(t.name); err == nil {
+			return ht
+		}
+		return hive.Type{Name: t.name} // kept verbatim
 	case kArray:
-		b.WriteString("array<")
-		t.elem.writeHive(b)
-		b.WriteByte('>')
+		return hive.Type{Name: "array", Elems: []hive.Type{t.elem.toHive()}}
 	case kMap:
-		b.WriteString("map<")
-		t.key.writeHive(b)
-		b.WriteByte(',')
-		t.elem.writeHive(b)
-		b.WriteByte('>')
+		return hive.Type{Name: "map", Elems: []hive.Type{t.key.toHive(), t.elem.toHive()}}
 	case kStruct:
 		if len(t.fields) == 0 {
-			// Hive has no empty struct; keep the raw JSON text.
-			b.WriteString("string")
-			return
+			break
 		}
-		b.WriteString("struct<")
+		ht := hive.Type{Name: "struct"}
 		seen := make(map[string]bool, len(t.fields))
 		for i, f := range t.fields {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(uniqueName(identifier(f.name, i), seen))
-			b.WriteByte(':')
-			f.t.writeHive(b)
+			ht.Fields = append(ht.Fields, uniqueName(identifier(f.name, i), seen))
+			ht.Elems = append(ht.Elems, f.t.toHive())
 		}
-		b.WriteByte('>')
+		return ht
 	}
+	return hive.Type{Name: "string"}
 }
 
 // identifier turns a name from the data into a Hive/Athena identifier:
@@ -237,127 +233,34 @@ func uniqueName(n string, seen map[string]bool) string {
 	return out
 }
 
-// parseHive parses a Glue/Hive type name, as stored in a catalog, so that
+// parseHive reads a Glue/Hive type name, as stored in a catalog, so that
 // an existing table's columns can be widened with newly inferred types.
-// Names it does not know are kept verbatim as kOther.
+// Types outside the crawler's lattice (float, decimal(p,s), varchar(n),
+// timestamp(3), ...) are kept as kOther in hive.Type.String form; text
+// hive.ParseType does not accept is kept verbatim (lower-cased).
 func parseHive(s string) *dtype {
-	p := hiveParser{s: strings.TrimSpace(s)}
-	t, ok := p.parse()
-	if !ok || p.i != len(p.s) {
+	ht, err := hive.ParseType(s)
+	if err != nil {
 		return other(strings.ToLower(strings.TrimSpace(s)))
 	}
-	return t
+	return fromHive(ht)
 }
 
-type hiveParser struct {
-	s string
-	i int
-}
-
-func (p *hiveParser) skip() {
-	for p.i < len(p.s) && p.s[p.i] == ' ' {
-		p.i++
+func fromHive(ht hive.Type) *dtype {
+	if d, ok := scalarTypes[ht.Name]; ok && len(ht.Params) == 0 && ht.Zone == "" {
+		return d
 	}
-}
-
-func (p *hiveParser) eat(c byte) bool {
-	p.skip()
-	if p.i < len(p.s) && p.s[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// word reads an identifier: a type name or a struct field name.
-func (p *hiveParser) word() string {
-	p.skip()
-	start := p.i
-	for p.i < len(p.s) && !strings.ContainsRune("<>,:() ", rune(p.s[p.i])) {
-		p.i++
-	}
-	return p.s[start:p.i]
-}
-
-func (p *hiveParser) parse() (*dtype, bool) {
-	w := strings.ToLower(p.word())
-	switch w {
-	case "":
-		return nil, false
-	case "boolean":
-		return tBoolean, true
-	case "int", "integer":
-		return tInt, true
-	case "bigint":
-		return tBigint, true
-	case "double":
-		return tDouble, true
-	case "string":
-		return tString, true
-	case "date":
-		return tDate, true
-	case "timestamp":
-		return tTimestamp, true
+	switch ht.Name {
 	case "array":
-		if !p.eat('<') {
-			return nil, false
-		}
-		elem, ok := p.parse()
-		if !ok || !p.eat('>') {
-			return nil, false
-		}
-		return &dtype{kind: kArray, elem: elem}, true
+		return &dtype{kind: kArray, elem: fromHive(ht.Elems[0])}
 	case "map":
-		if !p.eat('<') {
-			return nil, false
-		}
-		k, ok := p.parse()
-		if !ok || !p.eat(',') {
-			return nil, false
-		}
-		v, ok := p.parse()
-		if !ok || !p.eat('>') {
-			return nil, false
-		}
-		return &dtype{kind: kMap, key: k, elem: v}, true
+		return &dtype{kind: kMap, key: fromHive(ht.Elems[0]), elem: fromHive(ht.Elems[1])}
 	case "struct":
-		if !p.eat('<') {
-			return nil, false
-		}
 		t := &dtype{kind: kStruct}
-		if p.eat('>') {
-			return t, true
+		for i, f := range ht.Fields {
+			t.fields = append(t.fields, field{name: f, t: fromHive(ht.Elems[i])})
 		}
-		for {
-			name := p.word()
-			if name == "" || !p.eat(':') {
-				return nil, false
-			}
-			ft, ok := p.parse()
-			if !ok {
-				return nil, false
-			}
-			t.fields = append(t.fields, field{name: name, t: ft})
-			if p.eat('>') {
-				return t, true
-			}
-			if !p.eat(',') {
-				return nil, false
-			}
-		}
+		return t
 	}
-	// decimal(p,s), char(n), varchar(n) and plain names such as float.
-	if p.eat('(') {
-		start := p.i
-		for p.i < len(p.s) && p.s[p.i] != ')' {
-			p.i++
-		}
-		if p.i == len(p.s) {
-			return nil, false
-		}
-		args := strings.ReplaceAll(p.s[start:p.i], " ", "")
-		p.i++
-		return other(w + "(" + args + ")"), true
-	}
-	return other(w), true
+	return other(ht.String())
 }

@@ -3,7 +3,6 @@ package duckdb
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -14,17 +13,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
-
-// hiveDefault is the folder value Hive, Athena and Trino use for NULL.
-const hiveDefault = "__HIVE_DEFAULT_PARTITION__"
 
 // scan is what one table reference reads: the table, the files left after
 // pruning and, once staged, their local paths.
 type scan struct {
 	table  stocklake.Table
-	keys   []hiveType
-	cols   []hiveType
+	keys   []hive.Type
+	cols   []hive.Type
 	files  []lakeFile
 	parts  []stocklake.Partition // partition of each file (nil for unpartitioned tables)
 	bytes  int64
@@ -43,14 +40,14 @@ type lakeFile struct {
 func (q *query) plan(ctx context.Context, t stocklake.Table, ref *tableRef) (*scan, error) {
 	s := &scan{table: t}
 	for _, c := range t.Columns {
-		ht, err := parseHiveType(c.Type)
+		ht, err := hive.ParseType(c.Type)
 		if err != nil {
 			return nil, fmt.Errorf("table %s.%s column %s: %w", t.Database, t.Name, c.Name, err)
 		}
 		s.cols = append(s.cols, ht)
 	}
 	for _, k := range t.PartitionKeys {
-		ht, err := parseHiveType(k.Type)
+		ht, err := hive.ParseType(k.Type)
 		if err != nil {
 			return nil, fmt.Errorf("table %s.%s partition key %s: %w", t.Database, t.Name, k.Name, err)
 		}
@@ -162,14 +159,8 @@ func hiveStyle(rel string, keys []stocklake.Column, values []string) bool {
 		return false
 	}
 	for i, seg := range segs {
-		k, v, ok := strings.Cut(seg, "=")
-		if !ok || !strings.EqualFold(k, keys[i].Name) {
-			return false
-		}
-		if u, err := url.PathUnescape(v); err == nil {
-			v = u
-		}
-		if v != values[i] {
+		k, v, ok := hive.SplitPartitionSegment(seg)
+		if !ok || !strings.EqualFold(k, keys[i].Name) || v != values[i] {
 			return false
 		}
 	}
@@ -220,11 +211,11 @@ func (q *query) prune(ctx context.Context, s *scan, ref *tableRef, parts []stock
 	var b strings.Builder
 	b.WriteString("WITH stocklake_parts AS (SELECT CAST(c0 AS BIGINT) AS i")
 	for i, k := range s.table.PartitionKeys {
-		dt, err := s.keys[i].duckType()
+		dt, err := duckType(s.keys[i])
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(&b, ", TRY_CAST(NULLIF(c%d, '%s') AS %s) AS %s", i+1, hiveDefault, dt, quoteIdent(strings.ToLower(k.Name)))
+		fmt.Fprintf(&b, ", TRY_CAST(NULLIF(c%d, '%s') AS %s) AS %s", i+1, hive.DefaultPartitionName, dt, quoteIdent(strings.ToLower(k.Name)))
 	}
 	b.WriteString(" FROM (VALUES ")
 	for i, p := range parts {
@@ -306,7 +297,7 @@ func (q *query) stage(ctx context.Context, s *scan) error {
 				if j < len(s.parts[f.part].Values) {
 					v = s.parts[f.part].Values[j]
 				}
-				dir = filepath.Join(dir, strings.ToLower(k.Name)+"="+hiveEscape(v))
+				dir = filepath.Join(dir, hive.PartitionPath([]string{k.Name}, []string{v}))
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return fmt.Errorf("duckdb: link files: %v", err)
@@ -320,26 +311,6 @@ func (q *query) stage(ctx context.Context, s *scan) error {
 	}
 	s.paths = paths
 	return nil
-}
-
-// hiveEscape escapes a partition value for a folder name as Hive does.
-func hiveEscape(v string) string {
-	if v == "" {
-		return hiveDefault
-	}
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < 0x20 || c == 0x7f || strings.IndexByte("\"#%'*/:=?\\{[]^", c) >= 0 {
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }
 
 // missingColumn matches DuckDB's error for a column no file has.
@@ -383,7 +354,7 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 	}
 	for i, c := range t.Columns {
 		name := strings.ToLower(c.Name)
-		dt, err := s.cols[i].duckType()
+		dt, err := duckType(s.cols[i])
 		if err != nil {
 			return "", fmt.Errorf("table %s.%s column %s: %w", t.Database, t.Name, c.Name, err)
 		}
@@ -401,7 +372,7 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 			if k, ok := jsonKeys[strings.ToLower(src)]; ok {
 				src = k
 			}
-			if s.cols[i].scalar() {
+			if !s.cols[i].Complex() {
 				srcCols = append(srcCols, quoteString(src)+": 'VARCHAR'")
 				sel = append(sel, "TRY_CAST("+quoteIdent(src)+" AS "+dt+") AS "+out)
 			} else {
@@ -422,7 +393,7 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 	}
 	var hiveTypes []string
 	for i, k := range t.PartitionKeys {
-		dt, err := s.keys[i].duckType()
+		dt, err := duckType(s.keys[i])
 		if err != nil {
 			return "", fmt.Errorf("table %s.%s partition key %s: %w", t.Database, t.Name, k.Name, err)
 		}
@@ -432,7 +403,7 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 			sel = append(sel, "CAST(NULL AS "+dt+") AS "+name)
 			continue
 		}
-		sel = append(sel, "TRY_CAST(NULLIF("+name+", '"+hiveDefault+"') AS "+dt+") AS "+name)
+		sel = append(sel, "TRY_CAST(NULLIF("+name+", '"+hive.DefaultPartitionName+"') AS "+dt+") AS "+name)
 	}
 	if len(sel) == 0 {
 		return "", fmt.Errorf("table %s.%s has no columns: crawl it again or fix its definition: %w", t.Database, t.Name, stocklake.ErrInvalid)
@@ -445,24 +416,24 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 		quoted[i] = quoteString(p)
 	}
 	files := "[" + strings.Join(quoted, ", ") + "]"
-	hive := "hive_partitioning = false"
+	hiveOpts := "hive_partitioning = false"
 	if len(t.PartitionKeys) > 0 {
-		hive = "hive_partitioning = true, hive_types = {" + strings.Join(hiveTypes, ", ") + "}, hive_types_autocast = false"
+		hiveOpts = "hive_partitioning = true, hive_types = {" + strings.Join(hiveTypes, ", ") + "}, hive_types_autocast = false"
 	}
 	var from string
 	switch t.Format {
 	case stocklake.FormatParquet:
-		from = fmt.Sprintf("read_parquet(%s, %s, union_by_name = true, binary_as_string = true)", files, hive)
+		from = fmt.Sprintf("read_parquet(%s, %s, union_by_name = true, binary_as_string = true)", files, hiveOpts)
 	case stocklake.FormatJSON:
 		from = fmt.Sprintf("read_json(%s, %s, format = 'newline_delimited', columns = {%s}, maximum_object_size = 134217728)",
-			files, hive, strings.Join(srcCols, ", "))
+			files, hiveOpts, strings.Join(srcCols, ", "))
 	case stocklake.FormatCSV:
 		delim := firstNonEmpty(t.SerDeParams["field.delim"], t.SerDeParams["separatorChar"], t.Parameters["delimiter"], ",")
 		quote := firstNonEmpty(t.SerDeParams["quoteChar"], `"`)
 		escape := firstNonEmpty(t.SerDeParams["escapeChar"], quote)
 		header := t.Parameters["skip.header.line.count"] == "1" || t.SerDeParams["skip.header.line.count"] == "1"
 		from = fmt.Sprintf("read_csv(%s, %s, header = %t, delim = %s, quote = %s, escape = %s, columns = {%s}, auto_detect = false, null_padding = true, nullstr = '\\N')",
-			files, hive, header, quoteString(delim), quoteString(quote), quoteString(escape), strings.Join(srcCols, ", "))
+			files, hiveOpts, header, quoteString(delim), quoteString(quote), quoteString(escape), strings.Join(srcCols, ", "))
 	default:
 		return "", fmt.Errorf("table %s.%s has format %q: only parquet, json and csv tables can be queried: %w", t.Database, t.Name, t.Format, stocklake.ErrInvalid)
 	}

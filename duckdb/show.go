@@ -3,11 +3,11 @@ package duckdb
 import (
 	"context"
 	"fmt"
-	"path"
 	"strings"
 	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // show answers metadata statements from the catalog, with Trino's column
@@ -86,16 +86,13 @@ func (e *Engine) show(ctx context.Context, toks []token, start time.Time) (stock
 			return nil, err
 		}
 		r := newMemRows(start, stocklake.ResultColumn{Name: "partition", Type: "varchar"})
+		keys := make([]string, len(t.PartitionKeys))
+		for i, k := range t.PartitionKeys {
+			keys[i] = k.Name
+		}
 		for _, p := range parts {
-			segs := make([]string, len(t.PartitionKeys))
-			for i, k := range t.PartitionKeys {
-				v := ""
-				if i < len(p.Values) {
-					v = p.Values[i]
-				}
-				segs[i] = k.Name + "=" + v
-			}
-			r.add(path.Join(segs...))
+			// Hive's partition names: values escaped as in folder names.
+			r.add(hive.PartitionPath(keys, p.Values))
 		}
 		return r, nil
 	}
@@ -119,8 +116,8 @@ func (e *Engine) describe(ctx context.Context, words []token, start time.Time) (
 		stocklake.ResultColumn{Name: "Comment", Type: "varchar"})
 	add := func(c stocklake.Column, extra string) {
 		typ := c.Type
-		if ht, err := parseHiveType(c.Type); err == nil {
-			if dt, err := ht.duckType(); err == nil {
+		if ht, err := hive.ParseType(c.Type); err == nil {
+			if dt, err := duckType(ht); err == nil {
 				typ = trinoType(dt)
 			}
 		}

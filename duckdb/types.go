@@ -12,172 +12,16 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
-
-// hiveType is a parsed Glue/Hive column type.
-type hiveType struct {
-	name   string     // lower case: int, array, map, struct, decimal, ...
-	args   []int      // decimal(p,s), varchar(n)
-	elems  []hiveType // array: [T]; map: [K, V]; struct: fields
-	fields []string   // struct field names
-}
-
-// parseHiveType parses a Glue type such as "bigint", "decimal(10,2)",
-// "array<string>" or "struct<a:int,b:map<string,double>>".
-func parseHiveType(s string) (hiveType, error) {
-	p := typeParser{s: s}
-	t, err := p.parse()
-	if err == nil && strings.TrimSpace(p.s[p.i:]) != "" {
-		err = fmt.Errorf("unexpected %q", p.s[p.i:])
-	}
-	if err != nil {
-		return hiveType{}, fmt.Errorf("column type %q: %v: %w", s, err, stocklake.ErrInvalid)
-	}
-	return t, nil
-}
-
-type typeParser struct {
-	s string
-	i int
-}
-
-func (p *typeParser) skip() {
-	for p.i < len(p.s) && p.s[p.i] == ' ' {
-		p.i++
-	}
-}
-
-func (p *typeParser) word() string {
-	p.skip()
-	j := p.i
-	for p.i < len(p.s) && isIdentByte(p.s[p.i]) {
-		p.i++
-	}
-	w := p.s[j:p.i]
-	// "double precision" is one name.
-	if strings.EqualFold(w, "double") {
-		rest := strings.TrimLeft(p.s[p.i:], " ")
-		if len(rest) >= 9 && strings.EqualFold(rest[:9], "precision") {
-			p.i = len(p.s) - len(rest) + 9
-			w = "double precision"
-		}
-	}
-	return w
-}
-
-func (p *typeParser) expect(c byte) error {
-	p.skip()
-	if p.i >= len(p.s) || p.s[p.i] != c {
-		return fmt.Errorf("expected %q at offset %d", c, p.i)
-	}
-	p.i++
-	return nil
-}
-
-func (p *typeParser) peek() byte {
-	p.skip()
-	if p.i < len(p.s) {
-		return p.s[p.i]
-	}
-	return 0
-}
-
-func (p *typeParser) parse() (hiveType, error) {
-	t := hiveType{name: strings.ToLower(p.word())}
-	if t.name == "" {
-		return t, fmt.Errorf("missing type name at offset %d", p.i)
-	}
-	switch t.name {
-	case "array":
-		if err := p.expect('<'); err != nil {
-			return t, err
-		}
-		e, err := p.parse()
-		if err != nil {
-			return t, err
-		}
-		t.elems = []hiveType{e}
-		return t, p.expect('>')
-	case "map":
-		if err := p.expect('<'); err != nil {
-			return t, err
-		}
-		k, err := p.parse()
-		if err != nil {
-			return t, err
-		}
-		if err := p.expect(','); err != nil {
-			return t, err
-		}
-		v, err := p.parse()
-		if err != nil {
-			return t, err
-		}
-		t.elems = []hiveType{k, v}
-		return t, p.expect('>')
-	case "struct":
-		if err := p.expect('<'); err != nil {
-			return t, err
-		}
-		for p.peek() != '>' {
-			if len(t.fields) > 0 {
-				if err := p.expect(','); err != nil {
-					return t, err
-				}
-			}
-			name := p.word()
-			if p.peek() == '`' {
-				p.i++
-				j := strings.IndexByte(p.s[p.i:], '`')
-				if j < 0 {
-					return t, fmt.Errorf("unterminated quoted field name")
-				}
-				name = p.s[p.i : p.i+j]
-				p.i += j + 1
-			}
-			if name == "" {
-				return t, fmt.Errorf("missing field name at offset %d", p.i)
-			}
-			if err := p.expect(':'); err != nil {
-				return t, err
-			}
-			e, err := p.parse()
-			if err != nil {
-				return t, err
-			}
-			t.fields = append(t.fields, name)
-			t.elems = append(t.elems, e)
-		}
-		return t, p.expect('>')
-	}
-	if p.peek() == '(' {
-		p.i++
-		for {
-			n, err := strconv.Atoi(p.word())
-			if err != nil {
-				return t, fmt.Errorf("bad type parameter: %v", err)
-			}
-			t.args = append(t.args, n)
-			if p.peek() == ',' {
-				p.i++
-				continue
-			}
-			break
-		}
-		if err := p.expect(')'); err != nil {
-			return t, err
-		}
-	}
-	return t, nil
-}
 
 func isIdentByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // duckType is the DuckDB type that holds a Glue type.
-func (t hiveType) duckType() (string, error) {
-	switch t.name {
+func duckType(t hive.Type) (string, error) {
+	switch t.Name {
 	case "boolean":
 		return "BOOLEAN", nil
 	case "tinyint":
@@ -190,16 +34,16 @@ func (t hiveType) duckType() (string, error) {
 		return "BIGINT", nil
 	case "float", "real":
 		return "FLOAT", nil
-	case "double", "double precision":
+	case "double":
 		return "DOUBLE", nil
 	case "decimal", "numeric":
-		switch len(t.args) {
+		switch len(t.Params) {
 		case 0:
 			return "DECIMAL(10,0)", nil // Hive's default
 		case 1:
-			return fmt.Sprintf("DECIMAL(%d,0)", t.args[0]), nil
+			return fmt.Sprintf("DECIMAL(%d,0)", t.Params[0]), nil
 		}
-		return fmt.Sprintf("DECIMAL(%d,%d)", t.args[0], t.args[1]), nil
+		return fmt.Sprintf("DECIMAL(%d,%d)", t.Params[0], t.Params[1]), nil
 	case "string", "varchar", "char":
 		return "VARCHAR", nil
 	case "binary":
@@ -209,19 +53,19 @@ func (t hiveType) duckType() (string, error) {
 	case "timestamp":
 		return "TIMESTAMP", nil
 	case "array":
-		e, err := t.elems[0].duckType()
+		e, err := duckType(t.Elems[0])
 		return e + "[]", err
 	case "map":
-		k, err := t.elems[0].duckType()
+		k, err := duckType(t.Elems[0])
 		if err != nil {
 			return "", err
 		}
-		v, err := t.elems[1].duckType()
+		v, err := duckType(t.Elems[1])
 		return "MAP(" + k + ", " + v + ")", err
 	case "struct":
-		parts := make([]string, len(t.fields))
-		for i, f := range t.fields {
-			e, err := t.elems[i].duckType()
+		parts := make([]string, len(t.Fields))
+		for i, f := range t.Fields {
+			e, err := duckType(t.Elems[i])
 			if err != nil {
 				return "", err
 			}
@@ -230,17 +74,7 @@ func (t hiveType) duckType() (string, error) {
 		return "STRUCT(" + strings.Join(parts, ", ") + ")", nil
 	}
 	return "", fmt.Errorf("column type %q has no DuckDB equivalent; change it in the catalog to one of boolean, int, bigint, double, decimal(p,s), string, date, timestamp, array<T>, map<K,V>, struct<...>: %w",
-		t.name, stocklake.ErrInvalid)
-}
-
-// scalar reports whether values of the type are read from text files as
-// text and converted with TRY_CAST.
-func (t hiveType) scalar() bool {
-	switch t.name {
-	case "array", "map", "struct":
-		return false
-	}
-	return true
+		t.String(), stocklake.ErrInvalid)
 }
 
 // trinoType converts a DuckDB type name, as the Go driver reports it, to

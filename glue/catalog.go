@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // Table type and parameters Glue tables carry for Athena and Trino.
@@ -27,26 +28,6 @@ const (
 	paramClassifier  = "classification"
 	paramCompression = "compressionType"
 )
-
-// storage is the input format, output format and SerDe that Athena and
-// Trino expect for a format, used when a table names only its format.
-var storage = map[string][3]string{
-	stocklake.FormatParquet: {
-		"org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-		"org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-		"org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-	},
-	stocklake.FormatJSON: {
-		"org.apache.hadoop.mapred.TextInputFormat",
-		"org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-		"org.openx.data.jsonserde.JsonSerDe",
-	},
-	stocklake.FormatCSV: {
-		"org.apache.hadoop.mapred.TextInputFormat",
-		"org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-		"org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe",
-	},
-}
 
 // name normalizes a database or table name the way Glue does.
 func name(kind, n string) (string, error) {
@@ -240,11 +221,13 @@ func toTableInput(t stocklake.Table, tbl string, old *types.Table) *types.TableI
 	if format == "" {
 		format = strings.ToLower(t.Parameters[paramClassifier])
 	}
+	// A table that names only its format gets the classes Athena and
+	// Trino expect for it.
 	input, output, serde := t.InputFormat, t.OutputFormat, t.SerDe
-	if def, ok := storage[format]; ok {
-		input = cmp.Or(input, def[0])
-		output = cmp.Or(output, def[1])
-		serde = cmp.Or(serde, def[2])
+	if in, out, sd, ok := hive.Storage(format); ok {
+		input = cmp.Or(input, in)
+		output = cmp.Or(output, out)
+		serde = cmp.Or(serde, sd)
 	}
 	sd.Columns = toColumns(t.Columns, oldCols)
 	sd.Location = aws.String(t.Location)

@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -193,11 +193,12 @@ func (s *Sink) register(ctx context.Context, path string) {
 	if _, ok := s.registered.Load(path); ok {
 		return
 	}
-	var keys, values []string
-	for _, kv := range strings.Split(path, "/") {
-		k, v, _ := strings.Cut(kv, "=")
-		keys = append(keys, k)
-		values = append(values, v)
+	// The catalog holds the values, not the escaped folder text.
+	keys, values, err := hive.ParsePartitionPath(path)
+	if err != nil {
+		s.log.Warn("could not register partition in catalog", "path", path, "err", err)
+		s.setLastErr(err)
+		return
 	}
 	format := stocklake.FormatParquet
 	if s.cfg.Format == FormatJSON {

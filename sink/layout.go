@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // Partitioning turns a record's event time and fields into a Hive-style
@@ -104,42 +105,18 @@ func (p Partitioning) Keys() []string {
 	return out
 }
 
-// path builds the folder path for event time t; field looks up other keys.
+// path builds the folder path for event time t with hive.PartitionPath's
+// rule (keys lower-cased, values escaped, empty values as Hive's default
+// partition); field looks up other keys.
 func (p Partitioning) path(dst []byte, t time.Time, field func(string) string) []byte {
 	t = t.UTC()
-	for i, k := range p.keys {
-		if i > 0 {
-			dst = append(dst, '/')
-		}
-		dst = append(dst, strings.ToLower(k)...)
-		dst = append(dst, '=')
+	for _, k := range p.keys {
 		if layout, ok := timeKeys[k]; ok {
-			dst = t.AppendFormat(dst, layout)
+			var buf [16]byte
+			dst = hive.AppendPartitionSegment(dst, k, string(t.AppendFormat(buf[:0], layout)))
 			continue
 		}
-		dst = appendHiveEscaped(dst, field(k))
-	}
-	return dst
-}
-
-// HiveDefaultPartition is the folder value Hive, Athena and Trino use for a
-// null or empty partition value.
-const HiveDefaultPartition = "__HIVE_DEFAULT_PARTITION__"
-
-// appendHiveEscaped escapes a partition value the way Hive does: characters
-// that are unsafe in paths become %XX.
-func appendHiveEscaped(dst []byte, v string) []byte {
-	if v == "" {
-		return append(dst, HiveDefaultPartition...)
-	}
-	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < 0x20 || c == 0x7f || strings.IndexByte("\"#%'*/:=?\\{[]^", c) >= 0 {
-			dst = append(dst, '%', hex[c>>4], hex[c&0xf])
-			continue
-		}
-		dst = append(dst, c)
+		dst = hive.AppendPartitionSegment(dst, k, field(k))
 	}
 	return dst
 }

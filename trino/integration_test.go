@@ -16,6 +16,7 @@ import (
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/file"
+	"github.com/stocklake/stocklake/hive"
 	"github.com/stocklake/stocklake/internal/querysuite"
 	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/sqlite"
@@ -294,6 +295,42 @@ func TestTrinoIntegration(t *testing.T) {
 		}
 		if all.Duration <= 0 {
 			t.Errorf("duration %v, want > 0", all.Duration)
+		}
+	})
+
+	t.Run("escaped partition values", func(t *testing.T) {
+		// Folders as the sink names them (hive.PartitionPath); the catalog
+		// holds the values, the empty one as Hive's default partition,
+		// which Trino reads as NULL.
+		values := []string{"NYA/X", "UP%10", "a}b", "with space", ""}
+		for i, v := range values {
+			var rows []sink.TickRow
+			for n := range i + 1 {
+				rows = append(rows, sink.TickRow{Symbol: "S", TS: int64(n), Price: 1, Size: 1, TradeID: fmt.Sprint(n), Source: "test"})
+			}
+			var buf bytes.Buffer
+			w := parquet.NewGenericWriter[sink.TickRow](&buf)
+			if _, err := w.Write(rows); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			l.put(t, "venues/"+hive.PartitionPath([]string{"exchange"}, []string{v})+"/part-0.parquet", buf.Bytes())
+		}
+		l.crawl(t)
+		_, rows, _ := query(t, e, fmt.Sprintf(`SELECT exchange, count(*) FROM %s.venues GROUP BY exchange`, l.db))
+		got := map[any]int64{}
+		for _, r := range rows {
+			got[r[0]] = r[1].(int64)
+		}
+		want := map[any]int64{"NYA/X": 1, "UP%10": 2, "a}b": 3, "with space": 4, nil: 5}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("rows per exchange = %v, want %v", got, want)
+		}
+		_, rows, _ = query(t, e, fmt.Sprintf(`SELECT count(*) FROM %s.venues WHERE exchange = 'NYA/X'`, l.db))
+		if rows[0][0] != int64(1) {
+			t.Errorf("WHERE exchange = 'NYA/X': count %v, want 1", rows[0][0])
 		}
 	})
 

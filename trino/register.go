@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // FingerprintProperty is the table parameter (Trino's extra_properties) in
@@ -174,7 +175,7 @@ func (e *Engine) syncPartitions(ctx context.Context, key string, t stocklake.Tab
 		if _, gone := p.Parameters[stocklake.ParamDeprecatedByCrawler]; gone {
 			continue
 		}
-		loc, err := e.location(p.Location)
+		loc, err := e.partitionLocation(t.Location, p.Location)
 		if err != nil {
 			return &tableError{err: fmt.Errorf("partition %s: %w", strings.Join(p.Values, "/"), err)}
 		}
@@ -276,18 +277,18 @@ func sameLocation(a, b string) bool {
 // key=value folders in key order.
 func canonical(t stocklake.Table, want map[string]stocklake.Partition, missing []string) bool {
 	base := strings.TrimSuffix(t.Location, "/") + "/"
+	keys := make([]string, len(t.PartitionKeys))
+	for i, k := range t.PartitionKeys {
+		keys[i] = k.Name
+	}
 	for _, k := range missing {
 		p := want[k]
-		var b strings.Builder
-		b.WriteString(base)
-		for i, key := range t.PartitionKeys {
-			v := p.Values[i]
-			if v == "" || strings.ContainsAny(v, "/=%:#?\\\"'{}[]^*\x00\n\r") {
-				return false
+		for _, v := range p.Values {
+			if hive.Escape(v) != v {
+				return false // the folder name is not the value
 			}
-			b.WriteString(strings.ToLower(key.Name) + "=" + v + "/")
 		}
-		if !sameLocation(b.String(), p.Location) {
+		if !sameLocation(base+hive.PartitionPath(keys, p.Values)+"/", p.Location) {
 			return false
 		}
 	}
@@ -402,17 +403,6 @@ func (e *Engine) tableDDL(t stocklake.Table) (ddl, fingerprint string, err error
 	return ddl, fingerprint, nil
 }
 
-// SerDe classes the Hive connector reads, as Glue records them.
-const (
-	serdeParquet  = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-	serdeOpenX    = "org.openx.data.jsonserde.JsonSerDe"
-	serdeHiveJSON = "org.apache.hive.hcatalog.data.JsonSerDe"
-	serdeOpenCSV  = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
-	serdeLazy     = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
-	serdeORC      = "org.apache.hadoop.hive.ql.io.orc.OrcSerde"
-	serdeAvro     = "org.apache.hadoop.hive.serde2.avro.AvroSerDe"
-)
-
 // formatProperties returns the Trino table properties for a table's data
 // format and SerDe.
 func formatProperties(t stocklake.Table) ([]string, error) {
@@ -436,17 +426,17 @@ func formatProperties(t stocklake.Table) ([]string, error) {
 		format = strings.ToLower(param("classification"))
 	}
 	switch {
-	case t.SerDe == serdeParquet || t.SerDe == "" && format == stocklake.FormatParquet:
+	case t.SerDe == hive.ParquetSerDe || t.SerDe == "" && format == stocklake.FormatParquet:
 		return []string{"format = 'PARQUET'"}, nil
-	case t.SerDe == serdeORC || t.SerDe == "" && format == "orc":
+	case t.SerDe == hive.ORCSerDe || t.SerDe == "" && format == "orc":
 		return []string{"format = 'ORC'"}, nil
-	case t.SerDe == serdeAvro || t.SerDe == "" && format == "avro":
+	case t.SerDe == hive.AvroSerDe || t.SerDe == "" && format == "avro":
 		return []string{"format = 'AVRO'"}, nil
-	case t.SerDe == serdeHiveJSON:
+	case t.SerDe == hive.HiveJSONSerDe:
 		return []string{"format = 'JSON'"}, nil
-	case t.SerDe == serdeOpenX || t.SerDe == "" && format == stocklake.FormatJSON:
+	case t.SerDe == hive.OpenXJSONSerDe || t.SerDe == "" && format == stocklake.FormatJSON:
 		return []string{"format = 'OPENX_JSON'"}, nil
-	case t.SerDe == serdeOpenCSV:
+	case t.SerDe == hive.OpenCSVSerDe:
 		for _, c := range slices.Concat(t.Columns, t.PartitionKeys) {
 			if c.Type != "string" && !strings.HasPrefix(c.Type, "varchar") {
 				return nil, fmt.Errorf("column %s is %s, but Trino reads OpenCSVSerde tables only with string columns: %w", c.Name, c.Type, stocklake.ErrInvalid)
@@ -465,7 +455,7 @@ func formatProperties(t stocklake.Table) ([]string, error) {
 			props = append(props, "csv_escape = "+quoteString(esc))
 		}
 		return props, nil
-	case t.SerDe == serdeLazy || t.SerDe == "" && format == stocklake.FormatCSV:
+	case t.SerDe == hive.LazySimpleSerDe || t.SerDe == "" && format == stocklake.FormatCSV:
 		props = append(props, "format = 'TEXTFILE'")
 		sep := param("field.delim", "delimiter")
 		if sep == "" {
@@ -511,6 +501,24 @@ func (e *Engine) location(loc string) (string, error) {
 		return loc, nil
 	}
 	return "", fmt.Errorf("location %q: scheme %s is not one Trino reads (file, s3, gs, abfs): %w", loc, u.Scheme, stocklake.ErrInvalid)
+}
+
+// partitionLocation rewrites a partition's catalog location for the Trino
+// server. The table's location is a URL (file:///data/my%20lake/ticks/),
+// but the folders below it are Hive partition names, escaped with
+// hive.Escape: exchange=NYA%2FX is the folder's name, not an escaped '/',
+// so that part is kept as it is. A partition elsewhere is a URL as a whole.
+func (e *Engine) partitionLocation(table, part string) (string, error) {
+	base := strings.TrimSuffix(table, "/") + "/"
+	rest, ok := strings.CutPrefix(part, base)
+	if !ok {
+		return e.location(part)
+	}
+	loc, err := e.location(base)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(loc, "/") + "/" + rest, nil
 }
 
 // configuredPrecision returns the timestamp precision named in Trino's

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 	"github.com/stocklake/stocklake/sqlite"
 )
 
@@ -34,13 +35,17 @@ func TestHiveToTrino(t *testing.T) {
 		"map<string,array<int>>":         "map(varchar, array(integer))",
 		"struct<mic:string,lit:boolean>": `row("mic" varchar, "lit" boolean)`,
 		"array<struct<a:int,b:struct<c:double>>>": `array(row("a" integer, "b" row("c" double)))`,
+		// Since the one Hive grammar (hive.ParseType): field names as
+		// Glue allows them, quoted or not.
+		"struct<a-b:int,`c d`:string>": `row("a-b" integer, "c d" varchar)`,
 	} {
 		got, err := hiveToTrino(hive, 6)
 		if err != nil || got != want {
 			t.Errorf("hiveToTrino(%q) = %q, %v; want %q", hive, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "array<string", "struct<a>", "uniontype<int,string>", "map<string>", "geometry"} {
+	for _, bad := range []string{"", "array<string", "struct<a>", "uniontype<int,string>", "map<string>", "geometry",
+		"decimal(p,s)"} { // type parameters are whole numbers (this copy took any word)
 		if got, err := hiveToTrino(bad, 6); !errors.Is(err, stocklake.ErrInvalid) {
 			t.Errorf("hiveToTrino(%q) = %q, %v; want ErrInvalid", bad, got, err)
 		}
@@ -145,6 +150,19 @@ func TestLocation(t *testing.T) {
 			t.Errorf("location(%q): %v, want ErrInvalid", bad, err)
 		}
 	}
+	// Partition folders are Hive-escaped names, not URL escapes: the
+	// folder of NYA/X is exchange=NYA%2FX (it was read as exchange=NYA/X).
+	e.localRoot = "/"
+	for _, tc := range [][3]string{
+		{"file:///data/my%20lake/t/", "file:///data/my%20lake/t/exchange=NYA%2FX/", "local:///data/my lake/t/exchange=NYA%2FX/"},
+		{"file:///data/lake/t", "file:///data/lake/t/exchange=UP%2510/dt=x/", "local:///data/lake/t/exchange=UP%2510/dt=x/"},
+		{"file:///data/lake/t/", "file:///elsewhere/my%20p/", "local:///elsewhere/my p/"},
+		{"s3://b/t/", "s3://b/t/exchange=NYA%2FX/", "s3://b/t/exchange=NYA%2FX/"},
+	} {
+		if got, err := e.partitionLocation(tc[0], tc[1]); err != nil || got != tc[2] {
+			t.Errorf("partitionLocation(%q, %q) = %q, %v; want %q", tc[0], tc[1], got, err, tc[2])
+		}
+	}
 }
 
 func parquetTable(db, name, loc string, keys ...string) stocklake.Table {
@@ -152,7 +170,7 @@ func parquetTable(db, name, loc string, keys ...string) stocklake.Table {
 		Database: db, Name: name, Location: loc, Format: stocklake.FormatParquet,
 		Columns: []stocklake.Column{{Name: "symbol", Type: "string"}, {Name: "ts", Type: "timestamp"}, {Name: "price", Type: "double"},
 			{Name: "conditions", Type: "array<string>", Comment: "trade conditions"}},
-		SerDe: serdeParquet,
+		SerDe: hive.ParquetSerDe,
 	}
 	for _, k := range keys {
 		t.PartitionKeys = append(t.PartitionKeys, stocklake.Column{Name: k, Type: "string"})
@@ -188,7 +206,7 @@ func TestTableDDL(t *testing.T) {
 
 	csv := stocklake.Table{Database: "market", Name: "seed", Location: "s3://b/seed/", Format: stocklake.FormatCSV,
 		Columns: []stocklake.Column{{Name: "index", Type: "string"}, {Name: "close", Type: "string"}},
-		SerDe:   serdeOpenCSV, SerDeParams: map[string]string{"separatorChar": ";", "quoteChar": `"`, "escapeChar": `\`},
+		SerDe:   hive.OpenCSVSerDe, SerDeParams: map[string]string{"separatorChar": ";", "quoteChar": `"`, "escapeChar": `\`},
 		Parameters: map[string]string{"skip.header.line.count": "1"}}
 	ddl, _, err = e.tableDDL(csv)
 	if err != nil {
@@ -203,12 +221,12 @@ func TestTableDDL(t *testing.T) {
 	if _, _, err := e.tableDDL(csv); !errors.Is(err, stocklake.ErrInvalid) || !isTableError(err) {
 		t.Errorf("OpenCSVSerde with a double column: %v, want a table error wrapping ErrInvalid", err)
 	}
-	csv.SerDe, csv.SerDeParams = serdeLazy, map[string]string{"field.delim": "\t"}
+	csv.SerDe, csv.SerDeParams = hive.LazySimpleSerDe, map[string]string{"field.delim": "\t"}
 	ddl, _, _ = e.tableDDL(csv)
 	if !strings.Contains(ddl, "format = 'TEXTFILE'") || !strings.Contains(ddl, "textfile_field_separator = '\t'") || !strings.Contains(ddl, `"close" double`) {
 		t.Errorf("LazySimpleSerDe DDL:\n%s", ddl)
 	}
-	js := stocklake.Table{Database: "market", Name: "trades", Location: "s3://b/trades/", Format: stocklake.FormatJSON, SerDe: serdeOpenX,
+	js := stocklake.Table{Database: "market", Name: "trades", Location: "s3://b/trades/", Format: stocklake.FormatJSON, SerDe: hive.OpenXJSONSerDe,
 		Columns: []stocklake.Column{{Name: "venue", Type: "struct<mic:string>"}}}
 	if ddl, _, _ := e.tableDDL(js); !strings.Contains(ddl, "format = 'OPENX_JSON'") {
 		t.Errorf("JSON DDL:\n%s", ddl)
@@ -557,5 +575,29 @@ func TestStatsFromQueryInfo(t *testing.T) {
 	}
 	if id := statementID("/v1/query/x"); id != "" {
 		t.Errorf("statementID of a query-info URL = %q", id)
+	}
+}
+
+// TestCanonical checks when sync_partition_metadata may find the missing
+// partitions itself: each sits in the folder hive.PartitionPath names and
+// no value needs escaping. '}' needs none in Hive (this check refused it
+// before it used hive.Escape).
+func TestCanonical(t *testing.T) {
+	tb := stocklake.Table{Location: "s3://lake/ticks/", PartitionKeys: []stocklake.Column{{Name: "DT"}, {Name: "ex"}}}
+	for _, tc := range []struct {
+		values []string
+		loc    string
+		want   bool
+	}{
+		{[]string{"2026-11-26", "NYSE"}, "s3://lake/ticks/dt=2026-11-26/ex=NYSE/", true},
+		{[]string{"2026-11-26", "a}b"}, "s3://lake/ticks/dt=2026-11-26/ex=a}b", true},
+		{[]string{"2026-11-26", "NYSE"}, "s3://lake/other/dt=2026-11-26/ex=NYSE/", false},
+		{[]string{"2026-11-26", "NYA/X"}, "s3://lake/ticks/dt=2026-11-26/ex=NYA%2FX/", false},
+		{[]string{"2026-11-26", ""}, "s3://lake/ticks/dt=2026-11-26/ex=__HIVE_DEFAULT_PARTITION__/", false},
+	} {
+		want := map[string]stocklake.Partition{"k": {Values: tc.values, Location: tc.loc}}
+		if got := canonical(tb, want, []string{"k"}); got != tc.want {
+			t.Errorf("canonical(%q at %s) = %v, want %v", tc.values, tc.loc, got, tc.want)
+		}
 	}
 }

@@ -12,27 +12,92 @@ import (
 	trinoclient "github.com/trinodb/trino-go-client/trino"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // hiveToTrino translates a Glue/Hive column type (string, int,
 // array<struct<a:int>>, decimal(10,2), ...) to the Trino type that the Hive
 // connector maps it to, for CREATE TABLE. Timestamps get tsPrecision, which
 // must be the server's hive.timestamp-precision.
-func hiveToTrino(hive string, tsPrecision int) (string, error) {
-	p := &typeParser{s: hive, hive: true}
-	t, err := p.parse()
+func hiveToTrino(typ string, tsPrecision int) (string, error) {
+	t, err := hive.ParseType(typ)
 	if err != nil {
-		return "", fmt.Errorf("column type %q: %v: %w", hive, err, stocklake.ErrInvalid)
+		return "", err
 	}
-	s, err := t.trinoDDL(tsPrecision)
+	s, err := trinoDDL(t, tsPrecision)
 	if err != nil {
-		return "", fmt.Errorf("column type %q: %v: %w", hive, err, stocklake.ErrInvalid)
+		return "", fmt.Errorf("column type %q: %v: %w", typ, err, stocklake.ErrInvalid)
 	}
 	return s, nil
 }
 
-// sqlType is a parsed Hive or Trino type: a name, type arguments (array
-// element, map key and value, row fields) and numeric parameters.
+// trinoDDL renders a Hive type as a Trino type.
+func trinoDDL(t hive.Type, tsPrecision int) (string, error) {
+	param := func(i int) string { return strconv.Itoa(t.Params[i]) }
+	switch t.Name {
+	case "string":
+		return "varchar", nil
+	case "varchar", "char":
+		if len(t.Params) == 1 {
+			return t.Name + "(" + param(0) + ")", nil
+		}
+		return "varchar", nil
+	case "int", "integer":
+		return "integer", nil
+	case "tinyint", "smallint", "bigint", "boolean", "double", "date":
+		return t.Name, nil
+	case "float", "real":
+		return "real", nil
+	case "timestamp":
+		// The connector stores a Hive timestamp and reads it at
+		// hive.timestamp-precision, which CREATE TABLE must repeat.
+		return "timestamp(" + strconv.Itoa(tsPrecision) + ")", nil
+	case "decimal", "numeric":
+		switch len(t.Params) {
+		case 0:
+			return "decimal(10,0)", nil // Hive's default
+		case 1:
+			return "decimal(" + param(0) + ",0)", nil
+		default:
+			return "decimal(" + param(0) + "," + param(1) + ")", nil
+		}
+	case "binary", "varbinary":
+		return "varbinary", nil
+	case "array":
+		e, err := trinoDDL(t.Elems[0], tsPrecision)
+		if err != nil {
+			return "", err
+		}
+		return "array(" + e + ")", nil
+	case "map":
+		k, err := trinoDDL(t.Elems[0], tsPrecision)
+		if err != nil {
+			return "", err
+		}
+		v, err := trinoDDL(t.Elems[1], tsPrecision)
+		if err != nil {
+			return "", err
+		}
+		return "map(" + k + ", " + v + ")", nil
+	case "struct":
+		if len(t.Elems) == 0 {
+			return "", fmt.Errorf("struct needs at least one field")
+		}
+		parts := make([]string, len(t.Elems))
+		for i, a := range t.Elems {
+			s, err := trinoDDL(a, tsPrecision)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = quoteIdent(t.Fields[i]) + " " + s
+		}
+		return "row(" + strings.Join(parts, ", ") + ")", nil
+	}
+	return "", fmt.Errorf("type %s has no Trino equivalent in the Hive connector", t.Name)
+}
+
+// sqlType is a parsed Trino type: a name, type arguments (array element,
+// map key and value, row fields) and numeric parameters.
 type sqlType struct {
 	name   string     // lowercase base name: varchar, array, map, row, timestamp, ...
 	params []string   // numeric parameters: (10,2), (6), varchar(3)
@@ -41,83 +106,12 @@ type sqlType struct {
 	suffix string     // "with time zone"
 }
 
-// trinoDDL renders a type parsed from Hive syntax as a Trino type.
-func (t *sqlType) trinoDDL(tsPrecision int) (string, error) {
-	switch t.name {
-	case "string":
-		return "varchar", nil
-	case "varchar", "char":
-		if len(t.params) == 1 {
-			return t.name + "(" + t.params[0] + ")", nil
-		}
-		return "varchar", nil
-	case "int", "integer":
-		return "integer", nil
-	case "tinyint", "smallint", "bigint", "boolean", "double", "date":
-		return t.name, nil
-	case "float", "real":
-		return "real", nil
-	case "timestamp":
-		// The connector stores a Hive timestamp and reads it at
-		// hive.timestamp-precision, which CREATE TABLE must repeat.
-		return "timestamp(" + strconv.Itoa(tsPrecision) + ")", nil
-	case "decimal", "numeric":
-		switch len(t.params) {
-		case 0:
-			return "decimal(10,0)", nil // Hive's default
-		case 1:
-			return "decimal(" + t.params[0] + ",0)", nil
-		default:
-			return "decimal(" + t.params[0] + "," + t.params[1] + ")", nil
-		}
-	case "binary", "varbinary":
-		return "varbinary", nil
-	case "array":
-		if len(t.args) != 1 {
-			return "", fmt.Errorf("array needs one element type")
-		}
-		e, err := t.args[0].trinoDDL(tsPrecision)
-		if err != nil {
-			return "", err
-		}
-		return "array(" + e + ")", nil
-	case "map":
-		if len(t.args) != 2 {
-			return "", fmt.Errorf("map needs a key and a value type")
-		}
-		k, err := t.args[0].trinoDDL(tsPrecision)
-		if err != nil {
-			return "", err
-		}
-		v, err := t.args[1].trinoDDL(tsPrecision)
-		if err != nil {
-			return "", err
-		}
-		return "map(" + k + ", " + v + ")", nil
-	case "struct", "row":
-		if len(t.args) == 0 {
-			return "", fmt.Errorf("struct needs at least one field")
-		}
-		parts := make([]string, len(t.args))
-		for i, a := range t.args {
-			s, err := a.trinoDDL(tsPrecision)
-			if err != nil {
-				return "", err
-			}
-			parts[i] = quoteIdent(t.fields[i]) + " " + s
-		}
-		return "row(" + strings.Join(parts, ", ") + ")", nil
-	}
-	return "", fmt.Errorf("type %s has no Trino equivalent in the Hive connector", t.name)
-}
-
-// typeParser parses Hive type syntax (array<int>, struct<a:int,b:string>,
-// map<string,int>) and Trino type signatures (array(integer), row(a integer,
-// b varchar), map(varchar, integer), timestamp(6) with time zone).
+// typeParser parses Trino type signatures (array(integer), row(a integer,
+// b varchar), map(varchar, integer), timestamp(6) with time zone). Hive
+// type names are parsed by hive.ParseType.
 type typeParser struct {
-	s    string
-	pos  int
-	hive bool
+	s   string
+	pos int
 }
 
 func (p *typeParser) parse() (*sqlType, error) {
@@ -203,10 +197,6 @@ func (p *typeParser) typ() (*sqlType, error) {
 		return nil, err
 	}
 	t := &sqlType{name: strings.ToLower(name)}
-	open, close := byte('('), byte(')')
-	if p.hive && (t.name == "array" || t.name == "map" || t.name == "struct" || t.name == "uniontype") {
-		open, close = '<', '>'
-	}
 	// Multi-word names: double precision, character varying.
 	if next, ok := map[string]string{"double": "precision", "character": "varying"}[t.name]; ok {
 		save := p.pos
@@ -226,7 +216,7 @@ func (p *typeParser) typ() (*sqlType, error) {
 		t.name += " " + rest
 		return t, nil
 	}
-	if p.peek() == open {
+	if p.peek() == '(' {
 		p.pos++
 		switch t.name {
 		case "array", "map":
@@ -241,16 +231,11 @@ func (p *typeParser) typ() (*sqlType, error) {
 				}
 				p.pos++
 			}
-		case "struct", "row":
+		case "row":
 			for {
 				f, err := p.word()
 				if err != nil {
 					return nil, err
-				}
-				if p.hive {
-					if err := p.expect(':'); err != nil {
-						return nil, err
-					}
 				}
 				a, err := p.typ()
 				if err != nil {
@@ -276,7 +261,7 @@ func (p *typeParser) typ() (*sqlType, error) {
 				p.pos++
 			}
 		}
-		if err := p.expect(close); err != nil {
+		if err := p.expect(')'); err != nil {
 			return nil, err
 		}
 	}
