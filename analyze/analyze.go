@@ -176,6 +176,9 @@ type Config struct {
 	// crash, for tests, makes Run return errTestCrash without committing
 	// when it reports true (checked before each commit decision).
 	crash func() bool
+	// afterPoll, for tests, is called after each poll with the number of
+	// records it returned, before they are processed.
+	afterPoll func(records int)
 }
 
 var errTestCrash = errors.New("test crash: stopped without committing")
@@ -230,7 +233,7 @@ type Analyzer struct {
 	txnFinals  int
 	finalAt    time.Time
 	txnAlerts  []stocklake.Alert
-	txnBad     bool // records of a partition without restored state were polled
+	txnBad     bool // the open transaction must abort: records of a partition without restored state were polled, or a shutdown left records unprocessed
 	behind     bool // the last poll left records waiting: catching up, not live
 	snapSeq    uint64
 	snapNonce  string
@@ -642,9 +645,11 @@ func (a *Analyzer) loop(ctx context.Context) error {
 				a.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
+		if a.cfg.afterPoll != nil {
+			a.cfg.afterPoll(fetches.NumRecords())
+		}
 		if ctx.Err() != nil {
-			// Records polled as ctx ended are left for the next owner.
-			return nil
+			return a.stopAfterPoll(ctx, fetches)
 		}
 		if err := a.applyEvents(ctx); err != nil {
 			return err
@@ -671,6 +676,27 @@ func (a *Analyzer) loop(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stopAfterPoll ends the loop when ctx is done after a poll. The session
+// counts polled records as consumed at once, so the final commit would
+// commit their offsets: records polled as ctx ended are processed, so the
+// commit holds their effect too. If a rebalance is pending (its partitions
+// are not restored, and restoring needs the cancelled ctx), the open
+// transaction is aborted instead: its records go to the next owner.
+func (a *Analyzer) stopAfterPoll(ctx context.Context, fetches kgo.Fetches) error {
+	if fetches.NumRecords() == 0 {
+		return nil
+	}
+	a.evMu.Lock()
+	pending := len(a.events) > 0
+	a.evMu.Unlock()
+	if pending {
+		a.txnBad = true
+		a.log.Info("shutting down with a rebalance pending; aborting the open transaction", "polled", fetches.NumRecords())
+		return nil
+	}
+	return a.process(context.WithoutCancel(ctx), fetches)
 }
 
 // applyEvents handles rebalances: commits (or aborts) the open transaction,

@@ -600,3 +600,70 @@ func TestSessionRestart(t *testing.T) {
 	}
 	checkBars(t, kc, a, want)
 }
+
+// TestShutdownAfterPoll cancels the analyzer right after a poll returned
+// records, with a transaction open: the session already counts those
+// records as consumed, so the shutdown commit must hold their effect (or
+// abort). A second run then finishes the input: the bar topics hold every
+// bar exactly once, as after an uninterrupted run. Before the fix the
+// records were skipped and their offsets committed: bars lost ticks.
+func TestShutdownAfterPoll(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pending bool // a rebalance event is pending at shutdown: abort
+	}{{"process", false}, {"rebalance-pending", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			kc := newCluster(t)
+			parts := produceSim(t, kc, "ticks", simCfg)
+			want := expectedBars(t, streamCfg, parts)
+			group := "g6-" + tc.name
+			cfg := baseConfig(kc, group)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var a *Analyzer
+			polls, stoppedAt := 0, int64(-1)
+			cfg.afterPoll = func(n int) {
+				if n == 0 || stoppedAt >= 0 {
+					return
+				}
+				if polls++; polls >= 5 && a.inTxn && a.txnRecords > 0 {
+					stoppedAt = a.stats.Ticks.Load()
+					if tc.pending {
+						a.evMu.Lock()
+						a.events = append(a.events, event{revoke: true, parts: map[int32]int64{}})
+						a.evMu.Unlock()
+					}
+					cancel()
+				}
+			}
+			cfg.ExitWhenIdle = false
+			var err error
+			if a, err = New(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Run(ctx); err != nil {
+				t.Fatalf("clean shutdown returned %v", err)
+			}
+			if stoppedAt < 0 || stoppedAt >= int64(simCfg.Count) {
+				t.Fatalf("the hook did not stop the analyzer part way through (at %d ticks)", stoppedAt)
+			}
+			if a.stats.Commits.Load() == 0 {
+				t.Fatal("the first run committed nothing before it was stopped")
+			}
+			if tc.pending && a.stats.Aborts.Load() == 0 {
+				t.Error("a shutdown with a rebalance pending did not abort its transaction")
+			}
+			if !tc.pending && a.stats.Ticks.Load() == stoppedAt {
+				t.Error("the records polled at shutdown were not processed")
+			}
+			b, err := runAnalyzer(t, baseConfig(kc, group))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.stats.Restores.Load() == 0 {
+				t.Error("the second run restored no checkpoint")
+			}
+			checkBars(t, kc, b, want)
+		})
+	}
+}
