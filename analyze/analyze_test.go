@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -665,5 +666,150 @@ func TestShutdownAfterPoll(t *testing.T) {
 			}
 			checkBars(t, kc, b, want)
 		})
+	}
+}
+
+var farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// TestFutureTicksDeadLettered puts three ticks stamped 9999-12-31, one per
+// partition, in the middle of a simulator run. They go to the dead-letter
+// topic with the reason, do not move the watermark, and every bar of the
+// other ticks closes as if they were not there. Before the bound, the
+// watermark jumped to the year 9999 and every later tick was late.
+func TestFutureTicksDeadLettered(t *testing.T) {
+	kc := newCluster(t)
+	ctx := context.Background()
+	sim, err := source.NewSimulator(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []stocklake.Record
+	if err := sim.Run(ctx, func(r stocklake.Record) error { recs = append(recs, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(rs []stocklake.Record) {
+		p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if err := p.Produce(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(recs[:len(recs)/3])
+	for p := range int32(3) {
+		produceTicks(t, kc, "ticks", p, []stocklake.Tick{{Symbol: "AAPL", Time: farFuture, Price: 1, Size: 1, TradeID: fmt.Sprint("future-", p)}})
+	}
+	produce(recs[len(recs)/3:])
+
+	parts := map[int32][]stocklake.Tick{}
+	for _, r := range readTopic(t, kc, "ticks") {
+		tk, err := stocklake.ParseTick(r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tk.Time.Equal(farFuture) {
+			parts[r.Partition] = append(parts[r.Partition], tk)
+		}
+	}
+	want := expectedBars(t, streamCfg, parts)
+	a, err := runAnalyzer(t, baseConfig(kc, "g7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBars(t, kc, a, want)
+	if n := len(readTopic(t, kc, "ticks.late")); n != 0 {
+		t.Errorf("%d late ticks, want none", n)
+	}
+	if wm := time.UnixMicro(a.stats.Watermark.Load()); wm.After(time.Now()) {
+		t.Errorf("watermark %v is in the future", wm)
+	}
+	dlq := readTopic(t, kc, "g7.dlq")
+	if len(dlq) != 3 || a.stats.Future.Load() != 3 || a.stats.Rejected.Load() != 3 {
+		t.Fatalf("%d dead letters, %d future, %d rejected; want the 3 future ticks", len(dlq), a.stats.Future.Load(), a.stats.Rejected.Load())
+	}
+	for _, r := range dlq {
+		tk, err := stocklake.ParseTick(r.Value)
+		if err != nil || !tk.Time.Equal(farFuture) {
+			t.Errorf("dead letter %q is not a future tick (%v)", r.Value, err)
+		}
+		h := map[string]string{}
+		for _, x := range r.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		if h[HeaderErrorKind] != "future" || !strings.Contains(h[HeaderError], "ahead of the wall clock") || !strings.HasPrefix(h[HeaderSource], "ticks/") {
+			t.Errorf("dead letter headers %v", h)
+		}
+	}
+}
+
+// steadyTicks makes n ticks of two symbols on partition 0, 20 ms apart
+// from start.
+func steadyTicks(start time.Time, n int, tag string) []stocklake.Tick {
+	ts := make([]stocklake.Tick, n)
+	for i := range ts {
+		sym := []string{"AAPL", "MSFT"}[i%2]
+		ts[i] = stocklake.Tick{Symbol: sym, Time: start.Add(time.Duration(i) * 20 * time.Millisecond),
+			Price: 100 + float64(i%37)/10, Size: float64(1 + i%5), TradeID: fmt.Sprint(tag, i)}
+	}
+	return ts
+}
+
+// TestFrozenCheckpointIgnored restores a checkpoint written with the bound
+// disabled after a tick stamped 9999-12-31: its watermark is in the year
+// 9999. With the bound on, the analyzer ignores that checkpoint (with a
+// warning) and the next ticks make bars again, the same bars as a fresh
+// engine makes of them; before, every one of them was late.
+func TestFrozenCheckpointIgnored(t *testing.T) {
+	kc := newCluster(t)
+	base := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	first := steadyTicks(base, 200, "a")
+	produceTicks(t, kc, "ticks", 0, first)
+	produceTicks(t, kc, "ticks", 0, []stocklake.Tick{{Symbol: "AAPL", Time: farFuture, Price: 1, Size: 1, TradeID: "future"}})
+	cfg := baseConfig(kc, "g8")
+	cfg.MaxFuture = -1 // as before the bound existed
+	a, err := runAnalyzer(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wm := time.UnixMicro(a.stats.Watermark.Load()); wm.Year() != 9999 {
+		t.Fatalf("with the bound disabled the watermark is %v; the test needs it frozen in 9999", wm)
+	}
+	next := steadyTicks(base.Add(time.Minute), 300, "b")
+	produceTicks(t, kc, "ticks", 0, next)
+	b, err := runAnalyzer(t, baseConfig(kc, "g8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.stats.Ignored.Load() != 1 {
+		t.Errorf("%d checkpoints ignored, want 1", b.stats.Ignored.Load())
+	}
+	if n := b.stats.Late.Load(); n != 0 {
+		t.Errorf("%d of the %d new ticks were late", n, len(next))
+	}
+	want := expectedBars(t, streamCfg, map[int32][]stocklake.Tick{0: next})
+	got := 0
+	for _, w := range streamCfg.Windows {
+		for _, r := range readTopic(t, kc, b.BarTopic(w)) {
+			bar, ind, err := stocklake.ParseBar(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bar.Start.Before(base.Add(time.Minute)) || bar.Start.Year() == 9999 {
+				continue // the first run's
+			}
+			got++
+			if exp, ok := want[barKey{bar.Window, bar.Symbol, bar.Start.UnixMicro()}]; !ok || exp.bar != bar || !sameIndicators(exp.ind, ind) {
+				t.Errorf("bar %+v, want %+v", bar, exp.bar)
+			}
+		}
+	}
+	if got != len(want) || got == 0 {
+		t.Errorf("%d bars of the new ticks, want %d", got, len(want))
 	}
 }
