@@ -695,8 +695,15 @@ func (a *Analyzer) loop(ctx context.Context) error {
 			return errTestCrash
 		}
 		if a.due(now) || done {
+			aborts := a.stats.Aborts.Load()
 			if err := a.commit(ctx); err != nil {
 				return err
+			}
+			if a.stats.Aborts.Load() != aborts {
+				// The transaction aborted (e.g. records of a revoked
+				// partition were polled): the partitions are rewound to
+				// their last commit, so their records are not done.
+				done = false
 			}
 		}
 		if done && !a.inTxn {
