@@ -700,15 +700,15 @@ func TestFutureTicksDeadLettered(t *testing.T) {
 	for p := range int32(3) {
 		produceTicks(t, kc, "ticks", p, []stocklake.Tick{{Symbol: "AAPL", Time: farFuture, Price: 1, Size: 1, TradeID: fmt.Sprint("future-", p)}})
 	}
+	// Two records that are not ticks, one larger than a dead letter may be.
+	huge := []byte(strings.Repeat("x", MaxDeadLetterBytes+1000))
+	produce([]stocklake.Record{{Key: []byte("AAPL"), Value: []byte(`{"not":"a tick"}`)}, {Key: []byte("MSFT"), Value: huge}})
 	produce(recs[len(recs)/3:])
 
 	parts := map[int32][]stocklake.Tick{}
 	for _, r := range readTopic(t, kc, "ticks") {
 		tk, err := stocklake.ParseTick(r.Value)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !tk.Time.Equal(farFuture) {
+		if err == nil && !tk.Time.Equal(farFuture) {
 			parts[r.Partition] = append(parts[r.Partition], tk)
 		}
 	}
@@ -725,21 +725,33 @@ func TestFutureTicksDeadLettered(t *testing.T) {
 		t.Errorf("watermark %v is in the future", wm)
 	}
 	dlq := readTopic(t, kc, "g7.dlq")
-	if len(dlq) != 3 || a.stats.Future.Load() != 3 || a.stats.Rejected.Load() != 3 {
-		t.Fatalf("%d dead letters, %d future, %d rejected; want the 3 future ticks", len(dlq), a.stats.Future.Load(), a.stats.Rejected.Load())
+	if len(dlq) != 5 || a.stats.Future.Load() != 3 || a.stats.Rejected.Load() != 5 {
+		t.Fatalf("%d dead letters, %d future, %d rejected; want the 3 future ticks and 2 records that are not ticks", len(dlq), a.stats.Future.Load(), a.stats.Rejected.Load())
 	}
+	kinds := map[string]int{}
 	for _, r := range dlq {
-		tk, err := stocklake.ParseTick(r.Value)
-		if err != nil || !tk.Time.Equal(farFuture) {
-			t.Errorf("dead letter %q is not a future tick (%v)", r.Value, err)
-		}
 		h := map[string]string{}
 		for _, x := range r.Headers {
 			h[x.Key] = string(x.Value)
 		}
-		if h[HeaderErrorKind] != "future" || !strings.Contains(h[HeaderError], "ahead of the wall clock") || !strings.HasPrefix(h[HeaderSource], "ticks/") {
+		kinds[h[HeaderErrorKind]]++
+		if !strings.HasPrefix(h[HeaderSource], "ticks/") || h[HeaderError] == "" {
 			t.Errorf("dead letter headers %v", h)
 		}
+		switch h[HeaderErrorKind] {
+		case "future":
+			tk, err := stocklake.ParseTick(r.Value)
+			if err != nil || !tk.Time.Equal(farFuture) || !strings.Contains(h[HeaderError], "ahead of the wall clock") {
+				t.Errorf("future dead letter %q (%v), reason %q", r.Value, err, h[HeaderError])
+			}
+		case "parse":
+			if len(r.Value) > MaxDeadLetterBytes || len(r.Value) == MaxDeadLetterBytes && h[HeaderTruncated] != fmt.Sprint(len(huge)) {
+				t.Errorf("dead letter of %d bytes, truncated-from %q; want at most %d, the original size in the header", len(r.Value), h[HeaderTruncated], MaxDeadLetterBytes)
+			}
+		}
+	}
+	if kinds["future"] != 3 || kinds["parse"] != 2 {
+		t.Errorf("dead-letter kinds %v, want 3 future and 2 parse", kinds)
 	}
 }
 
