@@ -384,7 +384,8 @@ func (s *ObjectStore) location(key string) string {
 //   - ErrConfig: NoSuchBucket (create the bucket or fix the lake URL);
 //     InvalidAccessKeyId and SignatureDoesNotMatch (the access key does not
 //     exist or the secret key is wrong: the configured credentials are
-//     wrong, not stale); PermanentRedirect, AuthorizationHeaderMalformed and
+//     wrong, not stale; versitygw says XAdminUserNotFound, HTTP 404, for an
+//     unknown key); PermanentRedirect, AuthorizationHeaderMalformed and
 //     IllegalLocationConstraintException (the bucket is in another region);
 //     InvalidBucketName.
 //   - ErrInvalid: KeyTooLongError and InvalidObjectName: this request can
@@ -425,6 +426,9 @@ func (s *ObjectStore) wrap(ctx context.Context, op, key string, err error) error
 		switch {
 		case code == "NoSuchBucket":
 			return s.noBucket(op, loc)
+		case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "XAdminUserNotFound":
+			return fmt.Errorf("s3: %s %s at %s: %s: the access key or secret key is wrong: check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE): %w",
+				op, loc, s.endpoint, detail, stocklake.ErrConfig)
 		case code == "NoSuchKey" || (code == "NotFound" && status == 404) || status == 404:
 			if op != "get" && op != "stat" && op != "delete" {
 				return fmt.Errorf("s3: %s %s: %s: %w", op, loc, detail, stocklake.ErrNotFound)
@@ -434,9 +438,6 @@ func (s *ObjectStore) wrap(ctx context.Context, op, key string, err error) error
 				return s.noBucket(op, loc)
 			}
 			return fmt.Errorf("s3: %s %s: no such object: %w", op, loc, stocklake.ErrNotFound)
-		case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch":
-			return fmt.Errorf("s3: %s %s at %s: %s: the access key or secret key is wrong: check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE): %w",
-				op, loc, s.endpoint, detail, stocklake.ErrConfig)
 		case code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" || code == "IllegalLocationConstraintException":
 			return fmt.Errorf("s3: %s %s: %s: the bucket is in another region: set the region (AWS_REGION): %w", op, loc, detail, stocklake.ErrConfig)
 		case code == "InvalidBucketName":

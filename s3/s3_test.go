@@ -364,6 +364,28 @@ func TestS3Integration(t *testing.T) {
 			t.Errorf("Stat on a missing bucket: %v; want ErrConfig saying to create it", err)
 		}
 	})
+	// What a real server answers to credentials that are wrong (not stale)
+	// is fatal; see wrap.
+	t.Run("WrongCredentials", func(t *testing.T) {
+		good := newIntegrationStore(t, endpoint)
+		for name, cfg := range map[string]Config{
+			"unknown access key": {AccessKey: "no-such-key-" + randomHex(), SecretKey: "x"},
+			"wrong secret key":   {AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: "wrong-" + randomHex()},
+		} {
+			if cfg.AccessKey == "" {
+				t.Fatal("AWS_ACCESS_KEY_ID is not set; scripts/s3 start prints it")
+			}
+			cfg.Bucket, cfg.Prefix, cfg.Endpoint, cfg.MaxRetries = good.bucket, "lake", endpoint, -1
+			s, err := New(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Put(t.Context(), "k", strings.NewReader("x"))
+			if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "check the credentials") {
+				t.Errorf("%s: Put: %v; want ErrConfig saying to check the credentials", name, err)
+			}
+		}
+	})
 }
 
 func randomHex() string {
@@ -505,6 +527,7 @@ func TestErrorClassification(t *testing.T) {
 		{404, "NoSuchBucket", stocklake.ErrConfig},
 		{403, "InvalidAccessKeyId", stocklake.ErrConfig},
 		{403, "SignatureDoesNotMatch", stocklake.ErrConfig},
+		{404, "XAdminUserNotFound", stocklake.ErrConfig}, // versitygw: unknown access key
 		{301, "PermanentRedirect", stocklake.ErrConfig},
 		{400, "AuthorizationHeaderMalformed", stocklake.ErrConfig},
 		{400, "InvalidBucketName", stocklake.ErrConfig},
