@@ -17,6 +17,10 @@
 //   - LateTopic (default "ticks.late"): ticks that arrived after their window
 //     closed (stocklake.LateTick.AppendJSON, itself a valid tick), key = symbol.
 //   - StateTopic (default "<group>.state"): compacted; engine checkpoints.
+//   - DLQTopic (default "<group>.dlq"): input records the analyzer refuses
+//     (not a tick, an invalid tick, or an event time more than MaxFuture
+//     ahead of the wall clock), unchanged, with the reason in the
+//     "stocklake-error" header; see dlq.go.
 //
 // Output topics are created on start with as many partitions as the input
 // (so key = symbol lands a symbol's bars on the same partition number as its
@@ -65,6 +69,14 @@
 // t is m + (t - w) - delay, so its last windows close without new data (for
 // live data, where event time follows the wall clock, that is the wall clock
 // less the delay).
+//
+// Event time is bounded by the wall clock: a tick stamped more than
+// MaxFuture ahead (e.g. 9999-12-31) would push its partition's watermark
+// there for good and make every later tick late. Such ticks go to the
+// dead-letter topic and do not move the watermark; a checkpoint restored
+// with a maximum event time or watermark that far ahead (written before the
+// bound existed, or with it disabled) is ignored with a warning, and the
+// partition starts over from empty state at the committed offset.
 package analyze
 
 import (
@@ -130,6 +142,15 @@ type Config struct {
 	AlertsTopic string
 	// LateTopic receives late ticks; default "ticks.late".
 	LateTopic string
+	// DLQTopic receives the input records the analyzer refuses, with the
+	// reason in a header (see dlq.go); default "<Group>.dlq", apart from
+	// the sink's "<In>.dlq" so a record refused by both is not mixed up.
+	DLQTopic string
+	// MaxFuture is how far ahead of the wall clock a tick's event time may
+	// be (see stocklake.CheckEventTime); ticks beyond it go to DLQTopic and
+	// do not move the watermark. Default stocklake.DefaultMaxFuture (5m);
+	// negative disables the bound.
+	MaxFuture time.Duration
 	// StateTopic holds engine checkpoints (compacted); default "<Group>.state".
 	StateTopic string
 	// Partitions is the partition count of topics the analyzer creates;
@@ -176,6 +197,9 @@ type Config struct {
 	// crash, for tests, makes Run return errTestCrash without committing
 	// when it reports true (checked before each commit decision).
 	crash func() bool
+	// afterPoll, for tests, is called after each poll with the number of
+	// records it returned, before they are processed.
+	afterPoll func(records int)
 }
 
 var errTestCrash = errors.New("test crash: stopped without committing")
@@ -183,7 +207,9 @@ var errTestCrash = errors.New("test crash: stopped without committing")
 // Stats are an Analyzer's counters, safe to read concurrently.
 type Stats struct {
 	Ticks        atomic.Int64 // input records consumed (committed or not)
-	Rejected     atomic.Int64 // input records that are not valid ticks (skipped)
+	Rejected     atomic.Int64 // input records refused and sent to the dead-letter topic (Future included)
+	Future       atomic.Int64 // ticks refused for an event time more than MaxFuture ahead
+	Ignored      atomic.Int64 // checkpoints ignored for an event time more than MaxFuture ahead
 	Late         atomic.Int64 // late ticks sent to the late topic
 	Bars         atomic.Int64 // final bars produced
 	Provisional  atomic.Int64 // provisional bars produced
@@ -230,7 +256,7 @@ type Analyzer struct {
 	txnFinals  int
 	finalAt    time.Time
 	txnAlerts  []stocklake.Alert
-	txnBad     bool // records of a partition without restored state were polled
+	txnBad     bool // the open transaction must abort: records of a partition without restored state were polled, or a shutdown left records unprocessed
 	behind     bool // the last poll left records waiting: catching up, not live
 	snapSeq    uint64
 	snapNonce  string
@@ -287,6 +313,12 @@ func New(cfg Config) (*Analyzer, error) {
 	if cfg.StateTopic == "" {
 		cfg.StateTopic = cfg.Group + ".state"
 	}
+	if cfg.DLQTopic == "" {
+		cfg.DLQTopic = cfg.Group + ".dlq"
+	}
+	if cfg.MaxFuture == 0 {
+		cfg.MaxFuture = stocklake.DefaultMaxFuture
+	}
 	if cfg.Replication == 0 {
 		cfg.Replication = -1
 	}
@@ -319,10 +351,10 @@ func New(cfg Config) (*Analyzer, error) {
 		return nil, err
 	}
 	cfg.Stream = eng.Config() // defaults filled in, windows sorted
-	names := map[string]string{cfg.In: "input", cfg.AlertsTopic: "alerts", cfg.LateTopic: "late", cfg.StateTopic: "state"}
-	if len(names) != 4 {
-		return nil, fmt.Errorf("the input, alerts, late and state topics must differ (%s, %s, %s, %s): %w",
-			cfg.In, cfg.AlertsTopic, cfg.LateTopic, cfg.StateTopic, stocklake.ErrConfig)
+	names := map[string]string{cfg.In: "input", cfg.AlertsTopic: "alerts", cfg.LateTopic: "late", cfg.StateTopic: "state", cfg.DLQTopic: "dead-letter"}
+	if len(names) != 5 {
+		return nil, fmt.Errorf("the input, alerts, late, state and dead-letter topics must differ (%s, %s, %s, %s, %s): %w",
+			cfg.In, cfg.AlertsTopic, cfg.LateTopic, cfg.StateTopic, cfg.DLQTopic, stocklake.ErrConfig)
 	}
 	a := &Analyzer{
 		cfg: cfg, log: cfg.Logger.With("component", "analyze", "in", cfg.In, "group", cfg.Group),
@@ -516,7 +548,7 @@ func (a *Analyzer) setupTopics(ctx context.Context) error {
 	if n == 0 {
 		n = int32(len(md.Topics[a.cfg.In].Partitions))
 	}
-	outs := []string{a.cfg.AlertsTopic, a.cfg.LateTopic}
+	outs := []string{a.cfg.AlertsTopic, a.cfg.LateTopic, a.cfg.DLQTopic}
 	for _, w := range a.cfg.Stream.Windows {
 		outs = append(outs, a.barTopics[w])
 		if a.cfg.Stream.Provisional > 0 {
@@ -642,9 +674,11 @@ func (a *Analyzer) loop(ctx context.Context) error {
 				a.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
+		if a.cfg.afterPoll != nil {
+			a.cfg.afterPoll(fetches.NumRecords())
+		}
 		if ctx.Err() != nil {
-			// Records polled as ctx ended are left for the next owner.
-			return nil
+			return a.stopAfterPoll(ctx, fetches)
 		}
 		if err := a.applyEvents(ctx); err != nil {
 			return err
@@ -661,8 +695,15 @@ func (a *Analyzer) loop(ctx context.Context) error {
 			return errTestCrash
 		}
 		if a.due(now) || done {
+			aborts := a.stats.Aborts.Load()
 			if err := a.commit(ctx); err != nil {
 				return err
+			}
+			if a.stats.Aborts.Load() != aborts {
+				// The transaction aborted (e.g. records of a revoked
+				// partition were polled): the partitions are rewound to
+				// their last commit, so their records are not done.
+				done = false
 			}
 		}
 		if done && !a.inTxn {
@@ -671,6 +712,27 @@ func (a *Analyzer) loop(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// stopAfterPoll ends the loop when ctx is done after a poll. The session
+// counts polled records as consumed at once, so the final commit would
+// commit their offsets: records polled as ctx ended are processed, so the
+// commit holds their effect too. If a rebalance is pending (its partitions
+// are not restored, and restoring needs the cancelled ctx), the open
+// transaction is aborted instead: its records go to the next owner.
+func (a *Analyzer) stopAfterPoll(ctx context.Context, fetches kgo.Fetches) error {
+	if fetches.NumRecords() == 0 {
+		return nil
+	}
+	a.evMu.Lock()
+	pending := len(a.events) > 0
+	a.evMu.Unlock()
+	if pending {
+		a.txnBad = true
+		a.log.Info("shutting down with a rebalance pending; aborting the open transaction", "polled", fetches.NumRecords())
+		return nil
+	}
+	return a.process(context.WithoutCancel(ctx), fetches)
 }
 
 // applyEvents handles rebalances: commits (or aborts) the open transaction,
@@ -734,12 +796,40 @@ func (a *Analyzer) rebuild() error {
 			if _, err := eng.RestorePartition(p.snap); err != nil {
 				return fmt.Errorf("restore checkpoint of %s partition %d: %w", a.cfg.In, p.id, err)
 			}
+			if err := a.checkRestored(p, eng, now); err != nil {
+				a.log.Warn("ignoring the checkpoint: its event time is beyond --max-future, so every tick would be late; "+
+					"the partition starts over from empty windows and indicators at the committed offset",
+					"partition", p.id, "offset", p.committed, "err", err)
+				a.stats.Ignored.Add(1)
+				p.snap, p.snapMaxTs = nil, noTime
+				if eng, err = stream.New(a.cfg.Stream); err != nil {
+					return err
+				}
+			}
 		}
 		p.eng = eng
 		p.maxTs, p.next, p.dirty, p.lastWall, p.caughtUp = p.snapMaxTs, p.committed, false, now, false
 	}
 	a.out.Reset()
 	a.stats.Partitions.Store(int64(len(a.parts)))
+	return nil
+}
+
+// checkRestored returns an error if a restored checkpoint's greatest event
+// time or watermark lies more than MaxFuture ahead of now: a checkpoint
+// written before the bound existed (or with it disabled) that would keep
+// the partition's watermark in the far future for good.
+func (a *Analyzer) checkRestored(p *part, eng *stream.Engine, now time.Time) error {
+	if p.snapMaxTs != noTime {
+		if err := stocklake.CheckEventTime(time.UnixMicro(p.snapMaxTs), now, a.cfg.MaxFuture); err != nil {
+			return fmt.Errorf("greatest event time: %w", err)
+		}
+	}
+	if wm := eng.Watermark(); !wm.IsZero() {
+		if err := stocklake.CheckEventTime(wm, now, a.cfg.MaxFuture); err != nil {
+			return fmt.Errorf("watermark: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -790,16 +880,20 @@ func (a *Analyzer) process(ctx context.Context, fetches kgo.Fetches) error {
 			return
 		}
 		for _, r := range fp.Records {
+			kind := kindParse
 			t, perr := stocklake.ParseTick(r.Value)
 			if perr == nil {
+				// Before the engine sees it: a far-future tick must not
+				// move the watermark.
+				kind = kindFuture
+				perr = stocklake.CheckEventTime(t.Time, now, a.cfg.MaxFuture)
+			}
+			if perr == nil {
+				kind = kindInvalid
 				perr = p.eng.Process(p.id, &t, &a.out)
 			}
 			if perr != nil {
-				a.stats.Rejected.Add(1)
-				if time.Since(a.rejectLog) > 10*time.Second {
-					a.rejectLog = time.Now()
-					a.log.Warn("skipping input records that are not valid ticks", "partition", r.Partition, "offset", r.Offset, "err", perr)
-				}
+				a.deadLetter(ctx, r, kind, perr)
 				continue
 			}
 			if ts := t.Time.UnixMicro(); ts > p.maxTs {

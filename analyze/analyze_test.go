@@ -10,12 +10,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -497,7 +497,10 @@ func TestWebhookRetriesAndDrops(t *testing.T) {
 
 // TestScaleOut starts a second instance in the group while the first is
 // part way through: the partitions are shared by a rebalance, and the bar
-// topics still hold every bar exactly once.
+// topics still hold every bar exactly once. The first instance waits, right
+// after a poll, once every partition has a commit (and so a checkpoint)
+// until the second has been assigned partitions, so the second always
+// joins part way through, however fast the first is.
 func TestScaleOut(t *testing.T) {
 	kc := newCluster(t)
 	parts := produceSim(t, kc, "ticks", simCfg)
@@ -505,49 +508,42 @@ func TestScaleOut(t *testing.T) {
 	cfgA := baseConfig(kc, "g4")
 	cfgB := baseConfig(kc, "g4")
 	cfgB.InstanceID = "g4-2"
-	a, err := New(cfgA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := New(cfgB)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	errs := make(chan error, 2)
-	go func() { errs <- a.Run(ctx) }()
-	// Start the second instance once every partition has a commit (and so
-	// a checkpoint) and the first is still part way through.
-	adm, err := kc.NewClient()
-	if err != nil {
+	var a, b *Analyzer
+	paused := make(chan int64, 1) // ticks the first had consumed when it paused
+	cfgA.afterPoll = func(int) {
+		if paused == nil || len(a.parts) != 3 {
+			return
+		}
+		for _, p := range a.parts {
+			if p.committed < 0 {
+				return
+			}
+		}
+		paused <- a.stats.Ticks.Load()
+		paused = nil
+		for b.stats.Partitions.Load() == 0 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var err error
+	if a, err = New(cfgA); err != nil {
 		t.Fatal(err)
 	}
-	defer adm.Close()
-	for {
-		offs, err := kadm.NewClient(adm).FetchOffsets(ctx, "g4")
-		if err != nil {
-			if ctx.Err() != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(time.Millisecond) // the group does not exist yet
-			continue
-		}
-		var n int
-		var sum int64
-		offs.Each(func(o kadm.OffsetResponse) {
-			if o.At > 0 {
-				n++
-				sum += o.At
-			}
-		})
-		if n == 3 {
-			if sum >= int64(simCfg.Count)*9/10 {
-				t.Skip("the first instance was too fast to be joined part way through")
-			}
-			break
-		}
-		time.Sleep(time.Millisecond)
+	if b, err = New(cfgB); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- a.Run(ctx) }()
+	var at int64
+	select {
+	case at = <-paused:
+	case err := <-errs:
+		t.Fatalf("the first instance stopped (%v) before every partition had a commit", err)
+	}
+	if at >= int64(simCfg.Count) {
+		t.Fatalf("the first instance had consumed all %d ticks before the second joined", at)
 	}
 	go func() { errs <- b.Run(ctx) }()
 	for range 2 {
@@ -599,4 +595,228 @@ func TestSessionRestart(t *testing.T) {
 		t.Errorf("%d session restarts, want 1", a.Stats().Restarts.Load())
 	}
 	checkBars(t, kc, a, want)
+}
+
+// TestShutdownAfterPoll cancels the analyzer right after a poll returned
+// records, with a transaction open: the session already counts those
+// records as consumed, so the shutdown commit must hold their effect (or
+// abort). A second run then finishes the input: the bar topics hold every
+// bar exactly once, as after an uninterrupted run. Before the fix the
+// records were skipped and their offsets committed: bars lost ticks.
+func TestShutdownAfterPoll(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pending bool // a rebalance event is pending at shutdown: abort
+	}{{"process", false}, {"rebalance-pending", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			kc := newCluster(t)
+			parts := produceSim(t, kc, "ticks", simCfg)
+			want := expectedBars(t, streamCfg, parts)
+			group := "g6-" + tc.name
+			cfg := baseConfig(kc, group)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var a *Analyzer
+			polls, stoppedAt := 0, int64(-1)
+			cfg.afterPoll = func(n int) {
+				if n == 0 || stoppedAt >= 0 {
+					return
+				}
+				if polls++; polls >= 5 && a.inTxn && a.txnRecords > 0 {
+					stoppedAt = a.stats.Ticks.Load()
+					if tc.pending {
+						a.evMu.Lock()
+						a.events = append(a.events, event{revoke: true, parts: map[int32]int64{}})
+						a.evMu.Unlock()
+					}
+					cancel()
+				}
+			}
+			cfg.ExitWhenIdle = false
+			var err error
+			if a, err = New(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Run(ctx); err != nil {
+				t.Fatalf("clean shutdown returned %v", err)
+			}
+			if stoppedAt < 0 || stoppedAt >= int64(simCfg.Count) {
+				t.Fatalf("the hook did not stop the analyzer part way through (at %d ticks)", stoppedAt)
+			}
+			if a.stats.Commits.Load() == 0 {
+				t.Fatal("the first run committed nothing before it was stopped")
+			}
+			if tc.pending && a.stats.Aborts.Load() == 0 {
+				t.Error("a shutdown with a rebalance pending did not abort its transaction")
+			}
+			if !tc.pending && a.stats.Ticks.Load() == stoppedAt {
+				t.Error("the records polled at shutdown were not processed")
+			}
+			b, err := runAnalyzer(t, baseConfig(kc, group))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.stats.Restores.Load() == 0 {
+				t.Error("the second run restored no checkpoint")
+			}
+			checkBars(t, kc, b, want)
+		})
+	}
+}
+
+var farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// TestFutureTicksDeadLettered puts three ticks stamped 9999-12-31, one per
+// partition, in the middle of a simulator run. They go to the dead-letter
+// topic with the reason, do not move the watermark, and every bar of the
+// other ticks closes as if they were not there. Before the bound, the
+// watermark jumped to the year 9999 and every later tick was late.
+func TestFutureTicksDeadLettered(t *testing.T) {
+	kc := newCluster(t)
+	ctx := context.Background()
+	sim, err := source.NewSimulator(simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []stocklake.Record
+	if err := sim.Run(ctx, func(r stocklake.Record) error { recs = append(recs, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(rs []stocklake.Record) {
+		p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if err := p.Produce(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(recs[:len(recs)/3])
+	for p := range int32(3) {
+		produceTicks(t, kc, "ticks", p, []stocklake.Tick{{Symbol: "AAPL", Time: farFuture, Price: 1, Size: 1, TradeID: fmt.Sprint("future-", p)}})
+	}
+	// Two records that are not ticks, one larger than a dead letter may be.
+	huge := []byte(strings.Repeat("x", MaxDeadLetterBytes+1000))
+	produce([]stocklake.Record{{Key: []byte("AAPL"), Value: []byte(`{"not":"a tick"}`)}, {Key: []byte("MSFT"), Value: huge}})
+	produce(recs[len(recs)/3:])
+
+	parts := map[int32][]stocklake.Tick{}
+	for _, r := range readTopic(t, kc, "ticks") {
+		tk, err := stocklake.ParseTick(r.Value)
+		if err == nil && !tk.Time.Equal(farFuture) {
+			parts[r.Partition] = append(parts[r.Partition], tk)
+		}
+	}
+	want := expectedBars(t, streamCfg, parts)
+	a, err := runAnalyzer(t, baseConfig(kc, "g7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBars(t, kc, a, want)
+	if n := len(readTopic(t, kc, "ticks.late")); n != 0 {
+		t.Errorf("%d late ticks, want none", n)
+	}
+	if wm := time.UnixMicro(a.stats.Watermark.Load()); wm.After(time.Now()) {
+		t.Errorf("watermark %v is in the future", wm)
+	}
+	dlq := readTopic(t, kc, "g7.dlq")
+	if len(dlq) != 5 || a.stats.Future.Load() != 3 || a.stats.Rejected.Load() != 5 {
+		t.Fatalf("%d dead letters, %d future, %d rejected; want the 3 future ticks and 2 records that are not ticks", len(dlq), a.stats.Future.Load(), a.stats.Rejected.Load())
+	}
+	kinds := map[string]int{}
+	for _, r := range dlq {
+		h := map[string]string{}
+		for _, x := range r.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		kinds[h[HeaderErrorKind]]++
+		if !strings.HasPrefix(h[HeaderSource], "ticks/") || h[HeaderError] == "" {
+			t.Errorf("dead letter headers %v", h)
+		}
+		switch h[HeaderErrorKind] {
+		case "future":
+			tk, err := stocklake.ParseTick(r.Value)
+			if err != nil || !tk.Time.Equal(farFuture) || !strings.Contains(h[HeaderError], "ahead of the wall clock") {
+				t.Errorf("future dead letter %q (%v), reason %q", r.Value, err, h[HeaderError])
+			}
+		case "parse":
+			if len(r.Value) > MaxDeadLetterBytes || len(r.Value) == MaxDeadLetterBytes && h[HeaderTruncated] != fmt.Sprint(len(huge)) {
+				t.Errorf("dead letter of %d bytes, truncated-from %q; want at most %d, the original size in the header", len(r.Value), h[HeaderTruncated], MaxDeadLetterBytes)
+			}
+		}
+	}
+	if kinds["future"] != 3 || kinds["parse"] != 2 {
+		t.Errorf("dead-letter kinds %v, want 3 future and 2 parse", kinds)
+	}
+}
+
+// steadyTicks makes n ticks of two symbols on partition 0, 20 ms apart
+// from start.
+func steadyTicks(start time.Time, n int, tag string) []stocklake.Tick {
+	ts := make([]stocklake.Tick, n)
+	for i := range ts {
+		sym := []string{"AAPL", "MSFT"}[i%2]
+		ts[i] = stocklake.Tick{Symbol: sym, Time: start.Add(time.Duration(i) * 20 * time.Millisecond),
+			Price: 100 + float64(i%37)/10, Size: float64(1 + i%5), TradeID: fmt.Sprint(tag, i)}
+	}
+	return ts
+}
+
+// TestFrozenCheckpointIgnored restores a checkpoint written with the bound
+// disabled after a tick stamped 9999-12-31: its watermark is in the year
+// 9999. With the bound on, the analyzer ignores that checkpoint (with a
+// warning) and the next ticks make bars again, the same bars as a fresh
+// engine makes of them; before, every one of them was late.
+func TestFrozenCheckpointIgnored(t *testing.T) {
+	kc := newCluster(t)
+	base := time.Date(2026, 11, 23, 15, 0, 0, 0, time.UTC)
+	first := steadyTicks(base, 200, "a")
+	produceTicks(t, kc, "ticks", 0, first)
+	produceTicks(t, kc, "ticks", 0, []stocklake.Tick{{Symbol: "AAPL", Time: farFuture, Price: 1, Size: 1, TradeID: "future"}})
+	cfg := baseConfig(kc, "g8")
+	cfg.MaxFuture = -1 // as before the bound existed
+	a, err := runAnalyzer(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wm := time.UnixMicro(a.stats.Watermark.Load()); wm.Year() != 9999 {
+		t.Fatalf("with the bound disabled the watermark is %v; the test needs it frozen in 9999", wm)
+	}
+	next := steadyTicks(base.Add(time.Minute), 300, "b")
+	produceTicks(t, kc, "ticks", 0, next)
+	b, err := runAnalyzer(t, baseConfig(kc, "g8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.stats.Ignored.Load() != 1 {
+		t.Errorf("%d checkpoints ignored, want 1", b.stats.Ignored.Load())
+	}
+	if n := b.stats.Late.Load(); n != 0 {
+		t.Errorf("%d of the %d new ticks were late", n, len(next))
+	}
+	want := expectedBars(t, streamCfg, map[int32][]stocklake.Tick{0: next})
+	got := 0
+	for _, w := range streamCfg.Windows {
+		for _, r := range readTopic(t, kc, b.BarTopic(w)) {
+			bar, ind, err := stocklake.ParseBar(r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bar.Start.Before(base.Add(time.Minute)) || bar.Start.Year() == 9999 {
+				continue // the first run's
+			}
+			got++
+			if exp, ok := want[barKey{bar.Window, bar.Symbol, bar.Start.UnixMicro()}]; !ok || exp.bar != bar || !sameIndicators(exp.ind, ind) {
+				t.Errorf("bar %+v, want %+v", bar, exp.bar)
+			}
+		}
+	}
+	if got != len(want) || got == 0 {
+		t.Errorf("%d bars of the new ticks, want %d", got, len(want))
+	}
 }

@@ -374,6 +374,33 @@ func (s *ObjectStore) location(key string) string {
 
 // wrap turns an SDK error into one that wraps a stocklake sentinel and tells
 // the user what to do. SDK types are not wrapped, only their text is kept.
+//
+// The sentinel decides what a caller does: the sink's retry loop stops on
+// ErrConfig and ErrInvalid (the process exits; restarted with the same
+// settings it fails the same way) and retries everything else with backoff,
+// logging each attempt and counting it in its retry metric. So only errors
+// that waiting can never fix are fatal:
+//
+//   - ErrConfig: NoSuchBucket (create the bucket or fix the lake URL);
+//     InvalidAccessKeyId and SignatureDoesNotMatch (the access key does not
+//     exist or the secret key is wrong: the configured credentials are
+//     wrong, not stale; versitygw says XAdminUserNotFound, HTTP 404, for an
+//     unknown key); PermanentRedirect, AuthorizationHeaderMalformed and
+//     IllegalLocationConstraintException (the bucket is in another region);
+//     InvalidBucketName.
+//   - ErrInvalid: KeyTooLongError and InvalidObjectName: this request can
+//     never succeed, whatever the server's state (keys are also checked
+//     before any request, see checkKey).
+//   - ErrNotFound: NoSuchKey and other 404s (a missing object).
+//   - ErrUnavailable, retried: HTTP 5xx, 429, SlowDown, RequestTimeout;
+//     ExpiredToken, TokenRefreshRequired and InvalidToken (temporary
+//     credentials, which the SDK's provider refreshes); AccessDenied and
+//     any other 401 or 403 (a bucket or key policy, an SCP, a KMS grant or
+//     a new role can be fixed while the writer waits, and a restart would
+//     not fix it sooner); RequestTimeTooSkewed (the SDK corrects its clock
+//     offset from the server's answer); and every 4xx not named above, so
+//     a server's unknown answer delays the writer instead of stopping it.
+//     Network errors are ErrUnavailable too.
 func (s *ObjectStore) wrap(ctx context.Context, op, key string, err error) error {
 	loc := s.location(key)
 	if key == "" {
@@ -399,6 +426,9 @@ func (s *ObjectStore) wrap(ctx context.Context, op, key string, err error) error
 		switch {
 		case code == "NoSuchBucket":
 			return s.noBucket(op, loc)
+		case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "XAdminUserNotFound":
+			return fmt.Errorf("s3: %s %s at %s: %s: the access key or secret key is wrong: check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE): %w",
+				op, loc, s.endpoint, detail, stocklake.ErrConfig)
 		case code == "NoSuchKey" || (code == "NotFound" && status == 404) || status == 404:
 			if op != "get" && op != "stat" && op != "delete" {
 				return fmt.Errorf("s3: %s %s: %s: %w", op, loc, detail, stocklake.ErrNotFound)
@@ -408,16 +438,26 @@ func (s *ObjectStore) wrap(ctx context.Context, op, key string, err error) error
 				return s.noBucket(op, loc)
 			}
 			return fmt.Errorf("s3: %s %s: no such object: %w", op, loc, stocklake.ErrNotFound)
-		case code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
-			code == "ExpiredToken" || code == "InvalidToken" || status == 401 || status == 403:
-			return fmt.Errorf("s3: %s %s at %s: %s: check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the bucket policy: %w",
-				op, loc, s.endpoint, detail, stocklake.ErrConfig)
 		case code == "PermanentRedirect" || code == "AuthorizationHeaderMalformed" || code == "IllegalLocationConstraintException":
 			return fmt.Errorf("s3: %s %s: %s: the bucket is in another region: set the region (AWS_REGION): %w", op, loc, detail, stocklake.ErrConfig)
+		case code == "InvalidBucketName":
+			return fmt.Errorf("s3: %s %s: %s: fix the bucket name in the lake URL: %w", op, loc, detail, stocklake.ErrConfig)
+		case code == "KeyTooLongError" || code == "InvalidObjectName":
+			return fmt.Errorf("s3: %s %s: %s (HTTP %d): the server refuses this object name: %w", op, loc, detail, status, stocklake.ErrInvalid)
+		case code == "ExpiredToken" || code == "TokenRefreshRequired" || code == "InvalidToken":
+			return fmt.Errorf("s3: %s %s at %s: %s (HTTP %d): the temporary credentials expired or are not valid; "+
+				"retrying with refreshed ones (check the credential source if this persists): %w", op, loc, s.endpoint, detail, status, stocklake.ErrUnavailable)
+		case code == "AccessDenied" || status == 401 || status == 403:
+			return fmt.Errorf("s3: %s %s at %s: %s (HTTP %d): access denied; retrying: check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE) and the bucket, key and KMS policies: %w",
+				op, loc, s.endpoint, detail, status, stocklake.ErrUnavailable)
+		case code == "RequestTimeTooSkewed":
+			return fmt.Errorf("s3: %s %s at %s: %s (HTTP %d): this machine's clock differs from the server's; retrying (sync the clock with NTP): %w",
+				op, loc, s.endpoint, detail, status, stocklake.ErrUnavailable)
 		case status >= 500 || status == 429 || code == "SlowDown" || code == "ServiceUnavailable" || code == "InternalError" || code == "RequestTimeout":
 			return fmt.Errorf("s3: %s %s at %s: %s (HTTP %d), still failing after retries: %w", op, loc, s.endpoint, detail, status, stocklake.ErrUnavailable)
 		default:
-			return fmt.Errorf("s3: %s %s: %s (HTTP %d): %w", op, loc, detail, status, stocklake.ErrInvalid)
+			// An answer this list does not know: delay, do not stop.
+			return fmt.Errorf("s3: %s %s at %s: unexpected answer %s (HTTP %d); retrying: %w", op, loc, s.endpoint, detail, status, stocklake.ErrUnavailable)
 		}
 	}
 	if status == 404 {

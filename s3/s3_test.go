@@ -364,6 +364,28 @@ func TestS3Integration(t *testing.T) {
 			t.Errorf("Stat on a missing bucket: %v; want ErrConfig saying to create it", err)
 		}
 	})
+	// What a real server answers to credentials that are wrong (not stale)
+	// is fatal; see wrap.
+	t.Run("WrongCredentials", func(t *testing.T) {
+		good := newIntegrationStore(t, endpoint)
+		for name, cfg := range map[string]Config{
+			"unknown access key": {AccessKey: "no-such-key-" + randomHex(), SecretKey: "x"},
+			"wrong secret key":   {AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: "wrong-" + randomHex()},
+		} {
+			if cfg.AccessKey == "" {
+				t.Fatal("AWS_ACCESS_KEY_ID is not set; scripts/s3 start prints it")
+			}
+			cfg.Bucket, cfg.Prefix, cfg.Endpoint, cfg.MaxRetries = good.bucket, "lake", endpoint, -1
+			s, err := New(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.Put(t.Context(), "k", strings.NewReader("x"))
+			if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "check the credentials") {
+				t.Errorf("%s: Put: %v; want ErrConfig saying to check the credentials", name, err)
+			}
+		}
+	})
 }
 
 func randomHex() string {
@@ -456,6 +478,91 @@ func BenchmarkPutIntegration(b *testing.B) {
 	for b.Loop() {
 		if err := s.Put(b.Context(), "bench/object.bin", bytes.NewReader(body)); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestErrorClassification serves S3 error bodies and checks the sentinel
+// each maps to: only errors that no wait can fix are ErrConfig or
+// ErrInvalid (callers such as the sink stop on those); throttling,
+// expired or refused credentials, clock skew and unknown 4xx answers are
+// ErrUnavailable, which callers retry. Each error names the object and the
+// S3 code, and exposes no SDK type.
+func TestErrorClassification(t *testing.T) {
+	var status atomic.Int32
+	var code atomic.Value
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/xml")
+		w.Header().Set("x-amz-request-id", "req-1")
+		w.WriteHeader(int(status.Load()))
+		_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+			`<Error><Code>` + code.Load().(string) + `</Code><Message>crafted by the test</Message><RequestId>req-1</RequestId></Error>`))
+	}))
+	t.Cleanup(ts.Close)
+	cfg := testConfig(ts.URL, "lake")
+	cfg.MaxRetries = -1
+	s := newTestStore(t, cfg, false)
+	s.bucketOK.Store(true)
+	for _, tc := range []struct {
+		status int
+		code   string
+		want   error
+	}{
+		// Retried: waiting (or a refreshed credential, a policy fix, the
+		// SDK's clock correction) can fix these.
+		{400, "ExpiredToken", stocklake.ErrUnavailable},
+		{400, "TokenRefreshRequired", stocklake.ErrUnavailable},
+		{400, "InvalidToken", stocklake.ErrUnavailable},
+		{403, "AccessDenied", stocklake.ErrUnavailable},
+		{403, "RequestTimeTooSkewed", stocklake.ErrUnavailable},
+		{403, "SomethingNew", stocklake.ErrUnavailable},
+		{503, "SlowDown", stocklake.ErrUnavailable},
+		{429, "TooManyRequests", stocklake.ErrUnavailable},
+		{400, "RequestTimeout", stocklake.ErrUnavailable},
+		{409, "OperationAborted", stocklake.ErrUnavailable},
+		{400, "SomethingNew", stocklake.ErrUnavailable},
+		{418, "Teapot", stocklake.ErrUnavailable},
+		// Fatal: the settings are wrong, and stay wrong.
+		{404, "NoSuchBucket", stocklake.ErrConfig},
+		{403, "InvalidAccessKeyId", stocklake.ErrConfig},
+		{403, "SignatureDoesNotMatch", stocklake.ErrConfig},
+		{404, "XAdminUserNotFound", stocklake.ErrConfig}, // versitygw: unknown access key
+		{301, "PermanentRedirect", stocklake.ErrConfig},
+		{400, "AuthorizationHeaderMalformed", stocklake.ErrConfig},
+		{400, "InvalidBucketName", stocklake.ErrConfig},
+		{400, "KeyTooLongError", stocklake.ErrInvalid},
+	} {
+		status.Store(int32(tc.status))
+		code.Store(tc.code)
+		ops := map[string]error{"put": s.Put(t.Context(), "a/k", strings.NewReader("x"))}
+		_, ops["get"] = s.Get(t.Context(), "a/k")
+		_, ops["list"] = s.List(t.Context(), "a/")
+		for op, err := range ops {
+			if !errors.Is(err, tc.want) {
+				t.Errorf("%s answered HTTP %d %s: %v; want %v", op, tc.status, tc.code, err, tc.want)
+				continue
+			}
+			for _, other := range []error{stocklake.ErrConfig, stocklake.ErrInvalid, stocklake.ErrUnavailable, stocklake.ErrNotFound} {
+				if other != tc.want && errors.Is(err, other) {
+					t.Errorf("%s answered HTTP %d %s: %v is also %v", op, tc.status, tc.code, err, other)
+				}
+			}
+			if tc.code != "NoSuchBucket" && !strings.Contains(err.Error(), tc.code) {
+				t.Errorf("%s answered %s: %v does not name the code", op, tc.code, err)
+			}
+			assertNoSDKTypes(t, err)
+		}
+	}
+	// HEAD answers have no body: the status alone decides.
+	for _, tc := range []struct {
+		status int
+		want   error
+	}{{403, stocklake.ErrUnavailable}, {400, stocklake.ErrUnavailable}, {409, stocklake.ErrUnavailable}, {503, stocklake.ErrUnavailable}} {
+		status.Store(int32(tc.status))
+		code.Store("Ignored")
+		if _, err := s.Stat(t.Context(), "a/k"); !errors.Is(err, tc.want) {
+			t.Errorf("stat answered HTTP %d: %v; want %v", tc.status, err, tc.want)
 		}
 	}
 }

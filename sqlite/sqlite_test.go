@@ -375,9 +375,6 @@ func TestMemory(t *testing.T) {
 // handles, and a second process add partitions to one file at the same time,
 // as a sink and a crawler do. Every partition must be there afterwards.
 func TestConcurrentWriters(t *testing.T) {
-	if os.Getenv("STOCKLAKE_SQLITE_HELPER") != "" {
-		t.Skip("running as the helper process")
-	}
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "catalog.db")
 	c1, err := Open(path)
@@ -398,7 +395,7 @@ func TestConcurrentWriters(t *testing.T) {
 	defer c2.Close()
 
 	const n = 100
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$") // TestMain runs helperWriter
 	cmd.Env = append(os.Environ(), "STOCKLAKE_SQLITE_HELPER="+path, "STOCKLAKE_SQLITE_HELPER_N="+strconv.Itoa(n))
 	out := make(chan error, 1)
 	go func() {
@@ -439,29 +436,40 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 }
 
-// TestHelperWriter is the second process of TestConcurrentWriters.
-func TestHelperWriter(t *testing.T) {
-	path := os.Getenv("STOCKLAKE_SQLITE_HELPER")
-	if path == "" {
-		t.Skip("only run by TestConcurrentWriters")
+// TestMain runs the second process of TestConcurrentWriters, instead of
+// the tests, when STOCKLAKE_SQLITE_HELPER names a catalog file.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("STOCKLAKE_SQLITE_HELPER"); path != "" {
+		n, _ := strconv.Atoi(os.Getenv("STOCKLAKE_SQLITE_HELPER_N"))
+		if err := helperWriter(path, n); err != nil {
+			fmt.Fprintln(os.Stderr, "helper process:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
-	n, _ := strconv.Atoi(os.Getenv("STOCKLAKE_SQLITE_HELPER_N"))
+	os.Exit(m.Run())
+}
+
+// helperWriter adds n partitions to the catalog at path, listing them now
+// and then, as the second process of TestConcurrentWriters.
+func helperWriter(path string, n int) error {
 	c, err := Open(path)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer c.Close()
 	ctx := context.Background()
 	for i := range n {
 		if err := c.AddPartitions(ctx, "lake", "ticks", []stocklake.Partition{part("proc", fmt.Sprint(i))}); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if i%10 == 0 {
 			if _, err := c.ListPartitions(ctx, "lake", "ticks"); err != nil {
-				t.Fatal(err)
+				return err
 			}
 		}
 	}
+	return nil
 }
 
 func TestConformance(t *testing.T) {

@@ -15,6 +15,12 @@
 // read as stocklake reports them, and the bytes the process read from disk
 // (/proc/self/io read_bytes and rchar, which count page-cache hits too).
 //
+// Before timing, it checks that both give the same answer: the same rows
+// (sorted), text and integers equal, floating-point values equal within a
+// relative tolerance of 1e-9 (the engines sum in different orders). If any
+// query's answers differ, it prints the differing rows and exits with
+// status 1 after the report.
+//
 //	go run ./bench/query -ticks 50000000 -days 30 -dir /tmp/stocklake-bench [-json FILE]
 //
 // The lake is kept in -dir and reused when it already holds the same size.
@@ -28,6 +34,8 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sort"
@@ -111,9 +119,31 @@ func main() {
 	res.Partitions = len(parts)
 	res.LakeBytes = dirSize(lakeDir)
 	var full int64
+	disagree := 0
 	for _, q := range queries {
 		slSQL := fmt.Sprintf(agg, "market.ticks", q.where)
 		dSQL := fmt.Sprintf(agg, "read_parquet('"+glob+"', hive_partitioning = true)", q.where)
+		slAns, err := queryStocklake(ctx, eng, slSQL)
+		if err != nil {
+			log.Fatalf("%s through stocklake: %v", q.name, err)
+		}
+		dAns, err := queryDirect(ctx, direct, dSQL)
+		if err != nil {
+			log.Fatalf("%s in DuckDB directly: %v", q.name, err)
+		}
+		diff := compareAnswers(slAns, dAns, 1e-9)
+		if len(slAns) == 0 {
+			diff = append(diff, "both answers are empty: the query tests nothing")
+		}
+		if len(diff) > 0 {
+			disagree++
+			fmt.Printf("%-7s ANSWERS DIFFER (stocklake %d rows, duckdb direct %d rows):\n", q.name, len(slAns), len(dAns))
+			for _, d := range diff {
+				fmt.Println("   " + d)
+			}
+		} else {
+			fmt.Printf("%-7s answers equal: %d rows\n", q.name, len(slAns))
+		}
 		var stats stocklake.QueryStats
 		times := timeRuns(*runs, func() (int, error) {
 			rows, err := eng.Query(ctx, slSQL)
@@ -150,7 +180,8 @@ func main() {
 		res.Queries = append(res.Queries, queryResult{Name: q.name, SQL: slSQL, DirectSQL: strings.ReplaceAll(dSQL, lakeDir, "DIR/lake"),
 			StocklakeMS: msOf(slTime), DirectMS: msOf(dTime), Ratio: float64(slTime) / float64(dTime),
 			BytesScanned: stats.BytesScanned, FilesScanned: stats.FilesScanned,
-			PctOfFull: 100 * float64(stats.BytesScanned) / float64(max(full, 1))})
+			PctOfFull: 100 * float64(stats.BytesScanned) / float64(max(full, 1)),
+			Rows:      len(slAns), AnswersEqual: len(diff) == 0})
 	}
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(res, "", "  ")
@@ -158,6 +189,175 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	if disagree > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: stocklake and DuckDB directly gave different answers to %d of %d queries\n", disagree, len(queries))
+		os.Exit(1)
+	}
+}
+
+// answer is a query result: one []any per row, values normalized (see
+// normalize).
+type answer [][]any
+
+func queryStocklake(ctx context.Context, eng stocklake.Engine, q string) (answer, error) {
+	rows, err := eng.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ans answer
+	for rows.Next() {
+		vs := rows.Values()
+		row := make([]any, len(vs))
+		for i, v := range vs {
+			row[i] = normalize(v)
+		}
+		ans = append(ans, row)
+	}
+	return ans, rows.Err()
+}
+
+func queryDirect(ctx context.Context, db *sql.DB, q string) (answer, error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var ans answer
+	for rows.Next() {
+		vs := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vs {
+			ptrs[i] = &vs[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for i, v := range vs {
+			vs[i] = normalize(v)
+		}
+		ans = append(ans, vs)
+	}
+	return ans, rows.Err()
+}
+
+// normalize maps a value to a comparable form: every number to float64
+// (integers included, so BIGINT and HUGEINT compare alike), []byte to
+// string, times to RFC 3339 in UTC, anything else to its fmt text.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case float64:
+		return x
+	case float32:
+		return float64(x)
+	case int:
+		return float64(x)
+	case int8:
+		return float64(x)
+	case int16:
+		return float64(x)
+	case int32:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case uint8:
+		return float64(x)
+	case uint16:
+		return float64(x)
+	case uint32:
+		return float64(x)
+	case uint64:
+		return float64(x)
+	case *big.Int:
+		f, _ := new(big.Float).SetInt(x).Float64()
+		return f
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case fmt.Stringer:
+		if f, err := strconv.ParseFloat(x.String(), 64); err == nil {
+			return f // e.g. a DECIMAL
+		}
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// rowKey orders rows for comparison: floats rounded to 6 significant
+// digits, so that noise in the last digits does not reorder rows.
+func rowKey(row []any) string {
+	var b strings.Builder
+	for _, v := range row {
+		switch x := v.(type) {
+		case float64:
+			fmt.Fprintf(&b, "%.6g\x00", x)
+		default:
+			fmt.Fprintf(&b, "%v\x00", x)
+		}
+	}
+	return b.String()
+}
+
+// compareAnswers sorts both answers and returns what differs (at most 10
+// lines): row counts, column counts, and cells, floats within relative
+// tolerance tol.
+func compareAnswers(a, b answer, tol float64) []string {
+	sortAnswer(a)
+	sortAnswer(b)
+	var diff []string
+	if len(a) != len(b) {
+		diff = append(diff, fmt.Sprintf("row count: stocklake %d, duckdb direct %d", len(a), len(b)))
+	}
+	for i := range min(len(a), len(b)) {
+		if len(diff) >= 10 {
+			diff = append(diff, "...")
+			break
+		}
+		if len(a[i]) != len(b[i]) {
+			diff = append(diff, fmt.Sprintf("row %d: stocklake %d columns, duckdb direct %d", i, len(a[i]), len(b[i])))
+			continue
+		}
+		for j := range a[i] {
+			if !sameValue(a[i][j], b[i][j], tol) {
+				diff = append(diff, fmt.Sprintf("row %d column %d: stocklake %v, duckdb direct %v (rows %v vs %v)", i, j, a[i][j], b[i][j], a[i], b[i]))
+				break
+			}
+		}
+	}
+	for i := len(b); i < len(a) && len(diff) < 10; i++ {
+		diff = append(diff, fmt.Sprintf("only stocklake: %v", a[i]))
+	}
+	for i := len(a); i < len(b) && len(diff) < 10; i++ {
+		diff = append(diff, fmt.Sprintf("only duckdb direct: %v", b[i]))
+	}
+	return diff
+}
+
+func sortAnswer(a answer) {
+	sort.SliceStable(a, func(i, j int) bool { return rowKey(a[i]) < rowKey(a[j]) })
+}
+
+// sameValue compares normalized values; floats are equal within relative
+// tolerance tol (and NaN equals NaN).
+func sameValue(x, y any, tol float64) bool {
+	fx, okx := x.(float64)
+	fy, oky := y.(float64)
+	if okx && oky {
+		if fx == fy || (math.IsNaN(fx) && math.IsNaN(fy)) {
+			return true
+		}
+		return math.Abs(fx-fy) <= tol*max(math.Abs(fx), math.Abs(fy))
+	}
+	return x == y
 }
 
 // result is the JSON output.
@@ -184,6 +384,8 @@ type queryResult struct {
 	BytesScanned int64   `json:"bytes_scanned"`
 	FilesScanned int64   `json:"files_scanned"`
 	PctOfFull    float64 `json:"pct_of_full_scan"`
+	Rows         int     `json:"rows"`          // rows of the answer
+	AnswersEqual bool    `json:"answers_equal"` // stocklake's and DuckDB's answers are the same
 }
 
 func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -57,6 +57,8 @@ func analyzeCommand() *ffcli.Command {
 	alertsTopic := fs.String("alerts-topic", analyze.DefaultAlertsTopic, "topic for alerts")
 	lateTopic := fs.String("late-topic", analyze.DefaultLateTopic, "topic for ticks that arrive after their window closed")
 	stateTopic := fs.String("state-topic", "", `compacted topic for window-state checkpoints ("": <group>.state)`)
+	dlqTopic := fs.String("dlq-topic", "", `dead-letter topic for refused input, with the reason in the stocklake-error header ("": <group>.dlq)`)
+	maxFuture := fs.Duration("max-future", stocklake.DefaultMaxFuture, "how far ahead of the wall clock a tick's event time may be; later ticks go to --dlq-topic and do not move the watermark, and a checkpoint beyond it is ignored (0: no bound)")
 	ckInterval := fs.Duration("checkpoint-interval", analyze.DefaultCheckpointInterval, "commit a transaction (outputs, offsets, state checkpoints) at least this often")
 	ckRecords := fs.Int("checkpoint-records", analyze.DefaultCheckpointRecords, "commit a transaction after this many input records")
 	commitLatency := fs.Duration("commit-latency", 0, "how long final bars and alerts may wait for their transaction to commit (0: right after the poll that made them)")
@@ -79,7 +81,8 @@ VWAP and trade count plus indicators (SMA, EMAs, volatility, z-scores), and
 evaluates alert rules. Final bars go to <out-prefix>.<window> (e.g. bars.1m),
 provisional ones to <out-prefix>.<window>.live, alerts to --alerts-topic and
 optionally --webhook, late ticks to --late-topic; all keyed by symbol, as
-versioned JSON.
+versioned JSON. Input it refuses (not a tick, or stamped more than
+--max-future ahead of the wall clock) goes to --dlq-topic with the reason.
 
 Exactly once: outputs, consumed offsets and window-state checkpoints are
 committed in one Kafka transaction, so after a crash or rebalance the state
@@ -111,12 +114,20 @@ by partition. Ctrl-C or SIGTERM commits and exits.`,
 					return err
 				}
 			}
+			if *maxFuture < 0 {
+				return fmt.Errorf("--max-future %s is negative; give a duration such as 5m, or 0 for no bound: %w", *maxFuture, stocklake.ErrConfig)
+			}
+			mf := *maxFuture
+			if mf == 0 {
+				mf = -1 // analyze.Config: negative disables, 0 is the default
+			}
 			if *partitions < 0 || *partitions > 1<<20 {
 				return fmt.Errorf("--partitions %d: want 0 or a partition count: %w", *partitions, stocklake.ErrConfig)
 			}
 			cfg := analyze.Config{
 				Kafka: kc, In: *in, Group: *group, InstanceID: *instance, Stream: sc,
 				OutPrefix: *outPrefix, AlertsTopic: *alertsTopic, LateTopic: *lateTopic, StateTopic: *stateTopic,
+				DLQTopic: *dlqTopic, MaxFuture: mf,
 				Partitions: int32(*partitions), Replication: int16(*replication),
 				CheckpointInterval: *ckInterval, CheckpointRecords: *ckRecords, CommitLatency: *commitLatency,
 				IdleTimeout: *idle, Logger: log, ExitWhenIdle: *exitIdle,
@@ -155,7 +166,9 @@ func analyzeCollector(a *analyze.Analyzer) []prometheus.Collector {
 	counter, gauge := m.counter, m.gauge
 	cs := []prometheus.Collector{
 		counter("ticks_total", "Input records consumed.", st.Ticks.Load),
-		counter("rejected_total", "Input records that are not valid ticks.", st.Rejected.Load),
+		counter("rejected_total", "Input records refused and sent to the dead-letter topic.", st.Rejected.Load),
+		counter("future_ticks_total", "Ticks refused for an event time beyond --max-future (included in rejected_total).", st.Future.Load),
+		counter("ignored_checkpoints_total", "Checkpoints ignored for an event time beyond --max-future.", st.Ignored.Load),
 		counter("late_ticks_total", "Late ticks sent to the late topic.", st.Late.Load),
 		counter("bars_total", "Final bars produced.", st.Bars.Load),
 		counter("provisional_bars_total", "Provisional bars produced.", st.Provisional.Load),

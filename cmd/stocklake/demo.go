@@ -98,7 +98,8 @@ writes what it buffered and commits before exiting.`,
 				return err
 			}
 			an, err := analyze.New(analyze.Config{Kafka: kc, In: "ticks", Group: "stocklake-analyze",
-				Stream: stream.Config{Windows: []time.Duration{10 * time.Second, time.Minute}, Delay: 2 * time.Second}, Logger: log})
+				Stream:    stream.Config{Windows: []time.Duration{10 * time.Second, time.Minute}, Delay: 2 * time.Second},
+				MaxFuture: stocklake.DefaultMaxFuture, Logger: log}) // far-future ticks go to stocklake-analyze.dlq
 			if err != nil {
 				return err
 			}
