@@ -121,6 +121,14 @@ func (s *Server) stream(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeError(w, 500, "streaming is not supported by this connection")
 		return
 	}
+	select {
+	case s.streams <- struct{}{}:
+		defer func() { <-s.streams }()
+	default:
+		w.Header().Set("Retry-After", "10")
+		writeError(w, nethttp.StatusServiceUnavailable, fmt.Sprintf("too many event-stream clients (the limit is %d); close other dashboard tabs or raise --max-stream-clients", s.cfg.MaxStreamClients))
+		return
+	}
 	sub := s.board.subscribe(r.URL.Query().Get("symbol"))
 	defer s.board.unsubscribe(sub)
 	h := w.Header()
