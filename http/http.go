@@ -59,6 +59,11 @@ const (
 	DefaultPageSize     = 100
 	MaxPageSize         = 1000
 	DefaultDatabase     = "stocklake"
+	// DefaultMaxResultBytes fails a console query whose result CSV is larger.
+	DefaultMaxResultBytes = 64 << 20
+	// DefaultMaxQueued is how many console queries may wait for one of the
+	// query.DefaultConcurrency (4) slots; more get 429.
+	DefaultMaxQueued = 8
 	// DefaultMaxBytesScanned fails a console query that would read more
 	// from the lake.
 	DefaultMaxBytesScanned = 10 << 30
@@ -126,6 +131,12 @@ type Config struct {
 	MaxRows int64
 	// QueryTimeout fails a console query that runs longer; default 5 minutes.
 	QueryTimeout time.Duration
+	// MaxResultBytes fails a console query whose result (as CSV) is larger;
+	// default DefaultMaxResultBytes (64 MiB).
+	MaxResultBytes int64
+	// MaxQueued is how many console queries may wait to run; more are
+	// refused with 429. Default DefaultMaxQueued (8).
+	MaxQueued int
 	// MaxBytesScanned fails a console query that reads more; default
 	// DefaultMaxBytesScanned (10 GiB), negative for no limit.
 	MaxBytesScanned int64
@@ -189,6 +200,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = DefaultQueryTimeout
 	}
+	if cfg.MaxResultBytes <= 0 {
+		cfg.MaxResultBytes = DefaultMaxResultBytes
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
 	switch {
 	case cfg.MaxBytesScanned == 0:
 		cfg.MaxBytesScanned = DefaultMaxBytesScanned
@@ -236,7 +253,8 @@ func New(cfg Config) (*Server, error) {
 			eng = &limitEngine{Engine: cfg.Engine, max: cfg.MaxRows}
 		}
 		r, err := query.New(query.Config{Engine: eng, EngineName: cfg.EngineName, Store: cfg.Store,
-			Timeout: cfg.QueryTimeout, MaxBytesScanned: cfg.MaxBytesScanned, Logger: cfg.Logger})
+			Timeout: cfg.QueryTimeout, MaxBytesScanned: cfg.MaxBytesScanned, MaxResultBytes: cfg.MaxResultBytes,
+			MaxQueued: cfg.MaxQueued, CatalogOnly: true, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -554,6 +572,8 @@ func writeError(w nethttp.ResponseWriter, status int, msg string) {
 // statusOf maps an error to an HTTP status by its sentinel.
 func statusOf(err error) int {
 	switch {
+	case errors.Is(err, query.ErrQueueFull):
+		return nethttp.StatusTooManyRequests
 	case errors.Is(err, stocklake.ErrNotFound):
 		return nethttp.StatusNotFound
 	case errors.Is(err, stocklake.ErrInvalid), errors.Is(err, stocklake.ErrScanLimit):

@@ -15,8 +15,10 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/crawler"
+	"github.com/stocklake/stocklake/duckdb"
 	slhttp "github.com/stocklake/stocklake/http"
 	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/query"
 	"github.com/stocklake/stocklake/sink"
 )
 
@@ -31,6 +33,9 @@ type dashboardFlags struct {
 	maxRows          int64
 	queryTimeout     time.Duration
 	maxBytesScanned  byteSize
+	maxResultBytes   byteSize
+	maxQueued        int
+	engine           engineLimits
 }
 
 func (f *dashboardFlags) register(fs *flag.FlagSet) {
@@ -45,6 +50,12 @@ func (f *dashboardFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.maxRows, "max-rows", slhttp.DefaultMaxRows, "rows a console query returns at most")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", slhttp.DefaultQueryTimeout, "fail a console query that runs longer")
 	fs.Var(&f.maxBytesScanned, "max-bytes-scanned", "fail a console query that would read more from the lake, e.g. 10GB; 0 for no limit")
+	f.maxResultBytes = byteSize(slhttp.DefaultMaxResultBytes)
+	fs.Var(&f.maxResultBytes, "max-result-bytes", "fail a console query whose result (as CSV) is larger")
+	fs.IntVar(&f.maxQueued, "max-queued", slhttp.DefaultMaxQueued, fmt.Sprintf("console queries that may wait while %d run; more are refused with 429", query.DefaultConcurrency))
+	fs.IntVar(&f.engine.threads, "duckdb-threads", 0, fmt.Sprintf("worker threads of the console's DuckDB; 0: the engine URL's threads=, else the CPUs, at most %d", duckdb.DefaultMaxThreads))
+	fs.StringVar(&f.engine.memoryLimit, "duckdb-memory-limit", "", fmt.Sprintf("memory limit of the console's DuckDB, e.g. 4GB; larger work spills to disk (default the engine URL's memory_limit=, else %s)", duckdb.DefaultMemoryLimit))
+	fs.StringVar(&f.engine.maxTemp, "duckdb-max-temp-size", "", fmt.Sprintf("what the console's DuckDB may spill to disk, e.g. 20GB; a query needing more fails (default the engine URL's max_temp_directory_size=, else %s)", duckdb.DefaultMaxTempDirectorySize))
 }
 
 // config is the dashboard's part of an http.Config.
@@ -61,7 +72,7 @@ func (f *dashboardFlags) config(log *slog.Logger) slhttp.Config {
 	}
 	return slhttp.Config{Token: f.token, AllowedHosts: hosts, MaxConns: f.maxConns, MaxStreamClients: f.maxStreamClients,
 		PProf: f.pprof, TLSCert: f.tlsCert, TLSKey: f.tlsKey, MaxRows: f.maxRows, QueryTimeout: f.queryTimeout,
-		MaxBytesScanned: maxScan, Logger: log}
+		MaxBytesScanned: maxScan, MaxResultBytes: int64(f.maxResultBytes), MaxQueued: f.maxQueued, Logger: log}
 }
 
 // crawlFunc returns the dashboard's "crawl now": one incremental crawl of
@@ -181,7 +192,7 @@ not cross the network in clear text. See docs/security.md.`,
 					if cfg.Crawl, err = crawlFunc(cfg.Store, cat, *database); err != nil {
 						return err
 					}
-					eng, name, err := openEngine(ctx, *engineURL, cat, cfg.Store, *database)
+					eng, name, err := openEngine(ctx, *engineURL, cat, cfg.Store, *database, df.engine)
 					if err != nil {
 						return err
 					}
@@ -207,7 +218,7 @@ func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc
 	if cfg.Crawl, err = crawlFunc(store, cat, slhttp.DefaultDatabase); err != nil {
 		return nil, err
 	}
-	eng, name, err := openEngine(ctx, defaultEngine, cat, store, slhttp.DefaultDatabase)
+	eng, name, err := openEngine(ctx, defaultEngine, cat, store, slhttp.DefaultDatabase, df.engine)
 	if err != nil {
 		return nil, err
 	}
