@@ -3,11 +3,21 @@ package http
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	nethttp "net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -284,4 +294,62 @@ func dial2(t *testing.T, addr string) net.Conn {
 	}
 	resp.Body.Close()
 	return c
+}
+
+// TestTLS: with a certificate and key the server speaks HTTPS only, so the
+// bearer token does not cross the network in clear text.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+
+	if _, err := New(Config{TLSCert: certFile}); err == nil {
+		t.Errorf("New accepted a certificate without a key")
+	}
+	f := newFixture(t, func(c *Config) { c.Token = testToken; c.TLSCert, c.TLSKey = certFile, keyFile })
+	if f.srv.Scheme() != "https" {
+		t.Errorf("Scheme() = %q, want https", f.srv.Scheme())
+	}
+	addr := serveFixture(t, f)
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := &nethttp.Client{Transport: &nethttp.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := nethttp.NewRequest("GET", "https://"+addr+"/api/symbols", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("HTTPS request: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Errorf("HTTPS: %d (TLS %v), want 200 over TLS", resp.StatusCode, resp.TLS != nil)
+	}
+	// Plain HTTP gets no API answer.
+	resp, err = nethttp.Get("http://" + addr + "/api/symbols")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 || resp.StatusCode == 401 {
+			t.Errorf("plain HTTP to the TLS server: %d, want the request refused", resp.StatusCode)
+		}
+	}
 }
