@@ -21,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stocklake/stocklake"
 )
 
 // testToken is long enough for MinTokenLength.
@@ -352,4 +354,52 @@ func TestTLS(t *testing.T) {
 			t.Errorf("plain HTTP to the TLS server: %d, want the request refused", resp.StatusCode)
 		}
 	}
+}
+
+// TestLongRequestsOutliveReadTimeout: ReadTimeout bounds reading a request,
+// not the event stream or a crawl that runs longer.
+func TestLongRequestsOutliveReadTimeout(t *testing.T) {
+	release := make(chan struct{})
+	f := newFixture(t, func(c *Config) {
+		c.ReadHeaderTimeout, c.ReadTimeout = 200*time.Millisecond, 200*time.Millisecond
+		c.Crawl = func(ctx context.Context) (stocklake.CrawlRun, error) {
+			select {
+			case <-release:
+				return stocklake.CrawlRun{ID: "slow"}, nil
+			case <-ctx.Done():
+				return stocklake.CrawlRun{}, ctx.Err()
+			}
+		}
+	})
+	addr := serveFixture(t, f)
+	resp, err := nethttp.Get("http://" + addr + "/api/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	crawl := make(chan int, 1)
+	go func() {
+		req, _ := nethttp.NewRequest("POST", "http://"+addr+"/api/crawl", nil)
+		req.Header.Set("Content-Type", "application/json")
+		r, err := nethttp.DefaultClient.Do(req)
+		if err != nil {
+			crawl <- -1
+			return
+		}
+		r.Body.Close()
+		crawl <- r.StatusCode
+	}()
+	time.Sleep(time.Second) // well past ReadTimeout
+	close(release)
+	if c := <-crawl; c != 200 {
+		t.Errorf("a crawl longer than ReadTimeout: %d, want 200", c)
+	}
+	f.srv.board.AddBar(testBar("AAPL", 9, false), stocklake.Indicators{})
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "event: ") {
+			return // the stream still delivers
+		}
+	}
+	t.Errorf("the event stream ended after ReadTimeout: %v", sc.Err())
 }
