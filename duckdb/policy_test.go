@@ -40,6 +40,17 @@ func TestCatalogOnly(t *testing.T) {
 		"SELECT * FROM query('SELECT 42')",
 		"SELECT * FROM '" + root + "/any.parquet'",
 		"SELECT getvariable('x')",
+		"FROM glob('/tmp/*')",
+		"SELECT 1 UNION ALL SELECT count(*) FROM glob('/tmp/*')",
+		"SELECT (SELECT count(*) FROM read_text('/etc/hostname'))",
+		"SELECT 1 WHERE EXISTS (FROM read_text('/etc/hostname'))",
+		"EXPLAIN SELECT * FROM glob('/tmp/*')",
+		"EXPLAIN ANALYZE SELECT count(*) FROM read_text('/etc/hostname')",
+		"DESCRIBE SELECT * FROM glob('/tmp/*')",
+		"SUMMARIZE SELECT * FROM glob('/tmp/*')",
+		"SHOW SELECT * FROM glob('/tmp/*')",
+		"SELECT * FROM (VALUES (1)) t(x) PIVOT (count(*) FOR x IN (SELECT 1 FROM glob('/tmp/*')))",
+		"SELECT * FROM ticks AS t(a) JOIN LATERAL read_text('/etc/hostname') ON true",
 		"SELECT * FROM " + querysuite.Database + ".ticks WHERE symbol IN (SELECT file FROM glob('/etc/*'))",
 	}
 	for _, sql := range refused {
