@@ -170,6 +170,7 @@ func TestResultsPage(t *testing.T) {
 		if got != c.want {
 			t.Errorf("page at %d limit %d: %d rows, want %d", c.offset, c.limit, got, c.want)
 		}
+		t.Logf("page at %d (limit %d): read %d of %d bytes", c.offset, c.limit, store.read.Load(), info.Size)
 		// Rows are ~30 bytes; the read may cover the page plus two strides (<= 2*512 rows).
 		if maxRead := (c.limit + 1100) * 40; store.read.Load() > maxRead {
 			t.Errorf("page at %d: read %d bytes of a %d-byte result, want at most %d", c.offset, store.read.Load(), info.Size, maxRead)
