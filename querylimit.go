@@ -29,3 +29,23 @@ func ScanLimit(ctx context.Context) int64 {
 	}
 	return n
 }
+
+type catalogOnlyKey struct{}
+
+// WithCatalogOnly returns a context that asks the Engine running a query to
+// read nothing but catalog tables: no table functions that read files or
+// show the engine's state (DuckDB's read_parquet, glob, read_blob,
+// duckdb_settings, ...), no functions that reveal its configuration
+// (current_setting), no engine-internal schemas. Servers that run SQL for
+// remote users (the dashboard's console) set it; a local CLI user keeps the
+// engine's raw functions. Engines whose functions cannot reach the lake or
+// the host (Athena, Trino) may ignore it.
+func WithCatalogOnly(ctx context.Context) context.Context {
+	return context.WithValue(ctx, catalogOnlyKey{}, true)
+}
+
+// CatalogOnly reports whether WithCatalogOnly was set.
+func CatalogOnly(ctx context.Context) bool {
+	b, _ := ctx.Value(catalogOnlyKey{}).(bool)
+	return b
+}

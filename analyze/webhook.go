@@ -87,11 +87,26 @@ type Webhook struct {
 	done   chan struct{}
 }
 
+// RedactURL returns a webhook URL fit for logs and errors: scheme and host
+// only. Webhook URLs carry their secret in the path or query (Slack's
+// https://hooks.slack.com/services/T…/B…/SECRET), or in user info.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(unparsable URL, not shown)"
+	}
+	out := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		out += "/…"
+	}
+	return out
+}
+
 // NewWebhook checks cfg and starts the sender.
 func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("webhook URL %q: want http://HOST/PATH or https://HOST/PATH: %w", cfg.URL, stocklake.ErrConfig)
+		return nil, fmt.Errorf("webhook URL %s: want http://HOST/PATH or https://HOST/PATH: %w", RedactURL(cfg.URL), stocklake.ErrConfig)
 	}
 	if cfg.Queue <= 0 {
 		cfg.Queue = DefaultWebhookQueue
@@ -116,7 +131,7 @@ func NewWebhook(cfg WebhookConfig) (*Webhook, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Webhook{
-		cfg: cfg, log: cfg.Logger.With("component", "webhook", "url", u.Redacted()),
+		cfg: cfg, log: cfg.Logger.With("component", "webhook", "url", RedactURL(cfg.URL)),
 		queue: make([]stocklake.Alert, cfg.Queue), wake: make(chan struct{}, 1),
 		cancel: cancel, done: make(chan struct{}),
 	}
@@ -244,6 +259,10 @@ func (w *Webhook) post(ctx context.Context, body []byte, id string) error {
 	req.Header.Set("User-Agent", "stocklake/"+stocklake.Version)
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // it quotes the whole URL
+			ue.URL = RedactURL(ue.URL)
+		}
 		return err
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -48,6 +48,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -66,6 +67,16 @@ const (
 	DefaultDatabase   = "default"
 	DefaultCacheBytes = 10 << 30
 	DefaultFetchers   = 8
+	// DefaultMemoryLimit is DuckDB's memory limit unless Config.MemoryLimit
+	// says otherwise; larger work spills to CacheDir/tmp.
+	DefaultMemoryLimit = "2GB"
+	// DefaultMaxTempDirectorySize bounds what a query spills to disk
+	// (DuckDB's own default is 90% of the free disk space).
+	DefaultMaxTempDirectorySize = "10GB"
+	// DefaultMaxThreads caps DuckDB's worker threads when Config.Threads is
+	// 0: the number of CPUs, at most 4, so the engine leaves cores to the
+	// broker, sink and analyzer it often shares a machine with.
+	DefaultMaxThreads = 4
 )
 
 // Config configures an Engine. Catalog and Store are required.
@@ -86,11 +97,16 @@ type Config struct {
 	CacheBytes int64
 	// Fetchers is how many objects are downloaded at once; default 8.
 	Fetchers int
-	// Threads is DuckDB's worker thread count; default DuckDB's (all cores).
+	// Threads is DuckDB's worker thread count; default the number of CPUs,
+	// at most DefaultMaxThreads (4).
 	Threads int
-	// MemoryLimit is DuckDB's memory limit, e.g. "4GB"; default DuckDB's
-	// (80% of RAM). Larger work spills to CacheDir/tmp.
+	// MemoryLimit is DuckDB's memory limit, e.g. "4GB"; default
+	// DefaultMemoryLimit (2GB). Larger work spills to CacheDir/tmp.
 	MemoryLimit string
+	// MaxTempDirectorySize bounds what queries spill to CacheDir/tmp, e.g.
+	// "10GB"; a query that needs more fails. Default
+	// DefaultMaxTempDirectorySize (10GB).
+	MaxTempDirectorySize string
 	// Logger for diagnostics; default slog.Default().
 	Logger *slog.Logger
 }
@@ -129,6 +145,15 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = min(runtime.NumCPU(), DefaultMaxThreads)
+	}
+	if cfg.MemoryLimit == "" {
+		cfg.MemoryLimit = DefaultMemoryLimit
+	}
+	if cfg.MaxTempDirectorySize == "" {
+		cfg.MaxTempDirectorySize = DefaultMaxTempDirectorySize
 	}
 	if cfg.CacheDir == "" {
 		dir, err := os.UserCacheDir()
@@ -170,12 +195,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		"SET GLOBAL integer_division = true", // 5/2 = 2, as in Trino
 		"SET GLOBAL temp_directory = " + quoteString(filepath.Join(dir, "tmp")),
 	}
-	if cfg.Threads > 0 {
-		setup = append(setup, fmt.Sprintf("SET GLOBAL threads = %d", cfg.Threads))
-	}
-	if cfg.MemoryLimit != "" {
-		setup = append(setup, "SET GLOBAL memory_limit = "+quoteString(cfg.MemoryLimit))
-	}
+	setup = append(setup,
+		fmt.Sprintf("SET GLOBAL threads = %d", cfg.Threads),
+		"SET GLOBAL memory_limit = "+quoteString(cfg.MemoryLimit),
+		"SET GLOBAL max_temp_directory_size = "+quoteString(cfg.MaxTempDirectorySize),
+	)
 	setup = append(setup, macros...)
 	var quoted []string
 	for _, a := range allowed {
@@ -195,7 +219,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	for _, s := range setup {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
 			e.db.Close()
-			if strings.HasPrefix(s, "SET GLOBAL memory_limit") || strings.HasPrefix(s, "SET GLOBAL threads") {
+			if strings.HasPrefix(s, "SET GLOBAL memory_limit") || strings.HasPrefix(s, "SET GLOBAL threads") || strings.HasPrefix(s, "SET GLOBAL max_temp_directory_size") {
 				return nil, fmt.Errorf("duckdb: %s: %v: %w", s, err, stocklake.ErrConfig)
 			}
 			return nil, fmt.Errorf("duckdb: setting up (%.60s...): %v", s, err)
@@ -295,6 +319,12 @@ func (q *query) run(ctx context.Context, prefix, body string, start time.Time) (
 	if err != nil {
 		return nil, err
 	}
+	catalogOnly := stocklake.CatalogOnly(ctx)
+	if catalogOnly {
+		if err := checkCatalogOnly(tree); err != nil {
+			return nil, err
+		}
+	}
 	an := analyze(tree)
 
 	type edit struct {
@@ -311,6 +341,9 @@ func (q *query) run(ctx context.Context, prefix, body string, start time.Time) (
 		t, ok, err := q.e.resolve(ctx, r)
 		if err != nil {
 			return nil, err
+		}
+		if !ok && catalogOnly {
+			return nil, fmt.Errorf("%s.%s is not a catalog table: the console reads only the catalog's tables (SHOW TABLES lists them): %w", r.schema, r.name, stocklake.ErrInvalid)
 		}
 		if !ok {
 			continue

@@ -121,6 +121,14 @@ func (s *Server) stream(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeError(w, 500, "streaming is not supported by this connection")
 		return
 	}
+	select {
+	case s.streams <- struct{}{}:
+		defer func() { <-s.streams }()
+	default:
+		w.Header().Set("Retry-After", "10")
+		writeError(w, nethttp.StatusServiceUnavailable, fmt.Sprintf("too many event-stream clients (the limit is %d); close other dashboard tabs or raise --max-stream-clients", s.cfg.MaxStreamClients))
+		return
+	}
 	sub := s.board.subscribe(r.URL.Query().Get("symbol"))
 	defer s.board.unsubscribe(sub)
 	h := w.Header()
@@ -189,6 +197,9 @@ func (s *Server) startQuery(w nethttp.ResponseWriter, r *nethttp.Request) {
 	}
 	ex, err := s.runner.Start(s.ctx, req.SQL)
 	if err != nil {
+		if errors.Is(err, query.ErrQueueFull) {
+			w.Header().Set("Retry-After", "5")
+		}
 		writeError(w, statusOf(err), err.Error())
 		return
 	}
@@ -201,9 +212,11 @@ var validID = regexp.MustCompile(`^[0-9a-fA-F-]{8,64}$`)
 // queryView is an execution as the API shows it.
 type queryView struct {
 	query.Execution
-	EngineMS  int64 `json:"engine_ms"`
-	TotalMS   int64 `json:"total_ms"`
-	Truncated bool  `json:"truncated"` // the result was cut at the row limit
+	// PageIndex stays internal (it shadows Execution's).
+	PageIndex *struct{} `json:"page_index,omitempty"`
+	EngineMS  int64     `json:"engine_ms"`
+	TotalMS   int64     `json:"total_ms"`
+	Truncated bool      `json:"truncated"` // the result was cut at the row limit
 }
 
 func (s *Server) view(ex query.Execution) queryView {
@@ -237,7 +250,7 @@ func (s *Server) getQuery(w nethttp.ResponseWriter, r *nethttp.Request) {
 	}
 	out := map[string]any{"query": s.view(ex)}
 	if ex.State == stocklake.QuerySucceeded {
-		rows, err := s.runner.Results(r.Context(), id)
+		rows, err := s.runner.ResultsPage(r.Context(), id, int64(offset), int64(limit))
 		if err != nil {
 			writeError(w, statusOf(err), err.Error())
 			return
@@ -245,10 +258,7 @@ func (s *Server) getQuery(w nethttp.ResponseWriter, r *nethttp.Request) {
 		defer rows.Close()
 		cols := rows.Columns()
 		page := [][]*string{}
-		for i := 0; rows.Next() && len(page) < limit; i++ {
-			if i < offset {
-				continue
-			}
+		for len(page) < limit && rows.Next() {
 			vals := rows.Values()
 			row := make([]*string, len(vals))
 			for j, v := range vals {

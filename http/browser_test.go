@@ -15,8 +15,9 @@ import (
 // TestDashboardBrowserIntegration builds stocklake, runs `stocklake demo`
 // and drives the dashboard in headless Chromium (web/browser.mjs through
 // playwright-core): the board updates, a candle chart draws and its last
-// bar changes, a console query returns rows, a DROP is refused, crawl now
-// works. It saves a screenshot of each page under STOCKLAKE_SCREENSHOTS
+// bar changes, a console query returns rows and downloads as CSV, a DROP
+// and a glob() are refused, crawl now works. The demo runs with --token:
+// no request may carry the token in its URL (browsers keep URLs). It saves a screenshot of each page under STOCKLAKE_SCREENSHOTS
 // (default a temporary directory) and prints the path.
 //
 // It runs when STOCKLAKE_BROWSER names a Chromium binary (e.g.
@@ -45,8 +46,9 @@ func TestDashboardBrowserIntegration(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	const token = "browser-test-token-0123456789"
 	demo := exec.CommandContext(ctx, bin, "demo", "--data", filepath.Join(dir, "data"), "--http", addr,
-		"--duration", "4m", "--flush-interval", "2s", "--rate", "2000")
+		"--duration", "4m", "--flush-interval", "2s", "--rate", "2000", "--token", token)
 	demo.Cancel = func() error { return demo.Process.Signal(os.Interrupt) }
 	demo.WaitDelay = 30 * time.Second
 	stderr, err := demo.StderrPipe()
@@ -93,7 +95,7 @@ func TestDashboardBrowserIntegration(t *testing.T) {
 	}
 	node := exec.CommandContext(ctx, "node", "browser.mjs")
 	node.Dir = "web"
-	node.Env = append(os.Environ(), "BASE_URL=http://"+addr, "CHROMIUM="+chromium, "SHOTS="+shots)
+	node.Env = append(os.Environ(), "BASE_URL=http://"+addr, "CHROMIUM="+chromium, "SHOTS="+shots, "TOKEN="+token)
 	out, err := node.CombinedOutput()
 	t.Logf("browser test output:\n%s", out)
 	t.Logf("screenshots of each page: %s", shots)

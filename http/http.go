@@ -7,11 +7,24 @@
 // front end is built from web/ into web/dist, which is embedded, so the
 // binary needs no network at run time.
 //
-// Safety: Listen refuses an address other than a loopback one unless a
-// bearer token is configured; with a token, every /api and /metrics request
-// must carry "Authorization: Bearer TOKEN" (or access_token=TOKEN in the
-// query string, for EventSource and download links). The console runs only
-// read-only statements (query.CheckReadOnly), with row and time limits.
+// Safety (docs/security.md has the threat model):
+//   - Listen refuses an address other than a loopback one unless a bearer
+//     token (at least MinTokenLength characters) is configured; with a token,
+//     every /api, /metrics and /debug/pprof request must carry
+//     "Authorization: Bearer TOKEN" (the scheme in any case). A token in the
+//     query string is not accepted: browsers keep URLs in their history.
+//   - On loopback, only loopback and localhost Host values (plus
+//     Config.AllowedHosts) are served, against DNS rebinding.
+//   - Requests that change something (POST, DELETE) are refused when they
+//     come from another origin (Origin or Sec-Fetch-Site, with
+//     net/http.CrossOriginProtection), and POST bodies must be
+//     Content-Type: application/json, so a cross-site form cannot send one.
+//   - Every answer forbids framing (CSP frame-ancestors 'none').
+//   - Serve bounds connections, header and body read times, idle time and
+//     event-stream clients.
+//   - The console runs only read-only statements (query.CheckReadOnly) over
+//     catalog tables and pure functions (stocklake.WithCatalogOnly), with
+//     row, byte, time, scan and queue limits.
 package http
 
 import (
@@ -21,8 +34,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	nethttp "net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -44,14 +59,56 @@ const (
 	DefaultPageSize     = 100
 	MaxPageSize         = 1000
 	DefaultDatabase     = "stocklake"
+	// DefaultMaxResultBytes fails a console query whose result CSV is larger.
+	DefaultMaxResultBytes = 64 << 20
+	// DefaultMaxQueued is how many console queries may wait for one of the
+	// query.DefaultConcurrency (4) slots; more get 429.
+	DefaultMaxQueued = 8
+	// DefaultMaxBytesScanned fails a console query that would read more
+	// from the lake.
+	DefaultMaxBytesScanned = 10 << 30
+	// MinTokenLength is the shortest bearer token accepted.
+	MinTokenLength = 16
+	// DefaultMaxConns caps open connections to the server.
+	DefaultMaxConns = 256
+	// DefaultMaxStreamClients caps clients of /api/stream.
+	DefaultMaxStreamClients = 32
+	// DefaultReadHeaderTimeout, DefaultReadTimeout and DefaultIdleTimeout
+	// bound how long a client may take to send headers, a whole request,
+	// and how long an idle keep-alive connection is kept.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
 )
 
 // Config configures a Server. Every part is optional: endpoints whose part
 // is missing answer 503 with a JSON error saying what to configure.
 type Config struct {
 	// Token, when set, is the bearer token every /api and /metrics request
-	// must carry. Required to listen on a non-loopback address.
+	// must carry; at least MinTokenLength characters. Required to listen on
+	// a non-loopback address.
 	Token string
+	// AllowedHosts are Host header values (names, without port) served
+	// besides loopback addresses and localhost while the server listens on
+	// loopback, e.g. a name that points at 127.0.0.1; "*" allows any. Off
+	// loopback every Host is served (the token protects the server).
+	AllowedHosts []string
+	// MaxConns caps open connections; default DefaultMaxConns (256).
+	MaxConns int
+	// ReadHeaderTimeout, ReadTimeout and IdleTimeout bound a client's time
+	// to send headers, to send a whole request, and an idle keep-alive
+	// connection; defaults DefaultReadHeaderTimeout (10s),
+	// DefaultReadTimeout (30s), DefaultIdleTimeout (2m).
+	ReadHeaderTimeout, ReadTimeout, IdleTimeout time.Duration
+	// MaxStreamClients caps clients of /api/stream; more get 503. Default
+	// DefaultMaxStreamClients (32).
+	MaxStreamClients int
+	// PProf serves Go's profiler on /debug/pprof/ (behind the token, like
+	// the API); default off.
+	PProf bool
+	// TLSCert and TLSKey, when both set, make Serve speak HTTPS with this
+	// certificate and key (PEM files).
+	TLSCert, TLSKey string
 
 	// Board holds the live state; default a new empty Board.
 	Board *Board
@@ -74,7 +131,14 @@ type Config struct {
 	MaxRows int64
 	// QueryTimeout fails a console query that runs longer; default 5 minutes.
 	QueryTimeout time.Duration
-	// MaxBytesScanned fails a console query that reads more; default 0, no limit.
+	// MaxResultBytes fails a console query whose result (as CSV) is larger;
+	// default DefaultMaxResultBytes (64 MiB).
+	MaxResultBytes int64
+	// MaxQueued is how many console queries may wait to run; more are
+	// refused with 429. Default DefaultMaxQueued (8).
+	MaxQueued int
+	// MaxBytesScanned fails a console query that reads more; default
+	// DefaultMaxBytesScanned (10 GiB), negative for no limit.
 	MaxBytesScanned int64
 
 	// Kafka, when set, is used to measure consumer lag, tick rates and
@@ -113,6 +177,13 @@ type Server struct {
 	crawling bool
 	ready    chan struct{}
 	requests *prometheus.CounterVec
+	handler  nethttp.Handler
+	cop      *nethttp.CrossOriginProtection
+
+	// public is set by Listen on a non-loopback address: every Host is
+	// served then (the token guards the server).
+	public  bool
+	streams chan struct{} // one slot per /api/stream client
 }
 
 // New returns a Server for cfg. Call Close when done.
@@ -129,6 +200,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = DefaultQueryTimeout
 	}
+	if cfg.MaxResultBytes <= 0 {
+		cfg.MaxResultBytes = DefaultMaxResultBytes
+	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
+	switch {
+	case cfg.MaxBytesScanned == 0:
+		cfg.MaxBytesScanned = DefaultMaxBytesScanned
+	case cfg.MaxBytesScanned < 0:
+		cfg.MaxBytesScanned = 0
+	}
 	if cfg.Topic == "" {
 		cfg.Topic = "ticks"
 	}
@@ -141,7 +224,28 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, board: cfg.Board, log: cfg.Logger, ready: make(chan struct{})}
+	if err := checkToken(cfg.Token); err != nil {
+		return nil, err
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxStreamClients <= 0 {
+		cfg.MaxStreamClients = DefaultMaxStreamClients
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, fmt.Errorf("TLS needs both a certificate and a key (--tls-cert and --tls-key): %w", stocklake.ErrConfig)
+	}
+	s := &Server{cfg: cfg, board: cfg.Board, log: cfg.Logger, ready: make(chan struct{}), streams: make(chan struct{}, cfg.MaxStreamClients)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.Store != nil {
 		var eng stocklake.Engine
@@ -149,7 +253,8 @@ func New(cfg Config) (*Server, error) {
 			eng = &limitEngine{Engine: cfg.Engine, max: cfg.MaxRows}
 		}
 		r, err := query.New(query.Config{Engine: eng, EngineName: cfg.EngineName, Store: cfg.Store,
-			Timeout: cfg.QueryTimeout, MaxBytesScanned: cfg.MaxBytesScanned, Logger: cfg.Logger})
+			Timeout: cfg.QueryTimeout, MaxBytesScanned: cfg.MaxBytesScanned, MaxResultBytes: cfg.MaxResultBytes,
+			MaxQueued: cfg.MaxQueued, CatalogOnly: true, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -178,8 +283,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the server's handler: API, metrics, probes and the app.
-func (s *Server) Handler() nethttp.Handler { return s.mux }
+// Handler returns the server's handler: API, metrics, probes and the app,
+// behind the Host, origin and framing guards.
+func (s *Server) Handler() nethttp.Handler { return s.handler }
 
 // Run feeds the board from Config.Source until ctx is canceled, retrying
 // after errors; it marks the server ready once started. Without a source
@@ -221,12 +327,24 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// checkToken refuses a token shorter than MinTokenLength.
+func checkToken(token string) error {
+	if token != "" && len(token) < MinTokenLength {
+		return fmt.Errorf("the token has %d characters, want at least %d; make one with: openssl rand -hex 24: %w", len(token), MinTokenLength, stocklake.ErrConfig)
+	}
+	return nil
+}
+
 // CheckAddr returns an error wrapping stocklake.ErrConfig when addr is not a
-// loopback address (127.0.0.0/8, ::1, localhost) and token is empty.
+// loopback address (127.0.0.0/8, ::1, localhost) and token is empty, or
+// when the token is shorter than MinTokenLength.
 func CheckAddr(addr, token string) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("listen address %q: %v; write HOST:PORT such as %s: %w", addr, err, DefaultAddr, stocklake.ErrConfig)
+	}
+	if err := checkToken(token); err != nil {
+		return err
 	}
 	if token != "" || isLoopback(host) {
 		return nil
@@ -251,14 +369,36 @@ func (s *Server) Listen(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %v; pick another address: %w", addr, err, stocklake.ErrConfig)
 	}
+	host, _, _ := net.SplitHostPort(addr)
+	s.public = !isLoopback(host)
 	return ln, nil
 }
 
-// Serve serves on ln until ctx is canceled, then shuts down gracefully.
+// Scheme is "https" when the server has a TLS certificate, else "http".
+func (s *Server) Scheme() string {
+	if s.cfg.TLSCert != "" {
+		return "https"
+	}
+	return "http"
+}
+
+// Serve serves on ln until ctx is canceled, then shuts down gracefully. At
+// most Config.MaxConns connections are open at once; a client has
+// Config.ReadHeaderTimeout to send its headers and Config.ReadTimeout for
+// the whole request; idle connections close after Config.IdleTimeout.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &nethttp.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return s.ctx }}
+	srv := &nethttp.Server{Handler: s.handler, ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, ReadTimeout: s.cfg.ReadTimeout,
+		IdleTimeout: s.cfg.IdleTimeout, MaxHeaderBytes: 64 << 10, BaseContext: func(net.Listener) context.Context { return s.ctx },
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+	ln = limitListener(ln, s.cfg.MaxConns)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err
@@ -273,16 +413,153 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// authorized checks the bearer token, if one is configured.
+// authorized checks the bearer token, if one is configured: the
+// Authorization header's scheme is matched in any case (RFC 9110). A token
+// in the URL is not accepted.
 func (s *Server) authorized(r *nethttp.Request) bool {
 	if s.cfg.Token == "" {
 		return true
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		got = r.URL.Query().Get("access_token")
+	scheme, got, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
 	}
+	got = strings.TrimSpace(got)
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+}
+
+// hostAllowed reports whether a request's Host may be served: any when the
+// server listens off loopback, else loopback addresses, localhost (and
+// *.localhost) and Config.AllowedHosts. It defeats DNS rebinding, where a
+// web page's own name is made to resolve to 127.0.0.1.
+func (s *Server) hostAllowed(hostport string) bool {
+	if s.public {
+		return true
+	}
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	for _, a := range s.cfg.AllowedHosts {
+		if a == "*" || strings.EqualFold(strings.TrimSpace(a), host) {
+			return true
+		}
+	}
+	return false
+}
+
+// securityHeaders are sent with every answer: no framing (clickjacking),
+// no MIME sniffing, no referrer leaving the page.
+func securityHeaders(h nethttp.Header) {
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// guard wraps the routes in the checks every request passes: Host (DNS
+// rebinding), then cross-origin protection for POST and DELETE (CSRF).
+func (s *Server) guard(next nethttp.Handler) nethttp.Handler {
+	s.cop = nethttp.NewCrossOriginProtection()
+	s.cop.SetDenyHandler(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		writeError(w, nethttp.StatusForbidden, "cross-origin request refused: this server takes changes only from its own pages (Origin "+r.Header.Get("Origin")+")")
+	}))
+	protected := s.cop.Handler(next)
+	return nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		securityHeaders(w.Header())
+		if !s.hostAllowed(r.Host) {
+			writeError(w, nethttp.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served here: open the dashboard at http://localhost or 127.0.0.1, or start the server with --allowed-hosts %s", r.Host, hostOnly(r.Host)))
+			return
+		}
+		protected.ServeHTTP(w, r)
+	})
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
+
+// jsonBody refuses a POST body that is not declared as JSON: browsers send
+// text/plain, form and multipart bodies cross-site without asking, never
+// application/json.
+func jsonBody(w nethttp.ResponseWriter, r *nethttp.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		writeError(w, nethttp.StatusUnsupportedMediaType, "send the request with Content-Type: application/json")
+		return false
+	}
+	return true
+}
+
+// servePProf is Go's profiler (net/http/pprof) under /debug/pprof/.
+func servePProf(w nethttp.ResponseWriter, r *nethttp.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
+}
+
+// limitListener accepts at most n connections at once; more wait in the
+// kernel's backlog until one closes.
+func limitListener(ln net.Listener, n int) net.Listener {
+	return &limitedListener{Listener: ln, sem: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+type limitedListener struct {
+	net.Listener
+	sem       chan struct{}
+	done      chan struct{} // closed by Close: a waiting Accept returns
+	closeOnce sync.Once
+}
+
+func (l *limitedListener) Accept() (net.Conn, error) {
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitedConn{Conn: c, release: func() { <-l.sem }}, nil
+}
+
+func (l *limitedListener) Close() error {
+	err := l.Listener.Close()
+	l.closeOnce.Do(func() { close(l.done) })
+	return err
+}
+
+type limitedConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
 
 // apiError is the JSON body of every error answer.
@@ -307,6 +584,8 @@ func writeError(w nethttp.ResponseWriter, status int, msg string) {
 // statusOf maps an error to an HTTP status by its sentinel.
 func statusOf(err error) int {
 	switch {
+	case errors.Is(err, query.ErrQueueFull):
+		return nethttp.StatusTooManyRequests
 	case errors.Is(err, stocklake.ErrNotFound):
 		return nethttp.StatusNotFound
 	case errors.Is(err, stocklake.ErrInvalid), errors.Is(err, stocklake.ErrScanLimit):
@@ -370,6 +649,9 @@ func (s *Server) handle(pattern string, protected bool, h nethttp.HandlerFunc) {
 			writeError(sw, nethttp.StatusUnauthorized, "missing or wrong bearer token; send Authorization: Bearer TOKEN")
 			return
 		}
+		if r.Method == nethttp.MethodPost && !jsonBody(sw, r) {
+			return
+		}
 		h(sw, r)
 	})
 }
@@ -398,8 +680,12 @@ func (s *Server) routes() {
 	s.handle("GET /api/crawls", true, s.crawls)
 	s.handle("POST /api/crawl", true, s.crawl)
 	s.handle("GET /api/health", true, s.health)
+	if s.cfg.PProf {
+		s.handle("GET /debug/pprof/", true, servePProf)
+	}
 	s.handle("/api/", true, func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeError(w, nethttp.StatusNotFound, fmt.Sprintf("no API endpoint %s %s; see /api/openapi.yaml", r.Method, r.URL.Path))
 	})
 	s.handle("/", false, s.static)
+	s.handler = s.guard(s.mux)
 }

@@ -140,6 +140,9 @@ func (f *fixture) do(t *testing.T, method, path, token, body string, out any) in
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := nethttp.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +167,7 @@ func (f *fixture) do(t *testing.T, method, path, token, body string, out any) in
 }
 
 func TestAuth(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.Token = "s3cret" })
+	f := newFixture(t, func(c *Config) { c.Token = testToken })
 	for _, p := range []string{"/api/symbols", "/api/health", "/api/queries", "/api/catalog/databases", "/metrics"} {
 		if got := f.do(t, "GET", p, "", "", nil); got != 401 {
 			t.Errorf("GET %s without token: %d, want 401", p, got)
@@ -172,7 +175,7 @@ func TestAuth(t *testing.T) {
 		if got := f.do(t, "GET", p, "wrong", "", nil); got != 401 {
 			t.Errorf("GET %s with a wrong token: %d, want 401", p, got)
 		}
-		if got := f.do(t, "GET", p, "s3cret", "", nil); got != 200 {
+		if got := f.do(t, "GET", p, testToken, "", nil); got != 200 {
 			t.Errorf("GET %s with the token: %d, want 200", p, got)
 		}
 	}
@@ -185,8 +188,9 @@ func TestAuth(t *testing.T) {
 	if f.crawls != 0 {
 		t.Errorf("an unauthorized crawl ran")
 	}
-	if got := f.do(t, "GET", "/api/symbols?access_token=s3cret", "", "", nil); got != 200 {
-		t.Errorf("access_token in the query: %d, want 200", got)
+	// A token in the URL ends up in browser history and proxy logs.
+	if got := f.do(t, "GET", "/api/symbols?access_token="+testToken, "", "", nil); got != 401 {
+		t.Errorf("access_token in the query: %d, want 401", got)
 	}
 	for _, p := range []string{"/healthz", "/readyz", "/", "/api/config"} {
 		want := 200
@@ -211,7 +215,7 @@ func TestCheckAddr(t *testing.T) {
 	}{
 		{"127.0.0.1:8080", "", true}, {"localhost:8080", "", true}, {"[::1]:8080", "", true}, {"127.0.0.2:0", "", true},
 		{"0.0.0.0:8080", "", false}, {":8080", "", false}, {"10.1.2.3:80", "", false}, {"[::]:8080", "", false},
-		{"0.0.0.0:8080", "tok", true}, {"nonsense", "tok", false},
+		{"0.0.0.0:8080", testToken, true}, {"nonsense", testToken, false}, {"0.0.0.0:8080", "short", false}, {"127.0.0.1:8080", "short", false},
 	} {
 		err := CheckAddr(c.addr, c.token)
 		if (err == nil) != c.ok {

@@ -36,7 +36,5 @@ func (s *Server) static(w nethttp.ResponseWriter, r *nethttp.Request) {
 	if name == "index.html" {
 		w.Header().Set("Cache-Control", "no-cache")
 	}
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:")
 	nethttp.ServeFileFS(w, r, dist, name)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -248,9 +249,38 @@ func writeTable(w io.Writer, rows stocklake.Rows) (int64, error) {
 }
 
 // writeCSV writes Athena's result CSV: a header, every non-NULL value in
-// double quotes (quotes doubled), NULL as an empty unquoted field.
+// double quotes, NULL as an empty unquoted field.
 func writeCSV(w io.Writer, rows stocklake.Rows) (int64, error) {
-	bw := bufio.NewWriter(w)
+	return writeResult(w, rows, 0, nil)
+}
+
+// ErrResultTooLarge reports a result over Config.MaxResultBytes.
+var ErrResultTooLarge = errors.New("result too large")
+
+// countingWriter counts the bytes written through it and refuses to go past
+// max (when > 0).
+type countingWriter struct {
+	w    io.Writer
+	n    int64
+	max  int64
+	over bool
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.max > 0 && c.n+int64(len(p)) > c.max {
+		c.over = true
+		return 0, ErrResultTooLarge
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeResult is writeCSV stopping at maxBytes (0: no limit) and recording
+// where rows start in idx (when not nil).
+func writeResult(w io.Writer, rows stocklake.Rows, maxBytes int64, idx *PageIndex) (int64, error) {
+	cw := &countingWriter{w: w, max: maxBytes}
+	bw := bufio.NewWriter(cw)
 	cols := rows.Columns()
 	for i, c := range cols {
 		if i > 0 {
@@ -261,6 +291,9 @@ func writeCSV(w io.Writer, rows stocklake.Rows) (int64, error) {
 	bw.WriteByte('\n')
 	var n int64
 	for rows.Next() {
+		if idx != nil {
+			idx.add(n, cw.n+int64(bw.Buffered()))
+		}
 		for i, v := range rows.Values() {
 			if i > 0 {
 				bw.WriteByte(',')
@@ -271,11 +304,47 @@ func writeCSV(w io.Writer, rows stocklake.Rows) (int64, error) {
 		}
 		bw.WriteByte('\n')
 		n++
+		if cw.over || maxBytes > 0 && cw.n+int64(bw.Buffered()) > maxBytes {
+			return n, fmt.Errorf("the result is over the limit of %s at row %d; select fewer or smaller columns, aggregate, or add a LIMIT: %w", humanBytes(maxBytes), n, ErrResultTooLarge)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return n, err
 	}
 	return n, bw.Flush()
+}
+
+// PageIndex records the byte offset of every Stride-th row of a stored
+// result, so a page is read from near its first row instead of from row 0.
+// It keeps at most maxPageIndex offsets, doubling Stride as it fills.
+type PageIndex struct {
+	Stride  int64   `json:"stride"`
+	Offsets []int64 `json:"offsets"` // Offsets[k]: where row k*Stride starts
+}
+
+const (
+	defaultPageStride = 100
+	maxPageIndex      = 1024
+)
+
+func (p *PageIndex) add(row, off int64) {
+	if p.Stride <= 0 {
+		p.Stride = defaultPageStride
+	}
+	if row%p.Stride != 0 {
+		return
+	}
+	if row/p.Stride != int64(len(p.Offsets)) {
+		return
+	}
+	p.Offsets = append(p.Offsets, off)
+	if len(p.Offsets) >= maxPageIndex {
+		half := p.Offsets[:0]
+		for i := 0; i < len(p.Offsets); i += 2 {
+			half = append(half, p.Offsets[i])
+		}
+		p.Offsets, p.Stride = half, p.Stride*2
+	}
 }
 
 func writeQuoted(w *bufio.Writer, s string) {

@@ -42,7 +42,12 @@ const (
 	DefaultPrefix      = "query-results/"
 	DefaultTimeout     = 30 * time.Minute // Athena's default DML timeout
 	DefaultConcurrency = 4
+	DefaultMaxQueued   = 16
 )
+
+// ErrQueueFull reports a query refused because Config.MaxQueued queries
+// already wait; retrying later may succeed. It wraps stocklake.ErrUnavailable.
+var ErrQueueFull = fmt.Errorf("query queue full: %w", stocklake.ErrUnavailable)
 
 // Config configures a Runner. Engine and Store are required.
 type Config struct {
@@ -65,6 +70,16 @@ type Config struct {
 	// Concurrency is how many queries of this Runner run at once; more
 	// wait as QUEUED. Default 4.
 	Concurrency int
+	// MaxQueued is how many queries may wait for a slot; Start refuses more
+	// with ErrQueueFull, before writing anything to the lake. Default 16.
+	MaxQueued int
+	// MaxResultBytes fails a query whose result CSV would be larger;
+	// default 0, no limit.
+	MaxResultBytes int64
+	// CatalogOnly runs every statement under stocklake.WithCatalogOnly:
+	// catalog tables and pure functions only (for servers; see
+	// docs/security.md).
+	CatalogOnly bool
 	// Logger for diagnostics; default slog.Default().
 	Logger *slog.Logger
 }
@@ -91,8 +106,10 @@ type Execution struct {
 	TotalTime  time.Duration `json:"total_time_ns"`
 	// ResultURL is the result CSV's location in the lake.
 	ResultURL string `json:"result_url,omitempty"`
-	Host      string `json:"host,omitempty"`
-	PID       int    `json:"pid,omitempty"`
+	// PageIndex locates rows in the result CSV, for ResultsPage.
+	PageIndex *PageIndex `json:"page_index,omitempty"`
+	Host      string     `json:"host,omitempty"`
+	PID       int        `json:"pid,omitempty"`
 }
 
 // Done reports whether the execution reached a final state.
@@ -151,6 +168,9 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultConcurrency
 	}
+	if cfg.MaxQueued <= 0 {
+		cfg.MaxQueued = DefaultMaxQueued
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -180,14 +200,24 @@ func (r *Runner) Start(ctx context.Context, sql string) (Execution, error) {
 		ID: id.String(), SQL: sql, State: stocklake.QueryQueued, Engine: r.cfg.EngineName,
 		Submitted: time.Now().UTC(), Host: r.host, PID: os.Getpid(),
 	}
-	if err := r.save(ctx, ex); err != nil {
-		return Execution{}, err
-	}
 	qctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	run := &running{cancel: cancel, done: make(chan struct{}), exec: ex}
 	r.mu.Lock()
+	if n := len(r.running); n >= r.cfg.Concurrency+r.cfg.MaxQueued {
+		r.mu.Unlock()
+		cancel(nil)
+		return Execution{}, fmt.Errorf("%d queries are running or waiting (at most %d run and %d wait); retry when one finishes: %w",
+			n, r.cfg.Concurrency, r.cfg.MaxQueued, ErrQueueFull)
+	}
 	r.running[ex.ID] = run
 	r.mu.Unlock()
+	if err := r.save(ctx, ex); err != nil {
+		r.mu.Lock()
+		delete(r.running, ex.ID)
+		r.mu.Unlock()
+		cancel(nil)
+		return Execution{}, err
+	}
 	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
 	go func() {
 		defer stop()
@@ -320,6 +350,9 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	if r.cfg.MaxBytesScanned > 0 {
 		qctx = stocklake.WithScanLimit(qctx, r.cfg.MaxBytesScanned)
 	}
+	if r.cfg.CatalogOnly {
+		qctx = stocklake.WithCatalogOnly(qctx)
+	}
 	fail := func(err error) {
 		switch {
 		case ctx.Err() != nil: // canceled from outside: Ctrl-C or Cancel
@@ -348,7 +381,8 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	n, err := writeCSV(tmp, rows)
+	idx := &PageIndex{}
+	n, err := writeResult(tmp, rows, r.cfg.MaxResultBytes, idx)
 	st := rows.Stats()
 	ex.Rows, ex.BytesScanned, ex.FilesScanned, ex.EngineTime = n, st.BytesScanned, st.FilesScanned, st.Duration
 	if err != nil {
@@ -369,6 +403,7 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 		return
 	}
 	ex.ResultURL = strings.TrimSuffix(r.cfg.Store.URL(), "/") + "/" + r.resultKey(ex.ID)
+	ex.PageIndex = idx
 	ex.State = stocklake.QuerySucceeded
 	return
 }
@@ -473,6 +508,47 @@ func (r *Runner) Results(ctx context.Context, id string) (stocklake.Rows, error)
 		return nil, fmt.Errorf("result of query %s: %w", id, err)
 	}
 	return newCSVRows(rc, ex), nil
+}
+
+// ResultsPage opens the rows of a succeeded query's result from row offset
+// on (0-based), reading from the lake only the part of the CSV around
+// them (Execution.PageIndex) rather than every row before offset. Reading
+// more than limit rows from it may end early. Results without an index
+// (written by older versions) are read from the start.
+func (r *Runner) ResultsPage(ctx context.Context, id string, offset, limit int64) (stocklake.Rows, error) {
+	ex, err := r.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ex.State != stocklake.QuerySucceeded || ex.PageIndex == nil || ex.PageIndex.Stride <= 0 || len(ex.PageIndex.Offsets) == 0 {
+		rows, err := r.Results(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return skipRows(rows, offset), nil
+	}
+	idx := ex.PageIndex
+	if offset >= ex.Rows {
+		return newCSVRowsAt(io.NopCloser(strings.NewReader("")), ex), nil
+	}
+	k := min(offset/idx.Stride, int64(len(idx.Offsets)-1))
+	start := idx.Offsets[k]
+	length := int64(-1)
+	if j := (offset+limit)/idx.Stride + 1; j < int64(len(idx.Offsets)) {
+		length = idx.Offsets[j] - start
+	}
+	b, err := r.cfg.Store.GetRange(ctx, r.resultKey(id), start, length)
+	if err != nil {
+		return nil, fmt.Errorf("result of query %s: %w", id, err)
+	}
+	return skipRows(newCSVRowsAt(io.NopCloser(bytes.NewReader(b)), ex), offset-k*idx.Stride), nil
+}
+
+// skipRows advances rows past n rows.
+func skipRows(rows stocklake.Rows, n int64) stocklake.Rows {
+	for ; n > 0 && rows.Next(); n-- {
+	}
+	return rows
 }
 
 // checkID rejects IDs that could name other objects.

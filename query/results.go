@@ -29,6 +29,14 @@ func newCSVRows(rc io.ReadCloser, ex Execution) *csvRows {
 	return &csvRows{rc: rc, br: bufio.NewReaderSize(rc, 64<<10), ex: ex}
 }
 
+// newCSVRowsAt reads rows from the middle of a result: rc starts at a row,
+// not at the header.
+func newCSVRowsAt(rc io.ReadCloser, ex Execution) *csvRows {
+	r := newCSVRows(rc, ex)
+	r.header = true
+	return r
+}
+
 func (r *csvRows) Columns() []stocklake.ResultColumn { return r.ex.Columns }
 
 func (r *csvRows) Next() bool {

@@ -74,6 +74,7 @@ func analyzeCommand() *ffcli.Command {
 	replication := fs.Int("replication", -1, "replication factor of topics the analyzer creates (-1: broker default)")
 	exitIdle := fs.Bool("exit-when-idle", false, "exit once all input is consumed, every window closed and committed (for batch jobs)")
 	metricsAddr := fs.String("metrics-addr", "", `serve Prometheus metrics on this address, e.g. 127.0.0.1:9465 ("" disables)`)
+	pprofOn := fs.Bool("pprof", false, "also serve Go's profiler on --metrics-addr under /debug/pprof/ (loopback addresses only: the endpoint has no token)")
 	return newCommand("analyze", "stocklake analyze --brokers B --in T [--windows 1m,5m] [--rules FILE] [flags]",
 		"compute bars, indicators and alerts from ticks, exactly once",
 		`Consumes ticks and computes, per symbol and event-time window, OHLCV bars with
@@ -149,7 +150,7 @@ by partition. Ctrl-C or SIGTERM commits and exits.`,
 				return err
 			}
 			if *metricsAddr != "" {
-				stop, err := serveMetrics(*metricsAddr, analyzeCollector(a))
+				stop, err := serveMetrics(*metricsAddr, *pprofOn, analyzeCollector(a))
 				if err != nil {
 					return err
 				}

@@ -153,7 +153,15 @@ func openCatalog(ctx context.Context, raw string, lake stocklake.ObjectStore) (s
 //	                                                        a Trino coordinator (http; trinos:// for https)
 //	athena://WORKGROUP[?output=s3://B/P/&region=R&endpoint=URL&catalog=AwsDataCatalog]
 //	                                                        Amazon Athena
-func openEngine(ctx context.Context, raw string, cat stocklake.Catalog, lake stocklake.ObjectStore, database string) (stocklake.Engine, string, error) {
+//
+// engineLimits override the resource settings of a duckdb:// engine URL
+// when set (the dashboard's --duckdb-* flags).
+type engineLimits struct {
+	threads              int
+	memoryLimit, maxTemp string
+}
+
+func openEngine(ctx context.Context, raw string, cat stocklake.Catalog, lake stocklake.ObjectStore, database string, lim ...engineLimits) (stocklake.Engine, string, error) {
 	u, err := parseBackendURL("engine", raw)
 	if err != nil {
 		return nil, "", err
@@ -161,10 +169,22 @@ func openEngine(ctx context.Context, raw string, cat stocklake.Catalog, lake sto
 	q := u.Query()
 	switch u.Scheme {
 	case duckdb.Type:
-		cfg := duckdb.Config{Catalog: cat, Store: lake, Database: database, MemoryLimit: q.Get("memory_limit"), CacheDir: q.Get("cache_dir")}
+		cfg := duckdb.Config{Catalog: cat, Store: lake, Database: database, MemoryLimit: q.Get("memory_limit"), CacheDir: q.Get("cache_dir"),
+			MaxTempDirectorySize: q.Get("max_temp_directory_size")}
 		if v := q.Get("threads"); v != "" {
 			if cfg.Threads, err = strconv.Atoi(v); err != nil {
 				return nil, "", fmt.Errorf("engine URL %q: threads=%q is not a number: %w", raw, v, stocklake.ErrConfig)
+			}
+		}
+		for _, l := range lim {
+			if l.threads > 0 {
+				cfg.Threads = l.threads
+			}
+			if l.memoryLimit != "" {
+				cfg.MemoryLimit = l.memoryLimit
+			}
+			if l.maxTemp != "" {
+				cfg.MaxTempDirectorySize = l.maxTemp
 			}
 		}
 		e, err := duckdb.New(ctx, cfg)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"path/filepath"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/kafka"
 )
 
@@ -17,6 +19,7 @@ func brokerCommand() *ffcli.Command {
 	dataDir := fs.String("data", filepath.Join(defaultDataDir, "kafka"), `directory that keeps topics and committed offsets across restarts; "" keeps them in memory`)
 	partitions := fs.Int("partitions", 3, "partitions of auto-created topics")
 	syncWrites := fs.Bool("sync", false, "fsync every produced batch (slower; survives power loss)")
+	allowRemote := fs.Bool("allow-remote", false, "allow --listen on an address other than loopback: the broker has no authentication or TLS, so anyone who reaches it can read and write every topic")
 	var lf logFlags
 	lf.register(fs)
 	return newCommand("broker", "stocklake broker [--listen ADDR] [--data DIR]",
@@ -24,13 +27,19 @@ func brokerCommand() *ffcli.Command {
 		`Runs an embedded, single-node Kafka-protocol broker (franz-go's kfake) with
 topics, consumer groups, idempotent and transactional producers. Data and
 committed offsets persist in --data. For development and tests; use Apache
-Kafka or Amazon MSK in production. Stops cleanly on Ctrl-C or SIGTERM.`,
+Kafka or Amazon MSK in production. Stops cleanly on Ctrl-C or SIGTERM.
+
+It has no authentication or TLS: --listen must be a loopback address unless
+--allow-remote is given.`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("broker", args); err != nil {
 				return err
 			}
 			log, err := lf.logger()
 			if err != nil {
+				return err
+			}
+			if err := checkBrokerListen(*listen, *allowRemote); err != nil {
 				return err
 			}
 			b, err := kafka.StartBroker(kafka.BrokerConfig{Listen: *listen, DataDir: *dataDir, Partitions: *partitions, SyncWrites: *syncWrites})
@@ -44,4 +53,18 @@ Kafka or Amazon MSK in production. Stops cleanly on Ctrl-C or SIGTERM.`,
 			b.Close()
 			return nil
 		})
+}
+
+// checkBrokerListen refuses a non-loopback listen address (":9092",
+// "0.0.0.0:9092", a LAN address) unless allowRemote: the embedded broker
+// has no authentication.
+func checkBrokerListen(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %v; write HOST:PORT such as 127.0.0.1:9092: %w", addr, err, stocklake.ErrConfig)
+	}
+	if allowRemote || isLoopbackHost(host) {
+		return nil
+	}
+	return fmt.Errorf("refusing to run the broker on %s: it has no authentication, so anyone who reaches it could read and write every topic; bind 127.0.0.1, or pass --allow-remote on a trusted network: %w", addr, stocklake.ErrConfig)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/stocklake/stocklake/analyze"
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/file"
+	slhttp "github.com/stocklake/stocklake/http"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/source"
@@ -35,7 +36,9 @@ func demoCommand() *ffcli.Command {
 	flushInterval := fs.Duration("flush-interval", 5*time.Second, "how often the sink writes lake objects")
 	var lf logFlags
 	lf.register(fs)
-	return newCommand("demo", "stocklake demo [--data DIR] [--http ADDR] [--duration D] [--rate N] [--symbols N]",
+	var df dashboardFlags
+	df.register(fs)
+	return newCommand("demo", "stocklake demo [--data DIR] [--http ADDR] [--duration D] [--rate N] [--symbols N] [--token T]",
 		"run the whole pipeline in one process on embedded defaults",
 		`Runs the pipeline in one process with no setup: an embedded Kafka-protocol
 broker, the market simulator producing ticks, the sink landing them as
@@ -43,7 +46,10 @@ Parquet in a local lake under --data (partitions registered in the embedded
 catalog), and the analyzer writing 10s and 1m bars to bars.10s and bars.1m. A status line shows ticks/s, files,
 rows and consumer lag; the dashboard on --http shows the live market, a SQL
 console, the catalog and the pipeline's health. Ctrl-C (or --duration) shuts down cleanly: the sink
-writes what it buffered and commits before exiting.`,
+writes what it buffered and commits before exiting.
+
+The dashboard binds loopback; another --http address needs --token, as for
+serve (see docs/security.md).`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("demo", args); err != nil {
 				return err
@@ -51,6 +57,11 @@ writes what it buffered and commits before exiting.`,
 			log, err := lf.logger()
 			if err != nil {
 				return err
+			}
+			if *httpAddr != "" {
+				if err := slhttp.CheckAddr(*httpAddr, df.token); err != nil {
+					return err
+				}
 			}
 			if *rate <= 0 {
 				return fmt.Errorf("--rate %v: want a positive number of ticks per second: %w", *rate, stocklake.ErrConfig)
@@ -104,7 +115,7 @@ writes what it buffered and commits before exiting.`,
 				return err
 			}
 			if *httpAddr != "" {
-				stop, err := startDemoDashboard(ctx, *httpAddr, kc, store, cat, snk, log)
+				stop, err := startDemoDashboard(ctx, *httpAddr, &df, kc, store, cat, snk, log)
 				if err != nil {
 					return fmt.Errorf("%w; pick another address with --http, or --http '' to disable", err)
 				}

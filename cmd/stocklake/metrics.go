@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,8 +60,17 @@ func sinkCollector(s *sink.Sink) []prometheus.Collector {
 	}
 }
 
-// serveMetrics serves /metrics, /healthz and Go's /debug/pprof/ on addr until stop is called.
-func serveMetrics(addr string, cs ...[]prometheus.Collector) (stop func(), err error) {
+// serveMetrics serves /metrics and /healthz on addr, and Go's profiler on
+// /debug/pprof/ when pprofOn, until stop is called. The endpoint has no
+// token, so the profiler (which shows the command line and can stall the
+// process) is refused on an address other than a loopback one.
+func serveMetrics(addr string, pprofOn bool, cs ...[]prometheus.Collector) (stop func(), err error) {
+	if pprofOn {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil || !isLoopbackHost(host) {
+			return nil, fmt.Errorf("--pprof on metrics address %s: the metrics endpoint has no token, so the profiler is served only on loopback; use --metrics-addr 127.0.0.1:PORT: %w", addr, stocklake.ErrConfig)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, svc := range []string{"s3", "glue", "athena"} {
@@ -72,14 +82,19 @@ func serveMetrics(addr string, cs ...[]prometheus.Collector) (stop func(), err e
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	if pprofOn {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics address %s: %v: %w", addr, err, stocklake.ErrConfig)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("metrics server", "err", err)
@@ -91,4 +106,13 @@ func serveMetrics(addr string, cs ...[]prometheus.Collector) (stop func(), err e
 		defer cancel()
 		srv.Shutdown(ctx)
 	}, nil
+}
+
+// isLoopbackHost reports whether host is localhost or a loopback IP.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -14,24 +15,64 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/crawler"
+	"github.com/stocklake/stocklake/duckdb"
 	slhttp "github.com/stocklake/stocklake/http"
 	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/query"
 	"github.com/stocklake/stocklake/sink"
 )
 
-// dashboardFlags are the dashboard's flags, shared by serve.
+// dashboardFlags are the dashboard's flags, shared by serve and demo.
 type dashboardFlags struct {
-	token           string
-	maxRows         int64
-	queryTimeout    time.Duration
-	maxBytesScanned byteSize
+	token            string
+	allowedHosts     string
+	maxConns         int
+	maxStreamClients int
+	pprof            bool
+	tlsCert, tlsKey  string
+	maxRows          int64
+	queryTimeout     time.Duration
+	maxBytesScanned  byteSize
+	maxResultBytes   byteSize
+	maxQueued        int
+	engine           engineLimits
 }
 
 func (f *dashboardFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.token, "token", "", "bearer token required by the API and /metrics; required when --http is not a loopback address")
+	f.maxBytesScanned = byteSize(slhttp.DefaultMaxBytesScanned)
+	fs.StringVar(&f.token, "token", "", fmt.Sprintf("bearer token required by the API, /metrics and /debug/pprof, at least %d characters (e.g. openssl rand -hex 24); required when --http is not a loopback address", slhttp.MinTokenLength))
+	fs.StringVar(&f.allowedHosts, "allowed-hosts", "", "comma-separated Host names served besides localhost and loopback addresses while --http is loopback (DNS-rebinding guard); * allows any")
+	fs.IntVar(&f.maxConns, "max-conns", slhttp.DefaultMaxConns, "open HTTP connections at most")
+	fs.IntVar(&f.maxStreamClients, "max-stream-clients", slhttp.DefaultMaxStreamClients, "clients of the live event stream (/api/stream) at most; more get 503")
+	fs.BoolVar(&f.pprof, "pprof", false, "serve Go's profiler on /debug/pprof/ (behind --token)")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key); needed to send the token off loopback safely")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.Int64Var(&f.maxRows, "max-rows", slhttp.DefaultMaxRows, "rows a console query returns at most")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", slhttp.DefaultQueryTimeout, "fail a console query that runs longer")
-	fs.Var(&f.maxBytesScanned, "max-bytes-scanned", "fail a console query that would read more from the lake, e.g. 10GB (default 0: no limit)")
+	fs.Var(&f.maxBytesScanned, "max-bytes-scanned", "fail a console query that would read more from the lake, e.g. 10GB; 0 for no limit")
+	f.maxResultBytes = byteSize(slhttp.DefaultMaxResultBytes)
+	fs.Var(&f.maxResultBytes, "max-result-bytes", "fail a console query whose result (as CSV) is larger")
+	fs.IntVar(&f.maxQueued, "max-queued", slhttp.DefaultMaxQueued, fmt.Sprintf("console queries that may wait while %d run; more are refused with 429", query.DefaultConcurrency))
+	fs.IntVar(&f.engine.threads, "duckdb-threads", 0, fmt.Sprintf("worker threads of the console's DuckDB; 0: the engine URL's threads=, else the CPUs, at most %d", duckdb.DefaultMaxThreads))
+	fs.StringVar(&f.engine.memoryLimit, "duckdb-memory-limit", "", fmt.Sprintf("memory limit of the console's DuckDB, e.g. 4GB; larger work spills to disk (default the engine URL's memory_limit=, else %s)", duckdb.DefaultMemoryLimit))
+	fs.StringVar(&f.engine.maxTemp, "duckdb-max-temp-size", "", fmt.Sprintf("what the console's DuckDB may spill to disk, e.g. 20GB; a query needing more fails (default the engine URL's max_temp_directory_size=, else %s)", duckdb.DefaultMaxTempDirectorySize))
+}
+
+// config is the dashboard's part of an http.Config.
+func (f *dashboardFlags) config(log *slog.Logger) slhttp.Config {
+	var hosts []string
+	for _, h := range strings.Split(f.allowedHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	maxScan := int64(f.maxBytesScanned)
+	if maxScan == 0 {
+		maxScan = -1 // --max-bytes-scanned 0: no limit
+	}
+	return slhttp.Config{Token: f.token, AllowedHosts: hosts, MaxConns: f.maxConns, MaxStreamClients: f.maxStreamClients,
+		PProf: f.pprof, TLSCert: f.tlsCert, TLSKey: f.tlsKey, MaxRows: f.maxRows, QueryTimeout: f.queryTimeout,
+		MaxBytesScanned: maxScan, MaxResultBytes: int64(f.maxResultBytes), MaxQueued: f.maxQueued, Logger: log}
 }
 
 // crawlFunc returns the dashboard's "crawl now": one incremental crawl of
@@ -59,7 +100,7 @@ func runDashboard(ctx context.Context, srv *slhttp.Server, addr string, log *slo
 	if err != nil {
 		return err
 	}
-	log.Info("serving dashboard", "url", "http://"+ln.Addr().String()+"/")
+	log.Info("serving dashboard", "url", srv.Scheme()+"://"+ln.Addr().String()+"/")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(gctx, ln) })
 	g.Go(func() error { return srv.Run(gctx) })
@@ -94,8 +135,11 @@ a catalog browser with "crawl now", and the pipeline's health (consumer lag,
 tick rates, dead letters). The JSON API is described at /api/openapi.yaml;
 Prometheus metrics are on /metrics, probes on /healthz and /readyz.
 
-It binds 127.0.0.1 by default. Any other address needs --token: requests then
-carry "Authorization: Bearer TOKEN" (the app asks for it once).`,
+It binds 127.0.0.1 by default and then answers only requests for localhost
+or a loopback address (--allowed-hosts adds names). Any other address needs
+--token: requests then carry "Authorization: Bearer TOKEN" (the app asks for
+it once); use --tls-cert and --tls-key (or a TLS proxy) so the token does
+not cross the network in clear text. See docs/security.md.`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("serve", args); err != nil {
 				return err
@@ -116,8 +160,8 @@ carry "Authorization: Bearer TOKEN" (the app asks for it once).`,
 			if err != nil {
 				return err
 			}
-			cfg := slhttp.Config{Token: df.token, Database: *database, MaxRows: df.maxRows, QueryTimeout: df.queryTimeout,
-				MaxBytesScanned: int64(df.maxBytesScanned), Topic: *ticks, SinkGroup: *sinkGroup, Logger: log}
+			cfg := df.config(log)
+			cfg.Database, cfg.Topic, cfg.SinkGroup = *database, *ticks, *sinkGroup
 			switch *feed {
 			case "bars":
 				cfg.Source = &slhttp.KafkaSource{Kafka: kc, Windows: ws, Prefix: *barsPrefix, Alerts: *alertsTopic}
@@ -148,7 +192,7 @@ carry "Authorization: Bearer TOKEN" (the app asks for it once).`,
 					if cfg.Crawl, err = crawlFunc(cfg.Store, cat, *database); err != nil {
 						return err
 					}
-					eng, name, err := openEngine(ctx, *engineURL, cat, cfg.Store, *database)
+					eng, name, err := openEngine(ctx, *engineURL, cat, cfg.Store, *database, df.engine)
 					if err != nil {
 						return err
 					}
@@ -168,13 +212,13 @@ carry "Authorization: Bearer TOKEN" (the app asks for it once).`,
 // startDemoDashboard serves the dashboard for demo: the board computes bars
 // from the in-process broker's ticks, the console queries the demo's lake
 // with embedded DuckDB, and the health page shows the demo's sink.
-func startDemoDashboard(ctx context.Context, addr string, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, log *slog.Logger) (stop func(), err error) {
-	cfg := slhttp.Config{Source: &slhttp.TickSource{Kafka: kc}, Catalog: cat, Store: store, Sink: sinkStats(snk),
-		Collectors: sinkCollector(snk), Logger: log}
+func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, log *slog.Logger) (stop func(), err error) {
+	cfg := df.config(log)
+	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Collectors = &slhttp.TickSource{Kafka: kc}, cat, store, sinkStats(snk), sinkCollector(snk)
 	if cfg.Crawl, err = crawlFunc(store, cat, slhttp.DefaultDatabase); err != nil {
 		return nil, err
 	}
-	eng, name, err := openEngine(ctx, defaultEngine, cat, store, slhttp.DefaultDatabase)
+	eng, name, err := openEngine(ctx, defaultEngine, cat, store, slhttp.DefaultDatabase, df.engine)
 	if err != nil {
 		return nil, err
 	}
@@ -198,8 +242,8 @@ func startDemoDashboard(ctx context.Context, addr string, kc kafka.Config, store
 					log.Error("dashboard", "err", err)
 				}
 			}()
-			log.Info("serving dashboard", "url", "http://"+ln.Addr().String()+"/")
-			fmt.Fprintf(os.Stderr, "dashboard: http://%s/\n", ln.Addr())
+			log.Info("serving dashboard", "url", srv.Scheme()+"://"+ln.Addr().String()+"/")
+			fmt.Fprintf(os.Stderr, "dashboard: %s://%s/\n", srv.Scheme(), ln.Addr())
 			return func() {
 				cancel()
 				<-done

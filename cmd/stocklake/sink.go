@@ -62,6 +62,7 @@ func sinkCommand() *ffcli.Command {
 	database := fs.String("database", "stocklake", "catalog database for --catalog")
 	exitIdle := fs.Bool("exit-when-idle", false, "write everything and exit once caught up with the topic (for batch jobs)")
 	metricsAddr := fs.String("metrics-addr", "", `serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 ("" disables)`)
+	pprofOn := fs.Bool("pprof", false, "also serve Go's profiler on --metrics-addr under /debug/pprof/ (loopback addresses only: the endpoint has no token)")
 	return newCommand("sink", "stocklake sink --brokers B --topic T --lake URL [flags]",
 		"land a Kafka topic in the lake as Parquet, exactly once",
 		`Consumes a topic with a consumer group and writes Parquet (or JSON lines)
@@ -106,7 +107,7 @@ Ctrl-C or SIGTERM writes what is buffered, commits and exits.`,
 				return err
 			}
 			if *metricsAddr != "" {
-				stop, err := serveMetrics(*metricsAddr, sinkCollector(s))
+				stop, err := serveMetrics(*metricsAddr, *pprofOn, sinkCollector(s))
 				if err != nil {
 					return err
 				}

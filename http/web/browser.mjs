@@ -1,9 +1,12 @@
 // Browser test of the dashboard against a running `stocklake demo`, in real
 // headless Chromium through playwright-core. Run by the Go test
 // TestDashboardBrowserIntegration; by hand:
-//   BASE_URL=http://127.0.0.1:8080 CHROMIUM=/usr/bin/chromium SHOTS=/tmp/shots node browser.mjs
+//   BASE_URL=http://127.0.0.1:8080 CHROMIUM=/usr/bin/chromium SHOTS=/tmp/shots [TOKEN=...] node browser.mjs
+// With TOKEN (the demo's --token), the app is given the token and every
+// request is checked: the token travels in the Authorization header, never
+// in a URL the browser would keep in its history.
 import { chromium } from "playwright-core";
-import { mkdtempSync, mkdirSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -23,6 +26,11 @@ let failed = false;
 const check = (ok, msg) => { console.log((ok ? "PASS " : "FAIL ") + msg); if (!ok) failed = true; };
 const page = await browser.newPage();
 page.on("pageerror", (e) => check(false, "page error: " + e.message));
+const token = process.env.TOKEN || "";
+const urls = [];
+let authed = 0;
+page.on("request", (r) => { urls.push(r.url()); if (token && r.headers()["authorization"] === "Bearer " + token) authed++; });
+if (token) await page.addInitScript((t) => localStorage.setItem("stocklake-token", t), token);
 const shot = async (name) => { const p = join(shots, name + ".png"); await page.screenshot({ path: p, fullPage: true }); console.log("screenshot " + p); };
 
 try {
@@ -81,6 +89,16 @@ try {
   });
   check(bars > 500, `result chart drew ${bars} bar pixels`);
   await shot("console");
+  const [dl] = await Promise.all([page.waitForEvent("download", { timeout: 15000 }), page.click("#csv")]);
+  const csvPath = join(shots, "result.csv");
+  await dl.saveAs(csvPath);
+  const csv = readFileSync(csvPath, "utf8");
+  check(csv.startsWith('"symbol","trades","avg_price"'), "CSV download: " + csv.split("\n")[0]);
+  // Table functions around the catalog are refused in the console.
+  await page.fill("#sql", "SELECT * FROM glob('**')");
+  await page.click("#run");
+  await page.waitForFunction(() => document.querySelector("#status").classList.contains("state-FAILED"), null, { timeout: 20000 });
+  check(/glob is not available/.test(await page.locator("#status").textContent()), "glob() refused: " + (await page.locator("#status").textContent()));
   await page.fill("#sql", "DROP TABLE ticks");
   await page.click("#run");
   await page.waitForFunction(() => document.querySelector("#status").classList.contains("error"), null, { timeout: 10000 });
@@ -104,6 +122,15 @@ try {
   await page.waitForTimeout(2500); // a second sample gives the rates
   check((await page.locator("#lag tbody tr").count()) > 0, "health lists partition lag");
   await shot("health");
+
+  if (token) {
+    const leaks = urls.filter((u) => u.includes(token) || u.includes("access_token"));
+    check(leaks.length === 0, `no URL carries the token (${urls.length} requests): ${leaks.slice(0, 3).join(" ")}`);
+    check(authed > 10, `${authed} requests carried Authorization: Bearer`);
+    // A page of another origin cannot start a query: the server refuses it.
+    const status = await page.evaluate(async () => (await fetch("/api/query", { method: "POST", headers: { "Content-Type": "text/plain" }, body: '{"sql":"SELECT 1"}' })).status);
+    check(status === 401 || status === 415, `a text/plain POST without the token is refused (${status})`);
+  }
 } catch (e) {
   check(false, String(e));
   await shot("failure").catch(() => {});

@@ -19,10 +19,17 @@ function h(tag, attrs = {}, ...kids) {
   for (const k of kids.flat()) if (k !== null && k !== undefined) e.append(k instanceof Node ? k : String(k));
   return e;
 }
-async function api(path, opts = {}) {
-  const headers = { ...(opts.headers || {}) };
+// authHeaders carries the token in a header, never in a URL: URLs end up in
+// the browser's history and in proxy logs, so the server refuses them.
+function authHeaders(extra = {}) {
+  const headers = { ...extra };
   if (token) headers.Authorization = "Bearer " + token;
-  if (opts.body) headers["Content-Type"] = "application/json";
+  return headers;
+}
+async function api(path, opts = {}) {
+  const headers = authHeaders(opts.headers || {});
+  // The server takes POST bodies only as JSON, which a cross-site form cannot send.
+  if (opts.body || (opts.method || "GET") === "POST") headers["Content-Type"] = "application/json";
   const r = await fetch(path, { ...opts, headers });
   let body = null;
   try { body = await r.json(); } catch { body = null; }
@@ -34,7 +41,16 @@ function askToken() {
   const t = prompt("This stocklake server needs a token (its --token):", token);
   if (t !== null) { token = t.trim(); localStorage.setItem("stocklake-token", token); location.reload(); }
 }
-function withToken(url) { return token ? url + (url.includes("?") ? "&" : "?") + "access_token=" + encodeURIComponent(token) : url; }
+// download fetches a protected file with the token in a header and saves it.
+async function download(path, name) {
+  const r = await fetch(path, { headers: authHeaders() });
+  if (r.status === 401) { askToken(); return; }
+  if (!r.ok) { let m = r.status + " " + r.statusText; try { m = (await r.json()).error || m; } catch {} throw new Error(m); }
+  const url = URL.createObjectURL(await r.blob());
+  const a = h("a", { href: url, download: name });
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
 const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? "–" : Number(x).toLocaleString(undefined, { minimumFractionDigits: d, maximumFractionDigits: d }));
 const fmtInt = (x) => (x === null || x === undefined ? "–" : Math.round(x).toLocaleString());
 const fmtBytes = (n) => { if (n === null || n === undefined) return "–"; const u = ["B", "KiB", "MiB", "GiB", "TiB"]; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return n.toFixed(i ? 1 : 0) + " " + u[i]; };
@@ -57,16 +73,45 @@ function sparkline(values, w = 120, hgt = 28) {
 }
 
 // ---------- event stream (shared) ----------
+// Server-sent events read with fetch, not EventSource, so the token goes in
+// the Authorization header; reconnects after 2 s like EventSource.
 const listeners = new Set();
-let es = null;
-function openStream() {
-  if (es) es.close();
-  es = new EventSource(withToken("/api/stream"));
-  es.onopen = () => { conn.textContent = "live"; conn.classList.add("live"); };
-  es.onerror = () => { conn.textContent = "reconnecting…"; conn.classList.remove("live"); };
-  for (const kind of ["symbol", "bar", "alert"]) {
-    es.addEventListener(kind, (ev) => { const d = JSON.parse(ev.data); for (const l of listeners) l(kind, d); });
+let streamAbort = null;
+async function openStream() {
+  if (streamAbort) streamAbort.abort();
+  const ctl = new AbortController();
+  streamAbort = ctl;
+  const down = () => { conn.textContent = "reconnecting…"; conn.classList.remove("live"); };
+  try {
+    const r = await fetch("/api/stream", { headers: authHeaders({ Accept: "text/event-stream" }), signal: ctl.signal });
+    if (r.status === 401) { down(); askToken(); return; }
+    if (!r.ok || !r.body) throw new Error(r.status + " " + r.statusText);
+    conn.textContent = "live"; conn.classList.add("live");
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      let i;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, i); buf = buf.slice(i + 2);
+        let kind = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event: ")) kind = line.slice(7);
+          else if (line.startsWith("data: ")) data += line.slice(6);
+        }
+        if (!data || !["symbol", "bar", "alert"].includes(kind)) continue;
+        const d = JSON.parse(data);
+        for (const l of listeners) l(kind, d);
+      }
+    }
+  } catch (e) {
+    if (ctl.signal.aborted) return;
   }
+  if (ctl.signal.aborted) return;
+  down();
+  setTimeout(() => { if (streamAbort === ctl) openStream(); }, 2000);
 }
 function listen(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
@@ -227,7 +272,7 @@ async function consolePage() {
         h("button", { disabled: offset === 0 ? "" : null, onclick: () => { offset = Math.max(0, offset - pageSize); poll(); } }, "◂ Prev"),
         h("span", { class: "dim" }, `rows ${q.rows ? offset + 1 : 0}–${last} of ${fmtInt(q.rows)}`),
         h("button", { disabled: last >= q.rows ? "" : null, onclick: () => { offset += pageSize; poll(); } }, "Next ▸"),
-        h("a", { href: withToken(`/api/query/${q.id}/csv`), download: q.id + ".csv", style: "color:#4f8cff;margin-left:12px", id: "csv" }, "Download CSV"),
+        h("a", { href: "#", style: "color:#4f8cff;margin-left:12px", id: "csv", onclick: (e) => { e.preventDefault(); download(`/api/query/${q.id}/csv`, q.id + ".csv").catch((err) => { status.className = "error"; status.textContent = err.message; }); } }, "Download CSV"),
         h("button", { id: "chart-result", style: "margin-left:12px", onclick: () => quickChart(chartBox, d.columns, d.rows) }, "Chart"));
     } catch (e) { status.className = "error"; status.textContent = e.message; }
   }
@@ -356,7 +401,7 @@ async function healthPage() {
         h("table", { id: "lag" }, h("thead", {}, h("tr", {}, h("th", {}, "Topic"), h("th", { class: "num" }, "Partition"), h("th", {}, "Group"), h("th", { class: "num" }, "End offset"), h("th", { class: "num" }, "Committed"), h("th", { class: "num" }, "Lag"))),
           h("tbody", {}, d.partitions.map((p) => h("tr", {}, h("td", {}, p.topic), h("td", { class: "num" }, p.partition), h("td", {}, p.group), h("td", { class: "num" }, fmtInt(p.end_offset)),
             h("td", { class: "num" }, p.committed_offset < 0 ? "–" : fmtInt(p.committed_offset)), h("td", { class: "num" }, fmtInt(p.lag)))))),
-        h("p", { class: "dim" }, "Updated " + d.time.replace("T", " ").slice(0, 19) + " UTC; Prometheus metrics on ", h("a", { href: withToken("/metrics"), style: "color:#4f8cff" }, "/metrics")));
+        h("p", { class: "dim" }, "Updated " + d.time.replace("T", " ").slice(0, 19) + " UTC; Prometheus metrics on ", h("a", { href: "#", id: "metrics", style: "color:#4f8cff", onclick: (e) => { e.preventDefault(); download("/metrics", "metrics.txt").catch(() => {}); } }, "/metrics")));
     } catch (e) { body.replaceChildren(errorBox(e)); }
     setTimeout(load, 2000);
   }
