@@ -204,15 +204,18 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 		if k.assigned && k.wrote {
 			assigned++
 		}
-		if k.uncommitted(ev) {
+		u, r := k.uncommitted(ev), resumed(ev)
+		if u {
 			uncommitted++
 		}
-		if resumed(ev) {
+		if r {
 			found++
 		}
 		if k.aimed {
 			aimed++
 		}
+		t.Logf("kill %d: aimed at a held commit %v, after assignment %v and a written batch %v; interrupted a written, uncommitted batch %v; the restarted sink found uncommitted batches %v",
+			i+1, k.aimed, k.assigned, k.wrote, u, r)
 	}
 	fc.Kills, fc.KillsAssigned, fc.KillsUncommitted = len(kills), assigned, uncommitted
 	fc.Detail = fmt.Sprintf("%d ticks produced live at %d/s while the sink (a static group member) was SIGKILLed %d times, "+
