@@ -32,7 +32,7 @@ func crashTicks() int64 {
 // crashHold is the STOCKLAKE_FAULT_COMMIT_DELAY of the killed sinks: each
 // batch's commit waits this long after its objects are written, and the
 // sink logs when the wait begins, so the test can kill it there.
-const crashHold = 600 * time.Millisecond
+const crashHold = time.Second
 
 // The sink's log messages the crash test reads (--log-format json).
 const (
@@ -111,8 +111,9 @@ func resumed(next []sinkEvent) bool {
 // random moment up to 2 s after it has written a batch (while it reads,
 // encodes, writes or commits). The sinks share a static group membership
 // (--instance-id), so each takes the killed one's place at once instead of
-// waiting out its session. A last sink lands the rest once the producer
-// has stopped. The test asserts that every kill came after assignment and
+// waiting out its session. A last sink, started after the last kill,
+// catches up once the producer has stopped (when the topic holds at least
+// crashTicks ticks), and exits on SIGTERM. The test asserts that every kill came after assignment and
 // a written batch and that at least half interrupted a written,
 // uncommitted batch, then counts the lake with pyarrow.
 func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, verify string) {
@@ -140,6 +141,7 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	var kills []crashKill
 	var sinks []*proc
+	killStart := time.Now()
 	for i := range killsWanted {
 		k := crashKill{aimed: i%3 != 2}
 		var s *proc
@@ -149,7 +151,7 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 			// The nth held commit, n from 1 to 3, so that kills fall on
 			// each of the three partitions' batches.
 			after = waitSinkEvent(t, s, msgHeld, 1+rng.IntN(3), 2*time.Minute)
-			time.Sleep(time.Until(after.Add(time.Duration(rng.Int64N(int64(crashHold / 3))))))
+			time.Sleep(time.Until(after.Add(time.Duration(rng.Int64N(int64(crashHold / 4))))))
 		} else {
 			s = startProc(t, fmt.Sprintf("sink%02d", i+1), true, envWith(), args...)
 			waitMetric(t, s, "stocklake_sink_rows_total", 0, 2*time.Minute) // a batch written
@@ -184,6 +186,7 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 		t.Logf("kill %d/%d: SIGKILL %v after %s", i+1, killsWanted, k.dead.Sub(after).Round(time.Millisecond), what)
 	}
 
+	t.Logf("%d kills in %v", len(kills), time.Since(killStart).Round(time.Second))
 	final := startProc(t, "sink-final", false, envWith(), args...)
 	waitTopicEnd(t, ctx, adm, topic, minTicks, producer, final)
 	producer.terminate()
