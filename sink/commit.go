@@ -150,6 +150,9 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 	ps.pending = batches
 	ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
 	s.log.Debug("batch written", "partition", ps.partition, "first", b.first, "last", b.last, "rows", rows, "objects", len(keys))
+	if s.cfg.BeforeCommit != nil {
+		s.cfg.BeforeCommit(ctx, ps.partition)
+	}
 	return s.commitPending(ctx, ps)
 }
 

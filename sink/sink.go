@@ -75,6 +75,15 @@ type Config struct {
 	Topic string
 	// Group is the consumer group; default "stocklake-sink".
 	Group string
+	// InstanceID, if set, makes the sink a static member of Group (Kafka
+	// group.instance.id): a sink restarted with the same ID takes its place
+	// at once, with the same partitions and no rebalance, instead of waiting
+	// for the old member's session to expire. A static member does not leave
+	// the group when it stops, so its partitions wait for it (up to the
+	// 10 s session timeout) before moving to other members. Each sink of a
+	// group needs its own stable ID, e.g. the host name. Default "": a
+	// dynamic member.
+	InstanceID string
 	// Store is the lake. Required.
 	Store stocklake.ObjectStore
 	// Table is the folder (and table) name in the lake; default Topic with
@@ -120,6 +129,12 @@ type Config struct {
 	// OnCommit, if set, is called after each commit with the partition and
 	// the committed offset (for tests and progress output).
 	OnCommit func(partition int32, offset int64)
+	// BeforeCommit, if set, is called after a batch's objects are written
+	// and before its offsets are committed, with the batch's partition. It
+	// exists for fault injection (cmd/stocklake's
+	// STOCKLAKE_FAULT_COMMIT_DELAY holds it open so a test can kill the sink
+	// between the write and the commit). Default nil.
+	BeforeCommit func(ctx context.Context, partition int32)
 }
 
 // Stats are running counters of a Sink, safe to read concurrently.
@@ -254,7 +269,7 @@ func (s *Sink) setLastErr(err error) {
 // Run consumes until ctx is done, then writes what it buffered, commits and
 // leaves the group. It returns nil after a clean shutdown.
 func (s *Sink) Run(ctx context.Context) error {
-	cl, err := s.cfg.Kafka.NewClient(
+	opts := []kgo.Opt{
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Topic),
 		kgo.DisableAutoCommit(),
@@ -262,13 +277,17 @@ func (s *Sink) Run(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), // never land aborted transactional output (bars)
 		kgo.FetchMaxBytes(fetchMaxBytes(s.cfg.MaxBufferBytes)),
-		kgo.FetchMaxPartitionBytes(fetchMaxBytes(s.cfg.MaxBufferBytes)/2),
+		kgo.FetchMaxPartitionBytes(fetchMaxBytes(s.cfg.MaxBufferBytes) / 2),
 		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
-		kgo.SessionTimeout(10*time.Second),
-		kgo.RebalanceTimeout(5*time.Minute),
-	)
+		kgo.SessionTimeout(10 * time.Second),
+		kgo.RebalanceTimeout(5 * time.Minute),
+	}
+	if s.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
+	}
+	cl, err := s.cfg.Kafka.NewClient(opts...)
 	if err != nil {
 		return err
 	}
@@ -290,7 +309,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	if tick < 10*time.Millisecond {
 		tick = 10 * time.Millisecond
 	}
-	s.log.Info("sink started", "group", s.cfg.Group, "lake", s.cfg.Store.URL(), "table", s.cfg.Table, "format", s.cfg.Format)
+	s.log.Info("sink started", "group", s.cfg.Group, "instance_id", s.cfg.InstanceID, "lake", s.cfg.Store.URL(), "table", s.cfg.Table, "format", s.cfg.Format)
 	idlePolls := 0
 	for ctx.Err() == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, tick)

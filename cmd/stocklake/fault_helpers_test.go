@@ -53,6 +53,12 @@ type faultCase struct {
 	DLQ        int64   `json:"dlq"`
 	Result     string  `json:"result"`
 	Seconds    float64 `json:"seconds"`
+	// The kill cases' counts: SIGKILLs sent, those that came after the
+	// sink had been assigned partitions and had written a batch, and those
+	// that interrupted a batch written but not committed.
+	Kills            int `json:"kills,omitempty"`
+	KillsAssigned    int `json:"kills_after_assignment,omitempty"`
+	KillsUncommitted int `json:"kills_uncommitted,omitempty"`
 }
 
 // newFaultCase starts a report line that is written when the test ends,

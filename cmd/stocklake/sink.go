@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
+	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/sink"
 )
@@ -63,6 +67,7 @@ func sinkCommand() *ffcli.Command {
 	exitIdle := fs.Bool("exit-when-idle", false, "write everything and exit once caught up with the topic (for batch jobs)")
 	metricsAddr := fs.String("metrics-addr", "", `serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 ("" disables)`)
 	pprofOn := fs.Bool("pprof", false, "also serve Go's profiler on --metrics-addr under /debug/pprof/ (loopback addresses only: the endpoint has no token)")
+	instanceID := fs.String("instance-id", "", `static group membership: an ID unique in the group and stable across restarts, e.g. the host name; a sink restarted with it takes its place at once instead of waiting out the 10 s session ("" disables)`)
 	return newCommand("sink", "stocklake sink --brokers B --topic T --lake URL [flags]",
 		"land a Kafka topic in the lake as Parquet, exactly once",
 		`Consumes a topic with a consumer group and writes Parquet (or JSON lines)
@@ -88,7 +93,10 @@ Ctrl-C or SIGTERM writes what is buffered, commits and exits.`,
 				return err
 			}
 			kc.Logger = log
-			cfg.Kafka, cfg.Logger, cfg.ExitWhenIdle = kc, log, *exitIdle
+			cfg.Kafka, cfg.Logger, cfg.ExitWhenIdle, cfg.InstanceID = kc, log, *exitIdle, *instanceID
+			if cfg.BeforeCommit, err = faultCommitDelay(log); err != nil {
+				return err
+			}
 			if cfg.Store, err = openStore(ctx, sf.lake); err != nil {
 				return err
 			}
@@ -115,4 +123,37 @@ Ctrl-C or SIGTERM writes what is buffered, commits and exits.`,
 			}
 			return s.Run(ctx)
 		})
+}
+
+// faultCommitDelayEnv names the fault-injection knob of `stocklake sink`:
+// a duration (e.g. 500ms) the sink waits between writing each batch's
+// objects and committing its offsets, logging "fault injection: batch
+// written, commit held" at warn level first. The fault suite
+// (TestFaultSinkKill*Integration) sets it so that its SIGKILLs land on
+// batches that are written but not committed. Never set it in production:
+// it only slows the sink down. Unset or 0: no delay.
+const faultCommitDelayEnv = "STOCKLAKE_FAULT_COMMIT_DELAY"
+
+// faultCommitDelay returns the sink's BeforeCommit hook for
+// STOCKLAKE_FAULT_COMMIT_DELAY, or nil when it is unset.
+func faultCommitDelay(log *slog.Logger) (func(ctx context.Context, partition int32), error) {
+	v := os.Getenv(faultCommitDelayEnv)
+	if v == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return nil, fmt.Errorf("%s=%q: want a duration such as 500ms, or unset it: %w", faultCommitDelayEnv, v, stocklake.ErrConfig)
+	}
+	if d == 0 {
+		return nil, nil
+	}
+	log.Warn("fault injection: every batch's commit is held after its objects are written", "env", faultCommitDelayEnv, "delay", d)
+	return func(ctx context.Context, partition int32) {
+		log.Warn("fault injection: batch written, commit held", "partition", partition, "delay", d)
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}, nil
 }

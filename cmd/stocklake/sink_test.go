@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stocklake/stocklake"
+)
+
+// TestFaultCommitDelay checks the STOCKLAKE_FAULT_COMMIT_DELAY knob: unset
+// or 0 installs no hook, a bad value is a configuration error naming the
+// variable, and a duration installs a hook that logs the hold (the line
+// the kill cases wait for) and gives up when its context ends.
+func TestFaultCommitDelay(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	for _, v := range []string{"", "0", "0s"} {
+		t.Setenv(faultCommitDelayEnv, v)
+		if hook, err := faultCommitDelay(log); err != nil || hook != nil {
+			t.Errorf("%s=%q: hook set %v, err %v; want no hook", faultCommitDelayEnv, v, hook != nil, err)
+		}
+	}
+	for _, v := range []string{"soon", "-1s", "500"} {
+		t.Setenv(faultCommitDelayEnv, v)
+		_, err := faultCommitDelay(log)
+		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), faultCommitDelayEnv) {
+			t.Errorf("%s=%q: err %v, want a configuration error naming the variable", faultCommitDelayEnv, v, err)
+		}
+	}
+	t.Setenv(faultCommitDelayEnv, "1h")
+	hook, err := faultCommitDelay(log)
+	if err != nil || hook == nil {
+		t.Fatalf("%s=1h: hook set %v, err %v", faultCommitDelayEnv, hook != nil, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	hook(ctx, 2) // returns at once: the context has ended
+	if !strings.Contains(buf.String(), `"msg":"fault injection: batch written, commit held","partition":2`) {
+		t.Errorf("the hook did not log the held commit with its partition:\n%s", buf.String())
+	}
+}
