@@ -31,6 +31,7 @@ type partState struct {
 	pendingCommit int64
 	pendingEpoch  int32
 	failedCommits int
+	own           ownership // fencing and commit retry state (commit.go)
 }
 
 // batch holds the records of one partition between two commits.

@@ -28,6 +28,8 @@ package sink
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,6 +135,13 @@ type Stats struct {
 	Buffered    atomic.Int64 // bytes of records buffered now
 	Lag         atomic.Int64 // records in the topic not yet consumed, as of the last fetch
 	Retries     atomic.Int64 // failed writes or commits that were retried
+	// CommitFailures counts offset commits that failed; their batches stay
+	// in the manifest and the commit is retried with backoff.
+	CommitFailures atomic.Int64
+	// Fenced counts batches whose manifest write was refused because
+	// another sink had claimed the partition (this sink was a zombie);
+	// nothing of those batches was written.
+	Fenced atomic.Int64
 }
 
 // Sink consumes a topic into the lake. Make one with New, then Run.
@@ -155,6 +164,15 @@ type Sink struct {
 
 	lastErrMu sync.Mutex
 	lastErr   string
+
+	owner        string       // random per process: who claimed a manifest
+	pendingParts atomic.Int64 // see notePending
+	fatalMu      sync.Mutex
+	fatalErr     error // set by group callbacks; Run returns it
+
+	// beforeManifestWrite, a test hook, runs before each manifest write
+	// of a flush.
+	beforeManifestWrite func(partition int32)
 }
 
 // New checks cfg and makes a Sink.
@@ -214,7 +232,7 @@ func New(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
-		parts: map[int32]*partState{}, hwm: map[int32]int64{}}
+		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID()}
 	if cfg.Schema != SchemaAuto {
 		s.mode = cfg.Schema
 	}
@@ -299,6 +317,11 @@ func (s *Sink) Run(ctx context.Context) error {
 		if fetches.IsClientClosed() {
 			break
 		}
+		if err := s.fatal(); err != nil {
+			cl.AllowRebalance()
+			s.shutdown()
+			return err
+		}
 		// Idle: nothing fetched for a few polls. caughtUp then checks the
 		// committed offsets against the topic's end.
 		if fetches.NumRecords() == 0 && len(s.parts) > 0 {
@@ -333,13 +356,45 @@ func (s *Sink) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	// Shut down: write and commit everything buffered, then leave.
+	err = s.shutdown()
+	if ferr := s.fatal(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// shutdown writes and commits everything buffered, then leaves the group.
+func (s *Sink) shutdown() error {
 	flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err = s.rollDue(flushCtx, true)
-	cl.CloseAllowingRebalance()
+	err := s.rollDue(flushCtx, true)
+	s.cl.CloseAllowingRebalance()
 	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load())
 	return err
+}
+
+// setFatal records an error met in a group callback; Run returns it.
+func (s *Sink) setFatal(err error) {
+	s.log.Error("sink must stop", "err", err)
+	s.fatalMu.Lock()
+	if s.fatalErr == nil {
+		s.fatalErr = err
+	}
+	s.fatalMu.Unlock()
+}
+
+func (s *Sink) fatal() error {
+	s.fatalMu.Lock()
+	defer s.fatalMu.Unlock()
+	return s.fatalErr
+}
+
+// newOwnerID returns a random ID naming this process in the manifests it
+// claims.
+func newOwnerID() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // fetchMaxBytes sizes Kafka fetches for a memory bound: 1/32 of it, from
@@ -401,7 +456,7 @@ func (s *Sink) rollDue(ctx context.Context, all bool) error {
 	for _, p := range s.sortedParts() {
 		ps := s.parts[p]
 		if ps.b == nil {
-			if err := s.commitPending(ctx, ps); err != nil {
+			if err := s.commitPending(ctx, ps, all); err != nil {
 				return err
 			}
 			continue
@@ -412,7 +467,9 @@ func (s *Sink) rollDue(ctx context.Context, all bool) error {
 			}
 		}
 	}
-	return s.shrink(ctx)
+	err := s.shrink(ctx)
+	s.notePending()
+	return err
 }
 
 // shrink writes the largest batches until memory is under MaxBufferBytes.
@@ -455,7 +512,17 @@ func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[stri
 		s.topicID = id
 	}
 	for _, p := range assigned[s.cfg.Topic] {
-		s.parts[p] = &partState{partition: p, next: -1, manifest: s.loadManifest(ctx, p), pendingCommit: -1}
+		ps := &partState{partition: p, next: -1, pendingCommit: -1}
+		if s.topicID != "" {
+			// Claim the partition now, so a previous owner that still
+			// writes (a zombie) is refused from here on; with no topic ID
+			// yet, the first flush claims it.
+			if err := s.claim(ctx, ps); err != nil {
+				s.setFatal(fmt.Errorf("cannot take over partition %d: %w", p, err))
+				continue
+			}
+		}
+		s.parts[p] = ps
 	}
 	s.log.Info("partitions assigned", "partitions", assigned[s.cfg.Topic], "topic_id", s.topicID)
 }
@@ -473,7 +540,7 @@ func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 				s.log.Error("could not write batch of revoked partition; its new owner will re-read it", "partition", p, "err", err)
 				s.dropBatch(ps)
 			}
-		} else if err := s.commitPending(ctx, ps); err != nil {
+		} else if err := s.commitPending(ctx, ps, true); err != nil {
 			s.log.Warn("could not commit revoked partition; its new owner rewrites the same objects", "partition", p, "err", err)
 		}
 		delete(s.parts, p)
@@ -511,7 +578,7 @@ func (s *Sink) retry(ctx context.Context, what string, op func() error) error {
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, stocklake.ErrConfig) || errors.Is(err, stocklake.ErrInvalid) {
+		if errors.Is(err, stocklake.ErrConfig) || errors.Is(err, stocklake.ErrInvalid) || errors.Is(err, stocklake.ErrPrecondition) {
 			return err
 		}
 		s.stats.Retries.Add(1)
