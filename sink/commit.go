@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stocklake/stocklake"
-	"github.com/stocklake/stocklake/kafka"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -380,7 +379,7 @@ func (s *Sink) commit(ctx context.Context, p int32, epoch int32, offset int64) e
 }
 
 func topicIDOf(ctx context.Context, s *Sink) (string, error) {
-	return kafka.TopicID(ctx, s.cl, s.cfg.Topic)
+	return s.resolveTopicID(ctx, s.cl)
 }
 
 // notePending publishes, for hasPending, how many partitions have a
@@ -393,6 +392,7 @@ func (s *Sink) notePending() {
 		}
 	}
 	s.pendingParts.Store(n)
+	s.stats.Partitions.Store(int64(len(s.parts)))
 }
 
 // hasPending reports whether, as of the last poll, a written batch still

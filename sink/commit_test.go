@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/stocklake/stocklake"
@@ -301,4 +302,38 @@ func TestSinkZombieIsFenced(t *testing.T) {
 	}
 	rows, _ := readLakeTicks(t, st, "ticks")
 	assertExactlyOnce(t, rows, ticks)
+}
+
+// Defect 10b: a broker without topic IDs named every topic "0", so a topic
+// created again (offsets from 0) overwrote the older topic's objects.
+func TestSinkTopicWithoutIDKeepsOlderObjects(t *testing.T) {
+	defer func(f func(context.Context, *kgo.Client, string) (string, error)) { topicIDFunc = f }(topicIDFunc)
+	topicIDFunc = func(context.Context, *kgo.Client, string) (string, error) { return "0", nil }
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks := testTicks(500)
+	// The same topic twice, as if deleted and created again (a fresh
+	// broker), then more records on the second one, which must keep its ID.
+	var kc kafka.Config
+	for i, part := range [][]stocklake.Tick{ticks[:300], ticks[300:400], ticks[400:]} {
+		if i < 2 {
+			kc = newCluster(t, "ticks")
+		}
+		produceTicks(t, kc, "ticks", part)
+		_, err := runSinkWith(t, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 50, FlushInterval: 20 * time.Millisecond, ExitWhenIdle: true}, nil, never)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, keys := readLakeTicks(t, st, "ticks")
+	assertExactlyOnce(t, rows, ticks)
+	ids := map[string]bool{}
+	for _, k := range keys {
+		ids[strings.Split(k[strings.LastIndex(k, "/")+1:], "+")[1]] = true
+	}
+	if len(ids) != 2 || ids["0"] {
+		t.Fatalf("objects carry topic IDs %v, want two lake IDs (one per topic incarnation)", ids)
+	}
 }

@@ -142,6 +142,9 @@ type Stats struct {
 	// another sink had claimed the partition (this sink was a zombie);
 	// nothing of those batches was written.
 	Fenced atomic.Int64
+	// Partitions is the number of Kafka partitions the sink owns, as of
+	// its last poll.
+	Partitions atomic.Int64
 }
 
 // Sink consumes a topic into the lake. Make one with New, then Run.
@@ -504,7 +507,7 @@ func (s *Sink) sortedParts() []int32 {
 func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	// The group can assign partitions before kgo.NewClient has returned in
 	// Run, so use the callback's client, not s.cl.
-	id, err := kafka.TopicID(ctx, cl, s.cfg.Topic)
+	id, err := s.resolveTopicID(ctx, cl)
 	if err != nil {
 		s.log.Error("cannot read topic id; objects will not be written until it is known", "err", err)
 		s.setLastErr(err)
