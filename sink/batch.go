@@ -116,7 +116,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		}
 		t := r.Timestamp
 		field := s.cfg.TimeField
-		if field == "" {
+		if field == "" && !s.timeDecided {
 			field = detectTimeField(obj)
 			if field != "" {
 				s.cfg.TimeField = field

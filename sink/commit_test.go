@@ -132,7 +132,7 @@ type manifestFailStore struct {
 var errManifestRead = fmt.Errorf("simulated read error (connection reset): %w", stocklake.ErrUnavailable)
 
 func (f *manifestFailStore) fail(key string) bool {
-	if !strings.HasPrefix(key, "_stocklake/sink/") || !strings.HasSuffix(key, ".json") || strings.Contains(key, "/topics/") {
+	if !strings.HasPrefix(key, "_stocklake/sink/") || !strings.HasSuffix(key, ".json") || strings.Contains(key, "/topics/") || strings.HasSuffix(key, "/table.json") {
 		return false
 	}
 	f.mu.Lock()
@@ -335,5 +335,49 @@ func TestSinkTopicWithoutIDKeepsOlderObjects(t *testing.T) {
 	}
 	if len(ids) != 2 || ids["0"] {
 		t.Fatalf("objects carry topic IDs %v, want two lake IDs (one per topic incarnation)", ids)
+	}
+}
+
+// Defect 3: --schema auto was decided by the first record each process
+// read, so a restart that landed on a non-tick JSON object turned a tick
+// table into a JSON one.
+func TestSinkTableShapeIsDecidedOnce(t *testing.T) {
+	kc := newCluster(t, "ticks", "ticks.dlq")
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks := testTicks(400)
+	produceTicks(t, kc, "ticks", ticks[:200])
+	cfg := Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 50, FlushInterval: 20 * time.Millisecond, ExitWhenIdle: true}
+	if _, err := runSinkWith(t, cfg, nil, never); err != nil {
+		t.Fatal(err)
+	}
+	// The next sink starts at a JSON object that is not a tick (in every
+	// partition), followed by more ticks.
+	odd := []byte(`{"note":"maintenance window","ts":"2026-11-26T15:30:00Z"}`)
+	var keys, values [][]byte
+	for _, k := range []string{"AAPL", "MSFT", "NVDA", "AMZN", "TSLA"} {
+		keys, values = append(keys, []byte(k)), append(values, odd)
+	}
+	produceValues(t, kc, "ticks", keys, values)
+	produceTicks(t, kc, "ticks", ticks[200:])
+	s, err := runSinkWith(t, cfg, nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Stats().DeadLetters.Load(); n != int64(len(values)) {
+		t.Errorf("%d dead letters, want the %d non-tick objects", n, len(values))
+	}
+	rows, _ := readLakeTicks(t, st, "ticks")
+	assertExactlyOnce(t, rows, ticks)
+
+	// A sink started with flags that contradict the table stops at once
+	// and says what differs.
+	bad := cfg
+	bad.Schema, bad.Format = SchemaJSON, FormatJSON
+	_, err = runSinkWith(t, bad, nil, never)
+	if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "--schema json (stored: tick)") || !strings.Contains(err.Error(), "--format json (stored: parquet)") {
+		t.Fatalf("Run with contradicting flags = %v; want ErrConfig naming --schema and --format", err)
 	}
 }

@@ -7,8 +7,16 @@
 //
 // Exactly-once protocol, per Kafka partition and batch [first, last]:
 //
-//  1. the batch's object keys are written to a manifest object
-//     (_stocklake/sink/<table>/<topic id>/<partition>.json);
+//  0. on assignment the sink claims the partition: it reads the manifest
+//     (_stocklake/sink/<table>/<topic id>/<partition>.json) and writes it
+//     back with its epoch raised by one, conditionally on the version it
+//     read (ObjectStore.PutIf). A manifest that cannot be read is retried,
+//     then stops the sink; it is never taken for "no manifest";
+//  1. the batch's object keys are written to the manifest, conditionally on
+//     the version this owner wrote last; if that is refused, another sink
+//     has claimed the partition (this one was paused past its session: a
+//     zombie), and the batch and the partition are dropped without writing
+//     or deleting anything;
 //  2. the objects are written; names derive from Kafka coordinates
 //     (<table>+<topic id>+<partition>+<first offset of the object>);
 //  3. dead-letter records of the batch are flushed;
@@ -20,9 +28,24 @@
 // batch takes the name of the object holding the same first record, so it
 // replaces it; manifest objects the new batch does not rewrite are deleted
 // before the commit (their records come again in later batches). A commit
-// that fails keeps its batch in the manifest until a later commit succeeds.
-// Nothing is lost and nothing counted twice, whatever the moment of the
-// crash.
+// that fails keeps its batch in the manifest until a later commit succeeds;
+// it is retried with backoff (up to 30 s apart) for as long as Kafka is
+// away. Nothing is lost and nothing counted twice, whatever the moment of
+// the crash.
+//
+// Fencing leaves one window open: a sink paused after its conditional
+// manifest write succeeded and before its object PUTs or deletes finish
+// can still write or delete those objects when it resumes, after its
+// successor has rewritten them (the successor sees the batch in the
+// manifest and rewrites or deletes its keys, but cannot stop a PUT already
+// on its way). Closing it fully needs a commit that is itself the
+// conditional write, as the Iceberg table format's snapshots are.
+//
+// The table's shape (schema mode, event-time field, partition keys, format)
+// is decided once, by the first sink, and kept in
+// _stocklake/sink/<table>/table.json (see tableState). On a broker without
+// topic IDs, the topic ID in names is one kept in the lake (see
+// topicState).
 package sink
 
 import (
@@ -83,15 +106,19 @@ type Config struct {
 	// characters other than letters, digits and '_' replaced by '_'.
 	Table string
 	// Format is parquet (default) or json (JSON lines, as the seed writes).
+	// Format, Schema, Partitioning and TimeField shape the table: the first
+	// sink stores them in the lake and later sinks follow the stored
+	// values; a value set here that contradicts them makes Run fail with
+	// ErrConfig. Leave them zero to follow the table.
 	Format string
-	// Schema is auto (default: ticks if the first record is a tick, else
-	// JSON objects), tick or json.
+	// Schema is auto (default: ticks if the table's first record is a
+	// tick, else JSON objects), tick or json.
 	Schema string
 	// Partitioning of objects; default dt,hour from event time.
 	Partitioning Partitioning
 	// TimeField names the event-time field of JSON records; default:
-	// detected (ts, timestamp, event_time, time, datetime, date), else the
-	// Kafka record timestamp.
+	// detected in the table's first record (ts, timestamp, event_time,
+	// time, datetime, date), else the Kafka record timestamp.
 	TimeField string
 	// FlushInterval rolls a batch this long after its first record, even
 	// if no more data arrives; default 60s.
@@ -161,6 +188,10 @@ type Sink struct {
 	parts   map[int32]*partState
 	hwm     map[int32]int64
 	mode    string // SchemaTick or SchemaJSON once decided
+	// timeDecided: the table's event-time field is decided (cfg.TimeField,
+	// "" for the Kafka timestamp); see tableState.
+	timeDecided bool
+	explicit    explicitSettings
 
 	registered sync.Map // partition path -> struct{}
 	pathCache  pathCache
@@ -172,6 +203,7 @@ type Sink struct {
 	pendingParts atomic.Int64 // see notePending
 	fatalMu      sync.Mutex
 	fatalErr     error // set by group callbacks; Run returns it
+	hasFatal     atomic.Bool
 
 	// beforeManifestWrite, a test hook, runs before each manifest write
 	// of a flush.
@@ -192,6 +224,8 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Table == "" {
 		cfg.Table = TableName(cfg.Topic)
 	}
+	explicit := explicitSettings{format: cfg.Format != "", schema: cfg.Schema != "" && cfg.Schema != SchemaAuto,
+		partitionBy: len(cfg.Partitioning.keys) > 0, timeField: cfg.TimeField != ""}
 	switch cfg.Format {
 	case "":
 		cfg.Format = FormatParquet
@@ -235,10 +269,7 @@ func New(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
-		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID()}
-	if cfg.Schema != SchemaAuto {
-		s.mode = cfg.Schema
-	}
+		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit}
 	return s, nil
 }
 
@@ -296,6 +327,9 @@ func (s *Sink) Run(ctx context.Context) error {
 	s.cl = cl
 	defer cl.Close()
 	if err := kafka.Ping(ctx, cl, s.cfg.Kafka.Brokers); err != nil {
+		return err
+	}
+	if err := s.loadTableState(ctx); err != nil {
 		return err
 	}
 	s.dlq, err = kafka.NewProducer(s.cfg.Kafka, kafka.ProducerConfig{Topic: s.cfg.DLQTopic})
@@ -383,6 +417,7 @@ func (s *Sink) setFatal(err error) {
 	if s.fatalErr == nil {
 		s.fatalErr = err
 	}
+	s.hasFatal.Store(true)
 	s.fatalMu.Unlock()
 }
 
@@ -426,6 +461,10 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 	})
 	fetches.EachRecord(func(r *kgo.Record) {
 		if fatal != nil {
+			return
+		}
+		if s.hasFatal.Load() {
+			fatal = s.fatal()
 			return
 		}
 		ps := s.parts[r.Partition]
@@ -596,27 +635,9 @@ func (s *Sink) retry(ctx context.Context, what string, op func() error) error {
 	}
 }
 
-// decideMode picks tick or JSON records from the first usable record: a
-// tick (by header or content), else a JSON object. It returns false for a
-// record that is neither, which goes to the dead-letter topic.
-func (s *Sink) decideMode(r *kgo.Record) bool {
-	for _, h := range r.Headers {
-		if h.Key == "content-type" && string(h.Value) == stocklake.TickContentType {
-			s.mode = SchemaTick
-		}
-	}
-	if s.mode == "" {
-		if _, err := stocklake.ParseTick(r.Value); err == nil {
-			s.mode = SchemaTick
-		} else if _, err := decodeObject(r.Value); err == nil {
-			s.mode = SchemaJSON
-		} else {
-			return false
-		}
-	}
-	s.log.Info("record schema detected", "schema", s.mode)
-	return true
-}
+// decideMode decides the table's shape from the first usable record when
+// no earlier sink has (see tableState).
+func (s *Sink) decideMode(r *kgo.Record) bool { return s.detectTable(r) }
 
 // decodeObject parses a JSON object, keeping numbers exact.
 func decodeObject(b []byte) (map[string]any, error) {
