@@ -157,6 +157,18 @@ func (s *Sink) claim(ctx context.Context, ps *partState) error {
 	}
 }
 
+// stillOwner reports whether the manifest still carries this owner's
+// claim (its owner ID and epoch; another owner's claim raises the epoch),
+// and if so takes its current version as the one to write on.
+func (s *Sink) stillOwner(ctx context.Context, ps *partState) bool {
+	m, ver, err := s.loadManifest(ctx, ps.partition)
+	if err != nil || m == nil || m.Owner != s.owner || m.Epoch != ps.own.epoch {
+		return false
+	}
+	ps.own.version = ver
+	return true
+}
+
 // lostOwnership drops a partition whose manifest write was refused: another
 // sink owns it now and re-reads its records. Nothing of the batch was
 // written or deleted.
@@ -226,6 +238,11 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 			s.beforeManifestWrite(ps.partition)
 		}
 		ver, err = s.cfg.Store.PutIf(ctx, manifestKey(s.cfg.Table, s.topicID, ps.partition), bytes.NewReader(mb), ps.own.version)
+		if errors.Is(err, stocklake.ErrPrecondition) && s.stillOwner(ctx, ps) {
+			// An earlier attempt landed but its answer was lost: the
+			// manifest still carries this owner's claim. Write again.
+			return fmt.Errorf("manifest moved on under this owner's own write: %w", stocklake.ErrUnavailable)
+		}
 		return err
 	}); err != nil {
 		if errors.Is(err, stocklake.ErrPrecondition) {

@@ -381,3 +381,52 @@ func TestSinkTableShapeIsDecidedOnce(t *testing.T) {
 		t.Fatalf("Run with contradicting flags = %v; want ErrConfig naming --schema and --format", err)
 	}
 }
+
+// lostAnswerStore writes the first conditional manifest write of a flush
+// but reports a timeout, as when S3's answer is lost on the way back.
+type lostAnswerStore struct {
+	stocklake.ObjectStore
+	mu    sync.Mutex
+	lost  int
+	after int // let this many manifest PutIf calls through first
+}
+
+func (f *lostAnswerStore) PutIf(ctx context.Context, key string, body io.Reader, ifVersion string) (string, error) {
+	v, err := f.ObjectStore.PutIf(ctx, key, body, ifVersion)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err == nil && strings.HasPrefix(key, "_stocklake/sink/ticks/") && !strings.HasSuffix(key, "table.json") {
+		if f.after > 0 {
+			f.after--
+		} else if f.lost < 3 {
+			f.lost++
+			return "", fmt.Errorf("simulated timeout reading the answer: %w", stocklake.ErrUnavailable)
+		}
+	}
+	return v, err
+}
+
+// A manifest write that landed but whose answer was lost is retried; the
+// sink must not take its own write for another owner's claim.
+func TestSinkOwnLostWriteIsNotAFence(t *testing.T) {
+	kc := newCluster(t, "ticks")
+	ticks := testTicks(600)
+	produceTicks(t, kc, "ticks", ticks)
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := &lostAnswerStore{ObjectStore: st, after: 3} // after the three claims
+	s, err := runSinkWith(t, Config{Kafka: kc, Topic: "ticks", Store: ls, MaxRows: 100, FlushInterval: 20 * time.Millisecond, ExitWhenIdle: true}, nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ls.lost == 0 {
+		t.Fatal("no answer was lost; the test tests nothing")
+	}
+	if n := s.Stats().Fenced.Load(); n != 0 {
+		t.Fatalf("%d batches fenced by the sink's own writes", n)
+	}
+	rows, _ := readLakeTicks(t, st, "ticks")
+	assertExactlyOnce(t, rows, ticks)
+}
