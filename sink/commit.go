@@ -103,7 +103,7 @@ func (s *Sink) loadManifest(ctx context.Context, p int32) (*manifest, string, er
 		if err == nil {
 			var mm manifest
 			if derr := json.Unmarshal(body, &mm); derr != nil {
-				err = fmt.Errorf("sink manifest %s is not valid JSON (%v); if it was damaged by hand, restore it or see docs for recovery", key, derr)
+				err = fmt.Errorf("sink manifest %s is not valid JSON (%v); restore it, or delete it once the objects it named past the committed offset are removed by hand", key, derr)
 			} else {
 				m, ver = &mm, v
 				return nil

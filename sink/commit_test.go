@@ -430,3 +430,43 @@ func TestSinkOwnLostWriteIsNotAFence(t *testing.T) {
 	rows, _ := readLakeTicks(t, st, "ticks")
 	assertExactlyOnce(t, rows, ticks)
 }
+
+// Defect 1, second half: a manifest that cannot be decoded was ignored
+// too. It now stops the sink with an error naming it.
+func TestSinkDamagedManifestStopsTheSink(t *testing.T) {
+	defer func(n int, d time.Duration) { manifestReadAttempts, commitRetryWindow = n, d }(manifestReadAttempts, commitRetryWindow)
+	manifestReadAttempts, commitRetryWindow = 2, 50*time.Millisecond
+	cf := &commitFailer{}
+	kc := newFailingCluster(t, cf, "ticks")
+	ticks := testTicks(400)
+	produceTicks(t, kc, "ticks", ticks)
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	landUncommitted(t, cf, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 60, FlushInterval: 50 * time.Millisecond}, len(ticks))
+	objs, err := st.List(t.Context(), "_stocklake/sink/ticks/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := 0
+	for _, o := range objs {
+		if strings.HasSuffix(o.Key, "/table.json") {
+			continue
+		}
+		if err := st.Put(t.Context(), o.Key, strings.NewReader(`{"topic_id":"x","batches":[{"first_offset":0,`)); err != nil {
+			t.Fatal(err)
+		}
+		damaged++
+	}
+	if damaged == 0 {
+		t.Fatal("no manifest to damage")
+	}
+	_, err = runSinkWith(t, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 150, FlushInterval: 50 * time.Millisecond, ExitWhenIdle: true}, nil, never)
+	if err == nil || !strings.Contains(err.Error(), "is not valid JSON") {
+		t.Fatalf("Run with damaged manifests = %v; want an error naming the damaged manifest", err)
+	}
+	if rows, _ := readLakeTicks(t, st, "ticks"); len(rows) != len(ticks) {
+		t.Fatalf("lake has %d rows after the failed start, want the %d written before", len(rows), len(ticks))
+	}
+}
