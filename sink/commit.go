@@ -29,7 +29,7 @@ var (
 )
 
 // manifestReadAttempts is how many times a manifest that cannot be read
-// or decoded is read again, backing off from 100 ms to 10 s (about 40 s in
+// or decoded is read again, backing off from 100 ms to 10 s (about 13 s in
 // all), before the sink stops with an error.
 var manifestReadAttempts = 8
 
