@@ -567,6 +567,7 @@ func testPutIfConcurrent(t *testing.T, s stocklake.ObjectStore) {
 	wg.Wait()
 	var n int
 	fmt.Sscan(string(get(t, s, key)), &n)
+	t.Logf("%d PutIf calls won, %d were refused", wins.get(), refusals.get())
 	if n != wins.get() || wins.get() == 0 || wins.get()+refusals.get() != writers*rounds {
 		t.Fatalf("counter = %d after %d successful and %d refused PutIf calls; want counter = successes", n, wins.get(), refusals.get())
 	}
