@@ -470,3 +470,48 @@ func TestSinkDamagedManifestStopsTheSink(t *testing.T) {
 		t.Fatalf("lake has %d rows after the failed start, want the %d written before", len(rows), len(ticks))
 	}
 }
+
+// Defect 3, event time: the time field of JSON records was detected anew
+// by each process, from the first record it read.
+func TestSinkTimeFieldIsDecidedOnce(t *testing.T) {
+	kc := newCluster(t, "events", "events.dlq")
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(i int) []byte {
+		return fmt.Appendf(nil, `{"id":%d,"ts":"2026-11-26T14:%02d:00Z"}`, i, i%60)
+	}
+	var keys, values [][]byte
+	for i := range 30 {
+		keys, values = append(keys, []byte("k")), append(values, record(i))
+	}
+	produceValues(t, kc, "events", keys, values)
+	cfg := Config{Kafka: kc, Topic: "events", Store: st, Schema: SchemaJSON, FlushInterval: 20 * time.Millisecond, ExitWhenIdle: true}
+	if _, err := runSinkWith(t, cfg, nil, never); err != nil {
+		t.Fatal(err)
+	}
+	// The next process starts at a record with a "time" field and no
+	// "ts"; the records after it have "ts" again.
+	keys, values = [][]byte{[]byte("k")}, [][]byte{[]byte(`{"id":-1,"time":"2026-11-26T09:00:00Z"}`)}
+	for i := 30; i < 60; i++ {
+		keys, values = append(keys, []byte("k")), append(values, record(i))
+	}
+	produceValues(t, kc, "events", keys, values)
+	s, err := runSinkWith(t, cfg, nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Stats().DeadLetters.Load(); n != 1 {
+		t.Fatalf("%d dead letters, want 1 (the record without the table's time field ts)", n)
+	}
+	objs, err := st.List(t.Context(), "events/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Key, "events/dt=2026-11-26/hour=14/") {
+			t.Errorf("object %s is not partitioned by the ts field (hour 14)", o.Key)
+		}
+	}
+}
