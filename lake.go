@@ -13,6 +13,10 @@ type ObjectInfo struct {
 	ModTime time.Time // last modification
 }
 
+// IfAbsent is the ifVersion of ObjectStore.PutIf that creates an object
+// only if its key holds none.
+const IfAbsent = ""
+
 // ObjectStore is a flat namespace of immutable objects: a directory on disk
 // or an S3 bucket and prefix. Keys use '/' as separator and never start
 // with '/'.
@@ -31,6 +35,20 @@ type ObjectStore interface {
 	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 	// Delete removes an object; deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
+	// GetVersion reads a whole object and its version: an opaque string
+	// that changes with every Put or PutIf of the key (an S3 ETag, a hash
+	// of a file's content). A missing key wraps ErrNotFound.
+	GetVersion(ctx context.Context, key string) (body []byte, version string, err error)
+	// PutIf stores body under key only if the object is still at version
+	// ifVersion (as returned by GetVersion or an earlier PutIf), or, with
+	// ifVersion IfAbsent, only if there is no object under key. It returns
+	// the new version. When the condition does not hold, nothing is written
+	// and the error wraps ErrPrecondition. The check and the write are one
+	// atomic step across processes (S3 If-Match / If-None-Match, a lock on
+	// file://), so two writers that read the same version cannot both win:
+	// a compare-and-swap for small state objects such as manifests. Objects
+	// written with PutIf should be replaced only with PutIf.
+	PutIf(ctx context.Context, key string, body io.Reader, ifVersion string) (version string, err error)
 	// URL is the store's location, e.g. file:///data/lake or s3://bucket/prefix.
 	URL() string
 }

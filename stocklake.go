@@ -24,4 +24,8 @@ var (
 	ErrConfig = errors.New("bad configuration")
 	// ErrUnavailable reports a backend that could not be reached; retrying may help.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrPrecondition reports a conditional write (ObjectStore.PutIf) whose
+	// condition did not hold: the object changed since it was read, or
+	// exists when it was to be created. Read it again and decide anew.
+	ErrPrecondition = errors.New("precondition failed")
 )

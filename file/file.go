@@ -423,7 +423,7 @@ func (s *ObjectStore) removeStaleTemps(cutoff time.Time) {
 		if err != nil {
 			return nil // best effort: skip what cannot be read
 		}
-		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) {
+		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) || strings.HasPrefix(d.Name(), lockPrefix) {
 			return nil
 		}
 		if fi, err := d.Info(); err == nil && fi.ModTime().Before(cutoff) {

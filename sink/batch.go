@@ -31,6 +31,7 @@ type partState struct {
 	pendingCommit int64
 	pendingEpoch  int32
 	failedCommits int
+	own           ownership // fencing and commit retry state (commit.go)
 }
 
 // batch holds the records of one partition between two commits.
@@ -115,7 +116,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		}
 		t := r.Timestamp
 		field := s.cfg.TimeField
-		if field == "" {
+		if field == "" && !s.timeDecided {
 			field = detectTimeField(obj)
 			if field != "" {
 				s.cfg.TimeField = field

@@ -11,7 +11,6 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/hive"
-	"github.com/stocklake/stocklake/kafka"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,17 +20,43 @@ import (
 // the package documentation. This file holds all of it: the manifest, the
 // flush that writes a batch's objects, and the offset commit.
 
-// maxFailedCommits is how many commits in a row may fail (their batches
-// stay recorded in the manifest) before the sink gives up.
-const maxFailedCommits = 20
+// Commit retry: a commit that fails is retried after the next polls with
+// a backoff from commitBackoffMin doubling to commitBackoffMax; the batches
+// stay in the manifest meanwhile, however long Kafka is away.
+var (
+	commitBackoffMin = 100 * time.Millisecond
+	commitBackoffMax = 30 * time.Second
+)
+
+// manifestReadAttempts is how many times a manifest that cannot be read
+// or decoded is read again, backing off from 100 ms to 10 s (about 13 s in
+// all), before the sink stops with an error.
+var manifestReadAttempts = 8
 
 // manifest records, before their objects are written, the batches of a
-// partition that are not known to be committed.
+// partition that are not known to be committed. It is also the
+// partition's ownership record: each owner claims it at assignment by
+// raising Epoch with a conditional write, and every later write is
+// conditional on the version the owner last wrote, so a stale owner (a
+// zombie) is refused.
 type manifest struct {
 	TopicID   string          `json:"topic_id"`
 	Partition int32           `json:"partition"`
+	Epoch     int64           `json:"epoch"`
+	Owner     string          `json:"owner,omitempty"`
 	Batches   []manifestBatch `json:"batches"`
 	Written   time.Time       `json:"written"`
+}
+
+// ownership is a partition owner's fencing state and commit retry state.
+type ownership struct {
+	claimed bool
+	version string // manifest version this owner last wrote
+	epoch   int64
+	flushed bool // a batch was written since the claim
+
+	commitBackoff time.Duration
+	commitRetryAt time.Time
 }
 
 // manifestBatch is one batch: the offsets it covers and the objects it
@@ -55,24 +80,107 @@ func (m *manifest) uncommittedKeys(offset int64) []string {
 	return keys
 }
 
-func (s *Sink) loadManifest(ctx context.Context, p int32) *manifest {
-	if s.topicID == "" {
-		return nil
-	}
-	rc, err := s.cfg.Store.Get(ctx, manifestKey(s.cfg.Table, s.topicID, p))
-	if err != nil {
-		if !errors.Is(err, stocklake.ErrNotFound) {
-			s.log.Warn("cannot read sink manifest", "partition", p, "err", err)
+// loadManifest reads partition p's manifest and its version: nil and
+// stocklake.IfAbsent when there is none. A read error other than not
+// found, or a manifest that cannot be decoded, is retried
+// manifestReadAttempts times and then returned: taking it for "no
+// manifest" would leave uncommitted objects in place and land their
+// records twice.
+func (s *Sink) loadManifest(ctx context.Context, p int32) (*manifest, string, error) {
+	key := manifestKey(s.cfg.Table, s.topicID, p)
+	var (
+		m   *manifest
+		ver string
+	)
+	attempts := 0
+	err := s.retry(ctx, "read manifest "+key, func() error {
+		attempts++
+		body, v, err := s.cfg.Store.GetVersion(ctx, key)
+		if errors.Is(err, stocklake.ErrNotFound) {
+			m, ver = nil, stocklake.IfAbsent
+			return nil
 		}
+		if err == nil {
+			var mm manifest
+			if derr := json.Unmarshal(body, &mm); derr != nil {
+				err = fmt.Errorf("sink manifest %s is not valid JSON (%v); restore it, or delete it once the objects it named past the committed offset are removed by hand", key, derr)
+			} else {
+				m, ver = &mm, v
+				return nil
+			}
+		}
+		if attempts >= manifestReadAttempts {
+			return fmt.Errorf("cannot read sink manifest of partition %d after %d attempts: %w: it names objects that may be written but not committed, so the sink cannot resume this partition safely; fix the lake (permissions, connectivity) and restart: %w",
+				p, attempts, err, stocklake.ErrConfig)
+		}
+		return err
+	})
+	return m, ver, err
+}
+
+// claim makes this sink the owner of partition ps: it reads the manifest
+// and writes it back with a higher epoch, conditionally on the version it
+// read, so that a previous owner that still believes it owns the partition
+// (a zombie: paused past its session) has its next manifest write refused.
+// The manifest's batches are kept: they are cleaned up by this owner's
+// first flush.
+func (s *Sink) claim(ctx context.Context, ps *partState) error {
+	key := manifestKey(s.cfg.Table, s.topicID, ps.partition)
+	for {
+		m, ver, err := s.loadManifest(ctx, ps.partition)
+		if err != nil {
+			return err
+		}
+		nm := manifest{TopicID: s.topicID, Partition: ps.partition, Epoch: 1, Owner: s.owner, Written: time.Now().UTC()}
+		if m != nil {
+			nm.Epoch, nm.Batches = m.Epoch+1, m.Batches
+		}
+		mb, _ := json.Marshal(nm)
+		var nv string
+		err = s.retry(ctx, "claim "+key, func() (err error) {
+			nv, err = s.cfg.Store.PutIf(ctx, key, bytes.NewReader(mb), ver)
+			return err
+		})
+		if errors.Is(err, stocklake.ErrPrecondition) {
+			// Written meanwhile (by a previous owner finishing its batch):
+			// read it again.
+			s.log.Info("manifest changed while claiming the partition; reading it again", "partition", ps.partition)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		ps.manifest = m
+		ps.own = ownership{claimed: true, version: nv, epoch: nm.Epoch}
+		s.log.Debug("partition claimed", "partition", ps.partition, "epoch", nm.Epoch)
 		return nil
 	}
-	defer rc.Close()
-	var m manifest
-	if err := json.NewDecoder(rc).Decode(&m); err != nil {
-		s.log.Warn("ignoring unreadable sink manifest", "partition", p, "err", err)
-		return nil
+}
+
+// stillOwner reports whether the manifest still carries this owner's
+// claim (its owner ID and epoch; another owner's claim raises the epoch),
+// and if so takes its current version as the one to write on.
+func (s *Sink) stillOwner(ctx context.Context, ps *partState) bool {
+	m, ver, err := s.loadManifest(ctx, ps.partition)
+	if err != nil || m == nil || m.Owner != s.owner || m.Epoch != ps.own.epoch {
+		return false
 	}
-	return &m
+	ps.own.version = ver
+	return true
+}
+
+// lostOwnership drops a partition whose manifest write was refused: another
+// sink owns it now and re-reads its records. Nothing of the batch was
+// written or deleted.
+func (s *Sink) lostOwnership(ps *partState, err error) {
+	s.stats.Fenced.Add(1)
+	s.log.Warn("write refused: another sink owns this partition now (this one was paused past its session?); dropping the batch and the partition without writing",
+		"partition", ps.partition, "epoch", ps.own.epoch, "err", err)
+	s.dropBatch(ps)
+	ps.pendingCommit = -1
+	if s.parts[ps.partition] == ps {
+		delete(s.parts, ps.partition)
+	}
 }
 
 // flush writes a partition's batch to the lake and commits its offsets,
@@ -88,6 +196,16 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 			return err
 		}
 		s.topicID = id
+	}
+	if !ps.own.claimed {
+		// Not claimed at assignment (the topic ID was not known then).
+		if err := s.claim(ctx, ps); err != nil {
+			return err
+		}
+		if m := ps.manifest; m != nil && m.TopicID == s.topicID && ps.stale == nil {
+			ps.stale = m.uncommittedKeys(b.first)
+		}
+		ps.manifest = nil
 	}
 	ext := "parquet"
 	if s.cfg.Format == FormatJSON {
@@ -109,13 +227,31 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		}
 	}
 	batches := append(slices.Clip(ps.pending), manifestBatch{First: b.first, Last: b.last, Keys: append(keys, stale...)})
-	m := manifest{TopicID: s.topicID, Partition: ps.partition, Batches: batches, Written: time.Now().UTC()}
+	m := manifest{TopicID: s.topicID, Partition: ps.partition, Epoch: ps.own.epoch, Owner: s.owner, Batches: batches, Written: time.Now().UTC()}
 	mb, _ := json.Marshal(m)
-	if err := s.retry(ctx, "write manifest", func() error {
-		return s.cfg.Store.Put(ctx, manifestKey(s.cfg.Table, s.topicID, ps.partition), bytes.NewReader(mb))
+	// The write is conditional on the version this owner wrote last: if
+	// another sink claimed the partition meanwhile, it is refused and this
+	// sink writes and deletes nothing more for the partition.
+	var ver string
+	if err := s.retry(ctx, "write manifest", func() (err error) {
+		if s.beforeManifestWrite != nil {
+			s.beforeManifestWrite(ps.partition)
+		}
+		ver, err = s.cfg.Store.PutIf(ctx, manifestKey(s.cfg.Table, s.topicID, ps.partition), bytes.NewReader(mb), ps.own.version)
+		if errors.Is(err, stocklake.ErrPrecondition) && s.stillOwner(ctx, ps) {
+			// An earlier attempt landed but its answer was lost: the
+			// manifest still carries this owner's claim. Write again.
+			return fmt.Errorf("manifest moved on under this owner's own write: %w", stocklake.ErrUnavailable)
+		}
+		return err
 	}); err != nil {
+		if errors.Is(err, stocklake.ErrPrecondition) {
+			s.lostOwnership(ps, err)
+			return nil
+		}
 		return err
 	}
+	ps.own.version, ps.own.flushed = ver, true
 	var buf bytes.Buffer
 	rows := 0
 	for i, path := range b.order {
@@ -153,27 +289,38 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 	if s.cfg.BeforeCommit != nil {
 		s.cfg.BeforeCommit(ctx, ps.partition)
 	}
-	return s.commitPending(ctx, ps)
+	return s.commitPending(ctx, ps, true)
 }
 
 // commitPending commits a partition's written batches. A commit that fails
-// (typically because the group is rebalancing, which waits for this very
-// poll to finish) is kept and retried after the next poll; the manifest
-// keeps naming its objects meanwhile, so nothing is lost or doubled if the
-// process dies first or the partition moves.
-func (s *Sink) commitPending(ctx context.Context, ps *partState) error {
+// (the group is rebalancing, which waits for this very poll to finish, or
+// Kafka is away) is kept and retried after later polls, backing off from
+// commitBackoffMin to commitBackoffMax; force tries at once. The manifest
+// keeps naming the batches meanwhile, so nothing is lost or doubled if the
+// process dies first or the partition moves, and the sink keeps its data
+// however long Kafka is away.
+func (s *Sink) commitPending(ctx context.Context, ps *partState, force bool) error {
 	if ps.pendingCommit < 0 {
 		return nil
 	}
+	if !force && time.Now().Before(ps.own.commitRetryAt) {
+		return nil
+	}
 	if err := s.commit(ctx, ps.partition, ps.pendingEpoch, ps.pendingCommit); err != nil {
-		ps.failedCommits++
-		if ps.failedCommits > maxFailedCommits {
+		if ctx.Err() != nil {
 			return err
 		}
-		s.log.Warn("commit failed; will retry after the next poll", "partition", ps.partition, "offset", ps.pendingCommit, "err", err)
+		ps.failedCommits++
+		s.stats.CommitFailures.Add(1)
+		ps.own.commitBackoff = min(max(ps.own.commitBackoff*2, commitBackoffMin), commitBackoffMax)
+		ps.own.commitRetryAt = time.Now().Add(ps.own.commitBackoff)
+		s.setLastErr(err)
+		s.log.Warn("commit failed; the batches stay in the manifest and the commit is retried", "partition", ps.partition,
+			"offset", ps.pendingCommit, "failed_in_a_row", ps.failedCommits, "retry_in", ps.own.commitBackoff, "err", err)
 		return nil
 	}
 	ps.pending, ps.pendingCommit, ps.failedCommits = nil, -1, 0
+	ps.own.commitBackoff, ps.own.commitRetryAt = 0, time.Time{}
 	return nil
 }
 
@@ -215,10 +362,14 @@ func (s *Sink) register(ctx context.Context, path string) {
 	s.registered.Store(path, struct{}{})
 }
 
+// commitRetryWindow is how long one commit retries transient errors
+// before it counts as failed: 10 s.
+var commitRetryWindow = 10 * time.Second
+
 // commit commits offset for a partition, retrying transient errors for up
-// to ten seconds.
+// to commitRetryWindow.
 func (s *Sink) commit(ctx context.Context, p int32, epoch int32, offset int64) error {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, commitRetryWindow)
 	defer cancel()
 	err := s.retry(cctx, "commit offsets", func() error {
 		var cerr error
@@ -249,5 +400,22 @@ func (s *Sink) commit(ctx context.Context, p int32, epoch int32, offset int64) e
 }
 
 func topicIDOf(ctx context.Context, s *Sink) (string, error) {
-	return kafka.TopicID(ctx, s.cl, s.cfg.Topic)
+	return s.resolveTopicID(ctx, s.cl)
 }
+
+// notePending publishes, for hasPending, how many partitions have a
+// written batch waiting for its commit. The Run loop calls it.
+func (s *Sink) notePending() {
+	n := int64(0)
+	for _, ps := range s.parts {
+		if ps.pendingCommit >= 0 {
+			n++
+		}
+	}
+	s.pendingParts.Store(n)
+	s.stats.Partitions.Store(int64(len(s.parts)))
+}
+
+// hasPending reports whether, as of the last poll, a written batch still
+// waited for its commit. Safe to call from any goroutine.
+func (s *Sink) hasPending() bool { return s.pendingParts.Load() > 0 }

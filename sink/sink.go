@@ -7,8 +7,16 @@
 //
 // Exactly-once protocol, per Kafka partition and batch [first, last]:
 //
-//  1. the batch's object keys are written to a manifest object
-//     (_stocklake/sink/<table>/<topic id>/<partition>.json);
+//  0. on assignment the sink claims the partition: it reads the manifest
+//     (_stocklake/sink/<table>/<topic id>/<partition>.json) and writes it
+//     back with its epoch raised by one, conditionally on the version it
+//     read (ObjectStore.PutIf). A manifest that cannot be read is retried,
+//     then stops the sink; it is never taken for "no manifest";
+//  1. the batch's object keys are written to the manifest, conditionally on
+//     the version this owner wrote last; if that is refused, another sink
+//     has claimed the partition (this one was paused past its session: a
+//     zombie), and the batch and the partition are dropped without writing
+//     or deleting anything;
 //  2. the objects are written; names derive from Kafka coordinates
 //     (<table>+<topic id>+<partition>+<first offset of the object>);
 //  3. dead-letter records of the batch are flushed;
@@ -20,14 +28,31 @@
 // batch takes the name of the object holding the same first record, so it
 // replaces it; manifest objects the new batch does not rewrite are deleted
 // before the commit (their records come again in later batches). A commit
-// that fails keeps its batch in the manifest until a later commit succeeds.
-// Nothing is lost and nothing counted twice, whatever the moment of the
-// crash.
+// that fails keeps its batch in the manifest until a later commit succeeds;
+// it is retried with backoff (up to 30 s apart) for as long as Kafka is
+// away. Nothing is lost and nothing counted twice, whatever the moment of
+// the crash.
+//
+// Fencing leaves one window open: a sink paused after its conditional
+// manifest write succeeded and before its object PUTs or deletes finish
+// can still write or delete those objects when it resumes, after its
+// successor has rewritten them (the successor sees the batch in the
+// manifest and rewrites or deletes its keys, but cannot stop a PUT already
+// on its way). Closing it fully needs a commit that is itself the
+// conditional write, as the Iceberg table format's snapshots are.
+//
+// The table's shape (schema mode, event-time field, partition keys, format)
+// is decided once, by the first sink, and kept in
+// _stocklake/sink/<table>/table.json (see tableState). On a broker without
+// topic IDs, the topic ID in names is one kept in the lake (see
+// topicState).
 package sink
 
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,15 +115,19 @@ type Config struct {
 	// characters other than letters, digits and '_' replaced by '_'.
 	Table string
 	// Format is parquet (default) or json (JSON lines, as the seed writes).
+	// Format, Schema, Partitioning and TimeField shape the table: the first
+	// sink stores them in the lake and later sinks follow the stored
+	// values; a value set here that contradicts them makes Run fail with
+	// ErrConfig. Leave them zero to follow the table.
 	Format string
-	// Schema is auto (default: ticks if the first record is a tick, else
-	// JSON objects), tick or json.
+	// Schema is auto (default: ticks if the table's first record is a
+	// tick, else JSON objects), tick or json.
 	Schema string
 	// Partitioning of objects; default dt,hour from event time.
 	Partitioning Partitioning
 	// TimeField names the event-time field of JSON records; default:
-	// detected (ts, timestamp, event_time, time, datetime, date), else the
-	// Kafka record timestamp.
+	// detected in the table's first record (ts, timestamp, event_time,
+	// time, datetime, date), else the Kafka record timestamp.
 	TimeField string
 	// FlushInterval rolls a batch this long after its first record, even
 	// if no more data arrives; default 60s.
@@ -148,6 +177,16 @@ type Stats struct {
 	Buffered    atomic.Int64 // bytes of records buffered now
 	Lag         atomic.Int64 // records in the topic not yet consumed, as of the last fetch
 	Retries     atomic.Int64 // failed writes or commits that were retried
+	// CommitFailures counts offset commits that failed; their batches stay
+	// in the manifest and the commit is retried with backoff.
+	CommitFailures atomic.Int64
+	// Fenced counts batches whose manifest write was refused because
+	// another sink had claimed the partition (this sink was a zombie);
+	// nothing of those batches was written.
+	Fenced atomic.Int64
+	// Partitions is the number of Kafka partitions the sink owns, as of
+	// its last poll.
+	Partitions atomic.Int64
 }
 
 // Sink consumes a topic into the lake. Make one with New, then Run.
@@ -164,12 +203,26 @@ type Sink struct {
 	parts   map[int32]*partState
 	hwm     map[int32]int64
 	mode    string // SchemaTick or SchemaJSON once decided
+	// timeDecided: the table's event-time field is decided (cfg.TimeField,
+	// "" for the Kafka timestamp); see tableState.
+	timeDecided bool
+	explicit    explicitSettings
 
 	registered sync.Map // partition path -> struct{}
 	pathCache  pathCache
 
 	lastErrMu sync.Mutex
 	lastErr   string
+
+	owner        string       // random per process: who claimed a manifest
+	pendingParts atomic.Int64 // see notePending
+	fatalMu      sync.Mutex
+	fatalErr     error // set by group callbacks; Run returns it
+	hasFatal     atomic.Bool
+
+	// beforeManifestWrite, a test hook, runs before each manifest write
+	// of a flush.
+	beforeManifestWrite func(partition int32)
 }
 
 // New checks cfg and makes a Sink.
@@ -186,6 +239,8 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Table == "" {
 		cfg.Table = TableName(cfg.Topic)
 	}
+	explicit := explicitSettings{format: cfg.Format != "", schema: cfg.Schema != "" && cfg.Schema != SchemaAuto,
+		partitionBy: len(cfg.Partitioning.keys) > 0, timeField: cfg.TimeField != ""}
 	switch cfg.Format {
 	case "":
 		cfg.Format = FormatParquet
@@ -229,10 +284,7 @@ func New(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
-		parts: map[int32]*partState{}, hwm: map[int32]int64{}}
-	if cfg.Schema != SchemaAuto {
-		s.mode = cfg.Schema
-	}
+		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit}
 	return s, nil
 }
 
@@ -296,6 +348,9 @@ func (s *Sink) Run(ctx context.Context) error {
 	if err := kafka.Ping(ctx, cl, s.cfg.Kafka.Brokers); err != nil {
 		return err
 	}
+	if err := s.loadTableState(ctx); err != nil {
+		return err
+	}
 	s.dlq, err = kafka.NewProducer(s.cfg.Kafka, kafka.ProducerConfig{Topic: s.cfg.DLQTopic})
 	if err != nil {
 		return err
@@ -317,6 +372,11 @@ func (s *Sink) Run(ctx context.Context) error {
 		cancel()
 		if fetches.IsClientClosed() {
 			break
+		}
+		if err := s.fatal(); err != nil {
+			cl.AllowRebalance()
+			s.shutdown()
+			return err
 		}
 		// Idle: nothing fetched for a few polls. caughtUp then checks the
 		// committed offsets against the topic's end.
@@ -352,13 +412,46 @@ func (s *Sink) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	// Shut down: write and commit everything buffered, then leave.
+	err = s.shutdown()
+	if ferr := s.fatal(); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// shutdown writes and commits everything buffered, then leaves the group.
+func (s *Sink) shutdown() error {
 	flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	err = s.rollDue(flushCtx, true)
-	cl.CloseAllowingRebalance()
+	err := s.rollDue(flushCtx, true)
+	s.cl.CloseAllowingRebalance()
 	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load())
 	return err
+}
+
+// setFatal records an error met in a group callback; Run returns it.
+func (s *Sink) setFatal(err error) {
+	s.log.Error("sink must stop", "err", err)
+	s.fatalMu.Lock()
+	if s.fatalErr == nil {
+		s.fatalErr = err
+	}
+	s.hasFatal.Store(true)
+	s.fatalMu.Unlock()
+}
+
+func (s *Sink) fatal() error {
+	s.fatalMu.Lock()
+	defer s.fatalMu.Unlock()
+	return s.fatalErr
+}
+
+// newOwnerID returns a random ID naming this process in the manifests it
+// claims.
+func newOwnerID() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // fetchMaxBytes sizes Kafka fetches for a memory bound: 1/32 of it, from
@@ -387,6 +480,10 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 	})
 	fetches.EachRecord(func(r *kgo.Record) {
 		if fatal != nil {
+			return
+		}
+		if s.hasFatal.Load() {
+			fatal = s.fatal()
 			return
 		}
 		ps := s.parts[r.Partition]
@@ -420,7 +517,7 @@ func (s *Sink) rollDue(ctx context.Context, all bool) error {
 	for _, p := range s.sortedParts() {
 		ps := s.parts[p]
 		if ps.b == nil {
-			if err := s.commitPending(ctx, ps); err != nil {
+			if err := s.commitPending(ctx, ps, all); err != nil {
 				return err
 			}
 			continue
@@ -431,7 +528,9 @@ func (s *Sink) rollDue(ctx context.Context, all bool) error {
 			}
 		}
 	}
-	return s.shrink(ctx)
+	err := s.shrink(ctx)
+	s.notePending()
+	return err
 }
 
 // shrink writes the largest batches until memory is under MaxBufferBytes.
@@ -466,7 +565,7 @@ func (s *Sink) sortedParts() []int32 {
 func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	// The group can assign partitions before kgo.NewClient has returned in
 	// Run, so use the callback's client, not s.cl.
-	id, err := kafka.TopicID(ctx, cl, s.cfg.Topic)
+	id, err := s.resolveTopicID(ctx, cl)
 	if err != nil {
 		s.log.Error("cannot read topic id; objects will not be written until it is known", "err", err)
 		s.setLastErr(err)
@@ -474,7 +573,17 @@ func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[stri
 		s.topicID = id
 	}
 	for _, p := range assigned[s.cfg.Topic] {
-		s.parts[p] = &partState{partition: p, next: -1, manifest: s.loadManifest(ctx, p), pendingCommit: -1}
+		ps := &partState{partition: p, next: -1, pendingCommit: -1}
+		if s.topicID != "" {
+			// Claim the partition now, so a previous owner that still
+			// writes (a zombie) is refused from here on; with no topic ID
+			// yet, the first flush claims it.
+			if err := s.claim(ctx, ps); err != nil {
+				s.setFatal(fmt.Errorf("cannot take over partition %d: %w", p, err))
+				continue
+			}
+		}
+		s.parts[p] = ps
 	}
 	s.log.Info("partitions assigned", "partitions", assigned[s.cfg.Topic], "topic_id", s.topicID)
 }
@@ -492,7 +601,7 @@ func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 				s.log.Error("could not write batch of revoked partition; its new owner will re-read it", "partition", p, "err", err)
 				s.dropBatch(ps)
 			}
-		} else if err := s.commitPending(ctx, ps); err != nil {
+		} else if err := s.commitPending(ctx, ps, true); err != nil {
 			s.log.Warn("could not commit revoked partition; its new owner rewrites the same objects", "partition", p, "err", err)
 		}
 		delete(s.parts, p)
@@ -530,7 +639,7 @@ func (s *Sink) retry(ctx context.Context, what string, op func() error) error {
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, stocklake.ErrConfig) || errors.Is(err, stocklake.ErrInvalid) {
+		if errors.Is(err, stocklake.ErrConfig) || errors.Is(err, stocklake.ErrInvalid) || errors.Is(err, stocklake.ErrPrecondition) {
 			return err
 		}
 		s.stats.Retries.Add(1)
@@ -545,27 +654,9 @@ func (s *Sink) retry(ctx context.Context, what string, op func() error) error {
 	}
 }
 
-// decideMode picks tick or JSON records from the first usable record: a
-// tick (by header or content), else a JSON object. It returns false for a
-// record that is neither, which goes to the dead-letter topic.
-func (s *Sink) decideMode(r *kgo.Record) bool {
-	for _, h := range r.Headers {
-		if h.Key == "content-type" && string(h.Value) == stocklake.TickContentType {
-			s.mode = SchemaTick
-		}
-	}
-	if s.mode == "" {
-		if _, err := stocklake.ParseTick(r.Value); err == nil {
-			s.mode = SchemaTick
-		} else if _, err := decodeObject(r.Value); err == nil {
-			s.mode = SchemaJSON
-		} else {
-			return false
-		}
-	}
-	s.log.Info("record schema detected", "schema", s.mode)
-	return true
-}
+// decideMode decides the table's shape from the first usable record when
+// no earlier sink has (see tableState).
+func (s *Sink) decideMode(r *kgo.Record) bool { return s.detectTable(r) }
 
 // decodeObject parses a JSON object, keeping numbers exact.
 func decodeObject(b []byte) (map[string]any, error) {

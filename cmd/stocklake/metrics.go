@@ -55,6 +55,9 @@ func sinkCollector(s *sink.Sink) []prometheus.Collector {
 		m.counter("dead_letters_total", "Records sent to the dead-letter topic.", st.DeadLetters.Load),
 		m.counter("commits_total", "Offset commits.", st.Commits.Load),
 		m.counter("retries_total", "Writes or commits that failed and were retried.", st.Retries.Load),
+		m.counter("commit_failures_total", "Offset commits that failed; their batches stay in the manifest and the commit is retried.", st.CommitFailures.Load),
+		m.counter("fenced_batches_total", "Batches refused because another sink had taken the partition over (this sink was paused past its session); nothing of them was written.", st.Fenced.Load),
+		m.gaugeInt("partitions", "Kafka partitions the sink owns.", st.Partitions.Load),
 		m.gaugeInt("buffered_bytes", "Bytes of records buffered, not yet written.", st.Buffered.Load),
 		m.gaugeInt("lag_records", "Records in the topic not yet consumed.", st.Lag.Load),
 	}

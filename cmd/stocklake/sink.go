@@ -21,18 +21,20 @@ type sinkFlags struct {
 	flushInterval                                                                            time.Duration
 	maxRows                                                                                  int
 	maxBytes, maxBufferBytes                                                                 byteSize
+	fs                                                                                       *flag.FlagSet
 }
 
 func (f *sinkFlags) register(fs *flag.FlagSet) {
 	f.maxBytes, f.maxBufferBytes = 128<<20, 256<<20
+	f.fs = fs
 	fs.StringVar(&f.topic, "topic", "ticks", "Kafka topic to land")
 	fs.StringVar(&f.group, "group", "stocklake-sink", "Kafka consumer group; run several sinks in one group to share partitions")
 	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL: file://DIR or s3://BUCKET/PREFIX[?endpoint=URL&region=R&path_style=true]")
 	fs.StringVar(&f.table, "table", "", `lake folder and table name (default: the topic name)`)
-	fs.StringVar(&f.format, "format", "parquet", "object format: parquet or json (JSON lines)")
-	fs.StringVar(&f.schema, "schema", "auto", "record schema: auto, tick or json (any JSON objects)")
-	fs.StringVar(&f.partitionBy, "partition-by", "dt,hour", "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name")
-	fs.StringVar(&f.timeField, "time-field", "", "event-time field of JSON records (default: detected, else the Kafka timestamp)")
+	fs.StringVar(&f.format, "format", "parquet", "object format: parquet or json (JSON lines); "+tableShapeNote)
+	fs.StringVar(&f.schema, "schema", "auto", "record schema: auto (from the table's first record), tick or json (any JSON objects); "+tableShapeNote)
+	fs.StringVar(&f.partitionBy, "partition-by", "dt,hour", "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote)
+	fs.StringVar(&f.timeField, "time-field", "", "event-time field of JSON records (default: detected in the table's first record, else the Kafka timestamp); "+tableShapeNote)
 	fs.StringVar(&f.compression, "compression", "zstd", "Parquet compression: zstd, snappy, gzip or none")
 	fs.StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic for records that cannot be parsed (default: <topic>.dlq)")
 	fs.DurationVar(&f.flushInterval, "flush-interval", 60*time.Second, "write a batch this long after its first record, even without new data")
@@ -41,13 +43,32 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for buffered records across partitions; Kafka fetches are sized from it (the process needs about this plus 160 MiB)")
 }
 
+// tableShapeNote tells that the table-shaping flags are decided once.
+const tableShapeNote = "the first sink of a table stores its choice in the lake (_stocklake/sink/<table>/table.json) and later sinks follow it; a flag that contradicts it stops the sink"
+
 func (f *sinkFlags) config() (sink.Config, error) {
-	p, err := sink.ParsePartitioning(f.partitionBy)
-	if err != nil {
-		return sink.Config{}, err
+	// Table-shaping flags left at their defaults are passed as "", so the
+	// sink follows what the table's first sink decided.
+	set := map[string]bool{}
+	if f.fs != nil {
+		f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	}
+	format, schema := f.format, f.schema
+	if !set["format"] {
+		format = ""
+	}
+	if !set["schema"] {
+		schema = ""
+	}
+	var p sink.Partitioning
+	if set["partition-by"] {
+		var err error
+		if p, err = sink.ParsePartitioning(f.partitionBy); err != nil {
+			return sink.Config{}, err
+		}
 	}
 	return sink.Config{
-		Topic: f.topic, Group: f.group, Table: f.table, Format: f.format, Schema: f.schema,
+		Topic: f.topic, Group: f.group, Table: f.table, Format: format, Schema: schema,
 		Partitioning: p, TimeField: f.timeField, FlushInterval: f.flushInterval, MaxRows: f.maxRows,
 		MaxBytes: int64(f.maxBytes), MaxBufferBytes: int64(f.maxBufferBytes), Compression: f.compression,
 		DLQTopic: f.dlqTopic,

@@ -45,6 +45,8 @@ func Run(t *testing.T, newStore func(t *testing.T) stocklake.ObjectStore) {
 		{"LargeObject", testLargeObject},
 		{"ConcurrentPuts", testConcurrentPuts},
 		{"URL", testURL},
+		{"PutIf", testPutIf},
+		{"PutIfConcurrent", testPutIfConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -471,4 +473,114 @@ func infoKeys(l []stocklake.ObjectInfo) []string {
 func sha(b []byte) []byte {
 	h := sha256.Sum256(b)
 	return h[:]
+}
+
+// testPutIf checks the compare-and-swap contract: create only when absent,
+// replace only at the version read, refuse everything else without writing.
+func testPutIf(t *testing.T, s stocklake.ObjectStore) {
+	ctx := t.Context()
+	key := "_stocklake/sink/ticks/id/0.json"
+	if _, _, err := s.GetVersion(ctx, key); !errors.Is(err, stocklake.ErrNotFound) {
+		t.Fatalf("GetVersion of a missing key: %v, want ErrNotFound", err)
+	}
+	if _, err := s.PutIf(ctx, key, bytes.NewReader([]byte("v1")), "no-such-version"); !errors.Is(err, stocklake.ErrPrecondition) {
+		t.Fatalf("PutIf(missing key, some version) = %v, want ErrPrecondition", err)
+	}
+	if _, err := s.Stat(ctx, key); !errors.Is(err, stocklake.ErrNotFound) {
+		t.Fatalf("a refused PutIf created the object: Stat = %v", err)
+	}
+	v1, err := s.PutIf(ctx, key, bytes.NewReader([]byte("v1")), stocklake.IfAbsent)
+	if err != nil || v1 == "" {
+		t.Fatalf("PutIf(absent) = %q, %v; want a version", v1, err)
+	}
+	if _, err := s.PutIf(ctx, key, bytes.NewReader([]byte("v1-again")), stocklake.IfAbsent); !errors.Is(err, stocklake.ErrPrecondition) {
+		t.Fatalf("second PutIf(absent) = %v, want ErrPrecondition", err)
+	}
+	body, v, err := s.GetVersion(ctx, key)
+	if err != nil || string(body) != "v1" || v != v1 {
+		t.Fatalf("GetVersion = %q, %q, %v; want v1, %q", body, v, err, v1)
+	}
+	v2, err := s.PutIf(ctx, key, bytes.NewReader([]byte("v2")), v1)
+	if err != nil || v2 == "" || v2 == v1 {
+		t.Fatalf("PutIf(at v1) = %q, %v; want a new version", v2, err)
+	}
+	// A zombie still holding v1 is refused, and writes nothing.
+	if _, err := s.PutIf(ctx, key, bytes.NewReader([]byte("zombie")), v1); !errors.Is(err, stocklake.ErrPrecondition) {
+		t.Fatalf("PutIf(at stale v1) = %v, want ErrPrecondition", err)
+	}
+	if got := get(t, s, key); string(got) != "v2" {
+		t.Fatalf("after a refused PutIf the object is %q, want v2", got)
+	}
+	// A plain Put also moves the version on.
+	put(t, s, key, []byte("v3"))
+	if _, err := s.PutIf(ctx, key, bytes.NewReader([]byte("v4")), v2); !errors.Is(err, stocklake.ErrPrecondition) {
+		t.Fatalf("PutIf(at v2) after a Put = %v, want ErrPrecondition", err)
+	}
+	body, v3, err := s.GetVersion(ctx, key)
+	if err != nil || string(body) != "v3" || v3 == v2 {
+		t.Fatalf("GetVersion after Put = %q, %q, %v; want v3 and a new version", body, v3, err)
+	}
+	if _, err := s.PutIf(ctx, key, bytes.NewReader([]byte("v4")), v3); err != nil {
+		t.Fatalf("PutIf(at v3): %v", err)
+	}
+	if got := get(t, s, key); string(got) != "v4" {
+		t.Fatalf("object is %q, want v4", got)
+	}
+}
+
+// testPutIfConcurrent has writers race to increment a counter with
+// read-modify-PutIf: every successful PutIf must count, none may be lost.
+func testPutIfConcurrent(t *testing.T, s stocklake.ObjectStore) {
+	ctx := t.Context()
+	key := "_stocklake/counter"
+	if _, err := s.PutIf(ctx, key, bytes.NewReader([]byte("0")), stocklake.IfAbsent); err != nil {
+		t.Fatal(err)
+	}
+	const writers, rounds = 4, 8
+	var wins, refusals atomicCount
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				body, v, err := s.GetVersion(ctx, key)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var n int
+				fmt.Sscan(string(body), &n)
+				_, err = s.PutIf(ctx, key, bytes.NewReader([]byte(fmt.Sprint(n+1))), v)
+				switch {
+				case err == nil:
+					wins.add()
+				case errors.Is(err, stocklake.ErrPrecondition):
+					refusals.add()
+				default:
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var n int
+	fmt.Sscan(string(get(t, s, key)), &n)
+	t.Logf("%d PutIf calls won, %d were refused", wins.get(), refusals.get())
+	if n != wins.get() || wins.get() == 0 || wins.get()+refusals.get() != writers*rounds {
+		t.Fatalf("counter = %d after %d successful and %d refused PutIf calls; want counter = successes", n, wins.get(), refusals.get())
+	}
+}
+
+type atomicCount struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCount) add() { c.mu.Lock(); c.n++; c.mu.Unlock() }
+func (c *atomicCount) get() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }

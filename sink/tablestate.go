@@ -1,0 +1,179 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocklake/stocklake"
+)
+
+// tableState holds the decisions that shape a table, made once, by the
+// first sink that lands a record in it, and kept in
+// _stocklake/sink/<table>/table.json. Every later sink loads and follows
+// them, so where a process starts reading (a restart landing on an odd
+// record) can never change a table's schema mode, event-time field,
+// partitioning or format.
+type tableState struct {
+	Table string `json:"table"`
+	Topic string `json:"topic"`
+	// Schema is tick or json.
+	Schema string `json:"schema"`
+	// TimeField is the event-time field of JSON records; "" for the Kafka
+	// record timestamp.
+	TimeField   string    `json:"time_field"`
+	PartitionBy []string  `json:"partition_by"`
+	Format      string    `json:"format"`
+	Decided     time.Time `json:"decided"`
+}
+
+func tableStateKey(table string) string { return "_stocklake/sink/" + table + "/table.json" }
+
+// explicitSettings records which table-shaping settings the Config set
+// (rather than left to their defaults or to detection).
+type explicitSettings struct {
+	format, schema, partitionBy, timeField bool
+}
+
+// loadTableState reads the table's stored decisions, if any, checks them
+// against the explicit settings and adopts them. Run calls it before it
+// consumes.
+func (s *Sink) loadTableState(ctx context.Context) error {
+	var (
+		body []byte
+		err  error
+	)
+	key := tableStateKey(s.cfg.Table)
+	if err := s.retry(ctx, "read "+key, func() error {
+		body, _, err = s.cfg.Store.GetVersion(ctx, key)
+		if errors.Is(err, stocklake.ErrNotFound) {
+			body, err = nil, nil
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if body == nil {
+		if s.cfg.Schema == SchemaTick {
+			// Nothing is left to detect: decide now.
+			return s.decideTable(ctx, SchemaTick, "")
+		}
+		return nil
+	}
+	var st tableState
+	if err := json.Unmarshal(body, &st); err != nil || (st.Schema != SchemaTick && st.Schema != SchemaJSON) {
+		return fmt.Errorf("table state %s is damaged (%v): restore it, or remove it to let the next record decide the table's schema again: %w", key, err, stocklake.ErrConfig)
+	}
+	return s.adoptTableState(st)
+}
+
+// decideTable stores the table's decisions (schema mode, time field, the
+// configured partitioning and format) unless another sink stored them
+// first, and adopts what is stored.
+func (s *Sink) decideTable(ctx context.Context, mode, timeField string) error {
+	st := tableState{Table: s.cfg.Table, Topic: s.cfg.Topic, Schema: mode, TimeField: timeField,
+		PartitionBy: s.cfg.Partitioning.Keys(), Format: s.cfg.Format, Decided: time.Now().UTC()}
+	b, _ := json.MarshalIndent(st, "", "  ")
+	key := tableStateKey(s.cfg.Table)
+	err := s.retry(ctx, "write "+key, func() error {
+		_, err := s.cfg.Store.PutIf(ctx, key, bytes.NewReader(b), stocklake.IfAbsent)
+		return err
+	})
+	if errors.Is(err, stocklake.ErrPrecondition) {
+		// Another sink decided first: follow it.
+		return s.loadTableState(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("table shape decided and stored", "schema", mode, "time_field", timeField, "partition_by", strings.Join(st.PartitionBy, ","), "format", st.Format, "state", key)
+	return s.adoptTableState(st)
+}
+
+// adoptTableState follows stored decisions, or explains how the explicit
+// settings contradict them.
+func (s *Sink) adoptTableState(st tableState) error {
+	var diffs []string
+	if s.explicit.format && s.cfg.Format != st.Format {
+		diffs = append(diffs, fmt.Sprintf("--format %s (stored: %s)", s.cfg.Format, st.Format))
+	}
+	if s.explicit.schema && s.cfg.Schema != SchemaAuto && s.cfg.Schema != st.Schema {
+		diffs = append(diffs, fmt.Sprintf("--schema %s (stored: %s)", s.cfg.Schema, st.Schema))
+	}
+	if s.explicit.partitionBy && !slices.Equal(s.cfg.Partitioning.Keys(), st.PartitionBy) {
+		diffs = append(diffs, fmt.Sprintf("--partition-by %s (stored: %s)", strings.Join(s.cfg.Partitioning.Keys(), ","), strings.Join(st.PartitionBy, ",")))
+	}
+	if s.explicit.timeField && st.Schema == SchemaJSON && s.cfg.TimeField != st.TimeField {
+		stored := st.TimeField
+		if stored == "" {
+			stored = `"" (the Kafka record timestamp)`
+		}
+		diffs = append(diffs, fmt.Sprintf("--time-field %s (stored: %s)", s.cfg.TimeField, stored))
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("table %q was first landed with other settings, kept in %s: this sink has %s; drop these flags to follow the table, or land into a new table with --table: %w",
+			s.cfg.Table, tableStateKey(s.cfg.Table), strings.Join(diffs, ", "), stocklake.ErrConfig)
+	}
+	p, err := ParsePartitioning(strings.Join(st.PartitionBy, ","))
+	if err != nil {
+		return fmt.Errorf("table state %s: %w", tableStateKey(s.cfg.Table), err)
+	}
+	s.cfg.Partitioning, s.cfg.Format, s.cfg.TimeField = p, st.Format, st.TimeField
+	s.mode, s.timeDecided = st.Schema, true
+	return nil
+}
+
+// detectTable decides the table's schema mode from its first usable
+// record, and for JSON records the event-time field (detected, else the
+// Kafka timestamp), and stores the decision. It returns false for a
+// record that is neither a tick nor a JSON object; those go to the
+// dead-letter topic and decide nothing.
+func (s *Sink) detectTable(r *kgo.Record) bool {
+	mode := ""
+	switch {
+	case s.cfg.Schema != SchemaAuto:
+		mode = s.cfg.Schema
+	case hasTickHeader(r):
+		mode = SchemaTick
+	default:
+		if _, err := stocklake.ParseTick(r.Value); err == nil {
+			mode = SchemaTick
+		} else if _, err := decodeObject(r.Value); err == nil {
+			mode = SchemaJSON
+		} else {
+			return false
+		}
+	}
+	field := s.cfg.TimeField
+	if mode == SchemaJSON && field == "" {
+		obj, err := decodeObject(r.Value)
+		if err != nil {
+			return false
+		}
+		field = detectTimeField(obj)
+	}
+	s.log.Info("record schema detected", "schema", mode, "time_field", field)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := s.decideTable(ctx, mode, field); err != nil {
+		s.setFatal(err)
+		s.mode = mode // the sink stops before it writes this batch
+	}
+	return true
+}
+
+func hasTickHeader(r *kgo.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == "content-type" && string(h.Value) == stocklake.TickContentType {
+			return true
+		}
+	}
+	return false
+}
