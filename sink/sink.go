@@ -107,8 +107,23 @@ type Config struct {
 	RowGroupRows int64
 	// Compression for Parquet: zstd (default), snappy, gzip, none.
 	Compression string
-	// DLQTopic receives unparseable records; default "<Topic>.dlq".
+	// DLQTopic receives unparseable records; default "<Topic>.dlq". Dead
+	// letters of one Kafka partition all go to one partition of it (the
+	// source partition modulo its partition count), in offset order, and
+	// are written exactly once across crashes (see deadLetter).
 	DLQTopic string
+	// MaxFuture refuses records whose event time lies more than this far
+	// ahead of the wall clock: they go to the dead-letter topic instead of
+	// a partition such as dt=9999-12-31. Default stocklake.DefaultMaxFuture;
+	// negative disables the check.
+	MaxFuture time.Duration
+	// MaxOpenPartitions bounds the lake partitions (Parquet writers and
+	// their buffers) open at once across all batches; when a record needs
+	// one more, the batch holding the oldest is written first. Default 64.
+	MaxOpenPartitions int
+	// ShutdownTimeout bounds the final write and commit once ctx is done;
+	// what is not written by then is read again by the next run. Default 10s.
+	ShutdownTimeout time.Duration
 	// Registrar, if set, is told about each new partition folder.
 	Registrar PartitionRegistrar
 	// Logger for structured logs; default slog.Default().
@@ -133,6 +148,15 @@ type Stats struct {
 	Buffered    atomic.Int64 // bytes of records buffered now
 	Lag         atomic.Int64 // records in the topic not yet consumed, as of the last fetch
 	Retries     atomic.Int64 // failed writes or commits that were retried
+	// DeadLettersTruncated counts dead letters too large for the
+	// dead-letter topic, sent as a truncated copy (see HeaderOriginalSize).
+	DeadLettersTruncated atomic.Int64
+	// DeadLettersSkipped counts dead letters not sent again after a
+	// restart because the dead-letter topic already holds them.
+	DeadLettersSkipped atomic.Int64
+	OpenPartitions     atomic.Int64 // lake partitions (writers) open now
+	PeakOpenPartitions atomic.Int64 // most lake partitions open at once
+	PeakBuffered       atomic.Int64 // most bytes buffered at once (after memory was bounded)
 }
 
 // Sink consumes a topic into the lake. Make one with New, then Run.
@@ -143,7 +167,15 @@ type Sink struct {
 	stats Stats
 
 	cl  *kgo.Client
-	dlq *kafka.Producer
+	dlq *kgo.Client // idempotent producer of dead letters, partitioned by hand
+
+	dlqParts int32           // partitions of the dead-letter topic, once known
+	dlqNext  map[int32]int64 // per dead-letter partition: no later dead letter of ours lands below this offset
+	now      time.Time       // wall clock at the current poll, for MaxFuture
+	keyBase  int             // bytes of an object key besides the partition path (see checkPath)
+	// afterDeadLetters, if set (by tests), runs after a batch's dead
+	// letters are sent and before its offsets are committed.
+	afterDeadLetters func(partition int32) error
 
 	topicID string
 	parts   map[int32]*partState
@@ -206,6 +238,15 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.DLQTopic == "" {
 		cfg.DLQTopic = cfg.Topic + ".dlq"
 	}
+	if cfg.MaxFuture == 0 {
+		cfg.MaxFuture = stocklake.DefaultMaxFuture
+	}
+	if cfg.MaxOpenPartitions <= 0 {
+		cfg.MaxOpenPartitions = 64
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -214,7 +255,7 @@ func New(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
-		parts: map[int32]*partState{}, hwm: map[int32]int64{}}
+		parts: map[int32]*partState{}, hwm: map[int32]int64{}, dlqNext: map[int32]int64{}}
 	if cfg.Schema != SchemaAuto {
 		s.mode = cfg.Schema
 	}
@@ -277,11 +318,19 @@ func (s *Sink) Run(ctx context.Context) error {
 	if err := kafka.Ping(ctx, cl, s.cfg.Kafka.Brokers); err != nil {
 		return err
 	}
-	s.dlq, err = kafka.NewProducer(s.cfg.Kafka, kafka.ProducerConfig{Topic: s.cfg.DLQTopic})
+	s.dlq, err = s.cfg.Kafka.NewClient(
+		kgo.DefaultProduceTopic(s.cfg.DLQTopic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(kgo.ZstdCompression()),
+		kgo.ProducerBatchMaxBytes(dlqBatchMaxBytes),
+		kgo.RecordDeliveryTimeout(30*time.Second),
+		kgo.AllowAutoTopicCreation(),
+	)
 	if err != nil {
 		return err
 	}
-	defer s.dlq.Close(context.Background())
+	defer s.dlq.Close()
+	s.keyBase = keyBase(s.cfg.Store.URL(), s.cfg.Table, s.cfg.Format)
 
 	tick := s.cfg.FlushInterval / 4
 	if tick > time.Second {
@@ -333,10 +382,19 @@ func (s *Sink) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	// Shut down: write and commit everything buffered, then leave.
-	flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// Shut down: write and commit everything buffered, within
+	// ShutdownTimeout, then leave. Batches not written by then are dropped:
+	// their offsets are not committed, so the next run reads them again.
+	flushCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	err = s.rollDue(flushCtx, true)
+	if err != nil {
+		s.log.Warn("could not write every batch before the shutdown deadline; the next run reads them again", "timeout", s.cfg.ShutdownTimeout, "err", err)
+		for _, ps := range s.parts {
+			s.dropBatch(ps)
+			ps.pendingCommit = -1
+		}
+	}
 	cl.CloseAllowingRebalance()
 	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load())
 	return err
@@ -361,6 +419,7 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 		s.log.Warn("fetch error", "partition", p, "err", err)
 		s.setLastErr(err)
 	})
+	s.now = time.Now()
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) > 0 {
 			s.hwm[fp.Partition] = fp.HighWatermark
@@ -382,6 +441,9 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 			fatal = s.flush(ctx, ps)
 		} else if s.stats.Buffered.Load() > s.cfg.MaxBufferBytes {
 			fatal = s.shrink(ctx)
+		}
+		if n := s.stats.Buffered.Load(); n > s.stats.PeakBuffered.Load() {
+			s.stats.PeakBuffered.Store(n)
 		}
 	})
 	var lag int64
@@ -497,7 +559,7 @@ func (s *Sink) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 
 func (s *Sink) dropBatch(ps *partState) {
 	if ps.b != nil {
-		s.stats.Buffered.Add(-ps.b.bytes)
+		s.release(ps.b)
 		ps.b = nil
 	}
 }
