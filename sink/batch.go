@@ -48,7 +48,7 @@ type batch struct {
 	rows        int // records, including dead letters
 	bytes       int64
 	groups      map[string]*group
-	order       []string     // paths in first-seen order
+	order       []string      // paths in first-seen order
 	dead        []*kgo.Record // dead letters not yet sent
 	dlqFrom     *int64        // the manifest's DLQFrom, once computed
 }

@@ -365,7 +365,9 @@ func TestSinkDeadLettersExactlyOnceAcrossCrash(t *testing.T) {
 	}
 	// Run 2 resumes from the committed offsets and finishes.
 	s2, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, Schema: SchemaTick, MaxRows: 700, FlushInterval: 50 * time.Millisecond},
-		func(s *Sink) bool { return s.Stats().Lag.Load() == 0 && s.Stats().Records.Load() > 0 && s.Stats().Buffered.Load() == 0 })
+		func(s *Sink) bool {
+			return s.Stats().Lag.Load() == 0 && s.Stats().Records.Load() > 0 && s.Stats().Buffered.Load() == 0
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
