@@ -251,6 +251,9 @@ func (s *Sink) sendDeadLetters(ctx context.Context, ps *partState, b *batch) (er
 // isRetriable tells produce errors worth waiting out (broker outages,
 // leadership moves, timeouts) from the rest.
 func isRetriable(err error) bool {
+	if errors.Is(err, kgo.ErrClientClosed) {
+		return false
+	}
 	var ke *kerr.Error
 	if errors.As(err, &ke) {
 		return ke.Retriable

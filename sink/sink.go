@@ -294,7 +294,22 @@ func (s *Sink) setLastErr(err error) {
 
 // Run consumes until ctx is done, then writes what it buffered, commits and
 // leaves the group. It returns nil after a clean shutdown.
-func (s *Sink) Run(ctx context.Context) error {
+func (s *Sink) Run(ctx context.Context) (err error) {
+	// The dead-letter producer is made first so it is closed last: leaving
+	// the group can still write revoked partitions' batches.
+	s.dlq, err = s.cfg.Kafka.NewClient(
+		kgo.DefaultProduceTopic(s.cfg.DLQTopic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(kgo.ZstdCompression()),
+		kgo.ProducerBatchMaxBytes(dlqBatchMaxBytes),
+		kgo.RecordDeliveryTimeout(30*time.Second),
+		kgo.AllowAutoTopicCreation(),
+	)
+	if err != nil {
+		return err
+	}
+	defer s.dlq.Close()
+	s.keyBase = keyBase(s.cfg.Store.URL(), s.cfg.Table, s.cfg.Format)
 	cl, err := s.cfg.Kafka.NewClient(
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Topic),
@@ -314,23 +329,17 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 	s.cl = cl
-	defer cl.Close()
+	defer func() {
+		if err != nil {
+			// Failed: leave the group without writing anything more; the
+			// next owner reads the uncommitted records again.
+			s.dropAll()
+		}
+		cl.Close()
+	}()
 	if err := kafka.Ping(ctx, cl, s.cfg.Kafka.Brokers); err != nil {
 		return err
 	}
-	s.dlq, err = s.cfg.Kafka.NewClient(
-		kgo.DefaultProduceTopic(s.cfg.DLQTopic),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerBatchCompression(kgo.ZstdCompression()),
-		kgo.ProducerBatchMaxBytes(dlqBatchMaxBytes),
-		kgo.RecordDeliveryTimeout(30*time.Second),
-		kgo.AllowAutoTopicCreation(),
-	)
-	if err != nil {
-		return err
-	}
-	defer s.dlq.Close()
-	s.keyBase = keyBase(s.cfg.Store.URL(), s.cfg.Table, s.cfg.Format)
 
 	tick := s.cfg.FlushInterval / 4
 	if tick > time.Second {
@@ -390,10 +399,7 @@ func (s *Sink) Run(ctx context.Context) error {
 	err = s.rollDue(flushCtx, true)
 	if err != nil {
 		s.log.Warn("could not write every batch before the shutdown deadline; the next run reads them again", "timeout", s.cfg.ShutdownTimeout, "err", err)
-		for _, ps := range s.parts {
-			s.dropBatch(ps)
-			ps.pendingCommit = -1
-		}
+		s.dropAll()
 	}
 	cl.CloseAllowingRebalance()
 	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load())
@@ -555,6 +561,15 @@ func (s *Sink) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 		}
 	}
 	s.log.Warn("partitions lost", "partitions", lost[s.cfg.Topic])
+}
+
+// dropAll forgets every batch and pending commit, so that leaving the
+// group writes and commits nothing more.
+func (s *Sink) dropAll() {
+	for _, ps := range s.parts {
+		s.dropBatch(ps)
+		ps.pendingCommit = -1
+	}
 }
 
 func (s *Sink) dropBatch(ps *partState) {
