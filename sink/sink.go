@@ -172,6 +172,8 @@ type Sink struct {
 	dlqParts int32           // partitions of the dead-letter topic, once known
 	dlqNext  map[int32]int64 // per dead-letter partition: no later dead letter of ours lands below this offset
 	now      time.Time       // wall clock at the current poll, for MaxFuture
+	runCtx   context.Context // Run's context
+	life     context.Context // ends ShutdownTimeout after runCtx
 	keyBase  int             // bytes of an object key besides the partition path (see checkPath)
 	// afterDeadLetters, if set (by tests), runs after a batch's dead
 	// letters are sent and before its offsets are committed.
@@ -310,6 +312,13 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 	}
 	defer s.dlq.Close()
 	s.keyBase = keyBase(s.cfg.Store.URL(), s.cfg.Table, s.cfg.Format)
+	// life ends ShutdownTimeout after ctx: the final writes, and the group
+	// callbacks run while leaving, stop then whatever they wait for.
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLife()
+	stopLife := context.AfterFunc(ctx, func() { time.AfterFunc(s.cfg.ShutdownTimeout, endLife) })
+	defer stopLife()
+	s.runCtx, s.life = ctx, life
 	cl, err := s.cfg.Kafka.NewClient(
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Topic),
@@ -354,7 +363,9 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		pollCtx, cancel := context.WithTimeout(ctx, tick)
 		fetches := cl.PollRecords(pollCtx, 20_000)
 		cancel()
-		if fetches.IsClientClosed() {
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			// Stopping: records polled now are not committed, so the next
+			// run reads them again.
 			break
 		}
 		// Idle: nothing fetched for a few polls. caughtUp then checks the
@@ -394,9 +405,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 	// Shut down: write and commit everything buffered, within
 	// ShutdownTimeout, then leave. Batches not written by then are dropped:
 	// their offsets are not committed, so the next run reads them again.
-	flushCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	err = s.rollDue(flushCtx, true)
+	err = s.rollDue(life, true)
 	if err != nil {
 		s.log.Warn("could not write every batch before the shutdown deadline; the next run reads them again", "timeout", s.cfg.ShutdownTimeout, "err", err)
 		s.dropAll()
@@ -513,6 +522,8 @@ func (s *Sink) sortedParts() []int32 {
 
 // onAssigned runs in the group loop when partitions are assigned.
 func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	ctx, cancel := within(ctx, s.runCtx) // a shutdown does not wait for an assignment
+	defer cancel()
 	// The group can assign partitions before kgo.NewClient has returned in
 	// Run, so use the callback's client, not s.cl.
 	id, err := kafka.TopicID(ctx, cl, s.cfg.Topic)
@@ -531,6 +542,8 @@ func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[stri
 // onRevoked writes and commits the revoked partitions' batches, so the next
 // owner starts exactly where this one stopped.
 func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	ctx, cancel := within(ctx, s.life)
+	defer cancel()
 	for _, p := range revoked[s.cfg.Topic] {
 		ps := s.parts[p]
 		if ps == nil {
@@ -549,6 +562,16 @@ func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 	if len(revoked[s.cfg.Topic]) > 0 {
 		s.log.Info("partitions revoked", "partitions", revoked[s.cfg.Topic])
 	}
+}
+
+// within returns ctx, cancelled also when bound is done.
+func within(ctx, bound context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if bound == nil {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(bound, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // onLost drops lost partitions' batches without committing: another member
