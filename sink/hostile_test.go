@@ -3,10 +3,13 @@ package sink
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -73,10 +76,10 @@ func header(r stocklake.Record, key string) string {
 // compresses well, so the broker takes it but the dead-letter producer
 // cannot send it as it is. The sink must dead-letter a truncated copy with
 // the original size and source, land the good ticks and commit.
-func TestSinkOversizedDeadLetter(t *testing.T) {
-	kc := newCluster(t, "ticks", "ticks.dlq")
+func testOversizedDeadLetter(t *testing.T, open openTopic) {
+	kc, topic := open(t, "ticks")
 	good := testTicks(200)
-	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks", BatchMaxBytes: 4 << 20})
+	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic, BatchMaxBytes: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,19 +99,19 @@ func TestSinkOversizedDeadLetter(t *testing.T) {
 		t.Fatalf("the broker refused the large record: %v", err)
 	}
 	st, _ := file.New(t.TempDir())
-	s, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, Schema: SchemaTick, FlushInterval: 50 * time.Millisecond},
+	s, err := runSinkUntil(t, Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: SchemaTick, FlushInterval: 50 * time.Millisecond},
 		func(s *Sink) bool {
 			return s.Stats().Records.Load() == int64(len(good)+1) && s.Stats().Lag.Load() == 0 && s.Stats().Buffered.Load() == 0
 		})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := readLakeTicks(t, st, "ticks")
+	rows, _ := readLakeTicks(t, st, TableName(topic))
 	assertExactlyOnce(t, rows, good)
 	if s.Stats().DeadLettersTruncated.Load() != 1 {
 		t.Fatalf("%d dead letters truncated, want 1", s.Stats().DeadLettersTruncated.Load())
 	}
-	dl := readDLQ(t, kc, "ticks.dlq")
+	dl := readDLQ(t, kc, topic+".dlq")
 	if len(dl) != 1 {
 		t.Fatalf("dead-letter topic has %d records, want 1", len(dl))
 	}
@@ -119,10 +122,12 @@ func TestSinkOversizedDeadLetter(t *testing.T) {
 	if !bytes.HasPrefix(huge, r.Value) || len(r.Value) == 0 || len(r.Value) > truncatedValueBytes {
 		t.Fatalf("dead letter value is %d bytes, want a prefix of the record of at most %d", len(r.Value), truncatedValueBytes)
 	}
-	if !strings.HasPrefix(header(r, HeaderSource), "ticks/") || header(r, HeaderError) == "" || header(r, HeaderSourceTopicID) == "" {
+	if !strings.HasPrefix(header(r, HeaderSource), topic+"/") || header(r, HeaderError) == "" || header(r, HeaderSourceTopicID) == "" {
 		t.Fatalf("truncated dead letter lacks its source or reason: %v", r.Headers)
 	}
 }
+
+func TestSinkOversizedDeadLetter(t *testing.T) { testOversizedDeadLetter(t, fakeTopic) }
 
 // TestTruncateDeadLetterGivesUp checks that a dead letter refused even
 // without its value is a configuration error, not retried forever.
@@ -156,7 +161,7 @@ func header2(r *kgo.Record, key string) string {
 // TestSinkRefusesFutureEventTimes mixes ticks and JSON records stamped
 // 9999-12-31 into good ones: they go to the dead-letter topic with the
 // reason, and no partition of the year 9999 appears.
-func TestSinkRefusesFutureEventTimes(t *testing.T) {
+func testRefusesFutureEventTimes(t *testing.T, open openTopic) {
 	for _, tc := range []struct {
 		name, schema string
 		bad          func(i int) []byte
@@ -170,7 +175,7 @@ func TestSinkRefusesFutureEventTimes(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			kc := newCluster(t, "ticks", "ticks.dlq")
+			kc, topic := open(t, "ticks")
 			good := testTicks(300)
 			var keys, values [][]byte
 			bad := 0
@@ -183,10 +188,10 @@ func TestSinkRefusesFutureEventTimes(t *testing.T) {
 					bad++
 				}
 			}
-			produceValues(t, kc, "ticks", keys, values)
+			produceValues(t, kc, topic, keys, values)
 			dir := t.TempDir()
 			st, _ := file.New(dir)
-			s, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, Schema: tc.schema, FlushInterval: 50 * time.Millisecond},
+			s, err := runSinkUntil(t, Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: tc.schema, FlushInterval: 50 * time.Millisecond},
 				func(s *Sink) bool {
 					return s.Stats().Records.Load() == int64(len(values)) && s.Stats().Buffered.Load() == 0 && s.Stats().Lag.Load() == 0
 				})
@@ -196,13 +201,13 @@ func TestSinkRefusesFutureEventTimes(t *testing.T) {
 			if got := s.Stats().Rows.Load(); got != int64(len(good)) {
 				t.Fatalf("landed %d rows, want %d", got, len(good))
 			}
-			objs, _ := st.List(context.Background(), "ticks/")
+			objs, _ := st.List(context.Background(), TableName(topic)+"/")
 			for _, o := range objs {
 				if strings.Contains(o.Key, "9999") {
 					t.Fatalf("future record landed in %s", o.Key)
 				}
 			}
-			dl := readDLQ(t, kc, "ticks.dlq")
+			dl := readDLQ(t, kc, topic+".dlq")
 			if len(dl) != bad {
 				t.Fatalf("dead-letter topic has %d records, want %d", len(dl), bad)
 			}
@@ -215,11 +220,13 @@ func TestSinkRefusesFutureEventTimes(t *testing.T) {
 	}
 }
 
+func TestSinkRefusesFutureEventTimes(t *testing.T) { testRefusesFutureEventTimes(t, fakeTopic) }
+
 // TestSinkPoisonPartitionValue partitions by a field whose values make a
 // folder name over 255 bytes, or object keys over 1,024 bytes: those
 // records go to the dead-letter topic and the sink keeps landing the rest.
-func TestSinkPoisonPartitionValue(t *testing.T) {
-	kc := newCluster(t, "prices", "prices.dlq")
+func testPoisonPartitionValue(t *testing.T, open openTopic) {
+	kc, topic := open(t, "prices")
 	var keys, values [][]byte
 	bad := 0
 	for i := 0; i < 200; i++ {
@@ -235,13 +242,13 @@ func TestSinkPoisonPartitionValue(t *testing.T) {
 		keys = append(keys, []byte("k"))
 		values = append(values, []byte(fmt.Sprintf(`{"ts":"2026-11-26T14:00:%02dZ","a":%q,"b":%q,"i":%d}`, i%60, a, b, i)))
 	}
-	produceValues(t, kc, "prices", keys, values)
+	produceValues(t, kc, topic, keys, values)
 	st, _ := file.New(t.TempDir())
 	part, err := ParsePartitioning("dt,a,b")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := runSinkUntil(t, Config{Kafka: kc, Topic: "prices", Store: st, Schema: SchemaJSON, Partitioning: part, FlushInterval: 50 * time.Millisecond},
+	s, err := runSinkUntil(t, Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: SchemaJSON, Partitioning: part, FlushInterval: 50 * time.Millisecond},
 		func(s *Sink) bool {
 			return s.Stats().Records.Load() == int64(len(values)) && s.Stats().Buffered.Load() == 0 && s.Stats().Lag.Load() == 0
 		})
@@ -251,7 +258,7 @@ func TestSinkPoisonPartitionValue(t *testing.T) {
 	if got, want := s.Stats().Rows.Load(), int64(len(values)-bad); got != want {
 		t.Fatalf("landed %d rows, want %d", got, want)
 	}
-	dl := readDLQ(t, kc, "prices.dlq")
+	dl := readDLQ(t, kc, topic+".dlq")
 	if len(dl) != bad {
 		t.Fatalf("dead-letter topic has %d records, want %d", len(dl), bad)
 	}
@@ -261,6 +268,8 @@ func TestSinkPoisonPartitionValue(t *testing.T) {
 		}
 	}
 }
+
+func TestSinkPoisonPartitionValue(t *testing.T) { testPoisonPartitionValue(t, fakeTopic) }
 
 // TestCheckPathCountsS3Prefix checks key lengths against S3's limit with
 // the lake's prefix, which S3 keys include.
@@ -279,7 +288,7 @@ func TestCheckPathCountsS3Prefix(t *testing.T) {
 // TestSinkBoundsOpenPartitions lands 1,000 ticks in 1,000 distinct hours.
 // Each open lake partition costs a Parquet writer: the memory bound must
 // count it, and open partitions must stay within MaxOpenPartitions.
-func TestSinkBoundsOpenPartitions(t *testing.T) {
+func testBoundsOpenPartitions(t *testing.T, open openTopic) {
 	base := time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)
 	ticks := make([]stocklake.Tick, 1000)
 	for i := range ticks {
@@ -294,16 +303,16 @@ func TestSinkBoundsOpenPartitions(t *testing.T) {
 		{"open partitions", 0, 0, 64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			kc := newCluster(t, "ticks")
-			produceTicks(t, kc, "ticks", ticks)
+			kc, topic := open(t, "ticks")
+			produceTicks(t, kc, topic, ticks)
 			st, _ := file.New(t.TempDir())
-			s, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, Schema: SchemaTick, FlushInterval: time.Hour,
+			s, err := runSinkUntil(t, Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: SchemaTick, FlushInterval: time.Hour,
 				MaxBufferBytes: tc.maxBuffer, MaxOpenPartitions: tc.maxOpen},
 				func(s *Sink) bool { return s.Stats().Records.Load() == int64(len(ticks)) })
 			if err != nil {
 				t.Fatal(err)
 			}
-			rows, _ := readLakeTicks(t, st, "ticks")
+			rows, _ := readLakeTicks(t, st, TableName(topic))
 			assertExactlyOnce(t, rows, ticks)
 			if got := s.Stats().PeakOpenPartitions.Load(); got > int64(tc.peak) || got == 0 {
 				t.Fatalf("%d lake partitions open at once, want at most %d", got, tc.peak)
@@ -319,12 +328,14 @@ func TestSinkBoundsOpenPartitions(t *testing.T) {
 	}
 }
 
+func TestSinkBoundsOpenPartitions(t *testing.T) { testBoundsOpenPartitions(t, fakeTopic) }
+
 // TestSinkDeadLettersExactlyOnceAcrossCrash crashes the sink after a
 // batch's dead letters are sent and before its offsets are committed. The
 // next run reads the batch again; the dead-letter topic must hold each bad
 // record once.
-func TestSinkDeadLettersExactlyOnceAcrossCrash(t *testing.T) {
-	kc := newCluster(t, "ticks", "ticks.dlq")
+func testDeadLettersExactlyOnceAcrossCrash(t *testing.T, open openTopic) {
+	kc, topic := open(t, "ticks")
 	good := testTicks(3000)
 	var keys, values [][]byte
 	sent := map[string]int{}
@@ -338,12 +349,12 @@ func TestSinkDeadLettersExactlyOnceAcrossCrash(t *testing.T) {
 			sent[v]++
 		}
 	}
-	produceValues(t, kc, "ticks", keys, values)
+	produceValues(t, kc, topic, keys, values)
 	st, _ := file.New(t.TempDir())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	// Run 1 dies between sending a batch's dead letters and committing.
-	s1, err := New(Config{Kafka: kc, Topic: "ticks", Store: st, Schema: SchemaTick, MaxRows: 400, FlushInterval: time.Hour, Logger: logger})
+	s1, err := New(Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: SchemaTick, MaxRows: 400, FlushInterval: time.Hour, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,16 +375,17 @@ func TestSinkDeadLettersExactlyOnceAcrossCrash(t *testing.T) {
 		t.Fatalf("run 1 did not crash after sending dead letters (%d sent)", s1.Stats().DeadLetters.Load())
 	}
 	// Run 2 resumes from the committed offsets and finishes.
-	s2, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, Schema: SchemaTick, MaxRows: 700, FlushInterval: 50 * time.Millisecond},
+	s2, err := runSinkUntil(t, Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: SchemaTick, MaxRows: 700, FlushInterval: 50 * time.Millisecond,
+		ExitWhenIdle: true},
 		func(s *Sink) bool {
-			return s.Stats().Lag.Load() == 0 && s.Stats().Records.Load() > 0 && s.Stats().Buffered.Load() == 0
+			return false // until it has caught up and exits
 		})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := readLakeTicks(t, st, "ticks")
+	rows, _ := readLakeTicks(t, st, TableName(topic))
 	assertExactlyOnce(t, rows, good)
-	dl := readDLQ(t, kc, "ticks.dlq")
+	dl := readDLQ(t, kc, topic+".dlq")
 	for _, r := range dl {
 		sent[string(r.Value)]--
 	}
@@ -386,4 +398,61 @@ func TestSinkDeadLettersExactlyOnceAcrossCrash(t *testing.T) {
 		t.Fatal("run 2 re-read no dead letters that run 1 had sent: the crash did not hit an uncommitted batch")
 	}
 	t.Logf("run 1 sent %d dead letters before crashing; run 2 skipped %d already sent", s1.Stats().DeadLetters.Load(), s2.Stats().DeadLettersSkipped.Load())
+}
+
+func TestSinkDeadLettersExactlyOnceAcrossCrash(t *testing.T) {
+	testDeadLettersExactlyOnceAcrossCrash(t, fakeTopic)
+}
+
+// TestSinkRefusesLongTableName: object file names start with the table
+// name, so one that leaves no room for the rest is a configuration error,
+// not a write retried forever.
+func TestSinkRefusesLongTableName(t *testing.T) {
+	st, _ := file.New(t.TempDir())
+	if _, err := New(Config{Topic: "t", Store: st, Table: strings.Repeat("t", 193)}); err != nil {
+		t.Fatalf("193-byte table name refused: %v", err)
+	}
+	if _, err := New(Config{Topic: "t", Store: st, Table: strings.Repeat("t", 194)}); !errors.Is(err, stocklake.ErrConfig) {
+		t.Fatalf("194-byte table name: %v, want ErrConfig", err)
+	}
+}
+
+// openTopic returns a cluster and a fresh topic named after name.
+type openTopic func(t *testing.T, name string) (kafka.Config, string)
+
+// fakeTopic opens a topic and its dead-letter topic on an in-process broker.
+func fakeTopic(t *testing.T, name string) (kafka.Config, string) {
+	return newCluster(t, name, name+".dlq"), name
+}
+
+// TestSinkHostileInputIntegration runs the hostile-input cases against a
+// real Kafka (STOCKLAKE_KAFKA_BROKERS): its own record size limits, groups
+// and offsets.
+func TestSinkHostileInputIntegration(t *testing.T) {
+	brokers := os.Getenv("STOCKLAKE_KAFKA_BROKERS")
+	if brokers == "" {
+		t.Skip("STOCKLAKE_KAFKA_BROKERS is not set (scripts/kafka start prints it)")
+	}
+	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
+	real := func(t *testing.T, name string) (kafka.Config, string) {
+		b := make([]byte, 4)
+		crand.Read(b)
+		topic := name + "-" + hex.EncodeToString(b)
+		cl, err := kc.NewClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := kafka.EnsureTopic(ctx, cl, kafka.TopicSpec{Name: topic, Partitions: 3}); err != nil {
+			t.Fatal(err)
+		}
+		return kc, topic
+	}
+	t.Run("oversized dead letter", func(t *testing.T) { testOversizedDeadLetter(t, real) })
+	t.Run("future event times", func(t *testing.T) { testRefusesFutureEventTimes(t, real) })
+	t.Run("poison partition value", func(t *testing.T) { testPoisonPartitionValue(t, real) })
+	t.Run("open partitions", func(t *testing.T) { testBoundsOpenPartitions(t, real) })
+	t.Run("dead letters exactly once across a crash", func(t *testing.T) { testDeadLettersExactlyOnceAcrossCrash(t, real) })
 }

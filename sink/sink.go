@@ -205,6 +205,11 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Table == "" {
 		cfg.Table = TableName(cfg.Topic)
 	}
+	// Object file names are <table>+<topic id>+<partition>+<offset>.parquet.
+	if n := len(cfg.Table) + keyBase("", "", "") - 2; n > maxSegmentBytes {
+		return nil, fmt.Errorf("table name %.40q... is %d bytes: object names would be longer than the %d bytes a file name may have; pass a shorter --table: %w",
+			cfg.Table, len(cfg.Table), maxSegmentBytes, stocklake.ErrConfig)
+	}
 	switch cfg.Format {
 	case "":
 		cfg.Format = FormatParquet

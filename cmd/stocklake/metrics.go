@@ -52,6 +52,8 @@ func sinkCollector(s *sink.Sink) []prometheus.Collector {
 		m.counter("objects_total", "Objects written to the lake.", st.Objects.Load),
 		m.counter("bytes_total", "Bytes written to the lake.", st.Bytes.Load),
 		m.counter("dead_letters_total", "Records sent to the dead-letter topic.", st.DeadLetters.Load),
+		m.counter("dead_letters_truncated_total", "Dead letters too large for the dead-letter topic, sent as a truncated copy.", st.DeadLettersTruncated.Load),
+		m.gaugeInt("open_partitions", "Lake partitions (Parquet writers) open now.", st.OpenPartitions.Load),
 		m.counter("commits_total", "Offset commits.", st.Commits.Load),
 		m.counter("retries_total", "Writes or commits that failed and were retried.", st.Retries.Load),
 		m.gaugeInt("buffered_bytes", "Bytes of records buffered, not yet written.", st.Buffered.Load),
