@@ -88,28 +88,28 @@ const (
 )
 
 // route parses a record and returns its lake partition path, with its
-// tick or object; a non-nil reason sends the record to the dead-letter
-// topic instead.
-func (s *Sink) route(r *kgo.Record, buf []byte) (path string, tick stocklake.Tick, obj map[string]any, reason error) {
+// tick or object: cached for time-only partitionings, else built in buf.
+// A non-nil reason sends the record to the dead-letter topic instead.
+func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tick stocklake.Tick, obj map[string]any, reason error) {
 	if s.mode == "" && !s.decideMode(r) {
-		return "", tick, nil, fmt.Errorf("record is neither a tick nor a JSON object: %w", stocklake.ErrInvalid)
+		return "", nil, tick, nil, fmt.Errorf("record is neither a tick nor a JSON object: %w", stocklake.ErrInvalid)
 	}
 	var err error
 	switch s.mode {
 	case SchemaTick:
 		if tick, err = stocklake.ParseTick(r.Value); err != nil {
-			return "", tick, nil, err
+			return "", nil, tick, nil, err
 		}
 		if err := stocklake.CheckEventTime(tick.Time, s.now, s.cfg.MaxFuture); err != nil {
-			return "", tick, nil, err
+			return "", nil, tick, nil, err
 		}
 		if s.cfg.Partitioning.grain > 0 {
-			return s.cfg.Partitioning.cachedPath(&s.pathCache, tick.Time), tick, nil, nil
+			return s.cfg.Partitioning.cachedPath(&s.pathCache, tick.Time), nil, tick, nil, nil
 		}
 		buf = s.cfg.Partitioning.path(buf, tick.Time, func(k string) string { return tickField(&tick, k) })
 	default:
 		if obj, err = decodeObject(r.Value); err != nil {
-			return "", tick, nil, err
+			return "", nil, tick, nil, err
 		}
 		t := r.Timestamp
 		field := s.cfg.TimeField
@@ -123,21 +123,21 @@ func (s *Sink) route(r *kgo.Record, buf []byte) (path string, tick stocklake.Tic
 		if field != "" {
 			v, ok := obj[field]
 			if !ok {
-				return "", tick, nil, fmt.Errorf("record has no event-time field %q: %w", field, stocklake.ErrInvalid)
+				return "", nil, tick, nil, fmt.Errorf("record has no event-time field %q: %w", field, stocklake.ErrInvalid)
 			}
 			if t, ok = parseEventTime(v); !ok {
-				return "", tick, nil, fmt.Errorf("event-time field %q value %v is not a time: %w", field, v, stocklake.ErrInvalid)
+				return "", nil, tick, nil, fmt.Errorf("event-time field %q value %v is not a time: %w", field, v, stocklake.ErrInvalid)
 			}
 		}
 		if err := stocklake.CheckEventTime(t, s.now, s.cfg.MaxFuture); err != nil {
-			return "", tick, nil, err
+			return "", nil, tick, nil, err
 		}
 		buf = s.cfg.Partitioning.path(buf, t, func(k string) string { return jsonField(obj, k) })
 	}
 	if err := s.checkPath(buf); err != nil {
-		return "", tick, nil, err
+		return "", nil, tick, nil, err
 	}
-	return string(buf), tick, obj, nil
+	return "", buf, tick, obj, nil
 }
 
 // keyBase is the length of an object key without its partition path:
@@ -195,8 +195,17 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	}
 	ps.next = r.Offset + 1
 	var pathBuf [64]byte
-	path, tick, obj, reason := s.route(r, pathBuf[:0])
-	if reason == nil && (ps.b == nil || ps.b.groups[path] == nil) {
+	cached, path, tick, obj, reason := s.route(r, pathBuf[:0])
+	lookup := func(b *batch) *group {
+		if b == nil {
+			return nil
+		}
+		if cached != "" {
+			return b.groups[cached]
+		}
+		return b.groups[string(path)] // no allocation for a lookup
+	}
+	if reason == nil && lookup(ps.b) == nil {
 		// One more open lake partition: keep within MaxOpenPartitions.
 		for s.stats.OpenPartitions.Load() >= int64(s.cfg.MaxOpenPartitions) {
 			if err := s.flushOldest(ctx); err != nil {
@@ -219,9 +228,12 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		s.grow(b, size)
 		return nil
 	}
-	g := b.groups[path]
+	g := lookup(b)
 	if g == nil {
-		g = &group{path: path, first: r.Offset}
+		if cached == "" {
+			cached = string(path)
+		}
+		g = &group{path: cached, first: r.Offset}
 		b.groups[g.path] = g
 		b.order = append(b.order, g.path)
 		size += groupOverhead
