@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -32,6 +34,11 @@ type partState struct {
 	pendingEpoch  int32
 	failedCommits int
 	own           ownership // fencing and commit retry state (commit.go)
+	// dlqSeen holds the offsets, at or after the resume offset, whose dead
+	// letters an earlier run sent but did not commit; they are not sent
+	// again. dlqSeenFrom is where in the dead-letter partition they are.
+	dlqSeen     map[int64]struct{}
+	dlqSeenFrom int64
 }
 
 // batch holds the records of one partition between two commits.
@@ -42,7 +49,9 @@ type batch struct {
 	rows        int // records, including dead letters
 	bytes       int64
 	groups      map[string]*group
-	order       []string // paths in first-seen order
+	order       []string      // paths in first-seen order
+	dead        []*kgo.Record // dead letters not yet sent
+	dlqFrom     *int64        // the manifest's DLQFrom, once computed
 }
 
 // group holds a batch's records for one lake partition folder.
@@ -64,55 +73,44 @@ func (g *group) rows() int {
 
 const recordOverhead = 96 // bytes of bookkeeping per buffered record
 
-// add puts one consumed record into its partition's batch.
-func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
-	s.stats.Records.Add(1)
-	if ps.next < 0 {
-		// First record since assignment: it sits at the committed offset.
-		// A manifest batch at or after it was written but never committed.
-		if m := ps.manifest; m != nil && m.TopicID == s.topicID {
-			if ps.stale = m.uncommittedKeys(r.Offset); len(ps.stale) > 0 {
-				s.log.Info("resuming after uncommitted batches; their objects will be rewritten or removed", "partition", ps.partition,
-					"offset", r.Offset, "objects", len(ps.stale))
-			}
-		}
-		ps.manifest = nil
-	}
-	ps.next = r.Offset + 1
-	if ps.b == nil {
-		ps.b = &batch{first: r.Offset, opened: time.Now(), groups: map[string]*group{}}
-	}
-	b := ps.b
-	b.last, b.lastEpoch = r.Offset, r.LeaderEpoch
-	b.rows++
-	size := int64(len(r.Value)) + recordOverhead
-	b.bytes += size
-	s.stats.Buffered.Add(size)
+// groupOverhead is what an open lake partition costs before its rows: the
+// group, its Parquet writer's column buffers and its first staging rows
+// (measured with TestGroupOverhead).
+const groupOverhead = 64 << 10
 
+// errPartition marks records whose partition folder cannot be made.
+var errPartition = errors.New("partition value unusable")
+
+// Object key limits: S3 refuses keys over 1,024 bytes, file systems names
+// over 255 bytes.
+const (
+	maxKeyBytes     = 1024
+	maxSegmentBytes = 255
+)
+
+// route parses a record and returns its lake partition path, with its
+// tick or object: cached for time-only partitionings, else built in buf.
+// A non-nil reason sends the record to the dead-letter topic instead.
+func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tick stocklake.Tick, obj map[string]any, reason error) {
 	if s.mode == "" && !s.decideMode(r) {
-		return s.sendDeadLetter(ctx, r, fmt.Errorf("record is neither a tick nor a JSON object: %w", stocklake.ErrInvalid))
+		return "", nil, tick, nil, fmt.Errorf("record is neither a tick nor a JSON object: %w", stocklake.ErrInvalid)
 	}
-	var (
-		pathBuf [64]byte
-		path    []byte
-		pathStr string
-		tick    stocklake.Tick
-		obj     map[string]any
-		err     error
-	)
+	var err error
 	switch s.mode {
 	case SchemaTick:
 		if tick, err = stocklake.ParseTick(r.Value); err != nil {
-			return s.sendDeadLetter(ctx, r, err)
+			return "", nil, tick, nil, err
+		}
+		if err := stocklake.CheckEventTime(tick.Time, s.now, s.cfg.MaxFuture); err != nil {
+			return "", nil, tick, nil, err
 		}
 		if s.cfg.Partitioning.grain > 0 {
-			pathStr = s.cfg.Partitioning.cachedPath(&s.pathCache, tick.Time)
-		} else {
-			path = s.cfg.Partitioning.path(pathBuf[:0], tick.Time, func(k string) string { return tickField(&tick, k) })
+			return s.cfg.Partitioning.cachedPath(&s.pathCache, tick.Time), nil, tick, nil, nil
 		}
+		buf = s.cfg.Partitioning.path(buf, tick.Time, func(k string) string { return tickField(&tick, k) })
 	default:
 		if obj, err = decodeObject(r.Value); err != nil {
-			return s.sendDeadLetter(ctx, r, err)
+			return "", nil, tick, nil, err
 		}
 		t := r.Timestamp
 		field := s.cfg.TimeField
@@ -126,26 +124,125 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		if field != "" {
 			v, ok := obj[field]
 			if !ok {
-				return s.sendDeadLetter(ctx, r, fmt.Errorf("record has no event-time field %q: %w", field, stocklake.ErrInvalid))
+				return "", nil, tick, nil, fmt.Errorf("record has no event-time field %q: %w", field, stocklake.ErrInvalid)
 			}
 			if t, ok = parseEventTime(v); !ok {
-				return s.sendDeadLetter(ctx, r, fmt.Errorf("event-time field %q value %v is not a time: %w", field, v, stocklake.ErrInvalid))
+				return "", nil, tick, nil, fmt.Errorf("event-time field %q value %v is not a time: %w", field, v, stocklake.ErrInvalid)
 			}
 		}
-		path = s.cfg.Partitioning.path(pathBuf[:0], t, func(k string) string { return jsonField(obj, k) })
+		if err := stocklake.CheckEventTime(t, s.now, s.cfg.MaxFuture); err != nil {
+			return "", nil, tick, nil, err
+		}
+		buf = s.cfg.Partitioning.path(buf, t, func(k string) string { return jsonField(obj, k) })
 	}
-	var g *group
-	if pathStr != "" {
-		g = b.groups[pathStr]
-	} else {
-		g = b.groups[string(path)]
-		pathStr = string(path)
+	if err := s.checkPath(buf); err != nil {
+		return "", nil, tick, nil, err
 	}
+	return "", buf, tick, obj, nil
+}
+
+// keyBase is the length of an object key without its partition path:
+// <prefix>/<table>/<path>/<table>+<topic id>+<partition>+<offset>.<ext>
+// with the longest topic ID (22), partition (10) and offset (19) there
+// are. The store's prefix counts for s3:// lakes, whose keys it lengthens.
+func keyBase(storeURL, table, format string) int {
+	n := len(table) + 1 + 1 + len(table) + 1 + 22 + 1 + 10 + 1 + 19 + 1 + len("parquet")
+	if u, err := url.Parse(storeURL); err == nil && u.Scheme != "file" {
+		if p := strings.Trim(u.Path, "/"); p != "" {
+			n += len(p) + 1
+		}
+	}
+	return n
+}
+
+// checkPath refuses a partition path whose folder names or object key
+// would be too long for the lake: the write would fail on every retry.
+func (s *Sink) checkPath(path []byte) error {
+	if len(path)+s.keyBase > maxKeyBytes {
+		return fmt.Errorf("partition path %.64q... makes object keys of %d bytes, more than the %d S3 allows: %w: %w",
+			path, len(path)+s.keyBase, maxKeyBytes, errPartition, stocklake.ErrInvalid)
+	}
+	for seg := range bytes.SplitSeq(path, []byte{'/'}) {
+		if len(seg) > maxSegmentBytes {
+			return fmt.Errorf("partition folder %.64q... is %d bytes, more than the %d a file name may have: %w: %w",
+				seg, len(seg), maxSegmentBytes, errPartition, stocklake.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// add puts one consumed record into its partition's batch.
+func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
+	s.stats.Records.Add(1)
+	if ps.next < 0 {
+		// First record since assignment: it sits at the committed offset.
+		// A manifest batch at or after it was written but never committed.
+		if m := ps.manifest; m != nil && m.TopicID == s.topicID {
+			if ps.stale = m.uncommittedKeys(r.Offset); len(ps.stale) > 0 {
+				s.log.Info("resuming after uncommitted batches; their objects will be rewritten or removed", "partition", ps.partition,
+					"offset", r.Offset, "objects", len(ps.stale))
+			}
+			if from, ok := m.uncommittedDLQFrom(r.Offset); ok {
+				seen, err := s.scanDeadLetters(ctx, ps.partition, from, r.Offset)
+				if err != nil {
+					return err
+				}
+				ps.dlqSeen, ps.dlqSeenFrom = seen, from
+				s.log.Info("resuming after uncommitted dead letters; those already sent are not sent again", "partition", ps.partition,
+					"offset", r.Offset, "dead_letters", len(seen))
+			}
+		}
+		ps.manifest = nil
+	}
+	ps.next = r.Offset + 1
+	var pathBuf [64]byte
+	cached, path, tick, obj, reason := s.route(r, pathBuf[:0])
+	lookup := func(b *batch) *group {
+		if b == nil {
+			return nil
+		}
+		if cached != "" {
+			return b.groups[cached]
+		}
+		return b.groups[string(path)] // no allocation for a lookup
+	}
+	if reason == nil && lookup(ps.b) == nil {
+		// One more open lake partition: keep within MaxOpenPartitions.
+		for s.stats.OpenPartitions.Load() >= int64(s.cfg.MaxOpenPartitions) {
+			if err := s.flushOldest(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	if ps.b == nil {
+		ps.b = &batch{first: r.Offset, opened: time.Now(), groups: map[string]*group{}}
+	}
+	b := ps.b
+	b.last, b.lastEpoch = r.Offset, r.LeaderEpoch
+	b.rows++
+	size := int64(len(r.Value)) + recordOverhead
+	if reason != nil {
+		size += int64(len(r.Key))
+		if s.deadLetter(ps, b, r, reason) {
+			size += deadLetterSize(b.dead[len(b.dead)-1])
+		}
+		s.grow(b, size)
+		return nil
+	}
+	g := lookup(b)
 	if g == nil {
-		g = &group{path: pathStr, first: r.Offset}
+		if cached == "" {
+			cached = string(path)
+		}
+		g = &group{path: cached, first: r.Offset}
 		b.groups[g.path] = g
 		b.order = append(b.order, g.path)
+		size += groupOverhead
+		if n := s.stats.OpenPartitions.Add(1); n > s.stats.PeakOpenPartitions.Load() {
+			s.stats.PeakOpenPartitions.Store(n)
+		}
 	}
+	s.grow(b, size)
 	switch {
 	case s.cfg.Format == FormatJSON:
 		g.raw = append(g.raw, r.Value)
@@ -160,6 +257,34 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		g.objs = append(g.objs, obj)
 	}
 	return nil
+}
+
+// grow counts size more bytes in batch b.
+func (s *Sink) grow(b *batch, size int64) {
+	b.bytes += size
+	s.stats.Buffered.Add(size)
+}
+
+// release forgets a batch that was written or dropped.
+func (s *Sink) release(b *batch) {
+	s.stats.Buffered.Add(-b.bytes)
+	s.stats.OpenPartitions.Add(-int64(len(b.groups)))
+}
+
+// flushOldest writes the batch opened first, to free its lake partitions.
+func (s *Sink) flushOldest(ctx context.Context) error {
+	var old *partState
+	for _, ps := range s.parts {
+		if ps.b != nil && len(ps.b.groups) > 0 && (old == nil || ps.b.opened.Before(old.b.opened)) {
+			old = ps
+		}
+	}
+	if old == nil {
+		return fmt.Errorf("%d lake partitions counted open but no batch holds any: %w", s.stats.OpenPartitions.Load(), stocklake.ErrInvalid)
+	}
+	s.log.Debug("too many lake partitions open; writing the oldest batch", "partition", old.partition, "open", s.stats.OpenPartitions.Load(),
+		"max", s.cfg.MaxOpenPartitions)
+	return s.flush(ctx, old)
 }
 
 func jsonField(obj map[string]any, key string) string {

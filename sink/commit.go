@@ -65,6 +65,9 @@ type manifestBatch struct {
 	First int64    `json:"first_offset"`
 	Last  int64    `json:"last_offset"`
 	Keys  []string `json:"keys"`
+	// DLQFrom is the dead-letter offset from which the batch's dead
+	// letters land (see dlq.go); absent when it has none.
+	DLQFrom *int64 `json:"dlq_from,omitempty"`
 }
 
 // uncommittedKeys returns the keys of the batches not committed when the
@@ -226,7 +229,11 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 			stale = append(stale, k)
 		}
 	}
-	batches := append(slices.Clip(ps.pending), manifestBatch{First: b.first, Last: b.last, Keys: append(keys, stale...)})
+	dlqFrom, err := s.dlqFrom(ctx, ps, b)
+	if err != nil {
+		return err
+	}
+	batches := append(slices.Clip(ps.pending), manifestBatch{First: b.first, Last: b.last, Keys: append(keys, stale...), DLQFrom: dlqFrom})
 	m := manifest{TopicID: s.topicID, Partition: ps.partition, Epoch: ps.own.epoch, Owner: s.owner, Batches: batches, Written: time.Now().UTC()}
 	mb, _ := json.Marshal(m)
 	// The write is conditional on the version this owner wrote last: if
@@ -277,11 +284,11 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 			return err
 		}
 	}
-	if err := s.retry(ctx, "flush dead letters", func() error { return s.dlq.Flush(ctx) }); err != nil {
+	if err := s.sendDeadLetters(ctx, ps, b); err != nil {
 		return err
 	}
 	s.stats.Rows.Add(int64(rows))
-	s.stats.Buffered.Add(-b.bytes)
+	s.release(b)
 	ps.b, ps.stale = nil, nil
 	ps.pending = batches
 	ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch

@@ -55,6 +55,9 @@ func writerOptions(codec compress.Codec, rowGroupRows int64) []parquet.WriterOpt
 		parquet.Compression(codec),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.CreatedBy("stocklake", stocklake.Version, ""),
+		// Objects are encoded into memory: a write buffer in front would
+		// only cost 32 KiB per open lake partition.
+		parquet.WriteBufferSize(0),
 	}
 }
 
@@ -67,10 +70,13 @@ type tickWriter struct {
 	n       int
 }
 
+// tickStaging is how many rows a tickWriter collects before encoding
+// them; its staging slice grows to it from a few rows, so a partition that
+// gets one tick does not cost the whole staging buffer.
 const tickStaging = 4096
 
 func newTickWriter(codec compress.Codec, rowGroupRows int64) *tickWriter {
-	tw := &tickWriter{staging: make([]TickRow, 0, tickStaging)}
+	tw := &tickWriter{staging: make([]TickRow, 0, 8)}
 	tw.w = parquet.NewGenericWriter[TickRow](&tw.out, writerOptions(codec, rowGroupRows)...)
 	return tw
 }
@@ -78,7 +84,7 @@ func newTickWriter(codec compress.Codec, rowGroupRows int64) *tickWriter {
 func (tw *tickWriter) add(r TickRow) error {
 	tw.staging = append(tw.staging, r)
 	tw.n++
-	if len(tw.staging) == cap(tw.staging) {
+	if len(tw.staging) == tickStaging {
 		return tw.drain()
 	}
 	return nil

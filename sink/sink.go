@@ -145,8 +145,23 @@ type Config struct {
 	RowGroupRows int64
 	// Compression for Parquet: zstd (default), snappy, gzip, none.
 	Compression string
-	// DLQTopic receives unparseable records; default "<Topic>.dlq".
+	// DLQTopic receives unparseable records; default "<Topic>.dlq". Dead
+	// letters of one Kafka partition all go to one partition of it (the
+	// source partition modulo its partition count), in offset order, and
+	// are written exactly once across crashes (see deadLetter).
 	DLQTopic string
+	// MaxFuture refuses records whose event time lies more than this far
+	// ahead of the wall clock: they go to the dead-letter topic instead of
+	// a partition such as dt=9999-12-31. Default stocklake.DefaultMaxFuture;
+	// negative disables the check.
+	MaxFuture time.Duration
+	// MaxOpenPartitions bounds the lake partitions (Parquet writers and
+	// their buffers) open at once across all batches; when a record needs
+	// one more, the batch holding the oldest is written first. Default 64.
+	MaxOpenPartitions int
+	// ShutdownTimeout bounds the final write and commit once ctx is done;
+	// what is not written by then is read again by the next run. Default 10s.
+	ShutdownTimeout time.Duration
 	// Registrar, if set, is told about each new partition folder.
 	Registrar PartitionRegistrar
 	// Logger for structured logs; default slog.Default().
@@ -187,6 +202,15 @@ type Stats struct {
 	// Partitions is the number of Kafka partitions the sink owns, as of
 	// its last poll.
 	Partitions atomic.Int64
+	// DeadLettersTruncated counts dead letters too large for the
+	// dead-letter topic, sent as a truncated copy (see HeaderOriginalSize).
+	DeadLettersTruncated atomic.Int64
+	// DeadLettersSkipped counts dead letters not sent again after a
+	// restart because the dead-letter topic already holds them.
+	DeadLettersSkipped atomic.Int64
+	OpenPartitions     atomic.Int64 // lake partitions (writers) open now
+	PeakOpenPartitions atomic.Int64 // most lake partitions open at once
+	PeakBuffered       atomic.Int64 // most bytes buffered at once (after memory was bounded)
 }
 
 // Sink consumes a topic into the lake. Make one with New, then Run.
@@ -197,7 +221,17 @@ type Sink struct {
 	stats Stats
 
 	cl  *kgo.Client
-	dlq *kafka.Producer
+	dlq *kgo.Client // idempotent producer of dead letters, partitioned by hand
+
+	dlqParts int32           // partitions of the dead-letter topic, once known
+	dlqNext  map[int32]int64 // per dead-letter partition: no later dead letter of ours lands below this offset
+	now      time.Time       // wall clock at the current poll, for MaxFuture
+	runCtx   context.Context // Run's context
+	life     context.Context // ends ShutdownTimeout after runCtx
+	keyBase  int             // bytes of an object key besides the partition path (see checkPath)
+	// afterDeadLetters, if set (by tests), runs after a batch's dead
+	// letters are sent and before its offsets are committed.
+	afterDeadLetters func(partition int32) error
 
 	topicID string
 	parts   map[int32]*partState
@@ -239,6 +273,11 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Table == "" {
 		cfg.Table = TableName(cfg.Topic)
 	}
+	// Object file names are <table>+<topic id>+<partition>+<offset>.parquet.
+	if n := len(cfg.Table) + keyBase("", "", "") - 2; n > maxSegmentBytes {
+		return nil, fmt.Errorf("table name %.40q... is %d bytes: object names would be longer than the %d bytes a file name may have; pass a shorter --table: %w",
+			cfg.Table, len(cfg.Table), maxSegmentBytes, stocklake.ErrConfig)
+	}
 	explicit := explicitSettings{format: cfg.Format != "", schema: cfg.Schema != "" && cfg.Schema != SchemaAuto,
 		partitionBy: len(cfg.Partitioning.keys) > 0, timeField: cfg.TimeField != ""}
 	switch cfg.Format {
@@ -276,6 +315,15 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.DLQTopic == "" {
 		cfg.DLQTopic = cfg.Topic + ".dlq"
 	}
+	if cfg.MaxFuture == 0 {
+		cfg.MaxFuture = stocklake.DefaultMaxFuture
+	}
+	if cfg.MaxOpenPartitions <= 0 {
+		cfg.MaxOpenPartitions = 64
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -284,7 +332,7 @@ func New(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
-		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit}
+		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{}}
 	return s, nil
 }
 
@@ -320,7 +368,29 @@ func (s *Sink) setLastErr(err error) {
 
 // Run consumes until ctx is done, then writes what it buffered, commits and
 // leaves the group. It returns nil after a clean shutdown.
-func (s *Sink) Run(ctx context.Context) error {
+func (s *Sink) Run(ctx context.Context) (err error) {
+	// The dead-letter producer is made first so it is closed last: leaving
+	// the group can still write revoked partitions' batches.
+	s.dlq, err = s.cfg.Kafka.NewClient(
+		kgo.DefaultProduceTopic(s.cfg.DLQTopic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(kgo.ZstdCompression()),
+		kgo.ProducerBatchMaxBytes(dlqBatchMaxBytes),
+		kgo.RecordDeliveryTimeout(30*time.Second),
+		kgo.AllowAutoTopicCreation(),
+	)
+	if err != nil {
+		return err
+	}
+	defer s.dlq.Close()
+	s.keyBase = keyBase(s.cfg.Store.URL(), s.cfg.Table, s.cfg.Format)
+	// life ends ShutdownTimeout after ctx: the final writes, and the group
+	// callbacks run while leaving, stop then whatever they wait for.
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLife()
+	stopLife := context.AfterFunc(ctx, func() { time.AfterFunc(s.cfg.ShutdownTimeout, endLife) })
+	defer stopLife()
+	s.runCtx, s.life = ctx, life
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(s.cfg.Topic),
@@ -344,18 +414,20 @@ func (s *Sink) Run(ctx context.Context) error {
 		return err
 	}
 	s.cl = cl
-	defer cl.Close()
+	defer func() {
+		if err != nil {
+			// Failed: leave the group without writing anything more; the
+			// next owner reads the uncommitted records again.
+			s.dropAll()
+		}
+		cl.Close()
+	}()
 	if err := kafka.Ping(ctx, cl, s.cfg.Kafka.Brokers); err != nil {
 		return err
 	}
 	if err := s.loadTableState(ctx); err != nil {
 		return err
 	}
-	s.dlq, err = kafka.NewProducer(s.cfg.Kafka, kafka.ProducerConfig{Topic: s.cfg.DLQTopic})
-	if err != nil {
-		return err
-	}
-	defer s.dlq.Close(context.Background())
 
 	tick := s.cfg.FlushInterval / 4
 	if tick > time.Second {
@@ -370,7 +442,9 @@ func (s *Sink) Run(ctx context.Context) error {
 		pollCtx, cancel := context.WithTimeout(ctx, tick)
 		fetches := cl.PollRecords(pollCtx, 20_000)
 		cancel()
-		if fetches.IsClientClosed() {
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			// Stopping: records polled now are not committed, so the next
+			// run reads them again.
 			break
 		}
 		if err := s.fatal(); err != nil {
@@ -419,11 +493,15 @@ func (s *Sink) Run(ctx context.Context) error {
 	return err
 }
 
-// shutdown writes and commits everything buffered, then leaves the group.
+// shutdown writes and commits everything buffered, within ShutdownTimeout,
+// then leaves the group. Batches not written by then are dropped: their
+// offsets are not committed, so the next run reads them again.
 func (s *Sink) shutdown() error {
-	flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	err := s.rollDue(flushCtx, true)
+	err := s.rollDue(s.life, true)
+	if err != nil {
+		s.log.Warn("could not write every batch before the shutdown deadline; the next run reads them again", "timeout", s.cfg.ShutdownTimeout, "err", err)
+		s.dropAll()
+	}
 	s.cl.CloseAllowingRebalance()
 	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load())
 	return err
@@ -473,6 +551,7 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 		s.log.Warn("fetch error", "partition", p, "err", err)
 		s.setLastErr(err)
 	})
+	s.now = time.Now()
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) > 0 {
 			s.hwm[fp.Partition] = fp.HighWatermark
@@ -498,6 +577,9 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 			fatal = s.flush(ctx, ps)
 		} else if s.stats.Buffered.Load() > s.cfg.MaxBufferBytes {
 			fatal = s.shrink(ctx)
+		}
+		if n := s.stats.Buffered.Load(); n > s.stats.PeakBuffered.Load() {
+			s.stats.PeakBuffered.Store(n)
 		}
 	})
 	var lag int64
@@ -563,6 +645,8 @@ func (s *Sink) sortedParts() []int32 {
 
 // onAssigned runs in the group loop when partitions are assigned.
 func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
+	ctx, cancel := within(ctx, s.runCtx) // a shutdown does not wait for an assignment
+	defer cancel()
 	// The group can assign partitions before kgo.NewClient has returned in
 	// Run, so use the callback's client, not s.cl.
 	id, err := s.resolveTopicID(ctx, cl)
@@ -591,6 +675,8 @@ func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[stri
 // onRevoked writes and commits the revoked partitions' batches, so the next
 // owner starts exactly where this one stopped.
 func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	ctx, cancel := within(ctx, s.life)
+	defer cancel()
 	for _, p := range revoked[s.cfg.Topic] {
 		ps := s.parts[p]
 		if ps == nil {
@@ -611,6 +697,16 @@ func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string]
 	}
 }
 
+// within returns ctx, cancelled also when bound is done.
+func within(ctx, bound context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if bound == nil {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(bound, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
 // onLost drops lost partitions' batches without committing: another member
 // owns them now and will re-read those records.
 func (s *Sink) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
@@ -623,9 +719,18 @@ func (s *Sink) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32)
 	s.log.Warn("partitions lost", "partitions", lost[s.cfg.Topic])
 }
 
+// dropAll forgets every batch and pending commit, so that leaving the
+// group writes and commits nothing more.
+func (s *Sink) dropAll() {
+	for _, ps := range s.parts {
+		s.dropBatch(ps)
+		ps.pendingCommit = -1
+	}
+}
+
 func (s *Sink) dropBatch(ps *partState) {
 	if ps.b != nil {
-		s.stats.Buffered.Add(-ps.b.bytes)
+		s.release(ps.b)
 		ps.b = nil
 	}
 }

@@ -134,7 +134,7 @@ serve (see docs/security.md).`,
 			if err != nil {
 				return err
 			}
-			defer p.Close(context.Background())
+			defer closeProducer(p)
 			if _, err := kafka.EnsureTopic(ctx, p.Client(), kafka.TopicSpec{Name: "ticks", Partitions: 3}); err != nil {
 				return err
 			}
@@ -158,12 +158,20 @@ serve (see docs/security.md).`,
 				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 					err = nil
 				}
-				fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				// After --duration, let the sink land everything produced;
+				// after Ctrl-C or SIGTERM, stop within seconds (the next run
+				// lands the rest).
+				signalled := !errors.Is(ctx.Err(), context.DeadlineExceeded)
+				drain := 30 * time.Second
+				if signalled {
+					drain = 0
+				}
+				fctx, cancel := context.WithTimeout(context.Background(), min(drain, 5*time.Second)+time.Second)
 				defer cancel()
-				if ferr := p.Flush(fctx); err == nil {
+				if ferr := p.Flush(fctx); err == nil && !signalled {
 					err = ferr
 				}
-				drainUntil := time.Now().Add(30 * time.Second)
+				drainUntil := time.Now().Add(drain)
 				for snk.Stats().Records.Load() < p.Acked() && time.Now().Before(drainUntil) && sinkCtx.Err() == nil {
 					time.Sleep(50 * time.Millisecond)
 				}

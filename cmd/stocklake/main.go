@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -35,7 +37,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "stocklake: %v\n", err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background())
 	defer stop()
 	if err := root.Run(ctx); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -52,6 +54,67 @@ func run(args []string) int {
 
 var errUsage = errors.New("usage")
 
+// shutdownGrace is how long the process may take to stop after its first
+// SIGINT or SIGTERM before it exits anyway, with status 1: 15 seconds.
+// Commands with a longer shutdown of their own (sink --shutdown-timeout)
+// raise it. A second signal exits at once.
+var shutdownGrace atomic.Int64
+
+func init() { shutdownGrace.Store(int64(15 * time.Second)) }
+
+// setShutdownGrace makes the process wait at least d after a signal.
+func setShutdownGrace(d time.Duration) {
+	if int64(d) > shutdownGrace.Load() {
+		shutdownGrace.Store(int64(d))
+	}
+}
+
+// notifyContext returns a context cancelled by the first SIGINT or
+// SIGTERM. The command then has shutdownGrace to return; a second signal,
+// or the end of the grace, exits the process at once (status 128+signal,
+// or 1), whatever it is waiting for.
+func notifyContext(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		var sig os.Signal
+		select {
+		case sig = <-sigs:
+		case <-done:
+			return
+		}
+		grace := time.Duration(shutdownGrace.Load())
+		fmt.Fprintf(os.Stderr, "stocklake: %v: shutting down (exiting in %s at most; send it again to exit now)\n", sig, grace)
+		cancel()
+		timer := time.NewTimer(grace)
+		defer timer.Stop()
+		select {
+		case sig = <-sigs:
+			fmt.Fprintf(os.Stderr, "stocklake: %v again: exiting now\n", sig)
+			os.Exit(signalStatus(sig))
+		case <-timer.C:
+			fmt.Fprintf(os.Stderr, "stocklake: shutdown took longer than %s; exiting now (what was not written is read again by the next run)\n", grace)
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
+}
+
+// signalStatus is the shell's exit status for a process ended by sig.
+func signalStatus(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
+}
+
 func rootCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("stocklake", flag.ContinueOnError)
 	version := fs.Bool("version", false, "print the version and exit")
@@ -67,7 +130,12 @@ Start with:  stocklake demo
 
 Every flag can also be set with an environment variable STOCKLAKE_<FLAG>
 (upper case, '-' as '_', e.g. STOCKLAKE_BROKERS) or in a YAML file given
-with --config. Run 'stocklake <subcommand> --help' for a subcommand's flags.`,
+with --config. Run 'stocklake <subcommand> --help' for a subcommand's flags.
+
+Ctrl-C or SIGTERM stops a command cleanly within 15 seconds (the sink:
+its --shutdown-timeout plus 5 seconds); a second Ctrl-C or SIGTERM, or the
+end of that time, exits at once. Nothing is lost: records not written to
+the lake are read again by the next run.`,
 		FlagSet:   fs,
 		UsageFunc: usage,
 		Subcommands: []*ffcli.Command{

@@ -53,6 +53,8 @@ func sinkCollector(s *sink.Sink) []prometheus.Collector {
 		m.counter("objects_total", "Objects written to the lake.", st.Objects.Load),
 		m.counter("bytes_total", "Bytes written to the lake.", st.Bytes.Load),
 		m.counter("dead_letters_total", "Records sent to the dead-letter topic.", st.DeadLetters.Load),
+		m.counter("dead_letters_truncated_total", "Dead letters too large for the dead-letter topic, sent as a truncated copy.", st.DeadLettersTruncated.Load),
+		m.gaugeInt("open_partitions", "Lake partitions (Parquet writers) open now.", st.OpenPartitions.Load),
 		m.counter("commits_total", "Offset commits.", st.Commits.Load),
 		m.counter("retries_total", "Writes or commits that failed and were retried.", st.Retries.Load),
 		m.counter("commit_failures_total", "Offset commits that failed; their batches stay in the manifest and the commit is retried.", st.CommitFailures.Load),

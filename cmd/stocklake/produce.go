@@ -173,7 +173,7 @@ func produce(ctx context.Context, log *slog.Logger, kc kafka.Config, src stockla
 	if err != nil {
 		return 0, err
 	}
-	defer p.Close(context.Background())
+	defer closeProducer(p)
 	if err := kafka.Ping(ctx, p.Client(), kc.Brokers); err != nil {
 		return 0, err
 	}
@@ -217,7 +217,13 @@ func produce(ctx context.Context, log *slog.Logger, kc kafka.Config, src stockla
 	if err := sendBad(); err != nil && runErr == nil {
 		runErr = err
 	}
-	fctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Flush what is buffered; after Ctrl-C or SIGTERM for 10 seconds at
+	// most, so an unreachable broker cannot hold the process.
+	flushFor := time.Minute
+	if ctx.Err() != nil {
+		flushFor = 10 * time.Second
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), flushFor)
 	defer cancel()
 	if err := p.Flush(fctx); err != nil && runErr == nil {
 		runErr = err
@@ -277,4 +283,12 @@ func startProgress(line func(elapsed time.Duration) string) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// closeProducer closes p after flushing for 5 seconds at most: callers
+// flush first, so this only bounds a shutdown whose broker is gone.
+func closeProducer(p *kafka.Producer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.Close(ctx)
 }

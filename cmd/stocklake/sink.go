@@ -18,8 +18,8 @@ import (
 // sinkFlags are the flags of `stocklake sink`, shared with demo.
 type sinkFlags struct {
 	topic, group, lake, table, format, schema, partitionBy, timeField, compression, dlqTopic string
-	flushInterval                                                                            time.Duration
-	maxRows                                                                                  int
+	flushInterval, maxFuture, shutdownTimeout                                                time.Duration
+	maxRows, maxOpenPartitions                                                               int
 	maxBytes, maxBufferBytes                                                                 byteSize
 	fs                                                                                       *flag.FlagSet
 }
@@ -40,7 +40,10 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.flushInterval, "flush-interval", 60*time.Second, "write a batch this long after its first record, even without new data")
 	fs.IntVar(&f.maxRows, "max-rows", 1_000_000, "write a batch at this many records per Kafka partition")
 	fs.Var(&f.maxBytes, "max-bytes", "write a batch at this many bytes per Kafka partition")
-	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for buffered records across partitions; Kafka fetches are sized from it (the process needs about this plus 160 MiB)")
+	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for buffered records across partitions, each open lake partition counted at 64 KiB; Kafka fetches are sized from it (the process needs about this plus 160 MiB)")
+	fs.IntVar(&f.maxOpenPartitions, "max-open-partitions", 64, "lake partitions (Parquet writers) open at once across all batches; one more writes the oldest batch first")
+	fs.DurationVar(&f.maxFuture, "max-future", stocklake.DefaultMaxFuture, "records whose event time is more than this ahead of the wall clock go to the dead-letter topic (0 disables)")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on Ctrl-C or SIGTERM, time to write and commit what is buffered; the rest is read again by the next run")
 }
 
 // tableShapeNote tells that the table-shaping flags are decided once.
@@ -67,11 +70,25 @@ func (f *sinkFlags) config() (sink.Config, error) {
 			return sink.Config{}, err
 		}
 	}
+	maxFuture := f.maxFuture
+	switch {
+	case maxFuture < 0:
+		return sink.Config{}, fmt.Errorf("--max-future %s: want a positive duration, or 0 to disable the check: %w", maxFuture, stocklake.ErrConfig)
+	case maxFuture == 0:
+		maxFuture = -1 // sink.Config: negative disables, 0 is the default
+	}
+	if f.maxOpenPartitions <= 0 {
+		return sink.Config{}, fmt.Errorf("--max-open-partitions %d: want at least 1: %w", f.maxOpenPartitions, stocklake.ErrConfig)
+	}
+	if f.shutdownTimeout <= 0 {
+		return sink.Config{}, fmt.Errorf("--shutdown-timeout %s: want a positive duration: %w", f.shutdownTimeout, stocklake.ErrConfig)
+	}
+	setShutdownGrace(f.shutdownTimeout + 5*time.Second)
 	return sink.Config{
 		Topic: f.topic, Group: f.group, Table: f.table, Format: format, Schema: schema,
 		Partitioning: p, TimeField: f.timeField, FlushInterval: f.flushInterval, MaxRows: f.maxRows,
 		MaxBytes: int64(f.maxBytes), MaxBufferBytes: int64(f.maxBufferBytes), Compression: f.compression,
-		DLQTopic: f.dlqTopic,
+		DLQTopic: f.dlqTopic, MaxOpenPartitions: f.maxOpenPartitions, MaxFuture: maxFuture, ShutdownTimeout: f.shutdownTimeout,
 	}, nil
 }
 
@@ -95,8 +112,13 @@ func sinkCommand() *ffcli.Command {
 objects into Hive-style partitions of the lake. Offsets are committed only
 after objects are durable, and object names derive from Kafka coordinates,
 so results are exactly once across crashes and restarts. Records that cannot
-be parsed go to the dead-letter topic with the reason in a header.
-Ctrl-C or SIGTERM writes what is buffered, commits and exits.`,
+be landed go to the dead-letter topic, exactly once, with the reason in a
+header: unparseable records, event times more than --max-future ahead, and
+partition values that would make folder names over 255 bytes or object
+keys over 1,024. A dead letter too large for that topic is sent as a
+truncated copy with its original size in the stocklake-original-size header.
+Ctrl-C or SIGTERM writes what is buffered within --shutdown-timeout, commits
+and exits.`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("sink", args); err != nil {
 				return err
