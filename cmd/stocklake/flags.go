@@ -111,7 +111,7 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.brokers, "brokers", defaultBrokers, "Kafka bootstrap brokers, comma-separated host:port")
 	fs.BoolVar(&k.tls, "kafka-tls", false, "connect to Kafka with TLS (e.g. Amazon MSK, or self-run brokers with a SASL_SSL listener)")
 	fs.StringVar(&k.tlsCA, "kafka-tls-ca", "", "PEM file of the CA certificates that sign the brokers' TLS certificates; implies --kafka-tls (default: the system's roots)")
-	fs.StringVar(&k.saslMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM (Amazon MSK IAM access control, credentials from the AWS default chain, e.g. the instance role; needs --kafka-tls) (default: no authentication)")
+	fs.StringVar(&k.saslMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM (Amazon MSK IAM, AWS default-chain credentials such as the instance role; needs --kafka-tls) (default: none)")
 	fs.StringVar(&k.saslUser, "kafka-sasl-user", "", "SASL user name (PLAIN, SCRAM)")
 	fs.StringVar(&k.saslPassword, "kafka-sasl-password", "", "SASL password (PLAIN, SCRAM); prefer the environment variable or --kafka-sasl-password-file to the command line")
 	fs.StringVar(&k.saslPasswordFile, "kafka-sasl-password-file", "", "file holding the SASL password (trailing newline ignored), instead of --kafka-sasl-password")
