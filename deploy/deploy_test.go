@@ -3,6 +3,8 @@ package deploy_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -655,11 +657,27 @@ func checkServeToken(t *testing.T, n node) {
 	if len(token) < 32 {
 		t.Fatalf("serve.env token %q is missing or short", token)
 	}
+	// The dashboard's certificate: for the node's address, its key private.
+	crt, key := filepath.Join(n.root, "etc/stocklake/tls/serve.crt"), filepath.Join(n.root, "etc/stocklake/tls/serve.key")
+	pair, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatalf("dashboard certificate: %v", err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil || cert.VerifyHostname(sampleNode1IP) != nil || cert.VerifyHostname("127.0.0.1") != nil {
+		t.Errorf("dashboard certificate is not for %s and 127.0.0.1: %v %v", sampleNode1IP, err, cert.IPAddresses)
+	}
+	if fi, _ := os.Stat(key); fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("serve.key has mode %v, want 0600", fi.Mode().Perm())
+	}
 	if out, err := exec.Command("bash", "stocklake-node", "render", n.env, n.root).CombinedOutput(); err != nil {
 		t.Fatalf("second render: %v\n%s", err, out)
 	}
 	if again := readEnv(t, path)["STOCKLAKE_TOKEN"]; again != token {
 		t.Errorf("a second render changed the dashboard token from %q to %q", token, again)
+	}
+	if again, err := tls.LoadX509KeyPair(crt, key); err != nil || !bytes.Equal(again.Certificate[0], pair.Certificate[0]) {
+		t.Errorf("a second render changed the dashboard certificate (%v): browsers that accepted it would warn again", err)
 	}
 }
 
