@@ -3,6 +3,8 @@ package deploy_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -339,10 +341,14 @@ func firstLines(b []byte, n int) string {
 // Sample values for what the templates import and what CloudFormation
 // decides at deploy time.
 const (
-	sampleBucket  = "stocklake-lake-lakebucket-1x2y3z4w5v6u"
-	sampleNode1IP = "10.42.0.11"
-	sampleMskArn  = "arn:aws:kafka:us-east-1:123456789012:cluster/stocklake-kafka/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0-2"
-	sampleMsk     = "b-1.stocklakekafka.abc123.c2.kafka.us-east-1.amazonaws.com:9094,b-2.stocklakekafka.abc123.c2.kafka.us-east-1.amazonaws.com:9094"
+	sampleBucket        = "stocklake-lake-lakebucket-1x2y3z4w5v6u"
+	sampleReleaseBucket = "stocklake-lake-releasebucket-9a8b7c6d5e4f"
+	sampleKafkaSecret   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:KafkaSecret-AbCdEfGhIjKl-x1Y2z3"
+	sampleNode1IP       = "10.42.0.11"
+	sampleMskArn        = "arn:aws:kafka:us-east-1:123456789012:cluster/stocklake-kafka/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0-2"
+	sampleMsk           = "b-1.stocklakekafka.abc123.c2.kafka.us-east-1.amazonaws.com:9098,b-2.stocklakekafka.abc123.c2.kafka.us-east-1.amazonaws.com:9098"
+	// sampleKafkaPassword is what install reads from the Kafka secret.
+	sampleKafkaPassword = "Zq8sampleScramPassword0fTheKafkaSecret42"
 )
 
 func nodeIP(id string) string { return "10.42.0.1" + id }
@@ -356,10 +362,12 @@ func lakeExports(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	s := newStack(lake, nil, map[string]string{
-		"LakeBucket":     sampleBucket,
-		"LakeBucket.Arn": "arn:aws:s3:::" + sampleBucket,
-		"Database":       "stocklake",
-		"WorkGroup":      "stocklake",
+		"LakeBucket":        sampleBucket,
+		"LakeBucket.Arn":    "arn:aws:s3:::" + sampleBucket,
+		"ReleaseBucket":     sampleReleaseBucket,
+		"ReleaseBucket.Arn": "arn:aws:s3:::" + sampleReleaseBucket,
+		"Database":          "stocklake",
+		"WorkGroup":         "stocklake",
 	}, nil)
 	s.pseudo["AWS::StackName"] = "stocklake-lake"
 	out := map[string]string{}
@@ -441,6 +449,7 @@ func render(t *testing.T, sc scenario) (*stack, []node) {
 	s := newStack(tmpl, sc.params, map[string]string{
 		"Node1.PrivateIp": sampleNode1IP,
 		"MskCluster":      sampleMskArn,
+		"KafkaSecret":     sampleKafkaSecret,
 	}, imports)
 	// Every resource must evaluate: this catches references to missing
 	// parameters, conditions, resources and exports.
@@ -516,6 +525,9 @@ func render(t *testing.T, sc scenario) (*stack, []node) {
 			"SL_CONTROLLER=" + tags["StocklakeController"] + "\n"
 		if strings.Contains(common, "SL_KAFKA=msk") {
 			env += "SL_MSK_BROKERS=" + sampleMsk + "\n" // what install looks up
+		}
+		if strings.Contains(common, "SL_KAFKA=self-run") && strings.Contains(common, "SL_KAFKA_AUTH=sasl") {
+			env += "SL_KAFKA_PASSWORD=" + sampleKafkaPassword + "\n" // what install reads from the secret
 		}
 		n := node{id: id, root: filepath.Join(dir, "node"+id), env: filepath.Join(dir, "node"+id+".env")}
 		if err := os.WriteFile(n.env, []byte(env), 0o644); err != nil {
@@ -613,14 +625,14 @@ func TestNodeFiles(t *testing.T) {
 			for _, n := range nodes {
 				for _, u := range got[n.id] {
 					if u == "kafka.service" {
-						checkKafka(t, n, len(nodes))
+						checkKafka(t, n, len(nodes), sc.params["KafkaAuthentication"] != "none")
 						continue
 					}
 					if err := checkUnit(c, n.root, u); err != nil {
 						t.Errorf("node %s: %v", n.id, err)
 					}
 				}
-				checkProfile(t, n, msk)
+				checkProfile(t, n, msk, sc.params["KafkaAuthentication"] != "none")
 			}
 			if slices.Contains(got["1"], "stocklake-serve.service") {
 				checkServeToken(t, nodes[0])
@@ -645,31 +657,67 @@ func checkServeToken(t *testing.T, n node) {
 	if len(token) < 32 {
 		t.Fatalf("serve.env token %q is missing or short", token)
 	}
+	// The dashboard's certificate: for the node's address, its key private.
+	crt, key := filepath.Join(n.root, "etc/stocklake/tls/serve.crt"), filepath.Join(n.root, "etc/stocklake/tls/serve.key")
+	pair, err := tls.LoadX509KeyPair(crt, key)
+	if err != nil {
+		t.Fatalf("dashboard certificate: %v", err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil || cert.VerifyHostname(sampleNode1IP) != nil || cert.VerifyHostname("127.0.0.1") != nil {
+		t.Errorf("dashboard certificate is not for %s and 127.0.0.1: %v %v", sampleNode1IP, err, cert.IPAddresses)
+	}
+	if fi, _ := os.Stat(key); fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("serve.key has mode %v, want 0600", fi.Mode().Perm())
+	}
 	if out, err := exec.Command("bash", "stocklake-node", "render", n.env, n.root).CombinedOutput(); err != nil {
 		t.Fatalf("second render: %v\n%s", err, out)
 	}
 	if again := readEnv(t, path)["STOCKLAKE_TOKEN"]; again != token {
 		t.Errorf("a second render changed the dashboard token from %q to %q", token, again)
 	}
+	if again, err := tls.LoadX509KeyPair(crt, key); err != nil || !bytes.Equal(again.Certificate[0], pair.Certificate[0]) {
+		t.Errorf("a second render changed the dashboard certificate (%v): browsers that accepted it would warn again", err)
+	}
 }
 
 // checkProfile checks the AWS profile of a node against the lake stack and
 // the repository's stocklake-aws.yaml.
-func checkProfile(t *testing.T, n node, msk bool) {
+func checkProfile(t *testing.T, n node, msk, sasl bool) {
 	t.Helper()
 	env := readEnv(t, filepath.Join(n.root, "etc/stocklake/stocklake.env"))
 	want := map[string]string{
-		"AWS_REGION":          "us-east-1",
-		"STOCKLAKE_BROKERS":   sampleNode1IP + ":9092",
-		"STOCKLAKE_KAFKA_TLS": "false",
-		"STOCKLAKE_LAKE":      "s3://" + sampleBucket,
-		"STOCKLAKE_CATALOG":   "glue://us-east-1",
-		"STOCKLAKE_DATABASE":  "stocklake",
-		"STOCKLAKE_ENGINE":    "athena://stocklake",
+		"AWS_REGION":                         "us-east-1",
+		"STOCKLAKE_BROKERS":                  sampleNode1IP + ":9092",
+		"STOCKLAKE_KAFKA_TLS":                "false",
+		"STOCKLAKE_KAFKA_TLS_CA":             "",
+		"STOCKLAKE_KAFKA_SASL_MECHANISM":     "",
+		"STOCKLAKE_KAFKA_SASL_USER":          "",
+		"STOCKLAKE_KAFKA_SASL_PASSWORD_FILE": "",
+		"STOCKLAKE_LAKE":                     "s3://" + sampleBucket,
+		"STOCKLAKE_CATALOG":                  "glue://us-east-1",
+		"STOCKLAKE_DATABASE":                 "stocklake",
+		"STOCKLAKE_ENGINE":                   "athena://stocklake",
 	}
-	if msk {
+	switch {
+	case msk:
 		want["STOCKLAKE_BROKERS"] = sampleMsk
 		want["STOCKLAKE_KAFKA_TLS"] = "true"
+		if sasl {
+			want["STOCKLAKE_KAFKA_SASL_MECHANISM"] = "AWS_MSK_IAM"
+		}
+	case sasl:
+		want["STOCKLAKE_KAFKA_TLS"] = "true"
+		want["STOCKLAKE_KAFKA_TLS_CA"] = "/etc/stocklake/kafka-ca.pem"
+		want["STOCKLAKE_KAFKA_SASL_MECHANISM"] = "SCRAM-SHA-512"
+		want["STOCKLAKE_KAFKA_SASL_USER"] = "stocklake"
+		want["STOCKLAKE_KAFKA_SASL_PASSWORD_FILE"] = "/etc/stocklake/kafka-password"
+		pw := filepath.Join(n.root, "etc/stocklake/kafka-password")
+		if b, err := os.ReadFile(pw); err != nil || strings.TrimSpace(string(b)) != sampleKafkaPassword {
+			t.Errorf("node %s: kafka-password holds %q (%v), want the secret's password", n.id, b, err)
+		} else if fi, _ := os.Stat(pw); fi.Mode().Perm()&0o007 != 0 {
+			t.Errorf("node %s: kafka-password has mode %v: other users can read it", n.id, fi.Mode().Perm())
+		}
 	}
 	if !maps.Equal(env, want) {
 		t.Errorf("node %s: stocklake.env:\n got %v\nwant %v", n.id, env, want)
@@ -702,18 +750,40 @@ func readYAML(t *testing.T, path string) map[string]string {
 }
 
 // checkKafka checks a self-run Kafka node's configuration.
-func checkKafka(t *testing.T, n node, nodes int) {
+func checkKafka(t *testing.T, n node, nodes int, sasl bool) {
 	t.Helper()
 	if _, err := parseUnit(filepath.Join(n.root, "etc/systemd/system/kafka.service")); err != nil {
 		t.Fatal(err)
 	}
-	p := readProperties(t, filepath.Join(n.root, "etc/kafka/server.properties"))
+	props := filepath.Join(n.root, "etc/kafka/server.properties")
+	p := readProperties(t, props)
+	l := "PLAINTEXT"
+	if sasl {
+		l = "SASL_SSL"
+		if fi, _ := os.Stat(props); fi.Mode().Perm()&0o007 != 0 {
+			t.Errorf("node %s: server.properties (with the SCRAM password) has mode %v", n.id, fi.Mode().Perm())
+		}
+		for k, v := range map[string]string{
+			"inter.broker.listener.name":           l,
+			"listener.security.protocol.map":       "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+			"sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+			"ssl.keystore.location":                "/etc/kafka/tls/server.pem",
+			"ssl.truststore.location":              "/etc/kafka/tls/ca.pem",
+		} {
+			if p[k] != v {
+				t.Errorf("node %s: server.properties %s=%q, want %q", n.id, k, p[k], v)
+			}
+		}
+		if jaas := p["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]; !strings.Contains(jaas, `username="stocklake" password="`+sampleKafkaPassword+`";`) {
+			t.Errorf("node %s: inter-broker JAAS config %q lacks the stocklake user", n.id, jaas)
+		}
+	}
 	ip := nodeIP(n.id)
-	roles, listeners, advertised := "broker", "PLAINTEXT://:9092", "PLAINTEXT://"+ip+":9092"
+	roles, listeners, advertised := "broker", l+"://:9092", l+"://"+ip+":9092"
 	if n.id == "1" {
 		ip = sampleNode1IP
-		roles, listeners = "broker,controller", "PLAINTEXT://:9092,CONTROLLER://:9093"
-		advertised = "PLAINTEXT://" + ip + ":9092,CONTROLLER://" + ip + ":9093"
+		roles, listeners = "broker,controller", l+"://:9092,CONTROLLER://:9093"
+		advertised = l + "://" + ip + ":9092,CONTROLLER://" + ip + ":9093"
 	}
 	rf := fmt.Sprint(min(nodes, 3))
 	want := map[string]string{
@@ -815,7 +885,8 @@ func TestEveryUnitFileChecked(t *testing.T) {
 // lake.yaml exports, so the two stacks connect.
 func TestLakeExportsMatchImports(t *testing.T) {
 	exports := lakeExports(t)
-	want := []string{"stocklake-lake-Bucket", "stocklake-lake-BucketArn", "stocklake-lake-Database", "stocklake-lake-WorkGroup"}
+	want := []string{"stocklake-lake-Bucket", "stocklake-lake-BucketArn", "stocklake-lake-Database",
+		"stocklake-lake-ReleaseBucket", "stocklake-lake-ReleaseBucketArn", "stocklake-lake-WorkGroup"}
 	if got := slices.Sorted(maps.Keys(exports)); !slices.Equal(got, want) {
 		t.Fatalf("lake.yaml exports %v, want %v", got, want)
 	}
@@ -934,7 +1005,8 @@ func TestPublishStage(t *testing.T) {
 	if err != nil {
 		t.Fatalf("publish --stage: %v\n%s", err, out)
 	}
-	for _, f := range []string{"stocklake-node", "update", "VERSION", "bin/stocklake-linux-amd64", "systemd/kafka.service", "systemd/stocklake-sink@.service"} {
+	for _, f := range []string{"stocklake-node", "update", "VERSION", "bin/stocklake-linux-amd64", "systemd/kafka.service", "systemd/stocklake-sink@.service",
+		"kafka-ca/ca.pem", "kafka-ca/ca.key"} {
 		if _, err := os.Stat(filepath.Join(stage, f)); err != nil {
 			t.Errorf("release lacks %s: %v", f, err)
 		}
@@ -950,6 +1022,20 @@ func TestPublishStage(t *testing.T) {
 		if errA != nil || errB != nil || !bytes.Equal(a, b) {
 			t.Errorf("%s from the release differs from the repository's (%v, %v)", f, errA, errB)
 		}
+	}
+	// The broker's certificate chains to the release's Kafka CA, for the
+	// node's address, and the clients get that CA.
+	checkKafkaCert(t, filepath.Join(root, "etc/kafka/tls/server.pem"), filepath.Join(stage, "kafka-ca/ca.pem"), sampleNode1IP)
+	if a, b := readFile(t, filepath.Join(root, "etc/stocklake/kafka-ca.pem")), readFile(t, filepath.Join(stage, "kafka-ca/ca.pem")); a != b {
+		t.Error("etc/stocklake/kafka-ca.pem is not the release's CA")
+	}
+	// A second publish into the same stage keeps the CA.
+	ca := readFile(t, filepath.Join(stage, "kafka-ca/ca.key"))
+	if out, err := runPublishStage(t, stage); err != nil {
+		t.Fatalf("publish --stage again: %v\n%s", err, out)
+	}
+	if readFile(t, filepath.Join(stage, "kafka-ca/ca.key")) != ca {
+		t.Error("a second publish replaced the Kafka CA: running brokers' certificates would no longer verify")
 	}
 }
 
@@ -1092,11 +1178,23 @@ func TestInstanceRoleCoversSDKCalls(t *testing.T) {
 				}
 			}
 		}
+		// What the nodes' boot (stocklake-node install) and Kafka clients
+		// need beyond the SDK calls: MSK's brokers and IAM access control,
+		// the self-run brokers' SCRAM password.
 		wantMsk := sc.params["KafkaMode"] == "msk"
-		if granted["kafka:GetBootstrapBrokers"] != wantMsk {
-			t.Errorf("%s: kafka:GetBootstrapBrokers granted = %v", sc.name, !wantMsk)
+		boot := map[string]bool{"kafka:GetBootstrapBrokers": wantMsk, "secretsmanager:GetSecretValue": !wantMsk}
+		for _, a := range []string{"kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently",
+			"kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic", "kafka-cluster:DescribeTopicDynamicConfiguration",
+			"kafka-cluster:ReadData", "kafka-cluster:WriteData", "kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup",
+			"kafka-cluster:AlterTransactionalId", "kafka-cluster:DescribeTransactionalId"} {
+			boot[a] = wantMsk
 		}
-		delete(granted, "kafka:GetBootstrapBrokers")
+		for a, want := range boot {
+			if granted[a] != want {
+				t.Errorf("%s: %s granted = %v, want %v", sc.name, a, granted[a], want)
+			}
+			delete(granted, a)
+		}
 		for a, why := range need {
 			if !granted[a] {
 				t.Errorf("%s: the instance role lacks %s (needed by %s)", sc.name, a, why)
@@ -1121,7 +1219,8 @@ func TestProfileConfigFile(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := exec.Command(c.bin, "serve", "--config", "aws/stocklake-aws.yaml",
 		"--catalog", "sqlite://"+filepath.Join(dir, "catalog.db"), "--lake", "file://"+filepath.Join(dir, "lake"),
-		"--engine", "duckdb://", "--brokers", "127.0.0.1:1", "--http", addr)
+		"--engine", "duckdb://", "--brokers", "127.0.0.1:1", "--http", addr,
+		"--kafka-sasl-mechanism", "", "--kafka-sasl-user", "", "--kafka-sasl-password-file", "", "--kafka-tls-ca", "")
 	cmd.Env = cleanEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
@@ -51,7 +53,9 @@ func TestAWSProfileIntegration(t *testing.T) {
 	bucket := "stocklake-it-" + id
 	database := "stocklake_it_" + id
 	workgroup := "stocklake-it-" + id
-	_, nodes := render(t, scenario{name: "integration", exports: map[string]string{
+	// The embedded broker has no authentication: the profile of
+	// KafkaAuthentication=none (TestNodeFiles checks the SASL one).
+	_, nodes := render(t, scenario{name: "integration", params: map[string]string{"KafkaAuthentication": "none"}, exports: map[string]string{
 		"stocklake-lake-Bucket":    bucket,
 		"stocklake-lake-BucketArn": "arn:aws:s3:::" + bucket,
 		"stocklake-lake-Database":  database,
@@ -193,19 +197,34 @@ func TestAWSProfileIntegration(t *testing.T) {
 }
 
 // checkServe runs the serve unit's command with its settings (on a free
-// loopback port) and reads the Glue catalog through its API with the token
-// from serve.env.
+// loopback port) and reads the Glue catalog through its API over HTTPS,
+// trusting the certificate the node made, with the token from serve.env.
 func checkServe(t *testing.T, ctx context.Context, c *cli, root string, env []string) {
 	t.Helper()
-	token := ""
-	for _, e := range env {
+	token, certFile := "", ""
+	for i, e := range env {
 		if v, ok := strings.CutPrefix(e, "STOCKLAKE_TOKEN="); ok {
 			token = v
 		}
+		// The node's /etc is under root here.
+		for _, k := range []string{"STOCKLAKE_TLS_CERT=", "STOCKLAKE_TLS_KEY="} {
+			if v, ok := strings.CutPrefix(e, k); ok {
+				env[i] = k + filepath.Join(root, v)
+				if k == "STOCKLAKE_TLS_CERT=" {
+					certFile = filepath.Join(root, v)
+				}
+			}
+		}
 	}
-	if token == "" {
-		t.Fatal("serve.env has no STOCKLAKE_TOKEN")
+	if token == "" || certFile == "" {
+		t.Fatal("serve.env has no STOCKLAKE_TOKEN or STOCKLAKE_TLS_CERT")
 	}
+	roots := x509.NewCertPool()
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil || !roots.AppendCertsFromPEM(pemBytes) {
+		t.Fatalf("the dashboard certificate %s: %v", certFile, err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	addr := freeAddr(t)
 	args := append(unitArgs(t, root, "stocklake-serve.service"), "--http", addr)
 	serve := exec.CommandContext(ctx, c.bin, args...)
@@ -225,11 +244,11 @@ func checkServe(t *testing.T, ctx context.Context, c *cli, root string, env []st
 		t.Fatalf("%v; serve log:\n%s", err, log.String())
 	}
 	get := func(withToken bool) (int, string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/catalog/tables", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+"/api/catalog/tables", nil)
 		if withToken {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

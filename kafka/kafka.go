@@ -7,16 +7,19 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	awssasl "github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -29,12 +32,27 @@ type Config struct {
 	Brokers []string
 	// ClientID names this client in broker logs; default "stocklake".
 	ClientID string
-	// TLS enables TLS with the system's root certificates (as MSK requires).
+	// TLS enables TLS, verifying the brokers with the system's root
+	// certificates (as MSK needs) or TLSCAFile. Default off.
 	TLS bool
-	// SASLMechanism is "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
+	// TLSCAFile is a PEM file of the certificate authorities the brokers'
+	// certificates must chain to instead of the system's; it implies TLS.
+	// Default "": the system's roots.
+	TLSCAFile string
+	// SASLMechanism is "" (no authentication, the default), "PLAIN",
+	// "SCRAM-SHA-256", "SCRAM-SHA-512" or "AWS_MSK_IAM" (Amazon MSK's IAM
+	// access control, with credentials from MSKIAM; needs TLS).
 	SASLMechanism string
-	SASLUser      string
-	SASLPassword  string
+	// SASLUser and SASLPassword are the PLAIN and SCRAM credentials.
+	SASLUser     string
+	SASLPassword string
+	// AllowPlaintextSASL permits SASL PLAIN without TLS, which sends the
+	// password in clear text; default false (refused).
+	AllowPlaintextSASL bool
+	// MSKIAM returns the AWS credentials AWS_MSK_IAM signs with, e.g. the
+	// instance role's; it is called for each connection and must return
+	// fresh ones. Required for AWS_MSK_IAM.
+	MSKIAM func(context.Context) (awssasl.Auth, error)
 	// Logger receives the Kafka client's own logs at its level (warnings
 	// and errors unless the logger is at debug level); nil: none.
 	Logger *slog.Logger
@@ -88,10 +106,76 @@ func ParseBrokers(s string) ([]string, error) {
 	return out, nil
 }
 
+// SASL mechanism names Config.SASLMechanism accepts.
+const (
+	SASLPlain     = "PLAIN"
+	SASLScram256  = "SCRAM-SHA-256"
+	SASLScram512  = "SCRAM-SHA-512"
+	SASLAWSMSKIAM = "AWS_MSK_IAM"
+)
+
+// Validate checks that c's security settings make sense together: a known
+// SASL mechanism with the credentials it needs, no credentials without a
+// mechanism, no PLAIN password in clear text (unless AllowPlaintextSASL),
+// TLS for AWS_MSK_IAM. Errors wrap stocklake.ErrConfig and name the flags.
+func (c Config) Validate() error {
+	tlsOn := c.TLS || c.TLSCAFile != ""
+	mech := strings.ToUpper(c.SASLMechanism)
+	switch mech {
+	case "":
+		if c.SASLUser != "" || c.SASLPassword != "" {
+			return fmt.Errorf("a Kafka SASL user or password is set but no mechanism; pass --kafka-sasl-mechanism SCRAM-SHA-512 (or PLAIN, SCRAM-SHA-256): %w", stocklake.ErrConfig)
+		}
+	case SASLPlain, SASLScram256, SASLScram512:
+		if c.SASLUser == "" || c.SASLPassword == "" {
+			return fmt.Errorf("SASL %s needs a user and a password; pass --kafka-sasl-user and --kafka-sasl-password (or --kafka-sasl-password-file): %w", mech, stocklake.ErrConfig)
+		}
+		if mech == SASLPlain && !tlsOn && !c.AllowPlaintextSASL {
+			return fmt.Errorf("SASL PLAIN without TLS sends the Kafka password in clear text; pass --kafka-tls (and --kafka-tls-ca if the brokers' certificate is private), use SCRAM-SHA-512, or --allow-plaintext-sasl to accept the risk: %w", stocklake.ErrConfig)
+		}
+	case SASLAWSMSKIAM:
+		if c.SASLUser != "" || c.SASLPassword != "" {
+			return fmt.Errorf("SASL AWS_MSK_IAM takes AWS credentials (instance role, AWS_PROFILE, ...), not --kafka-sasl-user or --kafka-sasl-password: %w", stocklake.ErrConfig)
+		}
+		if !tlsOn {
+			return fmt.Errorf("SASL AWS_MSK_IAM needs TLS (MSK's IAM listener is TLS on port 9098); pass --kafka-tls: %w", stocklake.ErrConfig)
+		}
+		if c.MSKIAM == nil {
+			return fmt.Errorf("SASL AWS_MSK_IAM has no AWS credentials source: %w", stocklake.ErrConfig)
+		}
+	default:
+		return fmt.Errorf("SASL mechanism %q is not supported; use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM: %w", c.SASLMechanism, stocklake.ErrConfig)
+	}
+	return nil
+}
+
+// tlsConfig is the TLS client configuration of c, nil without TLS.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if !c.TLS && c.TLSCAFile == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--kafka-tls-ca: %v: %w", err, stocklake.ErrConfig)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--kafka-tls-ca %s holds no PEM certificate: %w", c.TLSCAFile, stocklake.ErrConfig)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
 // Opts returns the franz-go options shared by every client made from c.
 func (c Config) Opts() ([]kgo.Opt, error) {
 	if len(c.Brokers) == 0 {
 		return nil, fmt.Errorf("no Kafka brokers given; pass --brokers host:port: %w", stocklake.ErrConfig)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
 	id := c.ClientID
 	if id == "" {
@@ -106,19 +190,22 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 	if c.Logger != nil {
 		opts = append(opts, kgo.WithLogger(clientLogger{c.Logger}))
 	}
-	if c.TLS {
-		opts = append(opts, kgo.DialTLSConfig(&tls.Config{MinVersion: tls.VersionTLS12}))
+	tc, err := c.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	if tc != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	switch strings.ToUpper(c.SASLMechanism) {
-	case "":
-	case "PLAIN":
+	case SASLPlain:
 		opts = append(opts, kgo.SASL(plain.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsMechanism()))
-	case "SCRAM-SHA-256":
+	case SASLScram256:
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsSha256Mechanism()))
-	case "SCRAM-SHA-512":
+	case SASLScram512:
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsSha512Mechanism()))
-	default:
-		return nil, fmt.Errorf("SASL mechanism %q is not supported; use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512: %w", c.SASLMechanism, stocklake.ErrConfig)
+	case SASLAWSMSKIAM:
+		opts = append(opts, kgo.SASL(awssasl.ManagedStreamingIAM(c.MSKIAM)))
 	}
 	return opts, nil
 }

@@ -8,7 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"text/tabwriter"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssasl "github.com/twmb/franz-go/pkg/sasl/aws"
 
 	"github.com/dustin/go-humanize"
 	"github.com/peterbourgon/ff/v3"
@@ -16,6 +20,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffyaml"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/awsconfig"
 	"github.com/stocklake/stocklake/kafka"
 )
 
@@ -98,16 +103,19 @@ func usage(c *ffcli.Command) string {
 
 // kafkaFlags are the flags that say how to reach Kafka.
 type kafkaFlags struct {
-	brokers, saslMechanism, saslUser, saslPassword string
-	tls                                            bool
+	brokers, saslMechanism, saslUser, saslPassword, saslPasswordFile, tlsCA string
+	tls, allowPlaintextSASL                                                 bool
 }
 
 func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.brokers, "brokers", defaultBrokers, "Kafka bootstrap brokers, comma-separated host:port")
-	fs.BoolVar(&k.tls, "kafka-tls", false, "connect to Kafka with TLS (e.g. Amazon MSK)")
-	fs.StringVar(&k.saslMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-	fs.StringVar(&k.saslUser, "kafka-sasl-user", "", "SASL user name")
-	fs.StringVar(&k.saslPassword, "kafka-sasl-password", "", "SASL password")
+	fs.BoolVar(&k.tls, "kafka-tls", false, "connect to Kafka with TLS (e.g. Amazon MSK, or self-run brokers with a SASL_SSL listener)")
+	fs.StringVar(&k.tlsCA, "kafka-tls-ca", "", "PEM file of the CA certificates that sign the brokers' TLS certificates; implies --kafka-tls (default: the system's roots)")
+	fs.StringVar(&k.saslMechanism, "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM (Amazon MSK IAM, AWS default-chain credentials such as the instance role; needs --kafka-tls) (default: none)")
+	fs.StringVar(&k.saslUser, "kafka-sasl-user", "", "SASL user name (PLAIN, SCRAM)")
+	fs.StringVar(&k.saslPassword, "kafka-sasl-password", "", "SASL password (PLAIN, SCRAM); prefer the environment variable or --kafka-sasl-password-file to the command line")
+	fs.StringVar(&k.saslPasswordFile, "kafka-sasl-password-file", "", "file holding the SASL password (trailing newline ignored), instead of --kafka-sasl-password")
+	fs.BoolVar(&k.allowPlaintextSASL, "allow-plaintext-sasl", false, "allow SASL PLAIN without --kafka-tls, which sends the password in clear text")
 }
 
 func (k *kafkaFlags) config() (kafka.Config, error) {
@@ -115,7 +123,61 @@ func (k *kafkaFlags) config() (kafka.Config, error) {
 	if err != nil {
 		return kafka.Config{}, err
 	}
-	return kafka.Config{Brokers: brokers, TLS: k.tls, SASLMechanism: k.saslMechanism, SASLUser: k.saslUser, SASLPassword: k.saslPassword}, nil
+	password := k.saslPassword
+	if k.saslPasswordFile != "" {
+		if password != "" {
+			return kafka.Config{}, fmt.Errorf("both --kafka-sasl-password and --kafka-sasl-password-file are set; pass one: %w", stocklake.ErrConfig)
+		}
+		b, err := os.ReadFile(k.saslPasswordFile)
+		if err != nil {
+			return kafka.Config{}, fmt.Errorf("--kafka-sasl-password-file: %v: %w", err, stocklake.ErrConfig)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+		if password == "" {
+			return kafka.Config{}, fmt.Errorf("--kafka-sasl-password-file %s is empty: %w", k.saslPasswordFile, stocklake.ErrConfig)
+		}
+	}
+	kc := kafka.Config{
+		Brokers: brokers, TLS: k.tls || k.tlsCA != "", TLSCAFile: k.tlsCA,
+		SASLMechanism: strings.ToUpper(k.saslMechanism), SASLUser: k.saslUser, SASLPassword: password,
+		AllowPlaintextSASL: k.allowPlaintextSASL,
+	}
+	if kc.SASLMechanism == kafka.SASLAWSMSKIAM {
+		kc.MSKIAM = mskIAMCredentials()
+	}
+	if err := kc.Validate(); err != nil {
+		return kafka.Config{}, err
+	}
+	return kc, nil
+}
+
+// mskIAMCredentials returns the credentials AWS_MSK_IAM signs with: the AWS
+// default chain (environment, config files, SSO, the EC2 instance role),
+// loaded once and refreshed by the SDK's cache as they expire.
+func mskIAMCredentials() func(context.Context) (awssasl.Auth, error) {
+	var (
+		once  sync.Once
+		creds aws.CredentialsProvider
+		err   error
+	)
+	return func(ctx context.Context) (awssasl.Auth, error) {
+		once.Do(func() {
+			var cfg aws.Config
+			cfg, err = awsconfig.Load(ctx, awsconfig.Options{Service: "kafka"})
+			creds = cfg.Credentials
+		})
+		if err != nil {
+			return awssasl.Auth{}, err
+		}
+		if creds == nil {
+			return awssasl.Auth{}, fmt.Errorf("AWS_MSK_IAM: no AWS credentials found (instance role, AWS_PROFILE, AWS_ACCESS_KEY_ID): %w", stocklake.ErrConfig)
+		}
+		c, err := creds.Retrieve(ctx)
+		if err != nil {
+			return awssasl.Auth{}, fmt.Errorf("AWS_MSK_IAM: AWS credentials: %v: %w", err, stocklake.ErrConfig)
+		}
+		return awssasl.Auth{AccessKey: c.AccessKeyID, SecretKey: c.SecretAccessKey, SessionToken: c.SessionToken, UserAgent: "stocklake"}, nil
+	}
 }
 
 // logFlags configure structured logging.
