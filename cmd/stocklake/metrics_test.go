@@ -119,8 +119,12 @@ func scrapeCommand(t *testing.T, args []string, addr string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- root.Run(ctx) }()
+	ended := false
 	defer func() {
 		cancel()
+		if ended {
+			return
+		}
 		select {
 		case err := <-done:
 			if err != nil && !errors.Is(err, context.Canceled) {
@@ -134,6 +138,7 @@ func scrapeCommand(t *testing.T, args []string, addr string) string {
 	for {
 		select {
 		case err := <-done:
+			ended = true
 			t.Fatalf("%s ended before serving /metrics: %v", args[0], err)
 		default:
 		}
