@@ -1172,7 +1172,7 @@ func (a *Analyzer) checkCaughtUp(ctx context.Context, quiet []*part, now time.Ti
 			continue
 		}
 		start, _ := starts.Lookup(a.cfg.In, p.id)
-		p.caughtUp = max(p.next, start.Offset) >= end.Offset-1
+		p.caughtUp = kafka.Lag(start.Offset, p.next, end.Offset) <= 1 // a final transaction marker is no record
 	}
 	return nil
 }
