@@ -17,12 +17,7 @@ import (
 // committed nothing showed the end offset as its lag, and one whose commit
 // was before the log start showed records that no longer exist.
 func TestHealthLagAfterRetention(t *testing.T) {
-	br, err := kafka.StartBroker(kafka.BrokerConfig{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer br.Close()
-	kc := kafka.Config{Brokers: []string{br.Addr()}}
+	kc := testBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl, err := kc.NewClient()
@@ -94,4 +89,15 @@ func TestHealthLagAfterRetention(t *testing.T) {
 			t.Errorf("committed %d, log start 7, end 10: %+v, want lag %d", c.at, got, c.want)
 		}
 	}
+}
+
+// testBroker starts an embedded broker for the test.
+func testBroker(t *testing.T) kafka.Config {
+	t.Helper()
+	br, err := kafka.StartBroker(kafka.BrokerConfig{Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { br.Close() })
+	return kafka.Config{Brokers: []string{br.Addr()}}
 }
