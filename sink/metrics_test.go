@@ -42,7 +42,13 @@ func TestRegisterMetrics(t *testing.T) {
 			got[f.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
-	if len(got) != 9 || got["stocklake_sink_rows_total"] != 1234 || got["stocklake_sink_lag_records"] != 56 || got["stocklake_sink_records_total"] != 0 {
-		t.Errorf("metrics = %v, want 9 with rows_total 1234 and lag_records 56", got)
+	for _, name := range []string{"records_total", "rows_total", "objects_total", "bytes_total", "dead_letters_total",
+		"commits_total", "retries_total", "buffered_bytes", "lag_records"} {
+		if _, ok := got["stocklake_sink_"+name]; !ok {
+			t.Errorf("no stocklake_sink_%s", name)
+		}
+	}
+	if got["stocklake_sink_rows_total"] != 1234 || got["stocklake_sink_lag_records"] != 56 || got["stocklake_sink_records_total"] != 0 {
+		t.Errorf("metrics = %v, want rows_total 1234, lag_records 56, records_total 0", got)
 	}
 }
