@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -49,7 +50,11 @@ func (f *metricsFlags) serve(log *slog.Logger, components ...func(prometheus.Reg
 	}
 	_, stop, err = reg.Serve(f.addr, f.pprof, log)
 	if err != nil {
-		return nil, fmt.Errorf("--metrics-addr %s: %w; use --metrics-addr 127.0.0.1:PORT (with --pprof, a loopback address)", f.addr, err)
+		hint := "give a free HOST:PORT, e.g. --metrics-addr 127.0.0.1:PORT"
+		if errors.Is(err, metrics.ErrPProfOffLoopback) {
+			hint = "use --metrics-addr 127.0.0.1:PORT, or drop --pprof"
+		}
+		return nil, fmt.Errorf("--metrics-addr: %w; %s", err, hint)
 	}
 	return stop, nil
 }
