@@ -579,7 +579,7 @@ func (a *Analyzer) createTopics(ctx context.Context, adm *kadm.Client, n int32, 
 	}
 	resp, err := adm.CreateTopics(ctx, n, a.cfg.Replication, configs, topics...)
 	if err != nil {
-		return fmt.Errorf("create topics %v: %v: %w", topics, err, stocklake.ErrUnavailable)
+		return fmt.Errorf("create topics %v: %w: %w", topics, err, stocklake.ErrUnavailable)
 	}
 	for _, r := range resp.Sorted() {
 		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
@@ -1172,7 +1172,7 @@ func (a *Analyzer) checkCaughtUp(ctx context.Context, quiet []*part, now time.Ti
 			continue
 		}
 		start, _ := starts.Lookup(a.cfg.In, p.id)
-		p.caughtUp = max(p.next, start.Offset) >= end.Offset-1
+		p.caughtUp = kafka.Lag(start.Offset, p.next, end.Offset) <= 1 // a final transaction marker is no record
 	}
 	return nil
 }

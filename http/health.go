@@ -7,6 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/stocklake/stocklake/kafka"
 )
 
 // SinkStats are the counters of a sink running in this process, as
@@ -29,7 +31,9 @@ type PartitionLag struct {
 	Group     string `json:"group"`
 	End       int64  `json:"end_offset"`
 	Committed int64  `json:"committed_offset"` // -1 when the group has committed nothing
-	Lag       int64  `json:"lag"`
+	// Lag is kafka.Lag: offsets from the committed one (or the log start,
+	// when nothing is committed or the commit is older) to the end.
+	Lag int64 `json:"lag"`
 }
 
 // Health is the pipeline as this process knows it: what it measures on
@@ -74,6 +78,10 @@ func (p *prober) probe(ctx context.Context, h *Health) error {
 	if err != nil {
 		return err
 	}
+	starts, err := p.adm.ListStartOffsets(ctx, p.topic)
+	if err != nil {
+		return err
+	}
 	var committed kadm.OffsetResponses
 	if p.group != "" {
 		if committed, err = p.adm.FetchOffsets(ctx, p.group); err != nil {
@@ -91,11 +99,16 @@ func (p *prober) probe(ctx context.Context, h *Health) error {
 			dlqSeen = true
 			return
 		}
-		pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, Group: p.group, End: o.Offset, Committed: -1, Lag: o.Offset}
+		pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, Group: p.group, End: o.Offset, Committed: -1}
 		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.Err == nil && c.At >= 0 {
-			pl.Committed, pl.Lag = c.At, max(0, o.Offset-c.At)
+			pl.Committed = c.At
 			sumCommitted += c.At
 		}
+		var start int64 // records before the log start were removed by retention: not lag
+		if so, ok := starts.Lookup(o.Topic, o.Partition); ok && so.Err == nil {
+			start = so.Offset
+		}
+		pl.Lag = kafka.Lag(start, pl.Committed, o.Offset)
 		sumEnd += o.Offset
 		h.Partitions = append(h.Partitions, pl)
 	})

@@ -37,17 +37,15 @@ import (
 	"mime"
 	"net"
 	nethttp "net/http"
-	"net/http/pprof"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/metrics"
 	"github.com/stocklake/stocklake/query"
 )
 
@@ -151,9 +149,11 @@ type Config struct {
 	// Sink reports a sink running in this process; nil: none.
 	Sink func() SinkStats
 
-	// Collectors are registered on /metrics besides the server's own and
-	// the Go and process collectors.
-	Collectors []prometheus.Collector
+	// Metrics is the process's registry, served on /metrics; the server
+	// registers its own metrics (stocklake_http_*, stocklake_board_*) into
+	// it. Components running in the process register theirs before or
+	// after New. Default a new metrics.New() (Go and process collectors).
+	Metrics *metrics.Registry
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -167,7 +167,6 @@ type Server struct {
 	log    *slog.Logger
 	probe  *prober
 	mux    *nethttp.ServeMux
-	reg    *prometheus.Registry
 
 	// ctx outlives requests: console queries and crawls run in it.
 	ctx    context.Context
@@ -224,6 +223,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
 	if err := checkToken(cfg.Token); err != nil {
 		return nil, err
 	}
@@ -261,23 +263,17 @@ func New(cfg Config) (*Server, error) {
 		s.runner = r
 	}
 	s.probe = newProber(cfg.Kafka, cfg.Topic, cfg.DLQTopic, cfg.SinkGroup)
-	s.reg = prometheus.NewRegistry()
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stocklake_http_requests_total",
 		Help: "HTTP requests served, by route and status code."}, []string{"route", "code"})
 	b := s.board
-	cs := []prometheus.Collector{
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.requests,
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stocklake_board_bars_total", Help: "Bars received by the dashboard board."},
-			func() float64 { return float64(b.bars.Load()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "stocklake_board_alerts_total", Help: "Alerts received by the dashboard board."},
-			func() float64 { return float64(b.alertCount.Load()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "stocklake_http_stream_clients", Help: "Clients connected to /api/stream."},
+	m := metrics.Funcs{Prefix: "stocklake_"}
+	if err := metrics.Register(cfg.Metrics, s.requests,
+		m.Counter("board_bars_total", "Bars received by the dashboard board.", b.bars.Load),
+		m.Counter("board_alerts_total", "Alerts received by the dashboard board.", b.alertCount.Load),
+		m.Gauge("http_stream_clients", "Clients connected to /api/stream.",
 			func() float64 { b.subMu.Lock(); defer b.subMu.Unlock(); return float64(len(b.subs)) }),
-	}
-	for _, c := range append(cs, cfg.Collectors...) {
-		if err := s.reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register metrics: %v: %w", err, stocklake.ErrConfig)
-		}
+	); err != nil {
+		return nil, fmt.Errorf("dashboard: %w: %w", err, stocklake.ErrConfig)
 	}
 	s.routes()
 	return s, nil
@@ -346,18 +342,10 @@ func CheckAddr(addr, token string) error {
 	if err := checkToken(token); err != nil {
 		return err
 	}
-	if token != "" || isLoopback(host) {
+	if token != "" || metrics.IsLoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("refusing to serve on %s without a token: anyone who can reach it could read the lake; set --token (or STOCKLAKE_TOKEN), or bind 127.0.0.1: %w", addr, stocklake.ErrConfig)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // Listen checks the address against the token rule (CheckAddr) and listens.
@@ -370,7 +358,7 @@ func (s *Server) Listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s: %v; pick another address: %w", addr, err, stocklake.ErrConfig)
 	}
 	host, _, _ := net.SplitHostPort(addr)
-	s.public = !isLoopback(host)
+	s.public = !metrics.IsLoopbackHost(host)
 	return ln, nil
 }
 
@@ -499,22 +487,6 @@ func jsonBody(w nethttp.ResponseWriter, r *nethttp.Request) bool {
 		return false
 	}
 	return true
-}
-
-// servePProf is Go's profiler (net/http/pprof) under /debug/pprof/.
-func servePProf(w nethttp.ResponseWriter, r *nethttp.Request) {
-	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
-	case "cmdline":
-		pprof.Cmdline(w, r)
-	case "profile":
-		pprof.Profile(w, r)
-	case "symbol":
-		pprof.Symbol(w, r)
-	case "trace":
-		pprof.Trace(w, r)
-	default:
-		pprof.Index(w, r)
-	}
 }
 
 // limitListener accepts at most n connections at once; more wait in the
@@ -662,7 +634,7 @@ func (s *Server) routes() {
 		writeJSON(w, 200, map[string]string{"status": "ok"})
 	})
 	s.handle("GET /readyz", false, s.readyz)
-	s.handle("GET /metrics", true, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}).ServeHTTP)
+	s.handle("GET /metrics", true, s.cfg.Metrics.Handler().ServeHTTP)
 	s.handle("GET /api/openapi.yaml", false, s.openapi)
 	s.handle("GET /api/config", false, s.config)
 	s.handle("GET /api/symbols", true, s.symbols)
@@ -681,7 +653,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/crawl", true, s.crawl)
 	s.handle("GET /api/health", true, s.health)
 	if s.cfg.PProf {
-		s.handle("GET /debug/pprof/", true, servePProf)
+		s.handle("GET /debug/pprof/", true, metrics.PProf)
 	}
 	s.handle("/api/", true, func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeError(w, nethttp.StatusNotFound, fmt.Sprintf("no API endpoint %s %s; see /api/openapi.yaml", r.Method, r.URL.Path))

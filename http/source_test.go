@@ -13,12 +13,7 @@ import (
 // TestSources feeds boards from an embedded broker: KafkaSource from bar and
 // alert topics, TickSource from ticks.
 func TestSources(t *testing.T) {
-	br, err := kafka.StartBroker(kafka.BrokerConfig{Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer br.Close()
-	kc := kafka.Config{Brokers: []string{br.Addr()}}
+	kc := testBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})

@@ -227,7 +227,10 @@ func (c Config) NewClient(extra ...kgo.Opt) (*kgo.Client, error) {
 // which brokers were tried.
 func Ping(ctx context.Context, cl *kgo.Client, brokers []string) error {
 	if err := cl.Ping(ctx); err != nil {
-		return fmt.Errorf("cannot reach Kafka at %s (%v); is the broker running? Start one with `stocklake broker` or scripts/kafka start: %w",
+		if ctx.Err() != nil {
+			return fmt.Errorf("reaching Kafka at %s: %w", strings.Join(brokers, ","), ctx.Err())
+		}
+		return fmt.Errorf("cannot reach Kafka at %s (%w); is the broker running? Start one with `stocklake broker` or scripts/kafka start: %w",
 			strings.Join(brokers, ","), err, stocklake.ErrUnavailable)
 	}
 	return nil
@@ -263,7 +266,7 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, spec TopicSpec) (string, e
 		err = resp.Err
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return "", fmt.Errorf("create topic %q: %v: %w", spec.Name, err, stocklake.ErrUnavailable)
+		return "", fmt.Errorf("create topic %q: %w: %w", spec.Name, err, stocklake.ErrUnavailable)
 	}
 	return TopicID(ctx, cl, spec.Name)
 }

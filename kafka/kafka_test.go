@@ -105,3 +105,25 @@ func TestPingReportsUnreachableBroker(t *testing.T) {
 		t.Fatalf("Ping = %v, want ErrUnavailable", err)
 	}
 }
+
+func TestLag(t *testing.T) {
+	for _, c := range []struct{ start, next, end, want int64 }{
+		{0, 0, 0, 0},
+		{0, 0, 10, 10},
+		{0, 4, 10, 6},
+		{0, 10, 10, 0},
+		{0, 12, 10, 0},  // ahead of a stale end: not negative
+		{0, -1, 10, 10}, // nothing committed: from the start
+		{7, -1, 10, 3},  // nothing committed, log trimmed to 7
+		{7, 2, 10, 3},   // committed before the log start: records 2..6 are gone
+		{7, 8, 10, 2},
+		{-1, -1, 10, 10}, // start unknown
+		{0, 0, -1, 0},    // end unknown
+		{0, 1<<62 + 5, 1 << 62, 0},
+		{0, 0, 1<<63 - 1, 1<<63 - 1},
+	} {
+		if got := Lag(c.start, c.next, c.end); got != c.want {
+			t.Errorf("Lag(start %d, next %d, end %d) = %d, want %d", c.start, c.next, c.end, got, c.want)
+		}
+	}
+}

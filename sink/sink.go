@@ -585,7 +585,7 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 	var lag int64
 	for p, h := range s.hwm {
 		if ps := s.parts[p]; ps != nil && ps.next >= 0 {
-			lag += max(0, h-ps.next)
+			lag += kafka.Lag(0, ps.next, h)
 		}
 	}
 	s.stats.Lag.Store(lag)
@@ -795,7 +795,10 @@ func (s *Sink) caughtUp(ctx context.Context) (bool, error) {
 	behind := map[int32]kgo.Offset{}
 	ends.Each(func(o kadm.ListedOffset) {
 		c, ok := committed.Lookup(o.Topic, o.Partition)
-		if o.Offset > 0 && (!ok || c.At < o.Offset) {
+		if !ok {
+			c.At = -1
+		}
+		if kafka.Lag(0, c.At, o.Offset) > 0 {
 			at := int64(0)
 			if ok && c.At > 0 {
 				at = c.At

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/analyze"
@@ -73,8 +72,8 @@ func analyzeCommand() *ffcli.Command {
 	partitions := fs.Int("partitions", 0, "partitions of topics the analyzer creates (0: as many as the input topic)")
 	replication := fs.Int("replication", -1, "replication factor of topics the analyzer creates (-1: broker default)")
 	exitIdle := fs.Bool("exit-when-idle", false, "exit once all input is consumed, every window closed and committed (for batch jobs)")
-	metricsAddr := fs.String("metrics-addr", "", `serve Prometheus metrics on this address, e.g. 127.0.0.1:9465 ("" disables)`)
-	pprofOn := fs.Bool("pprof", false, "also serve Go's profiler on --metrics-addr under /debug/pprof/ (loopback addresses only: the endpoint has no token)")
+	var metricsF metricsFlags
+	metricsF.register(fs, "127.0.0.1:9465")
 	return newCommand("analyze", "stocklake analyze --brokers B --in T [--windows 1m,5m] [--rules FILE] [flags]",
 		"compute bars, indicators and alerts from ticks, exactly once",
 		`Consumes ticks and computes, per symbol and event-time window, OHLCV bars with
@@ -149,47 +148,11 @@ by partition. Ctrl-C or SIGTERM commits and exits.`,
 			if err != nil {
 				return err
 			}
-			if *metricsAddr != "" {
-				stop, err := serveMetrics(*metricsAddr, *pprofOn, analyzeCollector(a))
-				if err != nil {
-					return err
-				}
-				defer stop()
+			stop, err := metricsF.serve(log, a.RegisterMetrics)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			return a.Run(ctx)
 		})
-}
-
-// analyzeCollector exposes an analyzer's counters as Prometheus metrics.
-func analyzeCollector(a *analyze.Analyzer) []prometheus.Collector {
-	st := a.Stats()
-	m := metricFactory{prefix: "stocklake_analyze_", labels: prometheus.Labels{"input": a.Config().In, "group": a.Config().Group}}
-	counter, gauge := m.counter, m.gauge
-	cs := []prometheus.Collector{
-		counter("ticks_total", "Input records consumed.", st.Ticks.Load),
-		counter("rejected_total", "Input records refused and sent to the dead-letter topic.", st.Rejected.Load),
-		counter("future_ticks_total", "Ticks refused for an event time beyond --max-future (included in rejected_total).", st.Future.Load),
-		counter("ignored_checkpoints_total", "Checkpoints ignored for an event time beyond --max-future.", st.Ignored.Load),
-		counter("late_ticks_total", "Late ticks sent to the late topic.", st.Late.Load),
-		counter("bars_total", "Final bars produced.", st.Bars.Load),
-		counter("provisional_bars_total", "Provisional bars produced.", st.Provisional.Load),
-		counter("alerts_total", "Alerts produced.", st.Alerts.Load),
-		counter("commits_total", "Transactions committed.", st.Commits.Load),
-		counter("aborts_total", "Transactions aborted.", st.Aborts.Load),
-		m.counterFloat("commit_seconds_total", "Time spent ending transactions.", func() float64 { return float64(st.CommitNanos.Load()) / 1e9 }),
-		counter("checkpoints_total", "Partition state checkpoints committed.", st.Checkpoints.Load),
-		counter("state_bytes_total", "Compressed checkpoint bytes produced.", st.StateBytes.Load),
-		counter("restores_total", "Partitions restored from checkpoints.", st.Restores.Load),
-		gauge("watermark_seconds", "Least watermark over assigned partitions, Unix seconds (0 before data).",
-			func() float64 { return float64(st.Watermark.Load()) / 1e6 }),
-		gauge("partitions", "Input partitions assigned.", func() float64 { return float64(st.Partitions.Load()) }),
-	}
-	if wh := a.Config().Webhook; wh != nil {
-		cs = append(cs,
-			counter("webhook_sent_total", "Alerts delivered to the webhook.", func() int64 { return wh.Stats().Sent }),
-			counter("webhook_failed_total", "Alerts the webhook did not take.", func() int64 { return wh.Stats().Failed }),
-			counter("webhook_dropped_total", "Alerts dropped because the webhook queue was full.", func() int64 { return wh.Stats().Dropped }),
-		)
-	}
-	return cs
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/metrics"
 	"github.com/stocklake/stocklake/kafka"
 )
 
@@ -63,7 +64,7 @@ func checkBrokerListen(addr string, allowRemote bool) error {
 	if err != nil {
 		return fmt.Errorf("--listen %q: %v; write HOST:PORT such as 127.0.0.1:9092: %w", addr, err, stocklake.ErrConfig)
 	}
-	if allowRemote || isLoopbackHost(host) {
+	if allowRemote || metrics.IsLoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("refusing to run the broker on %s: it has no authentication, so anyone who reaches it could read and write every topic; bind 127.0.0.1, or pass --allow-remote on a trusted network: %w", addr, stocklake.ErrConfig)

@@ -115,7 +115,7 @@ serve (see docs/security.md).`,
 				return err
 			}
 			if *httpAddr != "" {
-				stop, err := startDemoDashboard(ctx, *httpAddr, &df, kc, store, cat, snk, log)
+				stop, err := startDemoDashboard(ctx, *httpAddr, &df, kc, store, cat, snk, an, log)
 				if err != nil {
 					return fmt.Errorf("%w; pick another address with --http, or --http '' to disable", err)
 				}

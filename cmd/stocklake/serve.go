@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/analyze"
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/duckdb"
 	slhttp "github.com/stocklake/stocklake/http"
@@ -161,6 +162,7 @@ not cross the network in clear text. See docs/security.md.`,
 				return err
 			}
 			cfg := df.config(log)
+			cfg.Metrics = newMetrics()
 			cfg.Database, cfg.Topic, cfg.SinkGroup = *database, *ticks, *sinkGroup
 			switch *feed {
 			case "bars":
@@ -211,10 +213,17 @@ not cross the network in clear text. See docs/security.md.`,
 
 // startDemoDashboard serves the dashboard for demo: the board computes bars
 // from the in-process broker's ticks, the console queries the demo's lake
-// with embedded DuckDB, and the health page shows the demo's sink.
-func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, log *slog.Logger) (stop func(), err error) {
+// with embedded DuckDB, the health page shows the demo's sink, and /metrics
+// the sink's and the analyzer's metrics.
+func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, an *analyze.Analyzer, log *slog.Logger) (stop func(), err error) {
 	cfg := df.config(log)
-	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Collectors = &slhttp.TickSource{Kafka: kc}, cat, store, sinkStats(snk), sinkCollector(snk)
+	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Metrics = &slhttp.TickSource{Kafka: kc}, cat, store, sinkStats(snk), newMetrics()
+	if err := snk.RegisterMetrics(cfg.Metrics); err != nil {
+		return nil, err
+	}
+	if err := an.RegisterMetrics(cfg.Metrics); err != nil {
+		return nil, err
+	}
 	if cfg.Crawl, err = crawlFunc(store, cat, slhttp.DefaultDatabase); err != nil {
 		return nil, err
 	}

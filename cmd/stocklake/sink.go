@@ -103,8 +103,8 @@ func sinkCommand() *ffcli.Command {
 	catURL := fs.String("catalog", "", `catalog URL to register new partitions in as they are written, e.g. `+defaultCatalog+` ("" disables)`)
 	database := fs.String("database", "stocklake", "catalog database for --catalog")
 	exitIdle := fs.Bool("exit-when-idle", false, "write everything and exit once caught up with the topic (for batch jobs)")
-	metricsAddr := fs.String("metrics-addr", "", `serve Prometheus metrics on this address, e.g. 127.0.0.1:9464 ("" disables)`)
-	pprofOn := fs.Bool("pprof", false, "also serve Go's profiler on --metrics-addr under /debug/pprof/ (loopback addresses only: the endpoint has no token)")
+	var metricsF metricsFlags
+	metricsF.register(fs, "127.0.0.1:9464")
 	instanceID := fs.String("instance-id", "", `static group membership: an ID unique in the group and stable across restarts, e.g. the host name; a sink restarted with it takes its place at once instead of waiting out the 10 s session ("" disables)`)
 	return newCommand("sink", "stocklake sink --brokers B --topic T --lake URL [flags]",
 		"land a Kafka topic in the lake as Parquet, exactly once",
@@ -157,13 +157,11 @@ and exits.`,
 			if err != nil {
 				return err
 			}
-			if *metricsAddr != "" {
-				stop, err := serveMetrics(*metricsAddr, *pprofOn, sinkCollector(s))
-				if err != nil {
-					return err
-				}
-				defer stop()
+			stop, err := metricsF.serve(log, s.RegisterMetrics)
+			if err != nil {
+				return err
 			}
+			defer stop()
 			return s.Run(ctx)
 		})
 }
