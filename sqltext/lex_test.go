@@ -1,4 +1,4 @@
-package query
+package sqltext
 
 import "testing"
 
@@ -18,7 +18,7 @@ func TestCutStatement(t *testing.T) {
 		{"SELECT 1 /* open; comment", "", "SELECT 1 /* open; comment", false},
 	}
 	for _, c := range cases {
-		stmt, rest, ok := CutStatement(c.in)
+		stmt, rest, ok := CutStatement(c.in, DuckDB)
 		if stmt != c.stmt || rest != c.rest || ok != c.ok {
 			t.Errorf("CutStatement(%q) = %q, %q, %v; want %q, %q, %v", c.in, stmt, rest, ok, c.stmt, c.rest, c.ok)
 		}
