@@ -13,6 +13,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/hive"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // hiveToTrino translates a Glue/Hive column type (string, int,
@@ -89,7 +90,7 @@ func trinoDDL(t hive.Type, tsPrecision int) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			parts[i] = quoteIdent(t.Fields[i]) + " " + s
+			parts[i] = sqltext.QuoteIdent(t.Fields[i]) + " " + s
 		}
 		return "row(" + strings.Join(parts, ", ") + ")", nil
 	}
@@ -507,14 +508,4 @@ func parseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("trino: cannot parse %q as a date or time: %w", s, stocklake.ErrInvalid)
-}
-
-// quoteIdent quotes a SQL identifier for Trino.
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// quoteString quotes a SQL string literal for Trino.
-func quoteString(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
