@@ -523,7 +523,7 @@ func TestPlainFolderPartitions(t *testing.T) {
 
 // TestLexedAsDuckDB runs statements whose table names or format literals
 // only a lexer reading as DuckDB does (nested comments, -- comments ending
-// at a carriage return, Unicode spaces, E” and $$ strings) finds. The
+// at a carriage return, Unicode spaces, E-strings and $$ strings) finds. The
 // engine's own lexer before sqltext could not locate these table names.
 func TestLexedAsDuckDB(t *testing.T) {
 	f := sharedFixture(t)
