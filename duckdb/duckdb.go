@@ -340,7 +340,7 @@ func qualifiedName(toks []sqltext.Token, i int) (end int, last string, ok bool) 
 		return 0, "", false
 	}
 	end, last = toks[i].End, toks[i].Value()
-	for j := i + 1; j+1 < len(toks) && j < i+5; j += 2 {
+	for j := i + 1; j+1 < len(toks) && j < i+7; j += 2 {
 		if !toks[j].IsSymbol(".") || !toks[j+1].Name() {
 			break
 		}
