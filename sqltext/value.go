@@ -210,7 +210,7 @@ var timeLayouts = []string{
 
 // ParseTime reads the text of a date, time or timestamp: "2026-11-26",
 // "14:05:01.123", "2026-11-26 14:05:01.123456" (UTC), with a zone offset
-// ("+05:30", "Z") or a time zone name ("UTC", "America/New_York", "EST").
+// ("+05:30", "Z") or a time zone name ("UTC", "America/New_York", "CET").
 // A time has the date 0000-01-01. An error wraps stocklake.ErrInvalid.
 func ParseTime(s string) (time.Time, error) {
 	for _, l := range timeLayouts {
@@ -219,7 +219,7 @@ func ParseTime(s string) (time.Time, error) {
 		}
 	}
 	// A zone name. Not with Go's "MST" layout: it reads a zone
-	// abbreviation it does not know, such as EST, as UTC.
+	// abbreviation it does not know, such as CET, as UTC.
 	if i := strings.LastIndexByte(s, ' '); i > 0 {
 		if loc, err := time.LoadLocation(s[i+1:]); err == nil {
 			if t, err := time.ParseInLocation(timeLayouts[0], s[:i], loc); err == nil {

@@ -11,7 +11,6 @@ import (
 )
 
 func TestParseValue(t *testing.T) {
-	est := time.FixedZone("EST", -5*3600)
 	for _, c := range []struct {
 		s, typ string
 		want   any
@@ -29,8 +28,9 @@ func TestParseValue(t *testing.T) {
 		{"2026-11-26T14:05:01Z", "timestamp with time zone", time.Date(2026, 11, 26, 14, 5, 1, 0, time.UTC)},
 		{"2026-11-26 14:05:01.000 America/New_York", "timestamp(3) with time zone", time.Date(2026, 11, 26, 19, 5, 1, 0, time.UTC)},
 		// Go's "MST" layout, which the Trino engine's copy tried first,
-		// reads EST as a zone at UTC.
-		{"2026-11-26 14:05:01.000 EST", "timestamp(3) with time zone", time.Date(2026, 11, 26, 14, 5, 1, 0, est)},
+		// reads the zone IDs CET or PRC (Trino writes them) as zones at UTC.
+		{"2026-11-26 14:05:01.000 CET", "timestamp(3) with time zone", time.Date(2026, 11, 26, 13, 5, 1, 0, time.UTC)},
+		{"2026-11-26 14:05:01.000 PRC", "timestamp(3) with time zone", time.Date(2026, 11, 26, 6, 5, 1, 0, time.UTC)},
 		{"14:05:01.123", "time(3)", time.Date(0, 1, 1, 14, 5, 1, 123000000, time.UTC)},
 		{"0a ff", "varbinary", []byte{0x0a, 0xff}},
 		{"12.50", "decimal(4,2)", "12.50"},
