@@ -20,10 +20,8 @@ package athena
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -37,6 +35,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/internal/awsconfig"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // Type is the URL scheme of this engine: athena://WORKGROUP.
@@ -458,7 +457,7 @@ func (r *rows) Next() bool {
 		if i < len(r.kinds) {
 			kind = r.kinds[i]
 		}
-		v, err := convert(kind, *row.Data[i].VarCharValue)
+		v, err := sqltext.ParseValue(*row.Data[i].VarCharValue, kind)
 		if err != nil {
 			name := strconv.Itoa(i)
 			if i < len(r.cols) {
@@ -484,71 +483,4 @@ func (r *rows) Stats() stocklake.QueryStats { return r.stats }
 func (r *rows) Close() error {
 	r.done = true
 	return nil
-}
-
-// convert turns Athena's text for a value of the given type into a Go value.
-func convert(kind, s string) (any, error) {
-	switch kind {
-	case "boolean":
-		return strconv.ParseBool(s)
-	case "tinyint", "smallint", "integer", "int", "bigint":
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an integer: %w", s, stocklake.ErrInvalid)
-		}
-		return n, nil
-	case "real", "float", "double":
-		switch s {
-		case "NaN":
-			return math.NaN(), nil
-		case "Infinity":
-			return math.Inf(1), nil
-		case "-Infinity":
-			return math.Inf(-1), nil
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a number: %w", s, stocklake.ErrInvalid)
-		}
-		return f, nil
-	case "date", "timestamp", "timestamp with time zone", "time", "time with time zone":
-		return parseTime(s)
-	case "varbinary":
-		b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-		if err != nil {
-			return nil, fmt.Errorf("%q is not hex bytes: %w", s, stocklake.ErrInvalid)
-		}
-		return b, nil
-	}
-	return s, nil
-}
-
-var timeLayouts = []string{
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02",
-	"2006-01-02 15:04:05.999999999 Z07:00",
-	"2006-01-02T15:04:05.999999999Z07:00",
-	"15:04:05.999999999",
-	"15:04:05.999999999 Z07:00",
-}
-
-// parseTime reads Athena's text for dates, times and timestamps; values
-// without a zone are UTC.
-func parseTime(s string) (time.Time, error) {
-	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
-			return t, nil
-		}
-	}
-	// A zone name: "2026-11-26 14:00:00.000 UTC" or "... America/New_York".
-	if i := strings.LastIndexByte(s, ' '); i > 0 {
-		if loc, err := time.LoadLocation(s[i+1:]); err == nil {
-			for _, l := range timeLayouts[:1] {
-				if t, err := time.ParseInLocation(l, s[:i], loc); err == nil {
-					return t, nil
-				}
-			}
-		}
-	}
-	return time.Time{}, fmt.Errorf("%q is not a date or time: %w", s, stocklake.ErrInvalid)
 }

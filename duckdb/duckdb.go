@@ -57,6 +57,7 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // Type is the engine's URL scheme: duckdb://.
@@ -193,17 +194,17 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	setup := []string{
 		"SET GLOBAL TimeZone = 'UTC'",
 		"SET GLOBAL integer_division = true", // 5/2 = 2, as in Trino
-		"SET GLOBAL temp_directory = " + quoteString(filepath.Join(dir, "tmp")),
+		"SET GLOBAL temp_directory = " + sqltext.QuoteString(filepath.Join(dir, "tmp")),
 	}
 	setup = append(setup,
 		fmt.Sprintf("SET GLOBAL threads = %d", cfg.Threads),
-		"SET GLOBAL memory_limit = "+quoteString(cfg.MemoryLimit),
-		"SET GLOBAL max_temp_directory_size = "+quoteString(cfg.MaxTempDirectorySize),
+		"SET GLOBAL memory_limit = "+sqltext.QuoteString(cfg.MemoryLimit),
+		"SET GLOBAL max_temp_directory_size = "+sqltext.QuoteString(cfg.MaxTempDirectorySize),
 	)
 	setup = append(setup, macros...)
 	var quoted []string
 	for _, a := range allowed {
-		quoted = append(quoted, quoteString(a))
+		quoted = append(quoted, sqltext.QuoteString(a))
 	}
 	setup = append(setup,
 		"SET GLOBAL allowed_directories = ["+strings.Join(quoted, ", ")+"]",
@@ -240,22 +241,46 @@ func (e *Engine) Close() error { return e.db.Close() }
 // read, against the sizes of the files left after partition pruning.
 func (e *Engine) Query(ctx context.Context, statement string) (stocklake.Rows, error) {
 	start := time.Now()
-	stmt := trimStatement(statement)
-	toks := lex(stmt)
-	if len(toks) == 0 {
+	// The statement is split once, as DuckDB splits it (the lexer the
+	// read-only guard uses), and the table names are rewritten in these
+	// tokens.
+	toks := sqltext.Lex(statement, sqltext.DuckDB)
+	n := len(toks)
+	for n > 0 && toks[n-1].IsSymbol(";") {
+		n--
+	}
+	if n == 0 {
 		return nil, fmt.Errorf("empty statement: write a query such as SELECT * FROM db.table LIMIT 10: %w", stocklake.ErrInvalid)
 	}
-	if toks[0].is("SHOW") || toks[0].is("DESCRIBE") || toks[0].is("DESC") {
+	stmt := statement
+	if n < len(toks) {
+		stmt = statement[:toks[n].Start] // without the trailing semicolons
+	}
+	toks = toks[:n]
+	if toks[0].Is("SHOW") || toks[0].Is("DESCRIBE") || toks[0].Is("DESC") {
 		return e.show(ctx, toks, start)
 	}
-	prefix, body := splitExplain(stmt, toks)
+	prefix, i := splitExplain(toks)
+	var body string
+	var bodyToks []sqltext.Token
+	if i < len(toks) {
+		// The same tokens, at their offsets in body.
+		off := toks[i].Start
+		body = stmt[off:]
+		bodyToks = make([]sqltext.Token, len(toks)-i)
+		for j, t := range toks[i:] {
+			t.Start -= off
+			t.End -= off
+			bodyToks[j] = t
+		}
+	}
 
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: connect: %v", err)
 	}
 	q := &query{e: e, conn: conn, id: e.seq.Add(1)}
-	rows, err := q.run(ctx, prefix, body, start)
+	rows, err := q.run(ctx, prefix, body, bodyToks, start)
 	if err != nil {
 		q.cleanup()
 		return nil, err
@@ -264,27 +289,28 @@ func (e *Engine) Query(ctx context.Context, statement string) (stocklake.Rows, e
 }
 
 // splitExplain separates "EXPLAIN [ANALYZE] [(options)]" from the query it
-// explains. Trino's options (TYPE, FORMAT) are dropped.
-func splitExplain(stmt string, toks []token) (prefix, body string) {
-	if !toks[0].is("EXPLAIN") {
-		return "", stmt
+// explains, which starts at toks[i]. Trino's options (TYPE, FORMAT) are
+// dropped.
+func splitExplain(toks []sqltext.Token) (prefix string, i int) {
+	if !toks[0].Is("EXPLAIN") {
+		return "", 0
 	}
-	i := 1
+	i = 1
 	prefix = "EXPLAIN "
-	if i < len(toks) && toks[i].is("ANALYZE") {
+	if i < len(toks) && toks[i].Is("ANALYZE") {
 		prefix = "EXPLAIN ANALYZE "
 		i++
-		if i < len(toks) && toks[i].is("VERBOSE") {
+		if i < len(toks) && toks[i].Is("VERBOSE") {
 			i++
 		}
 	}
-	if i < len(toks) && toks[i].text == "(" && toks[i].kind == tokPunct {
+	if i < len(toks) && toks[i].IsSymbol("(") {
 		depth := 0
 		for ; i < len(toks); i++ {
-			if toks[i].kind == tokPunct && toks[i].text == "(" {
+			if toks[i].IsSymbol("(") {
 				depth++
 			}
-			if toks[i].kind == tokPunct && toks[i].text == ")" {
+			if toks[i].IsSymbol(")") {
 				depth--
 				if depth == 0 {
 					i++
@@ -293,10 +319,34 @@ func splitExplain(stmt string, toks []token) (prefix, body string) {
 			}
 		}
 	}
-	if i >= len(toks) {
-		return prefix, ""
+	return prefix, i
+}
+
+// tokenAt returns the index of the token of toks that starts at byte
+// offset off, or -1: a location DuckDB reports inside a comment or a
+// string as the lexer reads it is no place to rewrite.
+func tokenAt(toks []sqltext.Token, off int) int {
+	i := sort.Search(len(toks), func(i int) bool { return toks[i].Start >= off })
+	if i < len(toks) && toks[i].Start == off {
+		return i
 	}
-	return prefix, stmt[toks[i].start:]
+	return -1
+}
+
+// qualifiedName returns the end offset of the dotted name (a, a.b, a.b.c,
+// each part quoted or not) starting at toks[i], and its last part.
+func qualifiedName(toks []sqltext.Token, i int) (end int, last string, ok bool) {
+	if i < 0 || !toks[i].Name() {
+		return 0, "", false
+	}
+	end, last = toks[i].End, toks[i].Value()
+	for j := i + 1; j+1 < len(toks) && j < i+7; j += 2 {
+		if !toks[j].IsSymbol(".") || !toks[j+1].Name() {
+			break
+		}
+		end, last = toks[j+1].End, toks[j+1].Value()
+	}
+	return end, last, true
 }
 
 // query is one statement being run.
@@ -310,7 +360,7 @@ type query struct {
 	stats    stocklake.QueryStats
 }
 
-func (q *query) run(ctx context.Context, prefix, body string, start time.Time) (stocklake.Rows, error) {
+func (q *query) run(ctx context.Context, prefix, body string, toks []sqltext.Token, start time.Time) (stocklake.Rows, error) {
 	var js string
 	if err := q.conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", body).Scan(&js); err != nil {
 		return nil, q.e.wrap(ctx, err)
@@ -351,7 +401,7 @@ func (q *query) run(ctx context.Context, prefix, body string, start time.Time) (
 		if r.loc < 0 {
 			return nil, fmt.Errorf("duckdb: cannot locate the reference to %s.%s in the statement: %w", t.Database, t.Name, stocklake.ErrInvalid)
 		}
-		end, last, ok := qualifiedNameSpan(body, r.loc)
+		end, last, ok := qualifiedName(toks, tokenAt(toks, r.loc))
 		if !ok || !strings.EqualFold(last, r.name) {
 			return nil, fmt.Errorf("duckdb: cannot locate the reference to %s.%s in the statement: %w", t.Database, t.Name, stocklake.ErrInvalid)
 		}
@@ -365,7 +415,7 @@ func (q *query) run(ctx context.Context, prefix, body string, start time.Time) (
 		view := fmt.Sprintf("stocklake_v%d_%d", q.id, len(scans))
 		text := view
 		if r.alias == "" {
-			text += " AS " + quoteIdent(r.name)
+			text += " AS " + sqltext.QuoteIdent(r.name)
 		}
 		edits = append(edits, edit{r.loc, end, text})
 		s.view = view
@@ -374,12 +424,12 @@ func (q *query) run(ctx context.Context, prefix, body string, start time.Time) (
 		if c.loc < 0 || c.fmtLoc <= c.loc || c.loc+len(c.name) > len(body) || !strings.EqualFold(body[c.loc:c.loc+len(c.name)], c.name) {
 			continue
 		}
-		toks := lex(body[c.fmtLoc:])
-		if len(toks) == 0 || toks[0].kind != tokString || toks[0].start != 0 {
+		k := tokenAt(toks, c.fmtLoc)
+		if k < 0 || toks[k].Kind != sqltext.String || tokenAt(toks, c.loc) < 0 {
 			continue
 		}
 		ff := formatFuncs[c.name]
-		edits = append(edits, edit{c.loc, c.loc + len(c.name), ff.duck}, edit{c.fmtLoc, c.fmtLoc + toks[0].end, quoteString(ff.translate(c.format))})
+		edits = append(edits, edit{c.loc, c.loc + len(c.name), ff.duck}, edit{c.fmtLoc, toks[k].End, sqltext.QuoteString(ff.translate(c.format))})
 	}
 	sort.Slice(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
 	if limit > 0 && q.stats.BytesScanned > limit {
@@ -458,7 +508,7 @@ func (q *query) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, v := range q.views {
-		if _, err := q.conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp.main."+quoteIdent(v)); err != nil {
+		if _, err := q.conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp.main."+sqltext.QuoteIdent(v)); err != nil {
 			q.e.log.Warn("duckdb: dropping a temporary view failed", "view", v, "err", err)
 		}
 	}

@@ -381,10 +381,12 @@ func TestDialect(t *testing.T) {
 		{"SELECT year_of_week(DATE '2027-01-01') * 100 + day_of_month(DATE '2027-01-01')", "202601"},
 	}
 	for _, tc := range tests {
-		r, _ := query(t, e, tc.sql)
-		if got := toString(r.Rows[0][0]); got != tc.want {
-			t.Errorf("%s = %s, want %s", tc.sql, got, tc.want)
-		}
+		t.Run("", func(t *testing.T) {
+			r, _ := query(t, e, tc.sql)
+			if got := toString(r.Rows[0][0]); got != tc.want {
+				t.Errorf("%s = %s, want %s", tc.sql, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -516,5 +518,40 @@ func TestPlainFolderPartitions(t *testing.T) {
 	r, st := query(t, e, "SELECT "+key+" AS p, count(*) AS n FROM other.plain WHERE "+key+" = '2026-11-24' GROUP BY 1")
 	if len(r.Rows) != 1 || r.Rows[0][0] != "2026-11-24" || r.Rows[0][1].(int64) != 900 || st.FilesScanned != 1 {
 		t.Fatalf("got %v, stats %+v", r.Rows, st)
+	}
+}
+
+// TestLexedAsDuckDB runs statements whose table names or format literals
+// only a lexer reading as DuckDB does (nested comments, -- comments ending
+// at a carriage return, Unicode spaces, E-strings and $$ strings) finds. The
+// engine's own lexer before sqltext could not locate these table names.
+func TestLexedAsDuckDB(t *testing.T) {
+	f := sharedFixture(t)
+	e := newEngine(t, f)
+	want, _ := query(t, e, "SELECT count(*) FROM market.ticks WHERE dt = '2026-11-24'")
+	for _, sql := range []string{
+		"SELECT count(*) FROM market /* a /* b */ c */ . ticks WHERE dt = '2026-11-24'",
+		"SELECT count(*) FROM market -- x\r.ticks WHERE dt = '2026-11-24'",
+		"SELECT count(*) FROM market.ticks\u00a0WHERE dt = '2026-11-24'",
+		"SELECT count(*) FROM market.\"ticks\" WHERE dt = '2026-11-24';;",
+	} {
+		t.Run("", func(t *testing.T) {
+			got, _ := query(t, e, sql)
+			if fmt.Sprint(got.Rows) != fmt.Sprint(want.Rows) {
+				t.Errorf("%q = %v, want %v", sql, got.Rows, want.Rows)
+			}
+		})
+	}
+	for _, tc := range []struct{ sql, want string }{
+		{"SELECT date_format(TIMESTAMP '2026-11-26 14:05:01', E'%Y\\'%m')", "2026'11"},
+		{"SELECT date_format(TIMESTAMP '2026-11-26 14:05:01', $$%Y-%m$$)", "2026-11"},
+		{"SELECT date_format(TIMESTAMP '2026-11-26 14:05:01', /* c */ '%Y' -- d\r)", "2026"},
+	} {
+		t.Run("", func(t *testing.T) {
+			r, _ := query(t, e, tc.sql)
+			if got := toString(r.Rows[0][0]); got != tc.want {
+				t.Errorf("%s = %s, want %s", tc.sql, got, tc.want)
+			}
+		})
 	}
 }

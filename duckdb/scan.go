@@ -14,6 +14,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/hive"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // scan is what one table reference reads: the table, the files left after
@@ -215,7 +216,7 @@ func (q *query) prune(ctx context.Context, s *scan, ref *tableRef, parts []stock
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(&b, ", TRY_CAST(NULLIF(c%d, '%s') AS %s) AS %s", i+1, hive.DefaultPartitionName, dt, quoteIdent(strings.ToLower(k.Name)))
+		fmt.Fprintf(&b, ", TRY_CAST(NULLIF(c%d, '%s') AS %s) AS %s", i+1, hive.DefaultPartitionName, dt, sqltext.QuoteIdent(strings.ToLower(k.Name)))
 	}
 	b.WriteString(" FROM (VALUES ")
 	for i, p := range parts {
@@ -228,7 +229,7 @@ func (q *query) prune(ctx context.Context, s *scan, ref *tableRef, parts []stock
 			if j < len(p.Values) {
 				v = p.Values[j]
 			}
-			b.WriteString(", " + quoteString(v))
+			b.WriteString(", " + sqltext.QuoteString(v))
 		}
 		b.WriteString(")")
 	}
@@ -325,7 +326,7 @@ func (q *query) createView(ctx context.Context, s *scan) error {
 		if err != nil {
 			return err
 		}
-		_, err = q.conn.ExecContext(ctx, "CREATE TEMP VIEW "+quoteIdent(s.view)+" AS "+sqlText)
+		_, err = q.conn.ExecContext(ctx, "CREATE TEMP VIEW "+sqltext.QuoteIdent(s.view)+" AS "+sqlText)
 		if err == nil {
 			q.views = append(q.views, s.view)
 			return nil
@@ -358,7 +359,7 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 		if err != nil {
 			return "", fmt.Errorf("table %s.%s column %s: %w", t.Database, t.Name, c.Name, err)
 		}
-		out := quoteIdent(name)
+		out := sqltext.QuoteIdent(name)
 		switch {
 		case keyNames[name]:
 			continue
@@ -373,22 +374,22 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 				src = k
 			}
 			if !s.cols[i].Complex() {
-				srcCols = append(srcCols, quoteString(src)+": 'VARCHAR'")
-				sel = append(sel, "TRY_CAST("+quoteIdent(src)+" AS "+dt+") AS "+out)
+				srcCols = append(srcCols, sqltext.QuoteString(src)+": 'VARCHAR'")
+				sel = append(sel, "TRY_CAST("+sqltext.QuoteIdent(src)+" AS "+dt+") AS "+out)
 			} else {
-				srcCols = append(srcCols, quoteString(src)+": "+quoteString(dt))
-				sel = append(sel, quoteIdent(src)+" AS "+out)
+				srcCols = append(srcCols, sqltext.QuoteString(src)+": "+sqltext.QuoteString(dt))
+				sel = append(sel, sqltext.QuoteIdent(src)+" AS "+out)
 			}
 		case t.Format == stocklake.FormatCSV:
 			src := fmt.Sprintf("c%d", i)
-			srcCols = append(srcCols, quoteString(src)+": 'VARCHAR'")
+			srcCols = append(srcCols, sqltext.QuoteString(src)+": 'VARCHAR'")
 			if dt == "VARCHAR" {
-				sel = append(sel, quoteIdent(src)+" AS "+out)
+				sel = append(sel, sqltext.QuoteIdent(src)+" AS "+out)
 			} else {
-				sel = append(sel, "TRY_CAST("+quoteIdent(src)+" AS "+dt+") AS "+out)
+				sel = append(sel, "TRY_CAST("+sqltext.QuoteIdent(src)+" AS "+dt+") AS "+out)
 			}
 		default:
-			sel = append(sel, "CAST("+quoteIdent(c.Name)+" AS "+dt+") AS "+out)
+			sel = append(sel, "CAST("+sqltext.QuoteIdent(c.Name)+" AS "+dt+") AS "+out)
 		}
 	}
 	var hiveTypes []string
@@ -397,8 +398,8 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 		if err != nil {
 			return "", fmt.Errorf("table %s.%s partition key %s: %w", t.Database, t.Name, k.Name, err)
 		}
-		name := quoteIdent(strings.ToLower(k.Name))
-		hiveTypes = append(hiveTypes, quoteString(strings.ToLower(k.Name))+": VARCHAR")
+		name := sqltext.QuoteIdent(strings.ToLower(k.Name))
+		hiveTypes = append(hiveTypes, sqltext.QuoteString(strings.ToLower(k.Name))+": VARCHAR")
 		if len(s.paths) == 0 {
 			sel = append(sel, "CAST(NULL AS "+dt+") AS "+name)
 			continue
@@ -413,7 +414,7 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 	}
 	quoted := make([]string, len(s.paths))
 	for i, p := range s.paths {
-		quoted[i] = quoteString(p)
+		quoted[i] = sqltext.QuoteString(p)
 	}
 	files := "[" + strings.Join(quoted, ", ") + "]"
 	hiveOpts := "hive_partitioning = false"
@@ -433,7 +434,7 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 		escape := firstNonEmpty(t.SerDeParams["escapeChar"], quote)
 		header := t.Parameters["skip.header.line.count"] == "1" || t.SerDeParams["skip.header.line.count"] == "1"
 		from = fmt.Sprintf("read_csv(%s, %s, header = %t, delim = %s, quote = %s, escape = %s, columns = {%s}, auto_detect = false, null_padding = true, nullstr = '\\N')",
-			files, hiveOpts, header, quoteString(delim), quoteString(quote), quoteString(escape), strings.Join(srcCols, ", "))
+			files, hiveOpts, header, sqltext.QuoteString(delim), sqltext.QuoteString(quote), sqltext.QuoteString(escape), strings.Join(srcCols, ", "))
 	default:
 		return "", fmt.Errorf("table %s.%s has format %q: only parquet, json and csv tables can be queried: %w", t.Database, t.Name, t.Format, stocklake.ErrInvalid)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/hive"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // show answers metadata statements from the catalog, with Trino's column
@@ -17,16 +18,16 @@ import (
 //	SHOW TABLES [FROM|IN database] [LIKE 'pattern']
 //	SHOW COLUMNS FROM|IN table | DESCRIBE table
 //	SHOW PARTITIONS table                        (Athena)
-func (e *Engine) show(ctx context.Context, toks []token, start time.Time) (stocklake.Rows, error) {
+func (e *Engine) show(ctx context.Context, toks []sqltext.Token, start time.Time) (stocklake.Rows, error) {
 	words := toks[1:]
-	if toks[0].is("DESCRIBE") || toks[0].is("DESC") {
+	if toks[0].Is("DESCRIBE") || toks[0].Is("DESC") {
 		return e.describe(ctx, words, start)
 	}
 	if len(words) == 0 {
 		return nil, showUsage()
 	}
 	switch {
-	case words[0].is("SCHEMAS") || words[0].is("DATABASES"):
+	case words[0].Is("SCHEMAS") || words[0].Is("DATABASES"):
 		like, err := likePattern(words[1:])
 		if err != nil {
 			return nil, err
@@ -42,14 +43,14 @@ func (e *Engine) show(ctx context.Context, toks []token, start time.Time) (stock
 			}
 		}
 		return r, nil
-	case words[0].is("TABLES"):
+	case words[0].Is("TABLES"):
 		db := e.cfg.Database
 		rest := words[1:]
-		if len(rest) >= 2 && (rest[0].is("FROM") || rest[0].is("IN")) {
-			db = strings.ToLower(rest[1].text)
+		if len(rest) >= 2 && (rest[0].Is("FROM") || rest[0].Is("IN")) {
+			db = strings.ToLower(rest[1].Value())
 			rest = rest[2:]
-			if len(rest) >= 2 && rest[0].text == "." { // catalog.schema
-				db = strings.ToLower(rest[1].text)
+			if len(rest) >= 2 && rest[0].IsSymbol(".") { // catalog.schema
+				db = strings.ToLower(rest[1].Value())
 				rest = rest[2:]
 			}
 		}
@@ -71,12 +72,12 @@ func (e *Engine) show(ctx context.Context, toks []token, start time.Time) (stock
 			}
 		}
 		return r, nil
-	case words[0].is("COLUMNS"):
-		if len(words) < 2 || !(words[1].is("FROM") || words[1].is("IN")) {
+	case words[0].Is("COLUMNS"):
+		if len(words) < 2 || !(words[1].Is("FROM") || words[1].Is("IN")) {
 			return nil, showUsage()
 		}
 		return e.describe(ctx, words[2:], start)
-	case words[0].is("PARTITIONS"):
+	case words[0].Is("PARTITIONS"):
 		t, err := e.tableNamed(ctx, words[1:])
 		if err != nil {
 			return nil, err
@@ -104,7 +105,7 @@ func showUsage() error {
 }
 
 // describe lists a table's columns, partition keys last, as Trino does.
-func (e *Engine) describe(ctx context.Context, words []token, start time.Time) (stocklake.Rows, error) {
+func (e *Engine) describe(ctx context.Context, words []sqltext.Token, start time.Time) (stocklake.Rows, error) {
 	t, err := e.tableNamed(ctx, words)
 	if err != nil {
 		return nil, err
@@ -139,19 +140,19 @@ func (e *Engine) describe(ctx context.Context, words []token, start time.Time) (
 }
 
 // tableNamed resolves "[catalog.][db.]table" tokens to a catalog table.
-func (e *Engine) tableNamed(ctx context.Context, words []token) (stocklake.Table, error) {
+func (e *Engine) tableNamed(ctx context.Context, words []sqltext.Token) (stocklake.Table, error) {
 	var parts []string
 	for i, w := range words {
 		if i%2 == 1 {
-			if w.text != "." {
-				return stocklake.Table{}, fmt.Errorf("unexpected %q after the table name: %w", w.text, stocklake.ErrInvalid)
+			if !w.IsSymbol(".") {
+				return stocklake.Table{}, fmt.Errorf("unexpected %q after the table name: %w", w.Text, stocklake.ErrInvalid)
 			}
 			continue
 		}
-		if !w.ident() {
-			return stocklake.Table{}, fmt.Errorf("expected a table name, got %q: %w", w.text, stocklake.ErrInvalid)
+		if !w.Name() {
+			return stocklake.Table{}, fmt.Errorf("expected a table name, got %q: %w", w.Text, stocklake.ErrInvalid)
 		}
-		parts = append(parts, w.text)
+		parts = append(parts, w.Value())
 	}
 	if len(parts) == 0 || len(parts) > 3 {
 		return stocklake.Table{}, fmt.Errorf("name a table: database.table: %w", stocklake.ErrInvalid)
@@ -171,12 +172,12 @@ func (e *Engine) tableNamed(ctx context.Context, words []token) (stocklake.Table
 }
 
 // likePattern reads an optional "LIKE 'pattern'" clause.
-func likePattern(words []token) (string, error) {
+func likePattern(words []sqltext.Token) (string, error) {
 	switch {
 	case len(words) == 0:
 		return "", nil
-	case len(words) == 2 && words[0].is("LIKE") && words[1].kind == tokString:
-		return words[1].text, nil
+	case len(words) == 2 && words[0].Is("LIKE") && words[1].Kind == sqltext.String:
+		return words[1].Value(), nil
 	}
 	return "", fmt.Errorf("expected LIKE 'pattern': %w", stocklake.ErrInvalid)
 }

@@ -13,11 +13,8 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/hive"
+	"github.com/stocklake/stocklake/sqltext"
 )
-
-func isIdentByte(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
 
 // duckType is the DuckDB type that holds a Glue type.
 func duckType(t hive.Type) (string, error) {
@@ -69,7 +66,7 @@ func duckType(t hive.Type) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			parts[i] = quoteIdent(f) + " " + e
+			parts[i] = sqltext.QuoteIdent(f) + " " + e
 		}
 		return "STRUCT(" + strings.Join(parts, ", ") + ")", nil
 	}
@@ -307,14 +304,4 @@ func abs32(n int32) int32 {
 		return -n
 	}
 	return n
-}
-
-// quoteIdent quotes an identifier for DuckDB.
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// quoteString quotes a string literal for DuckDB.
-func quoteString(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

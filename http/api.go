@@ -14,6 +14,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/query"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // intParam reads a non-negative integer query parameter with a default and
@@ -263,7 +264,7 @@ func (s *Server) getQuery(w nethttp.ResponseWriter, r *nethttp.Request) {
 			row := make([]*string, len(vals))
 			for j, v := range vals {
 				if v != nil {
-					t := query.FormatValue(v, cols[j].Type)
+					t := sqltext.FormatValue(v, cols[j].Type)
 					row[j] = &t
 				}
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // Format is an output format of Write.
@@ -62,119 +63,6 @@ func Write(w io.Writer, rows stocklake.Rows, format Format) (int64, error) {
 	return 0, fmt.Errorf("output format %q: use one of table, csv, json, parquet: %w", format, stocklake.ErrConfig)
 }
 
-// FormatValue renders a value as text the way Trino's CLI does: timestamps
-// as "2026-11-26 14:05:01.123" with the type's precision, dates as
-// "2026-11-26", doubles without exponent for ordinary magnitudes, arrays,
-// maps and rows as JSON, varbinary in hex. NULL is "".
-func FormatValue(v any, typ string) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case bool:
-		return strconv.FormatBool(x)
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case float64:
-		return formatFloat(x)
-	case []byte:
-		return fmt.Sprintf("%x", x)
-	case time.Time:
-		return formatTime(x, typ)
-	case int:
-		return strconv.Itoa(x)
-	case int32:
-		return strconv.FormatInt(int64(x), 10)
-	case float32:
-		return formatFloat(float64(x))
-	}
-	b, err := json.Marshal(jsonValue(v, ""))
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-func formatFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
-		return strconv.FormatFloat(f, 'E', -1, 64)
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
-}
-
-// precision reads p from "timestamp(p)..." (3 when absent).
-func precision(typ string) int {
-	if i := strings.IndexByte(typ, '('); i > 0 {
-		if j := strings.IndexByte(typ[i:], ')'); j > 0 {
-			if p, err := strconv.Atoi(typ[i+1 : i+j]); err == nil {
-				return p
-			}
-		}
-	}
-	return 3
-}
-
-func formatTime(t time.Time, typ string) string {
-	t = t.UTC()
-	switch {
-	case typ == "date":
-		return t.Format("2006-01-02")
-	case strings.HasPrefix(typ, "time") && !strings.HasPrefix(typ, "timestamp"):
-		return t.Format("15:04:05") + fraction(t, precision(typ))
-	}
-	s := t.Format("2006-01-02 15:04:05") + fraction(t, precision(typ))
-	if strings.Contains(typ, "with time zone") {
-		s += " UTC"
-	}
-	return s
-}
-
-func fraction(t time.Time, p int) string {
-	if p <= 0 {
-		return ""
-	}
-	ns := fmt.Sprintf("%09d", t.Nanosecond())
-	return "." + ns[:min(p, 9)]
-}
-
-// jsonValue converts a value for encoding/json: times as formatted text,
-// non-finite doubles as strings, varbinary as base64.
-func jsonValue(v any, typ string) any {
-	switch x := v.(type) {
-	case time.Time:
-		return formatTime(x, typ)
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return formatFloat(x)
-		}
-		return x
-	case []byte:
-		return base64.StdEncoding.EncodeToString(x)
-	case []any:
-		out := make([]any, len(x))
-		for i := range x {
-			out[i] = jsonValue(x[i], "")
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonValue(e, "")
-		}
-		return out
-	}
-	return v
-}
-
 // numeric reports whether a Trino type is right-aligned in tables.
 func numeric(typ string) bool {
 	for _, p := range []string{"bigint", "integer", "smallint", "tinyint", "double", "real", "decimal"} {
@@ -199,7 +87,7 @@ func writeTable(w io.Writer, rows stocklake.Rows) (int64, error) {
 			if vals[i] == nil {
 				row[i] = "NULL"
 			} else {
-				row[i] = strings.ReplaceAll(FormatValue(vals[i], cols[i].Type), "\n", `\n`)
+				row[i] = strings.ReplaceAll(sqltext.FormatValue(vals[i], cols[i].Type), "\n", `\n`)
 			}
 			width[i] = max(width[i], utf8.RuneCountInString(row[i]))
 		}
@@ -299,7 +187,7 @@ func writeResult(w io.Writer, rows stocklake.Rows, maxBytes int64, idx *PageInde
 				bw.WriteByte(',')
 			}
 			if v != nil {
-				writeQuoted(bw, FormatValue(v, cols[i].Type))
+				writeQuoted(bw, sqltext.FormatValue(v, cols[i].Type))
 			}
 		}
 		bw.WriteByte('\n')
@@ -384,7 +272,7 @@ func writeJSON(w io.Writer, rows stocklake.Rows) (int64, error) {
 			}
 			bw.Write(keys[i])
 			bw.WriteByte(':')
-			b, err := json.Marshal(jsonValue(v, cols[i].Type))
+			b, err := json.Marshal(sqltext.JSONValue(v, cols[i].Type))
 			if err != nil {
 				b, _ = json.Marshal(fmt.Sprint(v))
 			}
@@ -473,7 +361,7 @@ func writeParquet(w io.Writer, rows stocklake.Rows) (int64, error) {
 			case pqInt:
 				if x, ok := v.(int64); ok {
 					pv = &x
-				} else if s, err := strconv.ParseInt(FormatValue(v, ""), 10, 64); err == nil {
+				} else if s, err := strconv.ParseInt(sqltext.FormatValue(v, ""), 10, 64); err == nil {
 					pv = &s
 				}
 			case pqDouble:
@@ -499,7 +387,7 @@ func writeParquet(w io.Writer, rows stocklake.Rows) (int64, error) {
 				if b, ok := v.([]byte); ok {
 					s = base64.StdEncoding.EncodeToString(b)
 				} else {
-					s = FormatValue(v, cols[i].Type)
+					s = sqltext.FormatValue(v, cols[i].Type)
 				}
 				pv = &s
 			}

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // This file links DuckDB into the query tests only with -tags fuzzduckdb:
@@ -56,22 +58,22 @@ func init() {
 		}
 		// Not a SELECT: only EXPLAIN of one may pass. Check the explained
 		// statement on its own, found as the guard finds it.
-		toks := tokens(stmt, postgres)
-		if !toks[0].is("EXPLAIN") {
+		toks := sqltext.Lex(stmt, sqltext.DuckDB)
+		if !toks[0].Is("EXPLAIN") {
 			t.Fatalf("CheckReadOnly accepted %q, which DuckDB reads as something other than a query (%s: %s)", stmt, errType, msg)
 		}
 		i := 1
-		for i < len(toks) && (toks[i].is("ANALYZE") || toks[i].is("VERBOSE")) {
+		for i < len(toks) && (toks[i].Is("ANALYZE") || toks[i].Is("VERBOSE")) {
 			i++
 		}
-		if i < len(toks) && toks[i].text == "(" && !toks[i].quoted {
+		if i < len(toks) && toks[i].IsSymbol("(") {
 			i = skipParens(toks, i)
 		}
 		if i >= len(toks) {
 			return
 		}
-		if n, errType, msg := serialize(t, stmt[toks[i].pos:]); errType != "parser" && !(errType == "" && n <= 1) {
-			t.Fatalf("CheckReadOnly accepted %q, which explains %q, which DuckDB reads as %d statements (%s: %s)", stmt, stmt[toks[i].pos:], n, errType, msg)
+		if n, errType, msg := serialize(t, stmt[toks[i].Start:]); errType != "parser" && !(errType == "" && n <= 1) {
+			t.Fatalf("CheckReadOnly accepted %q, which explains %q, which DuckDB reads as %d statements (%s: %s)", stmt, stmt[toks[i].Start:], n, errType, msg)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // duckdbOracle, when set (go test -tags fuzzduckdb), checks with DuckDB's
@@ -62,7 +63,7 @@ func FuzzCheckReadOnly(f *testing.F) {
 				t.Fatalf("accepted %q but not %q: %v", s, v, err)
 			}
 		}
-		if toks := tokens(s, postgres); toks[0].text != "(" {
+		if toks := sqltext.Lex(s, sqltext.DuckDB); !toks[0].IsSymbol("(") {
 			for _, pre := range []string{"EXPLAIN ", "explain analyze "} {
 				if err := CheckReadOnly(pre + s); err != nil {
 					t.Fatalf("accepted %q but not %q: %v", s, pre+s, err)

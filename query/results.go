@@ -2,15 +2,12 @@ package query
 
 import (
 	"bufio"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // csvRows reads a stored result (Athena's CSV: a header, quoted values,
@@ -62,7 +59,7 @@ func (r *csvRows) Next() bool {
 			r.vals = append(r.vals, nil)
 			continue
 		}
-		v, err := parseValue(*f, r.ex.Columns[i].Type)
+		v, err := sqltext.ParseFormatted(*f, r.ex.Columns[i].Type)
 		if err != nil {
 			return r.stop(fmt.Errorf("result of query %s, column %s: %v: %w", r.ex.ID, r.ex.Columns[i].Name, err, stocklake.ErrInvalid))
 		}
@@ -132,32 +129,6 @@ func (r *csvRows) record() ([]*string, error) {
 			return nil, fmt.Errorf("unquoted value in a result file: %w", stocklake.ErrInvalid)
 		}
 	}
-}
-
-// parseValue converts a formatted value back to the Go type Rows promise
-// for its column type.
-func parseValue(s, typ string) (any, error) {
-	switch {
-	case typ == "bigint" || typ == "integer" || typ == "smallint" || typ == "tinyint":
-		return strconv.ParseInt(s, 10, 64)
-	case typ == "double" || typ == "real":
-		return strconv.ParseFloat(s, 64) // also reads NaN, Infinity, -Infinity
-	case typ == "boolean":
-		return strconv.ParseBool(s)
-	case typ == "date":
-		return time.Parse("2006-01-02", s)
-	case strings.HasPrefix(typ, "timestamp"):
-		return time.Parse("2006-01-02 15:04:05.999999999", strings.TrimSuffix(s, " UTC"))
-	case typ == "varbinary":
-		return hex.DecodeString(s)
-	case strings.HasPrefix(typ, "array"), strings.HasPrefix(typ, "map"), strings.HasPrefix(typ, "row"), typ == "json":
-		var v any
-		if err := json.Unmarshal([]byte(s), &v); err != nil {
-			return s, nil
-		}
-		return v, nil
-	}
-	return s, nil
 }
 
 func (r *csvRows) Values() []any { return r.vals }

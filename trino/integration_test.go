@@ -385,6 +385,23 @@ func TestTrinoIntegration(t *testing.T) {
 		}
 	})
 
+	t.Run("zone names", func(t *testing.T) {
+		// Nested timestamps arrive as text with Trino's zone ID; CET and
+		// PRC were read as zones at UTC before sqltext.ParseTime.
+		_, rows, _ := query(t, e, `SELECT ARRAY[with_timezone(TIMESTAMP '2026-11-26 14:05:01.000', 'CET'),
+			with_timezone(TIMESTAMP '2026-11-26 14:05:01.000', 'PRC'), with_timezone(TIMESTAMP '2026-11-26 14:05:01.000', 'Etc/GMT+5')]`)
+		want := []time.Time{time.Date(2026, 11, 26, 13, 5, 1, 0, time.UTC), time.Date(2026, 11, 26, 6, 5, 1, 0, time.UTC), time.Date(2026, 11, 26, 19, 5, 1, 0, time.UTC)}
+		got, _ := rows[0][0].([]any)
+		if len(got) != len(want) {
+			t.Fatalf("array = %#v", rows[0][0])
+		}
+		for i := range want {
+			if ts, ok := got[i].(time.Time); !ok || !ts.Equal(want[i]) {
+				t.Errorf("value %d = %v, want %v", i, got[i], want[i])
+			}
+		}
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		_, err := e.Query(ctx, "SELEC 1")
 		if !errors.Is(err, stocklake.ErrInvalid) || !strings.Contains(err.Error(), "SYNTAX_ERROR") {

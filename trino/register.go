@@ -14,6 +14,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/hive"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // FingerprintProperty is the table parameter (Trino's extra_properties) in
@@ -113,7 +114,7 @@ func (e *Engine) Sync(ctx context.Context) error {
 func (e *Engine) syncTable(ctx context.Context, key string, t stocklake.Table) error {
 	db := strings.ToLower(t.Database)
 	if !e.schemas[db] {
-		if err := e.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(e.cfg.TrinoCatalog)+"."+quoteIdent(db)); err != nil {
+		if err := e.exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+sqltext.QuoteIdent(e.cfg.TrinoCatalog)+"."+sqltext.QuoteIdent(db)); err != nil {
 			return fmt.Errorf("trino: creating schema %s: %w", db, err)
 		}
 		e.schemas[db] = true
@@ -193,7 +194,7 @@ func (e *Engine) syncPartitions(ctx context.Context, key string, t stocklake.Tab
 		// One call lets Trino find every key=value folder; the loop below
 		// then removes any folder the catalog does not list.
 		call := fmt.Sprintf("CALL %s.system.sync_partition_metadata(schema_name => %s, table_name => %s, mode => 'ADD', case_sensitive => true)",
-			quoteIdent(e.cfg.TrinoCatalog), quoteString(strings.ToLower(t.Database)), quoteString(strings.ToLower(t.Name)))
+			sqltext.QuoteIdent(e.cfg.TrinoCatalog), sqltext.QuoteString(strings.ToLower(t.Database)), sqltext.QuoteString(strings.ToLower(t.Name)))
 		if err := e.exec(ctx, call); err != nil {
 			return fmt.Errorf("trino: discovering partitions of %s: %w", key, err)
 		}
@@ -215,17 +216,17 @@ func (e *Engine) syncPartitions(ctx context.Context, key string, t stocklake.Tab
 	}
 	keys := make([]string, len(t.PartitionKeys))
 	for i, k := range t.PartitionKeys {
-		keys[i] = quoteString(strings.ToLower(k.Name))
+		keys[i] = sqltext.QuoteString(strings.ToLower(k.Name))
 	}
 	cols := "ARRAY[" + strings.Join(keys, ", ") + "]"
-	proc := quoteIdent(e.cfg.TrinoCatalog) + ".system."
+	proc := sqltext.QuoteIdent(e.cfg.TrinoCatalog) + ".system."
 	args := func(values []string) string {
 		vs := make([]string, len(values))
 		for i, v := range values {
-			vs[i] = quoteString(v)
+			vs[i] = sqltext.QuoteString(v)
 		}
 		return fmt.Sprintf("schema_name => %s, table_name => %s, partition_columns => %s, partition_values => ARRAY[%s]",
-			quoteString(strings.ToLower(t.Database)), quoteString(strings.ToLower(t.Name)), cols, strings.Join(vs, ", "))
+			sqltext.QuoteString(strings.ToLower(t.Database)), sqltext.QuoteString(strings.ToLower(t.Name)), cols, strings.Join(vs, ", "))
 	}
 	for _, k := range extra {
 		if err := e.exec(ctx, "CALL "+proc+"unregister_partition("+args(strings.Split(k, partSep))+")"); err != nil {
@@ -235,7 +236,7 @@ func (e *Engine) syncPartitions(ctx context.Context, key string, t stocklake.Tab
 	}
 	for _, k := range missing {
 		p := want[k]
-		call := "CALL " + proc + "register_partition(" + args(p.Values) + ", location => " + quoteString(locs[k]) + ")"
+		call := "CALL " + proc + "register_partition(" + args(p.Values) + ", location => " + sqltext.QuoteString(locs[k]) + ")"
 		if err := e.exec(ctx, call); err != nil {
 			return fmt.Errorf("trino: adding partition %s of %s: %w", strings.Join(p.Values, "/"), key, err)
 		}
@@ -299,7 +300,7 @@ func canonical(t stocklake.Table, want map[string]stocklake.Partition, missing [
 func (e *Engine) trinoPartitions(ctx context.Context, t stocklake.Table) (map[string]string, error) {
 	cols := make([]string, len(t.PartitionKeys))
 	for i, k := range t.PartitionKeys {
-		cols[i] = "CAST(" + quoteIdent(strings.ToLower(k.Name)) + " AS varchar)"
+		cols[i] = "CAST(" + sqltext.QuoteIdent(strings.ToLower(k.Name)) + " AS varchar)"
 	}
 	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + e.qualified(t.Database, t.Name+"$partitions")
 	rows, err := e.texts(ctx, q)
@@ -316,7 +317,7 @@ func (e *Engine) trinoPartitions(ctx context.Context, t stocklake.Table) (map[st
 // loadState learns which tables an earlier Engine registered in the schemas
 // of dbs, from the fingerprints they carry.
 func (e *Engine) loadState(ctx context.Context, dbs []string) error {
-	schemas, err := e.texts(ctx, "SHOW SCHEMAS FROM "+quoteIdent(e.cfg.TrinoCatalog))
+	schemas, err := e.texts(ctx, "SHOW SCHEMAS FROM "+sqltext.QuoteIdent(e.cfg.TrinoCatalog))
 	if err != nil {
 		return fmt.Errorf("trino: listing schemas of Trino catalog %s (is it configured? scripts/trino sets up %q): %w",
 			e.cfg.TrinoCatalog, DefaultTrinoCatalog, err)
@@ -329,13 +330,13 @@ func (e *Engine) loadState(ctx context.Context, dbs []string) error {
 		if !exists[db] {
 			continue
 		}
-		tables, err := e.texts(ctx, "SHOW TABLES FROM "+quoteIdent(e.cfg.TrinoCatalog)+"."+quoteIdent(db))
+		tables, err := e.texts(ctx, "SHOW TABLES FROM "+sqltext.QuoteIdent(e.cfg.TrinoCatalog)+"."+sqltext.QuoteIdent(db))
 		if err != nil {
 			return fmt.Errorf("trino: listing tables of schema %s: %w", db, err)
 		}
 		for _, t := range tables {
 			name := t[0]
-			fp, err := e.texts(ctx, "SELECT "+quoteIdent(FingerprintProperty)+" FROM "+e.qualified(db, name+"$properties"))
+			fp, err := e.texts(ctx, "SELECT "+sqltext.QuoteIdent(FingerprintProperty)+" FROM "+e.qualified(db, name+"$properties"))
 			switch {
 			case err == nil && len(fp) == 1 && fp[0][0] != "":
 				e.state[tableKey(db, name)] = &registered{fingerprint: fp[0][0]}
@@ -367,9 +368,9 @@ func (e *Engine) tableDDL(t stocklake.Table) (ddl, fingerprint string, err error
 		if err != nil {
 			return &tableError{err: fmt.Errorf("column %s: %w", c.Name, err)}
 		}
-		s := quoteIdent(strings.ToLower(c.Name)) + " " + typ
+		s := sqltext.QuoteIdent(strings.ToLower(c.Name)) + " " + typ
 		if c.Comment != "" {
-			s += " COMMENT " + quoteString(c.Comment)
+			s += " COMMENT " + sqltext.QuoteString(c.Comment)
 		}
 		cols = append(cols, s)
 		return nil
@@ -384,9 +385,9 @@ func (e *Engine) tableDDL(t stocklake.Table) (ddl, fingerprint string, err error
 		if err := add(k); err != nil {
 			return "", "", err
 		}
-		keys = append(keys, quoteString(strings.ToLower(k.Name)))
+		keys = append(keys, sqltext.QuoteString(strings.ToLower(k.Name)))
 	}
-	props := []string{"external_location = " + quoteString(loc)}
+	props := []string{"external_location = " + sqltext.QuoteString(loc)}
 	fmtProps, err := formatProperties(t)
 	if err != nil {
 		return "", "", &tableError{err: err}
@@ -399,7 +400,7 @@ func (e *Engine) tableDDL(t stocklake.Table) (ddl, fingerprint string, err error
 	body := head + "\nWITH (\n  " + strings.Join(props, ",\n  ")
 	sum := sha256.Sum256([]byte(body))
 	fingerprint = hex.EncodeToString(sum[:12])
-	ddl = body + ",\n  extra_properties = MAP(ARRAY[" + quoteString(FingerprintProperty) + "], ARRAY[" + quoteString(fingerprint) + "])\n)"
+	ddl = body + ",\n  extra_properties = MAP(ARRAY[" + sqltext.QuoteString(FingerprintProperty) + "], ARRAY[" + sqltext.QuoteString(fingerprint) + "])\n)"
 	return ddl, fingerprint, nil
 }
 
@@ -447,12 +448,12 @@ func formatProperties(t stocklake.Table) ([]string, error) {
 		if sep == "" {
 			sep = ","
 		}
-		props = append(props, "csv_separator = "+quoteString(sep))
+		props = append(props, "csv_separator = "+sqltext.QuoteString(sep))
 		if q := param("quoteChar"); q != "" {
-			props = append(props, "csv_quote = "+quoteString(q))
+			props = append(props, "csv_quote = "+sqltext.QuoteString(q))
 		}
 		if esc := param("escapeChar"); esc != "" {
-			props = append(props, "csv_escape = "+quoteString(esc))
+			props = append(props, "csv_escape = "+sqltext.QuoteString(esc))
 		}
 		return props, nil
 	case t.SerDe == hive.LazySimpleSerDe || t.SerDe == "" && format == stocklake.FormatCSV:
@@ -461,7 +462,7 @@ func formatProperties(t stocklake.Table) ([]string, error) {
 		if sep == "" {
 			sep = "\x01"
 		}
-		props = append(props, "textfile_field_separator = "+quoteString(sep))
+		props = append(props, "textfile_field_separator = "+sqltext.QuoteString(sep))
 		return props, nil
 	}
 	return nil, fmt.Errorf("format %q with SerDe %q is not one Trino's Hive connector reads: %w", t.Format, t.SerDe, stocklake.ErrInvalid)
@@ -544,7 +545,7 @@ func configuredPrecision(err error) int {
 
 // qualified returns "catalog"."schema"."table".
 func (e *Engine) qualified(db, table string) string {
-	return quoteIdent(e.cfg.TrinoCatalog) + "." + quoteIdent(strings.ToLower(db)) + "." + quoteIdent(strings.ToLower(table))
+	return sqltext.QuoteIdent(e.cfg.TrinoCatalog) + "." + sqltext.QuoteIdent(strings.ToLower(db)) + "." + sqltext.QuoteIdent(strings.ToLower(table))
 }
 
 func tableKey(db, table string) string {

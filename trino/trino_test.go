@@ -601,3 +601,28 @@ func TestCanonical(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertZoneName reads timestamps with a time zone named by a Trino
+// zone ID. Trino 476 writes CET, PRC, WET and the like, which Go's "MST"
+// layout (tried first before sqltext.ParseTime) read as zones at UTC.
+func TestConvertZoneName(t *testing.T) {
+	tp, err := parseTrinoType("array(timestamp(3) with time zone)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := convert(tp, []any{"2026-11-26 14:05:01.000 CET", "2026-11-26 14:05:01.000 PRC", "2026-11-26 14:05:01.000 UTC",
+		"2026-11-26 14:05:01.000 US/Eastern", "2026-11-26 14:05:01.000 -05:00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{
+		time.Date(2026, 11, 26, 13, 5, 1, 0, time.UTC), time.Date(2026, 11, 26, 6, 5, 1, 0, time.UTC), time.Date(2026, 11, 26, 14, 5, 1, 0, time.UTC),
+		time.Date(2026, 11, 26, 19, 5, 1, 0, time.UTC), time.Date(2026, 11, 26, 19, 5, 1, 0, time.UTC),
+	}
+	got := v.([]any)
+	for i := range want {
+		if ts, ok := got[i].(time.Time); !ok || !ts.Equal(want[i]) {
+			t.Errorf("value %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/hive"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 // hiveToTrino translates a Glue/Hive column type (string, int,
@@ -89,7 +89,7 @@ func trinoDDL(t hive.Type, tsPrecision int) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			parts[i] = quoteIdent(t.Fields[i]) + " " + s
+			parts[i] = sqltext.QuoteIdent(t.Fields[i]) + " " + s
 		}
 		return "row(" + strings.Join(parts, ", ") + ")", nil
 	}
@@ -339,16 +339,6 @@ func (t *sqlType) write(b *strings.Builder) {
 	}
 }
 
-// timeLayouts parse Trino's text form of date, time and timestamp values.
-var timeLayouts = []string{
-	"2006-01-02 15:04:05.999999999 Z07:00",
-	"2006-01-02 15:04:05.999999999 MST",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02",
-	"15:04:05.999999999 Z07:00",
-	"15:04:05.999999999",
-}
-
 // convert turns a value from the Trino client into a Go value of the
 // stocklake.Rows contract: nil, bool, int64, float64, string, []byte,
 // time.Time, []any or map[string]any. Scalars arrive converted by the
@@ -469,52 +459,11 @@ func convertString(t *sqlType, s string) (any, error) {
 		return s, nil
 	}
 	switch t.name {
-	case "real", "double":
-		// Trino sends NaN and infinities as strings.
-		switch s {
-		case "NaN":
-			return math.NaN(), nil
-		case "Infinity":
-			return math.Inf(1), nil
-		case "-Infinity":
-			return math.Inf(-1), nil
-		}
-		return strconv.ParseFloat(s, 64)
-	case "tinyint", "smallint", "integer", "bigint":
-		return strconv.ParseInt(s, 10, 64)
-	case "date", "time", "timestamp":
-		return parseTime(s)
-	case "varbinary":
+	case "varbinary": // base64 in the client's JSON, not the hex of its text
 		return base64.StdEncoding.DecodeString(s)
+	case "real", "double", "tinyint", "smallint", "integer", "bigint", "date", "time", "timestamp":
+		// Trino sends NaN and infinities as strings.
+		return sqltext.ParseValue(s, t.name)
 	}
 	return s, nil
-}
-
-// parseTime parses Trino's text form of a date, time or timestamp; values
-// without a zone are UTC (the engine's session time zone).
-func parseTime(s string) (time.Time, error) {
-	for _, l := range timeLayouts {
-		if t, err := time.ParseInLocation(l, s, time.UTC); err == nil {
-			return t, nil
-		}
-	}
-	// A zone name such as America/New_York.
-	if i := strings.LastIndexByte(s, ' '); i > 0 {
-		if loc, err := time.LoadLocation(s[i+1:]); err == nil {
-			if t, err := time.ParseInLocation("2006-01-02 15:04:05.999999999", s[:i], loc); err == nil {
-				return t, nil
-			}
-		}
-	}
-	return time.Time{}, fmt.Errorf("trino: cannot parse %q as a date or time: %w", s, stocklake.ErrInvalid)
-}
-
-// quoteIdent quotes a SQL identifier for Trino.
-func quoteIdent(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// quoteString quotes a SQL string literal for Trino.
-func quoteString(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/stocklake/stocklake/query"
+	"github.com/stocklake/stocklake/sqltext"
 )
 
 func sqlCommand() *ffcli.Command {
@@ -141,7 +142,9 @@ func (sh *shell) loop(ctx context.Context, next lineReader) error {
 		buf.WriteString(line)
 		buf.WriteByte('\n')
 		for {
-			stmt, rest, ok := query.CutStatement(buf.String())
+			// DuckDB's reading, the widest: it waits for the end of
+			// nested comments and $$ strings too.
+			stmt, rest, ok := sqltext.CutStatement(buf.String(), sqltext.DuckDB)
 			if !ok {
 				break
 			}
