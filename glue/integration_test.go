@@ -305,37 +305,8 @@ func testCatalog(t *testing.T, c *Catalog) {
 	if len(gotParts) != len(parts)-60 || !slices.Equal(gotParts[0].Values, parts[60].Values) {
 		t.Errorf("after deleting 60: %d partitions, first %v", len(gotParts), gotParts[0].Values)
 	}
-
-	// Marking a partition (the crawler's delete policy "mark") rewrites its parameters.
-	mark := gotParts[0]
-	mark.Parameters = map[string]string{stocklake.ParamDeprecatedByCrawler: "run-1"}
-	if err := c.DeletePartitions(ctx, db, "ticks", [][]string{mark.Values}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.AddPartitions(ctx, db, "ticks", []stocklake.Partition{mark}); err != nil {
-		t.Fatal(err)
-	}
-	gotParts, err = c.ListPartitions(ctx, db, "ticks")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if gotParts[0].Parameters[stocklake.ParamDeprecatedByCrawler] != "run-1" {
-		t.Errorf("marked partition parameters %v", gotParts[0].Parameters)
-	}
-
-	// DeleteTable removes versions and partitions.
-	if err := c.DeleteTable(ctx, db, "ticks"); err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.GetTable(ctx, db, "ticks")
-	wantErr(t, "GetTable after DeleteTable", err, stocklake.ErrNotFound)
-	wantErr(t, "DeleteTable twice", c.DeleteTable(ctx, db, "ticks"), stocklake.ErrNotFound)
-	_, err = c.ListPartitions(ctx, db, "ticks")
-	wantErr(t, "ListPartitions of a deleted table", err, stocklake.ErrNotFound)
-	wantErr(t, "AddPartitions to a deleted table", c.AddPartitions(ctx, db, "ticks", parts[:1]), stocklake.ErrNotFound)
-	wantErr(t, "DeletePartitions of a deleted table", c.DeletePartitions(ctx, db, "ticks", del[:1]), stocklake.ErrNotFound)
-	_, err = c.TableVersions(ctx, db, "ticks")
-	wantErr(t, "TableVersions of a deleted table", err, stocklake.ErrNotFound)
+	// Marking partitions, DeleteTable and the errors after it: internal/catalogtest
+	// (TestConformanceOnFake, TestGlueConformanceIntegration).
 }
 
 // Overlapping AddPartitions calls running at once lose no partition.

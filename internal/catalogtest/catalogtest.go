@@ -423,6 +423,9 @@ func testDeleteTable(t *testing.T, c stocklake.Catalog, db string) {
 	wantErr(t, "ListPartitions of a deleted table", err, stocklake.ErrNotFound)
 	_, err = c.TableVersions(ctx, db, "ticks")
 	wantErr(t, "TableVersions of a deleted table", err, stocklake.ErrNotFound)
+	wantErr(t, "AddPartitions to a deleted table", c.AddPartitions(ctx, db, "ticks",
+		[]stocklake.Partition{HourPartition(tt.Location, "2026-11-26", "15")}), stocklake.ErrNotFound)
+	wantErr(t, "DeletePartitions of a deleted table", c.DeletePartitions(ctx, db, "ticks", [][]string{{"2026-11-26", "14"}}), stocklake.ErrNotFound)
 	// A table created again under the same name starts afresh.
 	if err := c.CreateTable(ctx, tt); err != nil {
 		t.Fatal(err)
