@@ -52,3 +52,23 @@ type ObjectStore interface {
 	// URL is the store's location, e.g. file:///data/lake or s3://bucket/prefix.
 	URL() string
 }
+
+// FencedStore is implemented by object stores that can make a write or a
+// delete conditional on another object's version in one atomic step: the
+// file:// store holds fenceKey's lock (the one PutIf takes) while it checks
+// the version and renames the object into place. The sink fences each data
+// object with its partition's manifest, so a writer that lost ownership
+// while it was paused can never replace or delete its successor's objects.
+// Stores without it (S3 has no condition across keys) are fenced by a
+// check of the manifest's version just before each write, which leaves a
+// pause between that check and the write unguarded.
+type FencedStore interface {
+	// PutFenced stores body under key, as Put does, only while fenceKey is
+	// at version fenceVersion; otherwise nothing is written and the error
+	// wraps ErrPrecondition.
+	PutFenced(ctx context.Context, key string, body io.Reader, fenceKey, fenceVersion string) error
+	// DeleteFenced removes key, as Delete does, only while fenceKey is at
+	// version fenceVersion; otherwise the error wraps ErrPrecondition.
+	DeleteFenced(ctx context.Context, key, fenceKey, fenceVersion string) error
+}
+

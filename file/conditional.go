@@ -17,11 +17,12 @@ import (
 	"github.com/stocklake/stocklake"
 )
 
-// lockPrefix starts the names of the lock files PutIf takes. They start
-// with TempPrefix, so List and keys never see them, and New's clean-up of
-// stale temporary files leaves them alone (removing a lock file another
-// process holds would let two writers in).
-const lockPrefix = TempPrefix + "lock-"
+// lockPrefix starts the names of the lock files PutIf, PutFenced and
+// DeleteFenced take beside a key. Like TempPrefix it is reserved: List and
+// keys never see these files. They stay (removing a lock file another
+// process holds would let two writers in) and are not temporary files, so
+// New's clean-up of stale temporary files leaves them alone.
+const lockPrefix = ".stocklake-lock-"
 
 // GetVersion reads the file of key and returns, as its version, the
 // SHA-256 of its content in hex: each Put replaces the file by rename, so
@@ -113,3 +114,52 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 		wait = min(wait*2, 20*time.Millisecond)
 	}
 }
+
+// PutFenced writes key as Put does, and renames it into place only while
+// it holds fenceKey's lock and fenceKey is at version fenceVersion: the
+// check and the rename are one step for every process that writes
+// fenceKey with PutIf.
+func (s *ObjectStore) PutFenced(ctx context.Context, key string, body io.Reader, fenceKey, fenceVersion string) error {
+	return s.put(ctx, key, body, func() (func(), error) { return s.holdFence(ctx, fenceKey, fenceVersion) })
+}
+
+// DeleteFenced deletes key as Delete does, while it holds fenceKey's lock
+// and fenceKey is at version fenceVersion.
+func (s *ObjectStore) DeleteFenced(ctx context.Context, key, fenceKey, fenceVersion string) error {
+	release, err := s.holdFence(ctx, fenceKey, fenceVersion)
+	if err != nil {
+		return fmt.Errorf("file: delete %s: %w", key, err)
+	}
+	defer release()
+	return s.Delete(ctx, key)
+}
+
+// holdFence takes fenceKey's lock and checks its version; release lets
+// the lock go.
+func (s *ObjectStore) holdFence(ctx context.Context, fenceKey, fenceVersion string) (release func(), err error) {
+	path, err := s.path(fenceKey)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockFile(ctx, filepath.Join(filepath.Dir(path), lockPrefix+filepath.Base(path)))
+	if err != nil {
+		return nil, err
+	}
+	cur, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		err = fmt.Errorf("fence %s is gone, want version %s: %w", fenceKey, fenceVersion, stocklake.ErrPrecondition)
+	case err != nil:
+		err = fmt.Errorf("reading fence %s: %w", fenceKey, s.keyError(err))
+	case contentVersion(cur) != fenceVersion:
+		err = fmt.Errorf("fence %s changed (version %s, want %s): %w", fenceKey, contentVersion(cur), fenceVersion, stocklake.ErrPrecondition)
+	}
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+
+var _ stocklake.FencedStore = (*ObjectStore)(nil)

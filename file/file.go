@@ -92,6 +92,13 @@ func (s *ObjectStore) URL() string {
 // new one, never a partial one. A full disk is reported with the path, and
 // the temporary file is removed.
 func (s *ObjectStore) Put(ctx context.Context, key string, body io.Reader) (err error) {
+	return s.put(ctx, key, body, nil)
+}
+
+// put writes key as Put describes. If guard is set, it runs just before the
+// rename that makes the object visible and its release after it: the
+// rename happens only if guard returns nil, while guard's lock is held.
+func (s *ObjectStore) put(ctx context.Context, key string, body io.Reader, guard func() (release func(), err error)) (err error) {
 	path, err := s.path(key)
 	if err != nil {
 		return err
@@ -143,6 +150,14 @@ func (s *ObjectStore) Put(ctx context.Context, key string, body io.Reader) (err 
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("file: put %s: closing %s: %w", key, tmp, pathError(err))
+	}
+	if guard != nil {
+		release, gerr := guard()
+		if gerr != nil {
+			err = fmt.Errorf("file: put %s: %w", key, gerr)
+			return err
+		}
+		defer release()
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("file: put %s: renaming %s to %s: %w", key, tmp, path, s.keyError(err))
@@ -249,7 +264,7 @@ func (s *ObjectStore) List(ctx context.Context, prefix string) ([]stocklake.Obje
 			return err
 		}
 		key := filepath.ToSlash(rel)
-		if strings.HasPrefix(d.Name(), TempPrefix) {
+		if strings.HasPrefix(d.Name(), TempPrefix) || strings.HasPrefix(d.Name(), lockPrefix) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
@@ -423,7 +438,7 @@ func (s *ObjectStore) removeStaleTemps(cutoff time.Time) {
 		if err != nil {
 			return nil // best effort: skip what cannot be read
 		}
-		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) || strings.HasPrefix(d.Name(), lockPrefix) {
+		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) {
 			return nil
 		}
 		if fi, err := d.Info(); err == nil && fi.ModTime().Before(cutoff) {
@@ -498,8 +513,8 @@ func checkSegment(key, seg string) error {
 		return fmt.Errorf("file: key %q has an empty path segment: %w", key, stocklake.ErrInvalid)
 	case seg == "." || seg == "..":
 		return fmt.Errorf("file: key %q has a %q segment, which would leave the lake: %w", key, seg, stocklake.ErrInvalid)
-	case strings.HasPrefix(seg, TempPrefix):
-		return fmt.Errorf("file: key %q uses the reserved prefix %q: %w", key, TempPrefix, stocklake.ErrInvalid)
+	case strings.HasPrefix(seg, TempPrefix), strings.HasPrefix(seg, lockPrefix):
+		return fmt.Errorf("file: key %q uses a reserved prefix (%q or %q): %w", key, TempPrefix, lockPrefix, stocklake.ErrInvalid)
 	}
 	return nil
 }

@@ -313,3 +313,50 @@ func BenchmarkPut(b *testing.B) {
 		}
 	}
 }
+
+// TestPutFenced: a write or delete fenced on an object's version happens
+// only while that object is at the version, and never after another
+// writer's PutIf moved it on (the sink's zombie fence).
+func TestPutFenced(t *testing.T) {
+	ctx := t.Context()
+	s := newStore(t)
+	fence := "_stocklake/sink/t/id/0.json"
+	v1, err := s.PutIf(ctx, fence, strings.NewReader(`{"epoch":1}`), stocklake.IfAbsent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutFenced(ctx, "t/dt=x/a.parquet", strings.NewReader("owner 1"), fence, v1); err != nil {
+		t.Fatalf("PutFenced at the current version: %v", err)
+	}
+	// A successor claims the partition.
+	if _, err := s.PutIf(ctx, fence, strings.NewReader(`{"epoch":2}`), v1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutFenced(ctx, "t/dt=x/a.parquet", strings.NewReader("zombie"), fence, v1); !errors.Is(err, stocklake.ErrPrecondition) {
+		t.Fatalf("PutFenced after the fence moved on: %v, want ErrPrecondition", err)
+	}
+	if err := s.DeleteFenced(ctx, "t/dt=x/a.parquet", fence, v1); !errors.Is(err, stocklake.ErrPrecondition) {
+		t.Fatalf("DeleteFenced after the fence moved on: %v, want ErrPrecondition", err)
+	}
+	rc, err := s.Get(ctx, "t/dt=x/a.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "owner 1" {
+		t.Errorf("object = %q after refused writes, want the owner's", b)
+	}
+	objs, err := s.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if strings.Contains(o.Key, ".stocklake-") {
+			t.Errorf("List shows %s: lock and temporary files are not objects", o.Key)
+		}
+	}
+	if err := s.PutFenced(ctx, "t/dt=x/b.parquet", strings.NewReader("x"), "missing.json", v1); !errors.Is(err, stocklake.ErrPrecondition) {
+		t.Errorf("PutFenced on a missing fence: %v, want ErrPrecondition", err)
+	}
+}

@@ -172,9 +172,11 @@ func (s *Sink) stillOwner(ctx context.Context, ps *partState) bool {
 	return true
 }
 
-// lostOwnership drops a partition whose manifest write was refused: another
-// sink owns it now and re-reads its records. Nothing of the batch was
-// written or deleted.
+// lostOwnership drops a partition whose manifest, object or delete was
+// refused: another sink owns it now and re-reads its records. Nothing of
+// the batch is written or deleted after that; objects written before the
+// successor's claim are named in the manifest it read, so it rewrites or
+// removes them.
 func (s *Sink) lostOwnership(ps *partState, err error) {
 	s.stats.Fenced.Add(1)
 	s.log.Warn("write refused: another sink owns this partition now (this one was paused past its session?); dropping the batch and the partition without writing",
@@ -259,6 +261,9 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		return err
 	}
 	ps.own.version, ps.own.flushed = ver, true
+	if s.afterManifestWrite != nil {
+		s.afterManifestWrite(ps.partition)
+	}
 	var buf bytes.Buffer
 	rows := 0
 	for i, path := range b.order {
@@ -270,8 +275,12 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		n := int64(buf.Len())
 		data := buf.Bytes()
 		if err := s.retry(ctx, "write "+keys[i], func() error {
-			return s.cfg.Store.Put(ctx, keys[i], bytes.NewReader(data))
+			return s.putFenced(ctx, ps, keys[i], data)
 		}); err != nil {
+			if errors.Is(err, stocklake.ErrPrecondition) {
+				s.lostOwnership(ps, err)
+				return nil
+			}
 			return err
 		}
 		rows += g.rows()
@@ -280,7 +289,11 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		s.register(ctx, path)
 	}
 	for _, k := range stale {
-		if err := s.retry(ctx, "delete "+k, func() error { return s.cfg.Store.Delete(ctx, k) }); err != nil {
+		if err := s.retry(ctx, "delete "+k, func() error { return s.deleteFenced(ctx, ps, k) }); err != nil {
+			if errors.Is(err, stocklake.ErrPrecondition) {
+				s.lostOwnership(ps, err)
+				return nil
+			}
 			return err
 		}
 	}
@@ -426,3 +439,43 @@ func (s *Sink) notePending() {
 // hasPending reports whether, as of the last poll, a written batch still
 // waited for its commit. Safe to call from any goroutine.
 func (s *Sink) hasPending() bool { return s.pendingParts.Load() > 0 }
+
+// putFenced writes a data object of partition ps only while ps's manifest
+// is at the version this owner last wrote: in one step on stores that
+// can (stocklake.FencedStore, the file:// store), else right after a check
+// of the manifest's version. A refusal wraps stocklake.ErrPrecondition:
+// another sink owns the partition now.
+func (s *Sink) putFenced(ctx context.Context, ps *partState, key string, data []byte) error {
+	mk := manifestKey(s.cfg.Table, s.topicID, ps.partition)
+	if fs, ok := s.cfg.Store.(stocklake.FencedStore); ok {
+		return fs.PutFenced(ctx, key, bytes.NewReader(data), mk, ps.own.version)
+	}
+	if err := s.checkFence(ctx, mk, ps.own.version); err != nil {
+		return err
+	}
+	return s.cfg.Store.Put(ctx, key, bytes.NewReader(data))
+}
+
+// deleteFenced deletes a data object of partition ps as putFenced writes one.
+func (s *Sink) deleteFenced(ctx context.Context, ps *partState, key string) error {
+	mk := manifestKey(s.cfg.Table, s.topicID, ps.partition)
+	if fs, ok := s.cfg.Store.(stocklake.FencedStore); ok {
+		return fs.DeleteFenced(ctx, key, mk, ps.own.version)
+	}
+	if err := s.checkFence(ctx, mk, ps.own.version); err != nil {
+		return err
+	}
+	return s.cfg.Store.Delete(ctx, key)
+}
+
+// checkFence returns an ErrPrecondition error unless key is at version.
+func (s *Sink) checkFence(ctx context.Context, key, version string) error {
+	_, v, err := s.cfg.Store.GetVersion(ctx, key)
+	if err != nil {
+		return err
+	}
+	if v != version {
+		return fmt.Errorf("manifest %s moved on (version %s, this owner wrote %s): %w", key, v, version, stocklake.ErrPrecondition)
+	}
+	return nil
+}

@@ -17,7 +17,11 @@
 //     has claimed the partition (this one was paused past its session: a
 //     zombie), and the batch and the partition are dropped without writing
 //     or deleting anything;
-//  2. the objects are written; names derive from Kafka coordinates
+//  2. the objects are written, and stale ones deleted, each fenced on the
+//     manifest version this owner wrote: on file:// the check and the
+//     rename are one step under the manifest's lock
+//     (stocklake.FencedStore), elsewhere the version is checked just before
+//     each write. Names derive from Kafka coordinates
 //     (<table>+<topic id>+<partition>+<first offset of the object>);
 //  3. dead-letter records of the batch are flushed;
 //  4. offset last+1 is committed.
@@ -33,12 +37,13 @@
 // away. Nothing is lost and nothing counted twice, whatever the moment of
 // the crash.
 //
-// Fencing leaves one window open: a sink paused after its conditional
-// manifest write succeeded and before its object PUTs or deletes finish
-// can still write or delete those objects when it resumes, after its
-// successor has rewritten them (the successor sees the batch in the
-// manifest and rewrites or deletes its keys, but cannot stop a PUT already
-// on its way). Closing it fully needs a commit that is itself the
+// Fencing on file:// leaves no window: a zombie paused anywhere, even
+// after its manifest write, finds every later object write or delete
+// refused, and objects it wrote before its successor's claim are named in
+// the manifest the successor read, so the successor rewrites or removes
+// them. On S3, which has no condition across keys, a pause between the
+// version check and the PUT it guards can still let one stale write land
+// after the successor's; closing that needs a commit that is itself the
 // conditional write, as the Iceberg table format's snapshots are.
 //
 // The table's shape (schema mode, event-time field, partition keys, format)
@@ -257,6 +262,9 @@ type Sink struct {
 	// beforeManifestWrite, a test hook, runs before each manifest write
 	// of a flush.
 	beforeManifestWrite func(partition int32)
+	// afterManifestWrite, a test hook, runs after each manifest write
+	// that succeeded, before the batch's objects are written.
+	afterManifestWrite func(partition int32)
 }
 
 // New checks cfg and makes a Sink.
