@@ -110,5 +110,10 @@ func TestFaultZombieSinkIntegration(t *testing.T) {
 	fc.Detail = fmt.Sprintf("3 sinks in a group at %d ticks/s; %d times one that owned partitions and had written was stopped (SIGSTOP) for %v, past its 10 s session, and continued (SIGCONT) once the others owned every partition; resumed zombies had %v batch writes refused and lost their partitions %d times",
 		faultRate, stopped, zombiePause, refused, lost)
 	t.Log(fc.Detail)
+	if refused == 0 {
+		// Every victim held a batch when it stopped: a resumed zombie that
+		// never had a write refused was not fenced, or never was a zombie.
+		t.Errorf("no resumed zombie had a write refused in %d rounds", stopped)
+	}
 	verifyLake(t, fc, lake, sink.TableName(topic), int64(n))
 }
