@@ -1,10 +1,12 @@
 package iceberg
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,24 +62,15 @@ func ticks(n, day int, prefix string) []stocklake.Tick {
 	return out
 }
 
-// writeTicks writes ticks as the sink does (sink.TickRow, zstd) to a file
-// under the table's data folder and returns its URL.
-func writeTicks(t *testing.T, tbl *Table, name string, ts []stocklake.Tick) stocklake.LakeFile {
+// encodeTicks encodes ticks as the sink does: sink.TickRow, zstd.
+func encodeTicks(t *testing.T, ts []stocklake.Tick) []byte {
 	t.Helper()
-	loc := tbl.Location()
-	path := filepath.Join(loc[len("file://"):], "data", name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	codec, err := sink.ParseCodec("zstd")
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := parquet.NewGenericWriter[sink.TickRow](f, parquet.Compression(codec))
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[sink.TickRow](&buf, parquet.Compression(codec))
 	rows := make([]sink.TickRow, len(ts))
 	for i, tk := range ts {
 		rows[i] = sink.TickRow{Symbol: tk.Symbol, TS: tk.Time.UnixMicro(), Price: tk.Price, Size: tk.Size,
@@ -89,7 +82,19 @@ func writeTicks(t *testing.T, tbl *Table, name string, ts []stocklake.Tick) stoc
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Close(); err != nil {
+	return buf.Bytes()
+}
+
+// writeTicks writes ticks as the sink does to a file under the table's
+// data folder on a file:// lake and returns its URL.
+func writeTicks(t *testing.T, tbl *Table, name string, ts []stocklake.Tick) stocklake.LakeFile {
+	t.Helper()
+	loc := tbl.Location()
+	path := filepath.Join(strings.TrimPrefix(loc, "file://"), "data", name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, encodeTicks(t, ts), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return stocklake.LakeFile{URL: "file://" + path}
