@@ -102,50 +102,28 @@ func (t *Table) Commit(ctx context.Context, files []stocklake.LakeFile, ranges [
 		}
 		seen[f.URL] = true
 	}
-	maxAttempts := t.MaxAttempts
-	if maxAttempts <= 0 {
-		maxAttempts = DefaultMaxAttempts
-	}
-	commitID := uuid.NewString()
 	rangesJSON := encodeRanges(ranges)
-
-	tbl, err := t.refresh(ctx)
-	if err != nil {
-		return stocklake.TableSnapshot{}, err
-	}
 	var (
 		dfs             []ice.DataFile
 		dfsSpec, dfsSch = -1, -1
-		lastErr         error
 	)
-	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		meta := tbl.Metadata()
-		committed, err := offsetsAt(meta)
+	return t.commitLoop(ctx, "commit", func(tbl *table.Table, txn *table.Transaction, props ice.Properties) error {
+		committed, err := offsetsAt(tbl.Metadata())
 		if err != nil {
-			return stocklake.TableSnapshot{}, err
+			return err
 		}
 		next, err := advance(committed, ranges)
 		if err != nil {
-			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: commit to %s.%s refused: %w", t.database, t.name, err)
+			return fmt.Errorf("iceberg: commit to %s.%s refused: %w", t.database, t.name, err)
 		}
 		if spec := tbl.Spec(); spec.ID() != dfsSpec || tbl.Schema().ID != dfsSch {
 			if dfs, err = t.dataFiles(ctx, tbl, files); err != nil {
-				return stocklake.TableSnapshot{}, err
+				return err
 			}
 			dfsSpec, dfsSch = spec.ID(), tbl.Schema().ID
 		}
-		props := ice.Properties{
-			SummaryOffsets:  encodeOffsets(next),
-			SummaryRanges:   rangesJSON,
-			SummaryCommitID: commitID,
-		}
-		txn := tbl.NewTransaction()
-		// Pin the branch head we checked the offsets against: iceberg-go
-		// would otherwise replay the append on a newer head by itself,
-		// without checking the offsets again.
-		if err := txn.AssertRefSnapshotID(table.MainBranch); err != nil {
-			return stocklake.TableSnapshot{}, fail("preparing the commit", err)
-		}
+		props[SummaryOffsets] = encodeOffsets(next)
+		props[SummaryRanges] = rangesJSON
 		if len(dfs) > 0 {
 			// No duplicate check (it reads every manifest): the fencing
 			// rule already keeps a batch from being committed twice.
@@ -154,7 +132,92 @@ func (t *Table) Commit(ctx context.Context, files []stocklake.LakeFile, ranges [
 			err = txn.AddFiles(ctx, nil, props, true)
 		}
 		if err != nil {
-			return stocklake.TableSnapshot{}, fail(fmt.Sprintf("preparing the commit to %s.%s", t.database, t.name), err)
+			return fail(fmt.Sprintf("preparing the commit to %s.%s", t.database, t.name), err)
+		}
+		return nil
+	})
+}
+
+// Rewrite replaces data files by files holding the same rows (a
+// compaction), in one replace snapshot that copies the table's offsets
+// forward, so they survive the expiry of the snapshots that wrote them.
+// remove must be files of the current snapshot; add files are read for
+// their statistics. Conflicts are retried like Commit's.
+func (t *Table) Rewrite(ctx context.Context, remove, add []stocklake.LakeFile) (stocklake.TableSnapshot, error) {
+	if len(remove) == 0 || len(add) == 0 {
+		return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: rewrite of %s.%s needs files to remove and files to add: %w", t.database, t.name, stocklake.ErrInvalid)
+	}
+	var (
+		dfs             []ice.DataFile
+		dfsSpec, dfsSch = -1, -1
+	)
+	return t.commitLoop(ctx, "rewrite", func(tbl *table.Table, txn *table.Transaction, props ice.Properties) error {
+		committed, err := offsetsAt(tbl.Metadata())
+		if err != nil {
+			return err
+		}
+		if len(committed) > 0 {
+			props[SummaryOffsets] = encodeOffsets(committed)
+		}
+		if spec := tbl.Spec(); spec.ID() != dfsSpec || tbl.Schema().ID != dfsSch {
+			if dfs, err = t.dataFiles(ctx, tbl, add); err != nil {
+				return err
+			}
+			dfsSpec, dfsSch = spec.ID(), tbl.Schema().ID
+		}
+		tasks, err := tbl.Scan().PlanFiles(ctx)
+		if err != nil {
+			return fail(fmt.Sprintf("listing the files of %s.%s", t.database, t.name), err)
+		}
+		current := make(map[string]ice.DataFile, len(tasks))
+		for _, task := range tasks {
+			current[task.File.FilePath()] = task.File
+		}
+		rw := txn.NewRewrite(props)
+		for _, f := range remove {
+			df, ok := current[f.URL]
+			if !ok {
+				return fmt.Errorf("iceberg: rewrite of %s.%s: %s is not a file of the current snapshot (another compaction may have replaced it): %w",
+					t.database, t.name, f.URL, stocklake.ErrInvalid)
+			}
+			rw.DeleteFile(df)
+		}
+		for _, df := range dfs {
+			rw.AddDataFile(df)
+		}
+		if err := rw.Commit(ctx); err != nil {
+			return fail(fmt.Sprintf("preparing the rewrite of %s.%s", t.database, t.name), err)
+		}
+		return nil
+	})
+}
+
+// commitLoop runs one table change with optimistic concurrency. stage adds
+// the change to txn, built on tbl, with props as its snapshot summary
+// (props already holds SummaryCommitID). The branch head is pinned:
+// iceberg-go would otherwise replay the change on a newer head by itself,
+// without stage seeing that head (and checking the offsets against it).
+// When another writer got in first, commitLoop reads the table again and
+// stages again, up to MaxAttempts times.
+func (t *Table) commitLoop(ctx context.Context, what string, stage func(tbl *table.Table, txn *table.Transaction, props ice.Properties) error) (stocklake.TableSnapshot, error) {
+	maxAttempts := t.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = DefaultMaxAttempts
+	}
+	commitID := uuid.NewString()
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return stocklake.TableSnapshot{}, err
+	}
+	var lastErr error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		meta := tbl.Metadata()
+		txn := tbl.NewTransaction()
+		if err := txn.AssertRefSnapshotID(table.MainBranch); err != nil {
+			return stocklake.TableSnapshot{}, fail("preparing the "+what, err)
+		}
+		if err := stage(tbl, txn, ice.Properties{SummaryCommitID: commitID}); err != nil {
+			return stocklake.TableSnapshot{}, err
 		}
 		if t.beforeCommit != nil {
 			t.beforeCommit(attempt)
@@ -168,27 +231,26 @@ func (t *Table) Commit(ctx context.Context, files []stocklake.LakeFile, ranges [
 		}
 		lastErr = cerr
 		if ctx.Err() != nil {
-			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: commit to %s.%s interrupted (it may have landed; Offsets tells): %w", t.database, t.name, context.Cause(ctx))
+			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: %s of %s.%s interrupted (it may have landed; Offsets tells): %w", what, t.database, t.name, context.Cause(ctx))
 		}
 		fresh, rerr := t.refresh(ctx)
 		if rerr != nil {
-			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: commit to %s.%s failed (%v) and reading the table again failed too, so it may or may not have landed: read the offsets again before going on: %w", t.database, t.name, cerr, rerr)
+			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: %s of %s.%s failed (%v) and reading the table again failed too, so it may or may not have landed: read the offsets again before going on: %w", what, t.database, t.name, cerr, rerr)
 		}
 		if s := findCommit(fresh.Metadata(), commitID, headID(meta)); s != nil {
 			return toSnapshot(s)
 		}
 		if headID(fresh.Metadata()) == headID(meta) && !errors.Is(cerr, table.ErrCommitFailed) {
-			return stocklake.TableSnapshot{}, fail(fmt.Sprintf("committing to %s.%s", t.database, t.name), cerr)
+			return stocklake.TableSnapshot{}, fail(fmt.Sprintf("%s of %s.%s", what, t.database, t.name), cerr)
 		}
-		// Another writer committed first: check the offsets again on the
-		// fresh table and retry.
+		// Another writer committed first: stage again on the fresh table.
 		tbl = fresh
 		if err := sleep(ctx, attempt); err != nil {
-			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: commit to %s.%s: %w", t.database, t.name, err)
+			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: %s of %s.%s: %w", what, t.database, t.name, err)
 		}
 	}
-	return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: commit to %s.%s gave up after %d attempts, other writers kept changing the table (last: %v): retry later: %w",
-		t.database, t.name, maxAttempts, lastErr, stocklake.ErrUnavailable)
+	return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: %s of %s.%s gave up after %d attempts, other writers kept changing the table (last: %v): retry later: %w",
+		what, t.database, t.name, maxAttempts, lastErr, stocklake.ErrUnavailable)
 }
 
 // commitTxn commits txn; tests replace it through the hook to fake a
@@ -437,4 +499,56 @@ func toSnapshot(s *table.Snapshot) (stocklake.TableSnapshot, error) {
 		}
 	}
 	return out, nil
+}
+
+// ExpireSnapshots drops from the table's metadata the snapshots older than
+// olderThan, keeping at least the newest keepLast (at least 1), and always
+// the newest snapshot that carries offsets and every snapshot after it, so
+// Offsets keeps its answer. Files that no snapshot references any more
+// (data files replaced by Rewrite, old manifests) are deleted after the
+// commit. It returns how many snapshots were expired. With a snapshot per
+// second, expiry keeps the table's metadata file small.
+func (t *Table) ExpireSnapshots(ctx context.Context, olderThan time.Duration, keepLast int) (int, error) {
+	keepLast = max(keepLast, 1)
+	var lastErr error
+	for attempt := 1; attempt <= DefaultMaxAttempts; attempt++ {
+		tbl, err := t.refresh(ctx)
+		if err != nil {
+			return 0, err
+		}
+		meta := tbl.Metadata()
+		before := len(meta.Snapshots())
+		depth := 0
+		for s := range ancestors(meta, meta.CurrentSnapshot()) {
+			depth++
+			if s.Summary != nil && s.Summary.Properties[SummaryOffsets] != "" {
+				keepLast = max(keepLast, depth)
+				break
+			}
+		}
+		txn := tbl.NewTransaction()
+		if err := txn.AssertRefSnapshotID(table.MainBranch); err != nil {
+			return 0, fail("preparing snapshot expiry", err)
+		}
+		if err := txn.ExpireSnapshots(table.WithOlderThan(olderThan), table.WithRetainLast(keepLast)); err != nil {
+			return 0, fail(fmt.Sprintf("expiring snapshots of %s.%s", t.database, t.name), err)
+		}
+		newTbl, err := t.commitTxn(ctx, txn)
+		if err == nil {
+			t.mu.Lock()
+			t.tbl = newTbl
+			t.mu.Unlock()
+			return before - len(newTbl.Metadata().Snapshots()), nil
+		}
+		lastErr = err
+		fresh, rerr := t.refresh(ctx)
+		if rerr != nil || (headID(fresh.Metadata()) == headID(meta) && !errors.Is(err, table.ErrCommitFailed)) {
+			return 0, fail(fmt.Sprintf("expiring snapshots of %s.%s", t.database, t.name), err)
+		}
+		if err := sleep(ctx, attempt); err != nil {
+			return 0, fmt.Errorf("iceberg: expiring snapshots of %s.%s: %w", t.database, t.name, err)
+		}
+	}
+	return 0, fmt.Errorf("iceberg: expiring snapshots of %s.%s gave up, other writers kept changing the table (last: %v): retry later: %w",
+		t.database, t.name, lastErr, stocklake.ErrUnavailable)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -414,5 +415,84 @@ func TestConcurrentCommitters(t *testing.T) {
 	}
 	if rows, distinct, _ := scanCount(t, tbl, nil); rows != writers*batches*per || distinct != rows {
 		t.Errorf("rows = %d, distinct %d; want %d", rows, distinct, writers*batches*per)
+	}
+}
+
+// TestRewriteAndExpireKeepOffsets: snapshot expiry never drops the newest
+// snapshot with offsets, and a compaction (Rewrite) copies the offsets
+// forward so the older snapshots can go.
+func TestRewriteAndExpireKeepOffsets(t *testing.T) {
+	ctx := context.Background()
+	lake := newTestLake(t)
+	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var small []stocklake.LakeFile
+	for i := range 3 {
+		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-26/b%d.parquet", i), ticks(10, 0, fmt.Sprint("b", i)))
+		small = append(small, f)
+		if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*10), int64(i*10+10))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A foreign append on top (no offsets in its summary).
+	it, _ := tbl.refresh(ctx)
+	foreign := writeTicks(t, tbl, "ts_day=2026-11-26/foreign.parquet", ticks(5, 0, "f"))
+	txn := it.NewTransaction()
+	if err := txn.AddFiles(ctx, []string{foreign.URL}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantOff := func(want int64) {
+		t.Helper()
+		if off, err := tbl.Offsets(ctx); err != nil || off[tp("T", 0)] != want {
+			t.Errorf("offsets = %v, %v; want T:0 at %d", off, err, want)
+		}
+	}
+	n, err := tbl.ExpireSnapshots(ctx, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, _ := tbl.Snapshots(ctx)
+	if n != 2 || len(snaps) != 2 {
+		t.Errorf("expired %d, %d left; want 2 expired and the foreign snapshot plus the newest with offsets kept", n, len(snaps))
+	}
+	wantOff(30)
+
+	// Compact the three small files into one.
+	var all []stocklake.Tick
+	for i := range 3 {
+		all = append(all, ticks(10, 0, fmt.Sprint("b", i))...)
+	}
+	big := writeTicks(t, tbl, "ts_day=2026-11-26/compacted.parquet", all)
+	s, err := tbl.Rewrite(ctx, small, []stocklake.LakeFile{big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Operation != "replace" || s.Offsets[tp("T", 0)] != 30 || s.Ranges != nil {
+		t.Errorf("rewrite snapshot: %s, offsets %v, ranges %v; want replace with the offsets copied and no ranges", s.Operation, s.Offsets, s.Ranges)
+	}
+	if _, err := tbl.ExpireSnapshots(ctx, 0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if snaps, _ := tbl.Snapshots(ctx); len(snaps) != 1 {
+		t.Errorf("%d snapshots after expiry, want 1", len(snaps))
+	}
+	wantOff(30)
+	if rows, distinct, files := scanCount(t, tbl, nil); rows != 35 || distinct != 35 || files != 2 {
+		t.Errorf("scan: %d rows, %d distinct, %d files; want 35, 35, 2", rows, distinct, files)
+	}
+	if _, err := os.Stat(strings.TrimPrefix(small[0].URL, "file://")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a compacted-away file is still there after expiry: %v", err)
+	}
+	f := writeTicks(t, tbl, "ts_day=2026-11-26/next.parquet", ticks(10, 0, "n"))
+	if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, 30, 40)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tbl.Rewrite(ctx, []stocklake.LakeFile{{URL: "file:///not/in/table.parquet"}}, []stocklake.LakeFile{f}); !errors.Is(err, stocklake.ErrInvalid) {
+		t.Errorf("rewrite of a file not in the table: %v, want ErrInvalid", err)
 	}
 }
