@@ -97,8 +97,11 @@ func (t *Table) Commit(ctx context.Context, files []stocklake.LakeFile, ranges [
 	}
 	seen := make(map[string]bool, len(files))
 	for _, f := range files {
-		if f.URL == "" || seen[f.URL] {
-			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: commit to %s.%s: file URL %q is empty or given twice: %w", t.database, t.name, f.URL, stocklake.ErrInvalid)
+		if err := checkFileURL(f.URL); err != nil {
+			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: commit to %s.%s: %w", t.database, t.name, err)
+		}
+		if seen[f.URL] {
+			return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: commit to %s.%s: file %s is given twice: %w", t.database, t.name, f.URL, stocklake.ErrInvalid)
 		}
 		seen[f.URL] = true
 	}
@@ -296,6 +299,24 @@ func (t *Table) dataFiles(ctx context.Context, tbl *table.Table, files []stockla
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkFileURL accepts file:// and s3:// URLs whose paths use only
+// letters, digits and "/._~+=-": iceberg-go percent-decodes file paths and
+// pyiceberg does not, so a path that needs escaping would be read by one
+// and not the other.
+func checkFileURL(u string) error {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok || (scheme != "file" && scheme != "s3") || rest == "" {
+		return fmt.Errorf("file %q is not a file:// or s3:// URL: %w", u, stocklake.ErrInvalid)
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("/._~+=-", c) >= 0) {
+			return fmt.Errorf("file %q has %q in its path: name data files with letters, digits and \"/._~+=-\" only (PartitionPath escapes values as ~XX): %w", u, c, stocklake.ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // checkRanges validates the ranges of one commit.

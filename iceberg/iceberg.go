@@ -155,7 +155,11 @@ func normalizeWarehouse(w string) (string, error) {
 	default:
 		return "", fmt.Errorf("iceberg: warehouse %q: scheme %q is not supported: give file:///abs/dir or s3://bucket/prefix: %w", w, u.Scheme, stocklake.ErrConfig)
 	}
-	return strings.TrimRight(w, "/"), nil
+	w = strings.TrimRight(w, "/")
+	if err := checkFileURL(w); err != nil {
+		return "", fmt.Errorf("iceberg: warehouse: %v: choose a lake folder whose path has only letters, digits and \"/._~+=-\": %w", err, stocklake.ErrConfig)
+	}
+	return w, nil
 }
 
 // Name is the catalog name stored in iceberg_tables.

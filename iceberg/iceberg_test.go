@@ -134,6 +134,8 @@ func TestOpenChecksConfig(t *testing.T) {
 		{SQLitePath: dir + "/c.db", Warehouse: "gs://bucket"},
 		{SQLitePath: dir + "/c.db", Warehouse: "s3:///nobucket"},
 		{SQLitePath: dir + "/c.db?mode=ro", Warehouse: "file:///x"},
+		{SQLitePath: dir + "/c.db", Warehouse: "file:///my lake"},
+		{SQLitePath: dir + "/c.db", Warehouse: "file:///lake%20x"},
 	} {
 		if c, err := Open(ctx, cfg); !errors.Is(err, stocklake.ErrConfig) {
 			t.Errorf("Open(%+v) = %v, want ErrConfig", cfg, err)
@@ -283,6 +285,9 @@ func TestCommitRejectsBadInput(t *testing.T) {
 		"negative offset":     {[]stocklake.LakeFile{ok}, []stocklake.OffsetRange{rng("T", 0, -1, 9)}},
 		"partition twice":     {[]stocklake.LakeFile{ok}, []stocklake.OffsetRange{rng("T", 0, 0, 1), rng("T", 0, 1, 2)}},
 		"colon in topic ID":   {[]stocklake.LakeFile{ok}, []stocklake.OffsetRange{rng("a:b", 0, 0, 1)}},
+		"percent in the path": {[]stocklake.LakeFile{{URL: strings.Replace(ok.URL, "ok.parquet", "o%6B.parquet", 1)}}, nil},
+		"space in the path":   {[]stocklake.LakeFile{{URL: strings.Replace(ok.URL, "ok.parquet", "o k.parquet", 1)}}, nil},
+		"http URL":            {[]stocklake.LakeFile{{URL: "http://host/x.parquet"}}, nil},
 		"empty topic ID":      {[]stocklake.LakeFile{ok}, []stocklake.OffsetRange{rng("", 0, 0, 1)}},
 	} {
 		if _, err := tbl.Commit(ctx, tc.files, tc.ranges); !errors.Is(err, stocklake.ErrInvalid) {
@@ -494,5 +499,65 @@ func TestRewriteAndExpireKeepOffsets(t *testing.T) {
 	}
 	if _, err := tbl.Rewrite(ctx, []stocklake.LakeFile{{URL: "file:///not/in/table.parquet"}}, []stocklake.LakeFile{f}); !errors.Is(err, stocklake.ErrInvalid) {
 		t.Errorf("rewrite of a file not in the table: %v, want ErrInvalid", err)
+	}
+}
+
+func TestPartitionPath(t *testing.T) {
+	ctx := context.Background()
+	c := newTestLake(t).open(t)
+	tk := &stocklake.Tick{Symbol: "BRK.B/Ü x", Time: time.Date(2026, 11, 26, 14, 59, 59, 999999000, time.UTC), Price: 1, TradeID: "1"}
+	for _, tc := range []struct{ part, want string }{
+		{"day(ts)", "ts_day=2026-11-26"},
+		{"hour(ts)", "ts_hour=2026-11-26-14"},
+		{"month(ts)", "ts_month=2026-11"},
+		{"identity(symbol)", "symbol=BRK.B~2F~C3~9C~20x"},
+		{"none", ""},
+	} {
+		name := "p_" + strings.NewReplacer("(", "_", ")", "").Replace(tc.part)
+		tbl, err := c.CreateTickTable(ctx, "market", name, TableOptions{Partitioning: tc.part})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tbl.PartitionPath(tk); got != tc.want {
+			t.Errorf("%s: PartitionPath = %q, want %q", tc.part, got, tc.want)
+		}
+		wantURL := tbl.Location() + "/data/" + tc.want + "/f.parquet"
+		if tc.want == "" {
+			wantURL = tbl.Location() + "/data/f.parquet"
+		}
+		if got := tbl.DataFileURL(tk, "f.parquet"); got != wantURL {
+			t.Errorf("%s: DataFileURL = %q, want %q", tc.part, got, wantURL)
+		}
+	}
+}
+
+// TestIdentityPartitioning: with identity(symbol) each file holds one
+// symbol; its partition value comes from the footer's statistics.
+func TestIdentityPartitioning(t *testing.T) {
+	ctx := context.Background()
+	tbl, err := newTestLake(t).open(t).CreateTickTable(ctx, "market", "by_symbol", TableOptions{Partitioning: "identity(symbol)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySym := map[string][]stocklake.Tick{}
+	for _, tk := range ticks(40, 0, "s") {
+		bySym[tk.Symbol] = append(bySym[tk.Symbol], tk)
+	}
+	var files []stocklake.LakeFile
+	for sym, ts := range bySym {
+		url := tbl.DataFileURL(&ts[0], "f.parquet")
+		files = append(files, writeTicks(t, tbl, strings.TrimPrefix(url, tbl.Location()+"/data/"), ts))
+		_ = sym
+	}
+	if _, err := tbl.Commit(ctx, files, []stocklake.OffsetRange{rng("T", 0, 0, 40)}); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, n := scanCount(t, tbl, ice.EqualTo(ice.Reference("symbol"), "BRK.B"))
+	if rows != len(bySym["BRK.B"]) || n != 1 {
+		t.Errorf("symbol = BRK.B: %d rows from %d files, want %d from 1", rows, n, len(bySym["BRK.B"]))
+	}
+	mixed := writeTicks(t, tbl, "mixed.parquet", ticks(8, 0, "m"))
+	if _, err := tbl.Commit(ctx, []stocklake.LakeFile{mixed}, []stocklake.OffsetRange{rng("T", 0, 40, 48)}); !errors.Is(err, stocklake.ErrInvalid) {
+		t.Errorf("a file of several symbols: %v, want ErrInvalid", err)
 	}
 }

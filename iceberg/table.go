@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 
@@ -267,3 +268,94 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 	t.mu.Unlock()
 	return tbl, nil
 }
+
+// PartitionPath is the folder, relative to Location()+"/data/", where a
+// data file holding tk's partition goes, e.g. "ts_day=2026-11-26" for
+// day(ts), "ts_hour=2026-11-26-14" for hour(ts), "symbol=BRK.B" for
+// identity(symbol), "" for an unpartitioned table. Two rows belong to the
+// same partition, and may share a file, exactly when their paths are
+// equal. Bytes other than letters, digits and "._-" in a value are written
+// as ~XX (hex), never %XX: readers disagree on whether to percent-decode
+// file paths. The folder is for people browsing the lake: Iceberg reads
+// partition values from the table's metadata, never from paths. It costs a
+// few allocations: call it once per file or per hour of ticks, not per row.
+func (t *Table) PartitionPath(tk *stocklake.Tick) string {
+	t.mu.Lock()
+	spec, sc := t.tbl.Spec(), t.tbl.Schema()
+	t.mu.Unlock()
+	if spec.IsUnpartitioned() {
+		return ""
+	}
+	rec := make(partitionRecord, 0, spec.NumFields())
+	for _, f := range spec.Fields() {
+		name, _ := sc.FindColumnName(f.SourceID())
+		var lit ice.Literal
+		switch name {
+		case "symbol":
+			lit = ice.NewLiteral(tk.Symbol)
+		case "ts":
+			lit = ice.NewLiteral(ice.Timestamp(tk.Time.UnixMicro()))
+		case "price":
+			lit = ice.NewLiteral(tk.Price)
+		case "size":
+			lit = ice.NewLiteral(tk.Size)
+		case "exchange":
+			lit = ice.NewLiteral(tk.Exchange)
+		case "trade_id":
+			lit = ice.NewLiteral(tk.TradeID)
+		case "source":
+			lit = ice.NewLiteral(tk.Source)
+		default:
+			rec = append(rec, nil)
+			continue
+		}
+		v := f.Transform.Apply(ice.Optional[ice.Literal]{Valid: true, Val: lit})
+		if !v.Valid {
+			rec = append(rec, nil)
+			continue
+		}
+		rec = append(rec, v.Val.Any())
+	}
+	segs := strings.Split(spec.PartitionToPath(rec, sc), "/")
+	for i, seg := range segs {
+		name, val, _ := strings.Cut(seg, "=")
+		if v, err := url.QueryUnescape(val); err == nil {
+			val = v
+		}
+		segs[i] = name + "=" + tildeEscape(val)
+	}
+	return strings.Join(segs, "/")
+}
+
+// tildeEscape writes the bytes of s other than letters, digits and "._-"
+// as ~XX, so the result is the same string as a path and as a URL.
+func tildeEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "~%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// DataFileURL is the URL of a data file named name (e.g.
+// ticks+TOPICID+PARTITION+STARTOFFSET.parquet) holding tk's partition:
+// Location()/data/PartitionPath(tk)/name.
+func (t *Table) DataFileURL(tk *stocklake.Tick, name string) string {
+	p := t.PartitionPath(tk)
+	if p != "" {
+		p += "/"
+	}
+	return t.Location() + "/data/" + p + name
+}
+
+// partitionRecord is a row of partition values for PartitionToPath.
+type partitionRecord []any
+
+func (r partitionRecord) Size() int        { return len(r) }
+func (r partitionRecord) Get(i int) any    { return r[i] }
+func (r partitionRecord) Set(i int, v any) { r[i] = v }
