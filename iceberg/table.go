@@ -254,8 +254,22 @@ func (t *Table) Partitioning() string {
 	return strings.Join(parts, ",")
 }
 
-// refresh reloads the table's current state from the catalog.
+// refresh returns the table's current state: the cached state when the
+// catalog still points at its metadata file (one indexed SQLite read),
+// else the state loaded from the new metadata file.
 func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
+	t.mu.Lock()
+	cached := t.tbl
+	t.mu.Unlock()
+	if cached != nil && t.wrapCatalog == nil {
+		var loc string
+		err := t.cat.db.QueryRowContext(ctx,
+			"SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
+			t.cat.name, t.database, t.name).Scan(&loc)
+		if err == nil && loc == cached.MetadataLocation() {
+			return cached, nil
+		}
+	}
 	tbl, err := t.cat.cat.LoadTable(ctx, t.ident)
 	if err != nil {
 		return nil, fail(fmt.Sprintf("loading table %s.%s", t.database, t.name), err)
