@@ -14,6 +14,7 @@ import (
 	ice "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 // scanCount reads the table's current snapshot with iceberg-go and returns
@@ -559,5 +560,39 @@ func TestIdentityPartitioning(t *testing.T) {
 	mixed := writeTicks(t, tbl, "mixed.parquet", ticks(8, 0, "m"))
 	if _, err := tbl.Commit(ctx, []stocklake.LakeFile{mixed}, []stocklake.OffsetRange{rng("T", 0, 40, 48)}); !errors.Is(err, stocklake.ErrInvalid) {
 		t.Errorf("a file of several symbols: %v, want ErrInvalid", err)
+	}
+}
+
+// TestSharesSQLiteCatalogFile: the Iceberg catalog lives in the file of
+// stocklake's sqlite catalog, opened in either order, without disturbing it.
+func TestSharesSQLiteCatalogFile(t *testing.T) {
+	ctx := context.Background()
+	lake := newTestLake(t)
+	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sqlite.Open(lake.dbPath)
+	if err != nil {
+		t.Fatalf("the sqlite catalog on a file with Iceberg tables: %v", err)
+	}
+	defer sc.Close()
+	if err := sc.CreateDatabase(ctx, stocklake.Database{Name: "market"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.CreateTable(ctx, stocklake.Table{Database: "market", Name: "hive_ticks", Location: "file:///x/", Format: stocklake.FormatParquet,
+		Columns: []stocklake.Column{{Name: "symbol", Type: "string"}}}); err != nil {
+		t.Fatal(err)
+	}
+	f := writeTicks(t, tbl, "ts_day=2026-11-26/a.parquet", ticks(5, 0, "a"))
+	if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, 0, 5)}); err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := sc.ListTables(ctx, "market"); err != nil || len(ts) != 1 || ts[0].Name != "hive_ticks" {
+		t.Errorf("sqlite catalog tables = %v, %v; want its own hive_ticks only", ts, err)
+	}
+	names, err := lake.open(t).ListTables(ctx, "market")
+	if err != nil || len(names) != 1 || names[0] != "ticks" {
+		t.Errorf("Iceberg tables = %v, %v; want [ticks]", names, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/sqlite"
@@ -53,30 +54,7 @@ func TestIcebergPyicebergIntegration(t *testing.T) {
 		t.Errorf("the sqlite catalog in the same file after Iceberg commits: %v", err)
 	}
 
-	script, err := filepath.Abs("testdata/read_pyiceberg.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, "-P", script, lake.dbPath, lake.warehouse, "market.ticks",
-		"2026-11-27T00:00:00+00:00", "2026-11-28T00:00:00+00:00")
-	cmd.Dir = t.TempDir()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pyiceberg: %v\n%s", err, stderr.String())
-	}
-	var got struct {
-		Rows, Distinct, Snapshots int
-		DayRows                   int `json:"day_rows"`
-		Offsets                   map[string]int64
-		TSType                    string `json:"ts_type"`
-		Tables                    []string
-	}
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("pyiceberg printed %s: %v", out, err)
-	}
-	t.Logf("pyiceberg: %s", bytes.TrimSpace(out))
+	got := readWithPyiceberg(t, py, lake.dbPath, lake.warehouse, "market.ticks", "2026-11-27")
 	if got.Rows != 2000 || got.Distinct != 2000 {
 		t.Errorf("pyiceberg counts %d rows, %d distinct (symbol, trade_id); want 2000, 2000", got.Rows, got.Distinct)
 	}
@@ -92,4 +70,42 @@ func TestIcebergPyicebergIntegration(t *testing.T) {
 	if got.Snapshots != 2 || len(got.Tables) != 1 || got.Tables[0] != "market.ticks" {
 		t.Errorf("pyiceberg sees %d snapshots and tables %v; want 2 and [market.ticks]", got.Snapshots, got.Tables)
 	}
+}
+
+// pyicebergResult is what testdata/read_pyiceberg.py prints.
+type pyicebergResult struct {
+	Rows, Distinct, Snapshots int
+	DayRows                   int `json:"day_rows"`
+	Offsets                   map[string]int64
+	TSType                    string `json:"ts_type"`
+	Tables                    []string
+}
+
+// readWithPyiceberg runs testdata/read_pyiceberg.py on a table; day is the
+// UTC day whose rows it counts too.
+func readWithPyiceberg(t *testing.T, py, dbPath, warehouse, table, day string) pyicebergResult {
+	t.Helper()
+	d, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := filepath.Abs("testdata/read_pyiceberg.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, "-P", script, dbPath, warehouse, table,
+		d.Format("2006-01-02T15:04:05+00:00"), d.AddDate(0, 0, 1).Format("2006-01-02T15:04:05+00:00"))
+	cmd.Dir = t.TempDir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pyiceberg: %v\n%s", err, stderr.String())
+	}
+	var got pyicebergResult
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("pyiceberg printed %s: %v", out, err)
+	}
+	t.Logf("pyiceberg: %s", bytes.TrimSpace(out))
+	return got
 }

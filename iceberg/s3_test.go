@@ -21,7 +21,9 @@ import (
 // s3Lake runs the commit cycle on an s3:// warehouse: the Parquet files
 // are put by stocklake's own S3 store, as the sink does, and iceberg-go's
 // S3 IO writes the metadata and reads the footers.
-func s3Lake(t *testing.T, endpoint, accessKey, secretKey, bucket string) {
+// When py is set (a Python with pyiceberg), pyiceberg reads the table too,
+// through the endpoint and keys in the environment.
+func s3Lake(t *testing.T, endpoint, accessKey, secretKey, bucket, py string) {
 	ctx := context.Background()
 	store, err := s3.New(ctx, s3.Config{Bucket: bucket, Endpoint: endpoint, AccessKey: accessKey, SecretKey: secretKey, Region: "us-east-1"})
 	if err != nil {
@@ -88,6 +90,12 @@ func s3Lake(t *testing.T, endpoint, accessKey, secretKey, bucket string) {
 	if rows != total || distinct != total || n != 3 {
 		t.Errorf("scan on S3: %d rows, %d distinct, %d files; want %d, %d, 3", rows, distinct, n, total, total)
 	}
+	if py != "" {
+		got := readWithPyiceberg(t, py, cfg.SQLitePath, cfg.Warehouse, "market.ticks", "2026-11-26")
+		if got.Rows != total || got.Distinct != total || got.DayRows != total || got.Offsets["T:0"] != int64(total) {
+			t.Errorf("pyiceberg on S3 reads %+v; want %d rows, all distinct and on 2026-11-26, offset T:0 at %d", got, total, total)
+		}
+	}
 	// The metadata is in the bucket, under the table.
 	objs, err := store.List(ctx, "lake/market.db/ticks/metadata/")
 	if err != nil || len(objs) < 3 {
@@ -98,16 +106,17 @@ func s3Lake(t *testing.T, endpoint, accessKey, secretKey, bucket string) {
 func TestS3Warehouse(t *testing.T) {
 	srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
 	defer srv.Close()
-	s3Lake(t, srv.URL, "key", "secret", "lake-bucket")
+	s3Lake(t, srv.URL, "key", "secret", "lake-bucket", "")
 }
 
 // TestIcebergS3Integration runs the same cycle against the real S3 server
-// that `eval "$(scripts/s3 start)"` starts (STOCKLAKE_S3_ENDPOINT).
+// that `eval "$(scripts/s3 start)"` starts (STOCKLAKE_S3_ENDPOINT), and has
+// pyiceberg read the table when STOCKLAKE_PYTHON is set too (as in CI).
 func TestIcebergS3Integration(t *testing.T) {
 	endpoint := os.Getenv("STOCKLAKE_S3_ENDPOINT")
 	if endpoint == "" {
 		t.Skip("STOCKLAKE_S3_ENDPOINT is not set: run `eval \"$(scripts/s3 start)\"`")
 	}
 	s3Lake(t, endpoint, os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		fmt.Sprintf("iceberg-%d", time.Now().UnixNano()))
+		fmt.Sprintf("iceberg-%d", time.Now().UnixNano()), os.Getenv("STOCKLAKE_PYTHON"))
 }
