@@ -43,11 +43,11 @@ var tableDefaults = map[string]string{
 	"write.parquet.compression-codec":         "zstd",
 }
 
-// TickSchema is the Iceberg schema of a tick table. It matches the sink's
+// tickSchema is the Iceberg schema of a tick table. It matches the sink's
 // tick Parquet files (sink.TickRow) column for column, so files the sink
 // writes are added as they are: every column required, ts a timestamp with
 // time zone (INT64 TIMESTAMP(MICROS, UTC)), conditions a list of strings.
-func TickSchema() *ice.Schema {
+func tickSchema() *ice.Schema {
 	return ice.NewSchema(0,
 		ice.NestedField{ID: 1, Name: "symbol", Type: ice.PrimitiveTypes.String, Required: true},
 		ice.NestedField{ID: 2, Name: "ts", Type: ice.PrimitiveTypes.TimestampTz, Required: true},
@@ -132,7 +132,7 @@ type Table struct {
 
 var _ stocklake.OffsetTable = (*Table)(nil)
 
-// CreateTickTable creates a format-v2 tick table (TickSchema) named
+// CreateTickTable creates a format-v2 tick table (the columns of the sink's tick files: symbol, ts, price, size, exchange, trade_id, conditions, source) named
 // database.name at WAREHOUSE/DATABASE.db/NAME, creating the database's
 // namespace when missing. An existing table wraps stocklake.ErrExists.
 func (c *Catalog) CreateTickTable(ctx context.Context, database, name string, opts TableOptions) (*Table, error) {
@@ -141,7 +141,7 @@ func (c *Catalog) CreateTickTable(ctx context.Context, database, name string, op
 	}
 	// Assign the IDs the catalog will assign (it renumbers every new
 	// schema), so the name mapping below names the table's real IDs.
-	sc, err := ice.AssignFreshSchemaIDs(TickSchema(), nil)
+	sc, err := ice.AssignFreshSchemaIDs(tickSchema(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("iceberg: tick schema: %w", err)
 	}
@@ -224,8 +224,10 @@ func checkName(database, name string) error {
 	return nil
 }
 
-// Name is the table's name; Database its database (Iceberg namespace).
-func (t *Table) Name() string     { return t.name }
+// Name is the table's name.
+func (t *Table) Name() string { return t.name }
+
+// Database is the table's database, its Iceberg namespace.
 func (t *Table) Database() string { return t.database }
 
 // Location is the URL of the table's folder; data files belong under
