@@ -132,9 +132,11 @@ type Table struct {
 
 var _ stocklake.OffsetTable = (*Table)(nil)
 
-// CreateTickTable creates a format-v2 tick table (the columns of the sink's tick files: symbol, ts, price, size, exchange, trade_id, conditions, source) named
-// database.name at WAREHOUSE/DATABASE.db/NAME, creating the database's
-// namespace when missing. An existing table wraps stocklake.ErrExists.
+// CreateTickTable creates a format-v2 tick table named database.name at
+// WAREHOUSE/DATABASE.db/NAME, with the columns of the sink's tick files
+// (symbol, ts, price, size, exchange, trade_id, conditions, source),
+// creating the database's namespace when missing. An existing table wraps
+// stocklake.ErrExists.
 func (c *Catalog) CreateTickTable(ctx context.Context, database, name string, opts TableOptions) (*Table, error) {
 	if err := checkName(database, name); err != nil {
 		return nil, err
