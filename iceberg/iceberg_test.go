@@ -529,6 +529,9 @@ func TestPartitionPath(t *testing.T) {
 		if got := tbl.DataFileURL(tk, "f.parquet"); got != wantURL {
 			t.Errorf("%s: DataFileURL = %q, want %q", tc.part, got, wantURL)
 		}
+		if key, ok := tbl.DataFileKey(tk, "f.parquet"); !ok || c.Warehouse()+"/"+key != wantURL || !strings.HasPrefix(key, "market.db/"+name+"/data/") {
+			t.Errorf("%s: DataFileKey = %q, %v; want the URL relative to the warehouse", tc.part, key, ok)
+		}
 	}
 }
 

@@ -371,6 +371,13 @@ func (t *Table) DataFileURL(tk *stocklake.Tick, name string) string {
 	return t.Location() + "/data/" + p + name
 }
 
+// DataFileKey is DataFileURL as a key relative to the warehouse, the lake
+// root: the key to Put the file under in the lake's stocklake.ObjectStore.
+// ok is false when the table lives outside the warehouse.
+func (t *Table) DataFileKey(tk *stocklake.Tick, name string) (key string, ok bool) {
+	return strings.CutPrefix(t.DataFileURL(tk, name), t.cat.warehouse+"/")
+}
+
 // partitionRecord is a row of partition values for PartitionToPath.
 type partitionRecord []any
 
