@@ -1,0 +1,386 @@
+package iceberg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/stocklake/stocklake"
+
+	ice "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+)
+
+// DefaultPartitioning is the partitioning of a new tick table: one partition
+// per UTC day of the event time, day(ts).
+const DefaultPartitioning = "day(ts)"
+
+// TableOptions configure a new table.
+type TableOptions struct {
+	// Partitioning is the table's hidden partitioning: "day(ts)" (default),
+	// "hour(ts)", "month(ts)", "identity(FIELD)" (e.g. identity(symbol)) or
+	// "none". Readers filter on the source column (ts), never on the
+	// partition values. A data file must hold rows of a single partition.
+	Partitioning string
+	// Properties are extra Iceberg table properties; they override the
+	// defaults (see tableDefaults).
+	Properties map[string]string
+}
+
+// tableDefaults are the table properties of a new table, tuned for one
+// snapshot per second: appends merge small manifests, and old metadata
+// files are deleted as new ones are written.
+var tableDefaults = map[string]string{
+	table.PropertyFormatVersion:               "2",
+	table.ManifestMergeEnabledKey:             "true",
+	table.MetadataDeleteAfterCommitEnabledKey: "true",
+	table.MetadataPreviousVersionsMaxKey:      "20",
+	"write.parquet.compression-codec":         "zstd",
+}
+
+// tickSchema is the Iceberg schema of a tick table. It matches the sink's
+// tick Parquet files (sink.TickRow) column for column, so files the sink
+// writes are added as they are: every column required, ts a timestamp with
+// time zone (INT64 TIMESTAMP(MICROS, UTC)), conditions a list of strings.
+func tickSchema() *ice.Schema {
+	return ice.NewSchema(0,
+		ice.NestedField{ID: 1, Name: "symbol", Type: ice.PrimitiveTypes.String, Required: true},
+		ice.NestedField{ID: 2, Name: "ts", Type: ice.PrimitiveTypes.TimestampTz, Required: true},
+		ice.NestedField{ID: 3, Name: "price", Type: ice.PrimitiveTypes.Float64, Required: true},
+		ice.NestedField{ID: 4, Name: "size", Type: ice.PrimitiveTypes.Float64, Required: true},
+		ice.NestedField{ID: 5, Name: "exchange", Type: ice.PrimitiveTypes.String, Required: true},
+		ice.NestedField{ID: 6, Name: "trade_id", Type: ice.PrimitiveTypes.String, Required: true},
+		ice.NestedField{ID: 7, Name: "conditions", Required: true, Type: &ice.ListType{
+			ElementID: 8, Element: ice.PrimitiveTypes.String, ElementRequired: true,
+		}},
+		ice.NestedField{ID: 9, Name: "source", Type: ice.PrimitiveTypes.String, Required: true},
+	)
+}
+
+// partitionSpec parses a TableOptions.Partitioning value against sc.
+func partitionSpec(s string, sc *ice.Schema) (ice.PartitionSpec, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	if s == "" {
+		s = DefaultPartitioning
+	}
+	if s == "none" {
+		return *ice.UnpartitionedSpec, nil
+	}
+	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open <= 0 || close != len(s)-1 {
+		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: want day(ts), hour(ts), month(ts), identity(FIELD) or none: %w", s, stocklake.ErrConfig)
+	}
+	fn, field := s[:open], strings.TrimSpace(s[open+1:close])
+	var tr ice.Transform
+	switch fn {
+	case "day":
+		tr = ice.DayTransform{}
+	case "hour":
+		tr = ice.HourTransform{}
+	case "month":
+		tr = ice.MonthTransform{}
+	case "identity":
+		tr = ice.IdentityTransform{}
+	default:
+		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: transform %q is not one of day, hour, month, identity: %w", s, fn, stocklake.ErrConfig)
+	}
+	f, ok := sc.FindFieldByName(field)
+	if !ok {
+		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: the table has no column %q: %w", s, field, stocklake.ErrConfig)
+	}
+	if _, prim := f.Type.(ice.PrimitiveType); !prim {
+		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: column %q is a %s, not a primitive: %w", s, field, f.Type, stocklake.ErrConfig)
+	}
+	name := field
+	if fn != "identity" {
+		name = field + "_" + fn
+	}
+	spec, err := ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(field, name, tr, sc, nil))
+	if err != nil {
+		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: %v: %w", s, err, stocklake.ErrConfig)
+	}
+	return spec, nil
+}
+
+// Table is an Iceberg table whose snapshots carry Kafka offsets; it
+// implements stocklake.OffsetTable. It is safe for concurrent use.
+type Table struct {
+	cat      *Catalog
+	database string
+	name     string
+	ident    table.Identifier
+
+	// MaxAttempts bounds how often Commit tries against a table that other
+	// writers keep changing; default 20.
+	MaxAttempts int
+
+	mu  sync.Mutex
+	tbl *table.Table // last loaded state
+
+	// Test hooks: beforeCommit runs between checking the offsets and
+	// committing; commitHook replaces the transaction's commit.
+	// wrapCatalog wraps the catalog the loaded table commits through.
+	beforeCommit func(attempt int)
+	commitHook   func(context.Context, *table.Transaction) (*table.Table, error)
+	wrapCatalog  func(table.CatalogIO) table.CatalogIO
+}
+
+var _ stocklake.OffsetTable = (*Table)(nil)
+
+// CreateTickTable creates a format-v2 tick table named database.name at
+// WAREHOUSE/DATABASE.db/NAME, with the columns of the sink's tick files
+// (symbol, ts, price, size, exchange, trade_id, conditions, source),
+// creating the database's namespace when missing. An existing table wraps
+// stocklake.ErrExists.
+func (c *Catalog) CreateTickTable(ctx context.Context, database, name string, opts TableOptions) (*Table, error) {
+	if err := checkName(database, name); err != nil {
+		return nil, err
+	}
+	// Assign the IDs the catalog will assign (it renumbers every new
+	// schema), so the name mapping below names the table's real IDs.
+	sc, err := ice.AssignFreshSchemaIDs(tickSchema(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: tick schema: %w", err)
+	}
+	spec, err := partitionSpec(opts.Partitioning, sc)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.ensureNamespace(ctx, database); err != nil {
+		return nil, err
+	}
+	props := ice.Properties{}
+	for k, v := range tableDefaults {
+		props[k] = v
+	}
+	for k, v := range opts.Properties {
+		props[k] = v
+	}
+	// Parquet files written by the sink carry no Iceberg field IDs: readers
+	// map their columns by name.
+	nm, err := json.Marshal(sc.NameMapping())
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: name mapping: %w", err)
+	}
+	props[table.DefaultNameMappingKey] = string(nm)
+	ident := table.Identifier{database, name}
+	tbl, err := c.cat.CreateTable(ctx, ident, sc,
+		catalog.WithLocation(c.TableLocation(database, name)),
+		catalog.WithPartitionSpec(&spec),
+		catalog.WithProperties(props))
+	if err != nil {
+		return nil, fail(fmt.Sprintf("creating table %s.%s", database, name), err)
+	}
+	if got, _ := json.Marshal(tbl.Schema().NameMapping()); string(got) != string(nm) {
+		return nil, fmt.Errorf("iceberg: table %s.%s was created with field IDs other than expected (name mapping %s, want %s): report this bug", database, name, got, nm)
+	}
+	return &Table{cat: c, database: database, name: name, ident: ident, tbl: tbl}, nil
+}
+
+// OpenTable opens an existing Iceberg table; a missing one wraps
+// stocklake.ErrNotFound.
+func (c *Catalog) OpenTable(ctx context.Context, database, name string) (*Table, error) {
+	if err := checkName(database, name); err != nil {
+		return nil, err
+	}
+	ident := table.Identifier{database, name}
+	tbl, err := c.cat.LoadTable(ctx, ident)
+	if err != nil {
+		return nil, fail(fmt.Sprintf("opening table %s.%s", database, name), err)
+	}
+	return &Table{cat: c, database: database, name: name, ident: ident, tbl: tbl}, nil
+}
+
+// OpenOrCreateTickTable opens the tick table database.name, creating it
+// with opts when missing (also when another process creates it at the same
+// time). opts do not change an existing table.
+func (c *Catalog) OpenOrCreateTickTable(ctx context.Context, database, name string, opts TableOptions) (*Table, error) {
+	t, err := c.OpenTable(ctx, database, name)
+	if !errors.Is(err, stocklake.ErrNotFound) {
+		return t, err
+	}
+	t, err = c.CreateTickTable(ctx, database, name, opts)
+	if errors.Is(err, stocklake.ErrExists) {
+		return c.OpenTable(ctx, database, name)
+	}
+	return t, err
+}
+
+// TableLocation is where a table's files live: WAREHOUSE/DATABASE.db/NAME,
+// the layout pyiceberg and Java's catalogs use by default.
+func (c *Catalog) TableLocation(database, name string) string {
+	return c.warehouse + "/" + database + ".db/" + name
+}
+
+func checkName(database, name string) error {
+	for _, n := range []string{database, name} {
+		if n == "" || strings.ContainsAny(n, "./\\ \t\n\"'`") {
+			return fmt.Errorf("iceberg: table name %s.%s: database and table names must be non-empty, without dots, slashes, quotes or spaces: %w", database, name, stocklake.ErrConfig)
+		}
+	}
+	return nil
+}
+
+// Name is the table's name.
+func (t *Table) Name() string { return t.name }
+
+// Database is the table's database, its Iceberg namespace.
+func (t *Table) Database() string { return t.database }
+
+// Location is the URL of the table's folder; data files belong under
+// Location()+"/data/".
+func (t *Table) Location() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.tbl.Location()
+}
+
+// Partitioning is the table's current partition spec, e.g. "day(ts)", or
+// "none".
+func (t *Table) Partitioning() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	spec := t.tbl.Spec()
+	if spec.IsUnpartitioned() {
+		return "none"
+	}
+	sc := t.tbl.Schema()
+	var parts []string
+	for _, f := range spec.Fields() {
+		src, _ := sc.FindColumnName(f.SourceID())
+		parts = append(parts, fmt.Sprintf("%s(%s)", f.Transform, src))
+	}
+	return strings.Join(parts, ",")
+}
+
+// refresh returns the table's current state: the cached state when the
+// catalog still points at its metadata file (one indexed SQLite read),
+// else the state loaded from the new metadata file.
+func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
+	t.mu.Lock()
+	cached := t.tbl
+	t.mu.Unlock()
+	if cached != nil && t.wrapCatalog == nil {
+		var loc string
+		err := t.cat.db.QueryRowContext(ctx,
+			"SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
+			t.cat.name, t.database, t.name).Scan(&loc)
+		if err == nil && loc == cached.MetadataLocation() {
+			return cached, nil
+		}
+	}
+	tbl, err := t.cat.cat.LoadTable(ctx, t.ident)
+	if err != nil {
+		return nil, fail(fmt.Sprintf("loading table %s.%s", t.database, t.name), err)
+	}
+	if t.wrapCatalog != nil {
+		tbl = table.New(t.ident, tbl.Metadata(), tbl.MetadataLocation(), tbl.FS, t.wrapCatalog(t.cat.cat))
+	}
+	t.mu.Lock()
+	t.tbl = tbl
+	t.mu.Unlock()
+	return tbl, nil
+}
+
+// PartitionPath is the folder, relative to Location()+"/data/", where a
+// data file holding tk's partition goes, e.g. "ts_day=2026-11-26" for
+// day(ts), "ts_hour=2026-11-26-14" for hour(ts), "symbol=BRK.B" for
+// identity(symbol), "" for an unpartitioned table. Two rows belong to the
+// same partition, and may share a file, exactly when their paths are
+// equal. Bytes other than letters, digits and "._-" in a value are written
+// as ~XX (hex), never %XX: readers disagree on whether to percent-decode
+// file paths. The folder is for people browsing the lake: Iceberg reads
+// partition values from the table's metadata, never from paths. It costs a
+// few allocations: call it once per file or per hour of ticks, not per row.
+func (t *Table) PartitionPath(tk *stocklake.Tick) string {
+	t.mu.Lock()
+	spec, sc := t.tbl.Spec(), t.tbl.Schema()
+	t.mu.Unlock()
+	if spec.IsUnpartitioned() {
+		return ""
+	}
+	rec := make(partitionRecord, 0, spec.NumFields())
+	for _, f := range spec.Fields() {
+		name, _ := sc.FindColumnName(f.SourceID())
+		var lit ice.Literal
+		switch name {
+		case "symbol":
+			lit = ice.NewLiteral(tk.Symbol)
+		case "ts":
+			lit = ice.NewLiteral(ice.Timestamp(tk.Time.UnixMicro()))
+		case "price":
+			lit = ice.NewLiteral(tk.Price)
+		case "size":
+			lit = ice.NewLiteral(tk.Size)
+		case "exchange":
+			lit = ice.NewLiteral(tk.Exchange)
+		case "trade_id":
+			lit = ice.NewLiteral(tk.TradeID)
+		case "source":
+			lit = ice.NewLiteral(tk.Source)
+		default:
+			rec = append(rec, nil)
+			continue
+		}
+		v := f.Transform.Apply(ice.Optional[ice.Literal]{Valid: true, Val: lit})
+		if !v.Valid {
+			rec = append(rec, nil)
+			continue
+		}
+		rec = append(rec, v.Val.Any())
+	}
+	segs := strings.Split(spec.PartitionToPath(rec, sc), "/")
+	for i, seg := range segs {
+		name, val, _ := strings.Cut(seg, "=")
+		if v, err := url.QueryUnescape(val); err == nil {
+			val = v
+		}
+		segs[i] = name + "=" + tildeEscape(val)
+	}
+	return strings.Join(segs, "/")
+}
+
+// tildeEscape writes the bytes of s other than letters, digits and "._-"
+// as ~XX, so the result is the same string as a path and as a URL.
+func tildeEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "~%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// DataFileURL is the URL of a data file named name (e.g.
+// ticks+TOPICID+PARTITION+STARTOFFSET.parquet) holding tk's partition:
+// Location()/data/PartitionPath(tk)/name.
+func (t *Table) DataFileURL(tk *stocklake.Tick, name string) string {
+	p := t.PartitionPath(tk)
+	if p != "" {
+		p += "/"
+	}
+	return t.Location() + "/data/" + p + name
+}
+
+// DataFileKey is DataFileURL as a key relative to the warehouse, the lake
+// root: the key to Put the file under in the lake's stocklake.ObjectStore.
+// ok is false when the table lives outside the warehouse.
+func (t *Table) DataFileKey(tk *stocklake.Tick, name string) (key string, ok bool) {
+	return strings.CutPrefix(t.DataFileURL(tk, name), t.cat.warehouse+"/")
+}
+
+// partitionRecord is a row of partition values for PartitionToPath.
+type partitionRecord []any
+
+func (r partitionRecord) Size() int        { return len(r) }
+func (r partitionRecord) Get(i int) any    { return r[i] }
+func (r partitionRecord) Set(i int, v any) { r[i] = v }

@@ -1,0 +1,40 @@
+"""Reads a stocklake Iceberg table with pyiceberg, independently of stocklake.
+
+Usage: read_pyiceberg.py CATALOG_DB WAREHOUSE DATABASE.TABLE DAY_START DAY_END
+For an s3:// warehouse, the S3 endpoint and keys come from the environment
+(STOCKLAKE_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
+Prints one JSON object: row count, distinct (symbol, trade_id) pairs, the
+current snapshot's stocklake.offsets, the rows with DAY_START <= ts < DAY_END,
+the Arrow type of ts, the number of snapshots and the database's tables.
+"""
+import json
+import os
+import sys
+
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+
+db, warehouse, ident, day_start, day_end = sys.argv[1:6]
+props = {}
+if warehouse.startswith("s3://"):
+    props = {
+        "s3.endpoint": os.environ["STOCKLAKE_S3_ENDPOINT"],
+        "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
+        "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"],
+        "s3.region": os.environ.get("AWS_REGION", "us-east-1"),
+    }
+cat = SqlCatalog("stocklake", uri=f"sqlite:///{db}", warehouse=warehouse, **props)
+t = cat.load_table(ident)
+tab = t.scan().to_arrow()
+pairs = set(zip(tab.column("symbol").to_pylist(), tab.column("trade_id").to_pylist()))
+snap = t.current_snapshot()
+day = t.scan(row_filter=And(GreaterThanOrEqual("ts", day_start), LessThan("ts", day_end))).to_arrow()
+print(json.dumps({
+    "rows": tab.num_rows,
+    "distinct": len(pairs),
+    "offsets": json.loads(snap.summary["stocklake.offsets"]),
+    "day_rows": day.num_rows,
+    "ts_type": str(tab.schema.field("ts").type),
+    "snapshots": len(t.snapshots()),
+    "tables": [".".join(x) for x in cat.list_tables(ident.split(".")[0])],
+}))
