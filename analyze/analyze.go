@@ -104,11 +104,11 @@ import (
 
 // Defaults.
 const (
-	DefaultIn                 = "ticks"
+	DefaultIn                 = stocklake.TopicTicks
 	DefaultGroup              = "stocklake-analyze"
-	DefaultOutPrefix          = "bars"
-	DefaultAlertsTopic        = "alerts"
-	DefaultLateTopic          = "ticks.late"
+	DefaultOutPrefix          = stocklake.TopicBarsPrefix
+	DefaultAlertsTopic        = stocklake.TopicAlerts
+	DefaultLateTopic          = stocklake.TopicLateTicks
 	DefaultCheckpointInterval = time.Second
 	DefaultCheckpointRecords  = 100_000
 	DefaultIdleTimeout        = 5 * time.Second
@@ -116,9 +116,6 @@ const (
 	DefaultMaxPollRecords     = 10_000
 	DefaultSessionTimeout     = 15 * time.Second
 )
-
-// LiveSuffix ends the names of provisional-bar topics: bars.1m.live.
-const LiveSuffix = ".live"
 
 // Config configures an Analyzer. Zero values take the defaults stated.
 type Config struct {
@@ -314,7 +311,7 @@ func New(cfg Config) (*Analyzer, error) {
 		cfg.StateTopic = cfg.Group + ".state"
 	}
 	if cfg.DLQTopic == "" {
-		cfg.DLQTopic = cfg.Group + ".dlq"
+		cfg.DLQTopic = stocklake.DeadLetterTopic(cfg.Group)
 	}
 	if cfg.MaxFuture == 0 {
 		cfg.MaxFuture = stocklake.DefaultMaxFuture
@@ -366,12 +363,12 @@ func New(cfg Config) (*Analyzer, error) {
 		snapNonce: strconv.FormatUint(rand.Uint64(), 36),
 	}
 	for _, w := range cfg.Stream.Windows {
-		t := cfg.OutPrefix + "." + stocklake.WindowLabel(w)
-		if names[t] != "" || names[t+LiveSuffix] != "" {
-			return nil, fmt.Errorf("bar topic %s is also the %s topic; change --out-prefix: %w", t, names[t], stocklake.ErrConfig)
+		t, live := stocklake.BarsTopic(cfg.OutPrefix, w), stocklake.LiveBarsTopic(cfg.OutPrefix, w)
+		if names[t] != "" || names[live] != "" {
+			return nil, stocklake.SettingErr(fmt.Errorf("bar topic %s is also the %s topic; change the bar topics' prefix: %w", t, names[t], stocklake.ErrConfig), "analyze.Config.OutPrefix")
 		}
 		a.barTopics[w] = t
-		a.liveTopics[w] = t + LiveSuffix
+		a.liveTopics[w] = live
 	}
 	if a.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1)); err != nil {
 		return nil, err
@@ -389,7 +386,7 @@ func (a *Analyzer) Stats() *Stats { return &a.stats }
 func (a *Analyzer) Config() Config { return a.cfg }
 
 // BarTopic returns the topic of final bars of window size w ("" if w is not
-// configured); provisional bars go to BarTopic(w)+LiveSuffix.
+// configured); provisional bars go to BarTopic(w)+stocklake.LiveSuffix.
 func (a *Analyzer) BarTopic(w time.Duration) string { return a.barTopics[w] }
 
 // Run consumes until ctx is done (or, with ExitWhenIdle, until idle), then
@@ -880,16 +877,16 @@ func (a *Analyzer) process(ctx context.Context, fetches kgo.Fetches) error {
 			return
 		}
 		for _, r := range fp.Records {
-			kind := kindParse
+			kind := stocklake.ErrorKindParse
 			t, perr := stocklake.ParseTick(r.Value)
 			if perr == nil {
 				// Before the engine sees it: a far-future tick must not
 				// move the watermark.
-				kind = kindFuture
+				kind = stocklake.ErrorKindFuture
 				perr = stocklake.CheckEventTime(t.Time, now, a.cfg.MaxFuture)
 			}
 			if perr == nil {
-				kind = kindInvalid
+				kind = stocklake.ErrorKindInvalid
 				perr = p.eng.Process(p.id, &t, &a.out)
 			}
 			if perr != nil {

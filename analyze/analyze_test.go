@@ -734,19 +734,19 @@ func TestFutureTicksDeadLettered(t *testing.T) {
 		for _, x := range r.Headers {
 			h[x.Key] = string(x.Value)
 		}
-		kinds[h[HeaderErrorKind]]++
-		if !strings.HasPrefix(h[HeaderSource], "ticks/") || h[HeaderError] == "" {
+		kinds[h[stocklake.HeaderErrorKind]]++
+		if !strings.HasPrefix(h[stocklake.HeaderSource], "ticks/") || h[stocklake.HeaderError] == "" {
 			t.Errorf("dead letter headers %v", h)
 		}
-		switch h[HeaderErrorKind] {
+		switch h[stocklake.HeaderErrorKind] {
 		case "future":
 			tk, err := stocklake.ParseTick(r.Value)
-			if err != nil || !tk.Time.Equal(farFuture) || !strings.Contains(h[HeaderError], "ahead of the wall clock") {
-				t.Errorf("future dead letter %q (%v), reason %q", r.Value, err, h[HeaderError])
+			if err != nil || !tk.Time.Equal(farFuture) || !strings.Contains(h[stocklake.HeaderError], "ahead of the wall clock") {
+				t.Errorf("future dead letter %q (%v), reason %q", r.Value, err, h[stocklake.HeaderError])
 			}
 		case "parse":
-			if len(r.Value) > MaxDeadLetterBytes || len(r.Value) == MaxDeadLetterBytes && h[HeaderTruncated] != fmt.Sprint(len(huge)) {
-				t.Errorf("dead letter of %d bytes, truncated-from %q; want at most %d, the original size in the header", len(r.Value), h[HeaderTruncated], MaxDeadLetterBytes)
+			if len(r.Value) > MaxDeadLetterBytes || len(r.Value) == MaxDeadLetterBytes && h[stocklake.HeaderTruncatedFrom] != fmt.Sprint(len(huge)) {
+				t.Errorf("dead letter of %d bytes, truncated-from %q; want at most %d, the original size in the header", len(r.Value), h[stocklake.HeaderTruncatedFrom], MaxDeadLetterBytes)
 			}
 		}
 	}

@@ -25,7 +25,7 @@ type Registrar struct {
 // NewRegistrar makes a Registrar for tables of database in the lake store.
 func NewRegistrar(store stocklake.ObjectStore, cat stocklake.Catalog, database string) (*Registrar, error) {
 	if database == "" {
-		return nil, fmt.Errorf("registrar needs a database; pass --database: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("registrar needs a catalog database: %w", stocklake.ErrConfig), "crawler.Config.Database")
 	}
 	c, err := New(store, cat, Config{Database: database})
 	if err != nil {

@@ -169,7 +169,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg.CacheDir = dir
 	for _, d := range []string{"objects", "links", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return nil, fmt.Errorf("duckdb: create cache directory: %v; set a writable --cache-dir: %w", err, stocklake.ErrConfig)
+			return nil, stocklake.SettingErr(fmt.Errorf("duckdb: create cache directory (it must be writable): %w: %w", err, stocklake.ErrConfig), "duckdb.Config.CacheDir")
 		}
 	}
 	e := &Engine{cfg: cfg, base: strings.TrimSuffix(cfg.Store.URL(), "/"), log: cfg.Logger}

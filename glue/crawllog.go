@@ -49,8 +49,8 @@ func keySegment(s string) string {
 
 func (c *Catalog) needLake(op string) error {
 	if c.lake == nil {
-		return fmt.Errorf("glue: %s: Glue has no place for crawl history and state, so stocklake keeps them in the lake, and none was given: set glue.Config.LakeStore (the crawl's --lake): %w",
-			op, stocklake.ErrConfig)
+		return stocklake.SettingErr(fmt.Errorf("glue: %s: Glue has no place for crawl history and state, so stocklake keeps them in the lake, and none was given: set glue.Config.LakeStore: %w",
+			op, stocklake.ErrConfig), "glue.Config.LakeStore")
 	}
 	return nil
 }

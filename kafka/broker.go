@@ -74,7 +74,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("start embedded broker on %s: %v (is the port in use? pick another with --listen): %w", cfg.Listen, err, stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("start embedded broker on %s (is the port in use? pick another address): %w: %w", cfg.Listen, err, stocklake.ErrConfig), "kafka.BrokerConfig.Listen")
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	if host == "0.0.0.0" || host == "::" {

@@ -101,7 +101,7 @@ func ParseBrokers(s string) ([]string, error) {
 		out = append(out, b)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no Kafka brokers given; pass --brokers host:port[,host:port] or set STOCKLAKE_BROKERS: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("no Kafka brokers given; want host:port[,host:port]: %w", stocklake.ErrConfig), "kafka.Config.Brokers")
 	}
 	return out, nil
 }
@@ -124,21 +124,22 @@ func (c Config) Validate() error {
 	switch mech {
 	case "":
 		if c.SASLUser != "" || c.SASLPassword != "" {
-			return fmt.Errorf("a Kafka SASL user or password is set but no mechanism; pass --kafka-sasl-mechanism SCRAM-SHA-512 (or PLAIN, SCRAM-SHA-256): %w", stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("a Kafka SASL user or password is set but no mechanism; set the mechanism to SCRAM-SHA-512 (or PLAIN, SCRAM-SHA-256): %w", stocklake.ErrConfig), "kafka.Config.SASLMechanism")
 		}
 	case SASLPlain, SASLScram256, SASLScram512:
 		if c.SASLUser == "" || c.SASLPassword == "" {
-			return fmt.Errorf("SASL %s needs a user and a password; pass --kafka-sasl-user and --kafka-sasl-password (or --kafka-sasl-password-file): %w", mech, stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("SASL %s needs a user and a password: %w", mech, stocklake.ErrConfig), "kafka.Config.SASLUser", "kafka.Config.SASLPassword")
 		}
 		if mech == SASLPlain && !tlsOn && !c.AllowPlaintextSASL {
-			return fmt.Errorf("SASL PLAIN without TLS sends the Kafka password in clear text; pass --kafka-tls (and --kafka-tls-ca if the brokers' certificate is private), use SCRAM-SHA-512, or --allow-plaintext-sasl to accept the risk: %w", stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("SASL PLAIN without TLS sends the Kafka password in clear text; turn on TLS (with the CA if the brokers' certificate is private), use SCRAM-SHA-512, or allow plaintext SASL to accept the risk: %w", stocklake.ErrConfig),
+				"kafka.Config.TLS", "kafka.Config.TLSCAFile", "kafka.Config.SASLMechanism", "kafka.Config.AllowPlaintextSASL")
 		}
 	case SASLAWSMSKIAM:
 		if c.SASLUser != "" || c.SASLPassword != "" {
-			return fmt.Errorf("SASL AWS_MSK_IAM takes AWS credentials (instance role, AWS_PROFILE, ...), not --kafka-sasl-user or --kafka-sasl-password: %w", stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("SASL AWS_MSK_IAM takes AWS credentials (instance role, AWS_PROFILE, ...), not a SASL user or password: %w", stocklake.ErrConfig), "kafka.Config.SASLUser", "kafka.Config.SASLPassword")
 		}
 		if !tlsOn {
-			return fmt.Errorf("SASL AWS_MSK_IAM needs TLS (MSK's IAM listener is TLS on port 9098); pass --kafka-tls: %w", stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("SASL AWS_MSK_IAM needs TLS (MSK's IAM listener is TLS on port 9098): %w", stocklake.ErrConfig), "kafka.Config.TLS")
 		}
 		if c.MSKIAM == nil {
 			return fmt.Errorf("SASL AWS_MSK_IAM has no AWS credentials source: %w", stocklake.ErrConfig)
@@ -158,11 +159,11 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 	if c.TLSCAFile != "" {
 		pem, err := os.ReadFile(c.TLSCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("--kafka-tls-ca: %v: %w", err, stocklake.ErrConfig)
+			return nil, stocklake.SettingErr(fmt.Errorf("Kafka TLS CA file: %w: %w", err, stocklake.ErrConfig), "kafka.Config.TLSCAFile")
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--kafka-tls-ca %s holds no PEM certificate: %w", c.TLSCAFile, stocklake.ErrConfig)
+			return nil, stocklake.SettingErr(fmt.Errorf("Kafka TLS CA file %s holds no PEM certificate: %w", c.TLSCAFile, stocklake.ErrConfig), "kafka.Config.TLSCAFile")
 		}
 		cfg.RootCAs = pool
 	}
@@ -172,7 +173,7 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 // Opts returns the franz-go options shared by every client made from c.
 func (c Config) Opts() ([]kgo.Opt, error) {
 	if len(c.Brokers) == 0 {
-		return nil, fmt.Errorf("no Kafka brokers given; pass --brokers host:port: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("no Kafka brokers given; want host:port: %w", stocklake.ErrConfig), "kafka.Config.Brokers")
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -296,5 +297,5 @@ func TopicID(ctx context.Context, cl *kgo.Client, topic string) (string, error) 
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return "", fmt.Errorf("topic %q: no metadata (%v); create it first or check --topic: %w", topic, lastErr, stocklake.ErrNotFound)
+	return "", stocklake.SettingErr(fmt.Errorf("topic %q: no metadata (%v); create it first or check its name: %w", topic, lastErr, stocklake.ErrNotFound), "kafka.ProducerConfig.Topic")
 }

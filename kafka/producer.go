@@ -72,7 +72,7 @@ func ParseCompression(name string) (kgo.CompressionCodec, error) {
 // NewProducer makes a producer client for the cluster in c.
 func NewProducer(c Config, pc ProducerConfig) (*Producer, error) {
 	if pc.Topic == "" {
-		return nil, fmt.Errorf("producer needs a topic; pass --topic: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("producer needs a topic: %w", stocklake.ErrConfig), "kafka.ProducerConfig.Topic")
 	}
 	codec, err := ParseCompression(pc.Compression)
 	if err != nil {

@@ -344,7 +344,7 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	qctx := ctx
 	if r.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
-		qctx, cancel = context.WithTimeoutCause(ctx, r.cfg.Timeout, fmt.Errorf("query timed out after %v (the limit is --timeout %v): %w", r.cfg.Timeout, r.cfg.Timeout, context.DeadlineExceeded))
+		qctx, cancel = context.WithTimeoutCause(ctx, r.cfg.Timeout, stocklake.SettingErr(fmt.Errorf("query timed out after %v, its time limit: %w", r.cfg.Timeout, context.DeadlineExceeded), "query.Config.Timeout"))
 		defer cancel()
 	}
 	if r.cfg.MaxBytesScanned > 0 {
@@ -444,7 +444,7 @@ func (r *Runner) Get(ctx context.Context, id string) (Execution, error) {
 		if run != nil {
 			return run.exec, nil
 		}
-		return Execution{}, fmt.Errorf("query %s is not in %s: list past queries with --history: %w", id, r.cfg.Prefix, stocklake.ErrNotFound)
+		return Execution{}, fmt.Errorf("query %s is not in %s; list the past queries to find its ID: %w", id, r.cfg.Prefix, stocklake.ErrNotFound)
 	}
 	if err != nil {
 		return Execution{}, err

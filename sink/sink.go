@@ -203,7 +203,7 @@ type Stats struct {
 	// its last poll.
 	Partitions atomic.Int64
 	// DeadLettersTruncated counts dead letters too large for the
-	// dead-letter topic, sent as a truncated copy (see HeaderOriginalSize).
+	// dead-letter topic, sent as a truncated copy (see stocklake.HeaderOriginalSize).
 	DeadLettersTruncated atomic.Int64
 	// DeadLettersSkipped counts dead letters not sent again after a
 	// restart because the dead-letter topic already holds them.
@@ -262,10 +262,10 @@ type Sink struct {
 // New checks cfg and makes a Sink.
 func New(cfg Config) (*Sink, error) {
 	if cfg.Topic == "" {
-		return nil, fmt.Errorf("sink needs a topic; pass --topic: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("sink needs a topic: %w", stocklake.ErrConfig), "sink.Config.Topic")
 	}
 	if cfg.Store == nil {
-		return nil, fmt.Errorf("sink needs a lake; pass --lake file://DIR or s3://BUCKET/PREFIX: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("sink needs a lake to write to: %w", stocklake.ErrConfig), "sink.Config.Store")
 	}
 	if cfg.Group == "" {
 		cfg.Group = "stocklake-sink"
@@ -275,8 +275,8 @@ func New(cfg Config) (*Sink, error) {
 	}
 	// Object file names are <table>+<topic id>+<partition>+<offset>.parquet.
 	if n := len(cfg.Table) + keyBase("", "", "") - 2; n > maxSegmentBytes {
-		return nil, fmt.Errorf("table name %.40q... is %d bytes: object names would be longer than the %d bytes a file name may have; pass a shorter --table: %w",
-			cfg.Table, len(cfg.Table), maxSegmentBytes, stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("table name %.40q... is %d bytes: object names would be longer than the %d bytes a file name may have; name a shorter table: %w",
+			cfg.Table, len(cfg.Table), maxSegmentBytes, stocklake.ErrConfig), "sink.Config.Table")
 	}
 	explicit := explicitSettings{format: cfg.Format != "", schema: cfg.Schema != "" && cfg.Schema != SchemaAuto,
 		partitionBy: len(cfg.Partitioning.keys) > 0, timeField: cfg.TimeField != ""}
@@ -285,14 +285,14 @@ func New(cfg Config) (*Sink, error) {
 		cfg.Format = FormatParquet
 	case FormatParquet, FormatJSON:
 	default:
-		return nil, fmt.Errorf("--format %q: want parquet or json: %w", cfg.Format, stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("format %q: want parquet or json: %w", cfg.Format, stocklake.ErrConfig), "sink.Config.Format")
 	}
 	switch cfg.Schema {
 	case "":
 		cfg.Schema = SchemaAuto
 	case SchemaAuto, SchemaTick, SchemaJSON:
 	default:
-		return nil, fmt.Errorf("--schema %q: want auto, tick or json: %w", cfg.Schema, stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("schema %q: want auto, tick or json: %w", cfg.Schema, stocklake.ErrConfig), "sink.Config.Schema")
 	}
 	if len(cfg.Partitioning.keys) == 0 {
 		cfg.Partitioning, _ = ParsePartitioning("")

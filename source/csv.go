@@ -166,7 +166,7 @@ var _ stocklake.Source = (*CSVReplay)(nil)
 // stocklake.ErrConfig, or stocklake.ErrNotFound for a missing file.
 func NewCSVReplay(cfg CSVConfig) (*CSVReplay, error) {
 	if cfg.Path == "" {
-		return nil, fmt.Errorf("csv replay: no file given; use --source csv:PATH: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("csv replay: no file given: %w", stocklake.ErrConfig), "source.CSVConfig.Path")
 	}
 	if !(cfg.Speed >= 0) || math.IsInf(cfg.Speed, 0) {
 		return nil, fmt.Errorf("csv replay: speed is %v, want a finite number >= 0 (0 for as fast as possible): %w", cfg.Speed, stocklake.ErrConfig)
@@ -192,7 +192,7 @@ func NewCSVReplay(cfg CSVConfig) (*CSVReplay, error) {
 	fi, err := os.Stat(cfg.Path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("csv replay: %s does not exist; check the path in --source csv:PATH: %w", cfg.Path, stocklake.ErrNotFound)
+		return nil, stocklake.SettingErr(fmt.Errorf("csv replay: %s does not exist; check the path: %w", cfg.Path, stocklake.ErrNotFound), "source.CSVConfig.Path")
 	case err != nil:
 		return nil, fmt.Errorf("csv replay: %v: %w", err, stocklake.ErrConfig)
 	case fi.IsDir():
@@ -322,7 +322,7 @@ func (c *CSVReplay) load(ctx context.Context) (*table, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("csv replay: %s does not exist; check the path in --source csv:PATH: %w", path, stocklake.ErrNotFound)
+			return nil, stocklake.SettingErr(fmt.Errorf("csv replay: %s does not exist; check the path: %w", path, stocklake.ErrNotFound), "source.CSVConfig.Path")
 		}
 		return nil, fmt.Errorf("csv replay: %w", err)
 	}

@@ -335,7 +335,7 @@ func exampleSymbols(name string) string {
 func (f *Feed) Name() string { return f.name }
 
 // DefaultTopic returns "ticks".
-func (f *Feed) DefaultTopic() string { return "ticks" }
+func (f *Feed) DefaultTopic() string { return stocklake.TopicTicks }
 
 // Symbols returns the subscribed symbols as sent to the provider.
 func (f *Feed) Symbols() []string { return append([]string(nil), f.cfg.Symbols...) }

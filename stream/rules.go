@@ -186,7 +186,7 @@ func LoadRules(path string) ([]Rule, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("alert rules file %s does not exist; check --rules: %w", path, stocklake.ErrConfig)
+			return nil, fmt.Errorf("alert rules file %s does not exist; check its path: %w", path, stocklake.ErrConfig)
 		}
 		return nil, fmt.Errorf("read alert rules: %v: %w", err, stocklake.ErrConfig)
 	}

@@ -112,7 +112,7 @@ by partition. Ctrl-C or SIGTERM commits and exits.`,
 			}
 			if *rules != "" {
 				if sc.Rules, err = stream.LoadRules(*rules); err != nil {
-					return err
+					return fmt.Errorf("--rules: %w", err)
 				}
 			}
 			if *maxFuture < 0 {

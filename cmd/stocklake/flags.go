@@ -121,7 +121,7 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 func (k *kafkaFlags) config() (kafka.Config, error) {
 	brokers, err := kafka.ParseBrokers(k.brokers)
 	if err != nil {
-		return kafka.Config{}, err
+		return kafka.Config{}, withFlagHint(err)
 	}
 	password := k.saslPassword
 	if k.saslPasswordFile != "" {
@@ -146,7 +146,7 @@ func (k *kafkaFlags) config() (kafka.Config, error) {
 		kc.MSKIAM = mskIAMCredentials()
 	}
 	if err := kc.Validate(); err != nil {
-		return kafka.Config{}, err
+		return kafka.Config{}, withFlagHint(err)
 	}
 	return kc, nil
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/kafka"
-	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/source"
 )
 
@@ -197,8 +196,8 @@ func produce(ctx context.Context, log *slog.Logger, kc kafka.Config, src stockla
 			if br, ok := e.(*source.BadRowError); ok {
 				value, _ = json.Marshal(map[string]any{"line": br.Line, "fields": br.Fields, "reason": br.Reason})
 			}
-			if err := p.Produce(ctx, stocklake.Record{Topic: topic + ".dlq", Value: value,
-				Headers: []stocklake.Header{{Key: sink.HeaderError, Value: []byte(e.Error())}, {Key: sink.HeaderErrorKind, Value: []byte("source")}}}); err != nil {
+			if err := p.Produce(ctx, stocklake.Record{Topic: stocklake.DeadLetterTopic(topic), Value: value,
+				Headers: []stocklake.Header{{Key: stocklake.HeaderError, Value: []byte(e.Error())}, {Key: stocklake.HeaderErrorKind, Value: []byte(stocklake.ErrorKindSource)}}}); err != nil {
 				return err
 			}
 			sentBad++

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -154,7 +155,11 @@ The summary (state, rows, bytes scanned, time) goes to stderr.
 				}
 				return nil
 			case *id != "":
-				return s.printResult(ctx, os.Stdout, *id, s.format)
+				err := s.printResult(ctx, os.Stdout, *id, s.format)
+				if errors.Is(err, stocklake.ErrNotFound) {
+					return fmt.Errorf("--id: %w (list past queries with --history)", err)
+				}
+				return err
 			}
 			return s.runAndPrint(ctx, os.Stdout, args[0], s.format)
 		})
