@@ -105,6 +105,8 @@ import (
 // Defaults.
 const (
 	DefaultIn                 = stocklake.TopicTicks
+	DefaultWindows            = "1m,5m"         // the command line's --windows
+	DefaultDelay              = 2 * time.Second // the command line's --delay
 	DefaultGroup              = "stocklake-analyze"
 	DefaultOutPrefix          = stocklake.TopicBarsPrefix
 	DefaultAlertsTopic        = stocklake.TopicAlerts

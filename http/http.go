@@ -58,7 +58,7 @@ const (
 	DefaultQueryTimeout = 5 * time.Minute
 	DefaultPageSize     = 100
 	MaxPageSize         = 1000
-	DefaultDatabase     = "stocklake"
+	DefaultDatabase     = stocklake.DefaultDatabase
 	// DefaultMaxResultBytes fails a console query whose result CSV is larger.
 	DefaultMaxResultBytes = 64 << 20
 	// DefaultMaxQueued is how many console queries may wait for one of the

@@ -10,14 +10,26 @@ import (
 	"github.com/stocklake/stocklake"
 )
 
+// Defaults of the embedded broker and of topics stocklake creates.
+const (
+	// DefaultListen is the embedded broker's address, and the brokers
+	// clients look for when given none on the command line.
+	DefaultListen = "127.0.0.1:9092"
+	// DefaultPartitions is the partition count of topics the embedded
+	// broker auto-creates and of topics produce creates.
+	DefaultPartitions = 3
+)
+
 // BrokerConfig configures the embedded Kafka-protocol broker.
 type BrokerConfig struct {
-	// Listen is host:port; port 0 picks a free port. Default 127.0.0.1:9092.
+	// Listen is host:port; port 0 picks a free port. Default DefaultListen
+	// (127.0.0.1:9092).
 	Listen string
 	// DataDir keeps records and committed offsets across restarts; empty
 	// keeps everything in memory.
 	DataDir string
-	// Partitions is the partition count for auto-created topics; default 3.
+	// Partitions is the partition count for auto-created topics; default
+	// DefaultPartitions (3).
 	Partitions int
 	// SyncWrites fsyncs every produced batch (slower, survives power loss).
 	SyncWrites bool
@@ -34,10 +46,10 @@ type Broker struct {
 // StartBroker starts an embedded broker and returns once it listens.
 func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:9092"
+		cfg.Listen = DefaultListen
 	}
 	if cfg.Partitions == 0 {
-		cfg.Partitions = 3
+		cfg.Partitions = DefaultPartitions
 	}
 	host, portStr, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {

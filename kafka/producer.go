@@ -14,6 +14,9 @@ import (
 	"github.com/stocklake/stocklake"
 )
 
+// DefaultCompression is the producer's batch compression: zstd.
+const DefaultCompression = "zstd"
+
 // ProducerConfig tunes a Producer.
 type ProducerConfig struct {
 	// Topic is the default topic for records that name none. Required.
@@ -55,7 +58,7 @@ type Producer struct {
 // ParseCompression maps a codec name to franz-go's codec.
 func ParseCompression(name string) (kgo.CompressionCodec, error) {
 	switch strings.ToLower(name) {
-	case "", "zstd":
+	case "", DefaultCompression:
 		return kgo.ZstdCompression(), nil
 	case "none":
 		return kgo.NoCompression(), nil

@@ -244,7 +244,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	}
 	s.grow(b, size)
 	switch {
-	case s.cfg.Format == FormatJSON:
+	case s.cfg.Format == stocklake.FormatJSON:
 		g.raw = append(g.raw, r.Value)
 	case s.mode == SchemaTick:
 		if g.ticks == nil {

@@ -211,7 +211,7 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		ps.manifest = nil
 	}
 	ext := "parquet"
-	if s.cfg.Format == FormatJSON {
+	if s.cfg.Format == stocklake.FormatJSON {
 		ext = "json"
 	}
 	keys := make([]string, 0, len(b.order))
@@ -358,7 +358,7 @@ func (s *Sink) register(ctx context.Context, path string) {
 		return
 	}
 	format := stocklake.FormatParquet
-	if s.cfg.Format == FormatJSON {
+	if s.cfg.Format == stocklake.FormatJSON {
 		format = stocklake.FormatJSON
 	}
 	if err := s.cfg.Registrar.RegisterPartition(ctx, s.cfg.Table, format, keys, values, s.cfg.Table+"/"+path+"/"); err != nil {

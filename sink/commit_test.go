@@ -376,7 +376,7 @@ func TestSinkTableShapeIsDecidedOnce(t *testing.T) {
 	// A sink started with flags that contradict the table stops at once
 	// and says what differs.
 	bad := cfg
-	bad.Schema, bad.Format = SchemaJSON, FormatJSON
+	bad.Schema, bad.Format = SchemaJSON, stocklake.FormatJSON
 	_, err = runSinkWith(t, bad, nil, never)
 	if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "schema json (stored: tick)") || !strings.Contains(err.Error(), "format json (stored: parquet)") {
 		t.Fatalf("Run with contradicting settings = %v; want ErrConfig naming schema and format", err)

@@ -275,11 +275,11 @@ func TestSinkPoisonPartitionValue(t *testing.T) { testPoisonPartitionValue(t, fa
 // the lake's prefix, which S3 keys include.
 func TestCheckPathCountsS3Prefix(t *testing.T) {
 	path := []byte("dt=2026-11-26/v=" + strings.Repeat("x", 200) + "/w=" + strings.Repeat("y", 200) + "/z=" + strings.Repeat("z", 200))
-	s := &Sink{keyBase: keyBase("file:///tmp/lake", "ticks", FormatParquet)}
+	s := &Sink{keyBase: keyBase("file:///tmp/lake", "ticks", stocklake.FormatParquet)}
 	if err := s.checkPath(path); err != nil {
 		t.Fatalf("a %d-byte path refused on file://: %v", len(path), err)
 	}
-	s.keyBase = keyBase("s3://bucket/"+strings.Repeat("p", 400)+"?region=x", "ticks", FormatParquet)
+	s.keyBase = keyBase("s3://bucket/"+strings.Repeat("p", 400)+"?region=x", "ticks", stocklake.FormatParquet)
 	if err := s.checkPath(path); !errors.Is(err, errPartition) {
 		t.Fatalf("a %d-byte path under a 400-byte S3 prefix: %v, want refused", len(path), err)
 	}

@@ -61,7 +61,7 @@ var timeKeys = map[string]string{
 // "dt,hour".
 func ParsePartitioning(spec string) (Partitioning, error) {
 	if strings.TrimSpace(spec) == "" {
-		spec = "dt,hour"
+		spec = DefaultPartitionBy
 	}
 	var p Partitioning
 	seen := map[string]bool{}

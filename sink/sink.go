@@ -72,17 +72,27 @@ import (
 	"github.com/stocklake/stocklake/kafka"
 )
 
-// Output formats.
-const (
-	FormatParquet = "parquet"
-	FormatJSON    = "json"
-)
-
 // Record schemas.
 const (
 	SchemaAuto = "auto"
 	SchemaTick = "tick"
 	SchemaJSON = "json"
+)
+
+// Defaults of Config.
+const (
+	DefaultGroup             = stocklake.DefaultSinkGroup
+	DefaultFormat            = stocklake.FormatParquet
+	DefaultSchema            = SchemaAuto
+	DefaultPartitionBy       = "dt,hour"
+	DefaultCompression       = "zstd"
+	DefaultFlushInterval     = 60 * time.Second
+	DefaultMaxRows           = 1_000_000
+	DefaultMaxBytes          = 128 << 20
+	DefaultMaxBufferBytes    = 256 << 20
+	DefaultRowGroupRows      = 1_000_000
+	DefaultMaxOpenPartitions = 64
+	DefaultShutdownTimeout   = 10 * time.Second
 )
 
 // PartitionRegistrar learns about each new lake partition as its first
@@ -268,7 +278,7 @@ func New(cfg Config) (*Sink, error) {
 		return nil, stocklake.SettingErr(fmt.Errorf("sink needs a lake to write to: %w", stocklake.ErrConfig), "sink.Config.Store")
 	}
 	if cfg.Group == "" {
-		cfg.Group = "stocklake-sink"
+		cfg.Group = DefaultGroup
 	}
 	if cfg.Table == "" {
 		cfg.Table = TableName(cfg.Topic)
@@ -282,14 +292,14 @@ func New(cfg Config) (*Sink, error) {
 		partitionBy: len(cfg.Partitioning.keys) > 0, timeField: cfg.TimeField != ""}
 	switch cfg.Format {
 	case "":
-		cfg.Format = FormatParquet
-	case FormatParquet, FormatJSON:
+		cfg.Format = DefaultFormat
+	case stocklake.FormatParquet, stocklake.FormatJSON:
 	default:
 		return nil, stocklake.SettingErr(fmt.Errorf("format %q: want parquet or json: %w", cfg.Format, stocklake.ErrConfig), "sink.Config.Format")
 	}
 	switch cfg.Schema {
 	case "":
-		cfg.Schema = SchemaAuto
+		cfg.Schema = DefaultSchema
 	case SchemaAuto, SchemaTick, SchemaJSON:
 	default:
 		return nil, stocklake.SettingErr(fmt.Errorf("schema %q: want auto, tick or json: %w", cfg.Schema, stocklake.ErrConfig), "sink.Config.Schema")
@@ -298,31 +308,31 @@ func New(cfg Config) (*Sink, error) {
 		cfg.Partitioning, _ = ParsePartitioning("")
 	}
 	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 60 * time.Second
+		cfg.FlushInterval = DefaultFlushInterval
 	}
 	if cfg.MaxRows <= 0 {
-		cfg.MaxRows = 1_000_000
+		cfg.MaxRows = DefaultMaxRows
 	}
 	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = 128 << 20
+		cfg.MaxBytes = DefaultMaxBytes
 	}
 	if cfg.MaxBufferBytes <= 0 {
-		cfg.MaxBufferBytes = 256 << 20
+		cfg.MaxBufferBytes = DefaultMaxBufferBytes
 	}
 	if cfg.RowGroupRows <= 0 {
-		cfg.RowGroupRows = 1_000_000
+		cfg.RowGroupRows = DefaultRowGroupRows
 	}
 	if cfg.DLQTopic == "" {
-		cfg.DLQTopic = cfg.Topic + ".dlq"
+		cfg.DLQTopic = stocklake.DeadLetterTopic(cfg.Topic)
 	}
 	if cfg.MaxFuture == 0 {
 		cfg.MaxFuture = stocklake.DefaultMaxFuture
 	}
 	if cfg.MaxOpenPartitions <= 0 {
-		cfg.MaxOpenPartitions = 64
+		cfg.MaxOpenPartitions = DefaultMaxOpenPartitions
 	}
 	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = 10 * time.Second
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

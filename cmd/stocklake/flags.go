@@ -26,11 +26,12 @@ import (
 
 // Defaults shared by several subcommands.
 const (
+	defaultSeed    = 1 // simulator seed of produce and demo
 	defaultDataDir = "./stocklake-data"
 	defaultLake    = "file://./stocklake-data/lake"
 	defaultCatalog = "sqlite://./stocklake-data/catalog.db"
 	defaultEngine  = "duckdb://"
-	defaultBrokers = "127.0.0.1:9092"
+	defaultBrokers = kafka.DefaultListen
 )
 
 // ffOptions makes every flag readable from STOCKLAKE_<FLAG> and a YAML
