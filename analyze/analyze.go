@@ -463,7 +463,7 @@ func (a *Analyzer) session(ctx context.Context) error {
 	var err error
 	a.sess, err = kgo.NewGroupTransactSession(a.clientOpts()...)
 	if err != nil {
-		return fmt.Errorf("kafka client: %v: %w", err, stocklake.ErrConfig)
+		return fmt.Errorf("kafka client: %w: %w", err, stocklake.ErrConfig)
 	}
 	closed := false
 	defer func() {
@@ -475,7 +475,7 @@ func (a *Analyzer) session(ctx context.Context) error {
 	// instance and aborts its open transaction, so the group's offsets are
 	// stable at once.
 	if _, _, err := a.sess.Client().ProducerID(ctx); err != nil {
-		return fmt.Errorf("initialize transactional producer %q: %v: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
+		return fmt.Errorf("initialize transactional producer %q: %w: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
 	}
 	runErr := a.loop(ctx)
 	if runErr == nil || errors.Is(runErr, context.Canceled) {
@@ -578,7 +578,7 @@ func (a *Analyzer) createTopics(ctx context.Context, adm *kadm.Client, n int32, 
 	}
 	resp, err := adm.CreateTopics(ctx, n, a.cfg.Replication, configs, topics...)
 	if err != nil {
-		return fmt.Errorf("create topics %v: %v: %w", topics, err, stocklake.ErrUnavailable)
+		return fmt.Errorf("create topics %v: %w: %w", topics, err, stocklake.ErrUnavailable)
 	}
 	for _, r := range resp.Sorted() {
 		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
@@ -846,7 +846,7 @@ func (a *Analyzer) begin() error {
 		return nil
 	}
 	if err := a.sess.Begin(); err != nil {
-		return fmt.Errorf("begin transaction: %v: %w", err, stocklake.ErrUnavailable)
+		return fmt.Errorf("begin transaction: %w: %w", err, stocklake.ErrUnavailable)
 	}
 	a.inTxn, a.txnStart = true, time.Now()
 	return nil
@@ -1039,7 +1039,7 @@ func (a *Analyzer) commit(ctx context.Context) error {
 	a.prodErr = nil
 	a.prodMu.Unlock()
 	if err != nil {
-		return fmt.Errorf("end transaction of %s: %v: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
+		return fmt.Errorf("end transaction of %s: %w: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
 	}
 	if !committed {
 		a.stats.Aborts.Add(1)

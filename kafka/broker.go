@@ -65,7 +65,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if port == 0 {
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
-			return nil, fmt.Errorf("broker: find a free port on %s: %v: %w", host, err, stocklake.ErrConfig)
+			return nil, fmt.Errorf("broker: find a free port on %s: %w: %w", host, err, stocklake.ErrConfig)
 		}
 		port = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()

@@ -219,7 +219,7 @@ func (c Config) NewClient(extra ...kgo.Opt) (*kgo.Client, error) {
 	}
 	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("kafka client: %v: %w", err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("kafka client: %w: %w", err, stocklake.ErrConfig)
 	}
 	return cl, nil
 }
@@ -264,7 +264,7 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, spec TopicSpec) (string, e
 		err = resp.Err
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return "", fmt.Errorf("create topic %q: %v: %w", spec.Name, err, stocklake.ErrUnavailable)
+		return "", fmt.Errorf("create topic %q: %w: %w", spec.Name, err, stocklake.ErrUnavailable)
 	}
 	return TopicID(ctx, cl, spec.Name)
 }

@@ -141,7 +141,7 @@ func (p *Producer) onAck(r *kgo.Record, err error) {
 	p.failed.Add(1)
 	p.errMu.Lock()
 	if p.firstErr == nil {
-		p.firstErr = fmt.Errorf("produce to %s: %v: %w", r.Topic, err, stocklake.ErrUnavailable)
+		p.firstErr = fmt.Errorf("produce to %s: %w: %w", r.Topic, err, stocklake.ErrUnavailable)
 	}
 	p.errMu.Unlock()
 }

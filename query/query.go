@@ -194,7 +194,7 @@ func (r *Runner) Start(ctx context.Context, sql string) (Execution, error) {
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return Execution{}, fmt.Errorf("query: new ID: %v", err)
+		return Execution{}, fmt.Errorf("query: new ID: %w", err)
 	}
 	ex := Execution{
 		ID: id.String(), SQL: sql, State: stocklake.QueryQueued, Engine: r.cfg.EngineName,
@@ -376,7 +376,7 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	// whole body, and a failed query must leave no partial result.
 	tmp, err := os.CreateTemp("", "stocklake-result-*.csv")
 	if err != nil {
-		fail(fmt.Errorf("query: temporary result file: %v", err))
+		fail(fmt.Errorf("query: temporary result file: %w", err))
 		return
 	}
 	defer os.Remove(tmp.Name())
@@ -452,7 +452,7 @@ func (r *Runner) Get(ctx context.Context, id string) (Execution, error) {
 	defer rc.Close()
 	var ex Execution
 	if err := json.NewDecoder(rc).Decode(&ex); err != nil {
-		return Execution{}, fmt.Errorf("query %s: metadata is not valid JSON: %v: %w", id, err, stocklake.ErrInvalid)
+		return Execution{}, fmt.Errorf("query %s: metadata is not valid JSON: %w: %w", id, err, stocklake.ErrInvalid)
 	}
 	return ex, nil
 }

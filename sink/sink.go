@@ -779,7 +779,7 @@ func decodeObject(b []byte) (map[string]any, error) {
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("record is not a JSON object: %v: %w", err, stocklake.ErrInvalid)
+		return nil, fmt.Errorf("record is not a JSON object: %w: %w", err, stocklake.ErrInvalid)
 	}
 	if obj == nil {
 		return nil, fmt.Errorf("record is JSON null, want an object: %w", stocklake.ErrInvalid)

@@ -194,7 +194,7 @@ func NewCSVReplay(cfg CSVConfig) (*CSVReplay, error) {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, stocklake.SettingErr(fmt.Errorf("csv replay: %s does not exist; check the path: %w", cfg.Path, stocklake.ErrNotFound), "source.CSVConfig.Path")
 	case err != nil:
-		return nil, fmt.Errorf("csv replay: %v: %w", err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("csv replay: %w: %w", err, stocklake.ErrConfig)
 	case fi.IsDir():
 		return nil, fmt.Errorf("csv replay: %s is a directory, want a CSV file: %w", cfg.Path, stocklake.ErrConfig)
 	}
@@ -331,7 +331,7 @@ func (c *CSVReplay) load(ctx context.Context) (*table, error) {
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("csv replay: %s looks gzip-compressed but cannot be read: %v: %w", path, err, stocklake.ErrInvalid)
+			return nil, fmt.Errorf("csv replay: %s looks gzip-compressed but cannot be read: %w: %w", path, err, stocklake.ErrInvalid)
 		}
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 256<<10)
@@ -350,7 +350,7 @@ func (c *CSVReplay) load(ctx context.Context) (*table, error) {
 		return nil, fmt.Errorf("csv replay: %s is empty; want a CSV file whose first line names the columns: %w", path, stocklake.ErrInvalid)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("csv replay: %s: reading the header: %v: %w", path, err, readErrKind(err))
+		return nil, fmt.Errorf("csv replay: %s: reading the header: %w: %w", path, err, readErrKind(err))
 	}
 	header = slices.Clone(header)
 	t, err := c.newTable(header)
@@ -394,7 +394,7 @@ func (c *CSVReplay) load(ctx context.Context) (*table, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("csv replay: %s: %v: %w", path, err, readErrKind(err))
+			return nil, fmt.Errorf("csv replay: %s: %w: %w", path, err, readErrKind(err))
 		}
 		line, _ := r.FieldPos(0)
 		if sampling {

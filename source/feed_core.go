@@ -511,7 +511,7 @@ func (f *Feed) Run(ctx context.Context, emit func(stocklake.Record) error) error
 		f.disconnects.Add(1)
 		if f.cfg.MaxAttempts > 0 && failures >= f.cfg.MaxAttempts {
 			f.log.Error("giving up", "attempts", failures, "err", err)
-			return fmt.Errorf("%s: %d connection attempts in a row failed, the last with: %v: %w", f.name, failures, err, stocklake.ErrUnavailable)
+			return fmt.Errorf("%s: %d connection attempts in a row failed, the last with: %w: %w", f.name, failures, err, stocklake.ErrUnavailable)
 		}
 		delay := f.backoff(failures, rand.Float64())
 		if fe != nil && fe.retryAfter > delay {

@@ -72,7 +72,7 @@ serve (see docs/security.md).`,
 				defer cancel()
 			}
 			if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-				return fmt.Errorf("create --data %s: %v: %w", *dataDir, err, stocklake.ErrConfig)
+				return fmt.Errorf("create --data %s: %w: %w", *dataDir, err, stocklake.ErrConfig)
 			}
 			broker, err := kafka.StartBroker(kafka.BrokerConfig{Listen: "127.0.0.1:0", DataDir: filepath.Join(*dataDir, "kafka")})
 			if err != nil {

@@ -131,7 +131,7 @@ func (k *kafkaFlags) config() (kafka.Config, error) {
 		}
 		b, err := os.ReadFile(k.saslPasswordFile)
 		if err != nil {
-			return kafka.Config{}, fmt.Errorf("--kafka-sasl-password-file: %v: %w", err, stocklake.ErrConfig)
+			return kafka.Config{}, fmt.Errorf("--kafka-sasl-password-file: %w: %w", err, stocklake.ErrConfig)
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 		if password == "" {
@@ -175,7 +175,7 @@ func mskIAMCredentials() func(context.Context) (awssasl.Auth, error) {
 		}
 		c, err := creds.Retrieve(ctx)
 		if err != nil {
-			return awssasl.Auth{}, fmt.Errorf("AWS_MSK_IAM: AWS credentials: %v: %w", err, stocklake.ErrConfig)
+			return awssasl.Auth{}, fmt.Errorf("AWS_MSK_IAM: AWS credentials: %w: %w", err, stocklake.ErrConfig)
 		}
 		return awssasl.Auth{AccessKey: c.AccessKeyID, SecretKey: c.SecretAccessKey, SessionToken: c.SessionToken, UserAgent: "stocklake"}, nil
 	}
