@@ -94,7 +94,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
@@ -535,17 +534,28 @@ func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
 // setupTopics creates the input (if missing), output and state topics and
 // waits until the cluster knows them all.
 func (a *Analyzer) setupTopics(ctx context.Context) error {
-	adm := kadm.NewClient(a.admin)
-	if err := a.createTopics(ctx, adm, a.cfg.Partitions, nil, a.cfg.In); err != nil {
-		return err
+	ensure := func(n int32, configs map[string]string, topics ...string) error {
+		if n == 0 {
+			n = -1 // the broker's default
+		}
+		for _, t := range topics {
+			spec := kafka.TopicSpec{Name: t, Partitions: n, ReplicationFactor: a.cfg.Replication, Configs: configs}
+			if _, err := kafka.EnsureTopic(ctx, a.admin, spec); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	md, err := a.waitTopics(ctx, adm, a.cfg.In)
-	if err != nil {
+	if err := ensure(a.cfg.Partitions, nil, a.cfg.In); err != nil {
 		return err
 	}
 	n := a.cfg.Partitions
 	if n == 0 {
-		n = int32(len(md.Topics[a.cfg.In].Partitions))
+		in, err := kafka.TopicPartitions(ctx, a.admin, a.cfg.In)
+		if err != nil {
+			return err
+		}
+		n = int32(in)
 	}
 	outs := []string{a.cfg.AlertsTopic, a.cfg.LateTopic, a.cfg.DLQTopic}
 	for _, w := range a.cfg.Stream.Windows {
@@ -554,65 +564,19 @@ func (a *Analyzer) setupTopics(ctx context.Context) error {
 			outs = append(outs, a.liveTopics[w])
 		}
 	}
-	if err := a.createTopics(ctx, adm, n, nil, outs...); err != nil {
+	if err := ensure(n, nil, outs...); err != nil {
 		return err
 	}
-	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "segment.ms": kadm.StringPtr("600000"),
-		"min.cleanable.dirty.ratio": kadm.StringPtr("0.1")}
-	if err := a.createTopics(ctx, adm, n, compact, a.cfg.StateTopic); err != nil {
+	compact := map[string]string{"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"}
+	if err := ensure(n, compact, a.cfg.StateTopic); err != nil {
 		return err
 	}
-	smd, err := a.waitTopics(ctx, adm, append(outs, a.cfg.StateTopic)...)
+	sp, err := kafka.TopicPartitions(ctx, a.admin, a.cfg.StateTopic)
 	if err != nil {
 		return err
 	}
-	a.statePartitions = int32(len(smd.Topics[a.cfg.StateTopic].Partitions))
+	a.statePartitions = int32(sp)
 	return nil
-}
-
-// createTopics creates topics that do not exist yet with n partitions
-// (the broker's default when n is 0).
-func (a *Analyzer) createTopics(ctx context.Context, adm *kadm.Client, n int32, configs map[string]*string, topics ...string) error {
-	if n == 0 {
-		n = -1
-	}
-	resp, err := adm.CreateTopics(ctx, n, a.cfg.Replication, configs, topics...)
-	if err != nil {
-		return fmt.Errorf("create topics %v: %w: %w", topics, err, stocklake.ErrUnavailable)
-	}
-	for _, r := range resp.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %v (%s): %w", r.Topic, r.Err, r.ErrMessage, stocklake.ErrUnavailable)
-		}
-	}
-	return nil
-}
-
-// waitTopics waits up to 30s until every topic has metadata with partitions.
-func (a *Analyzer) waitTopics(ctx context.Context, adm *kadm.Client, topics ...string) (kadm.Metadata, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		md, err := adm.Metadata(ctx, topics...)
-		if err == nil {
-			for _, t := range topics {
-				if d, ok := md.Topics[t]; !ok || d.Err != nil || len(d.Partitions) == 0 {
-					err = fmt.Errorf("topic %s: no metadata yet (%v)", t, d.Err)
-					break
-				}
-			}
-		}
-		if err == nil {
-			return md, nil
-		}
-		if time.Now().After(deadline) {
-			return md, fmt.Errorf("%v; is the broker healthy?: %w", err, stocklake.ErrUnavailable)
-		}
-		select {
-		case <-ctx.Done():
-			return md, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // onOffsets learns the committed offset of each newly assigned partition

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -818,5 +819,62 @@ func TestFrozenCheckpointIgnored(t *testing.T) {
 	}
 	if got != len(want) || got == 0 {
 		t.Errorf("%d bars of the new ticks, want %d", got, len(want))
+	}
+}
+
+// TestSetupTopicsFollowInput: with Partitions 0 the analyzer creates its
+// outputs and its compacted state topic with as many partitions as the
+// input has, not the broker's default, and leaves an existing input alone.
+func TestSetupTopicsFollowInput(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(5, "in5"), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	kc := kafka.Config{Brokers: c.ListenAddrs()}
+	a, err := New(Config{Kafka: kc, In: "in5", Group: "g5", Logger: quietLogger(),
+		Stream: stream.Config{Windows: []time.Duration{time.Minute}, Provisional: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.admin, err = kc.NewClient(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.admin.Close()
+	ctx := context.Background()
+	if err := a.setupTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(a.admin)
+	md, err := adm.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := a.Config()
+	for _, topic := range []string{"in5", cfg.AlertsTopic, cfg.LateTopic, cfg.DLQTopic, a.BarTopic(time.Minute),
+		stocklake.LiveBarsTopic(cfg.OutPrefix, time.Minute), cfg.StateTopic} {
+		if n := len(md.Topics[topic].Partitions); n != 5 {
+			t.Errorf("topic %s has %d partitions, want the input's 5", topic, n)
+		}
+	}
+	if a.statePartitions != 5 {
+		t.Errorf("statePartitions = %d, want 5", a.statePartitions)
+	}
+	rc, err := adm.DescribeTopicConfigs(ctx, cfg.StateTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rc.On(cfg.StateTopic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := ""
+	for _, kv := range r.Configs {
+		if kv.Key == "cleanup.policy" && kv.Value != nil {
+			policy = *kv.Value
+		}
+	}
+	if policy != "compact" {
+		t.Errorf("state topic cleanup.policy = %q, want compact", policy)
 	}
 }

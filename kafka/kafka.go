@@ -236,18 +236,22 @@ func Ping(ctx context.Context, cl *kgo.Client, brokers []string) error {
 
 // TopicSpec describes a topic to create on demand.
 type TopicSpec struct {
-	Name              string
-	Partitions        int32 // default 3
-	ReplicationFactor int16 // default -1: the broker's default
+	Name string
+	// Partitions of the topic; default DefaultPartitions (3), -1 for the
+	// broker's default.
+	Partitions int32
+	// ReplicationFactor; default -1: the broker's default.
+	ReplicationFactor int16
 	Configs           map[string]string
 }
 
-// EnsureTopic creates a topic unless it exists, and returns its topic ID in
-// Kafka's base64 form. An existing topic is left as it is.
+// EnsureTopic creates a topic unless it exists, waits until the cluster
+// knows it, and returns its topic ID in Kafka's base64 form. An existing
+// topic is left as it is.
 func EnsureTopic(ctx context.Context, cl *kgo.Client, spec TopicSpec) (string, error) {
 	adm := kadm.NewClient(cl)
 	if spec.Partitions == 0 {
-		spec.Partitions = 3
+		spec.Partitions = DefaultPartitions
 	}
 	if spec.ReplicationFactor == 0 {
 		spec.ReplicationFactor = -1
@@ -260,8 +264,11 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, spec TopicSpec) (string, e
 		}
 	}
 	resp, err := adm.CreateTopic(ctx, spec.Partitions, spec.ReplicationFactor, cfg, spec.Name)
-	if err == nil {
+	if err == nil && resp.Err != nil {
 		err = resp.Err
+		if resp.ErrMessage != "" {
+			err = fmt.Errorf("%w (%s)", resp.Err, resp.ErrMessage)
+		}
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return "", fmt.Errorf("create topic %q: %w: %w", spec.Name, err, stocklake.ErrUnavailable)
@@ -272,30 +279,52 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, spec TopicSpec) (string, e
 // TopicID returns the topic's ID (base64, as Kafka prints it). Object names
 // in the lake include it so a re-created topic, whose offsets start again at
 // 0, never overwrites older objects. Brokers that predate topic IDs yield
-// "0".
+// "0". It waits up to 30 seconds for a topic just created to show.
 func TopicID(ctx context.Context, cl *kgo.Client, topic string) (string, error) {
+	d, err := waitTopic(ctx, cl, topic)
+	if err != nil {
+		return "", err
+	}
+	if d.ID == (kadm.TopicID{}) {
+		return "0", nil
+	}
+	return base64.RawURLEncoding.EncodeToString(d.ID[:]), nil
+}
+
+// TopicPartitions returns how many partitions the topic has, waiting up to
+// 30 seconds for a topic just created to show.
+func TopicPartitions(ctx context.Context, cl *kgo.Client, topic string) (int, error) {
+	d, err := waitTopic(ctx, cl, topic)
+	if err != nil {
+		return 0, err
+	}
+	return len(d.Partitions), nil
+}
+
+// waitTopic returns the topic's metadata once the cluster has it with its
+// partitions. A topic just created, or a broker just started, can take a
+// while to show the topic in its metadata; it waits up to 30 seconds.
+func waitTopic(ctx context.Context, cl *kgo.Client, topic string) (kadm.TopicDetail, error) {
 	adm := kadm.NewClient(cl)
 	var lastErr error
-	// A topic just created, or a broker just started, can take a while to
-	// show the topic in its metadata; wait up to 30 seconds.
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		md, err := adm.Metadata(ctx, topic)
 		if err != nil {
 			lastErr = err
-		} else if d, ok := md.Topics[topic]; ok && d.Err == nil {
-			if d.ID == (kadm.TopicID{}) {
-				return "0", nil
-			}
-			return base64.RawURLEncoding.EncodeToString(d.ID[:]), nil
-		} else if ok {
+		} else if d, ok := md.Topics[topic]; ok && d.Err == nil && len(d.Partitions) > 0 {
+			return d, nil
+		} else if ok && d.Err != nil {
 			lastErr = d.Err
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return kadm.TopicDetail{}, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return "", stocklake.SettingErr(fmt.Errorf("topic %q: no metadata (%v); create it first or check its name: %w", topic, lastErr, stocklake.ErrNotFound), "kafka.ProducerConfig.Topic")
+	if lastErr == nil {
+		lastErr = errors.New("no partitions yet")
+	}
+	return kadm.TopicDetail{}, fmt.Errorf("topic %q: no metadata (%w); create it first, check its name, or check that the brokers are healthy: %w", topic, lastErr, stocklake.ErrNotFound)
 }
