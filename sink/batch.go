@@ -309,13 +309,15 @@ func jsonField(obj map[string]any, key string) string {
 	}
 }
 
-func (s *Sink) encode(buf *bytes.Buffer, g *group) error {
+// encode writes g's object to buf and returns its columns (nil for JSON
+// lines).
+func (s *Sink) encode(buf *bytes.Buffer, g *group) ([]stocklake.Column, error) {
 	switch {
 	case g.raw != nil:
 		encodeJSONLines(buf, g.raw)
-		return nil
+		return nil, nil
 	case g.ticks != nil:
-		return g.ticks.finish(buf)
+		return TickColumns(), g.ticks.finish(buf)
 	default:
 		return encodeObjects(buf, g.objs, s.cfg.TimeField, s.codec, s.cfg.RowGroupRows)
 	}

@@ -97,10 +97,12 @@ const (
 
 // PartitionRegistrar learns about each new lake partition as its first
 // object is written, e.g. to add it to a catalog so the data is queryable at
-// once. keys are the partition key names; values their values; location the
-// partition folder's key prefix in the store.
+// once. columns are the columns of the object written, in file order, with
+// Glue/Hive types (nil for JSON lines, whose columns the sink does not
+// fix); keys are the partition key names; values their values; location
+// the partition folder's key prefix in the store.
 type PartitionRegistrar interface {
-	RegisterPartition(ctx context.Context, table string, format string, keys, values []string, location string) error
+	RegisterPartition(ctx context.Context, table string, format string, columns []stocklake.Column, keys, values []string, location string) error
 }
 
 // Config configures a Sink. Zero values take the defaults stated.
