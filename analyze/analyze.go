@@ -20,7 +20,7 @@
 //   - DLQTopic (default "<group>.dlq"): input records the analyzer refuses
 //     (not a tick, an invalid tick, or an event time more than MaxFuture
 //     ahead of the wall clock), unchanged, with the reason in the
-//     "stocklake-error" header; see dlq.go.
+//     stocklake.HeaderError header; see dlq.go.
 //
 // Output topics are created on start with as many partitions as the input
 // (so key = symbol lands a symbol's bars on the same partition number as its
