@@ -10,14 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/crawler"
-	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/sink"
-	"github.com/stocklake/stocklake/sqlite"
 )
 
 // readCounter is a lake store that counts the objects read through it.
@@ -44,16 +40,7 @@ func (s *readCounter) GetRange(ctx context.Context, key string, off, n int64) ([
 func TestRegistrarUsesSinkSchema(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "ticks", "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	kc := kafka.Config{Brokers: cl.ListenAddrs()}
-	lake, err := file.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc, lake := newLake(t, "ticks", "events")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	tick := stocklake.Tick{Symbol: "AAPL", Time: at, Price: 189.5, Size: 3, Exchange: "X", TradeID: "t1", Conditions: []string{"@"}, Source: "test"}
@@ -69,11 +56,7 @@ func TestRegistrarUsesSinkSchema(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.topic, func(t *testing.T) {
 			store := &readCounter{ObjectStore: lake}
-			sinkCat, err := sqlite.Open(":memory:")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sinkCat.Close()
+			sinkCat := memCatalog(t)
 			reg, err := crawler.NewRegistrar(store, sinkCat, "stocklake")
 			if err != nil {
 				t.Fatal(err)
@@ -108,11 +91,7 @@ func TestRegistrarUsesSinkSchema(t *testing.T) {
 				t.Fatalf("partitions registered by the sink: %v, %v; want 1", ps, err)
 			}
 
-			crawlCat, err := sqlite.Open(":memory:")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer crawlCat.Close()
+			crawlCat := memCatalog(t)
 			cr, err := crawler.New(lake, crawlCat, crawler.Config{Database: "stocklake", Prefix: c.topic + "/", TableLevel: 1})
 			if err != nil {
 				t.Fatal(err)
