@@ -40,6 +40,9 @@ var settingFlags = map[string]string{
 	"sink.Config.Table":               "--table",
 	"sink.Config.TimeField":           "--time-field",
 	"sink.Config.Topic":               "--topic",
+	"source.FeedConfig.Endpoint":      "--endpoint",
+	"source.FeedConfig.Key":           "--key",
+	"source.FeedConfig.Symbols":       "--symbols",
 	"source.CSVConfig.Path":           "--source csv:PATH",
 }
 

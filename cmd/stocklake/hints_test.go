@@ -25,6 +25,7 @@ func TestFlagHints(t *testing.T) {
 		{[]string{"sink", "--topic", "t", "--lake", lake, "--partition-by", "dt,dt"}, []string{`partition key "dt" is listed twice`, "(see --partition-by)"}},
 		{[]string{"sink", "--topic", "t", "--lake", lake, "--format", "avro"}, []string{`format "avro"`, "(see --format)"}},
 		{[]string{"produce", "--dry-run", "--source", "csv:" + filepath.Join(dir, "missing.csv")}, []string{"missing.csv does not exist", "(see --source csv:PATH)"}},
+		{[]string{"produce", "--dry-run", "--source", "binance", "--symbols", ","}, []string{"binance: no symbols", "(see --symbols)"}},
 		{[]string{"sink", "--topic", "t", "--lake", lake, "--brokers", " , "}, []string{"no Kafka brokers given", "(see --brokers (or STOCKLAKE_BROKERS))"}},
 		{[]string{"serve", "--http", "0.0.0.0:0", "--catalog", "", "--brokers", "127.0.0.1:1"}, []string{"without a token", "(see --token (or STOCKLAKE_TOKEN))"}},
 	} {
@@ -60,7 +61,7 @@ func TestFlagHints(t *testing.T) {
 func TestSettingFlagsComplete(t *testing.T) {
 	call := regexp.MustCompile(`SettingErr\(`)
 	name := regexp.MustCompile(`"([a-z]+\.[A-Z][A-Za-z]*\.[A-Z][A-Za-z]*)"`)
-	flagInError := regexp.MustCompile(`(fmt\.Errorf|errors\.New)\("([^"]*[\s(])?--[a-z]`)
+	flagInError := regexp.MustCompile(`(fmt\.Errorf|errors\.New|fatalf|settingFatalf|bad)\("([^"]*[\s(])?--[a-z]`)
 	seen := 0
 	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
 		if err != nil {
