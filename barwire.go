@@ -184,7 +184,7 @@ type barWire struct {
 func ParseBar(data []byte) (Bar, Indicators, error) {
 	var w barWire
 	if err := json.Unmarshal(data, &w); err != nil {
-		return Bar{}, Indicators{}, fmt.Errorf("bar is not a JSON object in wire format v1: %v: %w", err, ErrInvalid)
+		return Bar{}, Indicators{}, fmt.Errorf("bar is not a JSON object in wire format v1: %w: %w", err, ErrInvalid)
 	}
 	if w.V != nil && *w.V != BarWireVersion {
 		return Bar{}, Indicators{}, fmt.Errorf("bar wire version %d is not supported (want %d): %w", *w.V, BarWireVersion, ErrInvalid)
@@ -198,7 +198,7 @@ func ParseBar(data []byte) (Bar, Indicators, error) {
 	size, err := parseWindowLabel(w.Window)
 	if err != nil {
 		if w.End == nil || *w.End <= *w.TS {
-			return Bar{}, Indicators{}, fmt.Errorf("bar %s: %v: %w", w.Symbol, err, ErrInvalid)
+			return Bar{}, Indicators{}, fmt.Errorf("bar %s: %w: %w", w.Symbol, err, ErrInvalid)
 		}
 		size = time.Duration(*w.End-*w.TS) * time.Microsecond
 	}
@@ -268,7 +268,7 @@ type alertWire struct {
 func ParseAlert(data []byte) (Alert, error) {
 	var w alertWire
 	if err := json.Unmarshal(data, &w); err != nil {
-		return Alert{}, fmt.Errorf("alert is not a JSON object in wire format v1: %v: %w", err, ErrInvalid)
+		return Alert{}, fmt.Errorf("alert is not a JSON object in wire format v1: %w: %w", err, ErrInvalid)
 	}
 	if w.V != nil && *w.V != AlertWireVersion {
 		return Alert{}, fmt.Errorf("alert wire version %d is not supported (want %d): %w", *w.V, AlertWireVersion, ErrInvalid)
@@ -281,7 +281,7 @@ func ParseAlert(data []byte) (Alert, error) {
 	if w.Window != "" {
 		d, err := parseWindowLabel(w.Window)
 		if err != nil {
-			return Alert{}, fmt.Errorf("alert %s: %v: %w", w.Rule, err, ErrInvalid)
+			return Alert{}, fmt.Errorf("alert %s: %w: %w", w.Rule, err, ErrInvalid)
 		}
 		a.Window = d
 	}
@@ -337,13 +337,13 @@ func ParseLateTick(data []byte) (LateTick, error) {
 		Watermark   *int64   `json:"watermark"`
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
-		return LateTick{}, fmt.Errorf("late tick: %v: %w", err, ErrInvalid)
+		return LateTick{}, fmt.Errorf("late tick: %w: %w", err, ErrInvalid)
 	}
 	l := LateTick{Tick: t}
 	for _, s := range w.LateWindows {
 		d, err := parseWindowLabel(strings.TrimSpace(s))
 		if err != nil {
-			return LateTick{}, fmt.Errorf("late tick %s: late_windows: %v: %w", t.Symbol, err, ErrInvalid)
+			return LateTick{}, fmt.Errorf("late tick %s: late_windows: %w: %w", t.Symbol, err, ErrInvalid)
 		}
 		l.Windows = append(l.Windows, d)
 	}

@@ -12,6 +12,10 @@ const (
 	FormatCSV     = "csv"
 )
 
+// DefaultDatabase is the catalog database the commands use unless told
+// otherwise: "stocklake".
+const DefaultDatabase = "stocklake"
+
 // Database is a namespace of tables, as in the Glue Data Catalog.
 type Database struct {
 	Name        string

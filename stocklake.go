@@ -29,3 +29,26 @@ var (
 	// exists when it was to be created. Read it again and decide anew.
 	ErrPrecondition = errors.New("precondition failed")
 )
+
+// SettingError is an error a setting can fix: a missing or bad value, or a
+// path or address that does not work. Settings name the settings the way the
+// library's configuration does ("sink.Config.Topic", "kafka.Config.TLS"), so
+// the message says what is wrong and a front end that knows which of its
+// options sets each one (the CLI: a flag) can tell the user what to change.
+// Its message is Err's; it unwraps to Err, which wraps ErrConfig or
+// ErrNotFound.
+type SettingError struct {
+	Settings []string
+	Err      error
+}
+
+func (e *SettingError) Error() string { return e.Err.Error() }
+func (e *SettingError) Unwrap() error { return e.Err }
+
+// SettingErr returns err as a SettingError naming settings; nil if err is nil.
+func SettingErr(err error, settings ...string) error {
+	if err == nil {
+		return nil
+	}
+	return &SettingError{Settings: settings, Err: err}
+}

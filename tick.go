@@ -140,7 +140,7 @@ func ParseTick(b []byte) (Tick, error) {
 func parseTickJSON(b []byte) (Tick, error) {
 	var w tickWire
 	if err := json.Unmarshal(b, &w); err != nil {
-		return Tick{}, fmt.Errorf("tick is not a JSON object in wire format v1: %v: %w", err, ErrInvalid)
+		return Tick{}, fmt.Errorf("tick is not a JSON object in wire format v1: %w: %w", err, ErrInvalid)
 	}
 	if w.V != nil && *w.V != TickWireVersion {
 		return Tick{}, fmt.Errorf("tick wire version %d is not supported (want %d): %w", *w.V, TickWireVersion, ErrInvalid)
@@ -155,11 +155,11 @@ func parseTickJSON(b []byte) (Tick, error) {
 	}
 	t.Time = time.UnixMicro(us).UTC()
 	if t.Price, err = parseNumber(w.Price); err != nil {
-		return Tick{}, fmt.Errorf("tick %q: price: %v: %w", w.Symbol, err, ErrInvalid)
+		return Tick{}, fmt.Errorf("tick %q: price: %w: %w", w.Symbol, err, ErrInvalid)
 	}
 	if len(w.Size) > 0 && string(w.Size) != "null" {
 		if t.Size, err = parseNumber(w.Size); err != nil {
-			return Tick{}, fmt.Errorf("tick %q: size: %v: %w", w.Symbol, err, ErrInvalid)
+			return Tick{}, fmt.Errorf("tick %q: size: %w: %w", w.Symbol, err, ErrInvalid)
 		}
 	}
 	if len(w.TradeID) > 0 {

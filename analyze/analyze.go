@@ -20,7 +20,7 @@
 //   - DLQTopic (default "<group>.dlq"): input records the analyzer refuses
 //     (not a tick, an invalid tick, or an event time more than MaxFuture
 //     ahead of the wall clock), unchanged, with the reason in the
-//     "stocklake-error" header; see dlq.go.
+//     stocklake.HeaderError header; see dlq.go.
 //
 // Output topics are created on start with as many partitions as the input
 // (so key = symbol lands a symbol's bars on the same partition number as its
@@ -94,7 +94,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
@@ -104,11 +103,13 @@ import (
 
 // Defaults.
 const (
-	DefaultIn                 = "ticks"
+	DefaultIn                 = stocklake.TopicTicks
+	DefaultWindows            = "1m,5m"         // the command line's --windows
+	DefaultDelay              = 2 * time.Second // the command line's --delay
 	DefaultGroup              = "stocklake-analyze"
-	DefaultOutPrefix          = "bars"
-	DefaultAlertsTopic        = "alerts"
-	DefaultLateTopic          = "ticks.late"
+	DefaultOutPrefix          = stocklake.TopicBarsPrefix
+	DefaultAlertsTopic        = stocklake.TopicAlerts
+	DefaultLateTopic          = stocklake.TopicLateTicks
 	DefaultCheckpointInterval = time.Second
 	DefaultCheckpointRecords  = 100_000
 	DefaultIdleTimeout        = 5 * time.Second
@@ -116,9 +117,6 @@ const (
 	DefaultMaxPollRecords     = 10_000
 	DefaultSessionTimeout     = 15 * time.Second
 )
-
-// LiveSuffix ends the names of provisional-bar topics: bars.1m.live.
-const LiveSuffix = ".live"
 
 // Config configures an Analyzer. Zero values take the defaults stated.
 type Config struct {
@@ -314,7 +312,7 @@ func New(cfg Config) (*Analyzer, error) {
 		cfg.StateTopic = cfg.Group + ".state"
 	}
 	if cfg.DLQTopic == "" {
-		cfg.DLQTopic = cfg.Group + ".dlq"
+		cfg.DLQTopic = stocklake.DeadLetterTopic(cfg.Group)
 	}
 	if cfg.MaxFuture == 0 {
 		cfg.MaxFuture = stocklake.DefaultMaxFuture
@@ -366,12 +364,12 @@ func New(cfg Config) (*Analyzer, error) {
 		snapNonce: strconv.FormatUint(rand.Uint64(), 36),
 	}
 	for _, w := range cfg.Stream.Windows {
-		t := cfg.OutPrefix + "." + stocklake.WindowLabel(w)
-		if names[t] != "" || names[t+LiveSuffix] != "" {
-			return nil, fmt.Errorf("bar topic %s is also the %s topic; change --out-prefix: %w", t, names[t], stocklake.ErrConfig)
+		t, live := stocklake.BarsTopic(cfg.OutPrefix, w), stocklake.LiveBarsTopic(cfg.OutPrefix, w)
+		if names[t] != "" || names[live] != "" {
+			return nil, stocklake.SettingErr(fmt.Errorf("bar topic %s is also the %s topic; change the bar topics' prefix: %w", t, names[t], stocklake.ErrConfig), "analyze.Config.OutPrefix")
 		}
 		a.barTopics[w] = t
-		a.liveTopics[w] = t + LiveSuffix
+		a.liveTopics[w] = live
 	}
 	if a.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1)); err != nil {
 		return nil, err
@@ -389,7 +387,7 @@ func (a *Analyzer) Stats() *Stats { return &a.stats }
 func (a *Analyzer) Config() Config { return a.cfg }
 
 // BarTopic returns the topic of final bars of window size w ("" if w is not
-// configured); provisional bars go to BarTopic(w)+LiveSuffix.
+// configured); provisional bars go to BarTopic(w)+stocklake.LiveSuffix.
 func (a *Analyzer) BarTopic(w time.Duration) string { return a.barTopics[w] }
 
 // Run consumes until ctx is done (or, with ExitWhenIdle, until idle), then
@@ -464,7 +462,7 @@ func (a *Analyzer) session(ctx context.Context) error {
 	var err error
 	a.sess, err = kgo.NewGroupTransactSession(a.clientOpts()...)
 	if err != nil {
-		return fmt.Errorf("kafka client: %v: %w", err, stocklake.ErrConfig)
+		return fmt.Errorf("kafka client: %w: %w", err, stocklake.ErrConfig)
 	}
 	closed := false
 	defer func() {
@@ -476,7 +474,7 @@ func (a *Analyzer) session(ctx context.Context) error {
 	// instance and aborts its open transaction, so the group's offsets are
 	// stable at once.
 	if _, _, err := a.sess.Client().ProducerID(ctx); err != nil {
-		return fmt.Errorf("initialize transactional producer %q: %v: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
+		return fmt.Errorf("initialize transactional producer %q: %w: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
 	}
 	runErr := a.loop(ctx)
 	if runErr == nil || errors.Is(runErr, context.Canceled) {
@@ -536,17 +534,28 @@ func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
 // setupTopics creates the input (if missing), output and state topics and
 // waits until the cluster knows them all.
 func (a *Analyzer) setupTopics(ctx context.Context) error {
-	adm := kadm.NewClient(a.admin)
-	if err := a.createTopics(ctx, adm, a.cfg.Partitions, nil, a.cfg.In); err != nil {
-		return err
+	ensure := func(n int32, configs map[string]string, topics ...string) error {
+		if n == 0 {
+			n = -1 // the broker's default
+		}
+		for _, t := range topics {
+			spec := kafka.TopicSpec{Name: t, Partitions: n, ReplicationFactor: a.cfg.Replication, Configs: configs}
+			if _, err := kafka.EnsureTopic(ctx, a.admin, spec); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	md, err := a.waitTopics(ctx, adm, a.cfg.In)
-	if err != nil {
+	if err := ensure(a.cfg.Partitions, nil, a.cfg.In); err != nil {
 		return err
 	}
 	n := a.cfg.Partitions
 	if n == 0 {
-		n = int32(len(md.Topics[a.cfg.In].Partitions))
+		in, err := kafka.TopicPartitions(ctx, a.admin, a.cfg.In)
+		if err != nil {
+			return err
+		}
+		n = int32(in)
 	}
 	outs := []string{a.cfg.AlertsTopic, a.cfg.LateTopic, a.cfg.DLQTopic}
 	for _, w := range a.cfg.Stream.Windows {
@@ -555,65 +564,19 @@ func (a *Analyzer) setupTopics(ctx context.Context) error {
 			outs = append(outs, a.liveTopics[w])
 		}
 	}
-	if err := a.createTopics(ctx, adm, n, nil, outs...); err != nil {
+	if err := ensure(n, nil, outs...); err != nil {
 		return err
 	}
-	compact := map[string]*string{"cleanup.policy": kadm.StringPtr("compact"), "segment.ms": kadm.StringPtr("600000"),
-		"min.cleanable.dirty.ratio": kadm.StringPtr("0.1")}
-	if err := a.createTopics(ctx, adm, n, compact, a.cfg.StateTopic); err != nil {
+	compact := map[string]string{"cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"}
+	if err := ensure(n, compact, a.cfg.StateTopic); err != nil {
 		return err
 	}
-	smd, err := a.waitTopics(ctx, adm, append(outs, a.cfg.StateTopic)...)
+	sp, err := kafka.TopicPartitions(ctx, a.admin, a.cfg.StateTopic)
 	if err != nil {
 		return err
 	}
-	a.statePartitions = int32(len(smd.Topics[a.cfg.StateTopic].Partitions))
+	a.statePartitions = int32(sp)
 	return nil
-}
-
-// createTopics creates topics that do not exist yet with n partitions
-// (the broker's default when n is 0).
-func (a *Analyzer) createTopics(ctx context.Context, adm *kadm.Client, n int32, configs map[string]*string, topics ...string) error {
-	if n == 0 {
-		n = -1
-	}
-	resp, err := adm.CreateTopics(ctx, n, a.cfg.Replication, configs, topics...)
-	if err != nil {
-		return fmt.Errorf("create topics %v: %w: %w", topics, err, stocklake.ErrUnavailable)
-	}
-	for _, r := range resp.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("create topic %s: %v (%s): %w", r.Topic, r.Err, r.ErrMessage, stocklake.ErrUnavailable)
-		}
-	}
-	return nil
-}
-
-// waitTopics waits up to 30s until every topic has metadata with partitions.
-func (a *Analyzer) waitTopics(ctx context.Context, adm *kadm.Client, topics ...string) (kadm.Metadata, error) {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		md, err := adm.Metadata(ctx, topics...)
-		if err == nil {
-			for _, t := range topics {
-				if d, ok := md.Topics[t]; !ok || d.Err != nil || len(d.Partitions) == 0 {
-					err = fmt.Errorf("topic %s: no metadata yet (%v)", t, d.Err)
-					break
-				}
-			}
-		}
-		if err == nil {
-			return md, nil
-		}
-		if time.Now().After(deadline) {
-			return md, fmt.Errorf("%v; is the broker healthy?: %w", err, stocklake.ErrUnavailable)
-		}
-		select {
-		case <-ctx.Done():
-			return md, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // onOffsets learns the committed offset of each newly assigned partition
@@ -847,7 +810,7 @@ func (a *Analyzer) begin() error {
 		return nil
 	}
 	if err := a.sess.Begin(); err != nil {
-		return fmt.Errorf("begin transaction: %v: %w", err, stocklake.ErrUnavailable)
+		return fmt.Errorf("begin transaction: %w: %w", err, stocklake.ErrUnavailable)
 	}
 	a.inTxn, a.txnStart = true, time.Now()
 	return nil
@@ -880,16 +843,16 @@ func (a *Analyzer) process(ctx context.Context, fetches kgo.Fetches) error {
 			return
 		}
 		for _, r := range fp.Records {
-			kind := kindParse
+			kind := stocklake.ErrorKindParse
 			t, perr := stocklake.ParseTick(r.Value)
 			if perr == nil {
 				// Before the engine sees it: a far-future tick must not
 				// move the watermark.
-				kind = kindFuture
+				kind = stocklake.ErrorKindFuture
 				perr = stocklake.CheckEventTime(t.Time, now, a.cfg.MaxFuture)
 			}
 			if perr == nil {
-				kind = kindInvalid
+				kind = stocklake.ErrorKindInvalid
 				perr = p.eng.Process(p.id, &t, &a.out)
 			}
 			if perr != nil {
@@ -1040,7 +1003,7 @@ func (a *Analyzer) commit(ctx context.Context) error {
 	a.prodErr = nil
 	a.prodMu.Unlock()
 	if err != nil {
-		return fmt.Errorf("end transaction of %s: %v: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
+		return fmt.Errorf("end transaction of %s: %w: %w", a.cfg.InstanceID, err, stocklake.ErrUnavailable)
 	}
 	if !committed {
 		a.stats.Aborts.Add(1)

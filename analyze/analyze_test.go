@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -734,19 +735,19 @@ func TestFutureTicksDeadLettered(t *testing.T) {
 		for _, x := range r.Headers {
 			h[x.Key] = string(x.Value)
 		}
-		kinds[h[HeaderErrorKind]]++
-		if !strings.HasPrefix(h[HeaderSource], "ticks/") || h[HeaderError] == "" {
+		kinds[h[stocklake.HeaderErrorKind]]++
+		if !strings.HasPrefix(h[stocklake.HeaderSource], "ticks/") || h[stocklake.HeaderError] == "" {
 			t.Errorf("dead letter headers %v", h)
 		}
-		switch h[HeaderErrorKind] {
+		switch h[stocklake.HeaderErrorKind] {
 		case "future":
 			tk, err := stocklake.ParseTick(r.Value)
-			if err != nil || !tk.Time.Equal(farFuture) || !strings.Contains(h[HeaderError], "ahead of the wall clock") {
-				t.Errorf("future dead letter %q (%v), reason %q", r.Value, err, h[HeaderError])
+			if err != nil || !tk.Time.Equal(farFuture) || !strings.Contains(h[stocklake.HeaderError], "ahead of the wall clock") {
+				t.Errorf("future dead letter %q (%v), reason %q", r.Value, err, h[stocklake.HeaderError])
 			}
 		case "parse":
-			if len(r.Value) > MaxDeadLetterBytes || len(r.Value) == MaxDeadLetterBytes && h[HeaderTruncated] != fmt.Sprint(len(huge)) {
-				t.Errorf("dead letter of %d bytes, truncated-from %q; want at most %d, the original size in the header", len(r.Value), h[HeaderTruncated], MaxDeadLetterBytes)
+			if len(r.Value) > MaxDeadLetterBytes || len(r.Value) == MaxDeadLetterBytes && h[stocklake.HeaderTruncatedFrom] != fmt.Sprint(len(huge)) {
+				t.Errorf("dead letter of %d bytes, truncated-from %q; want at most %d, the original size in the header", len(r.Value), h[stocklake.HeaderTruncatedFrom], MaxDeadLetterBytes)
 			}
 		}
 	}
@@ -818,5 +819,62 @@ func TestFrozenCheckpointIgnored(t *testing.T) {
 	}
 	if got != len(want) || got == 0 {
 		t.Errorf("%d bars of the new ticks, want %d", got, len(want))
+	}
+}
+
+// TestSetupTopicsFollowInput: with Partitions 0 the analyzer creates its
+// outputs and its compacted state topic with as many partitions as the
+// input has, not the broker's default, and leaves an existing input alone.
+func TestSetupTopicsFollowInput(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(5, "in5"), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	kc := kafka.Config{Brokers: c.ListenAddrs()}
+	a, err := New(Config{Kafka: kc, In: "in5", Group: "g5", Logger: quietLogger(),
+		Stream: stream.Config{Windows: []time.Duration{time.Minute}, Provisional: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.admin, err = kc.NewClient(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.admin.Close()
+	ctx := context.Background()
+	if err := a.setupTopics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(a.admin)
+	md, err := adm.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := a.Config()
+	for _, topic := range []string{"in5", cfg.AlertsTopic, cfg.LateTopic, cfg.DLQTopic, a.BarTopic(time.Minute),
+		stocklake.LiveBarsTopic(cfg.OutPrefix, time.Minute), cfg.StateTopic} {
+		if n := len(md.Topics[topic].Partitions); n != 5 {
+			t.Errorf("topic %s has %d partitions, want the input's 5", topic, n)
+		}
+	}
+	if a.statePartitions != 5 {
+		t.Errorf("statePartitions = %d, want 5", a.statePartitions)
+	}
+	rc, err := adm.DescribeTopicConfigs(ctx, cfg.StateTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := rc.On(cfg.StateTopic, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := ""
+	for _, kv := range r.Configs {
+		if kv.Key == "cleanup.policy" && kv.Value != nil {
+			policy = *kv.Value
+		}
+	}
+	if policy != "compact" {
+		t.Errorf("state topic cleanup.policy = %q, want compact", policy)
 	}
 }

@@ -164,7 +164,7 @@ func (as *assembler) add(r *kgo.Record) {
 	}
 	state, err := as.dec.DecodeAll(z, nil)
 	if err != nil {
-		as.err = fmt.Errorf("checkpoint of %s partition %d (snapshot %s) does not decompress: %v: %w", as.in, p, cur.id, err, stocklake.ErrInvalid)
+		as.err = fmt.Errorf("checkpoint of %s partition %d (snapshot %s) does not decompress: %w: %w", as.in, p, cur.id, err, stocklake.ErrInvalid)
 		return
 	}
 	cur.cp.state = state
@@ -204,7 +204,7 @@ func (a *Analyzer) readCheckpoints(ctx context.Context, want map[int32]int64) (m
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("list offsets of state topic %s: %v: %w", a.cfg.StateTopic, err, stocklake.ErrUnavailable)
+			return nil, fmt.Errorf("list offsets of state topic %s: %w: %w", a.cfg.StateTopic, err, stocklake.ErrUnavailable)
 		}
 		ranges := map[int32][2]int64{} // state partition -> [from, end)
 		whole := true
@@ -310,7 +310,7 @@ func (a *Analyzer) scanState(ctx context.Context, ranges map[int32][2]int64, as 
 			}
 		})
 		if ferr != nil {
-			return fmt.Errorf("read state topic %s: %v: %w", a.cfg.StateTopic, ferr, stocklake.ErrUnavailable)
+			return fmt.Errorf("read state topic %s: %w: %w", a.cfg.StateTopic, ferr, stocklake.ErrUnavailable)
 		}
 		if fetches.NumRecords() == 0 {
 			// The end was compacted away or holds no record we can see.

@@ -6,29 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-)
 
-// Header keys of dead-letter records, the same as the sink's.
-const (
-	// HeaderError is the reason the record was refused.
-	HeaderError = "stocklake-error"
-	// HeaderErrorKind is "parse" (not a tick), "invalid" (a tick the
-	// engine refuses) or "future" (event time beyond MaxFuture).
-	HeaderErrorKind = "stocklake-error-kind"
-	// HeaderSource is "<topic>/<partition>/<offset>" of the refused record.
-	HeaderSource = "stocklake-source"
-	// HeaderFailedAt is when it was refused, RFC 3339 UTC.
-	HeaderFailedAt = "stocklake-failed-at"
-	// HeaderTruncated, on a dead letter whose value was cut to
-	// MaxDeadLetterBytes, is the original value's size in bytes.
-	HeaderTruncated = "stocklake-truncated-from"
-)
-
-// Kinds of refused input (HeaderErrorKind).
-const (
-	kindParse   = "parse"
-	kindInvalid = "invalid"
-	kindFuture  = "future"
+	"github.com/stocklake/stocklake"
 )
 
 // MaxDeadLetterBytes bounds the value of a dead-letter record: a larger
@@ -41,7 +20,7 @@ const MaxDeadLetterBytes = 256 << 10
 // open transaction, so it is there exactly once with the consumed offsets.
 func (a *Analyzer) deadLetter(ctx context.Context, r *kgo.Record, kind string, reason error) {
 	a.stats.Rejected.Add(1)
-	if kind == kindFuture {
+	if kind == stocklake.ErrorKindFuture {
 		a.stats.Future.Add(1)
 	}
 	if time.Since(a.rejectLog) > 10*time.Second {
@@ -50,14 +29,14 @@ func (a *Analyzer) deadLetter(ctx context.Context, r *kgo.Record, kind string, r
 			"offset", r.Offset, "dlq", a.cfg.DLQTopic, "err", reason)
 	}
 	hs := []kgo.RecordHeader{
-		{Key: HeaderError, Value: []byte(reason.Error())},
-		{Key: HeaderErrorKind, Value: []byte(kind)},
-		{Key: HeaderSource, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
-		{Key: HeaderFailedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+		{Key: stocklake.HeaderError, Value: []byte(reason.Error())},
+		{Key: stocklake.HeaderErrorKind, Value: []byte(kind)},
+		{Key: stocklake.HeaderSource, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
+		{Key: stocklake.HeaderFailedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
 	}
 	value, key := r.Value, r.Key
 	if len(value) > MaxDeadLetterBytes {
-		hs = append(hs, kgo.RecordHeader{Key: HeaderTruncated, Value: []byte(strconv.Itoa(len(value)))})
+		hs = append(hs, kgo.RecordHeader{Key: stocklake.HeaderTruncatedFrom, Value: []byte(strconv.Itoa(len(value)))})
 		value = value[:MaxDeadLetterBytes]
 	}
 	if len(key) > 1024 {

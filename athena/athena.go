@@ -339,7 +339,7 @@ func (e *Engine) wrap(ctx context.Context, op string, err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return fmt.Errorf("athena: %s: cannot reach %s: %v: %w", op, e.endpoint, err, stocklake.ErrUnavailable)
+		return fmt.Errorf("athena: %s: cannot reach %s: %w: %w", op, e.endpoint, err, stocklake.ErrUnavailable)
 	}
 	return fmt.Errorf("athena: %s at %s: %w", op, e.endpoint, err)
 }

@@ -111,14 +111,14 @@ func (c *Crawler) classify(ctx context.Context, f *fileInfo) error {
 	case bytes.HasPrefix(head, gzipMagic):
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return c.fileError(ctx, f, fmt.Errorf("corrupt gzip: %v", err))
+			return c.fileError(ctx, f, fmt.Errorf("corrupt gzip: %w", err))
 		}
 		defer zr.Close()
 		r, f.compression = zr, compGzip
 	case bytes.HasPrefix(head, zstdMagic):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
-			return c.fileError(ctx, f, fmt.Errorf("corrupt zstd: %v", err))
+			return c.fileError(ctx, f, fmt.Errorf("corrupt zstd: %w", err))
 		}
 		defer zr.Close()
 		r, f.compression = zr, compZstd
@@ -159,7 +159,7 @@ func (c *Crawler) classify(ctx context.Context, f *fileInfo) error {
 	}
 	cs, err := inferCSV(data, truncated, delim, c.cfg.SampleRecords)
 	if err != nil {
-		f.err = fmt.Errorf("not Parquet, JSON or delimited text: %v", err)
+		f.err = fmt.Errorf("not Parquet, JSON or delimited text: %w", err)
 		return nil
 	}
 	st := &dtype{kind: kStruct}

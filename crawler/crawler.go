@@ -187,7 +187,7 @@ func New(store stocklake.ObjectStore, cat stocklake.Catalog, cfg Config) (*Crawl
 	}
 	cfg.Database = strings.ToLower(strings.TrimSpace(cfg.Database))
 	if cfg.Database == "" {
-		return nil, fmt.Errorf("crawler: no database: name the catalog database to crawl into (--database): %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("crawler: no database: name the catalog database to crawl into: %w", stocklake.ErrConfig), "crawler.Config.Database")
 	}
 	if cfg.TableLevel < 0 {
 		return nil, fmt.Errorf("crawler: table level %d: want 0 (auto) or a folder depth >= 1: %w", cfg.TableLevel, stocklake.ErrConfig)

@@ -147,7 +147,7 @@ func inferJSON(data []byte, truncated bool, maxRecords int) (jsonSample, error) 
 
 	first, err := dec.Token()
 	if err != nil {
-		return js, fmt.Errorf("not JSON: %v", err)
+		return js, fmt.Errorf("not JSON: %w", err)
 	}
 	if d, ok := first.(json.Delim); ok && d == '[' {
 		js.array = true
@@ -182,7 +182,7 @@ func inferJSON(data []byte, truncated bool, maxRecords int) (jsonSample, error) 
 			if truncated && js.records > 0 && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || isSyntax(err)) {
 				break
 			}
-			return js, fmt.Errorf("not JSON: %v", err)
+			return js, fmt.Errorf("not JSON: %w", err)
 		}
 		if t.kind != kStruct {
 			return js, errNotTabular

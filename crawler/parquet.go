@@ -60,7 +60,7 @@ func parquetFooter(ctx context.Context, store stocklake.ObjectStore, key string,
 	}
 	var md format.FileMetaData
 	if err := thrift.Unmarshal(new(thrift.CompactProtocol), footer, &md); err != nil {
-		return nil, 0, fmt.Errorf("corrupt Parquet footer: %v", err)
+		return nil, 0, fmt.Errorf("corrupt Parquet footer: %w", err)
 	}
 	t, err := parquetSchema(md.Schema)
 	if err != nil {

@@ -11,8 +11,10 @@ import (
 
 // Registrar adds partitions to the catalog as a writer (the sink) creates
 // them, so new data is queryable without waiting for a crawl. The first
-// partition of a table that the catalog does not know yet triggers a crawl
-// of that table's folder, which creates the table with its inferred schema.
+// partition of a table that the catalog does not know yet creates the
+// table: from the columns the writer says it wrote, defined as a crawl
+// would define it (formats, SerDe, parameters, partition keys), or, when
+// the writer does not know its columns, by crawling that table's folder.
 // It implements the sink's PartitionRegistrar.
 type Registrar struct {
 	store    stocklake.ObjectStore
@@ -25,7 +27,7 @@ type Registrar struct {
 // NewRegistrar makes a Registrar for tables of database in the lake store.
 func NewRegistrar(store stocklake.ObjectStore, cat stocklake.Catalog, database string) (*Registrar, error) {
 	if database == "" {
-		return nil, fmt.Errorf("registrar needs a database; pass --database: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("registrar needs a catalog database: %w", stocklake.ErrConfig), "crawler.Config.Database")
 	}
 	c, err := New(store, cat, Config{Database: database})
 	if err != nil {
@@ -35,8 +37,11 @@ func NewRegistrar(store stocklake.ObjectStore, cat stocklake.Catalog, database s
 }
 
 // RegisterPartition records one partition folder of table. location is the
-// folder's key prefix in the store (e.g. "ticks/dt=2026-11-26/hour=14/").
-func (r *Registrar) RegisterPartition(ctx context.Context, table, format string, keys, values []string, location string) error {
+// folder's key prefix in the store (e.g. "ticks/dt=2026-11-26/hour=14/");
+// columns are those of the objects written there, in file order, with
+// Glue/Hive types (nil when the writer does not know them, e.g. JSON
+// lines).
+func (r *Registrar) RegisterPartition(ctx context.Context, table, format string, columns []stocklake.Column, keys, values []string, location string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t, err := r.cat.GetTable(ctx, r.database, table)
@@ -45,16 +50,21 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 		if err != nil {
 			return err
 		}
-		run, err := c.Run(ctx)
-		if err != nil {
-			return fmt.Errorf("create table %s.%s from its first objects: %w", r.database, table, err)
+		if len(columns) > 0 {
+			if t, err = r.createTable(ctx, c, table, format, columns, keys); err != nil {
+				return err
+			}
+		} else {
+			run, err := c.Run(ctx)
+			if err != nil {
+				return fmt.Errorf("create table %s.%s from its first objects: %w", r.database, table, err)
+			}
+			if len(run.TablesCreated) == 0 {
+				return fmt.Errorf("crawl of %s created no table (%v): %w", table, run.Messages, stocklake.ErrInvalid)
+			}
+			return nil
 		}
-		if len(run.TablesCreated) == 0 {
-			return fmt.Errorf("crawl of %s created no table (%v): %w", table, run.Messages, stocklake.ErrInvalid)
-		}
-		return nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
 	if len(t.PartitionKeys) != len(values) {
@@ -62,4 +72,27 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 			r.database, table, t.PartitionKeys, keys, stocklake.ErrInvalid)
 	}
 	return r.cat.AddPartitions(ctx, r.database, table, []stocklake.Partition{{Values: values, Location: r.base + "/" + location}})
+}
+
+// createTable creates table from the writer's columns, defined as a crawl of
+// its folder would define it, without reading the objects back.
+func (r *Registrar) createTable(ctx context.Context, c *Crawler, table, format string, columns []stocklake.Column, keys []string) (stocklake.Table, error) {
+	cr := &crawl{Crawler: c, run: &stocklake.CrawlRun{}}
+	if err := cr.ensureDatabase(ctx); err != nil {
+		return stocklake.Table{}, err
+	}
+	schema := &dtype{kind: kStruct}
+	for _, col := range columns {
+		schema.fields = append(schema.fields, field{name: col.Name, t: parseHive(col.Type)})
+	}
+	def := cr.define(&candidate{folder: table + "/", name: table, keys: keys,
+		files: []*fileInfo{{format: format, compression: compNone, schema: schema}}})
+	err := r.cat.CreateTable(ctx, *def)
+	switch {
+	case errors.Is(err, stocklake.ErrExists):
+		return r.cat.GetTable(ctx, r.database, table)
+	case err != nil:
+		return stocklake.Table{}, fmt.Errorf("create table %s.%s: %w", r.database, table, err)
+	}
+	return *def, nil
 }

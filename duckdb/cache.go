@@ -101,7 +101,7 @@ func (c *cache) get(ctx context.Context, objs []stocklake.ObjectInfo) ([]string,
 // fetch downloads one object to p, atomically.
 func (c *cache) fetch(ctx context.Context, o stocklake.ObjectInfo, p string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("duckdb cache: %v; check --cache-dir: %w", err, stocklake.ErrConfig)
+		return stocklake.SettingErr(fmt.Errorf("duckdb cache: %w: %w", err, stocklake.ErrConfig), "duckdb.Config.CacheDir")
 	}
 	body, err := c.store.Get(ctx, o.Key)
 	if err != nil {
@@ -113,7 +113,7 @@ func (c *cache) fetch(ctx context.Context, o stocklake.ObjectInfo, p string) err
 	tmp := filepath.Join(filepath.Dir(p), ".tmp-"+hex.EncodeToString(rnd[:]))
 	f, err := os.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("duckdb cache: %v; check --cache-dir: %w", err, stocklake.ErrConfig)
+		return stocklake.SettingErr(fmt.Errorf("duckdb cache: %w: %w", err, stocklake.ErrConfig), "duckdb.Config.CacheDir")
 	}
 	n, err := io.Copy(f, body)
 	if cerr := f.Close(); err == nil {

@@ -165,18 +165,18 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	dir, err := filepath.Abs(cfg.CacheDir)
 	if err != nil {
-		return nil, fmt.Errorf("duckdb: cache directory %q: %v: %w", cfg.CacheDir, err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("duckdb: cache directory %q: %w: %w", cfg.CacheDir, err, stocklake.ErrConfig)
 	}
 	cfg.CacheDir = dir
 	for _, d := range []string{"objects", "links", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return nil, fmt.Errorf("duckdb: create cache directory: %v; set a writable --cache-dir: %w", err, stocklake.ErrConfig)
+			return nil, stocklake.SettingErr(fmt.Errorf("duckdb: create cache directory (it must be writable): %w: %w", err, stocklake.ErrConfig), "duckdb.Config.CacheDir")
 		}
 	}
 	e := &Engine{cfg: cfg, base: strings.TrimSuffix(cfg.Store.URL(), "/"), log: cfg.Logger}
 	u, err := url.Parse(e.base)
 	if err != nil {
-		return nil, fmt.Errorf("duckdb: lake URL %q: %v: %w", e.base, err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("duckdb: lake URL %q: %w: %w", e.base, err, stocklake.ErrConfig)
 	}
 	allowed := []string{dir + "/"}
 	if u.Scheme == "file" {
@@ -188,7 +188,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 
 	connector, err := duckdb.NewConnector("", nil)
 	if err != nil {
-		return nil, fmt.Errorf("duckdb: start: %v", err)
+		return nil, fmt.Errorf("duckdb: start: %w", err)
 	}
 	e.db = sql.OpenDB(connector)
 	setup := []string{
@@ -214,21 +214,21 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		e.db.Close()
-		return nil, fmt.Errorf("duckdb: connect: %v", err)
+		return nil, fmt.Errorf("duckdb: connect: %w", err)
 	}
 	defer conn.Close()
 	for _, s := range setup {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
 			e.db.Close()
 			if strings.HasPrefix(s, "SET GLOBAL memory_limit") || strings.HasPrefix(s, "SET GLOBAL threads") || strings.HasPrefix(s, "SET GLOBAL max_temp_directory_size") {
-				return nil, fmt.Errorf("duckdb: %s: %v: %w", s, err, stocklake.ErrConfig)
+				return nil, fmt.Errorf("duckdb: %s: %w: %w", s, err, stocklake.ErrConfig)
 			}
-			return nil, fmt.Errorf("duckdb: setting up (%.60s...): %v", s, err)
+			return nil, fmt.Errorf("duckdb: setting up (%.60s...): %w", s, err)
 		}
 	}
 	if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql('SELECT i FROM stocklake_parts WHERE true')::VARCHAR").Scan(&e.template); err != nil {
 		e.db.Close()
-		return nil, fmt.Errorf("duckdb: setting up: %v", err)
+		return nil, fmt.Errorf("duckdb: setting up: %w", err)
 	}
 	return e, nil
 }
@@ -277,7 +277,7 @@ func (e *Engine) Query(ctx context.Context, statement string) (stocklake.Rows, e
 
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("duckdb: connect: %v", err)
+		return nil, fmt.Errorf("duckdb: connect: %w", err)
 	}
 	q := &query{e: e, conn: conn, id: e.seq.Add(1)}
 	rows, err := q.run(ctx, prefix, body, bodyToks, start)
@@ -542,7 +542,7 @@ func (e *Engine) wrap(ctx context.Context, err error) error {
 		}
 	}
 	if errors.Is(err, driver.ErrBadConn) {
-		return fmt.Errorf("duckdb: %v: %w", err, stocklake.ErrUnavailable)
+		return fmt.Errorf("duckdb: %w: %w", err, stocklake.ErrUnavailable)
 	}
 	return fmt.Errorf("duckdb: %w", err)
 }

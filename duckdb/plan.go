@@ -40,7 +40,7 @@ func parseTree(js string) (node, error) {
 	dec.UseNumber()
 	var root node
 	if err := dec.Decode(&root); err != nil {
-		return nil, fmt.Errorf("duckdb: reading parse tree: %v", err)
+		return nil, fmt.Errorf("duckdb: reading parse tree: %w", err)
 	}
 	if b, _ := root["error"].(bool); b {
 		msg, _ := root["error_message"].(string)

@@ -301,11 +301,11 @@ func (q *query) stage(ctx context.Context, s *scan) error {
 				dir = filepath.Join(dir, hive.PartitionPath([]string{k.Name}, []string{v}))
 			}
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return fmt.Errorf("duckdb: link files: %v", err)
+				return fmt.Errorf("duckdb: link files: %w", err)
 			}
 			link := filepath.Join(dir, strconv.Itoa(i)+"_"+path.Base(f.info.Key))
 			if err := os.Symlink(paths[i], link); err != nil {
-				return fmt.Errorf("duckdb: link files: %v", err)
+				return fmt.Errorf("duckdb: link files: %w", err)
 			}
 			paths[i] = link
 		}

@@ -58,7 +58,7 @@ func New(dir string) (*ObjectStore, error) {
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("file: lake directory %q: %v: %w", dir, err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("file: lake directory %q: %w: %w", dir, err, stocklake.ErrConfig)
 	}
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("file: creating lake directory %s: %w", abs, pathError(err))

@@ -49,8 +49,8 @@ func keySegment(s string) string {
 
 func (c *Catalog) needLake(op string) error {
 	if c.lake == nil {
-		return fmt.Errorf("glue: %s: Glue has no place for crawl history and state, so stocklake keeps them in the lake, and none was given: set glue.Config.LakeStore (the crawl's --lake): %w",
-			op, stocklake.ErrConfig)
+		return stocklake.SettingErr(fmt.Errorf("glue: %s: Glue has no place for crawl history and state, so stocklake keeps them in the lake, and none was given: set glue.Config.LakeStore: %w",
+			op, stocklake.ErrConfig), "glue.Config.LakeStore")
 	}
 	return nil
 }
@@ -75,7 +75,7 @@ func (c *Catalog) stateKey(db, lakeURL string) string {
 func (c *Catalog) putJSON(ctx context.Context, op, key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("glue: %s: cannot encode %T: %v: %w", op, v, err, stocklake.ErrInvalid)
+		return fmt.Errorf("glue: %s: cannot encode %T: %w: %w", op, v, err, stocklake.ErrInvalid)
 	}
 	if err := c.lake.Put(ctx, key, bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("glue: %s in %s/%s: %w", op, strings.TrimSuffix(c.lake.URL(), "/"), key, err)

@@ -53,7 +53,7 @@ func ParseType(s string) (Type, error) {
 		err = fmt.Errorf("unexpected %q at offset %d", p.s[p.i:], p.i)
 	}
 	if err != nil {
-		return Type{}, fmt.Errorf("column type %q: %v: %w", s, err, stocklake.ErrInvalid)
+		return Type{}, fmt.Errorf("column type %q: %w: %w", s, err, stocklake.ErrInvalid)
 	}
 	return t, nil
 }

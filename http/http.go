@@ -56,7 +56,7 @@ const (
 	DefaultQueryTimeout = 5 * time.Minute
 	DefaultPageSize     = 100
 	MaxPageSize         = 1000
-	DefaultDatabase     = "stocklake"
+	DefaultDatabase     = stocklake.DefaultDatabase
 	// DefaultMaxResultBytes fails a console query whose result CSV is larger.
 	DefaultMaxResultBytes = 64 << 20
 	// DefaultMaxQueued is how many console queries may wait for one of the
@@ -212,13 +212,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxBytesScanned = 0
 	}
 	if cfg.Topic == "" {
-		cfg.Topic = "ticks"
+		cfg.Topic = stocklake.TopicTicks
 	}
 	if cfg.DLQTopic == "" {
-		cfg.DLQTopic = cfg.Topic + ".dlq"
+		cfg.DLQTopic = stocklake.DeadLetterTopic(cfg.Topic)
 	}
 	if cfg.SinkGroup == "" {
-		cfg.SinkGroup = "stocklake-sink"
+		cfg.SinkGroup = stocklake.DefaultSinkGroup
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -245,7 +245,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxStreamClients = DefaultMaxStreamClients
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
-		return nil, fmt.Errorf("TLS needs both a certificate and a key (--tls-cert and --tls-key): %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("TLS needs both a certificate and a key: %w", stocklake.ErrConfig), "http.Config.TLSCert", "http.Config.TLSKey")
 	}
 	s := &Server{cfg: cfg, board: cfg.Board, log: cfg.Logger, ready: make(chan struct{}), streams: make(chan struct{}, cfg.MaxStreamClients)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -345,7 +345,7 @@ func CheckAddr(addr, token string) error {
 	if token != "" || metrics.IsLoopbackHost(host) {
 		return nil
 	}
-	return fmt.Errorf("refusing to serve on %s without a token: anyone who can reach it could read the lake; set --token (or STOCKLAKE_TOKEN), or bind 127.0.0.1: %w", addr, stocklake.ErrConfig)
+	return stocklake.SettingErr(fmt.Errorf("refusing to serve on %s without a token: anyone who can reach it could read the lake; set a token, or bind 127.0.0.1: %w", addr, stocklake.ErrConfig), "http.Config.Token")
 }
 
 // Listen checks the address against the token rule (CheckAddr) and listens.

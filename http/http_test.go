@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -226,8 +227,10 @@ func TestCheckAddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Listen("0.0.0.0:0"); err == nil || !strings.Contains(err.Error(), "--token") {
-		t.Errorf("Listen on 0.0.0.0 without token: %v, want an error naming --token", err)
+	_, err = srv.Listen("0.0.0.0:0")
+	var se *stocklake.SettingError
+	if !errors.As(err, &se) || !slices.Equal(se.Settings, []string{"http.Config.Token"}) || !strings.Contains(err.Error(), "without a token") {
+		t.Errorf("Listen on 0.0.0.0 without token: %v, want a SettingError naming http.Config.Token", err)
 	}
 }
 

@@ -32,9 +32,9 @@ type KafkaSource struct {
 	Kafka kafka.Config
 	// Windows are the bar window sizes to follow; default 1m and 5m.
 	Windows []time.Duration
-	// Prefix of bar topics; default "bars".
+	// Prefix of bar topics; default stocklake.TopicBarsPrefix ("bars").
 	Prefix string
-	// Alerts is the alert topic; default "alerts".
+	// Alerts is the alert topic; default stocklake.TopicAlerts ("alerts").
 	Alerts string
 	// Backlog is how many records per partition to read from before the
 	// end at start; default DefaultBacklog.
@@ -48,19 +48,15 @@ func (s *KafkaSource) Name() string {
 
 func (s *KafkaSource) topics() []string {
 	prefix, alerts, ws := s.Prefix, s.Alerts, s.Windows
-	if prefix == "" {
-		prefix = "bars"
-	}
 	if alerts == "" {
-		alerts = "alerts"
+		alerts = stocklake.TopicAlerts
 	}
 	if len(ws) == 0 {
 		ws = []time.Duration{time.Minute, 5 * time.Minute}
 	}
 	var ts []string
 	for _, w := range ws {
-		l := prefix + "." + stocklake.WindowLabel(w)
-		ts = append(ts, l, l+".live")
+		ts = append(ts, stocklake.BarsTopic(prefix, w), stocklake.LiveBarsTopic(prefix, w))
 	}
 	return append(ts, alerts)
 }
@@ -108,7 +104,7 @@ func (s *KafkaSource) Run(ctx context.Context, b *Board) error {
 type TickSource struct {
 	// Kafka says how to reach the cluster. Required.
 	Kafka kafka.Config
-	// Topic of ticks; default "ticks".
+	// Topic of ticks; default stocklake.TopicTicks ("ticks").
 	Topic string
 	// Stream configures the engine; its Provisional defaults here to 1s so
 	// open bars update live, and Windows to 1s, 1m and 5m.
@@ -126,7 +122,7 @@ func (s *TickSource) Name() string { return "computed from topic " + s.topic() }
 
 func (s *TickSource) topic() string {
 	if s.Topic == "" {
-		return "ticks"
+		return stocklake.TopicTicks
 	}
 	return s.Topic
 }

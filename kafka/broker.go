@@ -10,14 +10,26 @@ import (
 	"github.com/stocklake/stocklake"
 )
 
+// Defaults of the embedded broker and of topics stocklake creates.
+const (
+	// DefaultListen is the embedded broker's address, and the brokers
+	// clients look for when given none on the command line.
+	DefaultListen = "127.0.0.1:9092"
+	// DefaultPartitions is the partition count of topics the embedded
+	// broker auto-creates and of topics produce creates.
+	DefaultPartitions = 3
+)
+
 // BrokerConfig configures the embedded Kafka-protocol broker.
 type BrokerConfig struct {
-	// Listen is host:port; port 0 picks a free port. Default 127.0.0.1:9092.
+	// Listen is host:port; port 0 picks a free port. Default DefaultListen
+	// (127.0.0.1:9092).
 	Listen string
 	// DataDir keeps records and committed offsets across restarts; empty
 	// keeps everything in memory.
 	DataDir string
-	// Partitions is the partition count for auto-created topics; default 3.
+	// Partitions is the partition count for auto-created topics; default
+	// DefaultPartitions (3).
 	Partitions int
 	// SyncWrites fsyncs every produced batch (slower, survives power loss).
 	SyncWrites bool
@@ -34,10 +46,10 @@ type Broker struct {
 // StartBroker starts an embedded broker and returns once it listens.
 func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if cfg.Listen == "" {
-		cfg.Listen = "127.0.0.1:9092"
+		cfg.Listen = DefaultListen
 	}
 	if cfg.Partitions == 0 {
-		cfg.Partitions = 3
+		cfg.Partitions = DefaultPartitions
 	}
 	host, portStr, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
@@ -53,7 +65,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	if port == 0 {
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 		if err != nil {
-			return nil, fmt.Errorf("broker: find a free port on %s: %v: %w", host, err, stocklake.ErrConfig)
+			return nil, fmt.Errorf("broker: find a free port on %s: %w: %w", host, err, stocklake.ErrConfig)
 		}
 		port = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
@@ -74,7 +86,7 @@ func StartBroker(cfg BrokerConfig) (*Broker, error) {
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("start embedded broker on %s: %v (is the port in use? pick another with --listen): %w", cfg.Listen, err, stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("start embedded broker on %s (is the port in use? pick another address): %w: %w", cfg.Listen, err, stocklake.ErrConfig), "kafka.BrokerConfig.Listen")
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	if host == "0.0.0.0" || host == "::" {

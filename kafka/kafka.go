@@ -101,7 +101,7 @@ func ParseBrokers(s string) ([]string, error) {
 		out = append(out, b)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no Kafka brokers given; pass --brokers host:port[,host:port] or set STOCKLAKE_BROKERS: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("no Kafka brokers given; want host:port[,host:port]: %w", stocklake.ErrConfig), "kafka.Config.Brokers")
 	}
 	return out, nil
 }
@@ -124,21 +124,22 @@ func (c Config) Validate() error {
 	switch mech {
 	case "":
 		if c.SASLUser != "" || c.SASLPassword != "" {
-			return fmt.Errorf("a Kafka SASL user or password is set but no mechanism; pass --kafka-sasl-mechanism SCRAM-SHA-512 (or PLAIN, SCRAM-SHA-256): %w", stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("a Kafka SASL user or password is set but no mechanism; set the mechanism to SCRAM-SHA-512 (or PLAIN, SCRAM-SHA-256): %w", stocklake.ErrConfig), "kafka.Config.SASLMechanism")
 		}
 	case SASLPlain, SASLScram256, SASLScram512:
 		if c.SASLUser == "" || c.SASLPassword == "" {
-			return fmt.Errorf("SASL %s needs a user and a password; pass --kafka-sasl-user and --kafka-sasl-password (or --kafka-sasl-password-file): %w", mech, stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("SASL %s needs a user and a password: %w", mech, stocklake.ErrConfig), "kafka.Config.SASLUser", "kafka.Config.SASLPassword")
 		}
 		if mech == SASLPlain && !tlsOn && !c.AllowPlaintextSASL {
-			return fmt.Errorf("SASL PLAIN without TLS sends the Kafka password in clear text; pass --kafka-tls (and --kafka-tls-ca if the brokers' certificate is private), use SCRAM-SHA-512, or --allow-plaintext-sasl to accept the risk: %w", stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("SASL PLAIN without TLS sends the Kafka password in clear text; turn on TLS (with the CA if the brokers' certificate is private), use SCRAM-SHA-512, or allow plaintext SASL to accept the risk: %w", stocklake.ErrConfig),
+				"kafka.Config.TLS", "kafka.Config.TLSCAFile", "kafka.Config.SASLMechanism", "kafka.Config.AllowPlaintextSASL")
 		}
 	case SASLAWSMSKIAM:
 		if c.SASLUser != "" || c.SASLPassword != "" {
-			return fmt.Errorf("SASL AWS_MSK_IAM takes AWS credentials (instance role, AWS_PROFILE, ...), not --kafka-sasl-user or --kafka-sasl-password: %w", stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("SASL AWS_MSK_IAM takes AWS credentials (instance role, AWS_PROFILE, ...), not a SASL user or password: %w", stocklake.ErrConfig), "kafka.Config.SASLUser", "kafka.Config.SASLPassword")
 		}
 		if !tlsOn {
-			return fmt.Errorf("SASL AWS_MSK_IAM needs TLS (MSK's IAM listener is TLS on port 9098); pass --kafka-tls: %w", stocklake.ErrConfig)
+			return stocklake.SettingErr(fmt.Errorf("SASL AWS_MSK_IAM needs TLS (MSK's IAM listener is TLS on port 9098): %w", stocklake.ErrConfig), "kafka.Config.TLS")
 		}
 		if c.MSKIAM == nil {
 			return fmt.Errorf("SASL AWS_MSK_IAM has no AWS credentials source: %w", stocklake.ErrConfig)
@@ -158,11 +159,11 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 	if c.TLSCAFile != "" {
 		pem, err := os.ReadFile(c.TLSCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("--kafka-tls-ca: %v: %w", err, stocklake.ErrConfig)
+			return nil, stocklake.SettingErr(fmt.Errorf("Kafka TLS CA file: %w: %w", err, stocklake.ErrConfig), "kafka.Config.TLSCAFile")
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--kafka-tls-ca %s holds no PEM certificate: %w", c.TLSCAFile, stocklake.ErrConfig)
+			return nil, stocklake.SettingErr(fmt.Errorf("Kafka TLS CA file %s holds no PEM certificate: %w", c.TLSCAFile, stocklake.ErrConfig), "kafka.Config.TLSCAFile")
 		}
 		cfg.RootCAs = pool
 	}
@@ -172,7 +173,7 @@ func (c Config) tlsConfig() (*tls.Config, error) {
 // Opts returns the franz-go options shared by every client made from c.
 func (c Config) Opts() ([]kgo.Opt, error) {
 	if len(c.Brokers) == 0 {
-		return nil, fmt.Errorf("no Kafka brokers given; pass --brokers host:port: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("no Kafka brokers given; want host:port: %w", stocklake.ErrConfig), "kafka.Config.Brokers")
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -218,7 +219,7 @@ func (c Config) NewClient(extra ...kgo.Opt) (*kgo.Client, error) {
 	}
 	cl, err := kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("kafka client: %v: %w", err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("kafka client: %w: %w", err, stocklake.ErrConfig)
 	}
 	return cl, nil
 }
@@ -238,18 +239,22 @@ func Ping(ctx context.Context, cl *kgo.Client, brokers []string) error {
 
 // TopicSpec describes a topic to create on demand.
 type TopicSpec struct {
-	Name              string
-	Partitions        int32 // default 3
-	ReplicationFactor int16 // default -1: the broker's default
+	Name string
+	// Partitions of the topic; default DefaultPartitions (3), -1 for the
+	// broker's default.
+	Partitions int32
+	// ReplicationFactor; default -1: the broker's default.
+	ReplicationFactor int16
 	Configs           map[string]string
 }
 
-// EnsureTopic creates a topic unless it exists, and returns its topic ID in
-// Kafka's base64 form. An existing topic is left as it is.
+// EnsureTopic creates a topic unless it exists, waits until the cluster
+// knows it, and returns its topic ID in Kafka's base64 form. An existing
+// topic is left as it is.
 func EnsureTopic(ctx context.Context, cl *kgo.Client, spec TopicSpec) (string, error) {
 	adm := kadm.NewClient(cl)
 	if spec.Partitions == 0 {
-		spec.Partitions = 3
+		spec.Partitions = DefaultPartitions
 	}
 	if spec.ReplicationFactor == 0 {
 		spec.ReplicationFactor = -1
@@ -262,8 +267,11 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, spec TopicSpec) (string, e
 		}
 	}
 	resp, err := adm.CreateTopic(ctx, spec.Partitions, spec.ReplicationFactor, cfg, spec.Name)
-	if err == nil {
+	if err == nil && resp.Err != nil {
 		err = resp.Err
+		if resp.ErrMessage != "" {
+			err = fmt.Errorf("%w (%s)", resp.Err, resp.ErrMessage)
+		}
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return "", fmt.Errorf("create topic %q: %w: %w", spec.Name, err, stocklake.ErrUnavailable)
@@ -274,30 +282,52 @@ func EnsureTopic(ctx context.Context, cl *kgo.Client, spec TopicSpec) (string, e
 // TopicID returns the topic's ID (base64, as Kafka prints it). Object names
 // in the lake include it so a re-created topic, whose offsets start again at
 // 0, never overwrites older objects. Brokers that predate topic IDs yield
-// "0".
+// "0". It waits up to 30 seconds for a topic just created to show.
 func TopicID(ctx context.Context, cl *kgo.Client, topic string) (string, error) {
+	d, err := waitTopic(ctx, cl, topic)
+	if err != nil {
+		return "", err
+	}
+	if d.ID == (kadm.TopicID{}) {
+		return "0", nil
+	}
+	return base64.RawURLEncoding.EncodeToString(d.ID[:]), nil
+}
+
+// TopicPartitions returns how many partitions the topic has, waiting up to
+// 30 seconds for a topic just created to show.
+func TopicPartitions(ctx context.Context, cl *kgo.Client, topic string) (int, error) {
+	d, err := waitTopic(ctx, cl, topic)
+	if err != nil {
+		return 0, err
+	}
+	return len(d.Partitions), nil
+}
+
+// waitTopic returns the topic's metadata once the cluster has it with its
+// partitions. A topic just created, or a broker just started, can take a
+// while to show the topic in its metadata; it waits up to 30 seconds.
+func waitTopic(ctx context.Context, cl *kgo.Client, topic string) (kadm.TopicDetail, error) {
 	adm := kadm.NewClient(cl)
 	var lastErr error
-	// A topic just created, or a broker just started, can take a while to
-	// show the topic in its metadata; wait up to 30 seconds.
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		md, err := adm.Metadata(ctx, topic)
 		if err != nil {
 			lastErr = err
-		} else if d, ok := md.Topics[topic]; ok && d.Err == nil {
-			if d.ID == (kadm.TopicID{}) {
-				return "0", nil
-			}
-			return base64.RawURLEncoding.EncodeToString(d.ID[:]), nil
-		} else if ok {
+		} else if d, ok := md.Topics[topic]; ok && d.Err == nil && len(d.Partitions) > 0 {
+			return d, nil
+		} else if ok && d.Err != nil {
 			lastErr = d.Err
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return kadm.TopicDetail{}, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return "", fmt.Errorf("topic %q: no metadata (%v); create it first or check --topic: %w", topic, lastErr, stocklake.ErrNotFound)
+	if lastErr == nil {
+		lastErr = errors.New("no partitions yet")
+	}
+	return kadm.TopicDetail{}, fmt.Errorf("topic %q: no metadata (%w); create it first, check its name, or check that the brokers are healthy: %w", topic, lastErr, stocklake.ErrNotFound)
 }

@@ -14,6 +14,9 @@ import (
 	"github.com/stocklake/stocklake"
 )
 
+// DefaultCompression is the producer's batch compression: zstd.
+const DefaultCompression = "zstd"
+
 // ProducerConfig tunes a Producer.
 type ProducerConfig struct {
 	// Topic is the default topic for records that name none. Required.
@@ -55,7 +58,7 @@ type Producer struct {
 // ParseCompression maps a codec name to franz-go's codec.
 func ParseCompression(name string) (kgo.CompressionCodec, error) {
 	switch strings.ToLower(name) {
-	case "", "zstd":
+	case "", DefaultCompression:
 		return kgo.ZstdCompression(), nil
 	case "none":
 		return kgo.NoCompression(), nil
@@ -72,7 +75,7 @@ func ParseCompression(name string) (kgo.CompressionCodec, error) {
 // NewProducer makes a producer client for the cluster in c.
 func NewProducer(c Config, pc ProducerConfig) (*Producer, error) {
 	if pc.Topic == "" {
-		return nil, fmt.Errorf("producer needs a topic; pass --topic: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("producer needs a topic: %w", stocklake.ErrConfig), "kafka.ProducerConfig.Topic")
 	}
 	codec, err := ParseCompression(pc.Compression)
 	if err != nil {
@@ -138,7 +141,7 @@ func (p *Producer) onAck(r *kgo.Record, err error) {
 	p.failed.Add(1)
 	p.errMu.Lock()
 	if p.firstErr == nil {
-		p.firstErr = fmt.Errorf("produce to %s: %v: %w", r.Topic, err, stocklake.ErrUnavailable)
+		p.firstErr = fmt.Errorf("produce to %s: %w: %w", r.Topic, err, stocklake.ErrUnavailable)
 	}
 	p.errMu.Unlock()
 }

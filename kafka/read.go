@@ -23,7 +23,7 @@ func ReadCommitted(ctx context.Context, c Config, topic string) ([]stocklake.Rec
 	defer adm.Close()
 	lso, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("list offsets of %s: %v: %w", topic, err, stocklake.ErrUnavailable)
+		return nil, fmt.Errorf("list offsets of %s: %w: %w", topic, err, stocklake.ErrUnavailable)
 	}
 	remaining := map[int32]int64{}
 	lso.Each(func(o kadm.ListedOffset) {

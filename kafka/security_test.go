@@ -58,7 +58,7 @@ func TestValidateSecurity(t *testing.T) {
 		{Config{Brokers: b, SASLMechanism: "SCRAM-SHA-256", SASLPassword: "p", TLS: true}, "needs a user and a password"},
 		{Config{Brokers: b, SASLMechanism: "AWS_MSK_IAM", MSKIAM: noCreds}, "needs TLS"},
 		{Config{Brokers: b, SASLMechanism: "AWS_MSK_IAM", TLS: true}, "no AWS credentials"},
-		{Config{Brokers: b, SASLMechanism: "AWS_MSK_IAM", TLS: true, MSKIAM: noCreds, SASLUser: "u"}, "not --kafka-sasl-user"},
+		{Config{Brokers: b, SASLMechanism: "AWS_MSK_IAM", TLS: true, MSKIAM: noCreds, SASLUser: "u"}, "not a SASL user or password"},
 	}
 	for _, tc := range bad {
 		err := tc.c.Validate()

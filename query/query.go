@@ -194,7 +194,7 @@ func (r *Runner) Start(ctx context.Context, sql string) (Execution, error) {
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
-		return Execution{}, fmt.Errorf("query: new ID: %v", err)
+		return Execution{}, fmt.Errorf("query: new ID: %w", err)
 	}
 	ex := Execution{
 		ID: id.String(), SQL: sql, State: stocklake.QueryQueued, Engine: r.cfg.EngineName,
@@ -344,7 +344,7 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	qctx := ctx
 	if r.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
-		qctx, cancel = context.WithTimeoutCause(ctx, r.cfg.Timeout, fmt.Errorf("query timed out after %v (the limit is --timeout %v): %w", r.cfg.Timeout, r.cfg.Timeout, context.DeadlineExceeded))
+		qctx, cancel = context.WithTimeoutCause(ctx, r.cfg.Timeout, stocklake.SettingErr(fmt.Errorf("query timed out after %v, its time limit: %w", r.cfg.Timeout, context.DeadlineExceeded), "query.Config.Timeout"))
 		defer cancel()
 	}
 	if r.cfg.MaxBytesScanned > 0 {
@@ -376,7 +376,7 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	// whole body, and a failed query must leave no partial result.
 	tmp, err := os.CreateTemp("", "stocklake-result-*.csv")
 	if err != nil {
-		fail(fmt.Errorf("query: temporary result file: %v", err))
+		fail(fmt.Errorf("query: temporary result file: %w", err))
 		return
 	}
 	defer os.Remove(tmp.Name())
@@ -444,7 +444,7 @@ func (r *Runner) Get(ctx context.Context, id string) (Execution, error) {
 		if run != nil {
 			return run.exec, nil
 		}
-		return Execution{}, fmt.Errorf("query %s is not in %s: list past queries with --history: %w", id, r.cfg.Prefix, stocklake.ErrNotFound)
+		return Execution{}, fmt.Errorf("query %s is not in %s; list the past queries to find its ID: %w", id, r.cfg.Prefix, stocklake.ErrNotFound)
 	}
 	if err != nil {
 		return Execution{}, err
@@ -452,7 +452,7 @@ func (r *Runner) Get(ctx context.Context, id string) (Execution, error) {
 	defer rc.Close()
 	var ex Execution
 	if err := json.NewDecoder(rc).Decode(&ex); err != nil {
-		return Execution{}, fmt.Errorf("query %s: metadata is not valid JSON: %v: %w", id, err, stocklake.ErrInvalid)
+		return Execution{}, fmt.Errorf("query %s: metadata is not valid JSON: %w: %w", id, err, stocklake.ErrInvalid)
 	}
 	return ex, nil
 }

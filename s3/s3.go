@@ -483,7 +483,7 @@ func (s *ObjectStore) wrapRead(key string, err error) error {
 
 // noBucket is the error for a bucket that does not exist.
 func (s *ObjectStore) noBucket(op, loc string) error {
-	return fmt.Errorf("s3: %s %s: bucket %q does not exist at %s: create it (stocklake sink --create-bucket, or aws s3 mb s3://%s) or fix the lake URL: %w",
+	return fmt.Errorf("s3: %s %s: bucket %q does not exist at %s: create it (e.g. aws s3 mb s3://%s) or fix the lake URL: %w",
 		op, loc, s.bucket, s.endpoint, s.bucket, stocklake.ErrConfig)
 }
 

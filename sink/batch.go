@@ -244,7 +244,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	}
 	s.grow(b, size)
 	switch {
-	case s.cfg.Format == FormatJSON:
+	case s.cfg.Format == stocklake.FormatJSON:
 		g.raw = append(g.raw, r.Value)
 	case s.mode == SchemaTick:
 		if g.ticks == nil {
@@ -309,13 +309,15 @@ func jsonField(obj map[string]any, key string) string {
 	}
 }
 
-func (s *Sink) encode(buf *bytes.Buffer, g *group) error {
+// encode writes g's object to buf and returns its columns (nil for JSON
+// lines).
+func (s *Sink) encode(buf *bytes.Buffer, g *group) ([]stocklake.Column, error) {
 	switch {
 	case g.raw != nil:
 		encodeJSONLines(buf, g.raw)
-		return nil
+		return nil, nil
 	case g.ticks != nil:
-		return g.ticks.finish(buf)
+		return TickColumns(), g.ticks.finish(buf)
 	default:
 		return encodeObjects(buf, g.objs, s.cfg.TimeField, s.codec, s.cfg.RowGroupRows)
 	}

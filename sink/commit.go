@@ -213,7 +213,7 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		ps.manifest = nil
 	}
 	ext := "parquet"
-	if s.cfg.Format == FormatJSON {
+	if s.cfg.Format == stocklake.FormatJSON {
 		ext = "json"
 	}
 	keys := make([]string, 0, len(b.order))
@@ -269,7 +269,8 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 	for i, path := range b.order {
 		g := b.groups[path]
 		buf.Reset()
-		if err := s.encode(&buf, g); err != nil {
+		cols, err := s.encode(&buf, g)
+		if err != nil {
 			return err
 		}
 		n := int64(buf.Len())
@@ -286,7 +287,7 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		rows += g.rows()
 		s.stats.Objects.Add(1)
 		s.stats.Bytes.Add(n)
-		s.register(ctx, path)
+		s.register(ctx, path, cols)
 	}
 	for _, k := range stale {
 		if err := s.retry(ctx, "delete "+k, func() error { return s.deleteFenced(ctx, ps, k) }); err != nil {
@@ -356,7 +357,7 @@ func (s *Sink) topicIDRetry(ctx context.Context) (string, error) {
 // register tells the registrar about a partition folder the first time the
 // sink writes to it. Failures are logged and retried on the next write:
 // landing data never waits on the catalog.
-func (s *Sink) register(ctx context.Context, path string) {
+func (s *Sink) register(ctx context.Context, path string, cols []stocklake.Column) {
 	if s.cfg.Registrar == nil {
 		return
 	}
@@ -371,10 +372,10 @@ func (s *Sink) register(ctx context.Context, path string) {
 		return
 	}
 	format := stocklake.FormatParquet
-	if s.cfg.Format == FormatJSON {
+	if s.cfg.Format == stocklake.FormatJSON {
 		format = stocklake.FormatJSON
 	}
-	if err := s.cfg.Registrar.RegisterPartition(ctx, s.cfg.Table, format, keys, values, s.cfg.Table+"/"+path+"/"); err != nil {
+	if err := s.cfg.Registrar.RegisterPartition(ctx, s.cfg.Table, format, cols, keys, values, s.cfg.Table+"/"+path+"/"); err != nil {
 		s.log.Warn("could not register partition in catalog; will retry", "path", path, "err", err)
 		s.setLastErr(err)
 		return

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -375,10 +376,14 @@ func TestSinkTableShapeIsDecidedOnce(t *testing.T) {
 	// A sink started with flags that contradict the table stops at once
 	// and says what differs.
 	bad := cfg
-	bad.Schema, bad.Format = SchemaJSON, FormatJSON
+	bad.Schema, bad.Format = SchemaJSON, stocklake.FormatJSON
 	_, err = runSinkWith(t, bad, nil, never)
-	if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "--schema json (stored: tick)") || !strings.Contains(err.Error(), "--format json (stored: parquet)") {
-		t.Fatalf("Run with contradicting flags = %v; want ErrConfig naming --schema and --format", err)
+	if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "schema json (stored: tick)") || !strings.Contains(err.Error(), "format json (stored: parquet)") {
+		t.Fatalf("Run with contradicting settings = %v; want ErrConfig naming schema and format", err)
+	}
+	var se *stocklake.SettingError
+	if !errors.As(err, &se) || !slices.Equal(se.Settings, []string{"sink.Config.Format", "sink.Config.Schema", "sink.Config.Table"}) {
+		t.Fatalf("Run with contradicting settings = %#v; want a SettingError naming Format, Schema and Table", err)
 	}
 }
 

@@ -16,22 +16,6 @@ import (
 	"github.com/stocklake/stocklake/kafka"
 )
 
-// Header keys the sink puts on dead-letter records.
-const (
-	HeaderError     = "stocklake-error"
-	HeaderSource    = "stocklake-source" // topic/partition/offset of the bad record
-	HeaderFailedAt  = "stocklake-failed-at"
-	HeaderErrorKind = "stocklake-error-kind"
-	// HeaderSourceTopicID is the Kafka topic ID of the bad record's topic,
-	// so a re-created topic's offsets are not confused with the old ones.
-	HeaderSourceTopicID = "stocklake-source-topic-id"
-	// HeaderOriginalSize is set on a dead letter too large for the
-	// dead-letter topic: its value is a truncated copy (possibly empty) and
-	// this header holds the original value's length in bytes, its key's
-	// after a comma ("1572864,4").
-	HeaderOriginalSize = "stocklake-original-size"
-)
-
 // Dead-letter size limits. dlqBatchMaxBytes is the dead-letter producer's
 // largest record (Kafka's default message.max.bytes); a dead letter above
 // it, or above the topic's own limit, is sent as a copy whose value is cut
@@ -60,17 +44,17 @@ func (s *Sink) deadLetter(ps *partState, b *batch, r *kgo.Record, reason error) 
 		s.stats.DeadLettersSkipped.Add(1)
 		return false
 	}
-	kind := "parse"
+	kind := stocklake.ErrorKindParse
 	if errors.Is(reason, errPartition) {
-		kind = "partition"
+		kind = stocklake.ErrorKindPartition
 	}
 	hs := make([]kgo.RecordHeader, 0, 5+len(r.Headers))
 	hs = append(hs,
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(reason.Error())},
-		kgo.RecordHeader{Key: HeaderErrorKind, Value: []byte(kind)},
-		kgo.RecordHeader{Key: HeaderSource, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
-		kgo.RecordHeader{Key: HeaderSourceTopicID, Value: []byte(s.topicID)},
-		kgo.RecordHeader{Key: HeaderFailedAt, Value: []byte(s.now.UTC().Format(time.RFC3339Nano))},
+		kgo.RecordHeader{Key: stocklake.HeaderError, Value: []byte(reason.Error())},
+		kgo.RecordHeader{Key: stocklake.HeaderErrorKind, Value: []byte(kind)},
+		kgo.RecordHeader{Key: stocklake.HeaderSource, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
+		kgo.RecordHeader{Key: stocklake.HeaderSourceTopicID, Value: []byte(s.topicID)},
+		kgo.RecordHeader{Key: stocklake.HeaderFailedAt, Value: []byte(s.now.UTC().Format(time.RFC3339Nano))},
 	)
 	hs = append(hs, r.Headers...)
 	dl := &kgo.Record{Key: r.Key, Value: r.Value, Headers: hs}
@@ -262,7 +246,7 @@ func isRetriable(err error) bool {
 }
 
 // truncateDeadLetter returns a smaller copy of a dead letter: at level 1
-// with its value and key cut (the original sizes in HeaderOriginalSize, the
+// with its value and key cut (the original sizes in stocklake.HeaderOriginalSize, the
 // record's own headers dropped), at level 2 with no value. nil at level 3.
 func truncateDeadLetter(r *kgo.Record, level int) *kgo.Record {
 	if level > 2 {
@@ -271,7 +255,7 @@ func truncateDeadLetter(r *kgo.Record, level int) *kgo.Record {
 	orig := r
 	var size string
 	for _, h := range r.Headers {
-		if h.Key == HeaderOriginalSize {
+		if h.Key == stocklake.HeaderOriginalSize {
 			size = string(h.Value)
 		}
 	}
@@ -286,17 +270,17 @@ func truncateDeadLetter(r *kgo.Record, level int) *kgo.Record {
 		Value: orig.Value[:min(len(orig.Value), keep)]}
 	for _, h := range orig.Headers {
 		switch h.Key {
-		case HeaderError, HeaderErrorKind, HeaderSource, HeaderSourceTopicID, HeaderFailedAt:
+		case stocklake.HeaderError, stocklake.HeaderErrorKind, stocklake.HeaderSource, stocklake.HeaderSourceTopicID, stocklake.HeaderFailedAt:
 			out.Headers = append(out.Headers, h)
 		}
 	}
-	out.Headers = append(out.Headers, kgo.RecordHeader{Key: HeaderOriginalSize, Value: []byte(size)})
+	out.Headers = append(out.Headers, kgo.RecordHeader{Key: stocklake.HeaderOriginalSize, Value: []byte(size)})
 	return out
 }
 
 func sourceOf(r *kgo.Record) string {
 	for _, h := range r.Headers {
-		if h.Key == HeaderSource {
+		if h.Key == stocklake.HeaderSource {
 			return string(h.Value)
 		}
 	}
@@ -348,9 +332,9 @@ func (s *Sink) scanDeadLetters(ctx context.Context, p int32, from, resumeAt int6
 				var src, id string
 				for _, h := range r.Headers {
 					switch h.Key {
-					case HeaderSource:
+					case stocklake.HeaderSource:
 						src = string(h.Value)
-					case HeaderSourceTopicID:
+					case stocklake.HeaderSourceTopicID:
 						id = string(h.Value)
 					}
 				}

@@ -27,6 +27,16 @@ type TickRow struct {
 	Source     string   `parquet:"source,dict"`
 }
 
+// TickColumns returns the columns of TickRow as Glue/Hive types, in file
+// order: what a crawler reads from the footer of a tick object.
+func TickColumns() []stocklake.Column {
+	return []stocklake.Column{
+		{Name: "symbol", Type: "string"}, {Name: "ts", Type: "timestamp"}, {Name: "price", Type: "double"},
+		{Name: "size", Type: "double"}, {Name: "exchange", Type: "string"}, {Name: "trade_id", Type: "string"},
+		{Name: "conditions", Type: "array<string>"}, {Name: "source", Type: "string"},
+	}
+}
+
 // newTickRow converts a tick to its lake row.
 func newTickRow(t *stocklake.Tick) TickRow {
 	return TickRow{
@@ -149,6 +159,10 @@ func kindOf(v any) colKind {
 	}
 }
 
+// hiveTypes are the Glue/Hive types of the Parquet columns of each kind
+// (a column that was always null is written as a string).
+var hiveTypes = [...]string{kindNull: "string", kindBool: "boolean", kindInt: "bigint", kindFloat: "double", kindString: "string"}
+
 // widen returns the narrowest kind that holds both a and b.
 func widen(a, b colKind) colKind {
 	switch {
@@ -168,8 +182,9 @@ func widen(a, b colKind) colKind {
 // inferred from them: every field is an optional column of the widest kind
 // seen (boolean, int64, double or string). A numeric event-time field
 // (timeField, epoch seconds to nanoseconds) becomes a TIMESTAMP(MICROS)
-// column, so engines read it as a time; a textual one stays as written.
-func encodeObjects(buf *bytes.Buffer, objs []map[string]any, timeField string, codec compress.Codec, rowGroupRows int64) error {
+// column, so engines read it as a time; a textual one stays as written. It
+// returns the columns with Glue/Hive types, in file order (by name).
+func encodeObjects(buf *bytes.Buffer, objs []map[string]any, timeField string, codec compress.Codec, rowGroupRows int64) ([]stocklake.Column, error) {
 	kinds := map[string]colKind{}
 	for _, o := range objs {
 		for k, v := range o {
@@ -207,6 +222,13 @@ func encodeObjects(buf *bytes.Buffer, objs []map[string]any, timeField string, c
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	cols := make([]stocklake.Column, len(names))
+	for i, name := range names {
+		cols[i] = stocklake.Column{Name: name, Type: hiveTypes[kinds[name]]}
+		if name == timeField {
+			cols[i].Type = "timestamp"
+		}
+	}
 	w := parquet.NewWriter(buf, append(writerOptions(codec, rowGroupRows), schema)...)
 	rows := make([]parquet.Row, 0, 1024)
 	flush := func() error {
@@ -238,14 +260,14 @@ func encodeObjects(buf *bytes.Buffer, objs []map[string]any, timeField string, c
 		rows = append(rows, row)
 		if len(rows) == cap(rows) {
 			if err := flush(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return err
+		return nil, err
 	}
-	return w.Close()
+	return cols, w.Close()
 }
 
 func convertValue(v any, kind colKind) parquet.Value {

@@ -31,22 +31,9 @@ import (
 func TestPartitionValuesThatNeedEscaping(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "ticks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	kc := kafka.Config{Brokers: cl.ListenAddrs()}
-	store, err := file.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	kc, store := newLake(t, "ticks")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sinkCat, err := sqlite.Open(":memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sinkCat.Close()
+	sinkCat := memCatalog(t)
 	reg, err := crawler.NewRegistrar(store, sinkCat, "stocklake")
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +69,7 @@ func TestPartitionValuesThatNeedEscaping(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The first partition creates the table by crawling it; the ones after
+	// The first partition creates the table from the sink's columns; the ones after
 	// it are registered by the sink with the values it wrote.
 	produce(0, "PLAIN")
 	if err := p.Flush(ctx); err != nil {
@@ -105,11 +92,7 @@ func TestPartitionValuesThatNeedEscaping(t *testing.T) {
 		return err == nil && len(ps) >= len(want)
 	})
 
-	crawlCat, err := sqlite.Open(":memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer crawlCat.Close()
+	crawlCat := memCatalog(t)
 	c, err := crawler.New(store, crawlCat, crawler.Config{Database: "stocklake"})
 	if err != nil {
 		t.Fatal(err)
@@ -187,6 +170,33 @@ func TestPartitionValuesThatNeedEscaping(t *testing.T) {
 }
 
 // waitFor polls cond until it holds or ctx ends (then the test fails).
+// newLake starts an in-process broker with topics (one partition each)
+// and makes a lake in a temporary directory.
+func newLake(t *testing.T, topics ...string) (kafka.Config, stocklake.ObjectStore) {
+	t.Helper()
+	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topics...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	store, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kafka.Config{Brokers: cl.ListenAddrs()}, store
+}
+
+// memCatalog opens an in-memory SQLite catalog, closed when t ends.
+func memCatalog(t *testing.T) *sqlite.Catalog {
+	t.Helper()
+	cat, err := sqlite.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	return cat
+}
+
 func waitFor(t *testing.T, ctx context.Context, cond func() bool) {
 	t.Helper()
 	for !cond() {

@@ -116,13 +116,13 @@ func testOversizedDeadLetter(t *testing.T, open openTopic) {
 		t.Fatalf("dead-letter topic has %d records, want 1", len(dl))
 	}
 	r := dl[0]
-	if want := fmt.Sprintf("%d,4", len(huge)); header(r, HeaderOriginalSize) != want {
-		t.Fatalf("%s = %q, want %q", HeaderOriginalSize, header(r, HeaderOriginalSize), want)
+	if want := fmt.Sprintf("%d,4", len(huge)); header(r, stocklake.HeaderOriginalSize) != want {
+		t.Fatalf("%s = %q, want %q", stocklake.HeaderOriginalSize, header(r, stocklake.HeaderOriginalSize), want)
 	}
 	if !bytes.HasPrefix(huge, r.Value) || len(r.Value) == 0 || len(r.Value) > truncatedValueBytes {
 		t.Fatalf("dead letter value is %d bytes, want a prefix of the record of at most %d", len(r.Value), truncatedValueBytes)
 	}
-	if !strings.HasPrefix(header(r, HeaderSource), topic+"/") || header(r, HeaderError) == "" || header(r, HeaderSourceTopicID) == "" {
+	if !strings.HasPrefix(header(r, stocklake.HeaderSource), topic+"/") || header(r, stocklake.HeaderError) == "" || header(r, stocklake.HeaderSourceTopicID) == "" {
 		t.Fatalf("truncated dead letter lacks its source or reason: %v", r.Headers)
 	}
 }
@@ -132,13 +132,13 @@ func TestSinkOversizedDeadLetter(t *testing.T) { testOversizedDeadLetter(t, fake
 // TestTruncateDeadLetterGivesUp checks that a dead letter refused even
 // without its value is a configuration error, not retried forever.
 func TestTruncateDeadLetterGivesUp(t *testing.T) {
-	r := &kgo.Record{Key: []byte("k"), Value: []byte("v"), Headers: []kgo.RecordHeader{{Key: HeaderSource, Value: []byte("t/0/1")}, {Key: "x", Value: []byte("y")}}}
+	r := &kgo.Record{Key: []byte("k"), Value: []byte("v"), Headers: []kgo.RecordHeader{{Key: stocklake.HeaderSource, Value: []byte("t/0/1")}, {Key: "x", Value: []byte("y")}}}
 	one := truncateDeadLetter(r, 1)
-	if header2(one, HeaderOriginalSize) != "1,1" || header2(one, "x") != "" || header2(one, HeaderSource) != "t/0/1" {
+	if header2(one, stocklake.HeaderOriginalSize) != "1,1" || header2(one, "x") != "" || header2(one, stocklake.HeaderSource) != "t/0/1" {
 		t.Fatalf("level 1: %v", one.Headers)
 	}
 	two := truncateDeadLetter(one, 2)
-	if len(two.Value) != 0 || header2(two, HeaderOriginalSize) != "1,1" {
+	if len(two.Value) != 0 || header2(two, stocklake.HeaderOriginalSize) != "1,1" {
 		t.Fatalf("level 2: value %q headers %v", two.Value, two.Headers)
 	}
 	if truncateDeadLetter(two, 3) != nil {
@@ -212,8 +212,8 @@ func testRefusesFutureEventTimes(t *testing.T, open openTopic) {
 				t.Fatalf("dead-letter topic has %d records, want %d", len(dl), bad)
 			}
 			for _, r := range dl {
-				if !strings.Contains(header(r, HeaderError), "ahead of the wall clock") {
-					t.Fatalf("dead letter reason %q does not say the event time is in the future", header(r, HeaderError))
+				if !strings.Contains(header(r, stocklake.HeaderError), "ahead of the wall clock") {
+					t.Fatalf("dead letter reason %q does not say the event time is in the future", header(r, stocklake.HeaderError))
 				}
 			}
 		})
@@ -263,8 +263,8 @@ func testPoisonPartitionValue(t *testing.T, open openTopic) {
 		t.Fatalf("dead-letter topic has %d records, want %d", len(dl), bad)
 	}
 	for _, r := range dl {
-		if header(r, HeaderErrorKind) != "partition" || !strings.Contains(header(r, HeaderError), "bytes") {
-			t.Fatalf("dead letter kind %q reason %q", header(r, HeaderErrorKind), header(r, HeaderError))
+		if header(r, stocklake.HeaderErrorKind) != "partition" || !strings.Contains(header(r, stocklake.HeaderError), "bytes") {
+			t.Fatalf("dead letter kind %q reason %q", header(r, stocklake.HeaderErrorKind), header(r, stocklake.HeaderError))
 		}
 	}
 }
@@ -275,11 +275,11 @@ func TestSinkPoisonPartitionValue(t *testing.T) { testPoisonPartitionValue(t, fa
 // the lake's prefix, which S3 keys include.
 func TestCheckPathCountsS3Prefix(t *testing.T) {
 	path := []byte("dt=2026-11-26/v=" + strings.Repeat("x", 200) + "/w=" + strings.Repeat("y", 200) + "/z=" + strings.Repeat("z", 200))
-	s := &Sink{keyBase: keyBase("file:///tmp/lake", "ticks", FormatParquet)}
+	s := &Sink{keyBase: keyBase("file:///tmp/lake", "ticks", stocklake.FormatParquet)}
 	if err := s.checkPath(path); err != nil {
 		t.Fatalf("a %d-byte path refused on file://: %v", len(path), err)
 	}
-	s.keyBase = keyBase("s3://bucket/"+strings.Repeat("p", 400)+"?region=x", "ticks", FormatParquet)
+	s.keyBase = keyBase("s3://bucket/"+strings.Repeat("p", 400)+"?region=x", "ticks", stocklake.FormatParquet)
 	if err := s.checkPath(path); !errors.Is(err, errPartition) {
 		t.Fatalf("a %d-byte path under a 400-byte S3 prefix: %v, want refused", len(path), err)
 	}

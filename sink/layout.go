@@ -61,7 +61,7 @@ var timeKeys = map[string]string{
 // "dt,hour".
 func ParsePartitioning(spec string) (Partitioning, error) {
 	if strings.TrimSpace(spec) == "" {
-		spec = "dt,hour"
+		spec = DefaultPartitionBy
 	}
 	var p Partitioning
 	seen := map[string]bool{}
@@ -74,7 +74,7 @@ func ParsePartitioning(spec string) (Partitioning, error) {
 			return p, fmt.Errorf("partition key %q may not contain '/', '=' or spaces: %w", k, stocklake.ErrConfig)
 		}
 		if seen[k] {
-			return p, fmt.Errorf("partition key %q is listed twice in --partition-by: %w", k, stocklake.ErrConfig)
+			return p, stocklake.SettingErr(fmt.Errorf("partition key %q is listed twice: %w", k, stocklake.ErrConfig), "sink.Config.Partitioning")
 		}
 		seen[k] = true
 		p.keys = append(p.keys, k)
@@ -90,7 +90,7 @@ func ParsePartitioning(spec string) (Partitioning, error) {
 		}
 	}
 	if len(p.keys) == 0 {
-		return p, fmt.Errorf("--partition-by %q names no keys; e.g. dt,hour: %w", spec, stocklake.ErrConfig)
+		return p, stocklake.SettingErr(fmt.Errorf("partitioning %q names no keys; e.g. dt,hour: %w", spec, stocklake.ErrConfig), "sink.Config.Partitioning")
 	}
 	return p, nil
 }

@@ -77,12 +77,6 @@ import (
 	"github.com/stocklake/stocklake/kafka"
 )
 
-// Output formats.
-const (
-	FormatParquet = "parquet"
-	FormatJSON    = "json"
-)
-
 // Record schemas.
 const (
 	SchemaAuto = "auto"
@@ -90,12 +84,30 @@ const (
 	SchemaJSON = "json"
 )
 
+// Defaults of Config.
+const (
+	DefaultGroup             = stocklake.DefaultSinkGroup
+	DefaultFormat            = stocklake.FormatParquet
+	DefaultSchema            = SchemaAuto
+	DefaultPartitionBy       = "dt,hour"
+	DefaultCompression       = "zstd"
+	DefaultFlushInterval     = 60 * time.Second
+	DefaultMaxRows           = 1_000_000
+	DefaultMaxBytes          = 128 << 20
+	DefaultMaxBufferBytes    = 256 << 20
+	DefaultRowGroupRows      = 1_000_000
+	DefaultMaxOpenPartitions = 64
+	DefaultShutdownTimeout   = 10 * time.Second
+)
+
 // PartitionRegistrar learns about each new lake partition as its first
 // object is written, e.g. to add it to a catalog so the data is queryable at
-// once. keys are the partition key names; values their values; location the
-// partition folder's key prefix in the store.
+// once. columns are the columns of the object written, in file order, with
+// Glue/Hive types (nil for JSON lines, whose columns the sink does not
+// fix); keys are the partition key names; values their values; location
+// the partition folder's key prefix in the store.
 type PartitionRegistrar interface {
-	RegisterPartition(ctx context.Context, table string, format string, keys, values []string, location string) error
+	RegisterPartition(ctx context.Context, table string, format string, columns []stocklake.Column, keys, values []string, location string) error
 }
 
 // Config configures a Sink. Zero values take the defaults stated.
@@ -208,7 +220,7 @@ type Stats struct {
 	// its last poll.
 	Partitions atomic.Int64
 	// DeadLettersTruncated counts dead letters too large for the
-	// dead-letter topic, sent as a truncated copy (see HeaderOriginalSize).
+	// dead-letter topic, sent as a truncated copy (see stocklake.HeaderOriginalSize).
 	DeadLettersTruncated atomic.Int64
 	// DeadLettersSkipped counts dead letters not sent again after a
 	// restart because the dead-letter topic already holds them.
@@ -270,67 +282,67 @@ type Sink struct {
 // New checks cfg and makes a Sink.
 func New(cfg Config) (*Sink, error) {
 	if cfg.Topic == "" {
-		return nil, fmt.Errorf("sink needs a topic; pass --topic: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("sink needs a topic: %w", stocklake.ErrConfig), "sink.Config.Topic")
 	}
 	if cfg.Store == nil {
-		return nil, fmt.Errorf("sink needs a lake; pass --lake file://DIR or s3://BUCKET/PREFIX: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("sink needs a lake to write to: %w", stocklake.ErrConfig), "sink.Config.Store")
 	}
 	if cfg.Group == "" {
-		cfg.Group = "stocklake-sink"
+		cfg.Group = DefaultGroup
 	}
 	if cfg.Table == "" {
 		cfg.Table = TableName(cfg.Topic)
 	}
 	// Object file names are <table>+<topic id>+<partition>+<offset>.parquet.
 	if n := len(cfg.Table) + keyBase("", "", "") - 2; n > maxSegmentBytes {
-		return nil, fmt.Errorf("table name %.40q... is %d bytes: object names would be longer than the %d bytes a file name may have; pass a shorter --table: %w",
-			cfg.Table, len(cfg.Table), maxSegmentBytes, stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("table name %.40q... is %d bytes: object names would be longer than the %d bytes a file name may have; name a shorter table: %w",
+			cfg.Table, len(cfg.Table), maxSegmentBytes, stocklake.ErrConfig), "sink.Config.Table")
 	}
 	explicit := explicitSettings{format: cfg.Format != "", schema: cfg.Schema != "" && cfg.Schema != SchemaAuto,
 		partitionBy: len(cfg.Partitioning.keys) > 0, timeField: cfg.TimeField != ""}
 	switch cfg.Format {
 	case "":
-		cfg.Format = FormatParquet
-	case FormatParquet, FormatJSON:
+		cfg.Format = DefaultFormat
+	case stocklake.FormatParquet, stocklake.FormatJSON:
 	default:
-		return nil, fmt.Errorf("--format %q: want parquet or json: %w", cfg.Format, stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("format %q: want parquet or json: %w", cfg.Format, stocklake.ErrConfig), "sink.Config.Format")
 	}
 	switch cfg.Schema {
 	case "":
-		cfg.Schema = SchemaAuto
+		cfg.Schema = DefaultSchema
 	case SchemaAuto, SchemaTick, SchemaJSON:
 	default:
-		return nil, fmt.Errorf("--schema %q: want auto, tick or json: %w", cfg.Schema, stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("schema %q: want auto, tick or json: %w", cfg.Schema, stocklake.ErrConfig), "sink.Config.Schema")
 	}
 	if len(cfg.Partitioning.keys) == 0 {
 		cfg.Partitioning, _ = ParsePartitioning("")
 	}
 	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 60 * time.Second
+		cfg.FlushInterval = DefaultFlushInterval
 	}
 	if cfg.MaxRows <= 0 {
-		cfg.MaxRows = 1_000_000
+		cfg.MaxRows = DefaultMaxRows
 	}
 	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = 128 << 20
+		cfg.MaxBytes = DefaultMaxBytes
 	}
 	if cfg.MaxBufferBytes <= 0 {
-		cfg.MaxBufferBytes = 256 << 20
+		cfg.MaxBufferBytes = DefaultMaxBufferBytes
 	}
 	if cfg.RowGroupRows <= 0 {
-		cfg.RowGroupRows = 1_000_000
+		cfg.RowGroupRows = DefaultRowGroupRows
 	}
 	if cfg.DLQTopic == "" {
-		cfg.DLQTopic = cfg.Topic + ".dlq"
+		cfg.DLQTopic = stocklake.DeadLetterTopic(cfg.Topic)
 	}
 	if cfg.MaxFuture == 0 {
 		cfg.MaxFuture = stocklake.DefaultMaxFuture
 	}
 	if cfg.MaxOpenPartitions <= 0 {
-		cfg.MaxOpenPartitions = 64
+		cfg.MaxOpenPartitions = DefaultMaxOpenPartitions
 	}
 	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = 10 * time.Second
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -777,7 +789,7 @@ func decodeObject(b []byte) (map[string]any, error) {
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("record is not a JSON object: %v: %w", err, stocklake.ErrInvalid)
+		return nil, fmt.Errorf("record is not a JSON object: %w: %w", err, stocklake.ErrInvalid)
 	}
 	if obj == nil {
 		return nil, fmt.Errorf("record is JSON null, want an object: %w", stocklake.ErrInvalid)

@@ -296,7 +296,7 @@ func TestSinkDeadLetters(t *testing.T) {
 		for _, h := range r.Headers {
 			hs[h.Key] = string(h.Value)
 		}
-		if !strings.Contains(hs[HeaderError], "ts") || !strings.HasPrefix(hs[HeaderSource], "ticks/") || string(r.Key) != "BAD" {
+		if !strings.Contains(hs[stocklake.HeaderError], "ts") || !strings.HasPrefix(hs[stocklake.HeaderSource], "ticks/") || string(r.Key) != "BAD" {
 			t.Fatalf("dead letter lacks its reason or source: key %q headers %v", r.Key, hs)
 		}
 	}

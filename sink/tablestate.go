@@ -100,26 +100,30 @@ func (s *Sink) decideTable(ctx context.Context, mode, timeField string) error {
 // adoptTableState follows stored decisions, or explains how the explicit
 // settings contradict them.
 func (s *Sink) adoptTableState(st tableState) error {
-	var diffs []string
+	var diffs, settings []string
 	if s.explicit.format && s.cfg.Format != st.Format {
-		diffs = append(diffs, fmt.Sprintf("--format %s (stored: %s)", s.cfg.Format, st.Format))
+		diffs = append(diffs, fmt.Sprintf("format %s (stored: %s)", s.cfg.Format, st.Format))
+		settings = append(settings, "sink.Config.Format")
 	}
 	if s.explicit.schema && s.cfg.Schema != SchemaAuto && s.cfg.Schema != st.Schema {
-		diffs = append(diffs, fmt.Sprintf("--schema %s (stored: %s)", s.cfg.Schema, st.Schema))
+		diffs = append(diffs, fmt.Sprintf("schema %s (stored: %s)", s.cfg.Schema, st.Schema))
+		settings = append(settings, "sink.Config.Schema")
 	}
 	if s.explicit.partitionBy && !slices.Equal(s.cfg.Partitioning.Keys(), st.PartitionBy) {
-		diffs = append(diffs, fmt.Sprintf("--partition-by %s (stored: %s)", strings.Join(s.cfg.Partitioning.Keys(), ","), strings.Join(st.PartitionBy, ",")))
+		diffs = append(diffs, fmt.Sprintf("partitioning %s (stored: %s)", strings.Join(s.cfg.Partitioning.Keys(), ","), strings.Join(st.PartitionBy, ",")))
+		settings = append(settings, "sink.Config.Partitioning")
 	}
 	if s.explicit.timeField && st.Schema == SchemaJSON && s.cfg.TimeField != st.TimeField {
 		stored := st.TimeField
 		if stored == "" {
 			stored = `"" (the Kafka record timestamp)`
 		}
-		diffs = append(diffs, fmt.Sprintf("--time-field %s (stored: %s)", s.cfg.TimeField, stored))
+		diffs = append(diffs, fmt.Sprintf("time field %s (stored: %s)", s.cfg.TimeField, stored))
+		settings = append(settings, "sink.Config.TimeField")
 	}
 	if len(diffs) > 0 {
-		return fmt.Errorf("table %q was first landed with other settings, kept in %s: this sink has %s; drop these flags to follow the table, or land into a new table with --table: %w",
-			s.cfg.Table, tableStateKey(s.cfg.Table), strings.Join(diffs, ", "), stocklake.ErrConfig)
+		return stocklake.SettingErr(fmt.Errorf("table %q was first landed with other settings, kept in %s: this sink has %s; drop these settings to follow the table, or land into a new table: %w",
+			s.cfg.Table, tableStateKey(s.cfg.Table), strings.Join(diffs, ", "), stocklake.ErrConfig), append(settings, "sink.Config.Table")...)
 	}
 	p, err := ParsePartitioning(strings.Join(st.PartitionBy, ","))
 	if err != nil {

@@ -121,7 +121,7 @@ func (s *Sink) topicRecreated(ctx context.Context, cl *kgo.Client, id string) (b
 		}
 		var m manifest
 		if err := json.Unmarshal(body, &m); err != nil {
-			return false, fmt.Errorf("sink manifest %s: %v: %w", o.Key, err, stocklake.ErrInvalid)
+			return false, fmt.Errorf("sink manifest %s: %w: %w", o.Key, err, stocklake.ErrInvalid)
 		}
 		landed := int64(0)
 		for _, b := range m.Batches {

@@ -166,7 +166,7 @@ var _ stocklake.Source = (*CSVReplay)(nil)
 // stocklake.ErrConfig, or stocklake.ErrNotFound for a missing file.
 func NewCSVReplay(cfg CSVConfig) (*CSVReplay, error) {
 	if cfg.Path == "" {
-		return nil, fmt.Errorf("csv replay: no file given; use --source csv:PATH: %w", stocklake.ErrConfig)
+		return nil, stocklake.SettingErr(fmt.Errorf("csv replay: no file given: %w", stocklake.ErrConfig), "source.CSVConfig.Path")
 	}
 	if !(cfg.Speed >= 0) || math.IsInf(cfg.Speed, 0) {
 		return nil, fmt.Errorf("csv replay: speed is %v, want a finite number >= 0 (0 for as fast as possible): %w", cfg.Speed, stocklake.ErrConfig)
@@ -192,9 +192,9 @@ func NewCSVReplay(cfg CSVConfig) (*CSVReplay, error) {
 	fi, err := os.Stat(cfg.Path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("csv replay: %s does not exist; check the path in --source csv:PATH: %w", cfg.Path, stocklake.ErrNotFound)
+		return nil, stocklake.SettingErr(fmt.Errorf("csv replay: %s does not exist; check the path: %w", cfg.Path, stocklake.ErrNotFound), "source.CSVConfig.Path")
 	case err != nil:
-		return nil, fmt.Errorf("csv replay: %v: %w", err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("csv replay: %w: %w", err, stocklake.ErrConfig)
 	case fi.IsDir():
 		return nil, fmt.Errorf("csv replay: %s is a directory, want a CSV file: %w", cfg.Path, stocklake.ErrConfig)
 	}
@@ -322,7 +322,7 @@ func (c *CSVReplay) load(ctx context.Context) (*table, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("csv replay: %s does not exist; check the path in --source csv:PATH: %w", path, stocklake.ErrNotFound)
+			return nil, stocklake.SettingErr(fmt.Errorf("csv replay: %s does not exist; check the path: %w", path, stocklake.ErrNotFound), "source.CSVConfig.Path")
 		}
 		return nil, fmt.Errorf("csv replay: %w", err)
 	}
@@ -331,7 +331,7 @@ func (c *CSVReplay) load(ctx context.Context) (*table, error) {
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("csv replay: %s looks gzip-compressed but cannot be read: %v: %w", path, err, stocklake.ErrInvalid)
+			return nil, fmt.Errorf("csv replay: %s looks gzip-compressed but cannot be read: %w: %w", path, err, stocklake.ErrInvalid)
 		}
 		defer zr.Close()
 		br = bufio.NewReaderSize(zr, 256<<10)
@@ -350,7 +350,7 @@ func (c *CSVReplay) load(ctx context.Context) (*table, error) {
 		return nil, fmt.Errorf("csv replay: %s is empty; want a CSV file whose first line names the columns: %w", path, stocklake.ErrInvalid)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("csv replay: %s: reading the header: %v: %w", path, err, readErrKind(err))
+		return nil, fmt.Errorf("csv replay: %s: reading the header: %w: %w", path, err, readErrKind(err))
 	}
 	header = slices.Clone(header)
 	t, err := c.newTable(header)
@@ -394,7 +394,7 @@ func (c *CSVReplay) load(ctx context.Context) (*table, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("csv replay: %s: %v: %w", path, err, readErrKind(err))
+			return nil, fmt.Errorf("csv replay: %s: %w: %w", path, err, readErrKind(err))
 		}
 		line, _ := r.FieldPos(0)
 		if sampling {

@@ -493,3 +493,20 @@ func BenchmarkCSVReplay(b *testing.B) {
 	}
 	b.ReportMetric(float64(rows*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// TestCSVReplayBadGzipKeepsCause: a file that looks gzip-compressed but is
+// not is refused as invalid input, with gzip's own error kept.
+func TestCSVReplayBadGzipKeepsCause(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "prices.csv.gz")
+	if err := os.WriteFile(path, []byte{0x1f, 0x8b, 0x00, 0x00, 'x', 'y', 'z', 0, 0, 0, 0, 0}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewCSVReplay(CSVConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Run(context.Background(), func(stocklake.Record) error { return nil })
+	if !errors.Is(err, stocklake.ErrInvalid) || !errors.Is(err, gzip.ErrHeader) {
+		t.Errorf("Run on a broken gzip file: %v, want ErrInvalid wrapping gzip.ErrHeader", err)
+	}
+}

@@ -158,7 +158,7 @@ func (p *alpacaProto) error(s *feedSession, m *alpacaMsg) error {
 	case 402, 411:
 		return p.f.authError(detail)
 	case 409:
-		return fatalf("alpaca: %s: the plan of this key does not include the feed at %s; use --endpoint with /v2/iex for the free plan", detail, p.f.cfg.Endpoint)
+		return settingFatalf("source.FeedConfig.Endpoint", "alpaca: %s: the plan of this key does not include the feed at %s; use the endpoint ending in /v2/iex for the free plan", detail, p.f.cfg.Endpoint)
 	case 405:
 		return fatalf("alpaca: %s: subscribe to fewer symbols (the free plan allows 30)", detail)
 	case 400, 401, 410:

@@ -255,7 +255,7 @@ func NewFeed(name string, cfg FeedConfig) (*Feed, error) {
 	}
 	switch {
 	case len(cfg.Symbols) == 0:
-		return bad("no symbols: name at least one, e.g. --symbols %s", exampleSymbols(name))
+		return nil, stocklake.SettingErr(fmt.Errorf("%s: no symbols: name at least one, e.g. %s: %w", name, exampleSymbols(name), stocklake.ErrConfig), "source.FeedConfig.Symbols")
 	case cfg.Count < 0:
 		return bad("count is %d, want >= 0 (0 for unbounded)", cfg.Count)
 	case cfg.Duration < 0:
@@ -335,7 +335,7 @@ func exampleSymbols(name string) string {
 func (f *Feed) Name() string { return f.name }
 
 // DefaultTopic returns "ticks".
-func (f *Feed) DefaultTopic() string { return "ticks" }
+func (f *Feed) DefaultTopic() string { return stocklake.TopicTicks }
 
 // Symbols returns the subscribed symbols as sent to the provider.
 func (f *Feed) Symbols() []string { return append([]string(nil), f.cfg.Symbols...) }
@@ -379,6 +379,14 @@ func fatalf(format string, a ...any) error {
 	return &feedError{err: fmt.Errorf(format+": %w", append(a, stocklake.ErrConfig)...), fatal: true}
 }
 
+// settingFatalf is fatalf for an error that setting (a FeedConfig field)
+// can fix: a stocklake.SettingError.
+func settingFatalf(setting, format string, a ...any) error {
+	e := fatalf(format, a...).(*feedError)
+	e.err = stocklake.SettingErr(e.err, setting)
+	return e
+}
+
 // authError is the error for a rejected key: it names where the key came
 // from so the user knows what to fix.
 func (f *Feed) authError(detail string) error {
@@ -391,9 +399,9 @@ func (f *Feed) authError(detail string) error {
 		where = fmt.Sprintf("check %s", spec.keyEnv)
 	}
 	if f.cfg.Key != strings.TrimSpace(os.Getenv(spec.keyEnv)) {
-		where += fmt.Sprintf(" (the key in use came from the configuration, e.g. --key, not from %s)", spec.keyEnv)
+		where += fmt.Sprintf(" (the key in use came from the configuration, not from %s)", spec.keyEnv)
 	}
-	return fatalf("%s rejected the API key (%s): %s", f.name, detail, where)
+	return settingFatalf("source.FeedConfig.Key", "%s rejected the API key (%s): %s", f.name, detail, where)
 }
 
 // emitError carries an error from emit, which Run returns unchanged.
@@ -511,7 +519,7 @@ func (f *Feed) Run(ctx context.Context, emit func(stocklake.Record) error) error
 		f.disconnects.Add(1)
 		if f.cfg.MaxAttempts > 0 && failures >= f.cfg.MaxAttempts {
 			f.log.Error("giving up", "attempts", failures, "err", err)
-			return fmt.Errorf("%s: %d connection attempts in a row failed, the last with: %v: %w", f.name, failures, err, stocklake.ErrUnavailable)
+			return fmt.Errorf("%s: %d connection attempts in a row failed, the last with: %w: %w", f.name, failures, err, stocklake.ErrUnavailable)
 		}
 		delay := f.backoff(failures, rand.Float64())
 		if fe != nil && fe.retryAfter > delay {
@@ -679,11 +687,11 @@ func (f *Feed) dialError(resp *http.Response, err error) error {
 		return f.authError(fmt.Sprintf("HTTP %d %s", status, http.StatusText(status)))
 	case status == http.StatusUnavailableForLegalReasons || status == http.StatusForbidden:
 		// Binance answers 451 to connections from countries it does not serve.
-		hint := ""
 		if f.name == BinanceType {
-			hint = "; from the US use --endpoint wss://stream.binance.us:9443/stream"
+			return settingFatalf("source.FeedConfig.Endpoint", "%s refused the connection from this location with HTTP %d %s; from the US use the endpoint wss://stream.binance.us:9443/stream",
+				f.name, status, http.StatusText(status))
 		}
-		return fatalf("%s refused the connection from this location with HTTP %d %s%s", f.name, status, http.StatusText(status), hint)
+		return fatalf("%s refused the connection from this location with HTTP %d %s", f.name, status, http.StatusText(status))
 	case status == http.StatusTooManyRequests || status == 418: // 418: Binance's IP ban after too many 429s
 		wait := retryAfter(resp.Header.Get("Retry-After"))
 		msg := fmt.Sprintf("HTTP %d %s: too many connections or requests", status, http.StatusText(status))

@@ -64,7 +64,7 @@ type finnhubTrade struct {
 func (p *finnhubProto) dialURL() (string, error) {
 	u, err := url.Parse(p.f.cfg.Endpoint)
 	if err != nil {
-		return "", fmt.Errorf("finnhub endpoint: %v: %w", err, stocklake.ErrConfig)
+		return "", fmt.Errorf("finnhub endpoint: %w: %w", err, stocklake.ErrConfig)
 	}
 	q := u.Query()
 	q.Set("token", p.f.cfg.Key)

@@ -194,7 +194,7 @@ func NewSimulator(cfg SimulatorConfig) (*Simulator, error) {
 func (s *Simulator) Name() string { return SimulatorType }
 
 // DefaultTopic returns "ticks".
-func (s *Simulator) DefaultTopic() string { return "ticks" }
+func (s *Simulator) DefaultTopic() string { return stocklake.TopicTicks }
 
 // Symbols returns the simulated symbols in order.
 func (s *Simulator) Symbols() []string {

@@ -115,7 +115,7 @@ func Open(path string) (*Catalog, error) {
 	if !memory {
 		if dir := filepath.Dir(path); dir != "" {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, fmt.Errorf("sqlite: creating the catalog folder %s: %v: %w", dir, err, stocklake.ErrConfig)
+				return nil, fmt.Errorf("sqlite: creating the catalog folder %s: %w: %w", dir, err, stocklake.ErrConfig)
 			}
 		}
 	}
@@ -126,7 +126,7 @@ func Open(path string) (*Catalog, error) {
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: opening catalog %s: %v: %w", path, err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("sqlite: opening catalog %s: %w: %w", path, err, stocklake.ErrConfig)
 	}
 	if memory {
 		// Each connection would see its own empty in-memory database.
@@ -186,7 +186,7 @@ func (c *Catalog) fail(op string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	return fmt.Errorf("sqlite: %s in %s: %v: %w", op, c.path, err, stocklake.ErrUnavailable)
+	return fmt.Errorf("sqlite: %s in %s: %w: %w", op, c.path, err, stocklake.ErrUnavailable)
 }
 
 // inTx runs fn in an immediate (write-locking) transaction.
@@ -232,7 +232,7 @@ func fromMicros(us int64) time.Time {
 func marshal(v any) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return "", fmt.Errorf("sqlite: cannot store %T: %v: %w", v, err, stocklake.ErrInvalid)
+		return "", fmt.Errorf("sqlite: cannot store %T: %w: %w", v, err, stocklake.ErrInvalid)
 	}
 	return string(b), nil
 }

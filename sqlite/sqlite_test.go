@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -474,4 +475,17 @@ func helperWriter(path string, n int) error {
 
 func TestConformance(t *testing.T) {
 	catalogtest.Run(t, func(t *testing.T) stocklake.Catalog { return open(t) })
+}
+
+// TestOpenKeepsCause: a catalog folder that cannot be made is a
+// configuration error that still says why (here: a file is in the way).
+func TestOpenKeepsCause(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(filepath.Join(file, "sub", "catalog.db"))
+	if !errors.Is(err, stocklake.ErrConfig) || !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("Open under a file: %v, want ErrConfig wrapping ENOTDIR", err)
+	}
 }

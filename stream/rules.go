@@ -186,9 +186,9 @@ func LoadRules(path string) ([]Rule, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("alert rules file %s does not exist; check --rules: %w", path, stocklake.ErrConfig)
+			return nil, fmt.Errorf("alert rules file %s does not exist; check its path: %w", path, stocklake.ErrConfig)
 		}
-		return nil, fmt.Errorf("read alert rules: %v: %w", err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("read alert rules: %w: %w", err, stocklake.ErrConfig)
 	}
 	return ParseRules(path, data)
 }
@@ -211,7 +211,7 @@ func LoadRules(path string) ([]Rule, error) {
 func ParseRules(name string, data []byte) ([]Rule, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: not valid YAML: %v: %w", name, err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("%s: not valid YAML: %w: %w", name, err, stocklake.ErrConfig)
 	}
 	p := ruleParser{file: name}
 	if len(doc.Content) == 0 {

@@ -224,7 +224,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		RequestRetryTimeout: &cfg.RetryTimeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("trino: %v: %w", err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("trino: %w: %w", err, stocklake.ErrConfig)
 	}
 	e := &Engine{
 		db:        sql.OpenDB(conn),

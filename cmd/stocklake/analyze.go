@@ -45,11 +45,11 @@ func analyzeCommand() *ffcli.Command {
 	kf.register(fs)
 	lf.register(fs)
 	in := fs.String("in", analyze.DefaultIn, "input topic of ticks")
-	windows := fs.String("windows", "1m,5m", "comma-separated bar window sizes, e.g. 1s,1m,5m,1h")
+	windows := fs.String("windows", analyze.DefaultWindows, "comma-separated bar window sizes, e.g. 1s,1m,5m,1h")
 	rules := fs.String("rules", "", `YAML alert rules file ("" for none)`)
 	group := fs.String("group", analyze.DefaultGroup, "Kafka consumer group; instances in one group share the input's partitions")
 	instance := fs.String("instance-id", "", `transactional ID and static member ID of this instance, unique per running instance, stable across restarts ("": <group>-<hostname>)`)
-	delay := fs.Duration("delay", 2*time.Second, "watermark delay: how far out of event-time order ticks may arrive and still count")
+	delay := fs.Duration("delay", analyze.DefaultDelay, "watermark delay: how far out of event-time order ticks may arrive and still count")
 	lateness := fs.Duration("lateness", 0, "allowed lateness: how long after the watermark passes a window's end it still takes late ticks")
 	provisional := fs.Duration("provisional", 0, "emit provisional bars to <out-prefix>.<window>.live at this event-time interval while windows are open (0: none)")
 	outPrefix := fs.String("out-prefix", analyze.DefaultOutPrefix, "prefix of bar topics: <prefix>.<window>, e.g. bars.1m")
@@ -111,7 +111,7 @@ by partition. Ctrl-C or SIGTERM commits and exits.`,
 			}
 			if *rules != "" {
 				if sc.Rules, err = stream.LoadRules(*rules); err != nil {
-					return err
+					return fmt.Errorf("--rules: %w", err)
 				}
 			}
 			if *maxFuture < 0 {

@@ -154,7 +154,7 @@ func TestAnalyzeFutureTicksIntegration(t *testing.T) {
 		tk, err := stocklake.ParseTick(r.Value)
 		reason := ""
 		for _, h := range r.Headers {
-			if h.Key == "stocklake-error" {
+			if h.Key == stocklake.HeaderError {
 				reason = string(h.Value)
 			}
 		}

@@ -92,7 +92,7 @@ func parseBackendURL(what, raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s URL %q: %v: %w", what, raw, err, stocklake.ErrConfig)
+		return nil, fmt.Errorf("%s URL %q: %w: %w", what, raw, err, stocklake.ErrConfig)
 	}
 	return u, nil
 }
@@ -127,7 +127,7 @@ func openCatalog(ctx context.Context, raw string, lake stocklake.ObjectStore) (s
 	case sqlite.Type:
 		p := filePath(u)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, fmt.Errorf("catalog %s: %v: %w", raw, err, stocklake.ErrConfig)
+			return nil, fmt.Errorf("catalog %s: %w: %w", raw, err, stocklake.ErrConfig)
 		}
 		return sqlite.Open(p)
 	case glue.Type:

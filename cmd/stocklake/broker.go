@@ -16,9 +16,9 @@ import (
 
 func brokerCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
-	listen := fs.String("listen", "127.0.0.1:9092", "address to listen on, host:port (port 0 picks a free one)")
+	listen := fs.String("listen", kafka.DefaultListen, "address to listen on, host:port (port 0 picks a free one)")
 	dataDir := fs.String("data", filepath.Join(defaultDataDir, "kafka"), `directory that keeps topics and committed offsets across restarts; "" keeps them in memory`)
-	partitions := fs.Int("partitions", 3, "partitions of auto-created topics")
+	partitions := fs.Int("partitions", kafka.DefaultPartitions, "partitions of auto-created topics")
 	syncWrites := fs.Bool("sync", false, "fsync every produced batch (slower; survives power loss)")
 	allowRemote := fs.Bool("allow-remote", false, "allow --listen on an address other than loopback: the broker has no authentication or TLS, so anyone who reaches it can read and write every topic")
 	var lf logFlags

@@ -20,7 +20,7 @@ func catalogCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
 	catURL := fs.String("catalog", defaultCatalog, "catalog URL: sqlite://PATH or glue://REGION")
 	lakeURL := fs.String("lake", "", "lake URL, needed for the crawl history of a glue:// catalog (kept in the lake)")
-	database := fs.String("database", "stocklake", "catalog database")
+	database := fs.String("database", stocklake.DefaultDatabase, "catalog database")
 	format := fs.String("format", "table", "output format: table or json")
 	limit := fs.Int("limit", 20, "crawls: how many recent runs to show")
 	var lf logFlags

@@ -31,7 +31,7 @@ func consumeCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("consume", flag.ContinueOnError)
 	var kf kafkaFlags
 	kf.register(fs)
-	topic := fs.String("topic", "ticks", "topic to read")
+	topic := fs.String("topic", stocklake.TopicTicks, "topic to read")
 	count := fs.Int("count", 0, "stop after this many records (0: no limit)")
 	format := fs.String("format", "json", "output format: json (one JSON object per line)")
 	from := fs.String("from", "start", "where to start without a group: start or end")

@@ -24,12 +24,12 @@ type crawlFlags struct {
 func (f *crawlFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL to crawl: file://DIR or s3://BUCKET/PREFIX")
 	fs.StringVar(&f.catalog, "catalog", defaultCatalog, "catalog URL: sqlite://PATH or glue://REGION")
-	fs.StringVar(&f.database, "database", "stocklake", "catalog database that receives the tables")
+	fs.StringVar(&f.database, "database", stocklake.DefaultDatabase, "catalog database that receives the tables")
 	fs.StringVar(&f.prefix, "prefix", "", "crawl only keys under this folder, e.g. ticks/")
 	fs.IntVar(&f.tableLevel, "table-level", 0, "folder depth where tables start, as in Glue: 1 = the crawled location, 2 = its folders (0: from the layout)")
 	fs.StringVar(&f.tablePrefix, "table-prefix", "", "prefix for the names of new tables")
-	fs.StringVar(&f.schemaChange, "schema-change", "update", "when a table's schema changed: update (keep the old as a version) or log")
-	fs.StringVar(&f.deleteBehavior, "delete-behavior", "mark", "partitions whose folders are gone: delete, mark or log")
+	fs.StringVar(&f.schemaChange, "schema-change", string(crawler.UpdateSchema), "when a table's schema changed: update (keep the old as a version) or log")
+	fs.StringVar(&f.deleteBehavior, "delete-behavior", string(crawler.MarkMissing), "partitions whose folders are gone: delete, mark or log")
 	fs.BoolVar(&f.incremental, "incremental", false, "read only folders that earlier crawls have not read")
 	fs.StringVar(&f.exclude, "exclude", "", "comma-separated globs to skip, on top of the defaults (_stocklake/**, query-results/**, temp files)")
 }

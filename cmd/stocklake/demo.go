@@ -28,11 +28,11 @@ import (
 func demoCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dataDir := fs.String("data", defaultDataDir, "directory for the embedded broker's log, the lake and the catalog")
-	httpAddr := fs.String("http", "127.0.0.1:8080", `address of the dashboard, API, metrics and health checks ("" disables)`)
+	httpAddr := fs.String("http", slhttp.DefaultAddr, `address of the dashboard, API, metrics and health checks ("" disables)`)
 	duration := fs.Duration("duration", 0, "run this long, then shut down cleanly and exit 0 (0: until Ctrl-C)")
 	rate := fs.Float64("rate", 5000, "simulated ticks per second")
 	symbols := fs.Int("symbols", source.DefaultSymbols, "number of simulated symbols")
-	seed := fs.Int64("seed", 1, "simulator seed")
+	seed := fs.Int64("seed", defaultSeed, "simulator seed")
 	flushInterval := fs.Duration("flush-interval", 5*time.Second, "how often the sink writes lake objects")
 	var lf logFlags
 	lf.register(fs)
@@ -72,7 +72,7 @@ serve (see docs/security.md).`,
 				defer cancel()
 			}
 			if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-				return fmt.Errorf("create --data %s: %v: %w", *dataDir, err, stocklake.ErrConfig)
+				return fmt.Errorf("create --data %s: %w: %w", *dataDir, err, stocklake.ErrConfig)
 			}
 			broker, err := kafka.StartBroker(kafka.BrokerConfig{Listen: "127.0.0.1:0", DataDir: filepath.Join(*dataDir, "kafka")})
 			if err != nil {
@@ -100,15 +100,15 @@ serve (see docs/security.md).`,
 				return err
 			}
 			defer cat.Close()
-			reg, err := crawler.NewRegistrar(store, cat, "stocklake")
+			reg, err := crawler.NewRegistrar(store, cat, stocklake.DefaultDatabase)
 			if err != nil {
 				return err
 			}
-			snk, err := sink.New(sink.Config{Kafka: kc, Topic: "ticks", Store: store, FlushInterval: *flushInterval, Logger: log, Registrar: reg})
+			snk, err := sink.New(sink.Config{Kafka: kc, Topic: stocklake.TopicTicks, Store: store, FlushInterval: *flushInterval, Logger: log, Registrar: reg})
 			if err != nil {
 				return err
 			}
-			an, err := analyze.New(analyze.Config{Kafka: kc, In: "ticks", Group: "stocklake-analyze",
+			an, err := analyze.New(analyze.Config{Kafka: kc, In: stocklake.TopicTicks, Group: analyze.DefaultGroup,
 				Stream:    stream.Config{Windows: []time.Duration{10 * time.Second, time.Minute}, Delay: 2 * time.Second},
 				MaxFuture: stocklake.DefaultMaxFuture, Logger: log}) // far-future ticks go to stocklake-analyze.dlq
 			if err != nil {
@@ -130,12 +130,12 @@ serve (see docs/security.md).`,
 
 			prodCtx, stopProducing := context.WithCancel(ctx)
 			defer stopProducing()
-			p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})
+			p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: stocklake.TopicTicks})
 			if err != nil {
 				return err
 			}
 			defer closeProducer(p)
-			if _, err := kafka.EnsureTopic(ctx, p.Client(), kafka.TopicSpec{Name: "ticks", Partitions: 3}); err != nil {
+			if _, err := kafka.EnsureTopic(ctx, p.Client(), kafka.TopicSpec{Name: stocklake.TopicTicks, Partitions: kafka.DefaultPartitions}); err != nil {
 				return err
 			}
 			produced := p.Acked

@@ -333,12 +333,12 @@ func TestFaultMalformedIntegration(t *testing.T) {
 	for _, r := range dlq {
 		reason := ""
 		for _, h := range r.Headers {
-			if h.Key == sink.HeaderError {
+			if h.Key == stocklake.HeaderError {
 				reason = string(h.Value)
 			}
 		}
 		if reason == "" {
-			t.Fatalf("dead letter at offset %d has no %s header: %q", r.Offset, sink.HeaderError, r.Value)
+			t.Fatalf("dead letter at offset %d has no %s header: %q", r.Offset, stocklake.HeaderError, r.Value)
 		}
 		sent[string(r.Value)]--
 	}

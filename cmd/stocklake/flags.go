@@ -26,11 +26,12 @@ import (
 
 // Defaults shared by several subcommands.
 const (
+	defaultSeed    = 1 // simulator seed of produce and demo
 	defaultDataDir = "./stocklake-data"
 	defaultLake    = "file://./stocklake-data/lake"
 	defaultCatalog = "sqlite://./stocklake-data/catalog.db"
 	defaultEngine  = "duckdb://"
-	defaultBrokers = "127.0.0.1:9092"
+	defaultBrokers = kafka.DefaultListen
 )
 
 // ffOptions makes every flag readable from STOCKLAKE_<FLAG> and a YAML
@@ -121,7 +122,7 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 func (k *kafkaFlags) config() (kafka.Config, error) {
 	brokers, err := kafka.ParseBrokers(k.brokers)
 	if err != nil {
-		return kafka.Config{}, err
+		return kafka.Config{}, withFlagHint(err)
 	}
 	password := k.saslPassword
 	if k.saslPasswordFile != "" {
@@ -130,7 +131,7 @@ func (k *kafkaFlags) config() (kafka.Config, error) {
 		}
 		b, err := os.ReadFile(k.saslPasswordFile)
 		if err != nil {
-			return kafka.Config{}, fmt.Errorf("--kafka-sasl-password-file: %v: %w", err, stocklake.ErrConfig)
+			return kafka.Config{}, fmt.Errorf("--kafka-sasl-password-file: %w: %w", err, stocklake.ErrConfig)
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 		if password == "" {
@@ -146,7 +147,7 @@ func (k *kafkaFlags) config() (kafka.Config, error) {
 		kc.MSKIAM = mskIAMCredentials()
 	}
 	if err := kc.Validate(); err != nil {
-		return kafka.Config{}, err
+		return kafka.Config{}, withFlagHint(err)
 	}
 	return kc, nil
 }
@@ -174,7 +175,7 @@ func mskIAMCredentials() func(context.Context) (awssasl.Auth, error) {
 		}
 		c, err := creds.Retrieve(ctx)
 		if err != nil {
-			return awssasl.Auth{}, fmt.Errorf("AWS_MSK_IAM: AWS credentials: %v: %w", err, stocklake.ErrConfig)
+			return awssasl.Auth{}, fmt.Errorf("AWS_MSK_IAM: AWS credentials: %w: %w", err, stocklake.ErrConfig)
 		}
 		return awssasl.Auth{AccessKey: c.AccessKeyID, SecretKey: c.SecretAccessKey, SessionToken: c.SessionToken, UserAgent: "stocklake"}, nil
 	}

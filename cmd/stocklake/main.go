@@ -162,6 +162,7 @@ the lake are read again by the next run.`,
 			return flag.ErrHelp
 		},
 	}
+	hintFlags(cmd)
 	return cmd
 }
 

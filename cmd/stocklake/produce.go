@@ -16,7 +16,6 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/kafka"
-	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/source"
 )
 
@@ -44,7 +43,7 @@ func (f *sourceFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.rate, "rate", 0, "records per second (0: as fast as possible)")
 	fs.Int64Var(&f.count, "count", 0, "stop after this many records (0: no limit)")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (0: no limit)")
-	fs.Int64Var(&f.seed, "seed", 1, "simulator seed: the same seed gives the same ticks")
+	fs.Int64Var(&f.seed, "seed", defaultSeed, "simulator seed: the same seed gives the same ticks")
 	fs.StringVar(&f.symbols, "symbols", strconv.Itoa(source.DefaultSymbols), "sim: number of symbols; live feeds: comma-separated symbols, e.g. btcusdt,ethusdt")
 	fs.StringVar(&f.endpoint, "endpoint", "", "live feeds: WebSocket URL overriding the provider's default")
 	fs.StringVar(&f.key, "key", "", "live feeds: API key (default: the provider's environment variable, e.g. APCA_API_KEY_ID)")
@@ -122,9 +121,9 @@ func produceCommand() *ffcli.Command {
 	sf.register(fs)
 	lf.register(fs)
 	topic := fs.String("topic", "", "topic to write (default: the source's, ticks for sim, prices for csv)")
-	partitions := fs.Int("partitions", 3, "partitions when the topic is created")
+	partitions := fs.Int("partitions", kafka.DefaultPartitions, "partitions when the topic is created")
 	replication := fs.Int("replication", -1, "replication factor when the topic is created (-1: broker default)")
-	compression := fs.String("compression", "zstd", "Kafka batch compression: none, gzip, snappy, lz4 or zstd")
+	compression := fs.String("compression", kafka.DefaultCompression, "Kafka batch compression: none, gzip, snappy, lz4 or zstd")
 	dryRun := fs.Bool("dry-run", false, "print records as JSON lines instead of sending them")
 	return newCommand("produce", "stocklake produce --brokers B --topic T --source sim|csv:PATH [--rate N] [--count N] [--seed S]",
 		"stream market data into a Kafka topic",
@@ -197,8 +196,8 @@ func produce(ctx context.Context, log *slog.Logger, kc kafka.Config, src stockla
 			if br, ok := e.(*source.BadRowError); ok {
 				value, _ = json.Marshal(map[string]any{"line": br.Line, "fields": br.Fields, "reason": br.Reason})
 			}
-			if err := p.Produce(ctx, stocklake.Record{Topic: topic + ".dlq", Value: value,
-				Headers: []stocklake.Header{{Key: sink.HeaderError, Value: []byte(e.Error())}, {Key: sink.HeaderErrorKind, Value: []byte("source")}}}); err != nil {
+			if err := p.Produce(ctx, stocklake.Record{Topic: stocklake.DeadLetterTopic(topic), Value: value,
+				Headers: []stocklake.Header{{Key: stocklake.HeaderError, Value: []byte(e.Error())}, {Key: stocklake.HeaderErrorKind, Value: []byte(stocklake.ErrorKindSource)}}}); err != nil {
 				return err
 			}
 			sentBad++

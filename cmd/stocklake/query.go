@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,9 +28,9 @@ func (f *queryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.catalog, "catalog", defaultCatalog, "catalog URL: sqlite://PATH or glue://REGION")
 	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL the catalog's tables live in; results are written to its query-results/ folder")
 	fs.StringVar(&f.engine, "engine", defaultEngine, "SQL engine: duckdb://, athena://WORKGROUP or trino://HOST:PORT")
-	fs.StringVar(&f.database, "database", "stocklake", "database (schema) of unqualified table names")
+	fs.StringVar(&f.database, "database", stocklake.DefaultDatabase, "database (schema) of unqualified table names")
 	fs.StringVar(&f.format, "format", "table", "output format: "+strings.Join(formatNames(), ", "))
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "fail a query that runs longer")
+	fs.DurationVar(&f.timeout, "timeout", query.DefaultTimeout, "fail a query that runs longer")
 	fs.Var(&f.maxScan, "max-bytes-scanned", "fail a query that would read more from the lake, e.g. 10GB (default 0: no limit)")
 }
 
@@ -154,7 +155,11 @@ The summary (state, rows, bytes scanned, time) goes to stderr.
 				}
 				return nil
 			case *id != "":
-				return s.printResult(ctx, os.Stdout, *id, s.format)
+				err := s.printResult(ctx, os.Stdout, *id, s.format)
+				if errors.Is(err, stocklake.ErrNotFound) {
+					return fmt.Errorf("--id: %w (list past queries with --history)", err)
+				}
+				return err
 			}
 			return s.runAndPrint(ctx, os.Stdout, args[0], s.format)
 		})

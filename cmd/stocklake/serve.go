@@ -120,13 +120,13 @@ func serveCommand() *ffcli.Command {
 	catURL := fs.String("catalog", defaultCatalog, `catalog URL: sqlite://PATH or glue://REGION ("" disables the catalog browser and console)`)
 	lakeURL := fs.String("lake", defaultLake, "lake URL: query results and history go to its query-results/ folder, crawls read it")
 	engineURL := fs.String("engine", defaultEngine, "SQL engine of the console: duckdb://")
-	database := fs.String("database", "stocklake", "catalog database of unqualified table names and of crawls")
+	database := fs.String("database", stocklake.DefaultDatabase, "catalog database of unqualified table names and of crawls")
 	feed := fs.String("feed", "bars", "where the live board's bars come from: bars (the analyzer's topics) or ticks (computed here from the tick topic)")
-	windows := fs.String("windows", "1m,5m", "bar window sizes to show, e.g. 1s,1m,5m (with --feed bars, those the analyzer makes)")
-	ticks := fs.String("topic", "ticks", "tick topic: lag, rates and dead letters (<topic>.dlq) on the health page, and the input of --feed ticks")
-	sinkGroup := fs.String("sink-group", "stocklake-sink", "consumer group of the sink, whose lag the health page shows")
-	barsPrefix := fs.String("bars-prefix", "bars", "prefix of the analyzer's bar topics (<prefix>.<window>)")
-	alertsTopic := fs.String("alerts-topic", "alerts", "the analyzer's alert topic")
+	windows := fs.String("windows", analyze.DefaultWindows, "bar window sizes to show, e.g. 1s,1m,5m (with --feed bars, those the analyzer makes)")
+	ticks := fs.String("topic", stocklake.TopicTicks, "tick topic: lag, rates and dead letters (<topic>.dlq) on the health page, and the input of --feed ticks")
+	sinkGroup := fs.String("sink-group", stocklake.DefaultSinkGroup, "consumer group of the sink, whose lag the health page shows")
+	barsPrefix := fs.String("bars-prefix", stocklake.TopicBarsPrefix, "prefix of the analyzer's bar topics (<prefix>.<window>)")
+	alertsTopic := fs.String("alerts-topic", stocklake.TopicAlerts, "the analyzer's alert topic")
 	return newCommand("serve", "stocklake serve --http ADDR --brokers B --catalog URL [--lake URL] [--engine URL] [--token T]",
 		"serve the web dashboard and JSON API",
 		`Serves the dashboard: a live board of symbols and candlestick charts with

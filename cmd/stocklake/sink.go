@@ -25,25 +25,25 @@ type sinkFlags struct {
 }
 
 func (f *sinkFlags) register(fs *flag.FlagSet) {
-	f.maxBytes, f.maxBufferBytes = 128<<20, 256<<20
+	f.maxBytes, f.maxBufferBytes = sink.DefaultMaxBytes, sink.DefaultMaxBufferBytes
 	f.fs = fs
-	fs.StringVar(&f.topic, "topic", "ticks", "Kafka topic to land")
-	fs.StringVar(&f.group, "group", "stocklake-sink", "Kafka consumer group; run several sinks in one group to share partitions")
+	fs.StringVar(&f.topic, "topic", stocklake.TopicTicks, "Kafka topic to land")
+	fs.StringVar(&f.group, "group", sink.DefaultGroup, "Kafka consumer group; run several sinks in one group to share partitions")
 	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL: file://DIR or s3://BUCKET/PREFIX[?endpoint=URL&region=R&path_style=true]")
 	fs.StringVar(&f.table, "table", "", `lake folder and table name (default: the topic name)`)
-	fs.StringVar(&f.format, "format", "parquet", "object format: parquet or json (JSON lines); "+tableShapeNote)
-	fs.StringVar(&f.schema, "schema", "auto", "record schema: auto (from the table's first record), tick or json (any JSON objects); "+tableShapeNote)
-	fs.StringVar(&f.partitionBy, "partition-by", "dt,hour", "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote)
+	fs.StringVar(&f.format, "format", sink.DefaultFormat, "object format: parquet or json (JSON lines); "+tableShapeNote)
+	fs.StringVar(&f.schema, "schema", sink.DefaultSchema, "record schema: auto (from the table's first record), tick or json (any JSON objects); "+tableShapeNote)
+	fs.StringVar(&f.partitionBy, "partition-by", sink.DefaultPartitionBy, "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote)
 	fs.StringVar(&f.timeField, "time-field", "", "event-time field of JSON records (default: detected in the table's first record, else the Kafka timestamp); "+tableShapeNote)
-	fs.StringVar(&f.compression, "compression", "zstd", "Parquet compression: zstd, snappy, gzip or none")
+	fs.StringVar(&f.compression, "compression", sink.DefaultCompression, "Parquet compression: zstd, snappy, gzip or none")
 	fs.StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic for records that cannot be parsed (default: <topic>.dlq)")
-	fs.DurationVar(&f.flushInterval, "flush-interval", 60*time.Second, "write a batch this long after its first record, even without new data")
-	fs.IntVar(&f.maxRows, "max-rows", 1_000_000, "write a batch at this many records per Kafka partition")
+	fs.DurationVar(&f.flushInterval, "flush-interval", sink.DefaultFlushInterval, "write a batch this long after its first record, even without new data")
+	fs.IntVar(&f.maxRows, "max-rows", sink.DefaultMaxRows, "write a batch at this many records per Kafka partition")
 	fs.Var(&f.maxBytes, "max-bytes", "write a batch at this many bytes per Kafka partition")
 	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for buffered records across partitions, each open lake partition counted at 64 KiB; Kafka fetches are sized from it (the process needs about this plus 160 MiB)")
-	fs.IntVar(&f.maxOpenPartitions, "max-open-partitions", 64, "lake partitions (Parquet writers) open at once across all batches; one more writes the oldest batch first")
+	fs.IntVar(&f.maxOpenPartitions, "max-open-partitions", sink.DefaultMaxOpenPartitions, "lake partitions (Parquet writers) open at once across all batches; one more writes the oldest batch first")
 	fs.DurationVar(&f.maxFuture, "max-future", stocklake.DefaultMaxFuture, "records whose event time is more than this ahead of the wall clock go to the dead-letter topic (0 disables)")
-	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "on Ctrl-C or SIGTERM, time to write and commit what is buffered; the rest is read again by the next run")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on Ctrl-C or SIGTERM, time to write and commit what is buffered; the rest is read again by the next run")
 }
 
 // tableShapeNote tells that the table-shaping flags are decided once.
@@ -101,7 +101,7 @@ func sinkCommand() *ffcli.Command {
 	sf.register(fs)
 	lf.register(fs)
 	catURL := fs.String("catalog", "", `catalog URL to register new partitions in as they are written, e.g. `+defaultCatalog+` ("" disables)`)
-	database := fs.String("database", "stocklake", "catalog database for --catalog")
+	database := fs.String("database", stocklake.DefaultDatabase, "catalog database for --catalog")
 	exitIdle := fs.Bool("exit-when-idle", false, "write everything and exit once caught up with the topic (for batch jobs)")
 	var metricsF metricsFlags
 	metricsF.register(fs, "127.0.0.1:9464")

@@ -84,7 +84,7 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return aws.Config{}, fmt.Errorf("%s: loading the AWS configuration (AWS_* variables, ~/.aws/config): %v: %w", o.Service, err, stocklake.ErrConfig)
+		return aws.Config{}, fmt.Errorf("%s: loading the AWS configuration (AWS_* variables, ~/.aws/config): %w: %w", o.Service, err, stocklake.ErrConfig)
 	}
 	return cfg, nil
 }

@@ -158,7 +158,7 @@ func ReadPrices(path string) ([]Price, error) {
 		var n [7]float64
 		for i := range n {
 			if n[i], err = strconv.ParseFloat(r[2+i], 64); err != nil {
-				return nil, fmt.Errorf("%s: %v", path, err)
+				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 		}
 		out = append(out, Price{Index: r[0], Date: d, Open: n[0], High: n[1], Low: n[2], Close: n[3], AdjClose: n[4], Vol: n[5], CloseUSD: n[6]})
