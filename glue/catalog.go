@@ -689,9 +689,9 @@ func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([
 
 // UpdatePartition replaces the location and parameters of the partition
 // with p.Values with one BatchUpdatePartition entry (one atomic Glue
-// update), giving it a copy of the table's storage descriptor with the new
-// location; Glue keeps its creation time. A missing partition or table
-// wraps ErrNotFound.
+// update), giving it a copy of the table's storage descriptor with the
+// new location. AWS Glue keeps its creation time (moto makes a new one).
+// A missing partition or table wraps ErrNotFound.
 func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p stocklake.Partition) error {
 	db, tbl, err := names(database, table)
 	if err != nil {
