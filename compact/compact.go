@@ -297,6 +297,21 @@ func (c *Compactor) table(ctx context.Context, t stocklake.Table, folder string,
 			byLoc[p.Next.Location] = path
 		}
 	}
+	// One listing of the table's folder, then the sink manifests (in this
+	// order: see the package doc), for every partition of the pass.
+	objs, err := c.store.List(ctx, folder)
+	if err != nil {
+		return fmt.Errorf("compact: listing %s: %w", folder, err)
+	}
+	pending, err := c.sinkKeys(ctx)
+	if err != nil {
+		return err
+	}
+	lake := &listing{byFolder: map[string][]stocklake.ObjectInfo{}, pending: pending}
+	for _, o := range objs {
+		i := strings.LastIndexByte(o.Key, '/')
+		lake.byFolder[o.Key[:i+1]] = append(lake.byFolder[o.Key[:i+1]], o)
+	}
 	for _, p := range parts {
 		loc, ok := c.keyOf(p.Location)
 		if !ok {
@@ -313,7 +328,7 @@ func (c *Compactor) table(ctx context.Context, t stocklake.Table, folder string,
 		if err := c.recover(ctx, t, ts, path, p, loc, res); err != nil {
 			return err
 		}
-		if err := c.partition(ctx, t, ts, keys, path, p, loc, res); err != nil {
+		if err := c.partition(ctx, t, ts, lake, keys, path, p, loc, res); err != nil {
 			return err
 		}
 	}
@@ -375,8 +390,15 @@ func (c *Compactor) skip(res *Result, t stocklake.Table, path, why string) {
 	res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: %s", t.Name, strings.TrimSuffix(path, "/"), why))
 }
 
+// listing is a pass's view of a table folder: its objects by folder, and
+// the keys sink manifests list, read after the objects were listed.
+type listing struct {
+	byFolder map[string][]stocklake.ObjectInfo
+	pending  map[string]bool
+}
+
 // partition compacts one catalog partition if it is closed.
-func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableState, keys []string, path string, p stocklake.Partition, loc string, res *Result) error {
+func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableState, lake *listing, keys []string, path string, p stocklake.Partition, loc string, res *Result) error {
 	now := c.cfg.Now()
 	e := ts.st.Partitions[path]
 	own := ts.folder + path
@@ -384,11 +406,7 @@ func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableS
 		c.skip(res, t, path, "open: its time range ends "+end.Format(time.RFC3339))
 		return nil
 	}
-	// 1. List first, then read the manifests (see the package doc).
-	listed, err := c.store.List(ctx, own)
-	if err != nil {
-		return fmt.Errorf("compact: listing %s: %w", own, err)
-	}
+	listed := lake.byFolder[own]
 	hidden := map[string]bool{}
 	if e != nil {
 		for _, s := range e.Superseded {
@@ -411,11 +429,7 @@ func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableS
 			c.skip(res, t, path, "the catalog points at "+p.Location+", not at its merged folder; left alone")
 			return nil
 		}
-		cur, err := c.store.List(ctx, e.Location)
-		if err != nil {
-			return fmt.Errorf("compact: listing %s: %w", e.Location, err)
-		}
-		for _, o := range cur {
+		for _, o := range lake.byFolder[e.Location] {
 			if dataObject(e.Location, o) {
 				inputs = append(inputs, o)
 			}
@@ -430,12 +444,8 @@ func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableS
 			return nil
 		}
 	}
-	pending, err := c.sinkKeys(ctx)
-	if err != nil {
-		return err
-	}
 	for _, o := range fresh {
-		if pending[o.Key] {
+		if lake.pending[o.Key] {
 			c.skip(res, t, path, o.Key+" is in a sink batch not known to be committed")
 			return nil
 		}
