@@ -109,6 +109,12 @@ type Config struct {
 	Log *slog.Logger
 	// Now returns the time; default time.Now.
 	Now func() time.Time
+	// AfterStep, if set, is called after each step of a partition's
+	// compaction: "pending" (recorded in the state), "written" (merged
+	// objects written), "swapped" (catalog updated), "superseded" (state
+	// updated). A fault-injection hook: the kill tests hold each step so
+	// that a SIGKILL lands inside a compaction. Default nil.
+	AfterStep func(ctx context.Context, step string)
 }
 
 // Stats counts a Compactor's work since it was made.
@@ -147,14 +153,11 @@ type Compactor struct {
 	// "written" (merged objects written, catalog not swapped) or
 	// "swapped" (catalog swapped, state not updated).
 	crashAt string
-	// afterStep, set by tests, is called after each step of a partition's
-	// compaction: "pending", "written", "swapped", "superseded".
-	afterStep func(step string)
 }
 
-func (c *Compactor) step(name string) error {
-	if c.afterStep != nil {
-		c.afterStep(name)
+func (c *Compactor) step(ctx context.Context, name string) error {
+	if c.cfg.AfterStep != nil {
+		c.cfg.AfterStep(ctx, name)
 	}
 	if c.crashAt == name {
 		return errCrash
@@ -465,14 +468,14 @@ func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableS
 	if err := c.save(ctx, ts); err != nil {
 		return err
 	}
-	if err := c.step("pending"); err != nil {
+	if err := c.step(ctx, "pending"); err != nil {
 		return err
 	}
 	written, wbytes, err := c.merge(ctx, inputs, next.Location)
 	if err != nil {
 		return fmt.Errorf("compact: merging %s of %s: %w", path, t.Name, err)
 	}
-	if err := c.step("written"); err != nil {
+	if err := c.step(ctx, "written"); err != nil {
 		return err
 	}
 
@@ -487,7 +490,7 @@ func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableS
 	if err := c.cat.UpdatePartition(ctx, t.Database, t.Name, np); err != nil {
 		return fmt.Errorf("compact: swapping partition %s of %s to its merged objects: %w", path, t.Name, err)
 	}
-	if err := c.step("swapped"); err != nil {
+	if err := c.step(ctx, "swapped"); err != nil {
 		return err
 	}
 
@@ -503,7 +506,7 @@ func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableS
 	if err := c.save(ctx, ts); err != nil {
 		return err
 	}
-	if err := c.step("superseded"); err != nil {
+	if err := c.step(ctx, "superseded"); err != nil {
 		return err
 	}
 	c.stats.PartitionsCompacted.Add(1)

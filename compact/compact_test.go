@@ -413,12 +413,11 @@ func TestCompactReaders(t *testing.T) {
 			last = n
 		}
 	}()
-	c := l.compactor(Config{})
 	steps := 0
-	c.afterStep = func(step string) {
+	c := l.compactor(Config{AfterStep: func(_ context.Context, step string) {
 		steps++
 		l.check("after step "+step, l.eng)
-	}
+	}})
 	res, err := c.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -4,12 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/compact"
 )
 
@@ -60,8 +62,12 @@ here.`,
 			if g == 0 {
 				g = -1 // delete in the same pass
 			}
+			hold, err := faultCompactDelay(log)
+			if err != nil {
+				return err
+			}
 			c, err := compact.New(store, cat, compact.Config{Database: *database, Table: *table, MinAge: *minAge,
-				TargetFileSize: int64(target), Grace: g, Log: log})
+				TargetFileSize: int64(target), Grace: g, Log: log, AfterStep: hold})
 			if err != nil {
 				return err
 			}
@@ -99,6 +105,36 @@ here.`,
 				}
 			}
 		})
+}
+
+// faultCompactDelayEnv holds every step of a compaction for a while: the
+// fault suite (TestFaultCompactKillIntegration) sets it so that its
+// SIGKILLs land inside compactions. Never set it in production. Unset or
+// 0: no delay.
+const faultCompactDelayEnv = "STOCKLAKE_FAULT_COMPACT_DELAY"
+
+// faultCompactDelay returns the compactor's AfterStep hook for
+// STOCKLAKE_FAULT_COMPACT_DELAY, or nil when it is unset.
+func faultCompactDelay(log *slog.Logger) (func(ctx context.Context, step string), error) {
+	v := os.Getenv(faultCompactDelayEnv)
+	if v == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return nil, fmt.Errorf("%s=%q: want a duration such as 500ms, or unset it: %w", faultCompactDelayEnv, v, stocklake.ErrConfig)
+	}
+	if d == 0 {
+		return nil, nil
+	}
+	log.Warn("fault injection: every compaction step is held", "env", faultCompactDelayEnv, "delay", d)
+	return func(ctx context.Context, step string) {
+		log.Warn("fault injection: compaction step held", "step", step, "delay", d)
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
+	}, nil
 }
 
 // compactCollector exposes a compactor's counters as Prometheus metrics.
