@@ -269,6 +269,22 @@ func TestCompactMergesClosedPartitions(t *testing.T) {
 		t.Errorf("skipped %q: want the open partition named", res.Skipped)
 	}
 
+	// Partition values still come from the catalog, and filters on them
+	// prune to the merged folder.
+	rows, err := l.eng.Query(context.Background(), "SELECT dt, hour, count(*) FROM market.ticks WHERE dt = '2026-11-20' AND hour = '14' GROUP BY dt, hour")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rows.Next() || fmt.Sprint(rows.Values()) != "[2026-11-20 14 1000]" {
+		t.Errorf("filtered on the compacted partition: %v (%v)", rows.Values(), rows.Err())
+	}
+	for rows.Next() {
+	}
+	rows.Close()
+	if st := rows.Stats(); st.FilesScanned != 1 {
+		t.Errorf("the filtered query scanned %d files, want the 1 merged file", st.FilesScanned)
+	}
+
 	// A second pass has nothing to do.
 	res, err = c.Run(context.Background())
 	if err != nil || res.PartitionsCompacted != 0 {
