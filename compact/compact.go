@@ -14,7 +14,10 @@
 // the sink may rewrite or delete those keys when it resumes. Objects are
 // listed before manifests are read, and the sink writes a batch into its
 // manifest before its objects, so an object seen is either in a manifest
-// read afterwards or committed.
+// read afterwards or committed. A sink drops a committed batch from its
+// manifest only at its next batch of the same Kafka partition, so the
+// partition holding a Kafka partition's last batch waits until more data
+// arrives on it; with a live stream that is the newest, still open one.
 //
 // # How (see stocklake.CompactedFolder for the layout)
 //
