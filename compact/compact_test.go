@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,7 @@ type lake struct {
 	t     *testing.T
 	store stocklake.ObjectStore
 	cat   stocklake.Catalog
+	db    string // catalog database
 	eng   *duckdb.Engine
 	now   time.Time // the compactor's clock: objects are written "an hour before"
 	rows  int64     // rows written
@@ -52,13 +54,18 @@ func newLake(t *testing.T) *lake {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cat.Close() })
-	l := &lake{t: t, store: store, cat: cat, now: time.Now().Add(time.Hour), rng: rand.New(rand.NewPCG(1, 2))}
+	return newLakeOn(t, store, cat, "market")
+}
+
+// newLakeOn makes a test lake of a store and a catalog database.
+func newLakeOn(t *testing.T, store stocklake.ObjectStore, cat stocklake.Catalog, db string) *lake {
+	l := &lake{t: t, store: store, cat: cat, db: db, now: time.Now().Add(time.Hour), rng: rand.New(rand.NewPCG(1, 2))}
 	l.eng = l.engine(cat)
 	return l
 }
 
 func (l *lake) engine(cat stocklake.Catalog) *duckdb.Engine {
-	e, err := duckdb.New(context.Background(), duckdb.Config{Catalog: cat, Store: l.store, Database: "market", CacheDir: l.t.TempDir()})
+	e, err := duckdb.New(context.Background(), duckdb.Config{Catalog: cat, Store: l.store, Database: l.db, CacheDir: l.t.TempDir()})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -100,7 +107,7 @@ func (l *lake) put(path string, n int) string {
 // crawl crawls the lake into cat (creating the table and partitions).
 func (l *lake) crawl(cat stocklake.Catalog) stocklake.CrawlRun {
 	l.t.Helper()
-	c, err := crawler.New(l.store, cat, crawler.Config{Database: "market", DeletePolicy: crawler.DeleteMissing})
+	c, err := crawler.New(l.store, cat, crawler.Config{Database: l.db, DeletePolicy: crawler.DeleteMissing})
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -114,7 +121,7 @@ func (l *lake) crawl(cat stocklake.Catalog) stocklake.CrawlRun {
 // counts returns count(*) and sum(price) through the engine.
 func counts(t *testing.T, e *duckdb.Engine) (int64, float64, error) {
 	t.Helper()
-	rows, err := e.Query(context.Background(), "SELECT count(*), sum(price) FROM market.ticks")
+	rows, err := e.Query(context.Background(), "SELECT count(*), sum(price) FROM ticks")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -144,7 +151,10 @@ func near(a, b float64) bool { return a-b < 0.01 && b-a < 0.01 }
 
 func (l *lake) compactor(cfg Config) *Compactor {
 	l.t.Helper()
-	cfg.Database = "market"
+	cfg.Database = l.db
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return l.now }
 	}
@@ -167,7 +177,7 @@ func (l *lake) data(prefix string) []stocklake.ObjectInfo {
 
 func (l *lake) partition(values ...string) stocklake.Partition {
 	l.t.Helper()
-	parts, err := l.cat.ListPartitions(context.Background(), "market", "ticks")
+	parts, err := l.cat.ListPartitions(context.Background(), l.db, "ticks")
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -271,7 +281,7 @@ func TestCompactMergesClosedPartitions(t *testing.T) {
 
 	// Partition values still come from the catalog, and filters on them
 	// prune to the merged folder.
-	rows, err := l.eng.Query(context.Background(), "SELECT dt, hour, count(*) FROM market.ticks WHERE dt = '2026-11-20' AND hour = '14' GROUP BY dt, hour")
+	rows, err := l.eng.Query(context.Background(), "SELECT dt, hour, count(*) FROM ticks WHERE dt = '2026-11-20' AND hour = '14' GROUP BY dt, hour")
 	if err != nil {
 		t.Fatal(err)
 	}
