@@ -427,11 +427,27 @@ func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableS
 			fresh = append(fresh, o)
 		}
 	}
+	if e != nil && e.Location != "" && loc == own && len(fresh) == 0 {
+		// The catalog points at the partition's own folder again (the
+		// partition was re-added, e.g. by an older crawler), whose objects
+		// the merged ones replaced: point it back at them before those
+		// objects are deleted.
+		np := p
+		np.Location = c.base + "/" + e.Location
+		if err := c.cat.UpdatePartition(ctx, t.Database, t.Name, np); err != nil {
+			return fmt.Errorf("compact: pointing partition %s of %s back at its merged objects: %w", path, t.Name, err)
+		}
+		c.cfg.Log.Warn("partition pointed at its superseded objects; pointed back at its merged ones", "table", t.Name, "partition", strings.TrimSuffix(path, "/"), "location", np.Location)
+		return nil
+	}
 	if len(fresh) == 0 {
 		return nil // nothing new since the last compaction
 	}
 	if e != nil && e.Location != "" {
-		if loc != e.Location {
+		// The catalog points at the merged folder, or (re-added) at the
+		// partition's own folder: either way the merged objects and the
+		// new ones are merged together.
+		if loc != e.Location && loc != own {
 			c.skip(res, t, path, "the catalog points at "+p.Location+", not at its merged folder; left alone")
 			return nil
 		}

@@ -539,6 +539,42 @@ func TestCrawlAfterCompaction(t *testing.T) {
 	recrawl("after deletion")
 }
 
+// TestCompactRepointsReaddedPartition: a compacted partition that the
+// catalog points at its own folder again (re-added by an older crawler or
+// by hand) is pointed back at its merged objects before the objects they
+// replaced are deleted; with a late object there too, both are merged.
+func TestCompactRepointsReaddedPartition(t *testing.T) {
+	for _, late := range []bool{false, true} {
+		t.Run(fmt.Sprintf("late=%t", late), func(t *testing.T) {
+			l := newLake(t)
+			for range 4 {
+				l.put(closed, 10)
+			}
+			l.crawl(l.cat)
+			c := l.compactor(Config{})
+			if _, err := c.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			p := l.partition("2026-11-20", "14")
+			p.Location = l.store.URL() + "/ticks/" + closed + "/"
+			if err := l.cat.UpdatePartition(context.Background(), l.db, "ticks", p); err != nil {
+				t.Fatal(err)
+			}
+			if late {
+				l.put(closed, 5)
+			}
+			l.now = l.now.Add(2 * DefaultGrace) // the superseded objects go in this pass
+			if _, err := c.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if p := l.partition("2026-11-20", "14"); !strings.Contains(p.Location, stocklake.CompactedFolder) {
+				t.Fatalf("partition left at %s", p.Location)
+			}
+			l.check("after the pass", l.eng)
+		})
+	}
+}
+
 func TestTimeRangeEnd(t *testing.T) {
 	at := func(s string) time.Time { t, _ := time.Parse(time.RFC3339, s); return t }
 	for _, tc := range []struct {
