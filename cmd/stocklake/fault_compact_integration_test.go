@@ -158,7 +158,7 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 			}
 		}
 	}
-	fc.KillsUncommitted = pendingKills
+	fc.KillsInCompaction = pendingKills
 	t.Logf("%d kills, %d left a compaction pending", fc.Kills, pendingKills)
 	if pendingKills == 0 {
 		t.Fatalf("none of the %d kills landed inside a compaction", kills)
