@@ -14,12 +14,16 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/compact"
+	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/sink"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 // TestCompactCommand runs crawl, query, compact, crawl and query with the
@@ -235,5 +239,57 @@ func TestCompactSinkResume(t *testing.T) {
 	run("crawl")
 	if got, want := count(), fmt.Sprintf("\"%d\",\"%d\"", n, n); got != want {
 		t.Fatalf("count, distinct trade IDs after a crawl of the compacted lake: %s, want %s", got, want)
+	}
+}
+
+// TestCompactMetrics: the compactor's Prometheus counters register in one
+// registry and count the files and bytes a pass rewrote.
+func TestCompactMetrics(t *testing.T) {
+	dir := t.TempDir()
+	store, err := file.New(filepath.Join(dir, "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		var buf bytes.Buffer
+		w := parquet.NewGenericWriter[sink.TickRow](&buf)
+		w.Write([]sink.TickRow{{Symbol: "A", TS: time.Date(2026, 11, 20, 9, i, 0, 0, time.UTC).UnixMicro(), Price: 1, TradeID: fmt.Sprint(i)}})
+		w.Close()
+		if err := store.Put(context.Background(), sink.ObjectKey("ticks", "dt=2026-11-20/hour=09", "T", 0, int64(i), "parquet"), &buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cat, err := sqlite.Open(filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	cr, err := crawler.New(store, cat, crawler.Config{Database: "market"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cr.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := compact.New(store, cat, compact.Config{Database: "market", MinAge: time.Nanosecond, Grace: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(compactCollector(c)...)
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		got[mf.GetName()] = mf.GetMetric()[0].GetCounter().GetValue()
+	}
+	if got["stocklake_compact_files_rewritten_total"] != 3 || got["stocklake_compact_files_written_total"] != 1 ||
+		got["stocklake_compact_bytes_rewritten_total"] == 0 || got["stocklake_compact_objects_deleted_total"] != 3 {
+		t.Errorf("metrics after a pass merging 3 objects: %v", got)
 	}
 }
