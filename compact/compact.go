@@ -35,8 +35,9 @@
 // A compactor killed between any two steps leaves readers a correct table:
 // before step 3 they read the old objects, after it only the merged ones.
 // The next pass finds the pending record and finishes it (the catalog
-// already points at the new folder) or undoes it (deletes the new folder,
-// which no reader was shown) and compacts again.
+// already points at the new folder) or, once it is Config.StaleAfter old,
+// undoes it (deletes the new folder, which no reader was shown) and
+// compacts again.
 //
 // # Late records
 //
@@ -48,9 +49,11 @@
 // So a late record becomes visible within about MinAge plus one --every
 // interval of its commit, and is never counted twice.
 //
-// One compactor per table at a time: state writes are conditional
-// (ObjectStore.PutIf), so a second one fails instead of corrupting the
-// state, but it may have started work the first then undoes.
+// One compactor per table at a time. A second one is safe, not useful:
+// state writes are conditional (ObjectStore.PutIf), so of two compactors
+// that read the same state only one writes it, the other stops with an
+// error; and a partition whose compaction another compactor has started is
+// left alone until StaleAfter.
 package compact
 
 import (
@@ -81,6 +84,7 @@ const (
 	DefaultMinAge         = 10 * time.Minute
 	DefaultTargetFileSize = 128 << 20
 	DefaultGrace          = time.Hour
+	DefaultStaleAfter     = time.Hour
 	DefaultRowGroupRows   = 1_000_000
 )
 
@@ -108,6 +112,13 @@ type Config struct {
 	// RowGroupRows caps rows per row group of merged files; default
 	// 1,000,000, as the sink.
 	RowGroupRows int64
+	// StaleAfter is how old a pending compaction whose catalog swap was
+	// not made must be before a pass undoes it (deletes its merged objects
+	// and compacts the partition again); default 1h. Until then the
+	// partition is left alone: another compactor may still be writing it,
+	// and deleting its objects could make it swap the catalog to nothing.
+	// A pending compaction whose swap was made is finished at once.
+	StaleAfter time.Duration
 	// Log receives progress; default slog.Default().
 	Log *slog.Logger
 	// Now returns the time; default time.Now.
@@ -190,6 +201,9 @@ func New(store stocklake.ObjectStore, cat stocklake.Catalog, cfg Config) (*Compa
 	}
 	if cfg.Grace < 0 {
 		cfg.Grace = 0
+	}
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = DefaultStaleAfter
 	}
 	if cfg.RowGroupRows <= 0 {
 		cfg.RowGroupRows = DefaultRowGroupRows
@@ -359,6 +373,13 @@ func (c *Compactor) recover(ctx context.Context, t stocklake.Table, ts *tableSta
 		e.Location, e.Next = loc, nil
 		return c.save(ctx, ts)
 	}
+	if age := c.cfg.Now().Sub(e.Next.Started); age < c.cfg.StaleAfter {
+		// Perhaps another compactor is still writing it: deleting its
+		// objects now could make it swap the catalog to nothing. The
+		// partition waits (see partition).
+		res.Recovered--
+		return nil
+	}
 	c.cfg.Log.Info("undoing a compaction that never reached the catalog", "table", t.Name, "partition", path, "folder", e.Next.Location)
 	objs, err := c.store.List(ctx, e.Next.Location)
 	if err != nil {
@@ -408,6 +429,10 @@ func (c *Compactor) partition(ctx context.Context, t stocklake.Table, ts *tableS
 	now := c.cfg.Now()
 	e := ts.st.Partitions[path]
 	own := ts.folder + path
+	if e != nil && e.Next != nil {
+		c.skip(res, t, path, fmt.Sprintf("a compaction started %s is pending: another compactor is running it, or it was killed and is undone once %s old", e.Next.Started.Format(time.RFC3339), c.cfg.StaleAfter))
+		return nil
+	}
 	if end, ok := timeRangeEnd(keys, p.Values); ok && now.Before(end) {
 		c.skip(res, t, path, "open: its time range ends "+end.Format(time.RFC3339))
 		return nil

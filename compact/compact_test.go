@@ -380,6 +380,15 @@ func TestCompactCrash(t *testing.T) {
 			l.check("crawl after the crash", l.eng)
 
 			c.crashAt = ""
+			if step == "written" {
+				// Not yet: another compactor may still be writing it.
+				res, err := c.Run(context.Background())
+				if err != nil || res.PartitionsCompacted != 0 || len(l.data(pending)) != 1 {
+					t.Fatalf("rerun before the pending compaction is stale: %+v, %v; want it left alone", res, err)
+				}
+				l.check("after a rerun before it is stale", l.eng)
+				l.now = l.now.Add(DefaultStaleAfter)
+			}
 			res, err := c.Run(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -400,6 +409,42 @@ func TestCompactCrash(t *testing.T) {
 				t.Errorf("the crashed run's folder %s was not removed", pending)
 			}
 		})
+	}
+}
+
+// TestCompactTwoCompactors: a second compactor that runs while the first
+// is writing a partition's merged objects leaves that partition alone (it
+// does not delete the objects the first is about to swap in); the first
+// then stops at its next state write, and a later pass finishes its swap.
+func TestCompactTwoCompactors(t *testing.T) {
+	l := newLake(t)
+	for range 5 {
+		l.put(closed, 10)
+	}
+	l.crawl(l.cat)
+	second := l.compactor(Config{Grace: -1})
+	var res2 Result
+	var err2 error
+	first := l.compactor(Config{Grace: -1, AfterStep: func(_ context.Context, step string) {
+		if step == "written" {
+			res2, err2 = second.Run(context.Background())
+		}
+	}})
+	_, err := first.Run(context.Background())
+	if err2 != nil || res2.PartitionsCompacted != 0 || !strings.Contains(strings.Join(res2.Skipped, ";"), "pending") {
+		t.Fatalf("second compactor: %+v, %v; want the partition left alone", res2, err2)
+	}
+	if err == nil || !strings.Contains(err.Error(), "another compactor") {
+		t.Fatalf("first compactor: %v; want it stopped by the second's state write", err)
+	}
+	l.check("after both", l.eng)
+	res, err := second.Run(context.Background())
+	if err != nil || res.Recovered != 1 {
+		t.Fatalf("a later pass: %+v, %v; want the swap finished", res, err)
+	}
+	l.check("after a later pass", l.eng)
+	if n := len(l.data("ticks/" + closed + "/")); n != 0 {
+		t.Errorf("%d superseded objects left", n)
 	}
 }
 

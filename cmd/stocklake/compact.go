@@ -27,6 +27,7 @@ func compactCommand() *ffcli.Command {
 	target := byteSize(compact.DefaultTargetFileSize)
 	fs.Var(&target, "target-file-size", "size merged files are packed to; merging holds about one file's rows in memory")
 	grace := fs.Duration("grace", compact.DefaultGrace, "keep superseded objects this long after a swap, for queries already planned, then a later pass deletes them (0: in the same pass)")
+	staleAfter := fs.Duration("stale-after", compact.DefaultStaleAfter, "undo a compaction left pending (not swapped in) by a killed compactor once it is this old; until then its partition waits")
 	every := fs.Duration("every", 0, "compact again at this interval until Ctrl-C (0: one pass)")
 	metricsAddr := fs.String("metrics-addr", "", `serve Prometheus metrics on this address, e.g. 127.0.0.1:9466 ("" disables)`)
 	return newCommand("compact", "stocklake compact --catalog URL --lake URL [--database D] [--table T] [--min-age 10m] [--target-file-size 128MiB] [--every D]",
@@ -67,7 +68,7 @@ here.`,
 				return err
 			}
 			c, err := compact.New(store, cat, compact.Config{Database: *database, Table: *table, MinAge: *minAge,
-				TargetFileSize: int64(target), Grace: g, Log: log, AfterStep: hold})
+				TargetFileSize: int64(target), Grace: g, StaleAfter: *staleAfter, Log: log, AfterStep: hold})
 			if err != nil {
 				return err
 			}

@@ -133,7 +133,7 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	// The kill loop: each compactor is killed at a random moment after it
 	// has started holding a compaction step.
 	env := envWith(faultCompactDelayEnv + "=200ms")
-	compactArgs := []string{"compact", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "3s", "--grace", "10s", "--every", "300ms"}
+	compactArgs := []string{"compact", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "3s", "--grace", "10s", "--every", "300ms", "--stale-after", "2s"}
 	pendingKills := 0
 	for k := range kills {
 		c := startProc(t, fmt.Sprintf("compact-%d", k), false, env, compactArgs...)
@@ -193,7 +193,7 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	final.terminate()
 	close(stopReader)
 	readerWG.Wait()
-	out, err := exec.Command(stocklakeBinary(t), "compact", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "1ns", "--grace", "0").CombinedOutput()
+	out, err := exec.Command(stocklakeBinary(t), "compact", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "1ns", "--grace", "0", "--stale-after", "1ns").CombinedOutput()
 	if err != nil {
 		t.Fatalf("final compaction: %v\n%s", err, out)
 	}
