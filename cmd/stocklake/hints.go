@@ -22,6 +22,7 @@ var settingFlags = map[string]string{
 	"glue.Config.LakeStore":           "--lake",
 	"http.Config.TLSCert":             "--tls-cert",
 	"http.Config.TLSKey":              "--tls-key",
+	"compact.Config.Database":         "--database",
 	"http.Config.Token":               "--token (or STOCKLAKE_TOKEN)",
 	"kafka.BrokerConfig.Listen":       "--listen",
 	"kafka.Config.AllowPlaintextSASL": "--allow-plaintext-sasl",
