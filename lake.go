@@ -71,4 +71,3 @@ type FencedStore interface {
 	// version fenceVersion; otherwise the error wraps ErrPrecondition.
 	DeleteFenced(ctx context.Context, key, fenceKey, fenceVersion string) error
 }
-

@@ -161,5 +161,4 @@ func (s *ObjectStore) holdFence(ctx context.Context, fenceKey, fenceVersion stri
 	return unlock, nil
 }
 
-
 var _ stocklake.FencedStore = (*ObjectStore)(nil)
