@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -77,32 +76,18 @@ here.`,
 				return err
 			}
 			defer stop()
-			for {
+			return runEvery(ctx, *every, log, "compaction", func() error {
 				res, err := c.Run(ctx)
 				if err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					if *every == 0 {
-						return err
-					}
-					log.Error("compaction failed; will retry at the next interval", "err", err)
-				} else {
-					fmt.Fprintf(os.Stdout, "compacted %d partitions of %d tables: %d files (%d bytes) into %d; %d superseded objects deleted; %d interrupted compactions recovered; %d partitions left alone\n",
-						res.PartitionsCompacted, res.Tables, res.FilesRewritten, res.BytesRewritten, res.FilesWritten, res.ObjectsDeleted, res.Recovered, len(res.Skipped))
-					for _, s := range res.Skipped {
-						log.Debug("partition left alone", "why", s)
-					}
+					return err
 				}
-				if *every == 0 {
-					return nil
+				fmt.Fprintf(os.Stdout, "compacted %d partitions of %d tables: %d files (%d bytes) into %d; %d superseded objects deleted; %d interrupted compactions recovered; %d partitions left alone\n",
+					res.PartitionsCompacted, res.Tables, res.FilesRewritten, res.BytesRewritten, res.FilesWritten, res.ObjectsDeleted, res.Recovered, len(res.Skipped))
+				for _, s := range res.Skipped {
+					log.Debug("partition left alone", "why", s)
 				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(*every):
-				}
-			}
+				return nil
+			})
 		})
 }
 
@@ -115,23 +100,9 @@ const faultCompactDelayEnv = "STOCKLAKE_FAULT_COMPACT_DELAY"
 // faultCompactDelay returns the compactor's AfterStep hook for
 // STOCKLAKE_FAULT_COMPACT_DELAY, or nil when it is unset.
 func faultCompactDelay(log *slog.Logger) (func(ctx context.Context, step string), error) {
-	v := os.Getenv(faultCompactDelayEnv)
-	if v == "" {
-		return nil, nil
+	hold, err := faultHold(log, faultCompactDelayEnv, "every compaction step is held", "compaction step held")
+	if hold == nil || err != nil {
+		return nil, err
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return nil, fmt.Errorf("%s=%q: want a duration such as 500ms, or unset it: %w", faultCompactDelayEnv, v, stocklake.ErrConfig)
-	}
-	if d == 0 {
-		return nil, nil
-	}
-	log.Warn("fault injection: every compaction step is held", "env", faultCompactDelayEnv, "delay", d)
-	return func(ctx context.Context, step string) {
-		log.Warn("fault injection: compaction step held", "step", step, "delay", d)
-		select {
-		case <-ctx.Done():
-		case <-time.After(d):
-		}
-	}, nil
+	return func(ctx context.Context, step string) { hold(ctx, "step", step) }, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
 
@@ -98,30 +97,16 @@ summary and is kept in the catalog's crawl history.`,
 			if err != nil {
 				return err
 			}
-			for {
+			return runEvery(ctx, *every, log, "crawl", func() error {
 				run, err := c.Run(ctx)
 				if err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					if *every == 0 {
-						return err
-					}
-					log.Error("crawl failed; will retry at the next interval", "err", err)
-				} else {
-					fmt.Fprintln(os.Stdout, run.Summary())
-					for _, m := range run.Messages {
-						log.Info("crawl note", "msg", m)
-					}
+					return err
 				}
-				if *every == 0 {
-					return nil
+				fmt.Fprintln(os.Stdout, run.Summary())
+				for _, m := range run.Messages {
+					log.Info("crawl note", "msg", m)
 				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(*every):
-				}
-			}
+				return nil
+			})
 		})
 }

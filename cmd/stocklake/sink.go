@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -178,23 +177,9 @@ const faultCommitDelayEnv = "STOCKLAKE_FAULT_COMMIT_DELAY"
 // faultCommitDelay returns the sink's BeforeCommit hook for
 // STOCKLAKE_FAULT_COMMIT_DELAY, or nil when it is unset.
 func faultCommitDelay(log *slog.Logger) (func(ctx context.Context, partition int32), error) {
-	v := os.Getenv(faultCommitDelayEnv)
-	if v == "" {
-		return nil, nil
+	hold, err := faultHold(log, faultCommitDelayEnv, "every batch's commit is held after its objects are written", "batch written, commit held")
+	if hold == nil || err != nil {
+		return nil, err
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return nil, fmt.Errorf("%s=%q: want a duration such as 500ms, or unset it: %w", faultCommitDelayEnv, v, stocklake.ErrConfig)
-	}
-	if d == 0 {
-		return nil, nil
-	}
-	log.Warn("fault injection: every batch's commit is held after its objects are written", "env", faultCommitDelayEnv, "delay", d)
-	return func(ctx context.Context, partition int32) {
-		log.Warn("fault injection: batch written, commit held", "partition", partition, "delay", d)
-		select {
-		case <-ctx.Done():
-		case <-time.After(d):
-		}
-	}, nil
+	return func(ctx context.Context, partition int32) { hold(ctx, "partition", partition) }, nil
 }
