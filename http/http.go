@@ -125,7 +125,8 @@ type Config struct {
 	Engine     stocklake.Engine
 	EngineName string
 	Store      stocklake.ObjectStore
-	// MaxRows caps the rows a console query returns; default 10,000.
+	// MaxRows caps the rows a console query returns (query.Config.MaxRows);
+	// default 10,000.
 	MaxRows int64
 	// QueryTimeout fails a console query that runs longer; default 5 minutes.
 	QueryTimeout time.Duration
@@ -250,12 +251,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, board: cfg.Board, log: cfg.Logger, ready: make(chan struct{}), streams: make(chan struct{}, cfg.MaxStreamClients)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.Store != nil {
-		var eng stocklake.Engine
-		if cfg.Engine != nil {
-			eng = &limitEngine{Engine: cfg.Engine, max: cfg.MaxRows}
-		}
-		r, err := query.New(query.Config{Engine: eng, EngineName: cfg.EngineName, Store: cfg.Store,
-			Timeout: cfg.QueryTimeout, MaxBytesScanned: cfg.MaxBytesScanned, MaxResultBytes: cfg.MaxResultBytes,
+		r, err := query.New(query.Config{Engine: cfg.Engine, EngineName: cfg.EngineName, Store: cfg.Store,
+			Timeout: cfg.QueryTimeout, MaxBytesScanned: cfg.MaxBytesScanned, MaxRows: cfg.MaxRows, MaxResultBytes: cfg.MaxResultBytes,
 			MaxQueued: cfg.MaxQueued, CatalogOnly: true, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err

@@ -705,3 +705,18 @@ func TestDistUpToDate(t *testing.T) {
 		t.Errorf("package-lock pins lightweight-charts %q, want 5.2.1", v)
 	}
 }
+
+// TestQueryExactlyMaxRows: a result of exactly MaxRows rows is whole, not
+// "cut at the row limit" (the console used to mark every result of
+// MaxRows rows truncated; the runner now knows whether more rows came).
+func TestQueryExactlyMaxRows(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Engine = &fakeEngine{n: 200} })
+	var started struct{ ID, State string }
+	if got := f.do(t, "POST", "/api/query", "", `{"sql":"SELECT * FROM ticks"}`, &started); got != 202 {
+		t.Fatalf("POST /api/query: %d", got)
+	}
+	a := f.wait(t, started.ID)
+	if a.Query.State != "SUCCEEDED" || a.Query.Rows != 200 || a.Query.Truncated {
+		t.Errorf("query = %+v, want SUCCEEDED with 200 rows, not truncated", a.Query)
+	}
+}

@@ -22,6 +22,7 @@ type queryFlags struct {
 	catalog, lake, engine, database, format string
 	timeout                                 time.Duration
 	maxScan                                 byteSize
+	maxRows                                 int64
 }
 
 func (f *queryFlags) register(fs *flag.FlagSet) {
@@ -32,6 +33,7 @@ func (f *queryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.format, "format", "table", "output format: "+strings.Join(formatNames(), ", "))
 	fs.DurationVar(&f.timeout, "timeout", query.DefaultTimeout, "fail a query that runs longer")
 	fs.Var(&f.maxScan, "max-bytes-scanned", "fail a query that would read more from the lake, e.g. 10GB (default 0: no limit)")
+	fs.Int64Var(&f.maxRows, "max-rows", 0, "keep at most this many rows of a result; the summary says when rows were cut (0: no limit)")
 }
 
 // querySession is an open lake, catalog, engine and query runner.
@@ -68,7 +70,7 @@ func (f *queryFlags) open(ctx context.Context, log *slog.Logger, withEngine bool
 		s.closers = append(s.closers, eng.Close)
 	}
 	s.runner, err = query.New(query.Config{Engine: eng, EngineName: name, Store: lake, Timeout: f.timeout,
-		MaxBytesScanned: int64(f.maxScan), Logger: log})
+		MaxBytesScanned: int64(f.maxScan), MaxRows: f.maxRows, Logger: log})
 	if err != nil {
 		s.Close()
 		return nil, err
