@@ -1,4 +1,4 @@
-package http
+package dashboard
 
 import (
 	"bufio"
@@ -229,8 +229,8 @@ func TestCheckAddr(t *testing.T) {
 	}
 	_, err = srv.Listen("0.0.0.0:0")
 	var se *stocklake.SettingError
-	if !errors.As(err, &se) || !slices.Equal(se.Settings, []string{"http.Config.Token"}) || !strings.Contains(err.Error(), "without a token") {
-		t.Errorf("Listen on 0.0.0.0 without token: %v, want a SettingError naming http.Config.Token", err)
+	if !errors.As(err, &se) || !slices.Equal(se.Settings, []string{"dashboard.Config.Token"}) || !strings.Contains(err.Error(), "without a token") {
+		t.Errorf("Listen on 0.0.0.0 without token: %v, want a SettingError naming dashboard.Config.Token", err)
 	}
 }
 
@@ -680,14 +680,14 @@ func sourceHash(t *testing.T) string {
 }
 
 // TestDistUpToDate fails when web/ sources changed without a rebuild of
-// web/dist (cd http/web && npm ci && npm run build).
+// web/dist (cd dashboard/web && npm ci && npm run build).
 func TestDistUpToDate(t *testing.T) {
 	got, err := os.ReadFile("web/dist/SOURCE_HASH")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := sourceHash(t); strings.TrimSpace(string(got)) != want {
-		t.Errorf("web/dist is stale: SOURCE_HASH %s, sources hash to %s; run: cd http/web && npm ci && npm run build", strings.TrimSpace(string(got)), want)
+		t.Errorf("web/dist is stale: SOURCE_HASH %s, sources hash to %s; run: cd dashboard/web && npm ci && npm run build", strings.TrimSpace(string(got)), want)
 	}
 	for _, f := range []string{"index.html", "app.js", "style.css"} {
 		if _, err := distFS.Open("web/dist/" + f); err != nil {
