@@ -216,3 +216,33 @@ func TestMaxRows(t *testing.T) {
 		}
 	}
 }
+
+// failingEngine returns n rows and then fails.
+type failingEngine struct{ n int }
+
+func (e *failingEngine) Query(ctx context.Context, sql string) (stocklake.Rows, error) {
+	return &failingRows{bigRows: bigRows{n: e.n, s: "x", i: -1}}, nil
+}
+func (e *failingEngine) Close() error { return nil }
+
+type failingRows struct{ bigRows }
+
+func (r *failingRows) Err() error {
+	if r.i >= r.n {
+		return errors.New("engine failed past the rows")
+	}
+	return nil
+}
+
+// TestMaxRowsIgnoresLaterFailure: an engine failing after the rows a
+// MaxRows result keeps does not fail the query; without the limit it does.
+func TestMaxRowsIgnoresLaterFailure(t *testing.T) {
+	r, _ := newRunner(t, query.Config{Engine: &failingEngine{n: 10}, MaxRows: 10})
+	if ex, err := r.Run(context.Background(), "SELECT 1"); err != nil || ex.Rows != 10 {
+		t.Errorf("with the limit: %v, %d rows; want 10 rows", err, ex.Rows)
+	}
+	r, _ = newRunner(t, query.Config{Engine: &failingEngine{n: 10}})
+	if _, err := r.Run(context.Background(), "SELECT 1"); err == nil {
+		t.Error("without the limit the engine's failure was lost")
+	}
+}

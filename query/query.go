@@ -429,22 +429,31 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 }
 
 // limitRows ends a result after left rows; more records whether the
-// engine had another row past them.
+// engine had another row past them. An error reading that extra row does
+// not fail the kept rows.
 type limitRows struct {
 	stocklake.Rows
-	left int64
-	more bool
+	left          int64
+	more, stopped bool
 }
 
 func (l *limitRows) Next() bool {
 	if l.left <= 0 {
-		if !l.more {
+		if !l.stopped {
+			l.stopped = true
 			l.more = l.Rows.Next()
 		}
 		return false
 	}
 	l.left--
 	return l.Rows.Next()
+}
+
+func (l *limitRows) Err() error {
+	if l.stopped {
+		return nil
+	}
+	return l.Rows.Err()
 }
 
 func cancelReason(ctx context.Context) string {
