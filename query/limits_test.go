@@ -177,3 +177,72 @@ func TestResultsPage(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxRows: the runner stops a result at Config.MaxRows and marks it
+// truncated only when the engine had more rows; the stored result holds
+// the kept rows. A result of exactly MaxRows rows is not truncated.
+func TestMaxRows(t *testing.T) {
+	for _, c := range []struct {
+		rows, max, want int64
+		truncated       bool
+	}{
+		{rows: 250, max: 200, want: 200, truncated: true},
+		{rows: 200, max: 200, want: 200},
+		{rows: 5, max: 200, want: 5},
+		{rows: 250, max: 0, want: 250}, // no limit
+	} {
+		r, _ := newRunner(t, query.Config{Engine: &bigEngine{n: int(c.rows), size: 3}, MaxRows: c.max})
+		ex, err := r.Run(context.Background(), "SELECT * FROM t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.Rows != c.want || ex.Truncated != c.truncated {
+			t.Errorf("%d rows, limit %d: got %d rows, truncated %v; want %d, %v", c.rows, c.max, ex.Rows, ex.Truncated, c.want, c.truncated)
+		}
+		res, err := r.Results(context.Background(), ex.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for res.Next() {
+			n++
+		}
+		res.Close()
+		if n != c.want {
+			t.Errorf("%d rows, limit %d: the stored result holds %d rows, want %d", c.rows, c.max, n, c.want)
+		}
+		if got, _ := r.Get(context.Background(), ex.ID); got.Truncated != c.truncated {
+			t.Errorf("%d rows, limit %d: the metadata says truncated %v", c.rows, c.max, got.Truncated)
+		}
+	}
+}
+
+// failingEngine returns n rows and then fails.
+type failingEngine struct{ n int }
+
+func (e *failingEngine) Query(ctx context.Context, sql string) (stocklake.Rows, error) {
+	return &failingRows{bigRows: bigRows{n: e.n, s: "x", i: -1}}, nil
+}
+func (e *failingEngine) Close() error { return nil }
+
+type failingRows struct{ bigRows }
+
+func (r *failingRows) Err() error {
+	if r.i >= r.n {
+		return errors.New("engine failed past the rows")
+	}
+	return nil
+}
+
+// TestMaxRowsIgnoresLaterFailure: an engine failing after the rows a
+// MaxRows result keeps does not fail the query; without the limit it does.
+func TestMaxRowsIgnoresLaterFailure(t *testing.T) {
+	r, _ := newRunner(t, query.Config{Engine: &failingEngine{n: 10}, MaxRows: 10})
+	if ex, err := r.Run(context.Background(), "SELECT 1"); err != nil || ex.Rows != 10 {
+		t.Errorf("with the limit: %v, %d rows; want 10 rows", err, ex.Rows)
+	}
+	r, _ = newRunner(t, query.Config{Engine: &failingEngine{n: 10}})
+	if _, err := r.Run(context.Background(), "SELECT 1"); err == nil {
+		t.Error("without the limit the engine's failure was lost")
+	}
+}

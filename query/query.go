@@ -5,7 +5,7 @@
 // <id>.csv and <id>.csv.metadata to its output location; the history of
 // queries is those metadata files, so every process sharing the lake sees
 // the same history and can print a past result by ID. Queries are limited
-// by a timeout and a bytes-scanned cutoff, canceled with their context
+// by a timeout, a bytes-scanned cutoff and a row limit, canceled with their context
 // (Ctrl-C), and only read-only statements run (CheckReadOnly).
 //
 // Layout in the lake, under Config.Prefix (default "query-results/"):
@@ -73,6 +73,10 @@ type Config struct {
 	// MaxQueued is how many queries may wait for a slot; Start refuses more
 	// with ErrQueueFull, before writing anything to the lake. Default 16.
 	MaxQueued int
+	// MaxRows stops a result at this many rows; the query still succeeds,
+	// with Execution.Truncated set when the engine had more. Default 0, no
+	// limit.
+	MaxRows int64
 	// MaxResultBytes fails a query whose result CSV would be larger;
 	// default 0, no limit.
 	MaxResultBytes int64
@@ -97,7 +101,10 @@ type Execution struct {
 	// Columns of the result; set once it succeeded.
 	Columns []stocklake.ResultColumn `json:"columns,omitempty"`
 	// Rows in the result.
-	Rows         int64 `json:"rows"`
+	Rows int64 `json:"rows"`
+	// Truncated reports a result cut at Config.MaxRows: the engine had
+	// more rows.
+	Truncated    bool  `json:"truncated"`
 	BytesScanned int64 `json:"bytes_scanned"`
 	FilesScanned int64 `json:"files_scanned"`
 	// EngineTime is the engine's execution time; TotalTime runs from
@@ -124,8 +131,12 @@ func (e Execution) Done() bool {
 // Summary is a one-line account, e.g. "SUCCEEDED in 1.2s, 3 rows, scanned
 // 1.5 MiB in 2 files (query 0193...)".
 func (e Execution) Summary() string {
-	s := fmt.Sprintf("%s in %v, %d rows, scanned %s in %d files (query %s)",
-		e.State, e.TotalTime.Round(time.Millisecond), e.Rows, humanBytes(e.BytesScanned), e.FilesScanned, e.ID)
+	cut := ""
+	if e.Truncated {
+		cut = " (cut at the row limit)"
+	}
+	s := fmt.Sprintf("%s in %v, %d rows%s, scanned %s in %d files (query %s)",
+		e.State, e.TotalTime.Round(time.Millisecond), e.Rows, cut, humanBytes(e.BytesScanned), e.FilesScanned, e.ID)
 	if e.Error != "" {
 		s += ": " + e.Error
 	}
@@ -372,6 +383,10 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	}
 	defer rows.Close()
 	ex.Columns = rows.Columns()
+	var limited *limitRows
+	if r.cfg.MaxRows > 0 {
+		limited = &limitRows{Rows: rows, left: r.cfg.MaxRows}
+	}
 	// The result goes to a temporary file first: the lake's Put wants the
 	// whole body, and a failed query must leave no partial result.
 	tmp, err := os.CreateTemp("", "stocklake-result-*.csv")
@@ -382,7 +397,11 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	idx := &PageIndex{}
-	n, err := writeResult(tmp, rows, r.cfg.MaxResultBytes, idx)
+	var res stocklake.Rows = rows
+	if limited != nil {
+		res = limited
+	}
+	n, err := writeResult(tmp, res, r.cfg.MaxResultBytes, idx)
 	st := rows.Stats()
 	ex.Rows, ex.BytesScanned, ex.FilesScanned, ex.EngineTime = n, st.BytesScanned, st.FilesScanned, st.Duration
 	if err != nil {
@@ -404,8 +423,37 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	}
 	ex.ResultURL = strings.TrimSuffix(r.cfg.Store.URL(), "/") + "/" + r.resultKey(ex.ID)
 	ex.PageIndex = idx
+	ex.Truncated = limited != nil && limited.more
 	ex.State = stocklake.QuerySucceeded
 	return
+}
+
+// limitRows ends a result after left rows; more records whether the
+// engine had another row past them. An error reading that extra row does
+// not fail the kept rows.
+type limitRows struct {
+	stocklake.Rows
+	left          int64
+	more, stopped bool
+}
+
+func (l *limitRows) Next() bool {
+	if l.left <= 0 {
+		if !l.stopped {
+			l.stopped = true
+			l.more = l.Rows.Next()
+		}
+		return false
+	}
+	l.left--
+	return l.Rows.Next()
+}
+
+func (l *limitRows) Err() error {
+	if l.stopped {
+		return nil
+	}
+	return l.Rows.Err()
 }
 
 func cancelReason(ctx context.Context) string {

@@ -16,8 +16,8 @@ import (
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/analyze"
 	"github.com/stocklake/stocklake/crawler"
+	"github.com/stocklake/stocklake/dashboard"
 	"github.com/stocklake/stocklake/file"
-	slhttp "github.com/stocklake/stocklake/http"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/source"
@@ -28,7 +28,7 @@ import (
 func demoCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	dataDir := fs.String("data", defaultDataDir, "directory for the embedded broker's log, the lake and the catalog")
-	httpAddr := fs.String("http", slhttp.DefaultAddr, `address of the dashboard, API, metrics and health checks ("" disables)`)
+	httpAddr := fs.String("http", dashboard.DefaultAddr, `address of the dashboard, API, metrics and health checks ("" disables)`)
 	duration := fs.Duration("duration", 0, "run this long, then shut down cleanly and exit 0 (0: until Ctrl-C)")
 	rate := fs.Float64("rate", 5000, "simulated ticks per second")
 	symbols := fs.Int("symbols", source.DefaultSymbols, "number of simulated symbols")
@@ -59,7 +59,7 @@ serve (see docs/security.md).`,
 				return err
 			}
 			if *httpAddr != "" {
-				if err := slhttp.CheckAddr(*httpAddr, df.token); err != nil {
+				if err := dashboard.CheckAddr(*httpAddr, df.token); err != nil {
 					return err
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,16 +23,18 @@ type queryFlags struct {
 	catalog, lake, engine, database, format string
 	timeout                                 time.Duration
 	maxScan                                 byteSize
+	maxRows                                 int64
 }
 
 func (f *queryFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.catalog, "catalog", defaultCatalog, "catalog URL: sqlite://PATH or glue://REGION")
-	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL the catalog's tables live in; results are written to its query-results/ folder")
+	fs.StringVar(&f.lake, "lake", "", "lake URL the catalog's tables live in; results are written to its query-results/ folder (default: the folder holding the locations of the database's tables, or "+defaultLake+" when the catalog has none)")
 	fs.StringVar(&f.engine, "engine", defaultEngine, "SQL engine: duckdb://, athena://WORKGROUP or trino://HOST:PORT")
 	fs.StringVar(&f.database, "database", stocklake.DefaultDatabase, "database (schema) of unqualified table names")
 	fs.StringVar(&f.format, "format", "table", "output format: "+strings.Join(formatNames(), ", "))
 	fs.DurationVar(&f.timeout, "timeout", query.DefaultTimeout, "fail a query that runs longer")
 	fs.Var(&f.maxScan, "max-bytes-scanned", "fail a query that would read more from the lake, e.g. 10GB (default 0: no limit)")
+	fs.Int64Var(&f.maxRows, "max-rows", 0, "keep at most this many rows of a result; the summary says when rows were cut (0: no limit)")
 }
 
 // querySession is an open lake, catalog, engine and query runner.
@@ -49,15 +52,29 @@ func (f *queryFlags) open(ctx context.Context, log *slog.Logger, withEngine bool
 		return nil, err
 	}
 	s := &querySession{format: format}
-	lake, err := openStore(ctx, f.lake)
-	if err != nil {
-		return nil, err
+	var lake stocklake.ObjectStore
+	if f.lake != "" {
+		if lake, err = openStore(ctx, f.lake); err != nil {
+			return nil, err
+		}
 	}
 	cat, err := openCatalog(ctx, f.catalog, lake)
 	if err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, cat.Close)
+	if lake == nil {
+		raw, err := catalogLake(ctx, cat, f.database)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		log.Debug("query: the lake is where the catalog's tables are", "lake", raw)
+		if lake, err = openStore(ctx, raw); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	var eng stocklake.Engine
 	var name string
 	if withEngine {
@@ -68,12 +85,85 @@ func (f *queryFlags) open(ctx context.Context, log *slog.Logger, withEngine bool
 		s.closers = append(s.closers, eng.Close)
 	}
 	s.runner, err = query.New(query.Config{Engine: eng, EngineName: name, Store: lake, Timeout: f.timeout,
-		MaxBytesScanned: int64(f.maxScan), Logger: log})
+		MaxBytesScanned: int64(f.maxScan), MaxRows: f.maxRows, Logger: log})
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// catalogLake is the lake of a query given without --lake: the folder
+// holding the locations of database's tables (of every database's when it
+// has none), or defaultLake for an empty catalog. Tables under several
+// roots are refused, naming them: the engine reads one lake.
+func catalogLake(ctx context.Context, cat stocklake.Catalog, database string) (string, error) {
+	tables, err := cat.ListTables(ctx, database)
+	if err != nil && !errors.Is(err, stocklake.ErrNotFound) {
+		return "", fmt.Errorf("find the lake from the catalog's tables: %w", err)
+	}
+	whose := fmt.Sprintf("database %s's tables", database)
+	if len(tables) == 0 {
+		whose = "the catalog's tables"
+		dbs, err := cat.ListDatabases(ctx)
+		if err != nil {
+			return "", fmt.Errorf("find the lake from the catalog's tables: %w", err)
+		}
+		for _, db := range dbs {
+			ts, err := cat.ListTables(ctx, db.Name)
+			if err != nil {
+				return "", fmt.Errorf("find the lake from the catalog's tables: %w", err)
+			}
+			tables = append(tables, ts...)
+		}
+	}
+	if len(tables) == 0 {
+		return defaultLake, nil
+	}
+	var locs []string
+	for _, t := range tables {
+		locs = append(locs, t.Location)
+	}
+	roots := lakeRoots(locs)
+	switch len(roots) {
+	case 0:
+		return defaultLake, nil
+	case 1:
+		return roots[0], nil
+	}
+	slices.Sort(roots)
+	return "", fmt.Errorf("%s live under %d lakes (%s) and a query reads one; pass --lake with the one that holds the tables you query: %w",
+		whose, len(roots), strings.Join(roots, ", "), stocklake.ErrConfig)
+}
+
+// lakeRoots returns the folders holding table locations: the parent
+// folders of the tables, without those inside another one, e.g. just
+// file:///x/lake for file:///x/lake/ticks/ and file:///x/lake/bars/1m/.
+// Locations that are not URLs are ignored.
+func lakeRoots(locations []string) []string {
+	var parents []string
+	for _, loc := range locations {
+		loc = strings.TrimRight(loc, "/")
+		scheme, rest, ok := strings.Cut(loc, "://")
+		if !ok || scheme == "" || !strings.Contains(rest, "/") {
+			continue
+		}
+		p := loc[:strings.LastIndex(loc, "/")]
+		if strings.HasSuffix(p, "://") {
+			p += "/" // a table at the root of a file system or bucket
+		}
+		if !slices.Contains(parents, p) {
+			parents = append(parents, p)
+		}
+	}
+	var roots []string
+	for _, p := range parents {
+		inside := slices.ContainsFunc(parents, func(q string) bool { return strings.HasPrefix(p, q+"/") })
+		if !inside {
+			roots = append(roots, p)
+		}
+	}
+	return roots
 }
 
 // Close releases the engine and the catalog.
@@ -128,6 +218,7 @@ files, and filters on partition keys read only the matching partitions.
 Each query gets an ID and moves through QUEUED, RUNNING and SUCCEEDED,
 FAILED or CANCELLED (Ctrl-C); its result is kept in the lake as
 query-results/<id>.csv with metadata, and --id prints it again later.
+Without --lake the lake is the folder holding the catalog's tables.
 The summary (state, rows, bytes scanned, time) goes to stderr.
 'stocklake sql' is the interactive shell.`,
 		fs, func(ctx context.Context, args []string) error {

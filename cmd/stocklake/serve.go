@@ -16,8 +16,8 @@ import (
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/analyze"
 	"github.com/stocklake/stocklake/crawler"
+	"github.com/stocklake/stocklake/dashboard"
 	"github.com/stocklake/stocklake/duckdb"
-	slhttp "github.com/stocklake/stocklake/http"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/query"
 	"github.com/stocklake/stocklake/sink"
@@ -40,27 +40,27 @@ type dashboardFlags struct {
 }
 
 func (f *dashboardFlags) register(fs *flag.FlagSet) {
-	f.maxBytesScanned = byteSize(slhttp.DefaultMaxBytesScanned)
-	fs.StringVar(&f.token, "token", "", fmt.Sprintf("bearer token required by the API, /metrics and /debug/pprof, at least %d characters (e.g. openssl rand -hex 24); required when --http is not a loopback address", slhttp.MinTokenLength))
+	f.maxBytesScanned = byteSize(dashboard.DefaultMaxBytesScanned)
+	fs.StringVar(&f.token, "token", "", fmt.Sprintf("bearer token required by the API, /metrics and /debug/pprof, at least %d characters (e.g. openssl rand -hex 24); required when --http is not a loopback address", dashboard.MinTokenLength))
 	fs.StringVar(&f.allowedHosts, "allowed-hosts", "", "comma-separated Host names served besides localhost and loopback addresses while --http is loopback (DNS-rebinding guard); * allows any")
-	fs.IntVar(&f.maxConns, "max-conns", slhttp.DefaultMaxConns, "open HTTP connections at most")
-	fs.IntVar(&f.maxStreamClients, "max-stream-clients", slhttp.DefaultMaxStreamClients, "clients of the live event stream (/api/stream) at most; more get 503")
+	fs.IntVar(&f.maxConns, "max-conns", dashboard.DefaultMaxConns, "open HTTP connections at most")
+	fs.IntVar(&f.maxStreamClients, "max-stream-clients", dashboard.DefaultMaxStreamClients, "clients of the live event stream (/api/stream) at most; more get 503")
 	fs.BoolVar(&f.pprof, "pprof", false, "serve Go's profiler on /debug/pprof/ (behind --token)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (with --tls-key); needed to send the token off loopback safely")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
-	fs.Int64Var(&f.maxRows, "max-rows", slhttp.DefaultMaxRows, "rows a console query returns at most")
-	fs.DurationVar(&f.queryTimeout, "query-timeout", slhttp.DefaultQueryTimeout, "fail a console query that runs longer")
+	fs.Int64Var(&f.maxRows, "max-rows", dashboard.DefaultMaxRows, "rows a console query returns at most")
+	fs.DurationVar(&f.queryTimeout, "query-timeout", dashboard.DefaultQueryTimeout, "fail a console query that runs longer")
 	fs.Var(&f.maxBytesScanned, "max-bytes-scanned", "fail a console query that would read more from the lake, e.g. 10GB; 0 for no limit")
-	f.maxResultBytes = byteSize(slhttp.DefaultMaxResultBytes)
+	f.maxResultBytes = byteSize(dashboard.DefaultMaxResultBytes)
 	fs.Var(&f.maxResultBytes, "max-result-bytes", "fail a console query whose result (as CSV) is larger")
-	fs.IntVar(&f.maxQueued, "max-queued", slhttp.DefaultMaxQueued, fmt.Sprintf("console queries that may wait while %d run; more are refused with 429", query.DefaultConcurrency))
+	fs.IntVar(&f.maxQueued, "max-queued", dashboard.DefaultMaxQueued, fmt.Sprintf("console queries that may wait while %d run; more are refused with 429", query.DefaultConcurrency))
 	fs.IntVar(&f.engine.threads, "duckdb-threads", 0, fmt.Sprintf("worker threads of the console's DuckDB; 0: the engine URL's threads=, else the CPUs, at most %d", duckdb.DefaultMaxThreads))
 	fs.StringVar(&f.engine.memoryLimit, "duckdb-memory-limit", "", fmt.Sprintf("memory limit of the console's DuckDB, e.g. 4GB; larger work spills to disk (default the engine URL's memory_limit=, else %s)", duckdb.DefaultMemoryLimit))
 	fs.StringVar(&f.engine.maxTemp, "duckdb-max-temp-size", "", fmt.Sprintf("what the console's DuckDB may spill to disk, e.g. 20GB; a query needing more fails (default the engine URL's max_temp_directory_size=, else %s)", duckdb.DefaultMaxTempDirectorySize))
 }
 
-// config is the dashboard's part of an http.Config.
-func (f *dashboardFlags) config(log *slog.Logger) slhttp.Config {
+// config is the dashboard's part of a dashboard.Config.
+func (f *dashboardFlags) config(log *slog.Logger) dashboard.Config {
 	var hosts []string
 	for _, h := range strings.Split(f.allowedHosts, ",") {
 		if h = strings.TrimSpace(h); h != "" {
@@ -71,7 +71,7 @@ func (f *dashboardFlags) config(log *slog.Logger) slhttp.Config {
 	if maxScan == 0 {
 		maxScan = -1 // --max-bytes-scanned 0: no limit
 	}
-	return slhttp.Config{Token: f.token, AllowedHosts: hosts, MaxConns: f.maxConns, MaxStreamClients: f.maxStreamClients,
+	return dashboard.Config{Token: f.token, AllowedHosts: hosts, MaxConns: f.maxConns, MaxStreamClients: f.maxStreamClients,
 		PProf: f.pprof, TLSCert: f.tlsCert, TLSKey: f.tlsKey, MaxRows: f.maxRows, QueryTimeout: f.queryTimeout,
 		MaxBytesScanned: maxScan, MaxResultBytes: int64(f.maxResultBytes), MaxQueued: f.maxQueued, Logger: log}
 }
@@ -87,16 +87,16 @@ func crawlFunc(store stocklake.ObjectStore, cat stocklake.Catalog, database stri
 }
 
 // sinkStats adapts a sink's counters for the dashboard's health page.
-func sinkStats(s *sink.Sink) func() slhttp.SinkStats {
-	return func() slhttp.SinkStats {
+func sinkStats(s *sink.Sink) func() dashboard.SinkStats {
+	return func() dashboard.SinkStats {
 		st := s.Stats()
-		return slhttp.SinkStats{Records: st.Records.Load(), Rows: st.Rows.Load(), Files: st.Objects.Load(), Bytes: st.Bytes.Load(),
+		return dashboard.SinkStats{Records: st.Records.Load(), Rows: st.Rows.Load(), Files: st.Objects.Load(), Bytes: st.Bytes.Load(),
 			DeadLetters: st.DeadLetters.Load(), Lag: st.Lag.Load(), Buffered: st.Buffered.Load(), LastError: s.LastError()}
 	}
 }
 
 // runDashboard serves srv on addr and feeds its board until ctx ends.
-func runDashboard(ctx context.Context, srv *slhttp.Server, addr string, log *slog.Logger) error {
+func runDashboard(ctx context.Context, srv *dashboard.Server, addr string, log *slog.Logger) error {
 	ln, err := srv.Listen(addr)
 	if err != nil {
 		return err
@@ -116,7 +116,7 @@ func serveCommand() *ffcli.Command {
 	kf.register(fs)
 	lf.register(fs)
 	df.register(fs)
-	addr := fs.String("http", slhttp.DefaultAddr, "address to serve the dashboard, API and /metrics on")
+	addr := fs.String("http", dashboard.DefaultAddr, "address to serve the dashboard, API and /metrics on")
 	catURL := fs.String("catalog", defaultCatalog, `catalog URL: sqlite://PATH or glue://REGION ("" disables the catalog browser and console)`)
 	lakeURL := fs.String("lake", defaultLake, "lake URL: query results and history go to its query-results/ folder, crawls read it")
 	engineURL := fs.String("engine", defaultEngine, "SQL engine of the console: duckdb://")
@@ -149,7 +149,7 @@ not cross the network in clear text. See docs/security.md.`,
 			if err != nil {
 				return err
 			}
-			if err := slhttp.CheckAddr(*addr, df.token); err != nil {
+			if err := dashboard.CheckAddr(*addr, df.token); err != nil {
 				return err
 			}
 			kc, err := kf.config()
@@ -166,9 +166,9 @@ not cross the network in clear text. See docs/security.md.`,
 			cfg.Database, cfg.Topic, cfg.SinkGroup = *database, *ticks, *sinkGroup
 			switch *feed {
 			case "bars":
-				cfg.Source = &slhttp.KafkaSource{Kafka: kc, Windows: ws, Prefix: *barsPrefix, Alerts: *alertsTopic}
+				cfg.Source = &dashboard.KafkaSource{Kafka: kc, Windows: ws, Prefix: *barsPrefix, Alerts: *alertsTopic}
 			case "ticks":
-				src := &slhttp.TickSource{Kafka: kc, Topic: *ticks}
+				src := &dashboard.TickSource{Kafka: kc, Topic: *ticks}
 				src.Stream.Windows = ws
 				cfg.Source = src
 			default:
@@ -202,7 +202,7 @@ not cross the network in clear text. See docs/security.md.`,
 					cfg.Engine, cfg.EngineName = eng, name
 				}
 			}
-			srv, err := slhttp.New(cfg)
+			srv, err := dashboard.New(cfg)
 			if err != nil {
 				return err
 			}
@@ -217,17 +217,17 @@ not cross the network in clear text. See docs/security.md.`,
 // the sink's and the analyzer's metrics.
 func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, an *analyze.Analyzer, log *slog.Logger) (stop func(), err error) {
 	cfg := df.config(log)
-	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Metrics = &slhttp.TickSource{Kafka: kc}, cat, store, sinkStats(snk), newMetrics()
+	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Metrics = &dashboard.TickSource{Kafka: kc}, cat, store, sinkStats(snk), newMetrics()
 	if err := snk.RegisterMetrics(cfg.Metrics); err != nil {
 		return nil, err
 	}
 	if err := an.RegisterMetrics(cfg.Metrics); err != nil {
 		return nil, err
 	}
-	if cfg.Crawl, err = crawlFunc(store, cat, slhttp.DefaultDatabase); err != nil {
+	if cfg.Crawl, err = crawlFunc(store, cat, dashboard.DefaultDatabase); err != nil {
 		return nil, err
 	}
-	eng, name, err := openEngine(ctx, defaultEngine, cat, store, slhttp.DefaultDatabase, df.engine)
+	eng, name, err := openEngine(ctx, defaultEngine, cat, store, dashboard.DefaultDatabase, df.engine)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc
 		eng.Close()
 		return nil, err
 	}
-	srv, err := slhttp.New(cfg)
+	srv, err := dashboard.New(cfg)
 	if err == nil {
 		var ln net.Listener
 		if ln, err = srv.Listen(addr); err == nil {

@@ -4,8 +4,8 @@
 // Components declare their own metrics beside their code and register them
 // into the registry they are given (sink.Sink.RegisterMetrics,
 // analyze.Analyzer.RegisterMetrics, awsconfig.RegisterMetrics, the
-// dashboard's http.New), as franz-go's plugin/kprom does. The registry is
-// served on /metrics either by the dashboard (http.New, behind its token)
+// dashboard's dashboard.New), as franz-go's plugin/kprom does. The registry is
+// served on /metrics either by the dashboard (dashboard.New, behind its token)
 // or, for commands without one, by Registry.Serve on --metrics-addr.
 package metrics
 

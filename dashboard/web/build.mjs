@@ -26,7 +26,7 @@ const hash = sourceHash();
 if (process.argv.includes("--check")) {
   const got = readFileSync(join(here, "dist/SOURCE_HASH"), "utf8").trim();
   if (got !== hash) {
-    console.error(`dist is stale (${got} != ${hash}); run: cd http/web && npm ci && npm run build`);
+    console.error(`dist is stale (${got} != ${hash}); run: cd dashboard/web && npm ci && npm run build`);
     process.exit(1);
   }
   console.log("dist is up to date");

@@ -1,7 +1,8 @@
-// Package http serves stocklake's web dashboard and JSON API: a live board
-// of symbols, candlestick charts with indicators and alerts, a SQL console
-// over the lake, a catalog browser and the pipeline's health, plus
-// Prometheus metrics on /metrics and probes on /healthz and /readyz.
+// Package dashboard serves stocklake's web dashboard and JSON API: a live
+// board of symbols fed from Kafka's bars and alerts topics (Source),
+// candlestick charts with indicators and alerts, a SQL console over the
+// lake, a catalog browser and the pipeline's health, plus Prometheus
+// metrics on /metrics and probes on /healthz and /readyz.
 //
 // The API is described in openapi.yaml (served at /api/openapi.yaml). The
 // front end is built from web/ into web/dist, which is embedded, so the
@@ -25,7 +26,7 @@
 //   - The console runs only read-only statements (query.CheckReadOnly) over
 //     catalog tables and pure functions (stocklake.WithCatalogOnly), with
 //     row, byte, time, scan and queue limits.
-package http
+package dashboard
 
 import (
 	"context"
@@ -125,7 +126,8 @@ type Config struct {
 	Engine     stocklake.Engine
 	EngineName string
 	Store      stocklake.ObjectStore
-	// MaxRows caps the rows a console query returns; default 10,000.
+	// MaxRows caps the rows a console query returns (query.Config.MaxRows);
+	// default 10,000.
 	MaxRows int64
 	// QueryTimeout fails a console query that runs longer; default 5 minutes.
 	QueryTimeout time.Duration
@@ -245,17 +247,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxStreamClients = DefaultMaxStreamClients
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
-		return nil, stocklake.SettingErr(fmt.Errorf("TLS needs both a certificate and a key: %w", stocklake.ErrConfig), "http.Config.TLSCert", "http.Config.TLSKey")
+		return nil, stocklake.SettingErr(fmt.Errorf("TLS needs both a certificate and a key: %w", stocklake.ErrConfig), "dashboard.Config.TLSCert", "dashboard.Config.TLSKey")
 	}
 	s := &Server{cfg: cfg, board: cfg.Board, log: cfg.Logger, ready: make(chan struct{}), streams: make(chan struct{}, cfg.MaxStreamClients)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if cfg.Store != nil {
-		var eng stocklake.Engine
-		if cfg.Engine != nil {
-			eng = &limitEngine{Engine: cfg.Engine, max: cfg.MaxRows}
-		}
-		r, err := query.New(query.Config{Engine: eng, EngineName: cfg.EngineName, Store: cfg.Store,
-			Timeout: cfg.QueryTimeout, MaxBytesScanned: cfg.MaxBytesScanned, MaxResultBytes: cfg.MaxResultBytes,
+		r, err := query.New(query.Config{Engine: cfg.Engine, EngineName: cfg.EngineName, Store: cfg.Store,
+			Timeout: cfg.QueryTimeout, MaxBytesScanned: cfg.MaxBytesScanned, MaxRows: cfg.MaxRows, MaxResultBytes: cfg.MaxResultBytes,
 			MaxQueued: cfg.MaxQueued, CatalogOnly: true, Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
@@ -345,7 +343,7 @@ func CheckAddr(addr, token string) error {
 	if token != "" || metrics.IsLoopbackHost(host) {
 		return nil
 	}
-	return stocklake.SettingErr(fmt.Errorf("refusing to serve on %s without a token: anyone who can reach it could read the lake; set a token, or bind 127.0.0.1: %w", addr, stocklake.ErrConfig), "http.Config.Token")
+	return stocklake.SettingErr(fmt.Errorf("refusing to serve on %s without a token: anyone who can reach it could read the lake; set a token, or bind 127.0.0.1: %w", addr, stocklake.ErrConfig), "dashboard.Config.Token")
 }
 
 // Listen checks the address against the token rule (CheckAddr) and listens.

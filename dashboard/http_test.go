@@ -1,4 +1,4 @@
-package http
+package dashboard
 
 import (
 	"bufio"
@@ -229,8 +229,8 @@ func TestCheckAddr(t *testing.T) {
 	}
 	_, err = srv.Listen("0.0.0.0:0")
 	var se *stocklake.SettingError
-	if !errors.As(err, &se) || !slices.Equal(se.Settings, []string{"http.Config.Token"}) || !strings.Contains(err.Error(), "without a token") {
-		t.Errorf("Listen on 0.0.0.0 without token: %v, want a SettingError naming http.Config.Token", err)
+	if !errors.As(err, &se) || !slices.Equal(se.Settings, []string{"dashboard.Config.Token"}) || !strings.Contains(err.Error(), "without a token") {
+		t.Errorf("Listen on 0.0.0.0 without token: %v, want a SettingError naming dashboard.Config.Token", err)
 	}
 }
 
@@ -680,14 +680,14 @@ func sourceHash(t *testing.T) string {
 }
 
 // TestDistUpToDate fails when web/ sources changed without a rebuild of
-// web/dist (cd http/web && npm ci && npm run build).
+// web/dist (cd dashboard/web && npm ci && npm run build).
 func TestDistUpToDate(t *testing.T) {
 	got, err := os.ReadFile("web/dist/SOURCE_HASH")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := sourceHash(t); strings.TrimSpace(string(got)) != want {
-		t.Errorf("web/dist is stale: SOURCE_HASH %s, sources hash to %s; run: cd http/web && npm ci && npm run build", strings.TrimSpace(string(got)), want)
+		t.Errorf("web/dist is stale: SOURCE_HASH %s, sources hash to %s; run: cd dashboard/web && npm ci && npm run build", strings.TrimSpace(string(got)), want)
 	}
 	for _, f := range []string{"index.html", "app.js", "style.css"} {
 		if _, err := distFS.Open("web/dist/" + f); err != nil {
@@ -703,5 +703,20 @@ func TestDistUpToDate(t *testing.T) {
 	}
 	if v := lock.Packages["node_modules/lightweight-charts"].Version; v == "" || !slices.Contains([]string{"5.2.1"}, v) {
 		t.Errorf("package-lock pins lightweight-charts %q, want 5.2.1", v)
+	}
+}
+
+// TestQueryExactlyMaxRows: a result of exactly MaxRows rows is whole, not
+// "cut at the row limit" (the console used to mark every result of
+// MaxRows rows truncated; the runner now knows whether more rows came).
+func TestQueryExactlyMaxRows(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Engine = &fakeEngine{n: 200} })
+	var started struct{ ID, State string }
+	if got := f.do(t, "POST", "/api/query", "", `{"sql":"SELECT * FROM ticks"}`, &started); got != 202 {
+		t.Fatalf("POST /api/query: %d", got)
+	}
+	a := f.wait(t, started.ID)
+	if a.Query.State != "SUCCEEDED" || a.Query.Rows != 200 || a.Query.Truncated {
+		t.Errorf("query = %+v, want SUCCEEDED with 200 rows, not truncated", a.Query)
 	}
 }

@@ -1,4 +1,4 @@
-package http
+package dashboard
 
 import (
 	"context"
@@ -192,10 +192,7 @@ func (s *Server) startQuery(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeError(w, 400, `sql is empty; send {"sql": "SELECT ..."}`)
 		return
 	}
-	if err := query.CheckReadOnly(req.SQL); err != nil {
-		writeError(w, 400, err.Error())
-		return
-	}
+	// The runner refuses what is not read-only (ErrInvalid: 400).
 	ex, err := s.runner.Start(s.ctx, req.SQL)
 	if err != nil {
 		if errors.Is(err, query.ErrQueueFull) {
@@ -217,12 +214,10 @@ type queryView struct {
 	PageIndex *struct{} `json:"page_index,omitempty"`
 	EngineMS  int64     `json:"engine_ms"`
 	TotalMS   int64     `json:"total_ms"`
-	Truncated bool      `json:"truncated"` // the result was cut at the row limit
 }
 
 func (s *Server) view(ex query.Execution) queryView {
-	return queryView{Execution: ex, EngineMS: ex.EngineTime.Milliseconds(), TotalMS: ex.TotalTime.Milliseconds(),
-		Truncated: ex.State == stocklake.QuerySucceeded && ex.Rows >= s.cfg.MaxRows}
+	return queryView{Execution: ex, EngineMS: ex.EngineTime.Milliseconds(), TotalMS: ex.TotalTime.Milliseconds()}
 }
 
 func (s *Server) getQuery(w nethttp.ResponseWriter, r *nethttp.Request) {
@@ -557,31 +552,4 @@ func (s *Server) health(w nethttp.ResponseWriter, r *nethttp.Request) {
 		h.Status = "degraded"
 	}
 	writeJSON(w, 200, h)
-}
-
-// limitEngine stops every result at max rows.
-type limitEngine struct {
-	stocklake.Engine
-	max int64
-}
-
-func (e *limitEngine) Query(ctx context.Context, sql string) (stocklake.Rows, error) {
-	rows, err := e.Engine.Query(ctx, sql)
-	if err != nil {
-		return nil, err
-	}
-	return &limitRows{Rows: rows, left: e.max}, nil
-}
-
-type limitRows struct {
-	stocklake.Rows
-	left int64
-}
-
-func (r *limitRows) Next() bool {
-	if r.left <= 0 {
-		return false
-	}
-	r.left--
-	return r.Rows.Next()
 }

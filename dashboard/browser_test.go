@@ -1,4 +1,4 @@
-package http
+package dashboard
 
 import (
 	"bufio"
@@ -22,14 +22,14 @@ import (
 //
 // It runs when STOCKLAKE_BROWSER names a Chromium binary (e.g.
 // /usr/bin/chromium) and needs node with http/web/node_modules installed
-// (cd http/web && npm ci).
+// (cd dashboard/web && npm ci).
 func TestDashboardBrowserIntegration(t *testing.T) {
 	chromium := os.Getenv("STOCKLAKE_BROWSER")
 	if chromium == "" {
-		t.Skip("set STOCKLAKE_BROWSER=/usr/bin/chromium (and run npm ci in http/web) to run the browser test")
+		t.Skip("set STOCKLAKE_BROWSER=/usr/bin/chromium (and run npm ci in dashboard/web) to run the browser test")
 	}
 	if _, err := os.Stat("web/node_modules/playwright-core"); err != nil {
-		t.Fatalf("web/node_modules/playwright-core is missing: run cd http/web && npm ci")
+		t.Fatalf("web/node_modules/playwright-core is missing: run cd dashboard/web && npm ci")
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "stocklake")
