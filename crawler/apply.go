@@ -364,11 +364,7 @@ func (r *crawl) applyTable(ctx context.Context, c *candidate) error {
 		} else {
 			r.run.PartitionsAdded++
 		}
-		loc := r.location(p.folder)
-		if merged, ok := r.relocated[p.folder]; ok {
-			loc = r.location(merged)
-		}
-		add = append(add, stocklake.Partition{Values: p.values, Location: loc})
+		add = append(add, stocklake.Partition{Values: p.values, Location: r.location(p.folder)})
 	}
 
 	var gone []stocklake.Partition
