@@ -232,3 +232,43 @@ func TestIcebergSinkZombieIsFenced(t *testing.T) {
 	}
 	l.assertTableExactlyOnce(t, ticks)
 }
+
+// TestIcebergSinkDeadLetters mixes malformed records and far-future ticks
+// into the topic: they go to the dead-letter topic, the table holds every
+// good tick once, and its offsets still account for every record.
+func TestIcebergSinkDeadLetters(t *testing.T) {
+	kc := newCluster(t, "ticks")
+	ticks := dayCrossingTicks(600, "a")
+	var keys, values [][]byte
+	bad := 0
+	for i, tk := range ticks {
+		keys, values = append(keys, []byte(tk.Symbol)), append(values, tk.AppendJSON(nil))
+		if i%50 == 0 {
+			future := tk
+			future.Time = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+			keys, values = append(keys, []byte(tk.Symbol), []byte(tk.Symbol)), append(values, []byte(`{"symbol":`), future.AppendJSON(nil))
+			bad += 2
+		}
+	}
+	produceValues(t, kc, "ticks", keys, values)
+	l := newIceLake(t)
+	s, err := runSinkWith(t, iceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l), nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats().DeadLetters.Load(); got != int64(bad) {
+		t.Errorf("dead letters = %d, want %d", got, bad)
+	}
+	l.assertTableExactlyOnce(t, ticks)
+	offs, err := l.open(t).Offsets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, o := range offs {
+		sum += o
+	}
+	if want := int64(len(values)); sum != want {
+		t.Errorf("table offsets %v sum to %d, want every record: %d", offs, sum, want)
+	}
+}
