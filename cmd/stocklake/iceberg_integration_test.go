@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,9 +19,10 @@ import (
 
 // TestIcebergSinkPyicebergIntegration runs the real binary, `stocklake
 // sink --table-format iceberg`, on a real Kafka topic of three partitions
-// into a file:// lake, twice (more ticks between the runs; the second run
-// in another consumer group, so it can only resume from the table's
-// offsets), and has pyiceberg (PyPI), not stocklake, count every (symbol,
+// into a file:// lake: first a sink SIGKILLed while it holds a written
+// batch before its table commit (STOCKLAKE_FAULT_COMMIT_DELAY), then two
+// runs to the end (more ticks between them; the second in another consumer
+// group, so it can only resume from the table's offsets), and has pyiceberg (PyPI), not stocklake, count every (symbol,
 // trade_id) exactly once and read the offsets from the snapshot summary.
 func TestIcebergSinkPyicebergIntegration(t *testing.T) {
 	env := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS")
@@ -93,7 +95,31 @@ func runIcebergSinkPyiceberg(t *testing.T, brokers, lake, warehouse, dbPath stri
 		}
 	}
 	produce("a", 6000)
-	sinkRun(uniqueName("g1-"))
+	// A sink killed between writing a batch's files and committing them:
+	// its files are orphans, invisible to readers.
+	g1 := uniqueName("g1-")
+	killed := exec.Command(stocklakeBinary(t), "sink", "--brokers", brokers, "--topic", topic, "--group", g1, "--lake", lake,
+		"--catalog", "sqlite://"+dbPath, "--database", "market", "--table-format", "iceberg", "--flush-interval", "200ms", "--max-rows", "1000")
+	killed.Env = envWith(faultCommitDelayEnv + "=1h")
+	var kout lockedBuffer
+	killed.Stdout, killed.Stderr = &kout, &kout
+	if err := killed.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(kout.String(), "fault injection: batch written, commit held") {
+		if time.Now().After(deadline) {
+			killed.Process.Kill()
+			killed.Wait()
+			t.Fatalf("the sink never held a written batch:\n%s", kout.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := killed.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed.Wait()
+	sinkRun(g1)
 	produce("b", 4000)
 	sinkRun(uniqueName("g2-")) // no group offsets: it must resume from the table's
 	table := "market." + strings.ReplaceAll(topic, "-", "_")
@@ -111,6 +137,24 @@ func runIcebergSinkPyiceberg(t *testing.T, brokers, lake, warehouse, dbPath stri
 	if got.DayRows <= 0 || got.DayRows >= produced {
 		t.Errorf("pyiceberg counts %d rows on 2026-11-27, want some but not all %d", got.DayRows, produced)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a process's output and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // icebergPyResult is what iceberg/testdata/read_pyiceberg.py prints.
