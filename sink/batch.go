@@ -39,6 +39,9 @@ type partState struct {
 	// again. dlqSeenFrom is where in the dead-letter partition they are.
 	dlqSeen     map[int64]struct{}
 	dlqSeenFrom int64
+	// tableNext is, in table mode (Config.Committer), the next offset the
+	// table has committed for the partition, or -1 when it has none.
+	tableNext int64
 }
 
 // batch holds the records of one partition between two commits.
@@ -61,6 +64,9 @@ type group struct {
 	ticks *tickWriter // streams tick rows into Parquet as they arrive
 	objs  []map[string]any
 	raw   [][]byte
+	// sample is the group's first tick, in table mode: it names the
+	// group's table partition (TableCommitter.DataFileKey).
+	sample stocklake.Tick
 }
 
 func (g *group) rows() int {
@@ -103,6 +109,9 @@ func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tic
 		}
 		if err := stocklake.CheckEventTime(tick.Time, s.now, s.cfg.MaxFuture); err != nil {
 			return "", nil, tick, nil, err
+		}
+		if s.cfg.Committer != nil {
+			return s.icePath(&tick), nil, tick, nil, nil
 		}
 		if s.cfg.Partitioning.grain > 0 {
 			return s.cfg.Partitioning.cachedPath(&s.pathCache, tick.Time), nil, tick, nil, nil
@@ -235,6 +244,9 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 			cached = string(path)
 		}
 		g = &group{path: cached, first: r.Offset}
+		if s.cfg.Committer != nil {
+			g.sample = tick
+		}
 		b.groups[g.path] = g
 		b.order = append(b.order, g.path)
 		size += groupOverhead

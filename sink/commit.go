@@ -191,6 +191,9 @@ func (s *Sink) lostOwnership(ps *partState, err error) {
 // flush writes a partition's batch to the lake and commits its offsets,
 // following the protocol in the package documentation.
 func (s *Sink) flush(ctx context.Context, ps *partState) error {
+	if s.cfg.Committer != nil {
+		return s.flushIceberg(ctx, ps)
+	}
 	b := ps.b
 	if b == nil {
 		return nil

@@ -196,6 +196,12 @@ type Config struct {
 	// STOCKLAKE_FAULT_COMMIT_DELAY holds it open so a test can kill the sink
 	// between the write and the commit). Default nil.
 	BeforeCommit func(ctx context.Context, partition int32)
+	// Committer, if set, makes the table one that carries its own offsets
+	// (`--table-format iceberg`): batches are committed to it, with their
+	// offsets, instead of following the manifest protocol; see
+	// TableCommitter. It needs tick records in Parquet: Schema and Format
+	// must be left zero or be tick and parquet. Default nil: a Hive table.
+	Committer TableCommitter
 }
 
 // Stats are running counters of a Sink, safe to read concurrently.
@@ -277,6 +283,15 @@ type Sink struct {
 	// afterManifestWrite, a test hook, runs after each manifest write
 	// that succeeded, before the batch's objects are written.
 	afterManifestWrite func(partition int32)
+
+	// Table mode (Config.Committer), see iceberg.go.
+	iceMu    sync.Mutex
+	iceSeek  map[int32]int64 // partition -> the table's next offset, for adjustIcebergOffsets
+	icePaths map[int64]string
+	iceSeq   int
+	// beforeTableCommit, a test hook, runs before each table commit; an
+	// error fails the flush (a crash between writing files and committing).
+	beforeTableCommit func(partition int32) error
 }
 
 // New checks cfg and makes a Sink.
@@ -347,11 +362,17 @@ func New(cfg Config) (*Sink, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Committer != nil {
+		if cfg.Format != stocklake.FormatParquet || cfg.Schema != SchemaAuto && cfg.Schema != SchemaTick {
+			return nil, stocklake.SettingErr(fmt.Errorf("an Iceberg table takes tick records in Parquet, not format %s and schema %s: %w", cfg.Format, cfg.Schema, stocklake.ErrConfig), "sink.Config.Committer")
+		}
+		cfg.Schema = SchemaTick
+	}
 	codec, err := ParseCodec(cfg.Compression)
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
+	s := &Sink{iceSeek: map[int32]int64{}, icePaths: map[int64]string{}, cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
 		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{}}
 	return s, nil
 }
@@ -429,6 +450,9 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 	if s.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
 	}
+	if s.cfg.Committer != nil {
+		opts = append(opts, kgo.AdjustFetchOffsetsFn(s.adjustIcebergOffsets))
+	}
 	cl, err := s.cfg.Kafka.NewClient(opts...)
 	if err != nil {
 		return err
@@ -445,7 +469,9 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 	if err := kafka.Ping(ctx, cl, s.cfg.Kafka.Brokers); err != nil {
 		return err
 	}
-	if err := s.loadTableState(ctx); err != nil {
+	if s.cfg.Committer != nil {
+		s.mode = SchemaTick // the table's schema; no table.json
+	} else if err := s.loadTableState(ctx); err != nil {
 		return err
 	}
 
@@ -667,6 +693,10 @@ func (s *Sink) sortedParts() []int32 {
 func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	ctx, cancel := within(ctx, s.runCtx) // a shutdown does not wait for an assignment
 	defer cancel()
+	if s.cfg.Committer != nil {
+		s.assignIceberg(ctx, cl, assigned)
+		return
+	}
 	// The group can assign partitions before kgo.NewClient has returned in
 	// Run, so use the callback's client, not s.cl.
 	id, err := s.resolveTopicID(ctx, cl)

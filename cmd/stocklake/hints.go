@@ -33,6 +33,7 @@ var settingFlags = map[string]string{
 	"kafka.Config.TLSCAFile":          "--kafka-tls-ca",
 	"kafka.ProducerConfig.Topic":      "--topic",
 	"query.Config.Timeout":            "--timeout",
+	"sink.Config.Committer":           "--table-format",
 	"sink.Config.Format":              "--format",
 	"sink.Config.Partitioning":        "--partition-by",
 	"sink.Config.Schema":              "--schema",

@@ -16,11 +16,11 @@ import (
 
 // sinkFlags are the flags of `stocklake sink`, shared with demo.
 type sinkFlags struct {
-	topic, group, lake, table, format, schema, partitionBy, timeField, compression, dlqTopic string
-	flushInterval, maxFuture, shutdownTimeout                                                time.Duration
-	maxRows, maxOpenPartitions                                                               int
-	maxBytes, maxBufferBytes                                                                 byteSize
-	fs                                                                                       *flag.FlagSet
+	topic, group, lake, table, format, schema, partitionBy, timeField, compression, dlqTopic, tableFormat string
+	flushInterval, maxFuture, shutdownTimeout                                                             time.Duration
+	maxRows, maxOpenPartitions                                                                            int
+	maxBytes, maxBufferBytes                                                                              byteSize
+	fs                                                                                                    *flag.FlagSet
 }
 
 func (f *sinkFlags) register(fs *flag.FlagSet) {
@@ -30,6 +30,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.group, "group", sink.DefaultGroup, "Kafka consumer group; run several sinks in one group to share partitions")
 	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL: file://DIR or s3://BUCKET/PREFIX[?endpoint=URL&region=R&path_style=true]")
 	fs.StringVar(&f.table, "table", "", `lake folder and table name (default: the topic name)`)
+	fs.StringVar(&f.tableFormat, "table-format", stocklake.TableFormatHive, "table format: hive (Parquet objects in Hive-style folders, offsets in manifests) or iceberg (NEW, ticks only: an Apache Iceberg table in the --catalog sqlite:// file, under the lake, whose snapshots carry the Kafka offsets; partitioned by day(ts), --format, --schema and --partition-by do not apply)")
 	fs.StringVar(&f.format, "format", sink.DefaultFormat, "object format: parquet or json (JSON lines); "+tableShapeNote)
 	fs.StringVar(&f.schema, "schema", sink.DefaultSchema, "record schema: auto (from the table's first record), tick or json (any JSON objects); "+tableShapeNote)
 	fs.StringVar(&f.partitionBy, "partition-by", sink.DefaultPartitionBy, "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote)
@@ -117,7 +118,17 @@ partition values that would make folder names over 255 bytes or object
 keys over 1,024. A dead letter too large for that topic is sent as a
 truncated copy with its original size in the stocklake-original-size header.
 Ctrl-C or SIGTERM writes what is buffered within --shutdown-timeout, commits
-and exits.`,
+and exits.
+
+--table-format iceberg (new; ticks only) lands the topic in an Apache Iceberg
+table DATABASE.TABLE instead: its catalog is the --catalog sqlite:// file
+(the Iceberg SQL catalog schema pyiceberg's SqlCatalog reads), its files go
+under the lake (file:// or s3://), partitioned by day(ts). Each batch is one
+snapshot whose summary records the Kafka offsets; on assignment the sink
+resumes from the table's offsets, and a commit whose start offsets the table
+has moved past (a paused sink whose partitions moved) is refused. Group
+offsets are still committed, for lag monitoring. Files of a batch written
+but not committed before a crash are orphans no reader sees.`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("sink", args); err != nil {
 				return err
@@ -142,7 +153,23 @@ and exits.`,
 			if cfg.Store, err = openStore(ctx, sf.lake); err != nil {
 				return err
 			}
-			if *catURL != "" {
+			switch sf.tableFormat {
+			case stocklake.TableFormatHive:
+			case stocklake.TableFormatIceberg:
+				name := cfg.Table
+				if name == "" {
+					name = sink.TableName(cfg.Topic)
+				}
+				tbl, closeCat, err := openIcebergTable(ctx, *catURL, sf.lake, cfg.Store, *database, name)
+				if err != nil {
+					return err
+				}
+				defer closeCat()
+				cfg.Committer = tbl
+			default:
+				return fmt.Errorf("--table-format %q: want hive or iceberg: %w", sf.tableFormat, stocklake.ErrConfig)
+			}
+			if *catURL != "" && cfg.Committer == nil {
 				cat, err := openCatalog(ctx, *catURL, cfg.Store)
 				if err != nil {
 					return err
