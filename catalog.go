@@ -83,6 +83,12 @@ type Catalog interface {
 	ListPartitions(ctx context.Context, database, table string) ([]Partition, error)
 	// DeletePartitions removes partitions by their values; missing ones are ignored.
 	DeletePartitions(ctx context.Context, database, table string, values [][]string) error
+	// UpdatePartition replaces the location and parameters of the
+	// partition with p.Values in one step: readers see either the old or
+	// the new partition, never neither (the compactor's location swap).
+	// sqlite and AWS Glue keep its creation time. A missing partition or
+	// table wraps ErrNotFound.
+	UpdatePartition(ctx context.Context, database, table string, p Partition) error
 
 	Close() error
 }

@@ -364,7 +364,11 @@ func (r *crawl) applyTable(ctx context.Context, c *candidate) error {
 		} else {
 			r.run.PartitionsAdded++
 		}
-		add = append(add, stocklake.Partition{Values: p.values, Location: r.location(p.folder)})
+		loc := r.location(p.folder)
+		if merged, ok := r.relocated[p.folder]; ok {
+			loc = r.location(merged)
+		}
+		add = append(add, stocklake.Partition{Values: p.values, Location: loc})
 	}
 
 	var gone []stocklake.Partition

@@ -300,11 +300,14 @@ type crawl struct {
 	run     *stocklake.CrawlRun
 	dropped int // messages over maxMessages
 
-	files   []*fileInfo       // listed, not excluded, non-empty
-	present map[string]bool   // every folder holding a non-excluded object, at any depth
-	known   map[string]bool   // folders read by earlier crawls (incremental)
-	all     []stocklake.Table // existing tables of the database
-	tables  []stocklake.Table // those located under the crawled location
+	files   []*fileInfo     // listed, not excluded, non-empty
+	present map[string]bool // every folder holding a non-excluded object, at any depth
+	known   map[string]bool // folders read by earlier crawls (incremental)
+	// relocated maps the folder of a compacted partition to the folder of
+	// its merged objects, the location it gets in the catalog.
+	relocated map[string]string
+	all       []stocklake.Table // existing tables of the database
+	tables    []stocklake.Table // those located under the crawled location
 }
 
 func (r *crawl) note(format string, args ...any) {
@@ -403,14 +406,29 @@ func (r *crawl) list(ctx context.Context) error {
 	}
 	r.run.FilesListed = len(objs)
 	r.present = map[string]bool{}
+	// Compacted partitions (see stocklake.CompactedFolder): the objects
+	// merged ones replaced are not counted, and the merged objects stand
+	// for their partition's own folder.
+	view, err := stocklake.LoadCompactionView(ctx, r.store, "")
+	if err != nil {
+		return fmt.Errorf("crawler: %w", err)
+	}
+	r.relocated = view.Current
+	for f := range view.InUse {
+		r.present[f] = true
+	}
 	for _, o := range objs {
-		if strings.HasSuffix(o.Key, "/") || o.Size == 0 || r.excluded(o.Key) {
-			r.run.FilesSkipped++
-			continue
-		}
 		folder := ""
 		if i := strings.LastIndexByte(o.Key, '/'); i >= 0 {
 			folder = o.Key[:i+1]
+		}
+		own, merged := view.Relocated[folder]
+		name := strings.TrimPrefix(o.Key, folder)
+		if merged && !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") && o.Size > 0 {
+			folder = own
+		} else if strings.HasSuffix(o.Key, "/") || o.Size == 0 || view.Hidden[o.Key] || r.excluded(o.Key) {
+			r.run.FilesSkipped++
+			continue
 		}
 		r.files = append(r.files, &fileInfo{ObjectInfo: o, folder: folder})
 		for f := folder; f != "" && !r.present[f]; {

@@ -687,6 +687,50 @@ func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([
 	return out, nil
 }
 
+// UpdatePartition replaces the location and parameters of the partition
+// with p.Values with one BatchUpdatePartition entry (one atomic Glue
+// update), giving it a copy of the table's storage descriptor with the
+// new location. AWS Glue keeps its creation time (moto makes a new one).
+// A missing partition or table wraps ErrNotFound.
+func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p stocklake.Partition) error {
+	db, tbl, err := names(database, table)
+	if err != nil {
+		return err
+	}
+	t, err := c.getTable(ctx, db, tbl)
+	if err != nil {
+		return err
+	}
+	if len(p.Values) != len(t.PartitionKeys) {
+		return fmt.Errorf("glue: partition %q of %s.%s has %d values, the table has %d partition keys: %w",
+			p.Values, db, tbl, len(p.Values), len(t.PartitionKeys), stocklake.ErrInvalid)
+	}
+	if p.Location == "" {
+		return fmt.Errorf("glue: partition %q of %s.%s has no location: %w", p.Values, db, tbl, stocklake.ErrInvalid)
+	}
+	entries := []types.BatchUpdatePartitionRequestEntry{{
+		PartitionValueList: p.Values,
+		PartitionInput: &types.PartitionInput{
+			Values:            p.Values,
+			Parameters:        p.Parameters,
+			StorageDescriptor: partitionStorage(t.StorageDescriptor, p.Location),
+		},
+	}}
+	return c.batches(ctx, "updating a partition of "+db+"."+tbl, 1, 1, "", func(ctx context.Context, lo, hi int) ([]entryFailure, error) {
+		out, err := c.client.BatchUpdatePartition(ctx, &awsglue.BatchUpdatePartitionInput{
+			CatalogId: c.catalogID, DatabaseName: aws.String(db), TableName: aws.String(tbl), Entries: entries,
+		})
+		if err != nil {
+			return nil, err
+		}
+		var fails []entryFailure
+		for _, e := range out.Errors {
+			fails = append(fails, failure(e.PartitionValueList, e.ErrorDetail))
+		}
+		return fails, nil
+	})
+}
+
 // DeletePartitions removes partitions by their values with
 // BatchDeletePartition in batches of 25; missing ones are ignored, a
 // missing table wraps ErrNotFound.

@@ -695,6 +695,53 @@ func (c *Catalog) DeletePartitions(ctx context.Context, database, table string, 
 	})
 }
 
+// UpdatePartition replaces the location and parameters of the partition
+// with p.Values in one statement, keeping its creation time. A missing
+// partition or table wraps ErrNotFound.
+func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p stocklake.Partition) error {
+	db, err := name("database", database)
+	if err != nil {
+		return err
+	}
+	tbl, err := name("table", table)
+	if err != nil {
+		return err
+	}
+	return c.inTx(ctx, "updating a partition of "+db+"."+tbl, func(tx *sql.Tx) error {
+		keys, err := partitionTable(ctx, tx, db, tbl)
+		if err != nil {
+			return err
+		}
+		if len(p.Values) != keys {
+			return fmt.Errorf("sqlite: partition %q of %s.%s has %d values, the table has %d partition keys: %w",
+				p.Values, db, tbl, len(p.Values), keys, stocklake.ErrInvalid)
+		}
+		params := p.Parameters
+		if params == nil {
+			params = map[string]string{}
+		}
+		vals, err := marshal(p.Values)
+		if err != nil {
+			return err
+		}
+		ps, err := marshal(params)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE partitions SET location = ?, parameters = ? WHERE database = ? AND table_name = ? AND vals = ?`,
+			p.Location, ps, db, tbl, vals)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("sqlite: partition %q of %s.%s does not exist: %w", p.Values, db, tbl, stocklake.ErrNotFound)
+		}
+		return nil
+	})
+}
+
 // RecordCrawl stores a finished crawl in the history; recording the same ID
 // again replaces it.
 func (c *Catalog) RecordCrawl(ctx context.Context, run stocklake.CrawlRun) error {

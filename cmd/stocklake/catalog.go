@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/stocklake/stocklake"
@@ -19,7 +20,7 @@ import (
 func catalogCommand() *ffcli.Command {
 	fs := flag.NewFlagSet("catalog", flag.ContinueOnError)
 	catURL := fs.String("catalog", defaultCatalog, "catalog URL: sqlite://PATH or glue://REGION")
-	lakeURL := fs.String("lake", "", "lake URL, needed for the crawl history of a glue:// catalog (kept in the lake)")
+	lakeURL := fs.String("lake", "", "lake URL, needed for the crawl history of a glue:// catalog (kept in the lake); with it, table NAME also shows file counts and the last compaction")
 	database := fs.String("database", stocklake.DefaultDatabase, "catalog database")
 	format := fs.String("format", "table", "output format: table or json")
 	limit := fs.Int("limit", 20, "crawls: how many recent runs to show")
@@ -31,6 +32,7 @@ func catalogCommand() *ffcli.Command {
   databases          every database
   tables             the tables of --database
   table NAME         one table: location, format, SerDe, columns, partition keys
+                     (with --lake: files read, average file size, last compaction)
   partitions NAME    the partitions of a table
   versions NAME      the schema versions of a table
   crawls             the crawl history of --database`,
@@ -96,8 +98,14 @@ func catalogCommand() *ffcli.Command {
 				if out.json {
 					return out.print(t, nil, nil)
 				}
-				fmt.Fprintf(os.Stdout, "table     %s.%s (version %d)\nlocation  %s\nformat    %s\ninput     %s\noutput    %s\nserde     %s\nupdated   %s\n\n",
+				fmt.Fprintf(os.Stdout, "table     %s.%s (version %d)\nlocation  %s\nformat    %s\ninput     %s\noutput    %s\nserde     %s\nupdated   %s\n",
 					t.Database, t.Name, t.Version, t.Location, t.Format, t.InputFormat, t.OutputFormat, t.SerDe, t.UpdateTime.Format(time.RFC3339))
+				if lake != nil {
+					if err := printTableFiles(ctx, lake, cat, t); err != nil {
+						return err
+					}
+				}
+				fmt.Fprintln(os.Stdout)
 				rows := [][]string{}
 				for _, c := range t.Columns {
 					rows = append(rows, []string{c.Name, c.Type, ""})
@@ -157,6 +165,59 @@ func catalogCommand() *ffcli.Command {
 			}
 			return fmt.Errorf("unknown listing %q; want databases, tables, table, partitions, versions or crawls: %w", args[0], errUsage)
 		})
+}
+
+// printTableFiles prints how many data files readers of table t open
+// (those in its partitions' current locations), their average size, and
+// its last compaction: one listing of the table's folder.
+func printTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stocklake.Catalog, t stocklake.Table) error {
+	base := strings.TrimSuffix(lake.URL(), "/") + "/"
+	folder, ok := strings.CutPrefix(strings.TrimSuffix(t.Location, "/")+"/", base)
+	if !ok {
+		fmt.Fprintf(os.Stdout, "files     (the table is outside the lake %s)\n", lake.URL())
+		return nil
+	}
+	read := map[string]bool{folder: len(t.PartitionKeys) == 0}
+	if len(t.PartitionKeys) > 0 {
+		ps, err := cat.ListPartitions(ctx, t.Database, t.Name)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if f, ok := strings.CutPrefix(strings.TrimSuffix(p.Location, "/")+"/", base); ok {
+				read[f] = true
+			}
+		}
+	}
+	objs, err := lake.List(ctx, folder)
+	if err != nil {
+		return fmt.Errorf("listing the files of %s: %w", t.Name, err)
+	}
+	var n, size int64
+	for _, o := range objs {
+		i := strings.LastIndexByte(o.Key, '/')
+		name := o.Key[i+1:]
+		if read[o.Key[:i+1]] && o.Size > 0 && !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".") {
+			n++
+			size += o.Size
+		}
+	}
+	avg := int64(0)
+	if n > 0 {
+		avg = size / n
+	}
+	fmt.Fprintf(os.Stdout, "files     %d, %s on average\n", n, humanize.IBytes(uint64(avg)))
+	st, _, err := stocklake.ReadCompactionState(ctx, lake, folder)
+	if err != nil {
+		return err
+	}
+	if st.LastRun.IsZero() {
+		fmt.Fprintln(os.Stdout, "compacted never")
+	} else {
+		fmt.Fprintf(os.Stdout, "compacted %s (%d partitions compacted; %d files, %s merged in all)\n",
+			st.LastRun.Format(time.RFC3339), len(st.Partitions), st.FilesRewritten, humanize.IBytes(uint64(st.BytesRewritten)))
+	}
+	return nil
 }
 
 func keyNames(cs []stocklake.Column) string {

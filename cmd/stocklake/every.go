@@ -11,7 +11,7 @@ import (
 )
 
 // runEvery runs pass once when every is 0, else every interval until ctx
-// ends (crawl --every). A pass that fails then is logged
+// ends (crawl --every, compact --every). A pass that fails then is logged
 // and tried again at the next interval; a pass cut short by ctx ends the
 // loop without an error.
 func runEvery(ctx context.Context, every time.Duration, log *slog.Logger, what string, pass func() error) error {

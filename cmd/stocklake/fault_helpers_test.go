@@ -59,6 +59,8 @@ type faultCase struct {
 	Kills            int `json:"kills,omitempty"`
 	KillsAssigned    int `json:"kills_after_assignment,omitempty"`
 	KillsUncommitted int `json:"kills_uncommitted,omitempty"`
+	// The compactor kill case: kills that left a compaction pending.
+	KillsInCompaction int `json:"kills_in_compaction,omitempty"`
 }
 
 // newFaultCase starts a report line that is written when the test ends,

@@ -22,6 +22,7 @@ var settingFlags = map[string]string{
 	"glue.Config.LakeStore":           "--lake",
 	"dashboard.Config.TLSCert":        "--tls-cert",
 	"dashboard.Config.TLSKey":         "--tls-key",
+	"compact.Config.Database":         "--database",
 	"dashboard.Config.Token":          "--token (or STOCKLAKE_TOKEN)",
 	"kafka.BrokerConfig.Listen":       "--listen",
 	"kafka.Config.AllowPlaintextSASL": "--allow-plaintext-sasl",

@@ -33,6 +33,54 @@ type DatabaseDeleter interface {
 	DeleteDatabase(ctx context.Context, name string) error
 }
 
+// testUpdatePartition swaps a partition's location, as the compactor does:
+// the partition keeps its values, its neighbours are untouched, and a
+// missing partition or table wraps ErrNotFound.
+func testUpdatePartition(t *testing.T, c stocklake.Catalog, db string) {
+	ctx := context.Background()
+	tt := createTicks(t, c, db)
+	a := HourPartition(tt.Location, "2026-11-20", "13")
+	b := HourPartition(tt.Location, "2026-11-20", "14")
+	if err := c.AddPartitions(ctx, db, "ticks", []stocklake.Partition{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := c.ListPartitions(ctx, db, "ticks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := b
+	moved.Location = tt.Location + "_stocklake_compacted/run-1/dt=2026-11-20/hour=14/"
+	moved.Parameters = map[string]string{"stocklake.compacted": "run-1"}
+	if err := c.UpdatePartition(ctx, db, "TICKS", moved); err != nil {
+		t.Fatalf("UpdatePartition: %v", err)
+	}
+	got, err := c.ListPartitions(ctx, db, "ticks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("after UpdatePartition: %d partitions, want 2", len(got))
+	}
+	if got[0].Location != a.Location {
+		t.Errorf("untouched partition moved to %s", got[0].Location)
+	}
+	if got[1].Location != moved.Location || got[1].Parameters["stocklake.compacted"] != "run-1" {
+		t.Errorf("updated partition = %+v, want location %s and the new parameters", got[1], moved.Location)
+	}
+	// sqlite and AWS Glue keep the creation time; moto, the Glue emulator
+	// of the integration run, makes a new one: only its presence is checked.
+	if got[1].CreateTime.IsZero() || before[1].CreateTime.IsZero() {
+		t.Errorf("creation time lost: %v before, %v after", before[1].CreateTime, got[1].CreateTime)
+	}
+	missing := HourPartition(tt.Location, "1999-01-01", "00")
+	wantErr(t, "UpdatePartition of a missing partition", c.UpdatePartition(ctx, db, "ticks", missing), stocklake.ErrNotFound)
+	wantErr(t, "UpdatePartition of a missing table", c.UpdatePartition(ctx, db, "nope", missing), stocklake.ErrNotFound)
+	got, _ = c.ListPartitions(ctx, db, "ticks")
+	if len(got) != 2 {
+		t.Errorf("UpdatePartition of a missing partition created one: %d partitions", len(got))
+	}
+}
+
 // Run runs the Catalog contract tests as subtests of t. open returns a
 // catalog; it may return the same catalog each time (a shared server) or a
 // new, empty one, and may register cleanup with t.Cleanup.
@@ -48,6 +96,7 @@ func Run(t *testing.T, open func(t *testing.T) stocklake.Catalog) {
 		{"Partitions", testPartitions},
 		{"PartitionValuesNeedingEscapes", testPartitionValuesNeedingEscapes},
 		{"PartitionErrors", testPartitionErrors},
+		{"UpdatePartition", testUpdatePartition},
 		{"DeleteTable", testDeleteTable},
 		{"ConcurrentAddPartitions", testConcurrentAddPartitions},
 	}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/file"
+	"github.com/stocklake/stocklake/kafka"
+)
+
+// TestFaultCompactKillIntegration SIGKILLs the compactor 10 times, each
+// time inside a compaction (every step is held 200 ms so the kills land
+// between its steps), while a sink lands live ticks from Apache Kafka into
+// hour partitions that close every two seconds (the ticks' event times
+// march through past hours). A reader loop runs `stocklake query`
+// throughout and must never see more rows than were sent, fewer rows than
+// it saw before, or a trade twice. At the end pyarrow, reading the
+// catalog's partition locations, finds every (symbol, trade_id) once.
+func TestFaultCompactKillIntegration(t *testing.T) {
+	brokers := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS")["STOCKLAKE_KAFKA_BROKERS"]
+	py := pythonWithPyarrow(t)
+	const kills = 10
+	fc := newFaultCase(t, "compactor SIGKILLed inside compactions")
+	fc.Detail = fmt.Sprintf("stocklake compact SIGKILLed %d times inside compactions while a sink lands 1,500 ticks/s into hour partitions closing every 2 s; reader loop through stocklake query; pyarrow over the catalog's partition locations", kills)
+	ctx := context.Background()
+	topic, group := uniqueName("fault-compact-"), uniqueName("fault-compact-sink-")
+	dir := t.TempDir()
+	lakeDir := filepath.Join(dir, "lake")
+	lake, cat := "file://"+lakeDir, "sqlite://"+filepath.Join(dir, "catalog.db")
+	store, err := file.New(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
+	prod, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(prod.Client()).CreateTopic(ctx, 3, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	// Ticks 3,000 per hour of 2026-10-01 onwards, 1,500 a second: each hour
+	// partition fills in 2 s and is then closed.
+	const rate, perHour = 1500, 3000
+	n := faultLength(120_000, 300_000)
+	var sent atomic.Int64
+	tick := func(i int, ts time.Time) stocklake.Tick {
+		return stocklake.Tick{Symbol: fmt.Sprintf("S%02d", i%30), Time: ts, Price: float64(i%5000)/10 + 1, Size: 1,
+			Exchange: "XNAS", TradeID: strconv.Itoa(i), Source: "fault"}
+	}
+	produced := make(chan error, 1)
+	go func() {
+		base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+		start := time.Now()
+		for i := range n {
+			if i%rate == 0 {
+				time.Sleep(time.Until(start.Add(time.Duration(i/rate) * time.Second)))
+			}
+			tk := tick(i, base.Add(time.Duration(i)*time.Hour/perHour))
+			sent.Add(1)
+			if err := prod.Produce(ctx, stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
+				produced <- err
+				return
+			}
+		}
+		produced <- prod.Flush(ctx)
+	}()
+
+	sinker := startProc(t, "sink", true, envWith(), "sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake,
+		"--catalog", cat, "--database", "market", "--table", "ticks", "--flush-interval", "500ms", "--log-level", "info")
+	waitMetric(t, sinker, "stocklake_sink_rows_total", 0, time.Minute)
+
+	// The reader loop.
+	stopReader := make(chan struct{})
+	var (
+		readerWG  sync.WaitGroup
+		reads     int
+		readerBad []string
+	)
+	readerWG.Add(1)
+	go func() {
+		defer readerWG.Done()
+		last := int64(0)
+		for {
+			select {
+			case <-stopReader:
+				return
+			default:
+			}
+			bound := sent.Load()
+			out, err := exec.Command(stocklakeBinary(t), "query", "--catalog", cat, "--lake", lake, "--format", "csv",
+				"SELECT count(*), count(DISTINCT trade_id) FROM market.ticks").CombinedOutput()
+			if err != nil {
+				if strings.Contains(string(out), "does not exist") || strings.Contains(string(out), "not found") {
+					continue // the table is not registered yet
+				}
+				readerBad = append(readerBad, fmt.Sprintf("query: %v: %s", err, out))
+				continue
+			}
+			var rows, distinct int64
+			if _, err := fmt.Sscanf(strings.Split(string(out), "\n")[1], "\"%d\",\"%d\"", &rows, &distinct); err != nil {
+				readerBad = append(readerBad, fmt.Sprintf("query answer %q", out))
+				continue
+			}
+			reads++
+			switch {
+			case rows > bound:
+				readerBad = append(readerBad, fmt.Sprintf("count %d above the %d ticks sent", rows, bound))
+			case rows < last:
+				readerBad = append(readerBad, fmt.Sprintf("count went down from %d to %d", last, rows))
+			case distinct != rows:
+				readerBad = append(readerBad, fmt.Sprintf("%d rows but %d distinct trades", rows, distinct))
+			}
+			last = rows
+		}
+	}()
+
+	// The kill loop: each compactor is killed at a random moment after it
+	// has started holding a compaction step.
+	env := envWith(faultCompactDelayEnv + "=200ms")
+	compactArgs := []string{"compact", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "3s", "--grace", "10s", "--every", "300ms", "--stale-after", "2s"}
+	pendingKills := 0
+	for k := range kills {
+		c := startProc(t, fmt.Sprintf("compact-%d", k), false, env, compactArgs...)
+		deadline := time.Now().Add(time.Minute)
+		for !c.logContains("compaction step held") {
+			if !c.running() || time.Now().After(deadline) {
+				t.Fatalf("compactor %d never started a compaction (running %v)", k, c.running())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
+		c.kill()
+		fc.Kills++
+		st, _, err := stocklake.ReadCompactionState(ctx, store, "ticks/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range st.Partitions {
+			if p.Next != nil {
+				pendingKills++
+				break
+			}
+		}
+	}
+	fc.KillsInCompaction = pendingKills
+	t.Logf("%d kills, %d left a compaction pending", fc.Kills, pendingKills)
+	if pendingKills == 0 {
+		t.Fatalf("none of the %d kills landed inside a compaction", kills)
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	// A last compactor runs unharmed alongside the sink, finishing what the
+	// killed ones left.
+	final := startProc(t, "compact-final", false, envWith(), compactArgs...)
+	waitCaughtUp(t, ctx, brokers, group, topic, 3*time.Minute, sinker)
+	sinker.terminate()
+
+	// A few ticks of the current hour make the sinks' last batches (which
+	// their manifests keep) land in an open partition, so every past one
+	// can be compacted; then one more pass with no age limit.
+	extra := 90
+	now := time.Now().UTC()
+	for i := range extra {
+		tk := tick(n+i, now)
+		if err := prod.Produce(ctx, stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := prod.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close(ctx)
+	sinker = startProc(t, "sink-2", false, envWith(), "sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake,
+		"--catalog", cat, "--database", "market", "--table", "ticks", "--exit-when-idle", "--log-level", "info")
+	sinker.wait(2 * time.Minute)
+	final.terminate()
+	close(stopReader)
+	readerWG.Wait()
+	out, err := exec.Command(stocklakeBinary(t), "compact", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "1ns", "--grace", "0", "--stale-after", "1ns").CombinedOutput()
+	if err != nil {
+		t.Fatalf("final compaction: %v\n%s", err, out)
+	}
+	t.Logf("final compaction: %s", strings.TrimSpace(string(out)))
+	t.Logf("reader loop: %d answers", reads)
+	if len(readerBad) > 0 {
+		t.Fatalf("reader loop: %d bad answers of %d, e.g. %s", len(readerBad), reads+len(readerBad), readerBad[0])
+	}
+
+	parts, err := exec.Command(stocklakeBinary(t), "catalog", "partitions", "ticks", "--catalog", cat, "--database", "market", "--format", "json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf := filepath.Join(dir, "partitions.json")
+	os.WriteFile(pf, parts, 0o644)
+	var locs []stocklake.Partition
+	json.Unmarshal(parts, &locs)
+	compacted := 0
+	for _, p := range locs {
+		if strings.Contains(p.Location, stocklake.CompactedFolder) {
+			compacted++
+		}
+	}
+	total := int64(n + extra)
+	vout, verr := exec.Command(py, filepath.Join(repoRoot(t), "scripts", "verify_partitions.py"), pf, strconv.FormatInt(total, 10)).CombinedOutput()
+	t.Logf("pyarrow over %d catalog partitions (%d compacted): %s", len(locs), compacted, strings.TrimSpace(string(vout)))
+	var c lakeCount
+	json.Unmarshal(vout, &c)
+	fc.Produced, fc.Landed, fc.Distinct, fc.Duplicates = total, c.Rows, c.Distinct, c.Duplicated
+	if verr != nil {
+		t.Fatalf("the catalog's partitions do not hold each of the %d ticks once: %v", total, verr)
+	}
+	if compacted < len(locs)/2 {
+		t.Errorf("only %d of %d partitions were compacted", compacted, len(locs))
+	}
+}
