@@ -85,48 +85,62 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 		"--catalog", cat, "--database", "market", "--table", "ticks", "--flush-interval", "500ms", "--log-level", "info")
 	waitMetric(t, sinker, "stocklake_sink_rows_total", 0, time.Minute)
 
-	// The reader loop.
+	// The reader loop. Every tick produced, the 90 at the end too, is
+	// counted in sent before it is produced, so a count above sent is a row
+	// read twice.
 	stopReader := make(chan struct{})
 	var (
 		readerWG  sync.WaitGroup
 		reads     int
 		readerBad []string
+		last      int64
 	)
+	// read runs one count through stocklake query and judges it; ok is
+	// false when the table is not registered yet (a "not found" before any
+	// row was read; after that, e.g. a file deleted under a query, it is a
+	// bad answer).
+	read := func() (rows int64, bad string, ok bool) {
+		bound := sent.Load()
+		out, err := exec.Command(stocklakeBinary(t), "query", "--catalog", cat, "--lake", lake, "--format", "csv",
+			"SELECT count(*), count(DISTINCT trade_id) FROM market.ticks").CombinedOutput()
+		if err != nil {
+			if last == 0 && (strings.Contains(string(out), "does not exist") || strings.Contains(string(out), "not found")) {
+				return 0, "", false // the table is not registered yet
+			}
+			return 0, fmt.Sprintf("query: %v: %s", err, out), true
+		}
+		var distinct int64
+		if _, err := fmt.Sscanf(strings.Split(string(out), "\n")[1], "\"%d\",\"%d\"", &rows, &distinct); err != nil {
+			return 0, fmt.Sprintf("query answer %q", out), true
+		}
+		switch {
+		case rows > bound:
+			bad = fmt.Sprintf("count %d above the %d ticks sent", rows, bound)
+		case rows < last:
+			bad = fmt.Sprintf("count went down from %d to %d", last, rows)
+		case distinct != rows:
+			bad = fmt.Sprintf("%d rows but %d distinct trades", rows, distinct)
+		}
+		last = rows
+		return rows, bad, true
+	}
 	readerWG.Add(1)
 	go func() {
 		defer readerWG.Done()
-		last := int64(0)
 		for {
 			select {
 			case <-stopReader:
 				return
 			default:
 			}
-			bound := sent.Load()
-			out, err := exec.Command(stocklakeBinary(t), "query", "--catalog", cat, "--lake", lake, "--format", "csv",
-				"SELECT count(*), count(DISTINCT trade_id) FROM market.ticks").CombinedOutput()
-			if err != nil {
-				if strings.Contains(string(out), "does not exist") || strings.Contains(string(out), "not found") {
-					continue // the table is not registered yet
-				}
-				readerBad = append(readerBad, fmt.Sprintf("query: %v: %s", err, out))
-				continue
-			}
-			var rows, distinct int64
-			if _, err := fmt.Sscanf(strings.Split(string(out), "\n")[1], "\"%d\",\"%d\"", &rows, &distinct); err != nil {
-				readerBad = append(readerBad, fmt.Sprintf("query answer %q", out))
+			_, bad, ok := read()
+			if !ok {
 				continue
 			}
 			reads++
-			switch {
-			case rows > bound:
-				readerBad = append(readerBad, fmt.Sprintf("count %d above the %d ticks sent", rows, bound))
-			case rows < last:
-				readerBad = append(readerBad, fmt.Sprintf("count went down from %d to %d", last, rows))
-			case distinct != rows:
-				readerBad = append(readerBad, fmt.Sprintf("%d rows but %d distinct trades", rows, distinct))
+			if bad != "" {
+				readerBad = append(readerBad, bad)
 			}
-			last = rows
 		}
 	}()
 
@@ -179,6 +193,7 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	now := time.Now().UTC()
 	for i := range extra {
 		tk := tick(n+i, now)
+		sent.Add(1)
 		if err := prod.Produce(ctx, stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
 			t.Fatal(err)
 		}
@@ -202,6 +217,12 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	if len(readerBad) > 0 {
 		t.Fatalf("reader loop: %d bad answers of %d, e.g. %s", len(readerBad), reads+len(readerBad), readerBad[0])
 	}
+	// One more read, now that every tick has landed and been compacted:
+	// exactly the ticks sent (the 90 late ones too), each once.
+	total := int64(n + extra)
+	if rows, bad, ok := read(); !ok || bad != "" || rows != total {
+		t.Fatalf("reader after the final compaction: %d rows (%s), want the %d ticks sent", rows, bad, total)
+	}
 
 	parts, err := exec.Command(stocklakeBinary(t), "catalog", "partitions", "ticks", "--catalog", cat, "--database", "market", "--format", "json").Output()
 	if err != nil {
@@ -217,7 +238,6 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 			compacted++
 		}
 	}
-	total := int64(n + extra)
 	vout, verr := exec.Command(py, filepath.Join(repoRoot(t), "scripts", "verify_partitions.py"), pf, strconv.FormatInt(total, 10)).CombinedOutput()
 	t.Logf("pyarrow over %d catalog partitions (%d compacted): %s", len(locs), compacted, strings.TrimSpace(string(vout)))
 	var c lakeCount
