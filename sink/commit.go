@@ -191,19 +191,15 @@ func (s *Sink) lostOwnership(ps *partState, err error) {
 // flush writes a partition's batch to the lake and commits its offsets,
 // following the protocol in the package documentation.
 func (s *Sink) flush(ctx context.Context, ps *partState) error {
-	if s.cfg.Committer != nil {
-		return s.flushIceberg(ctx, ps)
-	}
 	b := ps.b
 	if b == nil {
 		return nil
 	}
-	if s.topicID == "" {
-		id, err := s.topicIDRetry(ctx)
-		if err != nil {
-			return err
-		}
-		s.topicID = id
+	if err := s.ensureTopicID(ctx); err != nil {
+		return err
+	}
+	if s.cfg.Committer != nil {
+		return s.flushIceberg(ctx, ps)
 	}
 	if !ps.own.claimed {
 		// Not claimed at assignment (the topic ID was not known then).
@@ -345,6 +341,19 @@ func (s *Sink) commitPending(ctx context.Context, ps *partState, force bool) err
 	}
 	ps.pending, ps.pendingCommit, ps.failedCommits = nil, -1, 0
 	ps.own.commitBackoff, ps.own.commitRetryAt = 0, time.Time{}
+	return nil
+}
+
+// ensureTopicID reads the topic's ID if the assignment could not.
+func (s *Sink) ensureTopicID(ctx context.Context) error {
+	if s.topicID != "" {
+		return nil
+	}
+	id, err := s.topicIDRetry(ctx)
+	if err != nil {
+		return err
+	}
+	s.topicID = id
 	return nil
 }
 

@@ -120,18 +120,9 @@ func (s *Sink) adjustIcebergOffsets(_ context.Context, offs map[string]map[int32
 
 // flushIceberg writes a partition's batch as data files and commits them
 // with the batch's offsets in one table snapshot (see TableCommitter).
+// flush has checked that ps holds a batch and that the topic ID is known.
 func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 	b := ps.b
-	if b == nil {
-		return nil
-	}
-	if s.topicID == "" {
-		id, err := s.topicIDRetry(ctx)
-		if err != nil {
-			return err
-		}
-		s.topicID = id
-	}
 	s.iceSeq++
 	files := make([]stocklake.LakeFile, 0, len(b.order))
 	var buf bytes.Buffer
