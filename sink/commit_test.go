@@ -589,3 +589,46 @@ func TestSinkZombiePausedAfterManifestIsFenced(t *testing.T) {
 		})
 	}
 }
+
+// manifestReadBlocker makes the claim's manifest read wait until released,
+// then fail with the caller's context error, as a read does when the sink
+// is stopped during an assignment.
+type manifestReadBlocker struct {
+	stocklake.ObjectStore
+	reading chan struct{}
+	once    sync.Once
+}
+
+func (m *manifestReadBlocker) GetVersion(ctx context.Context, key string) ([]byte, string, error) {
+	if strings.HasPrefix(key, "_stocklake/sink/") && !strings.HasSuffix(key, "table.json") && strings.Contains(key, ".json") {
+		m.once.Do(func() { close(m.reading) })
+		<-ctx.Done()
+		return nil, "", ctx.Err()
+	}
+	return m.ObjectStore.GetVersion(ctx, key)
+}
+
+// A sink stopped (SIGTERM) while the group assigned it partitions, with
+// the claim's manifest read cut short by the shutdown, exited with "cannot
+// take over partition" (status 1; the fault suite's group case saw it).
+// A shutdown is not a failure: the partition is left to its next owner.
+func TestSinkStoppedDuringClaimExitsCleanly(t *testing.T) {
+	kc := newCluster(t, "ticks")
+	produceTicks(t, kc, "ticks", testTicks(100))
+	fs, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &manifestReadBlocker{ObjectStore: fs, reading: make(chan struct{})}
+	_, done, stop := startSink(t, Config{Kafka: kc, Topic: "ticks", Store: st, FlushInterval: time.Hour}, nil)
+	select {
+	case <-st.reading:
+	case <-done:
+		t.Fatalf("sink stopped before claiming: %v", stop())
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sink never read a manifest to claim a partition")
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("sink stopped during a claim returned %v, want a clean shutdown", err)
+	}
+}

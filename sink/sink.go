@@ -713,6 +713,13 @@ func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[stri
 			// writes (a zombie) is refused from here on; with no topic ID
 			// yet, the first flush claims it.
 			if err := s.claim(ctx, ps); err != nil {
+				if ctx.Err() != nil {
+					// Stopping while the group assigned: the partition
+					// stays unclaimed and uncommitted; its next owner
+					// reads it. Not an error of the sink.
+					s.log.Info("stopping before the partition was claimed; its next owner reads it", "partition", p)
+					continue
+				}
 				s.setFatal(fmt.Errorf("cannot take over partition %d: %w", p, err))
 				continue
 			}
