@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -61,6 +62,9 @@ func runSinkWith(t *testing.T, cfg Config, setup func(*Sink), cond func(*Sink) b
 		case <-done:
 			return s, stop()
 		case <-deadline:
+			if os.Getenv("SINK_TEST_LOG") != "" {
+				pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+			}
 			stop()
 			t.Fatalf("sink did not reach its goal in 30s: %d records, %d rows, %d commits, last error %q",
 				s.Stats().Records.Load(), s.Stats().Rows.Load(), s.Stats().Commits.Load(), s.LastError())

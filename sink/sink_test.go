@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,38 +78,7 @@ func produceTicks(t *testing.T, kc kafka.Config, topic string, ticks []stocklake
 // then stops it and returns Run's error.
 func runSinkUntil(t *testing.T, cfg Config, cond func(*Sink) bool) (*Sink, error) {
 	t.Helper()
-	if cfg.Logger == nil {
-		var w io.Writer = io.Discard
-		if os.Getenv("SINK_TEST_LOG") != "" {
-			w = os.Stderr
-		}
-		cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	deadline := time.After(30 * time.Second)
-	for !cond(s) {
-		select {
-		case err := <-done:
-			cancel()
-			return s, err
-		case <-deadline:
-			if os.Getenv("SINK_TEST_LOG") != "" {
-				pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
-			}
-			cancel()
-			<-done
-			t.Fatalf("sink did not reach its goal in 30s: %d records, %d rows", s.Stats().Records.Load(), s.Stats().Rows.Load())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	cancel()
-	return s, <-done
+	return runSinkWith(t, cfg, nil, cond)
 }
 
 // readLakeTicks reads every tick Parquet object under table.
