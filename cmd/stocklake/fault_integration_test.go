@@ -69,11 +69,12 @@ func waitMetric(t *testing.T, p *proc, name string, min float64, timeout time.Du
 // on the suite's S3 server.
 func TestFaultKafkaRestartIntegration(t *testing.T) {
 	requireEnv(t, "STOCKLAKE_KAFKA_BROKERS") // the suite runs with the services up
+	s3 := sharedS3(t)
 	outage := faultLength(10*time.Second, 30*time.Second)
 	const name = "Kafka broker stopped mid-stream"
 	fc := newFaultCase(t, name)
 	fc.Detail = fmt.Sprintf("own Apache Kafka stopped (SIGTERM) for %v while producing %d ticks/s and sinking, then restarted on its data", outage, faultRate)
-	ice := newIceVariant(t, name, sharedS3(t))
+	ice := newIceVariant(t, name, s3)
 	ice.fc.Detail = fc.Detail
 	ctx := context.Background()
 	svc := startOwnService(t, "kafka")
