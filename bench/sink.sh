@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# bench/sink.sh: sink throughput from a pre-filled topic to Parquet on local disk.
+# bench/sink.sh: sink throughput from a pre-filled topic to Parquet on local disk,
+# as a Hive table and as an Iceberg table, in the same run.
 #
 #   bench/sink.sh [--bin BIN] [--json FILE] [TICKS]     TICKS default 10,000,000
 #
 # Starts `stocklake broker` (in-memory) in its own process, fills a 3-partition
 # topic with TICKS simulated ticks, then times `stocklake sink --exit-when-idle`
-# landing all of them into a fresh file:// lake, and prints records/s, records
-# per CPU-second (user+sys) and peak RSS of the sink process. Uses GNU time
-# (apt-get install time).
+# landing all of them into a fresh file:// lake twice, one after the other on
+# the same topic (each in a consumer group of its own): with --table-format
+# hive, then with --table-format iceberg (an Iceberg table in a fresh SQLite
+# catalog, the lake its warehouse). It prints records/s, records per
+# CPU-second (user+sys) and peak RSS of each sink process side by side, with
+# the Iceberg/Hive ratios (issue 16 asks for Iceberg records per CPU-second
+# within 10% of Hive's). Uses GNU time (apt-get install time).
 #
 # --bin BIN (or STOCKLAKE_BIN) uses that stocklake binary instead of building
-# ./cmd/stocklake; --json FILE also writes the figures as a JSON object.
+# ./cmd/stocklake; --json FILE also writes the figures as a JSON object (the
+# Hive figures under the keys they always had, the Iceberg ones prefixed
+# iceberg_, and iceberg_cpu_ratio = Iceberg / Hive records per CPU-second).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STOCKLAKE_BIN:-}
@@ -19,7 +26,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --bin) bin=$2; shift 2 ;;
     --json) json=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "bench/sink.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -42,27 +49,52 @@ start=$(date +%s.%N)
 "$bin" produce --brokers "127.0.0.1:$port" --topic ticks --source sim --count "$ticks" --seed 1 --log-level warn 2>/dev/null
 produce_secs=$(python3 -c "print($(date +%s.%N)-$start)")
 echo "produce: $(python3 -c "print(f'{$ticks/$produce_secs:,.0f}')") ticks/s" >&2
-/usr/bin/time -f '%e %U %S %M' -o "$work/time" \
-  "$bin" sink --brokers "127.0.0.1:$port" --topic ticks --lake "file://$work/lake" \
-  --exit-when-idle --log-level warn
-read -r wall user sys rss_kb < "$work/time"
+# run_sink NAME FLAGS...: time one sink run into $work/NAME.time.
+run_sink() {
+  local name=$1
+  shift
+  echo "sink: --table-format $name..." >&2
+  /usr/bin/time -f '%e %U %S %M' -o "$work/$name.time" \
+    "$bin" sink --brokers "127.0.0.1:$port" --topic ticks --group "bench-$name" \
+    --exit-when-idle --log-level warn "$@"
+}
+run_sink hive --lake "file://$work/lake"
+run_sink iceberg --lake "file://$work/icelake" --table-format iceberg --catalog "sqlite://$work/catalog.db"
 files=$(find "$work/lake/ticks" -name '*.parquet' | wc -l)
 bytes=$(du -sb "$work/lake/ticks" | cut -f1)
-python3 - "$ticks" "$wall" "$user" "$sys" "$rss_kb" "$files" "$bytes" "$produce_secs" "$json" <<'PY'
+ice_files=$(find "$work/icelake" -path '*/data/*' -name '*.parquet' | wc -l)
+ice_bytes=$(find "$work/icelake" -path '*/data/*' -name '*.parquet' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+python3 - "$ticks" "$work/hive.time" "$work/iceberg.time" "$files" "$bytes" "$ice_files" "$ice_bytes" "$produce_secs" "$json" <<'PY'
 import json, sys
-n, wall, user, sys_, rss, files, size, produce = int(sys.argv[1]), *map(float, sys.argv[2:5]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), float(sys.argv[8])
-out = sys.argv[9]
-cpu = user + sys_
-print(f"sink: {n:,} ticks in {wall:.2f}s wall, {cpu:.2f}s CPU")
-print(f"  records/s:            {n/wall:,.0f}")
-print(f"  records per CPU-sec:  {n/cpu:,.0f}")
-print(f"  peak RSS:             {rss/1024:,.0f} MiB")
-print(f"  lake:                 {files} Parquet files, {size/1e6:,.1f} MB ({size/n:.1f} bytes/tick)")
+n = int(sys.argv[1])
+def run(path):
+    wall, user, sys_, rss = open(path).read().split()
+    wall, user, sys_ = float(wall), float(user), float(sys_)
+    return {"wall_seconds": wall, "user_seconds": user, "sys_seconds": sys_, "cpu_seconds": user + sys_,
+            "records_per_second": n / wall, "records_per_cpu_second": n / (user + sys_), "peak_rss_mib": int(rss) / 1024}
+hive, ice = run(sys.argv[2]), run(sys.argv[3])
+files, size, ice_files, ice_size = map(int, sys.argv[4:8])
+produce, out = float(sys.argv[8]), sys.argv[9]
+print(f"sink: {n:,} ticks, the same topic landed twice")
+print(f"  {'':24}{'hive':>14}{'iceberg':>14}{'iceberg/hive':>14}")
+def line(label, key, fmt):
+    print(f"  {label:24}{fmt(hive[key]):>14}{fmt(ice[key]):>14}{ice[key] / hive[key]:>14.2f}")
+count = lambda v: f"{v:,.0f}"
+line("records/s", "records_per_second", count)
+line("records per CPU-sec", "records_per_cpu_second", count)
+line("CPU seconds", "cpu_seconds", lambda v: f"{v:.2f}")
+line("wall seconds", "wall_seconds", lambda v: f"{v:.2f}")
+line("peak RSS (MiB)", "peak_rss_mib", count)
+print(f"  {'Parquet files':24}{files:>14,}{ice_files:>14,}")
+print(f"  {'bytes/tick':24}{size / n:>14.1f}{ice_size / n:>14.1f}")
 if out:
+    res = {"bench": "sink", "ticks": n, **hive, "parquet_files": files, "lake_bytes": size, "bytes_per_tick": size / n,
+           "produce_seconds": produce, "produce_per_second": n / produce}
+    res.update({"iceberg_" + k: v for k, v in ice.items()})
+    res.update({"iceberg_data_files": ice_files, "iceberg_bytes_per_tick": ice_size / n,
+                "iceberg_cpu_ratio": ice["records_per_cpu_second"] / hive["records_per_cpu_second"],
+                "iceberg_wall_ratio": ice["records_per_second"] / hive["records_per_second"]})
     with open(out, "w") as f:
-        json.dump({"bench": "sink", "ticks": n, "wall_seconds": wall, "user_seconds": user, "sys_seconds": sys_,
-                   "cpu_seconds": cpu, "records_per_second": n / wall, "records_per_cpu_second": n / cpu,
-                   "peak_rss_mib": rss / 1024, "parquet_files": files, "lake_bytes": size, "bytes_per_tick": size / n,
-                   "produce_seconds": produce, "produce_per_second": n / produce}, f, indent=2)
+        json.dump(res, f, indent=2)
         f.write("\n")
 PY

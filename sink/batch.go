@@ -202,6 +202,11 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 			}
 		}
 		ps.manifest = nil
+		if s.cfg.Committer != nil {
+			if err := s.skipSentDeadLetters(ctx, ps, r.Offset); err != nil {
+				return err
+			}
+		}
 	}
 	ps.next = r.Offset + 1
 	var pathBuf [64]byte

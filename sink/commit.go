@@ -307,7 +307,7 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 	ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
 	s.log.Debug("batch written", "partition", ps.partition, "first", b.first, "last", b.last, "rows", rows, "objects", len(keys))
 	if s.cfg.BeforeCommit != nil {
-		s.cfg.BeforeCommit(ctx, ps.partition)
+		s.cfg.BeforeCommit(ctx, ps.partition, b.last+1)
 	}
 	return s.commitPending(ctx, ps, true)
 }

@@ -353,6 +353,45 @@ func (s *Sink) scanDeadLetters(ctx context.Context, p int32, from, resumeAt int6
 	return seen, err
 }
 
+// skipSentDeadLetters is the table mode's resume of exactly-once dead
+// letters: a partition resumes at the table's offset, and batches after it
+// that were written but never committed may have sent their dead letters.
+// The table records no dead-letter offsets, so the dead-letter partition is
+// read from its start (dead letters are rare; it is read once per
+// assignment) for those of source offsets at or after offset, which are not
+// sent again. A dead-letter topic that does not exist holds none (it is not
+// created here).
+func (s *Sink) skipSentDeadLetters(ctx context.Context, ps *partState, offset int64) error {
+	if s.dlqParts == 0 {
+		var exists bool
+		if err := s.retry(ctx, "read dead-letter topic", func() error {
+			md, err := kadm.NewClient(s.dlq).Metadata(ctx, s.cfg.DLQTopic)
+			if err != nil {
+				return err
+			}
+			d, ok := md.Topics[s.cfg.DLQTopic]
+			exists = ok && d.Err == nil && len(d.Partitions) > 0
+			return nil
+		}); err != nil {
+			return err
+		}
+		if !exists {
+			ps.dlqSeen = nil
+			return nil
+		}
+	}
+	seen, err := s.scanDeadLetters(ctx, ps.partition, 0, offset)
+	if err != nil {
+		return err
+	}
+	if len(seen) > 0 {
+		s.log.Info("resuming after uncommitted dead letters; those already sent are not sent again", "partition", ps.partition,
+			"offset", offset, "dead_letters", len(seen))
+	}
+	ps.dlqSeen, ps.dlqSeenFrom = seen, 0
+	return nil
+}
+
 // uncommittedDLQFrom returns the lowest DLQFrom of the manifest's batches
 // not committed when the partition resumes at offset, if any has one.
 func (m *manifest) uncommittedDLQFrom(offset int64) (int64, bool) {

@@ -76,7 +76,7 @@ func TestSinkBeforeCommitRunsBetweenWriteAndCommit(t *testing.T) {
 	var mu sync.Mutex
 	var holds []*held
 	cfg := Config{Kafka: kc, Topic: "ticks", Group: "hooks", Store: st, MaxRows: 700, FlushInterval: time.Hour,
-		BeforeCommit: func(ctx context.Context, p int32) {
+		BeforeCommit: func(ctx context.Context, p int32, _ int64) {
 			h := &held{partition: p, committed: -1, commit: -1}
 			offs, err := adm.FetchOffsets(ctx, "hooks")
 			if err != nil {

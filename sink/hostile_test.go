@@ -334,7 +334,12 @@ func TestSinkBoundsOpenPartitions(t *testing.T) { testBoundsOpenPartitions(t, fa
 // batch's dead letters are sent and before its offsets are committed. The
 // next run reads the batch again; the dead-letter topic must hold each bad
 // record once.
-func testDeadLettersExactlyOnceAcrossCrash(t *testing.T, open openTopic) {
+// testDeadLettersExactlyOnceAcrossCrash crashes a sink between sending a
+// batch's dead letters and committing the batch, then resumes: every dead
+// letter must be in the dead-letter topic once. With ice, the lake is an
+// Iceberg table, so the resumed sink starts from the table's snapshot
+// offsets (there is no manifest to say which dead letters were sent).
+func testDeadLettersExactlyOnceAcrossCrash(t *testing.T, open openTopic, ice bool) {
 	kc, topic := open(t, "ticks")
 	good := testTicks(3000)
 	var keys, values [][]byte
@@ -350,11 +355,19 @@ func testDeadLettersExactlyOnceAcrossCrash(t *testing.T, open openTopic) {
 		}
 	}
 	produceValues(t, kc, topic, keys, values)
-	st, _ := file.New(t.TempDir())
+	var st stocklake.ObjectStore
+	st, _ = file.New(t.TempDir())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var l iceLake
+	var committer TableCommitter // nil: Hive
+	if ice {
+		l = newIceLake(t)
+		st, committer = l.store, l.table
+	}
 
 	// Run 1 dies between sending a batch's dead letters and committing.
-	s1, err := New(Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: SchemaTick, MaxRows: 400, FlushInterval: time.Hour, Logger: logger})
+	s1, err := New(Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: SchemaTick, MaxRows: 400, FlushInterval: time.Hour, Logger: logger,
+		Committer: committer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,16 +388,24 @@ func testDeadLettersExactlyOnceAcrossCrash(t *testing.T, open openTopic) {
 		t.Fatalf("run 1 did not crash after sending dead letters (%d sent)", s1.Stats().DeadLetters.Load())
 	}
 	// Run 2 resumes from the committed offsets and finishes.
-	s2, err := runSinkUntil(t, Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: SchemaTick, MaxRows: 700, FlushInterval: 50 * time.Millisecond,
-		ExitWhenIdle: true},
+	cfg2 := Config{Kafka: kc, Topic: topic, Group: topic + "-sink", Store: st, Schema: SchemaTick, MaxRows: 700, FlushInterval: 50 * time.Millisecond,
+		ExitWhenIdle: true}
+	if ice {
+		cfg2.Committer = l.open(t) // as another process would
+	}
+	s2, err := runSinkUntil(t, cfg2,
 		func(s *Sink) bool {
 			return false // until it has caught up and exits
 		})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _ := readLakeTicks(t, st, TableName(topic))
-	assertExactlyOnce(t, rows, good)
+	if ice {
+		l.assertTableExactlyOnce(t, good)
+	} else {
+		rows, _ := readLakeTicks(t, st, TableName(topic))
+		assertExactlyOnce(t, rows, good)
+	}
 	dl := readDLQ(t, kc, topic+".dlq")
 	for _, r := range dl {
 		sent[string(r.Value)]--
@@ -401,7 +422,13 @@ func testDeadLettersExactlyOnceAcrossCrash(t *testing.T, open openTopic) {
 }
 
 func TestSinkDeadLettersExactlyOnceAcrossCrash(t *testing.T) {
-	testDeadLettersExactlyOnceAcrossCrash(t, fakeTopic)
+	testDeadLettersExactlyOnceAcrossCrash(t, fakeTopic, false)
+}
+
+// TestIcebergSinkDeadLettersExactlyOnceAcrossCrash: the same with the
+// offsets carried by an Iceberg table.
+func TestIcebergSinkDeadLettersExactlyOnceAcrossCrash(t *testing.T) {
+	testDeadLettersExactlyOnceAcrossCrash(t, fakeTopic, true)
 }
 
 // TestSinkRefusesLongTableName: object file names start with the table
@@ -454,5 +481,6 @@ func TestSinkHostileInputIntegration(t *testing.T) {
 	t.Run("future event times", func(t *testing.T) { testRefusesFutureEventTimes(t, real) })
 	t.Run("poison partition value", func(t *testing.T) { testPoisonPartitionValue(t, real) })
 	t.Run("open partitions", func(t *testing.T) { testBoundsOpenPartitions(t, real) })
-	t.Run("dead letters exactly once across a crash", func(t *testing.T) { testDeadLettersExactlyOnceAcrossCrash(t, real) })
+	t.Run("dead letters exactly once across a crash", func(t *testing.T) { testDeadLettersExactlyOnceAcrossCrash(t, real, false) })
+	t.Run("dead letters exactly once across a crash, Iceberg", func(t *testing.T) { testDeadLettersExactlyOnceAcrossCrash(t, real, true) })
 }

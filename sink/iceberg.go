@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,8 +35,10 @@ import (
 //
 // Only tick tables are supported so far, and PartitionPath must depend on
 // nothing but the hour of the tick's time (day, hour or month partitioning,
-// or none): the sink asks it once per hour of event time. Dead letters of a
-// batch written but not committed before a crash are sent again.
+// or none): the sink asks it once per hour of event time. Dead letters are
+// sent exactly once: on resume the sink reads the dead-letter partition for
+// those that uncommitted batches after the table's offset already sent
+// (skipSentDeadLetters).
 type TableCommitter interface {
 	stocklake.OffsetTable
 	// PartitionPath is the folder of tk's table partition, relative to the
@@ -90,17 +93,20 @@ func (s *Sink) assignIceberg(ctx context.Context, cl *kgo.Client, assigned map[s
 	}
 	s.iceMu.Lock()
 	defer s.iceMu.Unlock()
+	from := map[string]int64{} // for the log: where each partition resumes
 	for _, p := range assigned[s.cfg.Topic] {
 		ps := &partState{partition: p, next: -1, pendingCommit: -1, tableNext: -1}
 		if o, ok := offs[stocklake.TopicPartition{TopicID: s.topicID, Partition: p}]; ok {
 			ps.tableNext = o
 			s.iceSeek[p] = o
+			from[strconv.Itoa(int(p))] = o
 		} else {
 			delete(s.iceSeek, p)
 		}
 		s.parts[p] = ps
 	}
-	s.log.Info("partitions assigned; resuming from the table's offsets", "partitions", assigned[s.cfg.Topic], "topic_id", s.topicID)
+	s.log.Info("partitions assigned; resuming from the table's offsets", "partitions", assigned[s.cfg.Topic], "topic_id", s.topicID,
+		"table_offsets", from)
 }
 
 // adjustIcebergOffsets replaces the group's offsets of assigned partitions
@@ -159,7 +165,7 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 	}
 	rng := stocklake.OffsetRange{TopicPartition: stocklake.TopicPartition{TopicID: s.topicID, Partition: ps.partition}, Start: start, End: b.last + 1}
 	if s.cfg.BeforeCommit != nil {
-		s.cfg.BeforeCommit(ctx, ps.partition)
+		s.cfg.BeforeCommit(ctx, ps.partition, b.last+1)
 	}
 	if s.beforeTableCommit != nil {
 		if err := s.beforeTableCommit(ps.partition); err != nil {

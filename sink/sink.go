@@ -191,11 +191,12 @@ type Config struct {
 	// the committed offset (for tests and progress output).
 	OnCommit func(partition int32, offset int64)
 	// BeforeCommit, if set, is called after a batch's objects are written
-	// and before its offsets are committed, with the batch's partition. It
+	// and before its offsets are committed, with the batch's partition and
+	// the offset the commit will advance it to (its last offset + 1). It
 	// exists for fault injection (cmd/stocklake's
 	// STOCKLAKE_FAULT_COMMIT_DELAY holds it open so a test can kill the sink
 	// between the write and the commit). Default nil.
-	BeforeCommit func(ctx context.Context, partition int32)
+	BeforeCommit func(ctx context.Context, partition int32, end int64)
 	// Committer, if set, makes the table one that carries its own offsets
 	// (`--table-format iceberg`): batches are committed to it, with their
 	// offsets, instead of following the manifest protocol; see

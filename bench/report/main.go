@@ -234,15 +234,23 @@ func markdown(r report) string {
 	for _, s := range r.Stages {
 		switch s.Name {
 		case "sink":
-			section(&b, s, "Sink throughput", "A topic pre-filled with simulated ticks (in-memory `stocklake broker`, 3 partitions) is landed by `stocklake sink --exit-when-idle` into a fresh `file://` lake; CPU and peak RSS are the sink process's (GNU time). Wall time includes joining the group and the idle check at the end.", []row{
+			section(&b, s, "Sink throughput", "A topic pre-filled with simulated ticks (in-memory `stocklake broker`, 3 partitions) is landed by `stocklake sink --exit-when-idle` into a fresh `file://` lake, twice on the same topic: as a Hive table (`--table-format hive`) and then as an Iceberg table (`--table-format iceberg`, SQLite catalog); CPU and peak RSS are the sink process's (GNU time). Wall time includes joining the group and the idle check at the end.", []row{
 				{"ticks", "ticks", count},
-				{"records/s (wall)", "records_per_second", count},
-				{"records per CPU-second (user+sys)", "records_per_cpu_second", count},
-				{"CPU seconds", "cpu_seconds", fixed(2)},
-				{"wall seconds", "wall_seconds", fixed(2)},
-				{"peak RSS (MiB)", "peak_rss_mib", count},
-				{"Parquet files", "parquet_files", count},
-				{"lake bytes per tick", "bytes_per_tick", fixed(1)},
+				{"Hive: records/s (wall)", "records_per_second", count},
+				{"Hive: records per CPU-second (user+sys)", "records_per_cpu_second", count},
+				{"Hive: CPU seconds", "cpu_seconds", fixed(2)},
+				{"Hive: wall seconds", "wall_seconds", fixed(2)},
+				{"Hive: peak RSS (MiB)", "peak_rss_mib", count},
+				{"Hive: Parquet files", "parquet_files", count},
+				{"Hive: lake bytes per tick", "bytes_per_tick", fixed(1)},
+				{"Iceberg: records/s (wall)", "iceberg_records_per_second", count},
+				{"Iceberg: records per CPU-second (user+sys)", "iceberg_records_per_cpu_second", count},
+				{"Iceberg: CPU seconds", "iceberg_cpu_seconds", fixed(2)},
+				{"Iceberg: wall seconds", "iceberg_wall_seconds", fixed(2)},
+				{"Iceberg: peak RSS (MiB)", "iceberg_peak_rss_mib", count},
+				{"Iceberg: data files", "iceberg_data_files", count},
+				{"Iceberg / Hive records per CPU-second", "iceberg_cpu_ratio", fixed(2)},
+				{"Iceberg / Hive records/s", "iceberg_wall_ratio", fixed(2)},
 				{"topic fill rate (produce, ticks/s)", "produce_per_second", count},
 			})
 		case "freshness":
@@ -334,6 +342,10 @@ func summary(b *strings.Builder, st map[string]stage, faults []faultCase) {
 			line{"sink records/s", count(r["records_per_second"]), "sink"},
 			line{"sink records per CPU-second", count(r["records_per_cpu_second"]), "sink"},
 			line{"sink peak RSS", count(r["peak_rss_mib"]) + " MiB", "sink"})
+		if r["iceberg_records_per_cpu_second"] != nil {
+			ls = append(ls, line{"sink records per CPU-second, Iceberg table (Iceberg / Hive)",
+				fmt.Sprintf("%s (%s)", count(r["iceberg_records_per_cpu_second"]), fixed(2)(r["iceberg_cpu_ratio"])), "sink"})
+		}
 	}
 	if r := st["freshness"].Result; r != nil {
 		ls = append(ls, line{fmt.Sprintf("freshness p50 / p99 at %s ticks/s (achieved %s)", count(r["rate_target"]), count(r["rate_achieved"])),

@@ -16,7 +16,7 @@ func TestReport(t *testing.T) {
 	}
 	write("stages.tsv", "sink\t0\t36.1\tsink.json\tbench/sink.sh 10000000\t1.00 0.50 0.20\n"+
 		"faults\t1\t12.0\t-\tgo test -run TestFault ./cmd/stocklake\t0.10 0.10 0.10\n")
-	write("sink.json", `{"bench":"sink","ticks":10000000,"records_per_second":425532.4,"records_per_cpu_second":506586,"peak_rss_mib":474.2}`)
+	write("sink.json", `{"bench":"sink","ticks":10000000,"records_per_second":425532.4,"records_per_cpu_second":506586,"peak_rss_mib":474.2,"iceberg_records_per_cpu_second":480000,"iceberg_cpu_ratio":0.9475}`)
 	write("faults.jsonl", `{"case":"sink SIGKILL x20","detail":"d","produced":1000000,"landed":1000000,"distinct":1000000,"duplicates":0,"dlq":0,"result":"pass","seconds":73.2,"full":false}`+"\n\n"+
 		`{"case":"a|b","produced":10,"landed":9,"distinct":9,"duplicates":1,"dlq":1,"result":"fail","seconds":1}`+"\n")
 	stages, err := readStages(dir)
@@ -36,7 +36,9 @@ func TestReport(t *testing.T) {
 	md := markdown(report{Machine: map[string]string{"cpu": "X"}, Stages: stages, Faults: faults, TotalSeconds: 48})
 	for _, want := range []string{
 		"| sink records/s | 425,532 | sink |",
-		"| peak RSS (MiB) | 474 |",
+		"| Hive: peak RSS (MiB) | 474 |",
+		"| Iceberg / Hive records per CPU-second | 0.95 |",
+		"| sink records per CPU-second, Iceberg table (Iceberg / Hive) | 480,000 (0.95) | sink |",
 		"bench/sink.sh 10000000",
 		"| sink SIGKILL x20 | 1,000,000 | 1,000,000 | 1,000,000 | 0 | 0 | pass | 73.2 |",
 		`| a\|b | 10 | 9 | 9 | 1 | 1 | fail | 1.0 |`,

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,7 +50,28 @@ const (
 func TestFaultSinkKillFileIntegration(t *testing.T) {
 	env := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS")
 	lake := "file://" + filepath.Join(t.TempDir(), "lake")
-	runCrashTest(t, "sink SIGKILLed 20 times (file:// lake)", 20, env["STOCKLAKE_KAFKA_BROKERS"], lake, lake)
+	runCrashTest(t, "sink SIGKILLed 20 times (file:// lake)", 20, env["STOCKLAKE_KAFKA_BROKERS"], lake, lake, nil)
+}
+
+// TestFaultSinkKillIcebergFileIntegration is the 20 kills on an Iceberg
+// table (`sink --table-format iceberg`) in a file:// warehouse, most of
+// them between writing a batch's data files and its table commit; pyiceberg
+// counts the table. Short of STOCKLAKE_FAULTS=full it stops producing at
+// 300,000 ticks once the kills are done, not at a million: the kills, not
+// the volume, are what it proves.
+func TestFaultSinkKillIcebergFileIntegration(t *testing.T) {
+	env := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS")
+	name := "sink SIGKILLed 20 times"
+	runCrashTest(t, name, 20, env["STOCKLAKE_KAFKA_BROKERS"], "", "", newIceVariant(t, name, nil))
+}
+
+// TestFaultSinkKillIcebergS3Integration is the same in an s3:// warehouse
+// on the S3 server, with 5 kills (20 under STOCKLAKE_FAULTS=full).
+func TestFaultSinkKillIcebergS3Integration(t *testing.T) {
+	env := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS", "STOCKLAKE_S3_ENDPOINT")
+	kills := faultLength(5, 20)
+	name := fmt.Sprintf("sink SIGKILLed %d times", kills)
+	runCrashTest(t, name, kills, env["STOCKLAKE_KAFKA_BROKERS"], "", "", newIceVariant(t, name, sharedS3(t)))
 }
 
 // TestFaultSinkKillS3Integration is the same against an S3 server, with 5
@@ -59,7 +81,7 @@ func TestFaultSinkKillS3Integration(t *testing.T) {
 	bucket := uniqueName("crash-")
 	lake := fmt.Sprintf("s3://%s/lake?endpoint=%s&create_bucket=true", bucket, env["STOCKLAKE_S3_ENDPOINT"])
 	kills := faultLength(5, 20)
-	runCrashTest(t, fmt.Sprintf("sink SIGKILLed %d times (s3:// lake)", kills), kills, env["STOCKLAKE_KAFKA_BROKERS"], lake, "s3://"+bucket+"/lake")
+	runCrashTest(t, fmt.Sprintf("sink SIGKILLed %d times (s3:// lake)", kills), kills, env["STOCKLAKE_KAFKA_BROKERS"], lake, "s3://"+bucket+"/lake", nil)
 }
 
 // crashKill is what the test knows of one kill.
@@ -68,7 +90,47 @@ type crashKill struct {
 	assigned bool                // the sink had logged a non-empty assignment
 	wrote    bool                // the sink had written a batch
 	held     map[int32]time.Time // each partition's last "commit held" before the kill
+	heldEnd  map[int32]int64     // and the offset that held commit was to advance to
 	dead     time.Time           // the process had been reaped by then
+}
+
+// uncommittedIceberg is uncommitted for Iceberg tables, which have no
+// manifest to find uncommitted batches in: the next sink's account is the
+// table's offsets it resumed from (the snapshot's, logged on assignment),
+// and a held batch of partition p was not committed if the table's offset
+// of p is below the batch's end. As in uncommitted, this sink was dead
+// before that hold could have ended.
+func (k crashKill) uncommittedIceberg(next []sinkEvent) bool {
+	for p, h := range k.held {
+		if k.dead.Before(h.Add(crashHold)) && icebergResumedBelow(next, p, k.heldEnd[p]) {
+			return true
+		}
+	}
+	return false
+}
+
+// icebergResumedBelow reports whether the sink whose log is next resumed
+// partition p of an Iceberg table below offset end (or found p never
+// committed).
+func icebergResumedBelow(next []sinkEvent, p int32, end int64) bool {
+	for _, e := range next {
+		if strings.HasPrefix(e.Msg, msgAssigned) && slices.Contains(e.Partitions, p) {
+			o, ok := e.TableOffsets[strconv.Itoa(int(p))]
+			return !ok || o < end
+		}
+	}
+	return false
+}
+
+// resumedIceberg is resumed for Iceberg tables: the next sink resumed a
+// partition below the end of a batch this sink held.
+func (k crashKill) resumedIceberg(next []sinkEvent) bool {
+	for p, end := range k.heldEnd {
+		if icebergResumedBelow(next, p, end) {
+			return true
+		}
+	}
+	return false
 }
 
 // uncommitted reports whether the kill interrupted a batch whose objects
@@ -115,10 +177,22 @@ func resumed(next []sinkEvent) bool {
 // catches up once the producer has stopped (when the topic holds at least
 // crashTicks ticks), and exits on SIGTERM. The test asserts that every kill came after assignment and
 // a written batch and that at least half interrupted a written,
-// uncommitted batch, then counts the lake with pyarrow.
-func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, verify string) {
-	fc := newFaultCase(t, name)
+// uncommitted batch, then counts the lake with pyarrow. With ice set, the
+// sinks land the topic in ice's Iceberg table instead (lake and verify are
+// unused), the kills aimed at held commits fall between writing a batch's
+// data files and its table commit, and pyiceberg counts the table.
+func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, verify string, ice *iceVariant) {
+	var fc *faultCase
 	minTicks := crashTicks()
+	var extraEnv []string
+	if ice != nil {
+		fc, lake, extraEnv = ice.fc, ice.lake, ice.env
+		if os.Getenv("STOCKLAKE_CRASH_TICKS") == "" {
+			minTicks = faultLength[int64](300_000, minTicks)
+		}
+	} else {
+		fc = newFaultCase(t, name)
+	}
 	topic := uniqueName("crash-ticks-")
 	group := uniqueName("crash-sink-")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -138,6 +212,9 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 
 	args := []string{"sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake,
 		"--instance-id", "crash-sink", "--max-rows", "40000", "--flush-interval", "1s", "--log-format", "json"}
+	if ice != nil {
+		args = append(args, ice.flags()...)
+	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	var kills []crashKill
 	var sinks []*proc
@@ -147,13 +224,13 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 		var s *proc
 		var after time.Time // the moment the kill is timed from
 		if k.aimed {
-			s = startProc(t, fmt.Sprintf("sink%02d", i+1), false, envWith(faultCommitDelayEnv+"="+crashHold.String()), args...)
+			s = startProc(t, fmt.Sprintf("sink%02d", i+1), false, envWith(append(extraEnv, faultCommitDelayEnv+"="+crashHold.String())...), args...)
 			// The nth held commit, n from 1 to 3, so that kills fall on
 			// each of the three partitions' batches.
 			after = waitSinkEvent(t, s, msgHeld, 1+rng.IntN(3), 2*time.Minute)
 			time.Sleep(time.Until(after.Add(time.Duration(rng.Int64N(int64(crashHold / 4))))))
 		} else {
-			s = startProc(t, fmt.Sprintf("sink%02d", i+1), true, envWith(), args...)
+			s = startProc(t, fmt.Sprintf("sink%02d", i+1), true, envWith(extraEnv...), args...)
 			waitMetric(t, s, "stocklake_sink_rows_total", 0, 2*time.Minute) // a batch written
 			after = time.Now()
 			k.wrote = true
@@ -167,13 +244,14 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 		}
 		s.kill()
 		k.dead = time.Now()
-		k.held = map[int32]time.Time{}
+		k.held, k.heldEnd = map[int32]time.Time{}, map[int32]int64{}
 		for _, e := range sinkEvents(s) {
 			switch {
-			case e.Msg == msgAssigned && len(e.Partitions) > 0:
+			case strings.HasPrefix(e.Msg, msgAssigned) && len(e.Partitions) > 0: // Iceberg: "partitions assigned; resuming from the table's offsets"
 				k.assigned = true
 			case e.Msg == msgHeld && e.Partition != nil:
 				k.held[*e.Partition] = e.Time
+				k.heldEnd[*e.Partition] = e.End
 				k.wrote = true
 			}
 		}
@@ -187,7 +265,7 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 	}
 
 	t.Logf("%d kills in %v", len(kills), time.Since(killStart).Round(time.Second))
-	final := startProc(t, "sink-final", false, envWith(), args...)
+	final := startProc(t, "sink-final", false, envWith(extraEnv...), args...)
 	waitTopicEnd(t, ctx, adm, topic, minTicks, producer, final)
 	producer.terminate()
 	n := topicEnd(t, ctx, adm, topic)
@@ -208,6 +286,9 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 			assigned++
 		}
 		u, r := k.uncommitted(ev), resumed(ev)
+		if ice != nil {
+			u, r = k.uncommittedIceberg(ev), k.resumedIceberg(ev)
+		}
 		if u {
 			uncommitted++
 		}
@@ -232,6 +313,10 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 	if 2*uncommitted < len(kills) {
 		t.Errorf("%d of %d kills interrupted a written, uncommitted batch, want at least half", uncommitted, len(kills))
 	}
+	if ice != nil {
+		ice.verify(t, topic, n)
+		return
+	}
 	verifyLake(t, fc, verify, sink.TableName(topic), n)
 }
 
@@ -243,6 +328,10 @@ type sinkEvent struct {
 	Partitions []int32   `json:"partitions"`
 	Objects    int       `json:"objects"`
 	Records    int64     `json:"records"`
+	// End is a held commit's end offset; TableOffsets the Iceberg table's
+	// offsets an assignment resumed from, by partition.
+	End          int64            `json:"end"`
+	TableOffsets map[string]int64 `json:"table_offsets"`
 }
 
 // sinkEvents parses the process's log so far; lines that are not JSON

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,12 +64,18 @@ func waitMetric(t *testing.T, p *proc, name string, min float64, timeout time.Du
 // own Apache Kafka, so no other test notices) for 30 s (10 s in CI) while
 // `stocklake produce` and `stocklake sink` run, then starts it again on the
 // same data. Both must ride the outage out without exiting, and the lake
-// must end with every produced tick exactly once.
+// must end with every produced tick exactly once. The Iceberg variant, a
+// sink of its own group on the same topic, lands it in an s3:// warehouse
+// on the suite's S3 server.
 func TestFaultKafkaRestartIntegration(t *testing.T) {
 	requireEnv(t, "STOCKLAKE_KAFKA_BROKERS") // the suite runs with the services up
+	s3 := sharedS3(t)
 	outage := faultLength(10*time.Second, 30*time.Second)
-	fc := newFaultCase(t, "Kafka broker stopped mid-stream")
+	const name = "Kafka broker stopped mid-stream"
+	fc := newFaultCase(t, name)
 	fc.Detail = fmt.Sprintf("own Apache Kafka stopped (SIGTERM) for %v while producing %d ticks/s and sinking, then restarted on its data", outage, faultRate)
+	ice := newIceVariant(t, name, s3)
+	ice.fc.Detail = fc.Detail
 	ctx := context.Background()
 	svc := startOwnService(t, "kafka")
 	brokers := svc.env["STOCKLAKE_KAFKA_BROKERS"]
@@ -78,37 +86,48 @@ func TestFaultKafkaRestartIntegration(t *testing.T) {
 	producer := liveProducer(t, brokers, topic, n, 21)
 	time.Sleep(2 * time.Second)
 	sinker := startProc(t, "sink", true, envWith(), sinkArgs(brokers, topic, group, lake)...)
+	iceGroup := group + "-iceberg"
+	iceSink := ice.startSink(t, "sink-iceberg", brokers, topic, iceGroup)
 	waitMetric(t, sinker, "stocklake_sink_rows_total", 0, time.Minute)
+	waitMetric(t, iceSink, "stocklake_sink_rows_total", 0, time.Minute)
 	time.Sleep(3 * time.Second)
 
 	t.Logf("stopping Kafka for %v", outage)
 	svc.stop()
 	time.Sleep(outage)
-	if !producer.running() || !sinker.running() {
-		t.Fatalf("a process exited during the Kafka outage (produce running %v, sink running %v)", producer.running(), sinker.running())
+	if !producer.running() || !sinker.running() || !iceSink.running() {
+		t.Fatalf("a process exited during the Kafka outage (produce running %v, sink running %v, Iceberg sink running %v)", producer.running(), sinker.running(), iceSink.running())
 	}
 	t.Log("starting Kafka again")
 	svc.start(true)
 
 	producer.wait(5 * time.Minute)
 	waitCaughtUp(t, ctx, brokers, group, topic, 3*time.Minute, sinker)
+	waitCaughtUp(t, ctx, brokers, iceGroup, topic, 3*time.Minute, iceSink)
 	sinker.terminate()
+	iceSink.terminate()
+	ice.verify(t, topic, int64(n))
 	verifyLake(t, fc, lake, sink.TableName(topic), int64(n))
 }
 
 // TestFaultS3OutageIntegration stops the S3 server (its own versitygw) for
 // 60 s (20 s in CI) while ticks stream in. The sink must keep retrying
 // without exiting, stay within its memory bound (it stops polling while a
-// write is retried, so the backlog waits in Kafka), then catch up.
+// write is retried, so the backlog waits in Kafka), then catch up. The
+// Iceberg variant, a sink of its own group on the same topic, lands it in
+// an s3:// warehouse on the same server: its data files, manifests and
+// metadata files cannot be written during the outage, so nothing commits.
 func TestFaultS3OutageIntegration(t *testing.T) {
 	env := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS")
 	brokers := env["STOCKLAKE_KAFKA_BROKERS"]
 	outage := faultLength(20*time.Second, 60*time.Second)
 	const bufferBound = 32 << 20
 	const rssBound = bufferBound + 192<<20 // --help: "about this plus 160 MiB"
-	fc := newFaultCase(t, "S3 server stopped mid-stream")
+	const name = "S3 server stopped mid-stream"
+	fc := newFaultCase(t, name)
 	ctx := context.Background()
 	svc := startOwnService(t, "s3")
+	ice := newIceVariant(t, name, svc.env)
 	endpoint := svc.env["STOCKLAKE_S3_ENDPOINT"]
 	s3env := []string{"AWS_ACCESS_KEY_ID=" + svc.env["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY=" + svc.env["AWS_SECRET_ACCESS_KEY"],
 		"AWS_REGION=" + svc.env["AWS_REGION"], "AWS_ENDPOINT_URL_S3=" + endpoint}
@@ -122,7 +141,10 @@ func TestFaultS3OutageIntegration(t *testing.T) {
 	args := append(sinkArgs(brokers, topic, group, lake), "--max-buffer-bytes", strconv.Itoa(bufferBound))
 	sinker := startProc(t, "sink", true, envWith(s3env...), args...)
 	peakRSS := sinker.peakRSS()
+	iceGroup := group + "-iceberg"
+	iceSink := ice.startSink(t, "sink-iceberg", brokers, topic, iceGroup, "--max-buffer-bytes", strconv.Itoa(bufferBound))
 	waitMetric(t, sinker, "stocklake_sink_rows_total", 0, time.Minute)
+	waitMetric(t, iceSink, "stocklake_sink_rows_total", 0, time.Minute)
 	time.Sleep(3 * time.Second)
 	peakBefore := peakRSS()
 	peakRSS = sinker.peakRSS()
@@ -135,6 +157,13 @@ func TestFaultS3OutageIntegration(t *testing.T) {
 	time.Sleep(outage)
 	if !sinker.running() {
 		t.Fatalf("the sink exited during the S3 outage: %v", sinker.err)
+	}
+	if !iceSink.running() {
+		t.Fatalf("the Iceberg sink exited during the S3 outage: %v", iceSink.err)
+	}
+	iceBacklog := committedLag(t, ctx, brokers, iceGroup, topic)
+	if iceBacklog < int64(faultRate)*int64(outage/time.Second)/2 {
+		t.Fatalf("only %d records uncommitted by the Iceberg sink after %v without S3 at %d/s: the outage did not reach it", iceBacklog, outage, faultRate)
 	}
 	// Nothing can be committed while S3 is down: the backlog grows in
 	// Kafka, and the sink, blocked retrying its write, stops consuming.
@@ -158,7 +187,11 @@ func TestFaultS3OutageIntegration(t *testing.T) {
 
 	producer.wait(5 * time.Minute)
 	waitCaughtUp(t, ctx, brokers, group, topic, 3*time.Minute, sinker)
+	waitCaughtUp(t, ctx, brokers, iceGroup, topic, 3*time.Minute, iceSink)
 	sinker.terminate()
+	iceSink.terminate()
+	ice.fc.Detail = fmt.Sprintf("own versitygw stopped for %v while producing %d ticks/s; the Iceberg sink had %d records uncommitted at its end", outage, faultRate, iceBacklog)
+	ice.verify(t, topic, int64(n))
 	peakAfter := peakRSS()
 	t.Logf("sink peak RSS: %d MiB before the outage, %d MiB during it, %d MiB catching up", peakBefore>>20, peakDuring>>20, peakAfter>>20)
 	if peakDuring > peakBefore+bufferBound {
@@ -176,13 +209,18 @@ func TestFaultS3OutageIntegration(t *testing.T) {
 // TestFaultRebalanceIntegration runs three sinks in one consumer group,
 // kills one with SIGKILL mid-stream and adds a fourth later: two rebalances
 // under load, with the killed member's partitions taken over from its last
-// commit.
+// commit. The Iceberg variant does the same with a group of its own on the
+// same topic, landing it in a file:// warehouse: the killed member's
+// partitions are taken over from the table's offsets.
 func TestFaultRebalanceIntegration(t *testing.T) {
 	env := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS")
 	brokers := env["STOCKLAKE_KAFKA_BROKERS"]
 	phase := faultLength(10*time.Second, 20*time.Second)
-	fc := newFaultCase(t, "sink group: one of three killed, one added")
+	const name = "sink group: one of three killed, one added"
+	fc := newFaultCase(t, name)
 	fc.Detail = fmt.Sprintf("3 sinks in one group on a 3-partition topic at %d ticks/s; SIGKILL one after %v, start a fourth %v later", faultRate, phase, phase)
+	ice := newIceVariant(t, name, nil)
+	ice.fc.Detail = fc.Detail
 	ctx := context.Background()
 	n := faultRate * int(3*phase/time.Second)
 	topic, group := uniqueName("fault-group-"), uniqueName("fault-group-sink-")
@@ -190,36 +228,45 @@ func TestFaultRebalanceIntegration(t *testing.T) {
 
 	producer := liveProducer(t, brokers, topic, n, 23)
 	time.Sleep(2 * time.Second)
-	var sinks []*proc
+	iceGroup := group + "-iceberg"
+	var sinks, iceSinks []*proc
 	for i := range 3 {
 		sinks = append(sinks, startProc(t, fmt.Sprintf("sink%d", i+1), true, envWith(), sinkArgs(brokers, topic, group, lake)...))
+		iceSinks = append(iceSinks, ice.startSink(t, fmt.Sprintf("sink-iceberg%d", i+1), brokers, topic, iceGroup))
 	}
-	for _, s := range sinks {
+	for _, s := range append(slices.Clone(sinks), iceSinks...) {
 		waitMetric(t, s, "stocklake_sink_records_total", 0, time.Minute)
 	}
 	time.Sleep(phase)
-	t.Log("killing sink2 with SIGKILL")
+	t.Log("killing sink2 and sink-iceberg2 with SIGKILL")
 	sinks[1].kill()
+	iceSinks[1].kill()
 	time.Sleep(phase)
-	t.Log("adding sink4")
+	t.Log("adding sink4 and sink-iceberg4")
 	sink4 := startProc(t, "sink4", true, envWith(), sinkArgs(brokers, topic, group, lake)...)
+	iceSink4 := ice.startSink(t, "sink-iceberg4", brokers, topic, iceGroup)
 	alive := []*proc{sinks[0], sinks[2], sink4}
+	iceAlive := []*proc{iceSinks[0], iceSinks[2], iceSink4}
 
 	producer.wait(5 * time.Minute)
 	waitCaughtUp(t, ctx, brokers, group, topic, 3*time.Minute, alive...)
+	waitCaughtUp(t, ctx, brokers, iceGroup, topic, 3*time.Minute, iceAlive...)
 	// The group must have rebalanced onto the added sink. (Whether it
 	// then wrote rows depends on how much was left to read when it joined.)
 	assigned := regexp.MustCompile(`partitions assigned.*partitions="?\[\d`)
-	for deadline := time.Now().Add(time.Minute); !assigned.Match(sink4.log()); time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the added sink was not assigned a partition within a minute: the group did not rebalance onto it")
+	for _, s := range []*proc{sink4, iceSink4} {
+		for deadline := time.Now().Add(time.Minute); !assigned.Match(s.log()); time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the added %s was not assigned a partition within a minute: the group did not rebalance onto it", s.name)
+			}
 		}
+		rows, _ := s.metric("stocklake_sink_rows_total")
+		t.Logf("the added %s wrote %v rows", s.name, rows)
 	}
-	rows4, _ := sink4.metric("stocklake_sink_rows_total")
-	t.Logf("the added sink wrote %v rows", rows4)
-	for _, s := range alive {
+	for _, s := range append(alive, iceAlive...) {
 		s.terminate()
 	}
+	ice.verify(t, topic, int64(n))
 	verifyLake(t, fc, lake, sink.TableName(topic), int64(n))
 }
 
@@ -258,14 +305,19 @@ func malformedValue(i int, good []byte) (value []byte, tickHeader bool) {
 // TestFaultMalformedIntegration mixes 100,000 malformed records into a
 // stream of good ticks. Every good tick must land exactly once and every
 // malformed record must be in the dead-letter topic, byte for byte, with
-// the reason in a header.
+// the reason in a header. The Iceberg variant lands the same topic in a
+// file:// warehouse, in a group of its own and with a dead-letter topic of
+// its own, which must hold every malformed record too.
 func TestFaultMalformedIntegration(t *testing.T) {
 	env := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS")
 	brokers := env["STOCKLAKE_KAFKA_BROKERS"]
 	const bad = 100_000
 	good := faultLength(200_000, 500_000)
-	fc := newFaultCase(t, "100,000 malformed records mixed in")
+	const name = "100,000 malformed records mixed in"
+	fc := newFaultCase(t, name)
 	fc.Detail = fmt.Sprintf("%d good sim ticks with %d malformed records (10 kinds: not JSON, truncated, no symbol, negative price, string price, no ts, wire version 99, array, random bytes, trailing data) at random places", good, bad)
+	ice := newIceVariant(t, name, nil)
+	ice.fc.Detail = fc.Detail
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	topic, group := uniqueName("fault-bad-"), uniqueName("fault-bad-sink-")
@@ -323,33 +375,43 @@ func TestFaultMalformedIntegration(t *testing.T) {
 	}
 
 	sinker := startProc(t, "sink", true, envWith(), append(sinkArgs(brokers, topic, group, lake), "--exit-when-idle")...)
+	iceDLQ := topic + ".iceberg.dlq"
+	iceSink := ice.startSink(t, "sink-iceberg", brokers, topic, group+"-iceberg", "--exit-when-idle", "--dlq-topic", iceDLQ)
 	sinker.wait(5 * time.Minute)
+	iceSink.wait(5 * time.Minute)
 
-	dlq, err := kafka.ReadCommitted(ctx, kcfg, topic+".dlq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc.DLQ = int64(len(dlq))
-	for _, r := range dlq {
-		reason := ""
-		for _, h := range r.Headers {
-			if h.Key == stocklake.HeaderError {
-				reason = string(h.Value)
+	checkDLQ := func(fc *faultCase, dlqTopic string) {
+		t.Helper()
+		dlq, err := kafka.ReadCommitted(ctx, kcfg, dlqTopic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc.DLQ = int64(len(dlq))
+		left := maps.Clone(sent)
+		for _, r := range dlq {
+			reason := ""
+			for _, h := range r.Headers {
+				if h.Key == stocklake.HeaderError {
+					reason = string(h.Value)
+				}
+			}
+			if reason == "" {
+				t.Fatalf("%s: dead letter at offset %d has no %s header: %q", dlqTopic, r.Offset, stocklake.HeaderError, r.Value)
+			}
+			left[string(r.Value)]--
+		}
+		for v, c := range left {
+			if c != 0 {
+				t.Fatalf("malformed record %q: %d more sent than found in the dead-letter topic %s (%d dead letters for %d sent)", v, c, dlqTopic, len(dlq), bad)
 			}
 		}
-		if reason == "" {
-			t.Fatalf("dead letter at offset %d has no %s header: %q", r.Offset, stocklake.HeaderError, r.Value)
-		}
-		sent[string(r.Value)]--
-	}
-	for v, c := range sent {
-		if c != 0 {
-			t.Fatalf("malformed record %q: %d more sent than found in the dead-letter topic (%d dead letters for %d sent)", v, c, len(dlq), bad)
+		if len(dlq) != bad {
+			t.Fatalf("%s: %d dead letters, want %d", dlqTopic, len(dlq), bad)
 		}
 	}
-	if len(dlq) != bad {
-		t.Fatalf("%d dead letters, want %d", len(dlq), bad)
-	}
+	checkDLQ(ice.fc, iceDLQ)
+	ice.verify(t, topic, int64(good))
+	checkDLQ(fc, topic+".dlq")
 	verifyLake(t, fc, lake, sink.TableName(topic), int64(good))
 }
 

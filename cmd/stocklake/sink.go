@@ -203,10 +203,10 @@ const faultCommitDelayEnv = "STOCKLAKE_FAULT_COMMIT_DELAY"
 
 // faultCommitDelay returns the sink's BeforeCommit hook for
 // STOCKLAKE_FAULT_COMMIT_DELAY, or nil when it is unset.
-func faultCommitDelay(log *slog.Logger) (func(ctx context.Context, partition int32), error) {
+func faultCommitDelay(log *slog.Logger) (func(ctx context.Context, partition int32, end int64), error) {
 	hold, err := faultHold(log, faultCommitDelayEnv, "every batch's commit is held after its objects are written", "batch written, commit held")
 	if hold == nil || err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, partition int32) { hold(ctx, "partition", partition) }, nil
+	return func(ctx context.Context, partition int32, end int64) { hold(ctx, "partition", partition, "end", end) }, nil
 }

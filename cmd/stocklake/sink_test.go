@@ -38,8 +38,8 @@ func TestFaultCommitDelay(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	hook(ctx, 2) // returns at once: the context has ended
-	if !strings.Contains(buf.String(), `"msg":"fault injection: batch written, commit held","partition":2`) {
-		t.Errorf("the hook did not log the held commit with its partition:\n%s", buf.String())
+	hook(ctx, 2, 1200) // returns at once: the context has ended
+	if !strings.Contains(buf.String(), `"msg":"fault injection: batch written, commit held","partition":2,"end":1200`) {
+		t.Errorf("the hook did not log the held commit with its partition and end offset:\n%s", buf.String())
 	}
 }
