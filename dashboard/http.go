@@ -30,7 +30,6 @@ package dashboard
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +45,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/bearer"
 	"github.com/stocklake/stocklake/internal/metrics"
 	"github.com/stocklake/stocklake/query"
 )
@@ -403,15 +403,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Authorization header's scheme is matched in any case (RFC 9110). A token
 // in the URL is not accepted.
 func (s *Server) authorized(r *nethttp.Request) bool {
-	if s.cfg.Token == "" {
-		return true
-	}
-	scheme, got, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	got = strings.TrimSpace(got)
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+	return bearer.Authorized(r, s.cfg.Token)
 }
 
 // hostAllowed reports whether a request's Host may be served: any when the
