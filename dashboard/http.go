@@ -151,6 +151,14 @@ type Config struct {
 	// Sink reports a sink running in this process; nil: none.
 	Sink func() SinkStats
 
+	// Mounts are more handlers, each served under its path prefix (such as
+	// "/iceberg/"; the prefix without its trailing slash is stripped from
+	// the request path), behind the Host and cross-origin guards and
+	// counted in the request metrics, but not behind the token or the JSON
+	// body rule: a mounted handler checks what it needs itself (the
+	// Iceberg REST catalog checks the same token). Default none.
+	Mounts map[string]nethttp.Handler
+
 	// Metrics is the process's registry, served on /metrics; the server
 	// registers its own metrics (stocklake_http_*, stocklake_board_*) into
 	// it. Components running in the process register theirs before or
@@ -588,9 +596,15 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() nethttp.ResponseWriter { return w.ResponseWriter }
 
-// handle registers a route; protected routes check the token. Panics in
-// handlers are recovered into a JSON 500 without a stack trace.
+// handle registers a route; protected routes check the token, POST bodies
+// must be JSON. Panics in handlers are recovered into a JSON 500 without a
+// stack trace.
 func (s *Server) handle(pattern string, protected bool, h nethttp.HandlerFunc) {
+	s.register(pattern, protected, true, h)
+}
+
+// register is handle, with the JSON body rule optional (mounts).
+func (s *Server) register(pattern string, protected, jsonOnly bool, h nethttp.HandlerFunc) {
 	route := pattern
 	s.mux.HandleFunc(pattern, func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		sw := &statusWriter{ResponseWriter: w}
@@ -611,7 +625,7 @@ func (s *Server) handle(pattern string, protected bool, h nethttp.HandlerFunc) {
 			writeError(sw, nethttp.StatusUnauthorized, "missing or wrong bearer token; send Authorization: Bearer TOKEN")
 			return
 		}
-		if r.Method == nethttp.MethodPost && !jsonBody(sw, r) {
+		if jsonOnly && r.Method == nethttp.MethodPost && !jsonBody(sw, r) {
 			return
 		}
 		h(sw, r)
@@ -648,6 +662,9 @@ func (s *Server) routes() {
 	s.handle("/api/", true, func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeError(w, nethttp.StatusNotFound, fmt.Sprintf("no API endpoint %s %s; see /api/openapi.yaml", r.Method, r.URL.Path))
 	})
+	for prefix, h := range s.cfg.Mounts {
+		s.register(prefix, false, false, nethttp.StripPrefix(strings.TrimSuffix(prefix, "/"), h).ServeHTTP)
+	}
 	s.handle("/", false, s.static)
 	s.handler = s.guard(s.mux)
 }

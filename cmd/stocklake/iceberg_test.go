@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	nethttp "net/http"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go/catalog/rest"
+	"github.com/apache/iceberg-go/table"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stocklake/stocklake"
@@ -107,6 +110,76 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 	}
 	if sum != int64(len(want)) {
 		t.Errorf("table offsets %v sum to %d, want %d", offs, sum, len(want))
+	}
+	t.Run("serve --iceberg-rest", func(t *testing.T) { checkIcebergREST(t, dbPath, "file://"+lakeDir, len(want)) })
+}
+
+// checkIcebergREST runs `stocklake serve --iceberg-rest --token T` over a
+// catalog holding stocklake.ticks with rows rows, and reads the table with
+// iceberg-go's REST client at http://ADDR/iceberg: every row, and the
+// dashboard beside it still answers. Without the token: 401.
+func checkIcebergREST(t *testing.T, dbPath, lakeURL string, rows int) {
+	const token = "serve-iceberg-rest-token-0123456789"
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t, false))
+	root := rootCommand()
+	args := []string{"serve", "--brokers", "127.0.0.1:1", "--http", addr, "--catalog", "sqlite://" + dbPath, "--lake", lakeURL,
+		"--iceberg-rest", "--token", token, "--log-level", "warn"}
+	if err := root.Parse(interspersed(root, args)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- root.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	uri := "http://" + addr + "/iceberg"
+	var resp *nethttp.Response
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if resp, err = nethttp.Get(uri + "/v1/config"); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve does not answer on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != nethttp.StatusUnauthorized {
+		t.Errorf("GET /iceberg/v1/config without the token: %d, want 401", resp.StatusCode)
+	}
+	cat, err := rest.NewCatalog(ctx, "stocklake", uri, rest.WithOAuthToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	tbl, err := cat.LoadTable(ctx, table.Identifier{stocklake.DefaultDatabase, "ticks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrow, err := tbl.Scan().ToArrowTable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arrow.Release()
+	if int(arrow.NumRows()) != rows {
+		t.Errorf("a scan through serve --iceberg-rest reads %d rows, want %d", arrow.NumRows(), rows)
+	}
+	req, _ := nethttp.NewRequest(nethttp.MethodGet, "http://"+addr+"/api/catalog/databases", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := nethttp.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("the dashboard API beside the REST catalog: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 }
 
