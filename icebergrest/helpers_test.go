@@ -74,12 +74,7 @@ func (f *fixture) commit(t *testing.T, ranges []stocklake.OffsetRange, batches .
 		if !ok {
 			t.Fatalf("data file %s is not on file://", url)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, encodeTicks(t, b), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFile(t, path, encodeTicks(t, b))
 		files = append(files, stocklake.LakeFile{URL: url})
 		for _, tk := range b {
 			f.rows++
@@ -139,4 +134,14 @@ func serve(t *testing.T, cfg icebergrest.Config) string {
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	return hs.URL + "/iceberg"
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -460,3 +460,97 @@ func (f *fakeCatalog) TableMetadata(context.Context, []string, string) (stocklak
 func (f *fakeCatalog) CommitTableUpdates(context.Context, []string, string, []byte, []byte) (stocklake.IcebergTableMetadata, error) {
 	return stocklake.IcebergTableMetadata{}, errors.New("not here")
 }
+
+// TestRESTWritable: with Writable, a client appends a file through the REST
+// catalog (iceberg-go's SQL catalog commits it); a client whose table went
+// stale in the meantime is refused with 409 CommitFailed (the same
+// compare-and-swap the sink's commits use); the sink's offsets and fencing
+// are untouched by foreign snapshots; creating and dropping stay refused.
+func TestRESTWritable(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "")
+	uri := serve(t, icebergrest.Config{Catalog: f.cat, Writable: true})
+	cat, err := rest.NewCatalog(ctx, "stocklake", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	ident := table.Identifier{"market", "ticks"}
+	a, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := ticks(250, 2, "rest")
+	path := strings.TrimPrefix(f.tbl.DataFileURL(&extra[0], "from-rest.parquet"), "file://")
+	writeFile(t, path, encodeTicks(t, extra))
+	tx := a.NewTransaction()
+	if err := tx.AddFiles(ctx, []string{"file://" + path}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	a, err = tx.Commit(ctx)
+	if err != nil {
+		t.Fatalf("append through a writable REST catalog: %v", err)
+	}
+	if rows, _ := scanTable(t, a); rows != f.rows+250 {
+		t.Errorf("after the REST append: %d rows, want %d", rows, f.rows+250)
+	}
+	md, err := f.cat.TableMetadata(ctx, []string{"market"}, "ticks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.Location != a.MetadataLocation() {
+		t.Errorf("the catalog points at %s, the commit answered %s", md.Location, a.MetadataLocation())
+	}
+
+	tx = stale.NewTransaction()
+	if err := tx.AddFiles(ctx, []string{"file://" + path}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx); !errors.Is(err, table.ErrCommitFailed) || !strings.Contains(err.Error(), "CommitFailedException") {
+		t.Errorf("a commit on a stale table: %v, want CommitFailed (409)", err)
+	}
+	code, body := do(t, http.MethodPost, uri+"/v1/namespaces/market/tables/ticks", "",
+		`{"requirements":[{"type":"assert-ref-snapshot-id","ref":"main","snapshot-id":1}],"updates":[]}`)
+	if e := errorModel(t, body); code != 409 || e.Type != "CommitFailedException" {
+		t.Errorf("a failed requirement: %d %s, want 409 CommitFailedException", code, body)
+	}
+	code, body = do(t, http.MethodPost, uri+"/v1/namespaces/market/tables/ticks", "", `{"requirements":[{"type":"assert-nonsense"}],"updates":[]}`)
+	if e := errorModel(t, body); code != 400 || e.Type != "BadRequestException" {
+		t.Errorf("an unknown requirement: %d %s, want 400", code, body)
+	}
+	code, body = do(t, http.MethodPost, uri+"/v1/namespaces/market/tables/nope", "", `{"requirements":[],"updates":[{"action":"set-properties","updates":{"a":"b"}}]}`)
+	if e := errorModel(t, body); code != 404 || e.Type != "NoSuchTableException" {
+		t.Errorf("a commit to a missing table: %d %s, want 404 NoSuchTableException", code, body)
+	}
+	if names, _ := f.cat.Tables(ctx, []string{"market"}); len(names) != 1 {
+		t.Errorf("a commit to a missing table created one: %v", names)
+	}
+	code, body = do(t, http.MethodPost, uri+"/v1/namespaces/market/tables", "", `{"name":"new","schema":{"type":"struct","fields":[]}}`)
+	if e := errorModel(t, body); code != 403 || !strings.Contains(e.Message, "commits only") {
+		t.Errorf("create table on a writable catalog: %d %s, want 403", code, body)
+	}
+
+	// The sink's offsets survive the foreign snapshot, and fencing holds.
+	offs, err := f.tbl.Offsets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offs[stocklake.TopicPartition{TopicID: "T", Partition: 1}] != 1000 {
+		t.Errorf("offsets after a REST append: %v, want T:1 at 1000", offs)
+	}
+	if _, err := f.tbl.Commit(ctx, nil, []stocklake.OffsetRange{{TopicPartition: stocklake.TopicPartition{TopicID: "T", Partition: 1}, Start: 999, End: 1001}}); !errors.Is(err, stocklake.ErrFenced) {
+		t.Errorf("a sink commit from a wrong offset after a REST append: %v, want ErrFenced", err)
+	}
+	f.commit(t, []stocklake.OffsetRange{{TopicPartition: stocklake.TopicPartition{TopicID: "T", Partition: 1}, Start: 1000, End: 1010}}, ticks(10, 3, "d"))
+	b, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := scanTable(t, b); rows != f.rows+250 {
+		t.Errorf("after REST and sink commits: %d rows, want %d", rows, f.rows+250)
+	}
+}
