@@ -31,18 +31,28 @@ type fixture struct {
 	dir     string
 	cat     *iceberg.Catalog
 	tbl     *iceberg.Table
+	store   stocklake.ObjectStore // where data files go; nil: files
 	rows    int
 	sumSize float64
 }
 
 func newFixture(t *testing.T, warehouse string) *fixture {
 	t.Helper()
+	return newLakeFixture(t, iceberg.Config{Warehouse: warehouse}, nil)
+}
+
+// newLakeFixture is newFixture on the warehouse of cfg (a file:// one in a
+// temp dir when empty), putting the data files into store (written as
+// files when nil).
+func newLakeFixture(t *testing.T, cfg iceberg.Config, store stocklake.ObjectStore) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	if warehouse == "" {
-		warehouse = "file://" + filepath.Join(dir, "lake")
+	if cfg.Warehouse == "" {
+		cfg.Warehouse = "file://" + filepath.Join(dir, "lake")
 	}
-	cat, err := iceberg.Open(ctx, iceberg.Config{SQLitePath: filepath.Join(dir, "catalog.db"), Warehouse: warehouse})
+	cfg.SQLitePath = filepath.Join(dir, "catalog.db")
+	cat, err := iceberg.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +64,7 @@ func newFixture(t *testing.T, warehouse string) *fixture {
 	if _, err := cat.CreateTickTable(ctx, "other", "empty", iceberg.TableOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{dir: dir, cat: cat, tbl: tbl}
+	f := &fixture{dir: dir, cat: cat, tbl: tbl, store: store}
 	a, b, c := ticks(1000, 0, "a"), ticks(700, 1, "b"), ticks(300, 1, "c")
 	f.commit(t, []stocklake.OffsetRange{{TopicPartition: stocklake.TopicPartition{TopicID: "T", Partition: 0}, Start: 0, End: 1000},
 		{TopicPartition: stocklake.TopicPartition{TopicID: "T", Partition: 1}, Start: 0, End: 700}}, a, b)
@@ -70,11 +80,21 @@ func (f *fixture) commit(t *testing.T, ranges []stocklake.OffsetRange, batches .
 	for i, b := range batches {
 		name := fmt.Sprintf("ticks+T+%d+%d.parquet", ranges[0].Partition, ranges[0].Start+int64(i))
 		url := f.tbl.DataFileURL(&b[0], name)
-		path, ok := strings.CutPrefix(url, "file://")
-		if !ok {
-			t.Fatalf("data file %s is not on file://", url)
+		if f.store != nil {
+			key, ok := f.tbl.DataFileKey(&b[0], name)
+			if !ok {
+				t.Fatalf("data file %s is outside the lake", url)
+			}
+			if err := f.store.Put(context.Background(), key, bytes.NewReader(encodeTicks(t, b))); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			path, ok := strings.CutPrefix(url, "file://")
+			if !ok {
+				t.Fatalf("data file %s is not on file://", url)
+			}
+			writeFile(t, path, encodeTicks(t, b))
 		}
-		writeFile(t, path, encodeTicks(t, b))
 		files = append(files, stocklake.LakeFile{URL: url})
 		for _, tk := range b {
 			f.rows++
