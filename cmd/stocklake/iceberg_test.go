@@ -116,8 +116,9 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 
 // checkIcebergREST runs `stocklake serve --iceberg-rest --token T` over a
 // catalog holding stocklake.ticks with rows rows, and reads the table with
-// iceberg-go's REST client at http://ADDR/iceberg: every row, and the
-// dashboard beside it still answers. Without the token: 401.
+// iceberg-go's REST client at http://ADDR/iceberg (given the token as its
+// OAuth credential): every row, and the dashboard beside it still answers.
+// Without the token: 401.
 func checkIcebergREST(t *testing.T, dbPath, lakeURL string, rows int) {
 	const token = "serve-iceberg-rest-token-0123456789"
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t, false))
@@ -157,7 +158,9 @@ func checkIcebergREST(t *testing.T, dbPath, lakeURL string, rows int) {
 	if resp.StatusCode != nethttp.StatusUnauthorized {
 		t.Errorf("GET /iceberg/v1/config without the token: %d, want 401", resp.StatusCode)
 	}
-	cat, err := rest.NewCatalog(ctx, "stocklake", uri, rest.WithOAuthToken(token))
+	// credential=ID:TOKEN: a POST of a form to the OAuth endpoint, through
+	// the dashboard's guards, then the token as a bearer token.
+	cat, err := rest.NewCatalog(ctx, "stocklake", uri, rest.WithCredential("spark:"+token))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +200,26 @@ func TestSinkTableFormatErrors(t *testing.T) {
 		{[]string{"--table-format", "iceberg"}, "needs --catalog sqlite://"},
 		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1"}, "only sqlite://"},
 		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--schema", "json"}, "tick records in Parquet"},
+	} {
+		err := runCommand(t, append(base, tc.args...)...)
+		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want a configuration error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestServeIcebergRESTErrors: --iceberg-rest without a sqlite catalog, or
+// vending credentials of a lake that is not on S3, is a configuration error
+// that says what to do, before anything listens.
+func TestServeIcebergRESTErrors(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"serve", "--brokers", "127.0.0.1:1", "--http", "127.0.0.1:0", "--lake", "file://" + filepath.Join(dir, "lake"), "--iceberg-rest"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--catalog", ""}, "--iceberg-rest needs --catalog sqlite://"},
+		{[]string{"--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--iceberg-rest-vend-credentials"}, "is not on s3://"},
 	} {
 		err := runCommand(t, append(base, tc.args...)...)
 		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
