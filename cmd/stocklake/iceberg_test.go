@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	nethttp "net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,12 +15,15 @@ import (
 
 	"github.com/apache/iceberg-go/catalog/rest"
 	"github.com/apache/iceberg-go/table"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/s3"
 )
 
 // runCommand runs a command line in this process and returns its error.
@@ -224,6 +230,62 @@ func TestServeIcebergRESTErrors(t *testing.T) {
 		err := runCommand(t, append(base, tc.args...)...)
 		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want a configuration error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestServeIcebergRESTS3Config: serve's REST catalog over an s3:// lake
+// tells clients the lake URL's endpoint and region with path-style access,
+// and the server's S3 keys only with --iceberg-rest-vend-credentials.
+func TestServeIcebergRESTS3Config(t *testing.T) {
+	ctx := context.Background()
+	s3srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
+	defer s3srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "serve-key")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "serve-secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	lakeURL := "s3://rest-bucket/lake?endpoint=" + s3srv.URL + "&region=eu-west-3"
+	store, err := openStore(ctx, lakeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.(*s3.ObjectStore).CreateBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	catURL := "sqlite://" + filepath.Join(t.TempDir(), "catalog.db")
+	tbl, closeTbl, err := openIcebergTable(ctx, catURL, lakeURL, store, "market", "ticks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeTbl()
+	if !strings.HasPrefix(tbl.Location(), "s3://rest-bucket/lake/") {
+		t.Fatalf("table at %s", tbl.Location())
+	}
+	for _, vend := range []bool{false, true} {
+		rf := icebergRESTFlags{enabled: true, vend: vend}
+		h, closeRest, err := rf.handler(ctx, catURL, lakeURL, store, "", slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(nethttp.MethodGet, "/v1/namespaces/market/tables/ticks", nil))
+		closeRest()
+		var res struct {
+			MetadataLocation string `json:"metadata-location"`
+			Config           map[string]string
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &res); rec.Code != 200 || err != nil {
+			t.Fatalf("load table (vend %v): %d %s %v", vend, rec.Code, rec.Body, err)
+		}
+		c := res.Config
+		if c["s3.endpoint"] != s3srv.URL || c["client.region"] != "eu-west-3" || c["s3.path-style-access"] != "true" {
+			t.Errorf("table config (vend %v) %v: want the lake URL's endpoint, region and path-style", vend, c)
+		}
+		if vend != (c["s3.access-key-id"] == "serve-key" && c["s3.secret-access-key"] == "serve-secret") {
+			t.Errorf("table config with vend %v: keys %q/%q", vend, c["s3.access-key-id"], c["s3.secret-access-key"])
+		}
+		if !vend && strings.Contains(rec.Body.String(), "serve-secret") {
+			t.Errorf("the secret key is in the answer without --iceberg-rest-vend-credentials")
 		}
 	}
 }
