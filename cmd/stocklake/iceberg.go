@@ -30,7 +30,7 @@ func openIcebergCatalog(ctx context.Context, what, catURL, lakeURL string, store
 		return nil, err
 	}
 	if u.Scheme != sqlite.Type {
-		return nil, fmt.Errorf("%s: catalog %q: only sqlite://PATH catalogs hold Iceberg tables yet (Glue and REST are not done): %w", what, catURL, stocklake.ErrConfig)
+		return nil, fmt.Errorf("%s: catalog %q: only sqlite://PATH catalogs hold Iceberg tables yet (Glue is not done): %w", what, catURL, stocklake.ErrConfig)
 	}
 	if store == nil {
 		return nil, fmt.Errorf("%s needs --lake: the Iceberg tables live under it: %w", what, stocklake.ErrConfig)
