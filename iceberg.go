@@ -84,3 +84,36 @@ type OffsetTable interface {
 	// retried on the refreshed table.
 	Commit(ctx context.Context, files []LakeFile, ranges []OffsetRange) (TableSnapshot, error)
 }
+
+// IcebergTableMetadata is an Iceberg table's current state as a catalog
+// holds it: where its metadata file is and what it says.
+type IcebergTableMetadata struct {
+	// Location is the URL of the current metadata file
+	// (…/metadata/00042-<uuid>.metadata.json).
+	Location string
+	// JSON is the table metadata, as in the metadata file (the Iceberg
+	// table spec's JSON form).
+	JSON []byte
+}
+
+// IcebergCatalog is an Iceberg catalog seen through the Iceberg REST
+// catalog API's model: namespaces (a namespace is a path of names; a
+// stocklake database is a one-level namespace) holding tables. Missing
+// namespaces and tables wrap ErrNotFound.
+type IcebergCatalog interface {
+	// Namespaces returns the namespaces directly under parent (the
+	// top-level ones for an empty parent).
+	Namespaces(ctx context.Context, parent []string) ([][]string, error)
+	// NamespaceProperties returns a namespace's properties.
+	NamespaceProperties(ctx context.Context, namespace []string) (map[string]string, error)
+	// Tables returns the names of a namespace's tables.
+	Tables(ctx context.Context, namespace []string) ([]string, error)
+	// TableMetadata returns a table's current metadata.
+	TableMetadata(ctx context.Context, namespace []string, name string) (IcebergTableMetadata, error)
+	// CommitTableUpdates applies an Iceberg REST CommitTableRequest's
+	// requirements and updates (JSON arrays, as the spec writes them) to a
+	// table in one atomic commit, and returns the new metadata. A failed
+	// requirement (another writer got in first) wraps ErrPrecondition; an
+	// unknown or malformed requirement or update wraps ErrInvalid.
+	CommitTableUpdates(ctx context.Context, namespace []string, name string, requirements, updates []byte) (IcebergTableMetadata, error)
+}

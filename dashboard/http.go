@@ -30,7 +30,6 @@ package dashboard
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +45,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/bearer"
 	"github.com/stocklake/stocklake/internal/metrics"
 	"github.com/stocklake/stocklake/query"
 )
@@ -150,6 +150,14 @@ type Config struct {
 	SinkGroup string
 	// Sink reports a sink running in this process; nil: none.
 	Sink func() SinkStats
+
+	// Mounts are more handlers, each served under its path prefix (such as
+	// "/iceberg/"; the prefix without its trailing slash is stripped from
+	// the request path), behind the Host and cross-origin guards and
+	// counted in the request metrics, but not behind the token or the JSON
+	// body rule: a mounted handler checks what it needs itself (the
+	// Iceberg REST catalog checks the same token). Default none.
+	Mounts map[string]nethttp.Handler
 
 	// Metrics is the process's registry, served on /metrics; the server
 	// registers its own metrics (stocklake_http_*, stocklake_board_*) into
@@ -403,15 +411,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Authorization header's scheme is matched in any case (RFC 9110). A token
 // in the URL is not accepted.
 func (s *Server) authorized(r *nethttp.Request) bool {
-	if s.cfg.Token == "" {
-		return true
-	}
-	scheme, got, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	got = strings.TrimSpace(got)
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.Token)) == 1
+	return bearer.Authorized(r, s.cfg.Token)
 }
 
 // hostAllowed reports whether a request's Host may be served: any when the
@@ -596,9 +596,15 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() nethttp.ResponseWriter { return w.ResponseWriter }
 
-// handle registers a route; protected routes check the token. Panics in
-// handlers are recovered into a JSON 500 without a stack trace.
+// handle registers a route; protected routes check the token, POST bodies
+// must be JSON. Panics in handlers are recovered into a JSON 500 without a
+// stack trace.
 func (s *Server) handle(pattern string, protected bool, h nethttp.HandlerFunc) {
+	s.register(pattern, protected, true, h)
+}
+
+// register is handle, with the JSON body rule optional (mounts).
+func (s *Server) register(pattern string, protected, jsonOnly bool, h nethttp.HandlerFunc) {
 	route := pattern
 	s.mux.HandleFunc(pattern, func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		sw := &statusWriter{ResponseWriter: w}
@@ -619,7 +625,7 @@ func (s *Server) handle(pattern string, protected bool, h nethttp.HandlerFunc) {
 			writeError(sw, nethttp.StatusUnauthorized, "missing or wrong bearer token; send Authorization: Bearer TOKEN")
 			return
 		}
-		if r.Method == nethttp.MethodPost && !jsonBody(sw, r) {
+		if jsonOnly && r.Method == nethttp.MethodPost && !jsonBody(sw, r) {
 			return
 		}
 		h(sw, r)
@@ -656,6 +662,9 @@ func (s *Server) routes() {
 	s.handle("/api/", true, func(w nethttp.ResponseWriter, r *nethttp.Request) {
 		writeError(w, nethttp.StatusNotFound, fmt.Sprintf("no API endpoint %s %s; see /api/openapi.yaml", r.Method, r.URL.Path))
 	})
+	for prefix, h := range s.cfg.Mounts {
+		s.register(prefix, false, false, nethttp.StripPrefix(strings.TrimSuffix(prefix, "/"), h).ServeHTTP)
+	}
 	s.handle("/", false, s.static)
 	s.handler = s.guard(s.mux)
 }

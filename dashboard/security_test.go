@@ -403,3 +403,31 @@ func TestLongRequestsOutliveReadTimeout(t *testing.T) {
 	}
 	t.Errorf("the event stream ended after ReadTimeout: %v", sc.Err())
 }
+
+// TestMounts: a mounted handler (the Iceberg REST catalog) gets its path
+// with the prefix stripped, and form POSTs (its OAuth endpoint), but stays
+// behind the Host guard (DNS rebinding) and the cross-origin check; the
+// dashboard's token is not asked for (the handler checks its own).
+func TestMounts(t *testing.T) {
+	var got []string
+	h := nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		got = append(got, r.Method+" "+r.URL.Path)
+		w.WriteHeader(299)
+	})
+	f := newFixture(t, func(c *Config) { c.Token = testToken; c.Mounts = map[string]nethttp.Handler{"/iceberg/": h} })
+	if code, _ := f.raw(t, "GET", "/iceberg/v1/config", "", nil); code != 299 {
+		t.Errorf("GET /iceberg/v1/config: %d, want the mounted handler's 299", code)
+	}
+	if code, _ := f.raw(t, "POST", "/iceberg/v1/oauth/tokens", "grant_type=client_credentials", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}); code != 299 {
+		t.Errorf("form POST to the mount: %d, want 299", code)
+	}
+	if code, _ := f.raw(t, "GET", "/iceberg/v1/config", "", map[string]string{"Host": "evil.example"}); code != nethttp.StatusMisdirectedRequest {
+		t.Errorf("mount with Host evil.example: %d, want 421", code)
+	}
+	if code, _ := f.raw(t, "POST", "/iceberg/v1/namespaces", "{}", map[string]string{"Content-Type": "application/json", "Origin": "https://evil.example"}); code != 403 {
+		t.Errorf("cross-origin POST to the mount: %d, want 403", code)
+	}
+	if want := "GET /v1/config,POST /v1/oauth/tokens"; strings.Join(got, ",") != want {
+		t.Errorf("the mounted handler saw %q, want %q", strings.Join(got, ","), want)
+	}
+}

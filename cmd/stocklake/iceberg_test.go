@@ -2,19 +2,28 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
+	nethttp "net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go/catalog/rest"
+	"github.com/apache/iceberg-go/table"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/s3"
 )
 
 // runCommand runs a command line in this process and returns its error.
@@ -108,6 +117,79 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 	if sum != int64(len(want)) {
 		t.Errorf("table offsets %v sum to %d, want %d", offs, sum, len(want))
 	}
+	t.Run("serve --iceberg-rest", func(t *testing.T) { checkIcebergREST(t, dbPath, "file://"+lakeDir, len(want)) })
+}
+
+// checkIcebergREST runs `stocklake serve --iceberg-rest --token T` over a
+// catalog holding stocklake.ticks with rows rows, and reads the table with
+// iceberg-go's REST client at http://ADDR/iceberg (given the token as its
+// OAuth credential): every row, and the dashboard beside it still answers.
+// Without the token: 401.
+func checkIcebergREST(t *testing.T, dbPath, lakeURL string, rows int) {
+	const token = "serve-iceberg-rest-token-0123456789"
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t, false))
+	root := rootCommand()
+	args := []string{"serve", "--brokers", "127.0.0.1:1", "--http", addr, "--catalog", "sqlite://" + dbPath, "--lake", lakeURL,
+		"--iceberg-rest", "--token", token, "--log-level", "warn"}
+	if err := root.Parse(interspersed(root, args)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- root.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	uri := "http://" + addr + "/iceberg"
+	var resp *nethttp.Response
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if resp, err = nethttp.Get(uri + "/v1/config"); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve does not answer on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != nethttp.StatusUnauthorized {
+		t.Errorf("GET /iceberg/v1/config without the token: %d, want 401", resp.StatusCode)
+	}
+	// credential=ID:TOKEN: a POST of a form to the OAuth endpoint, through
+	// the dashboard's guards, then the token as a bearer token.
+	cat, err := rest.NewCatalog(ctx, "stocklake", uri, rest.WithCredential("spark:"+token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	tbl, err := cat.LoadTable(ctx, table.Identifier{stocklake.DefaultDatabase, "ticks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrow, err := tbl.Scan().ToArrowTable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer arrow.Release()
+	if int(arrow.NumRows()) != rows {
+		t.Errorf("a scan through serve --iceberg-rest reads %d rows, want %d", arrow.NumRows(), rows)
+	}
+	req, _ := nethttp.NewRequest(nethttp.MethodGet, "http://"+addr+"/api/catalog/databases", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := nethttp.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("the dashboard API beside the REST catalog: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 }
 
 // TestSinkTableFormatErrors: a bad --table-format, iceberg without a
@@ -128,6 +210,82 @@ func TestSinkTableFormatErrors(t *testing.T) {
 		err := runCommand(t, append(base, tc.args...)...)
 		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want a configuration error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestServeIcebergRESTErrors: --iceberg-rest without a sqlite catalog, or
+// vending credentials of a lake that is not on S3, is a configuration error
+// that says what to do, before anything listens.
+func TestServeIcebergRESTErrors(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"serve", "--brokers", "127.0.0.1:1", "--http", "127.0.0.1:0", "--lake", "file://" + filepath.Join(dir, "lake"), "--iceberg-rest"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--catalog", ""}, "--iceberg-rest needs --catalog sqlite://"},
+		{[]string{"--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--iceberg-rest-vend-credentials"}, "is not on s3://"},
+	} {
+		err := runCommand(t, append(base, tc.args...)...)
+		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want a configuration error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestServeIcebergRESTS3Config: serve's REST catalog over an s3:// lake
+// tells clients the lake URL's endpoint and region with path-style access,
+// and the server's S3 keys only with --iceberg-rest-vend-credentials.
+func TestServeIcebergRESTS3Config(t *testing.T) {
+	ctx := context.Background()
+	s3srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
+	defer s3srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "serve-key")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "serve-secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	lakeURL := "s3://rest-bucket/lake?endpoint=" + s3srv.URL + "&region=eu-west-3"
+	store, err := openStore(ctx, lakeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.(*s3.ObjectStore).CreateBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	catURL := "sqlite://" + filepath.Join(t.TempDir(), "catalog.db")
+	tbl, closeTbl, err := openIcebergTable(ctx, catURL, lakeURL, store, "market", "ticks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeTbl()
+	if !strings.HasPrefix(tbl.Location(), "s3://rest-bucket/lake/") {
+		t.Fatalf("table at %s", tbl.Location())
+	}
+	for _, vend := range []bool{false, true} {
+		rf := icebergRESTFlags{enabled: true, vend: vend}
+		h, closeRest, err := rf.handler(ctx, catURL, lakeURL, store, "", slog.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(nethttp.MethodGet, "/v1/namespaces/market/tables/ticks", nil))
+		closeRest()
+		var res struct {
+			MetadataLocation string `json:"metadata-location"`
+			Config           map[string]string
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &res); rec.Code != 200 || err != nil {
+			t.Fatalf("load table (vend %v): %d %s %v", vend, rec.Code, rec.Body, err)
+		}
+		c := res.Config
+		if c["s3.endpoint"] != s3srv.URL || c["client.region"] != "eu-west-3" || c["s3.path-style-access"] != "true" {
+			t.Errorf("table config (vend %v) %v: want the lake URL's endpoint, region and path-style", vend, c)
+		}
+		if vend != (c["s3.access-key-id"] == "serve-key" && c["s3.secret-access-key"] == "serve-secret") {
+			t.Errorf("table config with vend %v: keys %q/%q", vend, c["s3.access-key-id"], c["s3.secret-access-key"])
+		}
+		if !vend && strings.Contains(rec.Body.String(), "serve-secret") {
+			t.Errorf("the secret key is in the answer without --iceberg-rest-vend-credentials")
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	nethttp "net/http"
 	"os"
 	"strings"
 	"time"
@@ -127,7 +128,9 @@ func serveCommand() *ffcli.Command {
 	sinkGroup := fs.String("sink-group", stocklake.DefaultSinkGroup, "consumer group of the sink, whose lag the health page shows")
 	barsPrefix := fs.String("bars-prefix", stocklake.TopicBarsPrefix, "prefix of the analyzer's bar topics (<prefix>.<window>)")
 	alertsTopic := fs.String("alerts-topic", stocklake.TopicAlerts, "the analyzer's alert topic")
-	return newCommand("serve", "stocklake serve --http ADDR --brokers B --catalog URL [--lake URL] [--engine URL] [--token T]",
+	var rf icebergRESTFlags
+	rf.register(fs)
+	return newCommand("serve", "stocklake serve --http ADDR --brokers B --catalog URL [--lake URL] [--engine URL] [--token T] [--iceberg-rest]",
 		"serve the web dashboard and JSON API",
 		`Serves the dashboard: a live board of symbols and candlestick charts with
 indicators and alerts (from the analyzer's bar and alert topics, or computed
@@ -140,7 +143,17 @@ It binds 127.0.0.1 by default and then answers only requests for localhost
 or a loopback address (--allowed-hosts adds names). Any other address needs
 --token: requests then carry "Authorization: Bearer TOKEN" (the app asks for
 it once); use --tls-cert and --tls-key (or a TLS proxy) so the token does
-not cross the network in clear text. See docs/security.md.`,
+not cross the network in clear text. See docs/security.md.
+
+--iceberg-rest also serves the Apache Iceberg REST catalog API over the
+Iceberg tables of the --catalog sqlite:// file (those the sink writes with
+--table-format iceberg) at /iceberg on the same address: point Trino, Spark,
+pyiceberg or DuckDB at the catalog URI http://ADDR/iceberg (with --token,
+they send it as a bearer token: token=TOKEN, or credential=ID:TOKEN through
+the OAuth endpoint). It is read-only unless --iceberg-rest-writable; for an
+s3:// lake, tables tell clients the endpoint, region and path-style access,
+and hand out the server's S3 keys only with --iceberg-rest-vend-credentials.
+See docs/iceberg.md.`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("serve", args); err != nil {
 				return err
@@ -201,6 +214,15 @@ not cross the network in clear text. See docs/security.md.`,
 					defer eng.Close()
 					cfg.Engine, cfg.EngineName = eng, name
 				}
+			}
+			if rf.enabled {
+				rest, closeRest, err := rf.handler(ctx, *catURL, *lakeURL, cfg.Store, df.token, log)
+				if err != nil {
+					return err
+				}
+				defer closeRest()
+				cfg.Mounts = map[string]nethttp.Handler{icebergRESTPath + "/": rest}
+				log.Info("serving the Iceberg REST catalog", "path", icebergRESTPath, "writable", rf.writable)
 			}
 			srv, err := dashboard.New(cfg)
 			if err != nil {
