@@ -2,6 +2,8 @@ package stocklake
 
 import (
 	"cmp"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 )
@@ -281,4 +283,40 @@ func (f CoverageFacts) SortDeadLetters() {
 		slices.Sort(offs)
 		f.DeadLetters[tp] = slices.Compact(offs)
 	}
+}
+
+// ParquetKeyBatches is the Parquet footer key (key/value metadata) under
+// which the sink records, in every Parquet object of a Hive table, the
+// Kafka batch the object's rows come from: a JSON array of BatchPart. An
+// object that merges others (a compaction) carries the parts of all of
+// them. `stocklake verify` reads it to prove a Hive table complete.
+const ParquetKeyBatches = "stocklake.batches"
+
+// BatchPart says that an object holds the rows of one object of a sink
+// batch: the batch accounted for the offsets [First, Last] of a Kafka
+// partition (rows, dead letters and offsets without records) and wrote
+// Objects objects, one per lake partition, each named by the offset of its
+// first row (Object).
+type BatchPart struct {
+	TopicID   string `json:"topic_id"`
+	Partition int32  `json:"partition"`
+	First     int64  `json:"first"`
+	Last      int64  `json:"last"`
+	Objects   int    `json:"objects"`
+	Object    int64  `json:"object"`
+}
+
+// EncodeBatchParts is the ParquetKeyBatches value of parts.
+func EncodeBatchParts(parts []BatchPart) string {
+	b, _ := json.Marshal(parts)
+	return string(b)
+}
+
+// DecodeBatchParts reads a ParquetKeyBatches value.
+func DecodeBatchParts(v string) ([]BatchPart, error) {
+	var parts []BatchPart
+	if err := json.Unmarshal([]byte(v), &parts); err != nil {
+		return nil, fmt.Errorf("%s footer value %.80q: %v: %w", ParquetKeyBatches, v, err, ErrInvalid)
+	}
+	return parts, nil
 }
