@@ -119,6 +119,17 @@ func verifyLake(t *testing.T, fc *faultCase, lake, table string, n int64, extraE
 	if err != nil || c.Rows != n || c.Distinct != n || c.Duplicated != 0 {
 		t.Fatalf("the lake does not hold each of the %d produced ticks exactly once: %+v", n, c)
 	}
+	// And by the offsets: `stocklake verify` (the binary) must find no gap
+	// and no overlap. extraEnv reaches it too (S3 settings; a case whose
+	// dead letters may leave gaps passes STOCKLAKE_BROKERS).
+	vc := exec.Command(stocklakeBinary(t), "verify", "--lake", lake, "--table", table)
+	vc.Dir = t.TempDir() // no default catalog file: the table format is found from the lake
+	vc.Env = envWith(extraEnv...)
+	vout, verr := vc.CombinedOutput()
+	t.Logf("stocklake verify:\n%s", vout)
+	if verr != nil {
+		t.Fatalf("stocklake verify --table %s: %v: the lake's offsets are not complete", table, verr)
+	}
 }
 
 // freePort returns a TCP port nobody listens on; with pair set, the next

@@ -350,7 +350,7 @@ func TestFaultMalformedIntegration(t *testing.T) {
 	if len(dlq) != bad {
 		t.Fatalf("%d dead letters, want %d", len(dlq), bad)
 	}
-	verifyLake(t, fc, lake, sink.TableName(topic), int64(good))
+	verifyLake(t, fc, lake, sink.TableName(topic), int64(good), "STOCKLAKE_BROKERS="+brokers)
 }
 
 // TestFaultDiskFullIntegration lands ticks into a file:// lake on a small
