@@ -145,8 +145,8 @@ func TestTrinoGlueIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sql := range []string{
-		`SELECT count(*), sum(price), count(DISTINCT dt || hour) FROM market.%s`,
-		`SELECT count(*), sum(price) FROM market.%s WHERE dt = '2026-11-24' AND hour = '15'`,
+		`SELECT count(*), round(sum(price), 4), count(DISTINCT dt || hour) FROM market.%s`,
+		`SELECT count(*), round(sum(price), 4) FROM market.%s WHERE dt = '2026-11-24' AND hour = '15'`,
 	} {
 		_, reg, _ := query(t, e, fmt.Sprintf(sql, "ticks"))
 		_, pro, _ := query(t, e, fmt.Sprintf(sql, "ticks_projected"))
