@@ -783,12 +783,28 @@ func (c *Compactor) writeBin(ctx context.Context, files []*parquet.File, key str
 		}
 	}
 	sortRows(schema, rows)
-	var out bytes.Buffer
-	w := parquet.NewWriter(&out, schema,
+	// The merged object carries the sink's batch records of its inputs,
+	// so `stocklake verify` still proves the table complete.
+	var parts []stocklake.BatchPart
+	for _, f := range files {
+		if v, ok := f.Lookup(stocklake.ParquetKeyBatches); ok {
+			p, err := stocklake.DecodeBatchParts(v)
+			if err != nil {
+				return 0, fmt.Errorf("merging into %s: %w", key, err)
+			}
+			parts = append(parts, p...)
+		}
+	}
+	opts := []parquet.WriterOption{schema,
 		parquet.Compression(&parquet.Zstd),
 		parquet.MaxRowsPerRowGroup(c.cfg.RowGroupRows),
 		parquet.CreatedBy("stocklake", stocklake.Version, ""),
-	)
+	}
+	if len(parts) > 0 {
+		opts = append(opts, parquet.KeyValueMetadata(stocklake.ParquetKeyBatches, stocklake.EncodeBatchParts(parts)))
+	}
+	var out bytes.Buffer
+	w := parquet.NewWriter(&out, opts...)
 	for chunk := range slices.Chunk(rows, 4096) {
 		if _, err := w.WriteRows(chunk); err != nil {
 			return 0, fmt.Errorf("encoding %s: %w", key, err)

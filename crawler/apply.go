@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/hive"
@@ -295,6 +296,7 @@ func (r *crawl) applyTable(ctx context.Context, c *candidate) error {
 	case c.existing == nil && def == nil:
 		return nil
 	case c.existing == nil:
+		r.project(def, c)
 		if err := r.cat.CreateTable(ctx, *def); err != nil {
 			return fmt.Errorf("crawler: creating table %s: %w", def.Name, err)
 		}
@@ -303,6 +305,9 @@ func (r *crawl) applyTable(ctx context.Context, c *candidate) error {
 	default:
 		current = *c.existing
 		if def != nil {
+			if !hive.Projected(current.Parameters) {
+				r.project(def, c)
+			}
 			m := merge(current, def)
 			if changes := diff(current, m); len(changes) > 0 {
 				if r.cfg.SchemaChangePolicy == LogSchema {
@@ -317,6 +322,12 @@ func (r *crawl) applyTable(ctx context.Context, c *candidate) error {
 				}
 			}
 		}
+	}
+	if hive.Projected(current.Parameters) {
+		// Athena computes its partitions; registered ones would be
+		// ignored, so none are added or removed.
+		r.note("table %s uses partition projection: partitions left to the projection", c.name)
+		return nil
 	}
 	if len(current.PartitionKeys) != len(c.keys) {
 		r.note("table %s has %d partition keys but its folders are %d levels deep; partitions left alone",
@@ -395,6 +406,28 @@ func (r *crawl) applyTable(ctx context.Context, c *candidate) error {
 		}
 	}
 	return nil
+}
+
+// project adds Athena partition projection properties to def when the
+// crawl asks for them and def's keys are the sink's time keys; the dates
+// start at the earliest dt among c's partitions.
+func (r *crawl) project(def *stocklake.Table, c *candidate) {
+	if !r.cfg.Projection || def == nil {
+		return
+	}
+	keys := make([]string, len(def.PartitionKeys))
+	for i, k := range def.PartitionKeys {
+		keys[i] = strings.ToLower(k.Name)
+	}
+	start := time.Now().UTC()
+	for _, p := range c.parts {
+		if d := firstDay(p.values); d.Before(start) {
+			start = d
+		}
+	}
+	if err := setProjection(def, keys, start); err != nil {
+		r.note("no partition projection: %v", err)
+	}
 }
 
 // removePartitions applies the delete policy to partitions whose folders

@@ -161,6 +161,13 @@ type Config struct {
 	// Progress, when set, is called as the crawl advances, from one
 	// goroutine at a time.
 	Progress func(Progress)
+	// Projection gives the tables the crawler creates or updates, when
+	// partitioned by dt or dt,hour, Athena partition projection properties
+	// (hive.ProjectionParameters, dates from the earliest dt found) instead
+	// of registering their partitions. Default false. Tables that already
+	// use projection are always kept as they are: no partitions are added
+	// or removed and the properties stay.
+	Projection bool
 }
 
 // Crawler crawls one lake location into one catalog database. Run may be

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
+	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // Registrar adds partitions to the catalog as a writer (the sink) creates
@@ -17,6 +20,12 @@ import (
 // the writer does not know its columns, by crawling that table's folder.
 // It implements the sink's PartitionRegistrar.
 type Registrar struct {
+	// Projection makes the tables it creates use Athena partition
+	// projection (hive.ProjectionParameters, dates from the first
+	// partition's day) and gives them to existing tables; default false.
+	// Partitions of projected tables are never registered.
+	Projection bool
+
 	store    stocklake.ObjectStore
 	cat      stocklake.Catalog
 	database string
@@ -46,12 +55,12 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 	defer r.mu.Unlock()
 	t, err := r.cat.GetTable(ctx, r.database, table)
 	if errors.Is(err, stocklake.ErrNotFound) {
-		c, err := New(r.store, r.cat, Config{Database: r.database, Prefix: table + "/", TableLevel: 1})
+		c, err := New(r.store, r.cat, Config{Database: r.database, Prefix: table + "/", TableLevel: 1, Projection: r.Projection})
 		if err != nil {
 			return err
 		}
 		if len(columns) > 0 {
-			if t, err = r.createTable(ctx, c, table, format, columns, keys); err != nil {
+			if t, err = r.createTable(ctx, c, table, format, columns, keys, values); err != nil {
 				return err
 			}
 		} else {
@@ -67,6 +76,12 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 	} else if err != nil {
 		return err
 	}
+	if hive.Projected(t.Parameters) {
+		return nil // Athena (and stocklake's engine) compute the partitions
+	}
+	if r.Projection {
+		return r.projectTable(ctx, t, keys, values)
+	}
 	if len(t.PartitionKeys) != len(values) {
 		return fmt.Errorf("table %s.%s has partition keys %v, the writer uses %v; re-crawl or drop the table: %w",
 			r.database, table, t.PartitionKeys, keys, stocklake.ErrInvalid)
@@ -76,7 +91,7 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 
 // createTable creates table from the writer's columns, defined as a crawl of
 // its folder would define it, without reading the objects back.
-func (r *Registrar) createTable(ctx context.Context, c *Crawler, table, format string, columns []stocklake.Column, keys []string) (stocklake.Table, error) {
+func (r *Registrar) createTable(ctx context.Context, c *Crawler, table, format string, columns []stocklake.Column, keys, values []string) (stocklake.Table, error) {
 	cr := &crawl{Crawler: c, run: &stocklake.CrawlRun{}}
 	if err := cr.ensureDatabase(ctx); err != nil {
 		return stocklake.Table{}, err
@@ -87,6 +102,11 @@ func (r *Registrar) createTable(ctx context.Context, c *Crawler, table, format s
 	}
 	def := cr.define(&candidate{folder: table + "/", name: table, keys: keys,
 		files: []*fileInfo{{format: format, compression: compNone, schema: schema}}})
+	if r.Projection {
+		if err := setProjection(def, keys, firstDay(values)); err != nil {
+			return stocklake.Table{}, err
+		}
+	}
 	err := r.cat.CreateTable(ctx, *def)
 	switch {
 	case errors.Is(err, stocklake.ErrExists):
@@ -95,4 +115,40 @@ func (r *Registrar) createTable(ctx context.Context, c *Crawler, table, format s
 		return stocklake.Table{}, fmt.Errorf("create table %s.%s: %w", r.database, table, err)
 	}
 	return *def, nil
+}
+
+// projectTable gives an existing table the projection properties.
+func (r *Registrar) projectTable(ctx context.Context, t stocklake.Table, keys, values []string) error {
+	if err := setProjection(&t, keys, firstDay(values)); err != nil {
+		return err
+	}
+	if err := r.cat.UpdateTable(ctx, t); err != nil {
+		return fmt.Errorf("set partition projection on %s.%s: %w", r.database, t.Name, err)
+	}
+	return nil
+}
+
+// firstDay is the day of a partition's dt value (its first), or today.
+func firstDay(values []string) time.Time {
+	if len(values) > 0 {
+		if d, err := time.Parse("2006-01-02", values[0]); err == nil {
+			return d
+		}
+	}
+	return time.Now().UTC()
+}
+
+// setProjection adds to t the projection properties for the sink's time
+// keys, the dates starting at start's day.
+func setProjection(t *stocklake.Table, keys []string, start time.Time) error {
+	params, err := hive.ProjectionParameters(t.Location, keys, start)
+	if err != nil {
+		return fmt.Errorf("table %s.%s: %w", t.Database, t.Name, err)
+	}
+	t.Parameters = maps.Clone(t.Parameters)
+	if t.Parameters == nil {
+		t.Parameters = map[string]string{}
+	}
+	maps.Copy(t.Parameters, params)
+	return nil
 }

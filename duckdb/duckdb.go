@@ -15,7 +15,11 @@
 //     predicates on the null-supplying side of an outer join are left alone.
 //     The view also reads with hive_partitioning, so DuckDB's own filter
 //     pushdown prunes further what the Go side could not (e.g. a filter on
-//     a partition key applied outside a subquery).
+//     a partition key applied outside a subquery). A table with Athena
+//     partition projection (projection.enabled=true) has its partition
+//     list computed from its projection.* properties and
+//     storage.location.template (hive.ProjectPartitions), as Athena does,
+//     not read from the catalog.
 //   - Formats: Parquet through read_parquet (union_by_name, so files
 //     written before a schema change still read), JSON lines through
 //     read_json with the catalog's columns (keys matched case-insensitively

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -71,7 +72,15 @@ func (q *query) plan(ctx context.Context, t stocklake.Table, ref *tableRef) (*sc
 		}
 		return s, nil
 	}
-	all, err := q.e.cfg.Catalog.ListPartitions(ctx, t.Database, t.Name)
+	// A table with Athena partition projection has its partitions
+	// computed from its properties, as Athena does: registered ones are
+	// ignored.
+	var all []stocklake.Partition
+	if hive.Projected(t.Parameters) {
+		all, err = hive.ProjectPartitions(t, time.Now())
+	} else {
+		all, err = q.e.cfg.Catalog.ListPartitions(ctx, t.Database, t.Name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list partitions of %s.%s: %w", t.Database, t.Name, err)
 	}

@@ -327,15 +327,18 @@ func jsonField(obj map[string]any, key string) string {
 }
 
 // encode writes g's object to buf and returns its columns (nil for JSON
-// lines).
-func (s *Sink) encode(buf *bytes.Buffer, g *group) ([]stocklake.Column, error) {
+// lines). Parquet objects carry batch, the Kafka batch they belong to, in
+// their footer under stocklake.ParquetKeyBatches.
+func (s *Sink) encode(buf *bytes.Buffer, g *group, batch stocklake.BatchPart) ([]stocklake.Column, error) {
+	meta := stocklake.EncodeBatchParts([]stocklake.BatchPart{batch})
 	switch {
 	case g.raw != nil:
 		encodeJSONLines(buf, g.raw)
 		return nil, nil
 	case g.ticks != nil:
+		g.ticks.w.SetKeyValueMetadata(stocklake.ParquetKeyBatches, meta)
 		return TickColumns(), g.ticks.finish(buf)
 	default:
-		return encodeObjects(buf, g.objs, s.cfg.TimeField, s.codec, s.cfg.RowGroupRows)
+		return encodeObjects(buf, g.objs, s.cfg.TimeField, s.codec, s.cfg.RowGroupRows, meta)
 	}
 }

@@ -268,7 +268,7 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 	for i, path := range b.order {
 		g := b.groups[path]
 		buf.Reset()
-		cols, err := s.encode(&buf, g)
+		cols, err := s.encode(&buf, g, s.batchPart(ps, b, g))
 		if err != nil {
 			return err
 		}
@@ -310,6 +310,12 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		s.cfg.BeforeCommit(ctx, ps.partition, b.last+1)
 	}
 	return s.commitPending(ctx, ps, true)
+}
+
+// batchPart is what object g of batch b records about the batch in its
+// footer: the batch's offsets and object count, for `stocklake verify`.
+func (s *Sink) batchPart(ps *partState, b *batch, g *group) stocklake.BatchPart {
+	return stocklake.BatchPart{TopicID: s.topicID, Partition: ps.partition, First: b.first, Last: b.last, Objects: len(b.order), Object: g.first}
 }
 
 // commitPending commits a partition's written batches. A commit that fails

@@ -184,7 +184,7 @@ func widen(a, b colKind) colKind {
 // (timeField, epoch seconds to nanoseconds) becomes a TIMESTAMP(MICROS)
 // column, so engines read it as a time; a textual one stays as written. It
 // returns the columns with Glue/Hive types, in file order (by name).
-func encodeObjects(buf *bytes.Buffer, objs []map[string]any, timeField string, codec compress.Codec, rowGroupRows int64) ([]stocklake.Column, error) {
+func encodeObjects(buf *bytes.Buffer, objs []map[string]any, timeField string, codec compress.Codec, rowGroupRows int64, batches string) ([]stocklake.Column, error) {
 	kinds := map[string]colKind{}
 	for _, o := range objs {
 		for k, v := range o {
@@ -229,7 +229,7 @@ func encodeObjects(buf *bytes.Buffer, objs []map[string]any, timeField string, c
 			cols[i].Type = "timestamp"
 		}
 	}
-	w := parquet.NewWriter(buf, append(writerOptions(codec, rowGroupRows), schema)...)
+	w := parquet.NewWriter(buf, append(writerOptions(codec, rowGroupRows), schema, parquet.KeyValueMetadata(stocklake.ParquetKeyBatches, batches))...)
 	rows := make([]parquet.Row, 0, 1024)
 	flush := func() error {
 		if _, err := w.WriteRows(rows); err != nil {

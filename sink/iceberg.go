@@ -142,7 +142,7 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 				s.cfg.Committer.DataFileURL(&g.sample, name), s.cfg.Store.URL(), stocklake.ErrConfig)
 		}
 		buf.Reset()
-		if _, err := s.encode(&buf, g); err != nil {
+		if _, err := s.encode(&buf, g, s.batchPart(ps, b, g)); err != nil {
 			return err
 		}
 		data := buf.Bytes()

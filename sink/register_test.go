@@ -118,3 +118,70 @@ func TestRegistrarUsesSinkSchema(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistrarProjection: with Projection the sink's first partition
+// creates a table with Athena partition projection properties, the dates
+// from that partition's day, and no partition is registered; the table is
+// the one `crawl --projection` defines.
+func TestRegistrarProjection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kc, lake := newLake(t, "proj")
+	at := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "proj"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		tk := stocklake.Tick{Symbol: "AAPL", Time: at.Add(time.Duration(i) * time.Hour), Price: 1, Size: 1, Exchange: "X", TradeID: strconv.Itoa(i), Source: "test"}
+		if err := p.Produce(ctx, stocklake.Record{Key: []byte("k"), Value: tk.AppendJSON(nil)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sinkCat := memCatalog(t)
+	reg, err := crawler.NewRegistrar(lake, sinkCat, "stocklake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Projection = true
+	snk, err := sink.New(sink.Config{Kafka: kc, Topic: "proj", Store: lake, Registrar: reg, MaxRows: 1,
+		FlushInterval: 50 * time.Millisecond, ExitWhenIdle: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snk.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := sinkCat.GetTable(ctx, "stocklake", "proj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := sinkCat.ListPartitions(ctx, "stocklake", "proj"); err != nil || len(ps) != 0 {
+		t.Fatalf("partitions registered for a projected table: %v, %v", ps, err)
+	}
+	if got.Parameters["projection.enabled"] != "true" || got.Parameters["projection.dt.range"] != "2026-11-24,NOW" ||
+		got.Parameters["storage.location.template"] != got.Location+"dt=${dt}/hour=${hour}/" {
+		t.Fatalf("table parameters %v", got.Parameters)
+	}
+	crawlCat := memCatalog(t)
+	cr, err := crawler.New(lake, crawlCat, crawler.Config{Database: "stocklake", Prefix: "proj/", TableLevel: 1, Projection: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cr.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want, err := crawlCat.GetTable(ctx, "stocklake", "proj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Parameters, want.Parameters) {
+		t.Errorf("sink's projected table parameters %v\ncrawl --projection's %v", got.Parameters, want.Parameters)
+	}
+	if ps, err := crawlCat.ListPartitions(ctx, "stocklake", "proj"); err != nil || len(ps) != 0 {
+		t.Errorf("crawl --projection registered partitions: %v, %v", ps, err)
+	}
+}

@@ -17,7 +17,7 @@ import (
 type crawlFlags struct {
 	lake, catalog, database, prefix, tablePrefix, schemaChange, deleteBehavior, exclude string
 	tableLevel                                                                          int
-	incremental                                                                         bool
+	incremental, projection                                                             bool
 }
 
 func (f *crawlFlags) register(fs *flag.FlagSet) {
@@ -30,12 +30,13 @@ func (f *crawlFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.schemaChange, "schema-change", string(crawler.UpdateSchema), "when a table's schema changed: update (keep the old as a version) or log")
 	fs.StringVar(&f.deleteBehavior, "delete-behavior", string(crawler.MarkMissing), "partitions whose folders are gone: delete, mark or log")
 	fs.BoolVar(&f.incremental, "incremental", false, "read only folders that earlier crawls have not read")
+	fs.BoolVar(&f.projection, "projection", false, "give tables partitioned by dt or dt,hour Athena partition projection properties (dates from the earliest dt found to NOW) instead of registering their partitions; tables that already use projection are always left as they are")
 	fs.StringVar(&f.exclude, "exclude", "", "comma-separated globs to skip, on top of the defaults (_stocklake/**, query-results/**, temp files)")
 }
 
 func (f *crawlFlags) config() (crawler.Config, error) {
 	cfg := crawler.Config{Database: f.database, Prefix: f.prefix, TableLevel: f.tableLevel, TablePrefix: f.tablePrefix,
-		Incremental: f.incremental}
+		Incremental: f.incremental, Projection: f.projection}
 	switch p := crawler.SchemaChangePolicy(f.schemaChange); p {
 	case crawler.UpdateSchema, crawler.LogSchema:
 		cfg.SchemaChangePolicy = p

@@ -104,20 +104,47 @@ type lakeCount struct {
 // S3 server.
 func verifyLake(t *testing.T, fc *faultCase, lake, table string, n int64, extraEnv ...string) {
 	t.Helper()
+	countExactlyOnce(t, fc, "pyarrow count of "+lake, "the lake", n, extraEnv, "verify_lake.py", lake, table)
+	// And by the offsets: `stocklake verify` (the binary) must find no gap
+	// and no overlap. extraEnv reaches it too (S3 settings; a case whose
+	// dead letters may leave gaps passes STOCKLAKE_BROKERS).
+	verifyOffsets(t, extraEnv, "--lake", lake, "--table", table)
+}
+
+// countExactlyOnce runs the Python counter scripts/SCRIPT with args (it
+// prints a lakeCount as JSON), records the count in fc and fails the test
+// unless what holds exactly n distinct ticks, each once.
+func countExactlyOnce(t *testing.T, fc *faultCase, logAs, what string, n int64, env []string, script string, args ...string) {
+	t.Helper()
 	py := pythonWithPyarrow(t)
-	cmd := exec.Command(py, filepath.Join(repoRoot(t), "scripts", "verify_lake.py"), lake, table, strconv.FormatInt(n, 10))
-	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd := exec.Command(py, append([]string{"-P", filepath.Join(repoRoot(t), "scripts", script)}, append(args, strconv.FormatInt(n, 10))...)...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = t.TempDir()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	t.Logf("pyarrow count of %s: %s", lake, bytes.TrimSpace(out))
+	t.Logf("%s: %s", logAs, bytes.TrimSpace(out))
 	var c lakeCount
 	if jerr := json.Unmarshal(bytes.TrimSpace(out), &c); jerr != nil {
-		t.Fatalf("verify_lake.py: %v (%v)\n%s", jerr, err, stderr.String())
+		t.Fatalf("%s: %v (%v)\n%s", script, jerr, err, stderr.String())
 	}
 	fc.Produced, fc.Landed, fc.Distinct, fc.Duplicates = n, c.Rows, c.Distinct, c.Duplicated
 	if err != nil || c.Rows != n || c.Distinct != n || c.Duplicated != 0 {
-		t.Fatalf("the lake does not hold each of the %d produced ticks exactly once: %+v", n, c)
+		t.Fatalf("%s does not hold each of the %d produced ticks exactly once: %+v", what, n, c)
+	}
+}
+
+// verifyOffsets runs `stocklake verify` (the binary) with args and env and
+// fails the test unless it finds the table's offsets complete.
+func verifyOffsets(t *testing.T, env []string, args ...string) {
+	t.Helper()
+	vc := exec.Command(stocklakeBinary(t), append([]string{"verify"}, args...)...)
+	vc.Dir = t.TempDir() // no default catalog file: the table format is found from the lake or the flags
+	vc.Env = envWith(env...)
+	vout, verr := vc.CombinedOutput()
+	t.Logf("stocklake verify:\n%s", vout)
+	if verr != nil {
+		t.Fatalf("stocklake verify %q: %v: the table's offsets are not complete", args, verr)
 	}
 }
 

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stocklake/stocklake/sink"
@@ -90,24 +86,14 @@ func (v *iceVariant) startSink(t *testing.T, name, brokers, topic, group string,
 }
 
 // verify counts the topic's table with pyiceberg and fails the test unless
-// it holds exactly n distinct ticks, each once.
-func (v *iceVariant) verify(t *testing.T, topic string, n int64) {
+// it holds exactly n distinct ticks, each once; then `stocklake verify`
+// must find its snapshots' offsets complete (verifyArgs are more of its
+// flags, e.g. --brokers and --dlq-topic for a case with dead letters).
+func (v *iceVariant) verify(t *testing.T, topic string, n int64, verifyArgs ...string) {
 	t.Helper()
-	py := pythonWithPyarrow(t)
 	ident := icebergDatabase + "." + sink.TableName(topic)
-	cmd := exec.Command(py, "-P", filepath.Join(repoRoot(t), "scripts", "verify_iceberg.py"), v.catalog, v.warehouse, ident, strconv.FormatInt(n, 10))
-	cmd.Env = append(os.Environ(), v.env...)
-	cmd.Dir = t.TempDir()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	t.Logf("pyiceberg count of %s in %s: %s", ident, v.warehouse, bytes.TrimSpace(out))
-	var c lakeCount
-	if jerr := json.Unmarshal(bytes.TrimSpace(out), &c); jerr != nil {
-		t.Fatalf("verify_iceberg.py: %v (%v)\n%s", jerr, err, stderr.String())
-	}
-	v.fc.Produced, v.fc.Landed, v.fc.Distinct, v.fc.Duplicates = n, c.Rows, c.Distinct, c.Duplicated
-	if err != nil || c.Rows != n || c.Distinct != n || c.Duplicated != 0 {
-		t.Fatalf("the Iceberg table %s does not hold each of the %d produced ticks exactly once: %+v", ident, n, c)
-	}
+	countExactlyOnce(t, v.fc, fmt.Sprintf("pyiceberg count of %s in %s", ident, v.warehouse), "the Iceberg table "+ident, n, v.env,
+		"verify_iceberg.py", v.catalog, v.warehouse, ident)
+	verifyOffsets(t, v.env, append([]string{"--table-format", "iceberg", "--catalog", "sqlite://" + v.catalog, "--lake", v.lake,
+		"--database", icebergDatabase, "--table", sink.TableName(topic)}, verifyArgs...)...)
 }

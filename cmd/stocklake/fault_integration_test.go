@@ -410,9 +410,9 @@ func TestFaultMalformedIntegration(t *testing.T) {
 		}
 	}
 	checkDLQ(ice.fc, iceDLQ)
-	ice.verify(t, topic, int64(good))
+	ice.verify(t, topic, int64(good), "--brokers", brokers, "--dlq-topic", iceDLQ)
 	checkDLQ(fc, topic+".dlq")
-	verifyLake(t, fc, lake, sink.TableName(topic), int64(good))
+	verifyLake(t, fc, lake, sink.TableName(topic), int64(good), "STOCKLAKE_BROKERS="+brokers)
 }
 
 // TestFaultDiskFullIntegration lands ticks into a file:// lake on a small

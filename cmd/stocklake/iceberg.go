@@ -17,28 +17,38 @@ import (
 	"github.com/stocklake/stocklake/sqlite"
 )
 
-// openIcebergCatalog opens the Iceberg catalog in the file of the sqlite://
-// catalog catURL, with the lake (store, at lakeURL) as its warehouse;
-// lakeURL's S3 settings (endpoint, region) are passed to iceberg-go's file
-// IO. what names the feature in errors ("--table-format iceberg").
-func openIcebergCatalog(ctx context.Context, what, catURL, lakeURL string, store stocklake.ObjectStore) (*iceberg.Catalog, error) {
+// icebergCatalogConfig is the Iceberg catalog configuration of the catalog
+// catURL (the file of a sqlite:// catalog), with the lake (store, at lakeURL)
+// as its warehouse; lakeURL's S3 settings (endpoint, region) go to
+// iceberg-go's file IO. what names the feature in errors ("--table-format
+// iceberg").
+func icebergCatalogConfig(what, catURL, lakeURL string, store stocklake.ObjectStore) (iceberg.Config, error) {
 	if catURL == "" {
-		return nil, fmt.Errorf("%s needs --catalog sqlite://PATH (e.g. %s): the Iceberg catalog lives in that file: %w", what, defaultCatalog, stocklake.ErrConfig)
+		return iceberg.Config{}, fmt.Errorf("%s needs --catalog sqlite://PATH (e.g. %s): the Iceberg catalog lives in that file: %w", what, defaultCatalog, stocklake.ErrConfig)
 	}
 	u, err := parseBackendURL("catalog", catURL)
 	if err != nil {
-		return nil, err
+		return iceberg.Config{}, err
 	}
 	if u.Scheme != sqlite.Type {
-		return nil, fmt.Errorf("%s: catalog %q: only sqlite://PATH catalogs hold Iceberg tables yet (Glue is not done): %w", what, catURL, stocklake.ErrConfig)
+		return iceberg.Config{}, fmt.Errorf("%s: catalog %q: only sqlite://PATH catalogs hold Iceberg tables yet (Glue is not done): %w", what, catURL, stocklake.ErrConfig)
 	}
 	if store == nil {
-		return nil, fmt.Errorf("%s needs --lake: the Iceberg tables live under it: %w", what, stocklake.ErrConfig)
+		return iceberg.Config{}, fmt.Errorf("%s needs --lake: the Iceberg tables live under it: %w", what, stocklake.ErrConfig)
 	}
 	cfg := iceberg.Config{SQLitePath: filePath(u), Warehouse: store.URL()}
 	if lu, err := url.Parse(lakeURL); err == nil && lu.Scheme == "s3" {
 		q := lu.Query()
 		cfg.S3Region, cfg.S3Endpoint = q.Get("region"), q.Get("endpoint")
+	}
+	return cfg, nil
+}
+
+// openIcebergCatalog opens the Iceberg catalog of icebergCatalogConfig.
+func openIcebergCatalog(ctx context.Context, what, catURL, lakeURL string, store stocklake.ObjectStore) (*iceberg.Catalog, error) {
+	cfg, err := icebergCatalogConfig(what, catURL, lakeURL, store)
+	if err != nil {
+		return nil, err
 	}
 	return iceberg.Open(ctx, cfg)
 }

@@ -25,6 +25,13 @@ import (
 // of table ticks in the lake at dir.
 func writeTicks(t *testing.T, dir string, n int) {
 	t.Helper()
+	writeTicksAt(t, dir, "dt=2026-11-20/hour=09", 0, n)
+}
+
+// writeTicksAt writes n ticks, trade IDs and the object's offset from
+// first, in one Parquet object of partition path of table ticks.
+func writeTicksAt(t *testing.T, dir, path string, first, n int) {
+	t.Helper()
 	store, err := file.New(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -34,11 +41,11 @@ func writeTicks(t *testing.T, dir string, n int) {
 	rows := make([]sink.TickRow, n)
 	for i := range rows {
 		rows[i] = sink.TickRow{Symbol: fmt.Sprintf("S%d", i%3), TS: time.Date(2026, 11, 20, 9, 0, i, 0, time.UTC).UnixMicro(),
-			Price: float64(i) + 0.5, Size: 1, TradeID: fmt.Sprint(i)}
+			Price: float64(first+i) + 0.5, Size: 1, TradeID: fmt.Sprint(first + i)}
 	}
 	w.Write(rows)
 	w.Close()
-	if err := store.Put(context.Background(), sink.ObjectKey("ticks", "dt=2026-11-20/hour=09", "T0PICID", 0, 0, "parquet"), &buf); err != nil {
+	if err := store.Put(context.Background(), sink.ObjectKey("ticks", path, "T0PICID", 0, int64(first), "parquet"), &buf); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
@@ -101,6 +102,7 @@ func sinkCommand() *ffcli.Command {
 	sf.register(fs)
 	lf.register(fs)
 	catURL := fs.String("catalog", "", `catalog URL to register new partitions in as they are written, e.g. `+defaultCatalog+` ("" disables)`)
+	projection := fs.Bool("projection", false, "with --catalog: give the table Athena partition projection properties for its dt,hour keys (dates from the first partition's day to NOW) and register no partitions; Athena, Trino (hive.partition-projection-enabled) and stocklake query compute them")
 	database := fs.String("database", stocklake.DefaultDatabase, "catalog database for --catalog")
 	exitIdle := fs.Bool("exit-when-idle", false, "write everything and exit once caught up with the topic (for batch jobs)")
 	var metricsF metricsFlags
@@ -145,6 +147,15 @@ but not committed before a crash are orphans no reader sees.`,
 			if err != nil {
 				return err
 			}
+			if *projection {
+				keys := strings.Join(cfg.Partitioning.Keys(), ",")
+				switch {
+				case *catURL == "" || sf.tableFormat != stocklake.TableFormatHive:
+					return fmt.Errorf("--projection sets partition projection on the Hive table's catalog entry: it needs --catalog and --table-format hive: %w", stocklake.ErrConfig)
+				case keys != "" && keys != "dt" && keys != "dt,hour":
+					return fmt.Errorf("--projection needs --partition-by dt or dt,hour (projection enumerates dates and hours), not %s: %w", keys, stocklake.ErrConfig)
+				}
+			}
 			kc.Logger = log
 			cfg.Kafka, cfg.Logger, cfg.ExitWhenIdle, cfg.InstanceID = kc, log, *exitIdle, *instanceID
 			if cfg.BeforeCommit, err = faultCommitDelay(log); err != nil {
@@ -175,9 +186,12 @@ but not committed before a crash are orphans no reader sees.`,
 					return err
 				}
 				defer cat.Close()
-				if cfg.Registrar, err = crawler.NewRegistrar(cfg.Store, cat, *database); err != nil {
+				reg, err := crawler.NewRegistrar(cfg.Store, cat, *database)
+				if err != nil {
 					return err
 				}
+				reg.Projection = *projection
+				cfg.Registrar = reg
 			}
 			s, err := sink.New(cfg)
 			if err != nil {

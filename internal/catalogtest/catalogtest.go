@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/hive"
 )
 
 // DatabaseDeleter is implemented by catalogs that can drop a database with
@@ -264,6 +265,12 @@ func testTableVersions(t *testing.T, c stocklake.Catalog, db string) {
 	up.Columns[3].Type = "double" // widened, as the crawler's "update" policy does
 	up.Parameters = maps.Clone(tt.Parameters)
 	up.Parameters["UPDATED_BY_CRAWLER"] = "stocklake"
+	// Athena partition projection properties: dotted keys, ${} templates.
+	proj, err := hive.ProjectionParameters(tt.Location, []string{"dt", "hour"}, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(up.Parameters, proj)
 	up.Version = 42 // ignored
 	if err := c.UpdateTable(ctx, up); err != nil {
 		t.Fatal(err)
@@ -274,6 +281,14 @@ func testTableVersions(t *testing.T, c stocklake.Catalog, db string) {
 	}
 	if got.Version != v1.Version+1 || !reflect.DeepEqual(got.Columns, up.Columns) || got.Parameters["UPDATED_BY_CRAWLER"] != "stocklake" {
 		t.Errorf("after UpdateTable: version %d (want %d), columns %v, parameters %v", got.Version, v1.Version+1, got.Columns, got.Parameters)
+	}
+	for k, v := range proj {
+		if got.Parameters[k] != v {
+			t.Errorf("after UpdateTable: parameter %s = %q, want %q (partition projection)", k, got.Parameters[k], v)
+		}
+	}
+	if !hive.Projected(got.Parameters) {
+		t.Errorf("after UpdateTable: projection not enabled in %v", got.Parameters)
 	}
 	if !got.CreateTime.Equal(v1.CreateTime) || got.UpdateTime.Before(v1.UpdateTime) {
 		t.Errorf("after UpdateTable: create time %v (was %v), update time %v (was %v)", got.CreateTime, v1.CreateTime, got.UpdateTime, v1.UpdateTime)
