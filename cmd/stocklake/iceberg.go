@@ -6,29 +6,40 @@ import (
 	"net/url"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/glue"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/sqlite"
 )
 
 // openIcebergTable opens the Iceberg tick table database.name that
 // `stocklake sink --table-format iceberg` commits to, creating it (day(ts)
-// partitioning) when missing. The Iceberg catalog lives in the file of the
-// sqlite:// catalog catURL, and the table under the lake (the warehouse),
-// so the sink writes its data files through store. lakeURL's S3 settings
-// (endpoint, region) are passed to iceberg-go's file IO. The returned
-// function closes the catalog.
+// partitioning) when missing. The Iceberg catalog is the catalog catURL:
+// the file of a sqlite:// catalog, or the AWS Glue Data Catalog of a
+// glue:// one; the table lives under the lake (the warehouse), so the sink
+// writes its data files through store. lakeURL's S3 settings (endpoint,
+// region) are passed to iceberg-go's file IO. The returned function closes
+// the catalog.
 func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore, database, name string) (*iceberg.Table, func() error, error) {
 	if catURL == "" {
-		return nil, nil, fmt.Errorf("--table-format iceberg needs --catalog sqlite://PATH (e.g. %s): the Iceberg catalog lives in that file: %w", defaultCatalog, stocklake.ErrConfig)
+		return nil, nil, fmt.Errorf("--table-format iceberg needs --catalog sqlite://PATH (e.g. %s) or glue://REGION: the Iceberg tables live in that catalog: %w", defaultCatalog, stocklake.ErrConfig)
 	}
 	u, err := parseBackendURL("catalog", catURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	if u.Scheme != sqlite.Type {
-		return nil, nil, fmt.Errorf("--table-format iceberg: catalog %q: only sqlite://PATH catalogs hold Iceberg tables yet (Glue and REST are not done): %w", catURL, stocklake.ErrConfig)
+	cfg := iceberg.Config{Warehouse: store.URL()}
+	switch u.Scheme {
+	case sqlite.Type:
+		cfg.SQLitePath = filePath(u)
+	case glue.Type:
+		gc, err := glueConfig(catURL, u)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Glue = &iceberg.GlueConfig{Region: gc.Region, Endpoint: gc.Endpoint, CatalogID: gc.CatalogID, MaxRetries: gc.MaxRetries}
+	default:
+		return nil, nil, fmt.Errorf("--table-format iceberg: catalog %q: Iceberg tables live in sqlite://PATH or glue://REGION catalogs: %w", catURL, stocklake.ErrConfig)
 	}
-	cfg := iceberg.Config{SQLitePath: filePath(u), Warehouse: store.URL()}
 	if lu, err := url.Parse(lakeURL); err == nil && lu.Scheme == "s3" {
 		q := lu.Query()
 		cfg.S3Region, cfg.S3Endpoint = q.Get("region"), q.Get("endpoint")
