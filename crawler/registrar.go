@@ -67,6 +67,10 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 	} else if err != nil {
 		return err
 	}
+	if t.IsIceberg() {
+		return fmt.Errorf("table %s.%s is an Iceberg table, which has no Hive partitions: write it with --table-format iceberg, or use another table name: %w",
+			r.database, table, stocklake.ErrInvalid)
+	}
 	if len(t.PartitionKeys) != len(values) {
 		return fmt.Errorf("table %s.%s has partition keys %v, the writer uses %v; re-crawl or drop the table: %w",
 			r.database, table, t.PartitionKeys, keys, stocklake.ErrInvalid)
