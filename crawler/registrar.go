@@ -68,7 +68,7 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 		return err
 	}
 	if t.IsIceberg() {
-		return fmt.Errorf("table %s.%s is an Iceberg table, which has no Hive partitions: write it with --table-format iceberg, or use another table name: %w",
+		return fmt.Errorf("table %s.%s is an Iceberg table, which has no Hive partitions: write it with the iceberg table format, or use another table name: %w",
 			r.database, table, stocklake.ErrInvalid)
 	}
 	if len(t.PartitionKeys) != len(values) {

@@ -388,7 +388,7 @@ func (c *Catalog) UpdateTable(ctx context.Context, t stocklake.Table) error {
 // which Glue's copy must not contradict.
 func notIceberg(t *types.Table, why, db, tbl string) error {
 	if t != nil && strings.EqualFold(t.Parameters[stocklake.ParamTableType], stocklake.TableTypeIceberg) {
-		return fmt.Errorf("glue: %s.%s is an Iceberg table: %s (write it with --table-format iceberg, or use another table name): %w",
+		return fmt.Errorf("glue: %s.%s is an Iceberg table: %s (write it with the iceberg table format, or use another table name): %w",
 			db, tbl, why, stocklake.ErrInvalid)
 	}
 	return nil

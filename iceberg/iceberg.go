@@ -269,7 +269,7 @@ func fail(op string, err error) error {
 		}
 	}
 	if strings.Contains(err.Error(), "is not an iceberg table") || strings.Contains(err.Error(), "is not an EXTERNAL_TABLE") {
-		return fmt.Errorf("iceberg: %s: %v: the catalog has a table of that name that is not an Iceberg table (e.g. a Hive table of the sink or the crawler): choose another --table, or drop that one: %w", op, err, stocklake.ErrConfig)
+		return fmt.Errorf("iceberg: %s: %v: the catalog has a table of that name that is not an Iceberg table (e.g. a Hive table of the sink or the crawler): choose another table name, or drop that one: %w", op, err, stocklake.ErrConfig)
 	}
 	if strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY") {
 		return fmt.Errorf("iceberg: %s: the catalog file stayed locked by another process: retry: %v: %w", op, err, stocklake.ErrUnavailable)
