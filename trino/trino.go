@@ -296,7 +296,9 @@ func (e *Engine) Query(ctx context.Context, query string) (stocklake.Rows, error
 // registered, when the error says a table is missing.
 func (e *Engine) withSkipped(err error) error {
 	var te *trinoclient.ErrTrino
-	if !errors.As(err, &te) || te.ErrorName != "TABLE_NOT_FOUND" {
+	// SCHEMA_NOT_FOUND too: a database of Iceberg tables only has no
+	// schema in the Hive catalog.
+	if !errors.As(err, &te) || (te.ErrorName != "TABLE_NOT_FOUND" && te.ErrorName != "SCHEMA_NOT_FOUND") {
 		return err
 	}
 	e.syncMu.Lock()

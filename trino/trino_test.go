@@ -664,4 +664,12 @@ func TestSyncLeavesIcebergTables(t *testing.T) {
 	if !errors.Is(err, stocklake.ErrNotFound) || !strings.Contains(err.Error(), `"iceberg"."market"."iceticks"`) {
 		t.Errorf("query of the Iceberg table in the Hive catalog: %v, want ErrNotFound naming iceberg.market.iceticks", err)
 	}
+	// A database of Iceberg tables only has no schema in the Hive catalog.
+	f.mu.Lock()
+	f.canned["SELECT * FROM icedb.iceticks"] = fakeResult{err: &fakeError{name: "SCHEMA_NOT_FOUND", typ: "USER_ERROR", msg: "line 1:15: Schema 'icedb' does not exist"}}
+	f.mu.Unlock()
+	_, err = e.Query(ctx, "SELECT * FROM icedb.iceticks")
+	if !strings.Contains(err.Error(), `"iceberg"."market"."iceticks"`) {
+		t.Errorf("query in a schema Trino does not have: %v, want the Iceberg tables named", err)
+	}
 }
