@@ -64,6 +64,8 @@ func TestIcebergGlueTrinoIntegration(t *testing.T) {
 	// each runs the same SQL on the unqualified table name.
 	engines := []struct{ name, url string }{
 		{"trino", "trino://" + trinoURL.Host + "?catalog=iceberg&register=none"},
+		// The Hive catalog on the same Glue redirects Iceberg tables.
+		{"trino-hive-glue", "trino://" + trinoURL.Host + "?catalog=glue&register=none"},
 	}
 
 	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
