@@ -2,7 +2,9 @@
 // github.com/apache/iceberg-go: a catalog in the Iceberg SQL catalog schema
 // (the iceberg_tables table that iceberg-go's catalog/sql, pyiceberg's
 // SqlCatalog and Java's JdbcCatalog use) inside stocklake's SQLite catalog
-// file, tick tables with hidden partitioning on the event time, and commits
+// file, or in the AWS Glue Data Catalog (iceberg-go's catalog/glue: Glue
+// tables with table_type=ICEBERG and metadata_location, as Athena and
+// Trino read them), tick tables with hidden partitioning on the event time, and commits
 // that add already-written Parquet files and advance Kafka offsets in one
 // atomic snapshot (see Table.Commit and docs/iceberg.md).
 //
@@ -72,8 +74,9 @@ type Config struct {
 	S3SessionToken string
 }
 
-// Catalog is an Iceberg SQL catalog in a SQLite file. It is safe for
-// concurrent use, also by several processes sharing the file.
+// Catalog is an Iceberg catalog: the Iceberg SQL catalog in a SQLite file,
+// or AWS Glue. It is safe for concurrent use, also by several processes
+// sharing the file or the Glue catalog.
 type Catalog struct {
 	cat       catalog.Catalog
 	db        *sql.DB // nil for Glue
