@@ -4,9 +4,10 @@
 // SqlCatalog and Java's JdbcCatalog use) inside stocklake's SQLite catalog
 // file, or in the AWS Glue Data Catalog (iceberg-go's catalog/glue: Glue
 // tables with table_type=ICEBERG and metadata_location, as Athena and
-// Trino read them), tick tables with hidden partitioning on the event time, and commits
-// that add already-written Parquet files and advance Kafka offsets in one
-// atomic snapshot (see Table.Commit and docs/iceberg.md).
+// Trino read them), tick tables with hidden partitioning on the event
+// time, and commits that add already-written Parquet files and advance
+// Kafka offsets in one atomic snapshot (see Table.Commit and
+// docs/iceberg.md).
 //
 // It returns stocklake root types only; iceberg-go's types stay inside.
 package iceberg
@@ -63,10 +64,10 @@ type Config struct {
 	// DefaultCatalogName.
 	Name string
 
-	// S3 settings, used when Warehouse is s3://. Region defaults to
-	// the Glue catalog's region, else us-east-1; Endpoint (e.g. http://127.0.0.1:9000) selects an
-	// S3-compatible server and path-style URLs; empty keys use the AWS
-	// credential chain.
+	// S3 settings, used when Warehouse is s3://. Region defaults to the
+	// Glue catalog's region, else us-east-1; Endpoint (e.g.
+	// http://127.0.0.1:9000) selects an S3-compatible server and
+	// path-style URLs; empty keys use the AWS credential chain.
 	S3Region       string
 	S3Endpoint     string
 	S3AccessKey    string
