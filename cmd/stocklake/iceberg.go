@@ -11,21 +11,17 @@ import (
 	"github.com/stocklake/stocklake/sqlite"
 )
 
-// openIcebergTable opens the Iceberg tick table database.name that
-// `stocklake sink --table-format iceberg` commits to, creating it (day(ts)
-// partitioning) when missing. The Iceberg catalog is the catalog catURL:
+// openIcebergCatalog opens the Iceberg catalog of the catalog URL catURL:
 // the file of a sqlite:// catalog, or the AWS Glue Data Catalog of a
-// glue:// one; the table lives under the lake (the warehouse), so the sink
-// writes its data files through store. lakeURL's S3 settings (endpoint,
-// region) are passed to iceberg-go's file IO. The returned function closes
-// the catalog.
-func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore, database, name string) (*iceberg.Table, func() error, error) {
+// glue:// one, with the lake as its warehouse (store is the lake; lakeURL's
+// S3 settings, endpoint and region, are passed to iceberg-go's file IO).
+func openIcebergCatalog(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore) (*iceberg.Catalog, error) {
 	if catURL == "" {
-		return nil, nil, fmt.Errorf("--table-format iceberg needs --catalog sqlite://PATH (e.g. %s) or glue://REGION: the Iceberg tables live in that catalog: %w", defaultCatalog, stocklake.ErrConfig)
+		return nil, fmt.Errorf("--table-format iceberg needs --catalog sqlite://PATH (e.g. %s) or glue://REGION: the Iceberg tables live in that catalog: %w", defaultCatalog, stocklake.ErrConfig)
 	}
 	u, err := parseBackendURL("catalog", catURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cfg := iceberg.Config{Warehouse: store.URL()}
 	switch u.Scheme {
@@ -34,17 +30,26 @@ func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stockla
 	case glue.Type:
 		gc, err := glueConfig(catURL, u)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		cfg.Glue = &iceberg.GlueConfig{Region: gc.Region, Endpoint: gc.Endpoint, CatalogID: gc.CatalogID, MaxRetries: gc.MaxRetries}
 	default:
-		return nil, nil, fmt.Errorf("--table-format iceberg: catalog %q: Iceberg tables live in sqlite://PATH or glue://REGION catalogs: %w", catURL, stocklake.ErrConfig)
+		return nil, fmt.Errorf("--table-format iceberg: catalog %q: Iceberg tables live in sqlite://PATH or glue://REGION catalogs: %w", catURL, stocklake.ErrConfig)
 	}
 	if lu, err := url.Parse(lakeURL); err == nil && lu.Scheme == "s3" {
 		q := lu.Query()
 		cfg.S3Region, cfg.S3Endpoint = q.Get("region"), q.Get("endpoint")
 	}
-	cat, err := iceberg.Open(ctx, cfg)
+	return iceberg.Open(ctx, cfg)
+}
+
+// openIcebergTable opens the Iceberg tick table database.name that
+// `stocklake sink --table-format iceberg` commits to (see
+// openIcebergCatalog), creating it (day(ts) partitioning) when missing. The
+// table lives under the lake, so the sink writes its data files through
+// store. The returned function closes the catalog.
+func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore, database, name string) (*iceberg.Table, func() error, error) {
+	cat, err := openIcebergCatalog(ctx, catURL, lakeURL, store)
 	if err != nil {
 		return nil, nil, err
 	}
