@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,6 +13,25 @@ const (
 	TableFormatHive    = "hive"    // Hive-style folders of Parquet objects, offsets in the sink's state
 	TableFormatIceberg = "iceberg" // an Apache Iceberg table whose snapshots carry the Kafka offsets
 )
+
+// Catalog table parameters of an Iceberg table, as AWS Glue, Athena, Trino,
+// Spark and pyiceberg write them: ParamTableType is TableTypeIceberg and
+// ParamMetadataLocation the URL of the table's current metadata file (the
+// previous one in ParamPreviousMetadataLocation).
+const (
+	ParamTableType                = "table_type"
+	ParamMetadataLocation         = "metadata_location"
+	ParamPreviousMetadataLocation = "previous_metadata_location"
+	TableTypeIceberg              = "ICEBERG"
+)
+
+// IsIceberg reports whether t is an Iceberg table (parameter table_type is
+// ICEBERG, in any case). An Iceberg table's files, snapshots and partitions
+// are its metadata's: it has no Hive partitions to register, and crawling
+// its folder as a Hive table would read uncommitted and deleted files.
+func (t Table) IsIceberg() bool {
+	return strings.EqualFold(t.Parameters[ParamTableType], TableTypeIceberg)
+}
 
 // ErrFenced reports a commit refused because the table's committed offsets
 // are not where the batch starts: another sink took over the partitions (this

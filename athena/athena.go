@@ -3,7 +3,11 @@
 //
 // Athena reads table definitions from the AWS Glue Data Catalog, so the
 // tables it sees are those of a glue:// stocklake catalog; no registration
-// is needed. A query is started with StartQueryExecution in a workgroup,
+// is needed. That includes Iceberg tables (table_type=ICEBERG, as
+// `stocklake sink --table-format iceberg --catalog glue://…` writes them),
+// which Athena engine v3 reads through their metadata, with time travel
+// (FOR TIMESTAMP AS OF, FOR VERSION AS OF); they have no partitions to
+// register or repair, and the Engine sends nothing but the query. A query is started with StartQueryExecution in a workgroup,
 // polled with GetQueryExecution (backing off from Config.PollInterval to
 // Config.MaxPollInterval) until it succeeds, fails or is cancelled, and its
 // rows are paged with GetQueryResults. Canceling the context of a running

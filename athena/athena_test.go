@@ -254,3 +254,27 @@ func TestNewChecksConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestIcebergQueryRunsAlone: Athena reads a Glue Iceberg table
+// (table_type=ICEBERG) natively, time travel included, so a query on one
+// is the one statement sent: no partition registration or repair (MSCK
+// REPAIR TABLE, ALTER TABLE ADD PARTITION), which Athena refuses on Iceberg
+// tables.
+func TestIcebergQueryRunsAlone(t *testing.T) {
+	f, e := newFakeAthena(t)
+	f.cols = []map[string]any{{"Name": "n", "Type": "bigint"}}
+	f.rows = [][]*string{{sp("n")}, {sp("42")}}
+	sql := "SELECT count(*) AS n FROM ticks FOR TIMESTAMP AS OF TIMESTAMP '2026-11-26 14:00:00 UTC' WHERE ts >= TIMESTAMP '2026-11-26 00:00:00 UTC'"
+	r, err := e.Query(context.Background(), sql)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+	}
+	r.Close()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.queries) != 1 || f.queries["q1"].sql != sql || f.calls["StartQueryExecution"] != 1 {
+		t.Errorf("statements sent %v, want only the query", f.queries)
+	}
+}

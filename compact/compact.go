@@ -235,7 +235,7 @@ func (c *Compactor) Run(ctx context.Context) (Result, error) {
 			continue
 		}
 		found = true
-		if t.Format != stocklake.FormatParquet || len(t.PartitionKeys) == 0 || strings.EqualFold(t.Parameters["table_type"], "ICEBERG") {
+		if t.Format != stocklake.FormatParquet || len(t.PartitionKeys) == 0 || t.IsIceberg() {
 			continue
 		}
 		folder, ok := c.keyOf(t.Location)

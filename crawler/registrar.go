@@ -76,6 +76,10 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 	} else if err != nil {
 		return err
 	}
+	if t.IsIceberg() {
+		return fmt.Errorf("table %s.%s is an Iceberg table, which has no Hive partitions: write it with the iceberg table format, or use another table name: %w",
+			r.database, table, stocklake.ErrInvalid)
+	}
 	if hive.Projected(t.Parameters) {
 		return nil // Athena (and stocklake's engine) compute the partitions
 	}

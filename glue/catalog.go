@@ -363,6 +363,9 @@ func (c *Catalog) UpdateTable(ctx context.Context, t stocklake.Table) error {
 	if err != nil {
 		return err
 	}
+	if err := notIceberg(old, "its definition is changed by Iceberg commits only", db, tbl); err != nil {
+		return err
+	}
 	in := toTableInput(t, tbl, old)
 	_, err = c.client.UpdateTable(ctx, &awsglue.UpdateTableInput{
 		CatalogId:    c.catalogID,
@@ -378,6 +381,17 @@ func (c *Catalog) UpdateTable(ctx context.Context, t stocklake.Table) error {
 		return nil
 	}
 	return c.syncPartitions(ctx, db, tbl, in.StorageDescriptor)
+}
+
+// notIceberg refuses a Hive operation on an Iceberg table (table_type
+// ICEBERG): its columns, files and partitions are in its Iceberg metadata,
+// which Glue's copy must not contradict.
+func notIceberg(t *types.Table, why, db, tbl string) error {
+	if t != nil && strings.EqualFold(t.Parameters[stocklake.ParamTableType], stocklake.TableTypeIceberg) {
+		return fmt.Errorf("glue: %s.%s is an Iceberg table: %s (write it with the iceberg table format, or use another table name): %w",
+			db, tbl, why, stocklake.ErrInvalid)
+	}
+	return nil
 }
 
 // sameStorage reports whether two storage descriptors agree on what
@@ -624,6 +638,9 @@ func (c *Catalog) AddPartitions(ctx context.Context, database, table string, par
 	if err != nil {
 		return err
 	}
+	if err := notIceberg(t, "it has no Hive partitions to add", db, tbl); err != nil {
+		return err
+	}
 	inputs := make([]types.PartitionInput, len(parts))
 	for i, p := range parts {
 		if len(p.Values) != len(t.PartitionKeys) {
@@ -699,6 +716,9 @@ func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p
 	}
 	t, err := c.getTable(ctx, db, tbl)
 	if err != nil {
+		return err
+	}
+	if err := notIceberg(t, "it has no Hive partitions to update", db, tbl); err != nil {
 		return err
 	}
 	if len(p.Values) != len(t.PartitionKeys) {

@@ -54,6 +54,18 @@
 // table's definition 0 and stocklake numbers it 1. (moto's Glue server
 // numbers from 1, so its tables report versions one higher.)
 //
+// # Iceberg tables
+//
+// A Glue table with parameter table_type=ICEBERG (stocklake.Table.IsIceberg)
+// is an Apache Iceberg table, written by package iceberg (`stocklake sink
+// --table-format iceberg --catalog glue://…`), Athena, Spark or pyiceberg.
+// It is listed and read like any table (its Format is empty: the format is
+// the Iceberg metadata's), but UpdateTable, AddPartitions and
+// UpdatePartition refuse it with stocklake.ErrInvalid: its schema and files
+// live in the metadata file named by its metadata_location parameter, and
+// it has no Hive partitions. The crawler leaves such tables and their
+// folders alone.
+//
 // # Crawl history
 //
 // Glue has no place for stocklake's crawl history and incremental-crawl

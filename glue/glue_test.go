@@ -21,6 +21,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/internal/catalogtest"
+	"github.com/stocklake/stocklake/internal/gluefake"
 )
 
 // fakeCatalog is a Catalog on the in-process fake, retrying a failed
@@ -29,7 +30,7 @@ import (
 // failed mid-response ("use of closed network connection"), which no test
 // here is about. The fake injects no retryable errors, so the retries
 // change nothing else.
-func fakeCatalog(t *testing.T, f *fakeGlue, lake stocklake.ObjectStore) *Catalog {
+func fakeCatalog(t *testing.T, f *gluefake.Server, lake stocklake.ObjectStore) *Catalog {
 	t.Helper()
 	c, err := New(context.Background(), Config{Region: "us-east-1", Endpoint: f.URL, AccessKey: "k", SecretKey: "s", LakeStore: lake, MaxRetries: 2})
 	if err != nil {
@@ -41,33 +42,33 @@ func fakeCatalog(t *testing.T, f *fakeGlue, lake stocklake.ObjectStore) *Catalog
 // The integration checks, against the in-process fake, which also holds
 // the Catalog to Glue's batch limits and pages every listing.
 func TestCatalogOnFake(t *testing.T) {
-	f := newFakeGlue(t)
+	f := gluefake.New(t)
 	testCatalog(t, fakeCatalog(t, f, nil))
 	for op, limit := range map[string]int{"BatchCreatePartition": createBatch, "BatchDeletePartition": deleteBatch, "BatchUpdatePartition": updateBatch} {
-		sizes := f.batchSizes(op)
+		sizes := f.BatchSizes(op)
 		if len(sizes) == 0 || slices.Max(sizes) > limit || slices.Max(sizes) != limit {
 			t.Errorf("%s batch sizes %v: want full batches of %d", op, sizes, limit)
 		}
 	}
 	// 264 partitions in pages of 7.
-	if n := f.count("GetPartitions"); n < 264/fakePage {
+	if n := f.Count("GetPartitions"); n < 264/gluefake.Page {
 		t.Errorf("%d GetPartitions calls: the listing was not paged", n)
 	}
 }
 
 func TestConcurrentPartitionsOnFake(t *testing.T) {
-	testConcurrentPartitions(t, fakeCatalog(t, newFakeGlue(t), nil))
+	testConcurrentPartitions(t, fakeCatalog(t, gluefake.New(t), nil))
 }
 
 func TestCrawlParityOnFake(t *testing.T) {
 	l := newParityLake(t)
-	testCrawlParity(t, l, fakeCatalog(t, newFakeGlue(t), l.store))
+	testCrawlParity(t, l, fakeCatalog(t, gluefake.New(t), l.store))
 }
 
 // Glue numbers a new table's definition 0; stocklake calls it version 1.
 func TestVersionNumbers(t *testing.T) {
 	ctx := context.Background()
-	c := fakeCatalog(t, newFakeGlue(t), nil)
+	c := fakeCatalog(t, gluefake.New(t), nil)
 	if err := c.CreateDatabase(ctx, stocklake.Database{Name: "d"}); err != nil {
 		t.Fatal(err)
 	}
@@ -197,23 +198,23 @@ func TestNewConfig(t *testing.T) {
 	}
 
 	// AWS_ENDPOINT_URL_GLUE is honoured, as by every AWS SDK.
-	f := newFakeGlue(t)
+	f := gluefake.New(t)
 	t.Setenv("AWS_ENDPOINT_URL_GLUE", f.URL)
 	c, err = New(ctx, Config{Region: "eu-west-1", AccessKey: "k", SecretKey: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateDatabase(ctx, stocklake.Database{Name: "viaenv"}); err != nil || f.count("CreateDatabase") != 1 {
-		t.Errorf("CreateDatabase through AWS_ENDPOINT_URL_GLUE: %v, %d calls", err, f.count("CreateDatabase"))
+	if err := c.CreateDatabase(ctx, stocklake.Database{Name: "viaenv"}); err != nil || f.Count("CreateDatabase") != 1 {
+		t.Errorf("CreateDatabase through AWS_ENDPOINT_URL_GLUE: %v, %d calls", err, f.Count("CreateDatabase"))
 	}
 	// An explicit endpoint wins over the variable.
-	g := newFakeGlue(t)
+	g := gluefake.New(t)
 	c, err = New(ctx, Config{Region: "eu-west-1", Endpoint: g.URL, AccessKey: "k", SecretKey: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateDatabase(ctx, stocklake.Database{Name: "explicit"}); err != nil || g.count("CreateDatabase") != 1 || f.count("CreateDatabase") != 1 {
-		t.Errorf("explicit endpoint: %v; calls %d there, %d at the variable's", err, g.count("CreateDatabase"), f.count("CreateDatabase"))
+	if err := c.CreateDatabase(ctx, stocklake.Database{Name: "explicit"}); err != nil || g.Count("CreateDatabase") != 1 || f.Count("CreateDatabase") != 1 {
+		t.Errorf("explicit endpoint: %v; calls %d there, %d at the variable's", err, g.Count("CreateDatabase"), f.Count("CreateDatabase"))
 	}
 }
 
@@ -411,5 +412,5 @@ func TestCrawlLog(t *testing.T) {
 }
 
 func TestConformanceOnFake(t *testing.T) {
-	catalogtest.Run(t, func(t *testing.T) stocklake.Catalog { return fakeCatalog(t, newFakeGlue(t), nil) })
+	catalogtest.Run(t, func(t *testing.T) stocklake.Catalog { return fakeCatalog(t, gluefake.New(t), nil) })
 }

@@ -12,10 +12,9 @@ import (
 
 // twoWriters creates a tick table and opens it in two handles, as two sink
 // processes would.
-func twoWriters(t *testing.T, props ...string) (a, b *Table) {
+func twoWriters(t *testing.T, lake testLake, props ...string) (a, b *Table) {
 	t.Helper()
 	ctx := context.Background()
-	lake := newTestLake(t)
 	opts := TableOptions{Properties: map[string]string{}}
 	for i := 0; i+1 < len(props); i += 2 {
 		opts.Properties[props[i]] = props[i+1]
@@ -37,108 +36,114 @@ func twoWriters(t *testing.T, props ...string) (a, b *Table) {
 // between A checking the offsets and committing; A retries on the refreshed
 // table and both commits land.
 func TestCommitRetriesOnConflict(t *testing.T) {
-	ctx := context.Background()
-	a, b := twoWriters(t)
-	fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "a"))
-	fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(7, 0, "b"))
-	attempts := 0
-	var bSnap stocklake.TableSnapshot
-	a.beforeCommit = func(attempt int) {
-		attempts = attempt
-		if attempt == 1 {
-			var err error
-			if bSnap, err = b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 1, 0, 7)}); err != nil {
-				t.Errorf("B's commit: %v", err)
+	eachCatalog(t, func(t *testing.T, lake testLake) {
+		ctx := context.Background()
+		a, b := twoWriters(t, lake)
+		fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "a"))
+		fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(7, 0, "b"))
+		attempts := 0
+		var bSnap stocklake.TableSnapshot
+		a.beforeCommit = func(attempt int) {
+			attempts = attempt
+			if attempt == 1 {
+				var err error
+				if bSnap, err = b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 1, 0, 7)}); err != nil {
+					t.Errorf("B's commit: %v", err)
+				}
 			}
 		}
-	}
-	aSnap, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)})
-	if err != nil {
-		t.Fatalf("A's commit after a conflict: %v", err)
-	}
-	if attempts != 2 {
-		t.Errorf("A committed on attempt %d, want 2 (one conflict)", attempts)
-	}
-	if aSnap.ParentID != bSnap.ID {
-		t.Errorf("A's snapshot's parent = %d, want B's %d", aSnap.ParentID, bSnap.ID)
-	}
-	want := fmt.Sprint(map[stocklake.TopicPartition]int64{tp("T", 0): 10, tp("T", 1): 7})
-	if off, _ := a.Offsets(ctx); fmt.Sprint(off) != want {
-		t.Errorf("offsets = %v, want %s", off, want)
-	}
-	if rows, distinct, files := scanCount(t, a, nil); rows != 17 || distinct != 17 || files != 2 {
-		t.Errorf("scan: %d rows, %d distinct, %d files; want 17, 17, 2", rows, distinct, files)
-	}
+		aSnap, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)})
+		if err != nil {
+			t.Fatalf("A's commit after a conflict: %v", err)
+		}
+		if attempts != 2 {
+			t.Errorf("A committed on attempt %d, want 2 (one conflict)", attempts)
+		}
+		if aSnap.ParentID != bSnap.ID {
+			t.Errorf("A's snapshot's parent = %d, want B's %d", aSnap.ParentID, bSnap.ID)
+		}
+		want := fmt.Sprint(map[stocklake.TopicPartition]int64{tp("T", 0): 10, tp("T", 1): 7})
+		if off, _ := a.Offsets(ctx); fmt.Sprint(off) != want {
+			t.Errorf("offsets = %v, want %s", off, want)
+		}
+		if rows, distinct, files := scanCount(t, a, nil); rows != 17 || distinct != 17 || files != 2 {
+			t.Errorf("scan: %d rows, %d distinct, %d files; want 17, 17, 2", rows, distinct, files)
+		}
+	})
 }
 
 // TestCommitConflictRechecksOffsets: while A (about to become a zombie)
 // commits, B takes over A's partition and commits it first. A's retry must
 // see B's offsets and be fenced, not replay its append on top of B's.
 func TestCommitConflictRechecksOffsets(t *testing.T) {
-	ctx := context.Background()
-	a, b := twoWriters(t)
-	fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "same"))
-	fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(10, 0, "same"))
-	a.beforeCommit = func(attempt int) {
-		if attempt == 1 {
-			if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
-				t.Errorf("B's commit: %v", err)
+	eachCatalog(t, func(t *testing.T, lake testLake) {
+		ctx := context.Background()
+		a, b := twoWriters(t, lake)
+		fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "same"))
+		fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(10, 0, "same"))
+		a.beforeCommit = func(attempt int) {
+			if attempt == 1 {
+				if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
+					t.Errorf("B's commit: %v", err)
+				}
 			}
 		}
-	}
-	_, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)})
-	if !errors.Is(err, stocklake.ErrFenced) {
-		t.Errorf("the zombie's commit: %v, want ErrFenced", err)
-	}
-	snaps, _ := b.Snapshots(ctx)
-	if len(snaps) != 1 {
-		t.Errorf("%d snapshots, want B's only", len(snaps))
-	}
-	if off, _ := b.Offsets(ctx); off[tp("T", 0)] != 10 {
-		t.Errorf("offsets = %v, want T:0 at 10", off)
-	}
-	if rows, distinct, _ := scanCount(t, b, nil); rows != 10 || distinct != 10 {
-		t.Errorf("rows = %d distinct %d, want 10 once (the zombie's copy must not land)", rows, distinct)
-	}
+		_, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)})
+		if !errors.Is(err, stocklake.ErrFenced) {
+			t.Errorf("the zombie's commit: %v, want ErrFenced", err)
+		}
+		snaps, _ := b.Snapshots(ctx)
+		if len(snaps) != 1 {
+			t.Errorf("%d snapshots, want B's only", len(snaps))
+		}
+		if off, _ := b.Offsets(ctx); off[tp("T", 0)] != 10 {
+			t.Errorf("offsets = %v, want T:0 at 10", off)
+		}
+		if rows, distinct, _ := scanCount(t, b, nil); rows != 10 || distinct != 10 {
+			t.Errorf("rows = %d distinct %d, want 10 once (the zombie's copy must not land)", rows, distinct)
+		}
+	})
 }
 
 // TestCommitUnknownOutcome: the commit lands but the caller gets an error
 // (the catalog failed after writing). Commit finds its own commit ID in the
 // table and reports success instead of fencing itself or committing twice.
 func TestCommitUnknownOutcome(t *testing.T) {
-	ctx := context.Background()
-	a, _ := twoWriters(t)
-	calls := 0
-	a.commitHook = func(ctx context.Context, txn *table.Transaction) (*table.Table, error) {
-		calls++
-		if _, err := txn.Commit(ctx); err != nil {
-			return nil, err
+	eachCatalog(t, func(t *testing.T, lake testLake) {
+		ctx := context.Background()
+		a, _ := twoWriters(t, lake)
+		calls := 0
+		a.commitHook = func(ctx context.Context, txn *table.Transaction) (*table.Table, error) {
+			calls++
+			if _, err := txn.Commit(ctx); err != nil {
+				return nil, err
+			}
+			return nil, errors.New("connection reset after the catalog wrote")
 		}
-		return nil, errors.New("connection reset after the catalog wrote")
-	}
-	f := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "a"))
-	s, err := a.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, 0, 10)})
-	if err != nil {
-		t.Fatalf("commit that landed: %v", err)
-	}
-	if calls != 1 || s.Offsets[tp("T", 0)] != 10 {
-		t.Errorf("%d commit calls, snapshot offsets %v; want 1 call and T:0 at 10", calls, s.Offsets)
-	}
-	if snaps, _ := a.Snapshots(ctx); len(snaps) != 1 {
-		t.Errorf("%d snapshots, want 1", len(snaps))
-	}
+		f := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "a"))
+		s, err := a.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, 0, 10)})
+		if err != nil {
+			t.Fatalf("commit that landed: %v", err)
+		}
+		if calls != 1 || s.Offsets[tp("T", 0)] != 10 {
+			t.Errorf("%d commit calls, snapshot offsets %v; want 1 call and T:0 at 10", calls, s.Offsets)
+		}
+		if snaps, _ := a.Snapshots(ctx); len(snaps) != 1 {
+			t.Errorf("%d snapshots, want 1", len(snaps))
+		}
 
-	// A failure that committed nothing and raced with nobody is returned.
-	a.commitHook = func(context.Context, *table.Transaction) (*table.Table, error) {
-		return nil, errors.New("disk full")
-	}
-	g := writeTicks(t, a, "ts_day=2026-11-26/b.parquet", ticks(3, 0, "b"))
-	if _, err := a.Commit(ctx, []stocklake.LakeFile{g}, []stocklake.OffsetRange{rng("T", 0, 10, 13)}); err == nil || errors.Is(err, stocklake.ErrFenced) {
-		t.Errorf("failed commit: %v, want the failure (not ErrFenced)", err)
-	}
-	if off, _ := a.Offsets(ctx); off[tp("T", 0)] != 10 {
-		t.Errorf("offsets after a failed commit = %v", off)
-	}
+		// A failure that committed nothing and raced with nobody is returned.
+		a.commitHook = func(context.Context, *table.Transaction) (*table.Table, error) {
+			return nil, errors.New("disk full")
+		}
+		g := writeTicks(t, a, "ts_day=2026-11-26/b.parquet", ticks(3, 0, "b"))
+		if _, err := a.Commit(ctx, []stocklake.LakeFile{g}, []stocklake.OffsetRange{rng("T", 0, 10, 13)}); err == nil || errors.Is(err, stocklake.ErrFenced) {
+			t.Errorf("failed commit: %v, want the failure (not ErrFenced)", err)
+		}
+		if off, _ := a.Offsets(ctx); off[tp("T", 0)] != 10 {
+			t.Errorf("offsets after a failed commit = %v", off)
+		}
+	})
 }
 
 // casRace is a catalog in which another writer commits between the catalog
@@ -166,53 +171,57 @@ func (c *casRace) CommitTable(ctx context.Context, id table.Identifier, reqs []t
 // iceberg-go would replay A's append on B's snapshot by itself; A must
 // instead read the table again and be fenced.
 func TestCommitCASRaceRechecksOffsets(t *testing.T) {
-	ctx := context.Background()
-	a, b := twoWriters(t, table.CommitNumRetriesKey, "4")
-	fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "same"))
-	fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(10, 0, "same"))
-	raced := false
-	a.wrapCatalog = func(c table.CatalogIO) table.CatalogIO {
-		return &casRace{CatalogIO: c, done: &raced, race: func() {
-			if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
-				t.Errorf("B's commit: %v", err)
-			}
-		}}
-	}
-	_, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)})
-	if !errors.Is(err, stocklake.ErrFenced) {
-		t.Errorf("the zombie's commit: %v, want ErrFenced", err)
-	}
-	if rows, distinct, _ := scanCount(t, b, nil); rows != 10 || distinct != 10 {
-		t.Errorf("rows = %d distinct %d, want 10 once (the zombie's copy must not land)", rows, distinct)
-	}
-	if off, _ := b.Offsets(ctx); off[tp("T", 0)] != 10 {
-		t.Errorf("offsets = %v, want T:0 at 10", off)
-	}
+	eachCatalog(t, func(t *testing.T, lake testLake) {
+		ctx := context.Background()
+		a, b := twoWriters(t, lake, table.CommitNumRetriesKey, "4")
+		fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "same"))
+		fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(10, 0, "same"))
+		raced := false
+		a.wrapCatalog = func(c table.CatalogIO) table.CatalogIO {
+			return &casRace{CatalogIO: c, done: &raced, race: func() {
+				if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
+					t.Errorf("B's commit: %v", err)
+				}
+			}}
+		}
+		_, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)})
+		if !errors.Is(err, stocklake.ErrFenced) {
+			t.Errorf("the zombie's commit: %v, want ErrFenced", err)
+		}
+		if rows, distinct, _ := scanCount(t, b, nil); rows != 10 || distinct != 10 {
+			t.Errorf("rows = %d distinct %d, want 10 once (the zombie's copy must not land)", rows, distinct)
+		}
+		if off, _ := b.Offsets(ctx); off[tp("T", 0)] != 10 {
+			t.Errorf("offsets = %v, want T:0 at 10", off)
+		}
+	})
 }
 
 // TestCommitCASRaceRetries: the same race on another partition is retried
 // and both commits land.
 func TestCommitCASRaceRetries(t *testing.T) {
-	ctx := context.Background()
-	a, b := twoWriters(t, table.CommitNumRetriesKey, "4")
-	fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "a"))
-	fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(4, 0, "b"))
-	raced := false
-	a.wrapCatalog = func(c table.CatalogIO) table.CatalogIO {
-		return &casRace{CatalogIO: c, done: &raced, race: func() {
-			if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 1, 0, 4)}); err != nil {
-				t.Errorf("B's commit: %v", err)
-			}
-		}}
-	}
-	if _, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprint(map[stocklake.TopicPartition]int64{tp("T", 0): 10, tp("T", 1): 4})
-	if off, _ := b.Offsets(ctx); fmt.Sprint(off) != want {
-		t.Errorf("offsets = %v, want %s", off, want)
-	}
-	if rows, distinct, _ := scanCount(t, b, nil); rows != 14 || distinct != 14 {
-		t.Errorf("rows = %d distinct %d, want 14", rows, distinct)
-	}
+	eachCatalog(t, func(t *testing.T, lake testLake) {
+		ctx := context.Background()
+		a, b := twoWriters(t, lake, table.CommitNumRetriesKey, "4")
+		fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "a"))
+		fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(4, 0, "b"))
+		raced := false
+		a.wrapCatalog = func(c table.CatalogIO) table.CatalogIO {
+			return &casRace{CatalogIO: c, done: &raced, race: func() {
+				if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 1, 0, 4)}); err != nil {
+					t.Errorf("B's commit: %v", err)
+				}
+			}}
+		}
+		if _, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprint(map[stocklake.TopicPartition]int64{tp("T", 0): 10, tp("T", 1): 4})
+		if off, _ := b.Offsets(ctx); fmt.Sprint(off) != want {
+			t.Errorf("offsets = %v, want %s", off, want)
+		}
+		if rows, distinct, _ := scanCount(t, b, nil); rows != 14 || distinct != 14 {
+			t.Errorf("rows = %d distinct %d, want 14", rows, distinct)
+		}
+	})
 }

@@ -2,9 +2,12 @@
 // github.com/apache/iceberg-go: a catalog in the Iceberg SQL catalog schema
 // (the iceberg_tables table that iceberg-go's catalog/sql, pyiceberg's
 // SqlCatalog and Java's JdbcCatalog use) inside stocklake's SQLite catalog
-// file, tick tables with hidden partitioning on the event time, and commits
-// that add already-written Parquet files and advance Kafka offsets in one
-// atomic snapshot (see Table.Commit and docs/iceberg.md).
+// file, or in the AWS Glue Data Catalog (iceberg-go's catalog/glue: Glue
+// tables with table_type=ICEBERG and metadata_location, as Athena and
+// Trino read them), tick tables with hidden partitioning on the event
+// time, and commits that add already-written Parquet files and advance
+// Kafka offsets in one atomic snapshot (see Table.Commit and
+// docs/iceberg.md).
 //
 // It returns stocklake root types only; iceberg-go's types stay inside.
 package iceberg
@@ -46,10 +49,13 @@ const BusyTimeout = 30 * time.Second
 // Config says where the Iceberg catalog and the table files live.
 type Config struct {
 	// SQLitePath is the SQLite catalog file (the path of a sqlite:// catalog
-	// URL); required. It may be the file of stocklake's sqlite catalog: the
-	// Iceberg tables iceberg_tables and iceberg_namespace_properties live
-	// beside its tables.
+	// URL); required unless Glue is set. It may be the file of stocklake's
+	// sqlite catalog: the Iceberg tables iceberg_tables and
+	// iceberg_namespace_properties live beside its tables.
 	SQLitePath string
+	// Glue, when set, keeps the tables in the AWS Glue Data Catalog (a
+	// glue:// catalog URL) instead of a SQLite file; default nil.
+	Glue *GlueConfig
 	// Warehouse is the lake's URL, under which tables are created as
 	// WAREHOUSE/DATABASE.db/TABLE: file:///abs/dir or s3://bucket/prefix;
 	// required.
@@ -58,10 +64,10 @@ type Config struct {
 	// DefaultCatalogName.
 	Name string
 
-	// S3 settings, used when Warehouse is s3://. Region defaults to
-	// us-east-1; Endpoint (e.g. http://127.0.0.1:9000) selects an
-	// S3-compatible server and path-style URLs; empty keys use the AWS
-	// credential chain.
+	// S3 settings, used when Warehouse is s3://. Region defaults to the
+	// Glue catalog's region, else us-east-1; Endpoint (e.g.
+	// http://127.0.0.1:9000) selects an S3-compatible server and
+	// path-style URLs; empty keys use the AWS credential chain.
 	S3Region       string
 	S3Endpoint     string
 	S3AccessKey    string
@@ -69,46 +75,29 @@ type Config struct {
 	S3SessionToken string
 }
 
-// Catalog is an Iceberg SQL catalog in a SQLite file. It is safe for
-// concurrent use, also by several processes sharing the file.
+// Catalog is an Iceberg catalog: the Iceberg SQL catalog in a SQLite file,
+// or AWS Glue. It is safe for concurrent use, also by several processes
+// sharing the file or the Glue catalog.
 type Catalog struct {
-	cat       *sqlcat.Catalog
-	db        *sql.DB
+	cat       catalog.Catalog
+	db        *sql.DB // nil for Glue
 	name      string
 	warehouse string // without a trailing '/'
 	props     ice.Properties
+	// locate returns the metadata_location the catalog records for a
+	// table: one cheap read that tells whether a loaded table is current.
+	locate func(ctx context.Context, database, table string) (string, error)
+	// lowerNames lower-cases database and table names, as Glue does.
+	lowerNames bool
 }
 
-// Open opens the Iceberg catalog in cfg.SQLitePath, creating the file and
-// the Iceberg SQL catalog tables when missing.
+// Open opens the Iceberg catalog: in AWS Glue when cfg.Glue is set, else in
+// cfg.SQLitePath, creating the file and the Iceberg SQL catalog tables when
+// missing.
 func Open(ctx context.Context, cfg Config) (*Catalog, error) {
-	if cfg.SQLitePath == "" || cfg.SQLitePath == ":memory:" {
-		return nil, fmt.Errorf("iceberg: no SQLite catalog file given: use a catalog URL like sqlite://./stocklake-data/catalog.db: %w", stocklake.ErrConfig)
-	}
-	if strings.ContainsRune(cfg.SQLitePath, '?') {
-		return nil, fmt.Errorf("iceberg: catalog path %q contains '?': choose a path without it: %w", cfg.SQLitePath, stocklake.ErrConfig)
-	}
 	warehouse, err := normalizeWarehouse(cfg.Warehouse)
 	if err != nil {
 		return nil, err
-	}
-	name := cfg.Name
-	if name == "" {
-		name = DefaultCatalogName
-	}
-	if dir := filepath.Dir(cfg.SQLitePath); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("iceberg: creating the catalog folder %s: %v: %w", dir, err, stocklake.ErrConfig)
-		}
-	}
-	// The same settings as the sqlite package: WAL so readers never block,
-	// a busy timeout so writers in several processes queue for the lock,
-	// and immediate transactions so a read-then-write never deadlocks.
-	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate",
-		cfg.SQLitePath, BusyTimeout.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("iceberg: opening catalog %s: %v: %w", cfg.SQLitePath, err, stocklake.ErrConfig)
 	}
 	props := ice.Properties{"warehouse": warehouse}
 	if strings.HasPrefix(warehouse, "s3://") {
@@ -129,12 +118,56 @@ func Open(ctx context.Context, cfg Config) (*Catalog, error) {
 			props[iceio.S3SessionToken] = cfg.S3SessionToken
 		}
 	}
+	if cfg.Glue != nil {
+		if cfg.SQLitePath != "" {
+			return nil, fmt.Errorf("iceberg: both a SQLite file and Glue given as the catalog: choose one: %w", stocklake.ErrConfig)
+		}
+		return openGlue(ctx, cfg, warehouse, props)
+	}
+	return openSQLite(cfg, warehouse, props)
+}
+
+// openSQLite opens the Iceberg SQL catalog in the SQLite file
+// cfg.SQLitePath.
+func openSQLite(cfg Config, warehouse string, props ice.Properties) (*Catalog, error) {
+	if cfg.SQLitePath == "" || cfg.SQLitePath == ":memory:" {
+		return nil, fmt.Errorf("iceberg: no SQLite catalog file given: use a catalog URL like sqlite://./stocklake-data/catalog.db: %w", stocklake.ErrConfig)
+	}
+	if strings.ContainsRune(cfg.SQLitePath, '?') {
+		return nil, fmt.Errorf("iceberg: catalog path %q contains '?': choose a path without it: %w", cfg.SQLitePath, stocklake.ErrConfig)
+	}
+	name := cfg.Name
+	if name == "" {
+		name = DefaultCatalogName
+	}
+	if dir := filepath.Dir(cfg.SQLitePath); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("iceberg: creating the catalog folder %s: %v: %w", dir, err, stocklake.ErrConfig)
+		}
+	}
+	// The same settings as the sqlite package: WAL so readers never block,
+	// a busy timeout so writers in several processes queue for the lock,
+	// and immediate transactions so a read-then-write never deadlocks.
+	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate",
+		cfg.SQLitePath, BusyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: opening catalog %s: %v: %w", cfg.SQLitePath, err, stocklake.ErrConfig)
+	}
 	cat, err := sqlcat.NewCatalog(name, db, sqlcat.SQLite, props)
 	if err != nil {
 		db.Close()
 		return nil, fail(fmt.Sprintf("opening the Iceberg catalog in %s", cfg.SQLitePath), err)
 	}
-	return &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, props: props}, nil
+	c := &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, props: props}
+	c.locate = func(ctx context.Context, database, table string) (string, error) {
+		var loc string
+		err := db.QueryRowContext(ctx,
+			"SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
+			name, database, table).Scan(&loc)
+		return loc, err
+	}
+	return c, nil
 }
 
 // normalizeWarehouse checks a lake URL and drops its trailing '/'.
@@ -170,8 +203,23 @@ func (c *Catalog) Warehouse() string { return c.warehouse }
 
 // Close closes the catalog's database handle.
 func (c *Catalog) Close() error {
-	err := c.cat.Close()
-	return errors.Join(err, c.db.Close())
+	var err error
+	if cl, ok := c.cat.(catalog.Closer); ok {
+		err = cl.Close()
+	}
+	if c.db != nil {
+		err = errors.Join(err, c.db.Close())
+	}
+	return err
+}
+
+// names normalizes a database and table name for the catalog: Glue
+// lower-cases them.
+func (c *Catalog) names(database, name string) (string, string) {
+	if c.lowerNames {
+		return strings.ToLower(database), strings.ToLower(name)
+	}
+	return database, name
 }
 
 // ensureNamespace creates the database's namespace when missing.
@@ -193,6 +241,7 @@ func (c *Catalog) ensureNamespace(ctx context.Context, database string) error {
 
 // ListTables returns the names of the Iceberg tables of a database.
 func (c *Catalog) ListTables(ctx context.Context, database string) ([]string, error) {
+	database, _ = c.names(database, "")
 	var out []string
 	for id, err := range c.cat.ListTables(ctx, table.Identifier{database}) {
 		if err != nil {
@@ -222,6 +271,9 @@ func fail(op string, err error) error {
 		if errors.Is(err, s) {
 			return fmt.Errorf("iceberg: %s: %w", op, err)
 		}
+	}
+	if strings.Contains(err.Error(), "is not an iceberg table") || strings.Contains(err.Error(), "is not an EXTERNAL_TABLE") {
+		return fmt.Errorf("iceberg: %s: %v: the catalog has a table of that name that is not an Iceberg table (e.g. a Hive table of the sink or the crawler): choose another table name, or drop that one: %w", op, err, stocklake.ErrConfig)
 	}
 	if strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY") {
 		return fmt.Errorf("iceberg: %s: the catalog file stayed locked by another process: retry: %v: %w", op, err, stocklake.ErrUnavailable)

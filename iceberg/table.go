@@ -138,6 +138,7 @@ var _ stocklake.OffsetTable = (*Table)(nil)
 // creating the database's namespace when missing. An existing table wraps
 // stocklake.ErrExists.
 func (c *Catalog) CreateTickTable(ctx context.Context, database, name string, opts TableOptions) (*Table, error) {
+	database, name = c.names(database, name)
 	if err := checkName(database, name); err != nil {
 		return nil, err
 	}
@@ -185,6 +186,7 @@ func (c *Catalog) CreateTickTable(ctx context.Context, database, name string, op
 // OpenTable opens an existing Iceberg table; a missing one wraps
 // stocklake.ErrNotFound.
 func (c *Catalog) OpenTable(ctx context.Context, database, name string) (*Table, error) {
+	database, name = c.names(database, name)
 	if err := checkName(database, name); err != nil {
 		return nil, err
 	}
@@ -266,10 +268,7 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 	cached := t.tbl
 	t.mu.Unlock()
 	if cached != nil && t.wrapCatalog == nil {
-		var loc string
-		err := t.cat.db.QueryRowContext(ctx,
-			"SELECT metadata_location FROM iceberg_tables WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?",
-			t.cat.name, t.database, t.name).Scan(&loc)
+		loc, err := t.cat.locate(ctx, t.database, t.name)
 		if err == nil && loc == cached.MetadataLocation() {
 			return cached, nil
 		}

@@ -57,6 +57,7 @@ func (e *Engine) Sync(ctx context.Context) error {
 		return fmt.Errorf("trino: listing catalog databases: %w", err)
 	}
 	want := map[string]stocklake.Table{}
+	iceberg := map[string]error{} // Iceberg tables: not registered, and why
 	var dbNames []string
 	for _, db := range dbs {
 		tables, err := e.cfg.Catalog.ListTables(ctx, db.Name)
@@ -68,7 +69,16 @@ func (e *Engine) Sync(ctx context.Context) error {
 			if t.Database == "" {
 				t.Database = db.Name
 			}
-			want[tableKey(t.Database, t.Name)] = t
+			key := tableKey(t.Database, t.Name)
+			if t.IsIceberg() {
+				// Trino's Iceberg connector reads it from the catalog
+				// itself: nothing to register, and a Hive table over its
+				// folder would read uncommitted and deleted files.
+				iceberg[key] = &tableError{err: fmt.Errorf("an Iceberg table: query it as %s.%s.%s (Trino's Iceberg connector on the same catalog)",
+					sqltext.QuoteIdent(e.cfg.IcebergCatalog), sqltext.QuoteIdent(strings.ToLower(t.Database)), sqltext.QuoteIdent(strings.ToLower(t.Name)))}
+				continue
+			}
+			want[key] = t
 		}
 	}
 	if !e.known {
@@ -91,6 +101,9 @@ func (e *Engine) Sync(ctx context.Context) error {
 		delete(e.skip, key)
 	}
 
+	for key, why := range iceberg {
+		e.skip[key] = why
+	}
 	var failed []error
 	for _, key := range sortedKeys(want) {
 		t := want[key]

@@ -17,6 +17,13 @@
 // (external tables: the files stay) and adds or removes partitions; when
 // nothing changed this costs only the catalog reads.
 //
+// Iceberg tables (table_type=ICEBERG, e.g. written by `stocklake sink
+// --table-format iceberg --catalog glue://…`) are not registered: Trino's
+// Iceberg connector reads them from the same Glue Data Catalog (a catalog
+// named by Config.IcebergCatalog, "iceberg" in scripts/trino), so queries
+// name them iceberg.DATABASE.TABLE; a query that names one in TrinoCatalog
+// is told so.
+//
 // When Trino's own catalog already shows the same tables, e.g. a Hive
 // catalog on the same AWS Glue Data Catalog (hive.metastore=glue; scripts/trino
 // configures one named "glue"), set Config.Register to RegisterNone and
@@ -70,12 +77,13 @@ const Type = "trino"
 
 // Defaults used when the matching Config field is zero.
 const (
-	DefaultUser         = "stocklake"
-	DefaultTrinoCatalog = "lake"
-	DefaultLocalRoot    = "/"
-	DefaultSource       = "stocklake"
-	DefaultDatabase     = "default"
-	DefaultRetryTimeout = 20 * time.Second
+	DefaultUser           = "stocklake"
+	DefaultTrinoCatalog   = "lake"
+	DefaultIcebergCatalog = "iceberg"
+	DefaultLocalRoot      = "/"
+	DefaultSource         = "stocklake"
+	DefaultDatabase       = "default"
+	DefaultRetryTimeout   = 20 * time.Second
 )
 
 // RegisterMode says when the Engine registers catalog tables in Trino.
@@ -108,6 +116,12 @@ type Config struct {
 	// TrinoCatalog is the Trino catalog that holds the tables: a Hive
 	// catalog that can read the lake's locations; default "lake".
 	TrinoCatalog string
+	// IcebergCatalog is the Trino catalog that reads the stocklake
+	// catalog's Iceberg tables (table_type=ICEBERG) itself: an Iceberg
+	// catalog on the same Glue Data Catalog, as scripts/trino configures
+	// ("iceberg"). Iceberg tables are never registered in TrinoCatalog;
+	// queries name them IcebergCatalog.DATABASE.TABLE. Default "iceberg".
+	IcebergCatalog string
 	// Catalog is the stocklake catalog whose databases and tables are
 	// registered in TrinoCatalog; required unless Register is RegisterNone.
 	Catalog stocklake.Catalog
@@ -178,6 +192,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.TrinoCatalog == "" {
 		cfg.TrinoCatalog = DefaultTrinoCatalog
+	}
+	if cfg.IcebergCatalog == "" {
+		cfg.IcebergCatalog = DefaultIcebergCatalog
 	}
 	switch cfg.Register {
 	case "":
@@ -279,7 +296,9 @@ func (e *Engine) Query(ctx context.Context, query string) (stocklake.Rows, error
 // registered, when the error says a table is missing.
 func (e *Engine) withSkipped(err error) error {
 	var te *trinoclient.ErrTrino
-	if !errors.As(err, &te) || te.ErrorName != "TABLE_NOT_FOUND" {
+	// SCHEMA_NOT_FOUND too: a database of Iceberg tables only has no
+	// schema in the Hive catalog.
+	if !errors.As(err, &te) || (te.ErrorName != "TABLE_NOT_FOUND" && te.ErrorName != "SCHEMA_NOT_FOUND") {
 		return err
 	}
 	e.syncMu.Lock()

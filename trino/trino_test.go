@@ -626,3 +626,50 @@ func TestConvertZoneName(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncLeavesIcebergTables: an Iceberg table of the catalog
+// (table_type=ICEBERG) is not registered in the Hive catalog, and Sync
+// reports no error for it; a query that looks for it there is told to use
+// the Iceberg catalog.
+func TestSyncLeavesIcebergTables(t *testing.T) {
+	ctx := context.Background()
+	f := newFakeTrino(t)
+	cat := catalogFixture(t)
+	ice := parquetTable("market", "iceticks", "s3://bucket/lake/market.db/iceticks")
+	ice.PartitionKeys = nil
+	ice.Parameters = map[string]string{"table_type": "ICEBERG", "metadata_location": "s3://bucket/lake/market.db/iceticks/metadata/00001-a.metadata.json"}
+	if err := cat.CreateTable(ctx, ice); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(ctx, Config{URL: f.srv.URL, Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Sync(ctx); err != nil {
+		t.Errorf("Sync with an Iceberg table: %v", err)
+	}
+	for _, s := range f.statements() {
+		if strings.Contains(s, "iceticks") {
+			t.Errorf("statement about the Iceberg table sent to Trino: %s", s)
+		}
+	}
+	if p := f.partitions("market.ticks"); len(p) != 2 {
+		t.Errorf("the Hive table was not registered: %v", p)
+	}
+	f.mu.Lock()
+	f.canned["SELECT * FROM market.iceticks"] = notFound("line 1:15: Table 'lake.market.iceticks' does not exist")
+	f.mu.Unlock()
+	_, err = e.Query(ctx, "SELECT * FROM market.iceticks")
+	if !errors.Is(err, stocklake.ErrNotFound) || !strings.Contains(err.Error(), `"iceberg"."market"."iceticks"`) {
+		t.Errorf("query of the Iceberg table in the Hive catalog: %v, want ErrNotFound naming iceberg.market.iceticks", err)
+	}
+	// A database of Iceberg tables only has no schema in the Hive catalog.
+	f.mu.Lock()
+	f.canned["SELECT * FROM icedb.iceticks"] = fakeResult{err: &fakeError{name: "SCHEMA_NOT_FOUND", typ: "USER_ERROR", msg: "line 1:15: Schema 'icedb' does not exist"}}
+	f.mu.Unlock()
+	_, err = e.Query(ctx, "SELECT * FROM icedb.iceticks")
+	if !strings.Contains(err.Error(), `"iceberg"."market"."iceticks"`) {
+		t.Errorf("query in a schema Trino does not have: %v, want the Iceberg tables named", err)
+	}
+}

@@ -131,18 +131,28 @@ func openCatalog(ctx context.Context, raw string, lake stocklake.ObjectStore) (s
 		}
 		return sqlite.Open(p)
 	case glue.Type:
-		q := u.Query()
-		cfg := glue.Config{Region: u.Host, Endpoint: q.Get("endpoint"), CatalogID: q.Get("catalog_id"), LakeStore: lake}
-		if v := q.Get("max_retries"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, fmt.Errorf("catalog URL %q: max_retries=%q is not a number: %w", raw, v, stocklake.ErrConfig)
-			}
-			cfg.MaxRetries = n
+		cfg, err := glueConfig(raw, u)
+		if err != nil {
+			return nil, err
 		}
+		cfg.LakeStore = lake
 		return glue.New(ctx, cfg)
 	}
 	return nil, fmt.Errorf("catalog URL %q: scheme %q is not supported; use sqlite://PATH or glue://REGION: %w", raw, u.Scheme, stocklake.ErrConfig)
+}
+
+// glueConfig reads the settings of a glue:// catalog URL u (raw as given).
+func glueConfig(raw string, u *url.URL) (glue.Config, error) {
+	q := u.Query()
+	cfg := glue.Config{Region: u.Host, Endpoint: q.Get("endpoint"), CatalogID: q.Get("catalog_id")}
+	if v := q.Get("max_retries"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return glue.Config{}, fmt.Errorf("catalog URL %q: max_retries=%q is not a number: %w", raw, v, stocklake.ErrConfig)
+		}
+		cfg.MaxRetries = n
+	}
+	return cfg, nil
 }
 
 // openEngine opens a SQL engine by URL over the tables of cat, whose data

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/glue"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/icebergrest"
 	"github.com/stocklake/stocklake/internal/awsconfig"
@@ -18,25 +19,34 @@ import (
 )
 
 // icebergCatalogConfig is the Iceberg catalog configuration of the catalog
-// catURL (the file of a sqlite:// catalog), with the lake (store, at lakeURL)
-// as its warehouse; lakeURL's S3 settings (endpoint, region) go to
-// iceberg-go's file IO. what names the feature in errors ("--table-format
-// iceberg").
+// URL catURL: the file of a sqlite:// catalog, or the AWS Glue Data Catalog
+// of a glue:// one, with the lake (store, at lakeURL) as its warehouse;
+// lakeURL's S3 settings (endpoint, region) go to iceberg-go's file IO. what
+// names the feature in errors ("--table-format iceberg").
 func icebergCatalogConfig(what, catURL, lakeURL string, store stocklake.ObjectStore) (iceberg.Config, error) {
 	if catURL == "" {
-		return iceberg.Config{}, fmt.Errorf("%s needs --catalog sqlite://PATH (e.g. %s): the Iceberg catalog lives in that file: %w", what, defaultCatalog, stocklake.ErrConfig)
+		return iceberg.Config{}, fmt.Errorf("%s needs --catalog sqlite://PATH (e.g. %s) or glue://REGION: the Iceberg tables live in that catalog: %w", what, defaultCatalog, stocklake.ErrConfig)
 	}
 	u, err := parseBackendURL("catalog", catURL)
 	if err != nil {
 		return iceberg.Config{}, err
 	}
-	if u.Scheme != sqlite.Type {
-		return iceberg.Config{}, fmt.Errorf("%s: catalog %q: only sqlite://PATH catalogs hold Iceberg tables yet (Glue is not done): %w", what, catURL, stocklake.ErrConfig)
-	}
 	if store == nil {
 		return iceberg.Config{}, fmt.Errorf("%s needs --lake: the Iceberg tables live under it: %w", what, stocklake.ErrConfig)
 	}
-	cfg := iceberg.Config{SQLitePath: filePath(u), Warehouse: store.URL()}
+	cfg := iceberg.Config{Warehouse: store.URL()}
+	switch u.Scheme {
+	case sqlite.Type:
+		cfg.SQLitePath = filePath(u)
+	case glue.Type:
+		gc, err := glueConfig(catURL, u)
+		if err != nil {
+			return iceberg.Config{}, err
+		}
+		cfg.Glue = &iceberg.GlueConfig{Region: gc.Region, Endpoint: gc.Endpoint, CatalogID: gc.CatalogID, MaxRetries: gc.MaxRetries}
+	default:
+		return iceberg.Config{}, fmt.Errorf("%s: catalog %q: Iceberg tables live in sqlite://PATH or glue://REGION catalogs: %w", what, catURL, stocklake.ErrConfig)
+	}
 	if lu, err := url.Parse(lakeURL); err == nil && lu.Scheme == "s3" {
 		q := lu.Query()
 		cfg.S3Region, cfg.S3Endpoint = q.Get("region"), q.Get("endpoint")
@@ -54,12 +64,10 @@ func openIcebergCatalog(ctx context.Context, what, catURL, lakeURL string, store
 }
 
 // openIcebergTable opens the Iceberg tick table database.name that
-// `stocklake sink --table-format iceberg` commits to, creating it (day(ts)
-// partitioning) when missing. The Iceberg catalog lives in the file of the
-// sqlite:// catalog catURL, and the table under the lake (the warehouse),
-// so the sink writes its data files through store. lakeURL's S3 settings
-// (endpoint, region) are passed to iceberg-go's file IO. The returned
-// function closes the catalog.
+// `stocklake sink --table-format iceberg` commits to (see
+// openIcebergCatalog), creating it (day(ts) partitioning) when missing. The
+// table lives under the lake, so the sink writes its data files through
+// store. The returned function closes the catalog.
 func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore, database, name string) (*iceberg.Table, func() error, error) {
 	cat, err := openIcebergCatalog(ctx, "--table-format iceberg", catURL, lakeURL, store)
 	if err != nil {

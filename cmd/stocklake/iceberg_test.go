@@ -22,6 +22,7 @@ import (
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/iceberg"
+	"github.com/stocklake/stocklake/internal/gluefake"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/s3"
 )
@@ -40,8 +41,23 @@ func runCommand(t *testing.T, args ...string) error {
 
 // TestSinkTableFormatIceberg runs `stocklake sink --table-format iceberg`
 // twice over a kfake broker (more ticks between the runs) and reads the
-// table with iceberg-go: every tick once, offsets in the table.
+// table with iceberg-go: every tick once, offsets in the table. The catalog
+// is a sqlite:// file, then glue:// (an in-process Glue API).
 func TestSinkTableFormatIceberg(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		dbPath := filepath.Join(t.TempDir(), "catalog.db")
+		testSinkTableFormatIceberg(t, "sqlite://"+dbPath, iceberg.Config{SQLitePath: dbPath})
+	})
+	t.Run("glue", func(t *testing.T) {
+		f := gluefake.New(t)
+		t.Setenv("AWS_ACCESS_KEY_ID", "key")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+		testSinkTableFormatIceberg(t, "glue://us-east-1?endpoint="+f.URL,
+			iceberg.Config{Glue: &iceberg.GlueConfig{Region: "us-east-1", Endpoint: f.URL}})
+	})
+}
+
+func testSinkTableFormatIceberg(t *testing.T, catURL string, catCfg iceberg.Config) {
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "ticks"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,9 +65,9 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 	defer cluster.Close()
 	kc := kafka.Config{Brokers: cluster.ListenAddrs()}
 	dir := t.TempDir()
-	lakeDir, dbPath := filepath.Join(dir, "lake"), filepath.Join(dir, "catalog.db")
+	lakeDir := filepath.Join(dir, "lake")
 	args := []string{"sink", "--brokers", strings.Join(cluster.ListenAddrs(), ","), "--lake", "file://" + lakeDir,
-		"--catalog", "sqlite://" + dbPath, "--table-format", "iceberg", "--exit-when-idle", "--flush-interval", "100ms", "--max-rows", "300"}
+		"--catalog", catURL, "--table-format", "iceberg", "--exit-when-idle", "--flush-interval", "100ms", "--max-rows", "300"}
 	produce := func(prefix string, n int) []stocklake.Tick {
 		p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})
 		if err != nil {
@@ -83,7 +99,8 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := iceberg.Open(context.Background(), iceberg.Config{SQLitePath: dbPath, Warehouse: st.URL()})
+	catCfg.Warehouse = st.URL()
+	cat, err := iceberg.Open(context.Background(), catCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +134,9 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 	if sum != int64(len(want)) {
 		t.Errorf("table offsets %v sum to %d, want %d", offs, sum, len(want))
 	}
-	t.Run("serve --iceberg-rest", func(t *testing.T) { checkIcebergREST(t, dbPath, "file://"+lakeDir, len(want)) })
+	if catCfg.SQLitePath != "" { // the REST catalog serves the sqlite catalog's tables
+		t.Run("serve --iceberg-rest", func(t *testing.T) { checkIcebergREST(t, catCfg.SQLitePath, "file://"+lakeDir, len(want)) })
+	}
 }
 
 // checkIcebergREST runs `stocklake serve --iceberg-rest --token T` over a
@@ -193,7 +212,7 @@ func checkIcebergREST(t *testing.T, dbPath, lakeURL string, rows int) {
 }
 
 // TestSinkTableFormatErrors: a bad --table-format, iceberg without a
-// catalog or with a Glue one, and iceberg with JSON objects are
+// catalog or with a bad Glue URL, and iceberg with JSON objects are
 // configuration errors that say what to do.
 func TestSinkTableFormatErrors(t *testing.T) {
 	dir := t.TempDir()
@@ -204,7 +223,9 @@ func TestSinkTableFormatErrors(t *testing.T) {
 	}{
 		{[]string{"--table-format", "delta"}, "want hive or iceberg"},
 		{[]string{"--table-format", "iceberg"}, "needs --catalog sqlite://"},
-		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1"}, "only sqlite://"},
+		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1?max_retries=x"}, "max_retries"},
+		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1?endpoint=ftp://x"}, "endpoint"},
+		{[]string{"--table-format", "iceberg", "--catalog", "mysql://x"}, "sqlite://PATH or glue://REGION"},
 		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--schema", "json"}, "tick records in Parquet"},
 	} {
 		err := runCommand(t, append(base, tc.args...)...)

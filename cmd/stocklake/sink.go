@@ -31,7 +31,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.group, "group", sink.DefaultGroup, "Kafka consumer group; run several sinks in one group to share partitions")
 	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL: file://DIR or s3://BUCKET/PREFIX[?endpoint=URL&region=R&path_style=true]")
 	fs.StringVar(&f.table, "table", "", `lake folder and table name (default: the topic name)`)
-	fs.StringVar(&f.tableFormat, "table-format", stocklake.TableFormatHive, "table format: hive (Parquet objects in Hive-style folders, offsets in manifests) or iceberg (NEW, ticks only: an Apache Iceberg table in the --catalog sqlite:// file, under the lake, whose snapshots carry the Kafka offsets; partitioned by day(ts), --format, --schema and --partition-by do not apply)")
+	fs.StringVar(&f.tableFormat, "table-format", stocklake.TableFormatHive, "table format: hive (Parquet objects in Hive-style folders, offsets in manifests) or iceberg (NEW, ticks only: an Apache Iceberg table in the --catalog (a sqlite:// file or glue://), under the lake, whose snapshots carry the Kafka offsets; partitioned by day(ts), --format, --schema and --partition-by do not apply)")
 	fs.StringVar(&f.format, "format", sink.DefaultFormat, "object format: parquet or json (JSON lines); "+tableShapeNote)
 	fs.StringVar(&f.schema, "schema", sink.DefaultSchema, "record schema: auto (from the table's first record), tick or json (any JSON objects); "+tableShapeNote)
 	fs.StringVar(&f.partitionBy, "partition-by", sink.DefaultPartitionBy, "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote)
@@ -124,8 +124,10 @@ and exits.
 
 --table-format iceberg (new; ticks only) lands the topic in an Apache Iceberg
 table DATABASE.TABLE instead: its catalog is the --catalog sqlite:// file
-(the Iceberg SQL catalog schema pyiceberg's SqlCatalog reads), its files go
-under the lake (file:// or s3://), partitioned by day(ts). Each batch is one
+(the Iceberg SQL catalog schema pyiceberg's SqlCatalog reads) or the AWS
+Glue Data Catalog of a glue:// one (table_type=ICEBERG, as Athena and
+Trino's Iceberg connector read it), its files go under the lake (file:// or
+s3://), partitioned by day(ts). Each batch is one
 snapshot whose summary records the Kafka offsets; on assignment the sink
 resumes from the table's offsets, and a commit whose start offsets the table
 has moved past (a paused sink whose partitions moved) is refused. Group

@@ -1,4 +1,7 @@
-package glue
+// Package gluefake is an in-process stand-in for the part of the AWS Glue
+// API that stocklake's glue package and iceberg-go's Glue catalog use, for
+// unit tests.
+package gluefake
 
 import (
 	"encoding/json"
@@ -14,13 +17,20 @@ import (
 	"time"
 )
 
-// fakeGlue is an in-process stand-in for the part of the Glue API the
-// Catalog uses, speaking its JSON protocol. Unlike moto it enforces Glue's
-// batch limits, paginates every listing in small pages and numbers table
-// versions from 0, as AWS Glue does. It is only an extra to the
-// integration tests against scripts/glue.
-type fakeGlue struct {
+// Server speaks Glue's JSON protocol at its URL. Unlike moto it enforces
+// Glue's batch limits, paginates every listing in small pages (Page items),
+// numbers table versions from 0 and refuses an UpdateTable whose VersionId
+// is not the table's current one (ConcurrentModificationException), as AWS
+// Glue does. It is only an extra to the integration tests against
+// scripts/glue.
+type Server struct {
 	*httptest.Server
+	// BeforeUpdateTable, when set, runs at the start of every UpdateTable
+	// request, before the server reads the table, with the request's
+	// database and table names: a test makes another writer commit there
+	// to race a compare-and-swap. Set it before the requests start.
+	BeforeUpdateTable func(database, table string)
+
 	mu     sync.Mutex
 	dbs    map[string]obj
 	tables map[string]map[string]*fakeTable // database -> name
@@ -36,10 +46,12 @@ type fakeTable struct {
 	parts    map[string]obj
 }
 
-const fakePage = 7
+// Page is how many items a listing returns per page.
+const Page = 7
 
-func newFakeGlue(t *testing.T) *fakeGlue {
-	f := &fakeGlue{dbs: map[string]obj{}, tables: map[string]map[string]*fakeTable{}, calls: map[string]int{}, sizes: map[string][]int{}}
+// New starts a Server, stopped when the test ends.
+func New(t testing.TB) *Server {
+	f := &Server{dbs: map[string]obj{}, tables: map[string]map[string]*fakeTable{}, calls: map[string]int{}, sizes: map[string][]int{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -47,12 +59,16 @@ func newFakeGlue(t *testing.T) *fakeGlue {
 
 type fakeError struct{ code, msg string }
 
-func (f *fakeGlue) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "AWSGlue.")
 	var in obj
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		http.Error(w, err.Error(), 400)
 		return
+	}
+	if op == "UpdateTable" && f.BeforeUpdateTable != nil {
+		ti, _ := in["TableInput"].(obj)
+		f.BeforeUpdateTable(lower(in["DatabaseName"]), lower(ti["Name"]))
 	}
 	f.mu.Lock()
 	f.calls[op]++
@@ -84,10 +100,10 @@ func values(v any) []string {
 
 func partKey(v any) string { return strings.Join(values(v), "\x00") }
 
-// page returns items[from NextToken] of at most fakePage and the next token.
+// page returns items[from NextToken] of at most Page and the next token.
 func page[T any](in obj, items []T) ([]T, any) {
 	start, _ := strconv.Atoi(str(in["NextToken"]))
-	end := min(start+fakePage, len(items))
+	end := min(start+Page, len(items))
 	var next any
 	if end < len(items) {
 		next = strconv.Itoa(end)
@@ -95,7 +111,7 @@ func page[T any](in obj, items []T) ([]T, any) {
 	return items[start:end], next
 }
 
-func (f *fakeGlue) table(in obj, nameKey string) (*fakeTable, *fakeError) {
+func (f *Server) table(in obj, nameKey string) (*fakeTable, *fakeError) {
 	db := lower(in["DatabaseName"])
 	if _, ok := f.dbs[db]; !ok {
 		return nil, &fakeError{"EntityNotFoundException", "Database " + db + " not found."}
@@ -107,14 +123,14 @@ func (f *fakeGlue) table(in obj, nameKey string) (*fakeTable, *fakeError) {
 	return t, nil
 }
 
-func (f *fakeGlue) tableOut(db, name string, t *fakeTable, v int) obj {
+func (f *Server) tableOut(db, name string, t *fakeTable, v int) obj {
 	o := maps.Clone(t.versions[v])
 	o["Name"], o["DatabaseName"], o["CreateTime"], o["VersionId"] = name, db, t.created, strconv.Itoa(v)
 	o["UpdateTime"] = t.created + float64(v)
 	return o
 }
 
-func (f *fakeGlue) batch(op string, list []any, limit int) *fakeError {
+func (f *Server) batch(op string, list []any, limit int) *fakeError {
 	f.sizes[op] = append(f.sizes[op], len(list))
 	if len(list) > limit {
 		return &fakeError{"ValidationException", fmt.Sprintf("1 validation error detected: list must have length less than or equal to %d", limit)}
@@ -122,7 +138,7 @@ func (f *fakeGlue) batch(op string, list []any, limit int) *fakeError {
 	return nil
 }
 
-func (f *fakeGlue) do(op string, in obj) (obj, *fakeError) {
+func (f *Server) do(op string, in obj) (obj, *fakeError) {
 	switch op {
 	case "CreateDatabase":
 		d := maps.Clone(in["DatabaseInput"].(obj))
@@ -306,13 +322,15 @@ func (f *fakeGlue) do(op string, in obj) (obj, *fakeError) {
 	return nil, &fakeError{"InvalidInputException", "the fake does not implement " + op}
 }
 
-func (f *fakeGlue) count(op string) int {
+// Count is how many requests of op (e.g. "GetPartitions") the server got.
+func (f *Server) Count(op string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[op]
 }
 
-func (f *fakeGlue) batchSizes(op string) []int {
+// BatchSizes lists the number of entries of each batch request of op.
+func (f *Server) BatchSizes(op string) []int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.sizes[op])
