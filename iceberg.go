@@ -84,3 +84,61 @@ type OffsetTable interface {
 	// retried on the refreshed table.
 	Commit(ctx context.Context, files []LakeFile, ranges []OffsetRange) (TableSnapshot, error)
 }
+
+// ScanPredicate is a comparison of one column of a table with constants,
+// which a table format may use to skip files (partition and column
+// statistics pruning). Readers still apply their full filter to the rows
+// read: a predicate only ever removes files that cannot match it.
+type ScanPredicate struct {
+	// Column is the column's name (case-insensitive).
+	Column string
+	// Op is one of "=", "<", "<=", ">", ">=" (one value) or "in" (any
+	// number of values).
+	Op string
+	// Values are string, bool, int64, float64 or time.Time (a timestamp in
+	// UTC, or a date at midnight UTC).
+	Values []any
+}
+
+// ScanOptions select the version of a table to read and the predicates to
+// prune its files with. At most one of SnapshotID and AsOf may be set;
+// neither reads the current version.
+type ScanOptions struct {
+	Predicates []ScanPredicate
+	// SnapshotID reads that snapshot (FOR VERSION AS OF).
+	SnapshotID int64
+	// AsOf reads the snapshot that was current at that time (FOR TIMESTAMP
+	// AS OF).
+	AsOf time.Time
+}
+
+// ScanFile is one data file a scan reads.
+type ScanFile struct {
+	URL     string
+	Size    int64
+	Records int64
+}
+
+// ScanPlan is what a table-format reader has to read for a scan.
+type ScanPlan struct {
+	// Table describes the table as a catalog table: its columns (Glue
+	// types) in the scanned snapshot's schema, its location, FormatParquet.
+	Table Table
+	// FileColumns are, per column of Table.Columns, the names that column
+	// may have in the data files (the table's name mapping; the column's
+	// name when it has none).
+	FileColumns [][]string
+	// Files are the data files left after pruning.
+	Files []ScanFile
+	// SnapshotID is the snapshot read; 0 for a table without snapshots
+	// (which reads as empty).
+	SnapshotID int64
+}
+
+// IcebergTables plans scans of Iceberg tables for a query engine. PlanScan
+// wraps ErrNotFound when database.name is not an Iceberg table, and
+// ErrInvalid when the snapshot asked for does not exist or the table cannot
+// be read correctly (e.g. it has delete files).
+type IcebergTables interface {
+	PlanScan(ctx context.Context, database, name string, opts ScanOptions) (ScanPlan, error)
+}
