@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
+	"errors"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/iceberg"
+	"github.com/stocklake/stocklake/s3"
 	"github.com/stocklake/stocklake/sqlite"
 )
 
@@ -14,10 +15,9 @@ import (
 // `stocklake sink --table-format iceberg` commits to, creating it (day(ts)
 // partitioning) when missing. The Iceberg catalog lives in the file of the
 // sqlite:// catalog catURL, and the table under the lake (the warehouse),
-// so the sink writes its data files through store. lakeURL's S3 settings
-// (endpoint, region) are passed to iceberg-go's file IO. The returned
-// function closes the catalog.
-func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore, database, name string) (*iceberg.Table, func() error, error) {
+// so the sink writes its data files through store. The returned function
+// closes the catalog.
+func openIcebergTable(ctx context.Context, catURL string, store stocklake.ObjectStore, database, name string) (*iceberg.Table, func() error, error) {
 	if catURL == "" {
 		return nil, nil, fmt.Errorf("--table-format iceberg needs --catalog sqlite://PATH (e.g. %s): the Iceberg catalog lives in that file: %w", defaultCatalog, stocklake.ErrConfig)
 	}
@@ -28,12 +28,7 @@ func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stockla
 	if u.Scheme != sqlite.Type {
 		return nil, nil, fmt.Errorf("--table-format iceberg: catalog %q: only sqlite://PATH catalogs hold Iceberg tables yet (Glue and REST are not done): %w", catURL, stocklake.ErrConfig)
 	}
-	cfg := iceberg.Config{SQLitePath: filePath(u), Warehouse: store.URL()}
-	if lu, err := url.Parse(lakeURL); err == nil && lu.Scheme == "s3" {
-		q := lu.Query()
-		cfg.S3Region, cfg.S3Endpoint = q.Get("region"), q.Get("endpoint")
-	}
-	cat, err := iceberg.Open(ctx, cfg)
+	cat, err := openIcebergCatalog(ctx, filePath(u), store)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,3 +46,37 @@ func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stockla
 	}
 	return tbl, cat.Close, nil
 }
+
+// openIcebergCatalog opens the Iceberg catalog in the SQLite file path with
+// the lake store as its warehouse; an s3:// store's region and endpoint go
+// to iceberg-go's file IO (keys come from the AWS credential chain).
+func openIcebergCatalog(ctx context.Context, path string, store stocklake.ObjectStore) (*iceberg.Catalog, error) {
+	cfg := iceberg.Config{SQLitePath: path, Warehouse: store.URL()}
+	if s, ok := store.(*s3.ObjectStore); ok {
+		cfg.S3Region, cfg.S3Endpoint = s.Endpoint()
+	}
+	return iceberg.Open(ctx, cfg)
+}
+
+// engineIceberg is the Iceberg catalog an engine over cat reads Iceberg
+// tables from: the one in the file of a sqlite catalog; nil for other
+// catalogs (Glue's Iceberg tables are not read yet). close closes it.
+func engineIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (ice stocklake.IcebergTables, close func() error, err error) {
+	sc, ok := cat.(*sqlite.Catalog)
+	if !ok || sc.Path() == "" || sc.Path() == ":memory:" {
+		return nil, func() error { return nil }, nil
+	}
+	ic, err := openIcebergCatalog(ctx, sc.Path(), store)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ic, ic.Close, nil
+}
+
+// closingEngine is an engine that closes more than itself.
+type closingEngine struct {
+	stocklake.Engine
+	also func() error
+}
+
+func (e closingEngine) Close() error { return errors.Join(e.Engine.Close(), e.also()) }

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -107,6 +109,32 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 	}
 	if sum != int64(len(want)) {
 		t.Errorf("table offsets %v sum to %d, want %d", offs, sum, len(want))
+	}
+
+	// `stocklake query` reads the table with the embedded engine (its
+	// result is kept as CSV in the lake's query-results/ folder).
+	perSymbol := map[string]int{}
+	for _, tk := range want {
+		perSymbol[tk.Symbol]++
+	}
+	if err := runCommand(t, "query", "--catalog", "sqlite://"+dbPath, "--lake", "file://"+lakeDir, "--format", "csv",
+		"SELECT symbol, count(*) AS n, count(DISTINCT trade_id) AS d FROM ticks WHERE ts >= TIMESTAMP '2026-11-26 00:00:00 UTC' GROUP BY symbol ORDER BY symbol"); err != nil {
+		t.Fatal(err)
+	}
+	results, _ := filepath.Glob(filepath.Join(lakeDir, "query-results", "*.csv"))
+	if len(results) != 1 {
+		t.Fatalf("query results %v, want one CSV", results)
+	}
+	got, err := os.ReadFile(results[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCSV := "\"symbol\",\"n\",\"d\"\n"
+	for _, sym := range []string{"AAPL", "MSFT", "NVDA", "TSLA"} {
+		wantCSV += fmt.Sprintf("\"%s\",\"%d\",\"%d\"\n", sym, perSymbol[sym], perSymbol[sym])
+	}
+	if string(got) != wantCSV {
+		t.Errorf("stocklake query over the Iceberg table wrote\n%s\nwant\n%s", got, wantCSV)
 	}
 }
 

@@ -160,7 +160,7 @@ but not committed before a crash are orphans no reader sees.`,
 				if name == "" {
 					name = sink.TableName(cfg.Topic)
 				}
-				tbl, closeCat, err := openIcebergTable(ctx, *catURL, sf.lake, cfg.Store, *database, name)
+				tbl, closeCat, err := openIcebergTable(ctx, *catURL, cfg.Store, *database, name)
 				if err != nil {
 					return err
 				}
