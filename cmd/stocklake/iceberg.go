@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/iceberg"
