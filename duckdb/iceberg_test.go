@@ -3,9 +3,13 @@ package duckdb_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -306,5 +310,57 @@ func TestIcebergEmptyTable(t *testing.T) {
 	r, _ = query(t, l.engine, "DESCRIBE empty")
 	if len(r.Rows) != 8 {
 		t.Errorf("DESCRIBE: %v", r.Rows)
+	}
+}
+
+// TestIcebergPyicebergIntegration: pyiceberg (PyPI) and the engine read
+// the same rows from a table committed by iceberg.Table.Commit: per symbol
+// the row count, sum(size), min(ts) and max(ts), for the whole table, a ts
+// range and an older snapshot. Runs when STOCKLAKE_PYTHON is set (`eval
+// "$(scripts/pyenv)"`).
+func TestIcebergPyicebergIntegration(t *testing.T) {
+	py := os.Getenv("STOCKLAKE_PYTHON")
+	if py == "" {
+		t.Skip("STOCKLAKE_PYTHON is not set: run `eval \"$(scripts/pyenv)\"` for a Python with pyiceberg")
+	}
+	f := newIcebergFixture(t)
+	script, err := filepath.Abs("testdata/iceberg_aggregates.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const from = "2026-12-01 18:00:00"
+	cmd := exec.Command(py, "-P", script, filepath.Join(f.l.dir, "catalog.db"), f.l.store.URL(), "market.ticks",
+		strconv.FormatInt(f.snap1.ID, 10), strings.Replace(from, " ", "T", 1)+"+00:00")
+	cmd.Dir = t.TempDir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pyiceberg: %v\n%s", err, stderr.String())
+	}
+	t.Logf("pyiceberg: %s", bytes.TrimSpace(out))
+	var py3 map[string]map[string][4]float64
+	if err := json.Unmarshal(out, &py3); err != nil {
+		t.Fatalf("pyiceberg printed %s: %v", out, err)
+	}
+	const agg = "SELECT symbol, count(*), sum(size), epoch_us(min(ts)), epoch_us(max(ts)) FROM ticks%s GROUP BY symbol ORDER BY symbol"
+	for name, sql := range map[string]string{
+		"all":      fmt.Sprintf(agg, ""),
+		"from":     fmt.Sprintf(agg, " WHERE ts >= TIMESTAMP '"+from+"'"),
+		"snapshot": fmt.Sprintf(agg, fmt.Sprintf(" FOR VERSION AS OF %d", f.snap1.ID)),
+	} {
+		r, _ := query(t, f.l.engine, sql)
+		got := map[string][4]float64{}
+		for _, row := range r.Rows {
+			got[row[0].(string)] = [4]float64{float64(row[1].(int64)), row[2].(float64), float64(row[3].(int64)), float64(row[4].(int64))}
+		}
+		if len(got) != len(py3[name]) || len(got) == 0 {
+			t.Errorf("%s: engine %v, pyiceberg %v", name, got, py3[name])
+		}
+		for sym, w := range py3[name] {
+			if got[sym] != w {
+				t.Errorf("%s %s: engine %v, pyiceberg %v", name, sym, got[sym], w)
+			}
+		}
 	}
 }
