@@ -142,3 +142,18 @@ type ScanPlan struct {
 type IcebergTables interface {
 	PlanScan(ctx context.Context, database, name string, opts ScanOptions) (ScanPlan, error)
 }
+
+// IcebergRegistrar registers Iceberg tables found in a lake (a folder with
+// metadata/*.metadata.json) in a catalog, as the crawler does: the SQLite
+// catalog (iceberg.Catalog) keeps them in the Iceberg SQL catalog schema; a
+// Glue implementation would create a table with table_type=ICEBERG and
+// metadata_location.
+type IcebergRegistrar interface {
+	// RegisterIcebergTable makes database.name the Iceberg table whose
+	// current metadata file is metadataLocation (a URL). created is false
+	// when database.name is already that table (the catalog is then left
+	// alone: it, not the newest file in the folder, says which metadata is
+	// current). A name taken by another table wraps ErrExists; a file that
+	// is not Iceberg table metadata wraps ErrInvalid.
+	RegisterIcebergTable(ctx context.Context, database, name, metadataLocation string) (created bool, err error)
+}

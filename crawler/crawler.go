@@ -161,6 +161,10 @@ type Config struct {
 	// Progress, when set, is called as the crawl advances, from one
 	// goroutine at a time.
 	Progress func(Progress)
+	// Iceberg registers the Iceberg tables the crawl finds (folders with
+	// metadata/*.metadata.json), which are never crawled as Hive tables.
+	// Default nil: they are skipped with a message.
+	Iceberg stocklake.IcebergRegistrar
 }
 
 // Crawler crawls one lake location into one catalog database. Run may be
@@ -308,6 +312,9 @@ type crawl struct {
 	relocated map[string]string
 	all       []stocklake.Table // existing tables of the database
 	tables    []stocklake.Table // those located under the crawled location
+	// iceberg maps the folders of Iceberg tables to their newest metadata
+	// file.
+	iceberg map[string]stocklake.ObjectInfo
 }
 
 func (r *crawl) note(format string, args ...any) {
@@ -350,6 +357,9 @@ func (r *crawl) do(ctx context.Context) error {
 		return err
 	}
 	if err := r.list(ctx); err != nil {
+		return err
+	}
+	if err := r.registerIceberg(ctx); err != nil {
 		return err
 	}
 	existing, err := r.cat.ListTables(ctx, r.cfg.Database)
@@ -437,6 +447,7 @@ func (r *crawl) list(ctx context.Context) error {
 		}
 	}
 	r.present[""] = len(r.files) > 0
+	r.findIceberg()
 	r.report(func(p *Progress) { p.Listed = len(objs) })
 	return nil
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/glue"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/s3"
 	"github.com/stocklake/stocklake/sqlite"
@@ -80,3 +82,32 @@ type closingEngine struct {
 }
 
 func (e closingEngine) Close() error { return errors.Join(e.Engine.Close(), e.also()) }
+
+// crawlIceberg is where a crawl into cat registers the Iceberg tables it
+// finds: the Iceberg catalog in a sqlite catalog's file, or, for glue://, a
+// registrar that refuses (not done yet). close closes it.
+func crawlIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (reg stocklake.IcebergRegistrar, close func() error, err error) {
+	switch c := cat.(type) {
+	case *sqlite.Catalog:
+		ic, err := openIcebergCatalog(ctx, c.Path(), store)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ic, ic.Close, nil
+	case *glue.Catalog:
+		return glueIcebergNotYet{}, func() error { return nil }, nil
+	}
+	return nil, func() error { return nil }, nil
+}
+
+// glueIcebergNotYet refuses to register Iceberg tables in Glue.
+type glueIcebergNotYet struct{}
+
+func (glueIcebergNotYet) RegisterIcebergTable(ctx context.Context, database, name, metadataLocation string) (bool, error) {
+	folder := metadataLocation
+	if i := strings.LastIndex(folder, "/metadata/"); i > 0 {
+		folder = folder[:i]
+	}
+	return false, fmt.Errorf("%s is an Iceberg table, and registering Iceberg tables in a glue:// catalog is not done yet (issue 16): "+
+		"crawl into a sqlite:// catalog, or skip the folder with --exclude: %w", folder, stocklake.ErrConfig)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 // runCommand runs a command line in this process and returns its error.
@@ -135,6 +136,24 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 	}
 	if string(got) != wantCSV {
 		t.Errorf("stocklake query over the Iceberg table wrote\n%s\nwant\n%s", got, wantCSV)
+	}
+
+	// A crawl of the lake finds the table's folder, sees it is the
+	// registered Iceberg table, and crawls none of its files as Hive.
+	if err := runCommand(t, "crawl", "--lake", "file://"+lakeDir, "--catalog", "sqlite://"+dbPath, "--database", stocklake.DefaultDatabase); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sqlite.Open(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if hive, err := sc.ListTables(context.Background(), stocklake.DefaultDatabase); err != nil || len(hive) != 0 {
+		t.Errorf("Hive tables after the crawl: %v, %v; want none", hive, err)
+	}
+	if _, err := (glueIcebergNotYet{}).RegisterIcebergTable(context.Background(), "d", "t", "s3://b/d.db/t/metadata/00001-x.metadata.json"); !errors.Is(err, stocklake.ErrConfig) ||
+		!strings.Contains(err.Error(), "s3://b/d.db/t is an Iceberg table") || !strings.Contains(err.Error(), "not done yet") {
+		t.Errorf("glue:// Iceberg registration: %v", err)
 	}
 }
 
