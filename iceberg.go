@@ -3,7 +3,9 @@ package stocklake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +34,25 @@ type TopicPartition struct {
 // partition's offset.
 func (tp TopicPartition) String() string {
 	return tp.TopicID + ":" + strconv.FormatInt(int64(tp.Partition), 10)
+}
+
+// MarshalText is String, so offsets by partition encode as a JSON object
+// keyed "TOPICID:PARTITION".
+func (tp TopicPartition) MarshalText() ([]byte, error) { return []byte(tp.String()), nil }
+
+// UnmarshalText parses "TOPICID:PARTITION" (the topic ID may contain ':').
+func (tp *TopicPartition) UnmarshalText(b []byte) error {
+	s := string(b)
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return fmt.Errorf("topic partition %q: want TOPICID:PARTITION: %w", s, ErrInvalid)
+	}
+	p, err := strconv.ParseInt(s[i+1:], 10, 32)
+	if err != nil {
+		return fmt.Errorf("topic partition %q: the partition is not a number: %w", s, ErrInvalid)
+	}
+	tp.TopicID, tp.Partition = s[:i], int32(p)
+	return nil
 }
 
 // OffsetRange is the span [Start, End) of one partition's offsets that a

@@ -3,6 +3,7 @@ package iceberg
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,34 +59,11 @@ func (c *Catalog) PlanScan(ctx context.Context, database, name string, opts stoc
 			}
 		}
 	}
-	plan := stocklake.ScanPlan{Table: stocklake.Table{
-		Database: database, Name: name, Location: strings.TrimSuffix(tbl.Location(), "/") + "/",
-		Format: stocklake.FormatParquet,
-		Parameters: map[string]string{
-			"table_type":        "ICEBERG",
-			"metadata_location": tbl.MetadataLocation(),
-		},
-	}}
-	mapping := map[int][]string{}
-	if nm := meta.NameMapping(); nm != nil {
-		for _, f := range nm {
-			if f.FieldID != nil {
-				mapping[*f.FieldID] = f.Names
-			}
-		}
+	def, fileCols, err := definition(database, name, tbl, sc)
+	if err != nil {
+		return stocklake.ScanPlan{}, err
 	}
-	for _, f := range sc.Fields() {
-		typ, err := glueType(f.Type)
-		if err != nil {
-			return stocklake.ScanPlan{}, fmt.Errorf("iceberg: table %s column %s: %w", what, f.Name, err)
-		}
-		plan.Table.Columns = append(plan.Table.Columns, stocklake.Column{Name: f.Name, Type: typ, Comment: f.Doc})
-		names := mapping[f.ID]
-		if len(names) == 0 {
-			names = []string{f.Name}
-		}
-		plan.FileColumns = append(plan.FileColumns, names)
-	}
+	plan := stocklake.ScanPlan{Table: def, FileColumns: fileCols}
 	if snap == nil {
 		return plan, nil
 	}
@@ -109,6 +87,61 @@ func (c *Catalog) PlanScan(ctx context.Context, database, name string, opts stoc
 		plan.Files = append(plan.Files, stocklake.ScanFile{URL: t.File.FilePath(), Size: t.File.FileSizeBytes(), Records: t.File.Count()})
 	}
 	return plan, nil
+}
+
+// definition describes an Iceberg table with schema sc as a catalog table
+// (Format FormatParquet, Parameters table_type=ICEBERG and
+// metadata_location), and returns the names each column may have in the
+// data files (the name mapping).
+func definition(database, name string, tbl *table.Table, sc *ice.Schema) (stocklake.Table, [][]string, error) {
+	t := stocklake.Table{
+		Database: database, Name: name, Location: strings.TrimSuffix(tbl.Location(), "/") + "/",
+		Format: stocklake.FormatParquet,
+		Parameters: map[string]string{
+			"table_type":        "ICEBERG",
+			"metadata_location": tbl.MetadataLocation(),
+		},
+	}
+	mapping := map[int][]string{}
+	for _, f := range tbl.Metadata().NameMapping() {
+		if f.FieldID != nil {
+			mapping[*f.FieldID] = f.Names
+		}
+	}
+	var fileCols [][]string
+	for _, f := range sc.Fields() {
+		typ, err := glueType(f.Type)
+		if err != nil {
+			return t, nil, fmt.Errorf("iceberg: table %s.%s column %s: %w", database, name, f.Name, err)
+		}
+		t.Columns = append(t.Columns, stocklake.Column{Name: f.Name, Type: typ, Comment: f.Doc})
+		names := mapping[f.ID]
+		if len(names) == 0 {
+			names = []string{f.Name}
+		}
+		fileCols = append(fileCols, names)
+	}
+	return t, fileCols, nil
+}
+
+// Definition describes the table's current state as a catalog table:
+// columns with Glue types, location, Format FormatParquet, and Parameters
+// table_type=ICEBERG, metadata_location, partitioning (as Partitioning)
+// and current-snapshot-id (absent without snapshots).
+func (t *Table) Definition(ctx context.Context) (stocklake.Table, error) {
+	tbl, err := t.refresh(ctx)
+	if err != nil {
+		return stocklake.Table{}, err
+	}
+	def, _, err := definition(t.database, t.name, tbl, tbl.Schema())
+	if err != nil {
+		return def, err
+	}
+	def.Parameters["partitioning"] = t.Partitioning()
+	if s := tbl.CurrentSnapshot(); s != nil {
+		def.Parameters["current-snapshot-id"] = strconv.FormatInt(s.SnapshotID, 10)
+	}
+	return def, nil
 }
 
 // glueType is the Glue (Hive) type name of an Iceberg type.

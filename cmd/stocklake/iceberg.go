@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/stocklake/stocklake"
@@ -51,19 +52,29 @@ func openIcebergTable(ctx context.Context, catURL string, store stocklake.Object
 
 // openIcebergCatalog opens the Iceberg catalog in the SQLite file path with
 // the lake store as its warehouse; an s3:// store's region and endpoint go
-// to iceberg-go's file IO (keys come from the AWS credential chain).
+// to iceberg-go's file IO (keys come from the AWS credential chain). Without
+// a store (only existing tables are read) the warehouse is the lake folder
+// beside the catalog file.
 func openIcebergCatalog(ctx context.Context, path string, store stocklake.ObjectStore) (*iceberg.Catalog, error) {
-	cfg := iceberg.Config{SQLitePath: path, Warehouse: store.URL()}
+	cfg := iceberg.Config{SQLitePath: path}
+	if store != nil {
+		cfg.Warehouse = store.URL()
+	} else {
+		abs, err := filepath.Abs(filepath.Join(filepath.Dir(path), "lake"))
+		if err != nil {
+			return nil, fmt.Errorf("catalog %s: %w: %w", path, err, stocklake.ErrConfig)
+		}
+		cfg.Warehouse = "file://" + filepath.ToSlash(abs)
+	}
 	if s, ok := store.(*s3.ObjectStore); ok {
 		cfg.S3Region, cfg.S3Endpoint = s.Endpoint()
 	}
 	return iceberg.Open(ctx, cfg)
 }
 
-// engineIceberg is the Iceberg catalog an engine over cat reads Iceberg
-// tables from: the one in the file of a sqlite catalog; nil for other
-// catalogs (Glue's Iceberg tables are not read yet). close closes it.
-func engineIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (ice stocklake.IcebergTables, close func() error, err error) {
+// sqliteIceberg opens the Iceberg catalog in the file of a sqlite catalog;
+// nil for other catalogs. close closes it (a no-op for nil).
+func sqliteIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (*iceberg.Catalog, func() error, error) {
 	sc, ok := cat.(*sqlite.Catalog)
 	if !ok || sc.Path() == "" || sc.Path() == ":memory:" {
 		return nil, func() error { return nil }, nil
@@ -73,6 +84,17 @@ func engineIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.O
 		return nil, nil, err
 	}
 	return ic, ic.Close, nil
+}
+
+// engineIceberg is the Iceberg catalog an engine over cat reads Iceberg
+// tables from: the one in the file of a sqlite catalog; nil for other
+// catalogs (Glue's Iceberg tables are not read yet). close closes it.
+func engineIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (stocklake.IcebergTables, func() error, error) {
+	ic, closeIce, err := sqliteIceberg(ctx, cat, store)
+	if ic == nil {
+		return nil, closeIce, err
+	}
+	return ic, closeIce, nil
 }
 
 // closingEngine is an engine that closes more than itself.
@@ -87,17 +109,14 @@ func (e closingEngine) Close() error { return errors.Join(e.Engine.Close(), e.al
 // finds: the Iceberg catalog in a sqlite catalog's file, or, for glue://, a
 // registrar that refuses (not done yet). close closes it.
 func crawlIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (reg stocklake.IcebergRegistrar, close func() error, err error) {
-	switch c := cat.(type) {
-	case *sqlite.Catalog:
-		ic, err := openIcebergCatalog(ctx, c.Path(), store)
-		if err != nil {
-			return nil, nil, err
-		}
-		return ic, ic.Close, nil
-	case *glue.Catalog:
+	if _, ok := cat.(*glue.Catalog); ok {
 		return glueIcebergNotYet{}, func() error { return nil }, nil
 	}
-	return nil, func() error { return nil }, nil
+	ic, closeIce, err := sqliteIceberg(ctx, cat, store)
+	if ic == nil {
+		return nil, closeIce, err
+	}
+	return ic, closeIce, nil
 }
 
 // glueIcebergNotYet refuses to register Iceberg tables in Glue.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -151,6 +152,40 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 	if hive, err := sc.ListTables(context.Background(), stocklake.DefaultDatabase); err != nil || len(hive) != 0 {
 		t.Errorf("Hive tables after the crawl: %v, %v; want none", hive, err)
 	}
+	// `stocklake catalog` shows the table and its snapshots with offsets.
+	catArgs := []string{"--catalog", "sqlite://" + dbPath, "--format", "json"}
+	var listed []stocklake.Table
+	stdoutJSON(t, &listed, append([]string{"catalog", "tables"}, catArgs...)...)
+	if len(listed) != 1 || listed[0].Name != "ticks" || listed[0].Parameters["table_type"] != "ICEBERG" || listed[0].Parameters["partitioning"] != "day(ts)" {
+		t.Errorf("catalog tables: %+v, want the Iceberg table ticks partitioned by day(ts)", listed)
+	}
+	var snaps []stocklake.TableSnapshot
+	stdoutJSON(t, &snaps, append([]string{"catalog", "snapshots", "ticks"}, catArgs...)...)
+	var added int
+	for _, sn := range snaps {
+		n, _ := strconv.Atoi(sn.Summary["added-records"])
+		added += n
+	}
+	if len(snaps) < 2 || added != len(want) || snaps[0].Operation != "append" {
+		t.Errorf("catalog snapshots: %d snapshots adding %d records (newest %q), want at least 2 appends adding %d", len(snaps), added, snaps[0].Operation, len(want))
+	}
+	if sum := func() (s int64) {
+		for _, o := range snaps[0].Offsets {
+			s += o
+		}
+		return s
+	}(); sum != int64(len(want)) {
+		t.Errorf("catalog snapshots: newest offsets %v, want them to sum to %d", snaps[0].Offsets, len(want))
+	}
+	var one struct {
+		stocklake.Table
+		Snapshots []stocklake.TableSnapshot
+	}
+	stdoutJSON(t, &one, append([]string{"catalog", "table", "ticks"}, catArgs...)...)
+	if len(one.Columns) != 8 || len(one.Snapshots) != len(snaps) || one.Parameters["current-snapshot-id"] != strconv.FormatInt(snaps[0].ID, 10) {
+		t.Errorf("catalog table ticks: %+v", one)
+	}
+
 	if _, err := (glueIcebergNotYet{}).RegisterIcebergTable(context.Background(), "d", "t", "s3://b/d.db/t/metadata/00001-x.metadata.json"); !errors.Is(err, stocklake.ErrConfig) ||
 		!strings.Contains(err.Error(), "s3://b/d.db/t is an Iceberg table") || !strings.Contains(err.Error(), "not done yet") {
 		t.Errorf("glue:// Iceberg registration: %v", err)
@@ -176,5 +211,30 @@ func TestSinkTableFormatErrors(t *testing.T) {
 		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want a configuration error containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// stdoutJSON runs a command line in this process and decodes what it
+// printed to stdout as JSON into v.
+func stdoutJSON(t *testing.T, v any, args ...string) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stdout
+	os.Stdout = f
+	err = runCommand(t, args...)
+	os.Stdout = saved
+	if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	out, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("%v printed %s: %v", args, out, err)
 	}
 }
