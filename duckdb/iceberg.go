@@ -26,15 +26,15 @@ func (q *query) planIceberg(ctx context.Context, database, name string, ref *tab
 	if err != nil {
 		return nil, false, err
 	}
-	// The predicates need the table's columns: plan once without them when
-	// there are conjuncts to look at, then again with the usable ones.
+	// The predicates need the table's columns: plan once without them, then,
+	// when some conjuncts are usable, again with them (the second plan is
+	// read, columns and files alike).
 	plan, err := q.e.cfg.Iceberg.PlanScan(ctx, database, name, stocklake.ScanOptions{SnapshotID: opts.SnapshotID, AsOf: opts.AsOf, Predicates: nil})
 	if err != nil {
 		return nil, false, err
 	}
 	if len(ref.conjuncts) > 0 && len(plan.Files) > 0 {
 		if opts.Predicates = q.scanPredicates(ctx, ref, plan.Table.Columns); len(opts.Predicates) > 0 {
-			opts.SnapshotID, opts.AsOf = plan.SnapshotID, time.Time{}
 			if plan, err = q.e.cfg.Iceberg.PlanScan(ctx, database, name, opts); err != nil {
 				return nil, false, err
 			}

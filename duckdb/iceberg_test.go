@@ -3,6 +3,7 @@ package duckdb_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	icego "github.com/apache/iceberg-go"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	"github.com/apache/iceberg-go/table"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/stocklake/stocklake"
@@ -362,5 +366,59 @@ func TestIcebergPyicebergIntegration(t *testing.T) {
 				t.Errorf("%s %s: engine %v, pyiceberg %v", name, sym, got[sym], w)
 			}
 		}
+	}
+}
+
+// TestIcebergRenamedColumn: after another writer (iceberg-go) renames size
+// to qty, the files still name the column size; the table's name mapping
+// maps it, so qty reads the old files' values, older snapshots read size.
+func TestIcebergRenamedColumn(t *testing.T) {
+	ctx := context.Background()
+	f := newIcebergFixture(t)
+	db, err := sql.Open("sqlite", filepath.Join(f.l.dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cat, err := sqlcat.NewCatalog(iceberg.DefaultCatalogName, db, sqlcat.SQLite, icego.Properties{"warehouse": f.l.store.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, table.Identifier{"market", "ticks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := tbl.NewTransaction()
+	if err := txn.UpdateSchema(true, false).RenameColumn([]string{"size"}, "qty").Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	for _, ts := range f.ticks {
+		for _, tk := range ts {
+			want += tk.Size
+		}
+	}
+	r, _ := query(t, f.l.engine, "SELECT sum(qty), count(qty) FROM ticks")
+	if r.Rows[0][0] != want || r.Rows[0][1] != int64(1000) {
+		t.Errorf("sum(qty), count(qty) = %v, want %v over 1000 rows", r.Rows[0], want)
+	}
+	var big int64
+	for _, ts := range f.ticks {
+		for _, tk := range ts {
+			if tk.Size > 8.5 && tk.Symbol == "MSFT" {
+				big++
+			}
+		}
+	}
+	r, st := query(t, f.l.engine, "SELECT count(*) FROM ticks WHERE qty > 8.5 AND symbol = 'MSFT'")
+	if r.Rows[0][0] != big || st.FilesScanned != 2 {
+		t.Errorf("qty > 8.5 AND symbol = 'MSFT': %v rows from %d files, want %d from 2", r.Rows[0][0], st.FilesScanned, big)
+	}
+	r, _ = query(t, f.l.engine, fmt.Sprintf("SELECT sum(size) FROM ticks FOR VERSION AS OF %d", f.snap2.ID))
+	if r.Rows[0][0] != want {
+		t.Errorf("sum(size) at the snapshot before the rename = %v, want %v", r.Rows[0][0], want)
 	}
 }

@@ -51,8 +51,10 @@ func (c *Catalog) PlanScan(ctx context.Context, database, name string, opts stoc
 				what, opts.AsOf.UTC().Format(time.RFC3339Nano), first, stocklake.ErrInvalid)
 		}
 	}
+	// The current table reads in its current schema, time travel in the
+	// snapshot's (as Trino and Spark do).
 	sc := tbl.Schema()
-	if snap != nil && snap.SchemaID != nil {
+	if (opts.SnapshotID != 0 || !opts.AsOf.IsZero()) && snap.SchemaID != nil {
 		for _, s := range meta.Schemas() {
 			if s.ID == *snap.SchemaID {
 				sc = s
@@ -68,7 +70,10 @@ func (c *Catalog) PlanScan(ctx context.Context, database, name string, opts stoc
 		return plan, nil
 	}
 	plan.SnapshotID = snap.SnapshotID
-	scanOpts := []table.ScanOption{table.WithSnapshotID(snap.SnapshotID), table.WithCaseSensitive(false)}
+	scanOpts := []table.ScanOption{table.WithCaseSensitive(false)}
+	if opts.SnapshotID != 0 || !opts.AsOf.IsZero() {
+		scanOpts = append(scanOpts, table.WithSnapshotID(snap.SnapshotID)) // and its schema
+	}
 	if filter := scanFilter(sc, opts.Predicates); filter != nil {
 		scanOpts = append(scanOpts, table.WithRowFilter(filter))
 	}
