@@ -162,6 +162,9 @@ type ScanPlan struct {
 // be read correctly (e.g. it has delete files).
 type IcebergTables interface {
 	PlanScan(ctx context.Context, database, name string, opts ScanOptions) (ScanPlan, error)
+	// ListTables returns the names of the Iceberg tables of a database
+	// (none for a database that does not exist).
+	ListTables(ctx context.Context, database string) ([]string, error)
 }
 
 // IcebergRegistrar registers Iceberg tables found in a lake (a folder with

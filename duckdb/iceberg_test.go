@@ -315,6 +315,10 @@ func TestIcebergEmptyTable(t *testing.T) {
 	if len(r.Rows) != 8 {
 		t.Errorf("DESCRIBE: %v", r.Rows)
 	}
+	r, _ = query(t, l.engine, "SHOW TABLES")
+	if len(r.Rows) != 1 || r.Rows[0][0] != "empty" {
+		t.Errorf("SHOW TABLES: %v, want the Iceberg table empty", r.Rows)
+	}
 }
 
 // TestIcebergPyicebergIntegration: pyiceberg (PyPI) and the engine read
