@@ -131,6 +131,9 @@ type ScanOptions struct {
 	// AsOf reads the snapshot that was current at that time (FOR TIMESTAMP
 	// AS OF).
 	AsOf time.Time
+	// ColumnsOnly plans no files: the plan has only Table, FileColumns and
+	// SnapshotID (cheap: no manifest is read).
+	ColumnsOnly bool
 }
 
 // ScanFile is one data file a scan reads.

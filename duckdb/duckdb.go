@@ -520,7 +520,7 @@ func (e *Engine) resolve(ctx context.Context, r *tableRef) (stocklake.Table, boo
 		return stocklake.Table{}, ok, err
 	}
 	if e.cfg.Iceberg != nil {
-		plan, err := e.cfg.Iceberg.PlanScan(ctx, schema, name, stocklake.ScanOptions{})
+		plan, err := e.cfg.Iceberg.PlanScan(ctx, schema, name, stocklake.ScanOptions{ColumnsOnly: true})
 		if err == nil || !errors.Is(err, stocklake.ErrNotFound) {
 			return plan.Table, err == nil, err
 		}

@@ -26,19 +26,17 @@ func (q *query) planIceberg(ctx context.Context, database, name string, ref *tab
 	if err != nil {
 		return nil, false, err
 	}
-	// The predicates need the table's columns: plan once without them, then,
-	// when some conjuncts are usable, again with them (the second plan is
-	// read, columns and files alike).
-	plan, err := q.e.cfg.Iceberg.PlanScan(ctx, database, name, stocklake.ScanOptions{SnapshotID: opts.SnapshotID, AsOf: opts.AsOf, Predicates: nil})
+	// The predicates need the table's columns (their types): ask for those
+	// first, then plan the files with the usable predicates.
+	plan, err := q.e.cfg.Iceberg.PlanScan(ctx, database, name, stocklake.ScanOptions{SnapshotID: opts.SnapshotID, AsOf: opts.AsOf, ColumnsOnly: true})
 	if err != nil {
 		return nil, false, err
 	}
-	if len(ref.conjuncts) > 0 && len(plan.Files) > 0 {
-		if opts.Predicates = q.scanPredicates(ctx, ref, plan.Table.Columns); len(opts.Predicates) > 0 {
-			if plan, err = q.e.cfg.Iceberg.PlanScan(ctx, database, name, opts); err != nil {
-				return nil, false, err
-			}
-		}
+	if len(ref.conjuncts) > 0 && plan.SnapshotID != 0 {
+		opts.Predicates = q.scanPredicates(ctx, ref, plan.Table.Columns)
+	}
+	if plan, err = q.e.cfg.Iceberg.PlanScan(ctx, database, name, opts); err != nil {
+		return nil, false, err
 	}
 	t := plan.Table
 	s := &scan{table: t, source: plan.FileColumns}

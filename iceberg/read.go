@@ -70,6 +70,9 @@ func (c *Catalog) PlanScan(ctx context.Context, database, name string, opts stoc
 		return plan, nil
 	}
 	plan.SnapshotID = snap.SnapshotID
+	if opts.ColumnsOnly {
+		return plan, nil
+	}
 	scanOpts := []table.ScanOption{table.WithCaseSensitive(false)}
 	if opts.SnapshotID != 0 || !opts.AsOf.IsZero() {
 		scanOpts = append(scanOpts, table.WithSnapshotID(snap.SnapshotID)) // and its schema
