@@ -306,6 +306,8 @@ func TestIcebergTimeTravel(t *testing.T) {
 		{"WITH c AS (SELECT 1) SELECT * FROM c FOR VERSION AS OF 1", "not an Iceberg table"},
 		{"SELECT count(*) FROM ticks FOR VERSION AS OF x", "snapshot ID"},
 		{"SELECT count(*) FROM ticks FOR TIMESTAMP AS OF 'soon'", "not a timestamp"},
+		{"SELECT count(*) FROM ticks FOR TIMESTAMP AS OF (now()); CREATE TABLE x AS SELECT 1; SELECT (now())", "only queries"},
+		{"SELECT count(*) FROM ticks FOR TIMESTAMP AS OF (now(); CREATE TABLE x AS SELECT 1; SELECT now())", "not an expression"},
 	} {
 		_, err := e.Query(context.Background(), c.sql)
 		if !errors.Is(err, stocklake.ErrInvalid) || !strings.Contains(err.Error(), c.msg) {

@@ -114,7 +114,7 @@ func cutTravel(body string, toks []sqltext.Token) (string, []sqltext.Token, map[
 	return string(b), kept, travels, nil
 }
 
-// options turns a time-travel clause into scan options, evaluating the
+// travelOptions turns a time-travel clause into scan options, evaluating the
 // timestamp expression with DuckDB (in UTC).
 func (q *query) travelOptions(ctx context.Context, tr *travel) (stocklake.ScanOptions, error) {
 	if tr == nil {
@@ -123,8 +123,17 @@ func (q *query) travelOptions(ctx context.Context, tr *travel) (stocklake.ScanOp
 	if tr.version != 0 {
 		return stocklake.ScanOptions{SnapshotID: tr.version}, nil
 	}
+	// Parsed first: one SELECT, whatever the expression holds.
+	stmt := "SELECT CAST((" + tr.asOf + ") AS TIMESTAMPTZ)"
+	var js string
+	if err := q.conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", stmt).Scan(&js); err != nil {
+		return stocklake.ScanOptions{}, q.e.wrap(ctx, err)
+	}
+	if _, err := parseTree(js); err != nil {
+		return stocklake.ScanOptions{}, fmt.Errorf("%s: the time is not an expression: %w", tr.text, err)
+	}
 	var ts time.Time
-	err := q.conn.QueryRowContext(ctx, "SELECT CAST(("+tr.asOf+") AS TIMESTAMPTZ)").Scan(&ts)
+	err := q.conn.QueryRowContext(ctx, stmt).Scan(&ts)
 	if err != nil {
 		return stocklake.ScanOptions{}, fmt.Errorf("%s: the time is not a timestamp (write TIMESTAMP '2026-12-01 10:00:00 UTC'): %w", tr.text, q.e.wrap(ctx, err))
 	}
