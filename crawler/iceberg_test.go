@@ -69,6 +69,12 @@ func TestIcebergFolder(t *testing.T) {
 		t.Errorf("second crawl created %v", run.TablesCreated)
 	}
 
+	// Into another database: not a second entry for the same table.
+	run = runCrawl(t, l, cat, Config{Database: "other", Iceberg: ice})
+	if slices.Contains(run.TablesCreated, "trades") || !strings.Contains(strings.Join(run.Messages, "\n"), "already registered as lake.trades") {
+		t.Errorf("crawl into another database: created %v, messages %q", run.TablesCreated, run.Messages)
+	}
+
 	// Without a registrar: skipped, said so, not a Hive table.
 	cat2 := newCatalog(t)
 	run = runCrawl(t, l, cat2, Config{})

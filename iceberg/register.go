@@ -2,6 +2,7 @@ package iceberg
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -44,6 +45,19 @@ func (c *Catalog) RegisterIcebergTable(ctx context.Context, database, name, meta
 		}
 		if !errors.Is(err, stocklake.ErrNotFound) {
 			return false, err
+		}
+		// One catalog entry per table: another name for the same folder would
+		// go stale (and lose its metadata file) as the table is committed to.
+		prefix := strings.TrimSuffix(tbl.Location(), "/") + "/metadata/"
+		var ns, other string
+		err = c.db.QueryRowContext(ctx,
+			"SELECT table_namespace, table_name FROM iceberg_tables WHERE catalog_name = ? AND substr(metadata_location, 1, ?) = ? LIMIT 1",
+			c.name, len(prefix), prefix).Scan(&ns, &other)
+		if err == nil {
+			return false, fmt.Errorf("iceberg: registering %s: the table at %s is already registered as %s.%s: %w", what, tbl.Location(), ns, other, stocklake.ErrExists)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return false, fail("registering "+what, err)
 		}
 		if err := c.ensureNamespace(ctx, database); err != nil {
 			return false, err
