@@ -3,6 +3,8 @@ package iceberg
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,5 +51,39 @@ func TestPlanScanDeleteFiles(t *testing.T) {
 	plan, err := c.PlanScan(ctx, "market", "ticks", stocklake.ScanOptions{SnapshotID: before.ID})
 	if err != nil || len(plan.Files) != 1 {
 		t.Errorf("the snapshot before the delete: %v files, %v", len(plan.Files), err)
+	}
+}
+
+// TestRegisterPyicebergIntegration: a table registered by
+// RegisterIcebergTable (its iceberg_tables row inserted by stocklake) is
+// read by pyiceberg's SqlCatalog like any other. Runs when STOCKLAKE_PYTHON
+// is set (`eval "$(scripts/pyenv)"`).
+func TestRegisterPyicebergIntegration(t *testing.T) {
+	py := os.Getenv("STOCKLAKE_PYTHON")
+	if py == "" {
+		t.Skip("STOCKLAKE_PYTHON is not set: run `eval \"$(scripts/pyenv)\"` for a Python with pyiceberg")
+	}
+	ctx := context.Background()
+	src := newTestLake(t)
+	tbl, err := src.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := writeTicks(t, tbl, "ts_day=2026-11-26/a.parquet", ticks(300, 0, "a"))
+	if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, 0, 300)}); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := src.open(t).PlanScan(ctx, "market", "ticks", stocklake.ScanOptions{ColumnsOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := testLake{dir: src.dir, dbPath: filepath.Join(t.TempDir(), "crawled.db"), warehouse: src.warehouse}
+	created, err := dst.open(t).RegisterIcebergTable(ctx, "crawled", "ticks", plan.Table.Parameters["metadata_location"])
+	if err != nil || !created {
+		t.Fatalf("register: %v, %v", created, err)
+	}
+	got := readWithPyiceberg(t, py, dst.dbPath, dst.warehouse, "crawled.ticks", "2026-11-26")
+	if got.Rows != 300 || got.DayRows != 300 || got.Offsets["T:0"] != 300 || len(got.Tables) != 1 || got.Tables[0] != "crawled.ticks" {
+		t.Errorf("pyiceberg reads the registered table as %+v", got)
 	}
 }
