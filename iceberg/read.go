@@ -3,6 +3,7 @@ package iceberg
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,11 +126,30 @@ func definition(database, name string, tbl *table.Table, sc *ice.Schema) (stockl
 		t.Columns = append(t.Columns, stocklake.Column{Name: f.Name, Type: typ, Comment: f.Doc})
 		names := mapping[f.ID]
 		if len(names) == 0 {
-			names = []string{f.Name}
+			names = historyNames(tbl.Metadata(), sc, f)
 		}
 		fileCols = append(fileCols, names)
 	}
 	return t, fileCols, nil
+}
+
+// historyNames are the names field f had in the table's schemas, current
+// first, for tables without a name mapping: files written before a rename
+// name the column as it was then. Names another column of sc has now are
+// left out.
+func historyNames(meta table.Metadata, sc *ice.Schema, f ice.NestedField) []string {
+	names := []string{f.Name}
+	for _, old := range meta.Schemas() {
+		of, ok := old.FindFieldByID(f.ID)
+		if !ok || slices.Contains(names, of.Name) {
+			continue
+		}
+		if cur, taken := sc.FindFieldByName(of.Name); taken && cur.ID != f.ID {
+			continue
+		}
+		names = append(names, of.Name)
+	}
+	return names
 }
 
 // Definition describes the table's current state as a catalog table:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,5 +86,50 @@ func TestRegisterPyicebergIntegration(t *testing.T) {
 	got := readWithPyiceberg(t, py, dst.dbPath, dst.warehouse, "crawled.ticks", "2026-11-26")
 	if got.Rows != 300 || got.DayRows != 300 || got.Offsets["T:0"] != 300 || len(got.Tables) != 1 || got.Tables[0] != "crawled.ticks" {
 		t.Errorf("pyiceberg reads the registered table as %+v", got)
+	}
+}
+
+// TestPlanScanRenameWithoutNameMapping: a table without a name mapping
+// (its files carry field IDs, as other writers' do) whose column was renamed
+// lists the column's older name for the files written before.
+func TestPlanScanRenameWithoutNameMapping(t *testing.T) {
+	ctx := context.Background()
+	c := newTestLake(t).open(t)
+	if _, err := c.CreateTickTable(ctx, "market", "ticks", TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	it, err := c.cat.LoadTable(ctx, table.Identifier{"market", "ticks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, change := range []func(*table.Transaction) error{
+		func(txn *table.Transaction) error { return txn.RemoveProperties([]string{table.DefaultNameMappingKey}) },
+		func(txn *table.Transaction) error {
+			return txn.UpdateSchema(true, false).RenameColumn([]string{"size"}, "qty").Commit()
+		},
+		func(txn *table.Transaction) error {
+			return txn.UpdateSchema(true, false).RenameColumn([]string{"price"}, "size").Commit()
+		},
+	} {
+		txn := it.NewTransaction()
+		if err := change(txn); err != nil {
+			t.Fatal(err)
+		}
+		if it, err = txn.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan, err := c.PlanScan(ctx, "market", "ticks", stocklake.ScanOptions{ColumnsOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for i, col := range plan.Table.Columns {
+		got[col.Name] = plan.FileColumns[i]
+	}
+	// price became size, size became qty: qty's old name "size" is now
+	// another column's, so it is not listed.
+	if !slices.Equal(got["size"], []string{"size", "price"}) || !slices.Equal(got["qty"], []string{"qty"}) || !slices.Equal(got["symbol"], []string{"symbol"}) {
+		t.Errorf("file column names %v", got)
 	}
 }
