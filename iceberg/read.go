@@ -130,6 +130,19 @@ func definition(database, name string, tbl *table.Table, sc *ice.Schema) (stockl
 		}
 		fileCols = append(fileCols, names)
 	}
+	// Columns are read by name: a name that another column had in an older
+	// schema would read that column's values from older files.
+	for i, f := range sc.Fields() {
+		for _, old := range tbl.Metadata().Schemas() {
+			for _, g := range old.Fields() {
+				if g.ID != f.ID && slices.Contains(fileCols[i], g.Name) {
+					return t, nil, fmt.Errorf("iceberg: table %s.%s: column %s may be named %q in data files, a name column ID %d had in schema %d: "+
+						"stocklake reads columns by name and cannot tell them apart; query this table with Trino or pyiceberg: %w",
+						database, name, f.Name, g.Name, g.ID, old.ID, stocklake.ErrInvalid)
+				}
+			}
+		}
+	}
 	return t, fileCols, nil
 }
 

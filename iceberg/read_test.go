@@ -91,7 +91,9 @@ func TestRegisterPyicebergIntegration(t *testing.T) {
 
 // TestPlanScanRenameWithoutNameMapping: a table without a name mapping
 // (its files carry field IDs, as other writers' do) whose column was renamed
-// lists the column's older name for the files written before.
+// lists the column's older name for the files written before; once a name
+// has belonged to two columns the table is refused, since reading by name
+// would mix them up.
 func TestPlanScanRenameWithoutNameMapping(t *testing.T) {
 	ctx := context.Background()
 	c := newTestLake(t).open(t)
@@ -102,23 +104,20 @@ func TestPlanScanRenameWithoutNameMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, change := range []func(*table.Transaction) error{
-		func(txn *table.Transaction) error { return txn.RemoveProperties([]string{table.DefaultNameMappingKey}) },
-		func(txn *table.Transaction) error {
-			return txn.UpdateSchema(true, false).RenameColumn([]string{"size"}, "qty").Commit()
-		},
-		func(txn *table.Transaction) error {
-			return txn.UpdateSchema(true, false).RenameColumn([]string{"price"}, "size").Commit()
-		},
-	} {
+	change := func(f func(*table.Transaction) error) {
+		t.Helper()
 		txn := it.NewTransaction()
-		if err := change(txn); err != nil {
+		if err := f(txn); err != nil {
 			t.Fatal(err)
 		}
 		if it, err = txn.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
+	change(func(txn *table.Transaction) error { return txn.RemoveProperties([]string{table.DefaultNameMappingKey}) })
+	change(func(txn *table.Transaction) error {
+		return txn.UpdateSchema(true, false).RenameColumn([]string{"size"}, "qty").Commit()
+	})
 	plan, err := c.PlanScan(ctx, "market", "ticks", stocklake.ScanOptions{ColumnsOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -127,9 +126,14 @@ func TestPlanScanRenameWithoutNameMapping(t *testing.T) {
 	for i, col := range plan.Table.Columns {
 		got[col.Name] = plan.FileColumns[i]
 	}
-	// price became size, size became qty: qty's old name "size" is now
-	// another column's, so it is not listed.
-	if !slices.Equal(got["size"], []string{"size", "price"}) || !slices.Equal(got["qty"], []string{"qty"}) || !slices.Equal(got["symbol"], []string{"symbol"}) {
+	if !slices.Equal(got["qty"], []string{"qty", "size"}) || !slices.Equal(got["price"], []string{"price"}) || len(got) != 8 {
 		t.Errorf("file column names %v", got)
+	}
+	// price becomes size: old files' "size" is qty's.
+	change(func(txn *table.Transaction) error {
+		return txn.UpdateSchema(true, false).RenameColumn([]string{"price"}, "size").Commit()
+	})
+	if _, err := c.PlanScan(ctx, "market", "ticks", stocklake.ScanOptions{}); !errors.Is(err, stocklake.ErrInvalid) || !strings.Contains(err.Error(), "cannot tell them apart") {
+		t.Errorf("a name reused by another column: %v, want ErrInvalid", err)
 	}
 }
