@@ -92,17 +92,17 @@ format iceberg; table NAME shows their partitioning and current snapshot.`,
 				}
 				return out.print(dbs, []string{"DATABASE", "LOCATION", "DESCRIPTION"}, rows)
 			case "tables":
-				ts, err := cat.ListTables(ctx, *database)
+				its, err := icebergTables(ctx, ice, *database)
 				if err != nil {
+					return err
+				}
+				ts, err := cat.ListTables(ctx, *database)
+				if err != nil && (len(its) == 0 || !errors.Is(err, stocklake.ErrNotFound)) {
 					return err
 				}
 				rows := [][]string{}
 				for _, t := range ts {
 					rows = append(rows, []string{t.Name, t.Format, fmt.Sprint(len(t.Columns)), keyNames(t.PartitionKeys), t.Location, fmt.Sprint(t.Version)})
-				}
-				its, err := icebergTables(ctx, ice, *database)
-				if err != nil {
-					return err
 				}
 				for _, t := range its {
 					rows = append(rows, []string{t.Name, iceberg.Type, fmt.Sprint(len(t.Columns)), t.Parameters["partitioning"], t.Location, "snapshot " + cmp.Or(t.Parameters["current-snapshot-id"], "none")})

@@ -139,6 +139,14 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 		t.Errorf("stocklake query over the Iceberg table wrote\n%s\nwant\n%s", got, wantCSV)
 	}
 
+	// Before any crawl the database exists only as the sink's Iceberg
+	// namespace: catalog tables lists the table all the same.
+	var before []stocklake.Table
+	stdoutJSON(t, &before, "catalog", "tables", "--catalog", "sqlite://"+dbPath, "--format", "json")
+	if len(before) != 1 || before[0].Name != "ticks" {
+		t.Errorf("catalog tables before a crawl: %+v", before)
+	}
+
 	// A crawl of the lake finds the table's folder, sees it is the
 	// registered Iceberg table, and crawls none of its files as Hive.
 	if err := runCommand(t, "crawl", "--lake", "file://"+lakeDir, "--catalog", "sqlite://"+dbPath, "--database", stocklake.DefaultDatabase); err != nil {
