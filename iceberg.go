@@ -3,6 +3,7 @@ package stocklake
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -52,6 +53,25 @@ type TopicPartition struct {
 // partition's offset.
 func (tp TopicPartition) String() string {
 	return tp.TopicID + ":" + strconv.FormatInt(int64(tp.Partition), 10)
+}
+
+// MarshalText is String, so offsets by partition encode as a JSON object
+// keyed "TOPICID:PARTITION".
+func (tp TopicPartition) MarshalText() ([]byte, error) { return []byte(tp.String()), nil }
+
+// UnmarshalText parses "TOPICID:PARTITION" (the topic ID may contain ':').
+func (tp *TopicPartition) UnmarshalText(b []byte) error {
+	s := string(b)
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return fmt.Errorf("topic partition %q: want TOPICID:PARTITION: %w", s, ErrInvalid)
+	}
+	p, err := strconv.ParseInt(s[i+1:], 10, 32)
+	if err != nil {
+		return fmt.Errorf("topic partition %q: the partition is not a number: %w", s, ErrInvalid)
+	}
+	tp.TopicID, tp.Partition = s[:i], int32(p)
+	return nil
 }
 
 // OffsetRange is the span [Start, End) of one partition's offsets that a
@@ -136,4 +156,83 @@ type IcebergCatalog interface {
 	// requirement (another writer got in first) wraps ErrPrecondition; an
 	// unknown or malformed requirement or update wraps ErrInvalid.
 	CommitTableUpdates(ctx context.Context, namespace []string, name string, requirements, updates []byte) (IcebergTableMetadata, error)
+}
+
+// ScanPredicate is a comparison of one column of a table with constants,
+// which a table format may use to skip files (partition and column
+// statistics pruning). Readers still apply their full filter to the rows
+// read: a predicate only ever removes files that cannot match it.
+type ScanPredicate struct {
+	// Column is the column's name (case-insensitive).
+	Column string
+	// Op is one of "=", "<", "<=", ">", ">=" (one value) or "in" (any
+	// number of values).
+	Op string
+	// Values are string, bool, int64, float64 or time.Time (a timestamp in
+	// UTC, or a date at midnight UTC).
+	Values []any
+}
+
+// ScanOptions select the version of a table to read and the predicates to
+// prune its files with. At most one of SnapshotID and AsOf may be set;
+// neither reads the current version.
+type ScanOptions struct {
+	Predicates []ScanPredicate
+	// SnapshotID reads that snapshot (FOR VERSION AS OF).
+	SnapshotID int64
+	// AsOf reads the snapshot that was current at that time (FOR TIMESTAMP
+	// AS OF).
+	AsOf time.Time
+	// ColumnsOnly plans no files: the plan has only Table, FileColumns and
+	// SnapshotID (cheap: no manifest is read).
+	ColumnsOnly bool
+}
+
+// ScanFile is one data file a scan reads.
+type ScanFile struct {
+	URL     string
+	Size    int64
+	Records int64
+}
+
+// ScanPlan is what a table-format reader has to read for a scan.
+type ScanPlan struct {
+	// Table describes the table as a catalog table: its columns (Glue
+	// types) in the scanned snapshot's schema, its location, FormatParquet.
+	Table Table
+	// FileColumns are, per column of Table.Columns, the names that column
+	// may have in the data files (the table's name mapping; the column's
+	// name when it has none).
+	FileColumns [][]string
+	// Files are the data files left after pruning.
+	Files []ScanFile
+	// SnapshotID is the snapshot read; 0 for a table without snapshots
+	// (which reads as empty).
+	SnapshotID int64
+}
+
+// IcebergTables plans scans of Iceberg tables for a query engine. PlanScan
+// wraps ErrNotFound when database.name is not an Iceberg table, and
+// ErrInvalid when the snapshot asked for does not exist or the table cannot
+// be read correctly (e.g. it has delete files).
+type IcebergTables interface {
+	PlanScan(ctx context.Context, database, name string, opts ScanOptions) (ScanPlan, error)
+	// ListTables returns the names of the Iceberg tables of a database
+	// (none for a database that does not exist).
+	ListTables(ctx context.Context, database string) ([]string, error)
+}
+
+// IcebergRegistrar registers Iceberg tables found in a lake (a folder with
+// metadata/*.metadata.json) in a catalog, as the crawler does: the SQLite
+// catalog (iceberg.Catalog) keeps them in the Iceberg SQL catalog schema; a
+// Glue implementation would create a table with table_type=ICEBERG and
+// metadata_location.
+type IcebergRegistrar interface {
+	// RegisterIcebergTable makes database.name the Iceberg table whose
+	// current metadata file is metadataLocation (a URL). created is false
+	// when database.name is already that table (the catalog is then left
+	// alone: it, not the newest file in the folder, says which metadata is
+	// current). A name taken by another table wraps ErrExists; a file that
+	// is not Iceberg table metadata wraps ErrInvalid.
+	RegisterIcebergTable(ctx context.Context, database, name, metadataLocation string) (created bool, err error)
 }

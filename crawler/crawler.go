@@ -40,13 +40,11 @@
 package crawler
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
 	"path"
 	"slices"
@@ -170,6 +168,10 @@ type Config struct {
 	// use projection are always kept as they are: no partitions are added
 	// or removed and the properties stay.
 	Projection bool
+	// Iceberg registers the Iceberg tables the crawl finds (folders with
+	// metadata/*.metadata.json), which are never crawled as Hive tables.
+	// Default nil: they are skipped with a message.
+	Iceberg stocklake.IcebergRegistrar
 }
 
 // Crawler crawls one lake location into one catalog database. Run may be
@@ -317,24 +319,9 @@ type crawl struct {
 	relocated map[string]string
 	all       []stocklake.Table // existing tables of the database
 	tables    []stocklake.Table // those located under the crawled location, Iceberg tables left out
-	// iceberg holds the folders of Iceberg tables: those of the catalog,
-	// and any folder with a metadata/*.metadata.json. Their objects are
-	// never crawled: a table's files are what its metadata says, not what
-	// its folder holds (uncommitted and deleted files are there too).
-	iceberg map[string]bool
-}
-
-// icebergFolder returns the Iceberg table folder that holds key, if any.
-func (r *crawl) icebergFolder(key string) (string, bool) {
-	for f := key; ; {
-		f = parentFolder(f)
-		if r.iceberg[f] {
-			return f, true
-		}
-		if f == "" {
-			return "", false
-		}
-	}
+	// iceberg maps the folders of Iceberg tables to their newest metadata
+	// file.
+	iceberg map[string]stocklake.ObjectInfo
 }
 
 func (r *crawl) note(format string, args ...any) {
@@ -376,23 +363,27 @@ func (r *crawl) do(ctx context.Context) error {
 	if err := r.ensureDatabase(ctx); err != nil {
 		return err
 	}
+	if err := r.list(ctx); err != nil {
+		return err
+	}
+	if err := r.registerIceberg(ctx); err != nil {
+		return err
+	}
 	existing, err := r.cat.ListTables(ctx, r.cfg.Database)
 	if err != nil {
 		return fmt.Errorf("crawler: listing tables of %s: %w", r.cfg.Database, err)
 	}
 	r.all = existing
-	r.iceberg = map[string]bool{}
 	for _, t := range existing {
+		// An Iceberg table's files are what its metadata says, not what
+		// its folder holds: never a Hive table to update or drop.
 		f, ok := r.folderOf(t.Location)
 		switch {
 		case ok && t.IsIceberg():
-			r.iceberg[f] = true
+			r.skipIcebergFolder(f)
 		case ok:
 			r.tables = append(r.tables, t)
 		}
-	}
-	if err := r.list(ctx); err != nil {
-		return err
 	}
 	if r.cfg.Incremental {
 		if err := r.loadKnown(ctx); err != nil {
@@ -450,18 +441,6 @@ func (r *crawl) list(ctx context.Context) error {
 		r.present[f] = true
 	}
 	for _, o := range objs {
-		if dir, name, ok := strings.Cut(o.Key, "metadata/"); ok && (dir == "" || strings.HasSuffix(dir, "/")) &&
-			!strings.Contains(name, "/") && strings.HasSuffix(name, ".metadata.json") {
-			r.iceberg[dir] = true
-		}
-	}
-	icebergSkipped := map[string]int{}
-	for _, o := range objs {
-		if f, ok := r.icebergFolder(o.Key); ok {
-			icebergSkipped[f]++
-			r.run.FilesSkipped++
-			continue
-		}
 		folder := ""
 		if i := strings.LastIndexByte(o.Key, '/'); i >= 0 {
 			folder = o.Key[:i+1]
@@ -480,10 +459,8 @@ func (r *crawl) list(ctx context.Context) error {
 			f = parentFolder(f)
 		}
 	}
-	for _, f := range slices.Sorted(maps.Keys(icebergSkipped)) {
-		r.note("%s is an Iceberg table: its %d objects were not crawled (Iceberg tables are read through their metadata)", cmp.Or(f, "the lake root"), icebergSkipped[f])
-	}
 	r.present[""] = len(r.files) > 0
+	r.findIceberg()
 	r.report(func(p *Progress) { p.Listed = len(objs) })
 	return nil
 }

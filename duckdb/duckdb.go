@@ -114,6 +114,10 @@ type Config struct {
 	MaxTempDirectorySize string
 	// Logger for diagnostics; default slog.Default().
 	Logger *slog.Logger
+	// Iceberg plans scans of Iceberg tables (iceberg.Catalog); nil reads
+	// only the Catalog's tables. A table name is looked up in Iceberg
+	// first, then in Catalog.
+	Iceberg stocklake.IcebergTables
 }
 
 // Engine runs Trino-flavoured SQL over catalog tables with an embedded
@@ -126,8 +130,10 @@ type Engine struct {
 	localRoot string // lake directory for file:// lakes, else ""
 	cache     *cache
 	template  string // serialized "SELECT i FROM stocklake_parts WHERE true"
-	seq       atomic.Int64
-	log       *slog.Logger
+	// selectTemplate is the serialized "SELECT 1".
+	selectTemplate string
+	seq            atomic.Int64
+	log            *slog.Logger
 }
 
 var _ stocklake.Engine = (*Engine)(nil)
@@ -230,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 			return nil, fmt.Errorf("duckdb: setting up (%.60s...): %w", s, err)
 		}
 	}
-	if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql('SELECT i FROM stocklake_parts WHERE true')::VARCHAR").Scan(&e.template); err != nil {
+	if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql('SELECT i FROM stocklake_parts WHERE true')::VARCHAR, json_serialize_sql('SELECT 1')::VARCHAR").Scan(&e.template, &e.selectTemplate); err != nil {
 		e.db.Close()
 		return nil, fmt.Errorf("duckdb: setting up: %w", err)
 	}
@@ -365,6 +371,10 @@ type query struct {
 }
 
 func (q *query) run(ctx context.Context, prefix, body string, toks []sqltext.Token, start time.Time) (stocklake.Rows, error) {
+	body, toks, travels, err := cutTravel(body, toks)
+	if err != nil {
+		return nil, err
+	}
 	var js string
 	if err := q.conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", body).Scan(&js); err != nil {
 		return nil, q.e.wrap(ctx, err)
@@ -392,7 +402,11 @@ func (q *query) run(ctx context.Context, prefix, body string, toks []sqltext.Tok
 		if r.schema == "" && r.catalog == "" && an.ctes[strings.ToLower(r.name)] {
 			continue
 		}
-		t, ok, err := q.e.resolve(ctx, r)
+		tr := travels[r.loc]
+		if tr != nil {
+			tr.used = true
+		}
+		s, ok, err := q.resolveScan(ctx, r, tr)
 		if err != nil {
 			return nil, err
 		}
@@ -402,16 +416,13 @@ func (q *query) run(ctx context.Context, prefix, body string, toks []sqltext.Tok
 		if !ok {
 			continue
 		}
+		t := s.table
 		if r.loc < 0 {
 			return nil, fmt.Errorf("duckdb: cannot locate the reference to %s.%s in the statement: %w", t.Database, t.Name, stocklake.ErrInvalid)
 		}
 		end, last, ok := qualifiedName(toks, tokenAt(toks, r.loc))
 		if !ok || !strings.EqualFold(last, r.name) {
 			return nil, fmt.Errorf("duckdb: cannot locate the reference to %s.%s in the statement: %w", t.Database, t.Name, stocklake.ErrInvalid)
-		}
-		s, err := q.plan(ctx, t, r)
-		if err != nil {
-			return nil, err
 		}
 		scans = append(scans, s)
 		q.stats.BytesScanned += s.bytes
@@ -423,6 +434,11 @@ func (q *query) run(ctx context.Context, prefix, body string, toks []sqltext.Tok
 		}
 		edits = append(edits, edit{r.loc, end, text})
 		s.view = view
+	}
+	for _, tr := range travels {
+		if !tr.used {
+			return nil, fmt.Errorf("%s follows a name that is not an Iceberg table (a CTE or a DuckDB table): time travel reads Iceberg tables only: %w", tr.text, stocklake.ErrInvalid)
+		}
 	}
 	for _, c := range an.calls {
 		if c.loc < 0 || c.fmtLoc <= c.loc || c.loc+len(c.name) > len(body) || !strings.EqualFold(body[c.loc:c.loc+len(c.name)], c.name) {
@@ -478,9 +494,9 @@ func (q *query) run(ctx context.Context, prefix, body string, toks []sqltext.Tok
 	return r, nil
 }
 
-// resolve finds the catalog table of a reference. ok is false for names
-// that belong to DuckDB itself (information_schema, pg_catalog, ...).
-func (e *Engine) resolve(ctx context.Context, r *tableRef) (stocklake.Table, bool, error) {
+// tableName is the database and table a reference names. ok is false for
+// names that belong to DuckDB itself (information_schema, pg_catalog, ...).
+func (e *Engine) tableName(r *tableRef) (database, name string, ok bool, err error) {
 	schema := strings.ToLower(r.schema)
 	switch strings.ToLower(r.catalog) {
 	case "", "awsdatacatalog", "hive", "stocklake":
@@ -488,22 +504,74 @@ func (e *Engine) resolve(ctx context.Context, r *tableRef) (stocklake.Table, boo
 		if schema == "" { // DuckDB reads a.b as catalog-less schema a, table b, too
 			break
 		}
-		return stocklake.Table{}, false, fmt.Errorf("catalog %q is unknown: name tables as database.table (or awsdatacatalog.database.table): %w", r.catalog, stocklake.ErrNotFound)
+		return "", "", false, fmt.Errorf("catalog %q is unknown: name tables as database.table (or awsdatacatalog.database.table): %w", r.catalog, stocklake.ErrNotFound)
 	}
 	switch schema {
 	case "information_schema", "pg_catalog", "main", "temp", "system":
-		return stocklake.Table{}, false, nil
+		return schema, r.name, false, nil
 	case "":
 		schema = e.cfg.Database
 	}
-	t, err := e.cfg.Catalog.GetTable(ctx, schema, strings.ToLower(r.name))
+	return schema, strings.ToLower(r.name), true, nil
+}
+
+// resolve finds the table of a reference: an Iceberg table (its current
+// definition) or a catalog table. ok is false for names that belong to
+// DuckDB itself.
+func (e *Engine) resolve(ctx context.Context, r *tableRef) (stocklake.Table, bool, error) {
+	schema, name, ok, err := e.tableName(r)
+	if !ok || err != nil {
+		return stocklake.Table{}, ok, err
+	}
+	if e.cfg.Iceberg != nil {
+		plan, err := e.cfg.Iceberg.PlanScan(ctx, schema, name, stocklake.ScanOptions{ColumnsOnly: true})
+		if err == nil || !errors.Is(err, stocklake.ErrNotFound) {
+			return plan.Table, err == nil, err
+		}
+	}
+	t, err := e.catalogTable(ctx, schema, name)
+	return t, err == nil, err
+}
+
+// catalogTable reads a table of the Catalog.
+func (e *Engine) catalogTable(ctx context.Context, schema, name string) (stocklake.Table, error) {
+	t, err := e.cfg.Catalog.GetTable(ctx, schema, name)
 	if errors.Is(err, stocklake.ErrNotFound) {
-		return t, false, fmt.Errorf("table %s.%s is not in the catalog: SHOW TABLES FROM %s lists its tables, SHOW SCHEMAS the databases: %w", schema, r.name, schema, stocklake.ErrNotFound)
+		return t, fmt.Errorf("table %s.%s is not in the catalog: SHOW TABLES FROM %s lists its tables, SHOW SCHEMAS the databases: %w", schema, name, schema, stocklake.ErrNotFound)
 	}
+	return t, err
+}
+
+// resolveScan finds the table of a reference and plans its scan: an
+// Iceberg table (Config.Iceberg, at the snapshot of the time-travel clause
+// tr) or a catalog table. ok is false for names that belong to DuckDB
+// itself. Time travel is refused on anything but an Iceberg table.
+func (q *query) resolveScan(ctx context.Context, r *tableRef, tr *travel) (*scan, bool, error) {
+	schema, name, ok, err := q.e.tableName(r)
 	if err != nil {
-		return t, false, err
+		return nil, false, err
 	}
-	return t, true, nil
+	if !ok {
+		if tr != nil {
+			return nil, false, fmt.Errorf("%s: %s.%s is not an Iceberg table: time travel reads Iceberg tables only: %w", tr.text, schema, name, stocklake.ErrInvalid)
+		}
+		return nil, false, nil
+	}
+	if q.e.cfg.Iceberg != nil {
+		s, ok, err := q.planIceberg(ctx, schema, name, r, tr)
+		if ok || !errors.Is(err, stocklake.ErrNotFound) {
+			return s, ok, err
+		}
+	}
+	t, err := q.e.catalogTable(ctx, schema, name)
+	if err != nil {
+		return nil, false, err
+	}
+	if tr != nil {
+		return nil, false, fmt.Errorf("%s: %s.%s is a Hive table, not an Iceberg table: time travel reads Iceberg tables only: %w", tr.text, schema, name, stocklake.ErrInvalid)
+	}
+	s, err := q.plan(ctx, t, r)
+	return s, err == nil, err
 }
 
 // cleanup drops the query's views, releases its cached files and returns

@@ -276,10 +276,6 @@ var nondeterministic = map[string]bool{
 // as unqualified column names, or returns false when it reads anything else
 // (other columns, other tables, subqueries, parameters).
 func usable(c any, ref *tableRef, keys map[string]string) (any, bool) {
-	qual := strings.ToLower(ref.alias)
-	if qual == "" {
-		qual = strings.ToLower(ref.name)
-	}
 	cols := 0
 	var rewrite func(v any) (any, bool)
 	rewrite = func(v any) (any, bool) {
@@ -306,26 +302,8 @@ func usable(c any, ref *tableRef, keys map[string]string) (any, bool) {
 					x = translateCall(x, ff.duck, ff.translate)
 				}
 			case "COLUMN_REF":
-				names, _ := x["column_names"].([]any)
-				var parts []string
-				for _, n := range names {
-					parts = append(parts, strings.ToLower(str(n)))
-				}
-				var col string
-				switch len(parts) {
-				case 1:
-					col = parts[0]
-				case 2:
-					if parts[0] != qual {
-						return nil, false
-					}
-					col = parts[1]
-				case 3:
-					if ref.alias != "" || parts[0] != strings.ToLower(ref.schema) || parts[1] != qual {
-						return nil, false
-					}
-					col = parts[2]
-				default:
+				col, ok := refColumn(x, ref)
+				if !ok {
 					return nil, false
 				}
 				key, ok := keys[col]

@@ -30,6 +30,9 @@ type scan struct {
 	paths  []string // local paths, hive-style for partitioned tables
 	view   string
 	direct bool // paths spell the partition values as key=value folders
+	// source are, per column, the names it may have in the files (an
+	// Iceberg table's name mapping); nil: the column's name.
+	source [][]string
 }
 
 // lakeFile is one object of the lake to read.
@@ -396,6 +399,21 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 				sel = append(sel, sqltext.QuoteIdent(src)+" AS "+out)
 			} else {
 				sel = append(sel, "TRY_CAST("+sqltext.QuoteIdent(src)+" AS "+dt+") AS "+out)
+			}
+		case s.source != nil:
+			var names []string
+			for _, n := range s.source[i] {
+				if !absent[strings.ToLower(n)] {
+					names = append(names, sqltext.QuoteIdent(n))
+				}
+			}
+			switch len(names) {
+			case 0:
+				sel = append(sel, "CAST(NULL AS "+dt+") AS "+out)
+			case 1:
+				sel = append(sel, "CAST("+names[0]+" AS "+dt+") AS "+out)
+			default:
+				sel = append(sel, "CAST(COALESCE("+strings.Join(names, ", ")+") AS "+dt+") AS "+out)
 			}
 		default:
 			sel = append(sel, "CAST("+sqltext.QuoteIdent(c.Name)+" AS "+dt+") AS "+out)

@@ -2,7 +2,9 @@ package duckdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,17 +60,28 @@ func (e *Engine) show(ctx context.Context, toks []sqltext.Token, start time.Time
 		if err != nil {
 			return nil, err
 		}
-		if _, err := e.cfg.Catalog.GetDatabase(ctx, db); err != nil {
+		var names []string
+		if e.cfg.Iceberg != nil {
+			if names, err = e.cfg.Iceberg.ListTables(ctx, db); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := e.cfg.Catalog.GetDatabase(ctx, db); err != nil && (len(names) == 0 || !errors.Is(err, stocklake.ErrNotFound)) {
 			return nil, fmt.Errorf("database %s: %w", db, err)
+		} else if err == nil {
+			tables, err := e.cfg.Catalog.ListTables(ctx, db)
+			if err != nil {
+				return nil, err
+			}
+			for _, t := range tables {
+				names = append(names, t.Name)
+			}
 		}
-		tables, err := e.cfg.Catalog.ListTables(ctx, db)
-		if err != nil {
-			return nil, err
-		}
+		slices.Sort(names)
 		r := newMemRows(start, stocklake.ResultColumn{Name: "Table", Type: "varchar"})
-		for _, t := range tables {
-			if like == "" || matchLike(like, t.Name) {
-				r.add(t.Name)
+		for _, n := range slices.Compact(names) {
+			if like == "" || matchLike(like, n) {
+				r.add(n)
 			}
 		}
 		return r, nil

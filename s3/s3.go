@@ -148,6 +148,16 @@ func New(ctx context.Context, cfg Config) (*ObjectStore, error) {
 	return s, nil
 }
 
+// Endpoint is the store's region and S3 endpoint URL ("" for Amazon S3),
+// for other S3 clients of the same lake (iceberg-go's file IO).
+func (s *ObjectStore) Endpoint() (region, endpoint string) {
+	o := s.client.Options()
+	if o.BaseEndpoint != nil {
+		endpoint = *o.BaseEndpoint
+	}
+	return o.Region, endpoint
+}
+
 // URL returns s3://bucket/prefix (without a trailing slash).
 func (s *ObjectStore) URL() string {
 	return "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/")

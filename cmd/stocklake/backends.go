@@ -197,8 +197,17 @@ func openEngine(ctx context.Context, raw string, cat stocklake.Catalog, lake sto
 				cfg.MaxTempDirectorySize = l.maxTemp
 			}
 		}
+		ice, closeIce, err := engineIceberg(ctx, cat, lake)
+		if err != nil {
+			return nil, "", err
+		}
+		cfg.Iceberg = ice
 		e, err := duckdb.New(ctx, cfg)
-		return e, duckdb.Type, err
+		if err != nil {
+			closeIce()
+			return nil, "", err
+		}
+		return closingEngine{e, closeIce}, duckdb.Type, nil
 	case trino.Type, "trinos":
 		if u.Host == "" {
 			return nil, "", fmt.Errorf("engine URL %q has no host; write trino://HOST:PORT: %w", raw, stocklake.ErrConfig)

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/iceberg"
 )
 
 func catalogCommand() *ffcli.Command {
@@ -26,7 +30,7 @@ func catalogCommand() *ffcli.Command {
 	limit := fs.Int("limit", 20, "crawls: how many recent runs to show")
 	var lf logFlags
 	lf.register(fs)
-	return newCommand("catalog", "stocklake catalog databases|tables|table NAME|partitions NAME|versions NAME|crawls --catalog URL [--format table|json]",
+	return newCommand("catalog", "stocklake catalog databases|tables|table NAME|partitions NAME|versions NAME|snapshots NAME|crawls --catalog URL [--format table|json]",
 		"list databases, tables, columns, partitions and crawl history",
 		`Shows what the catalog holds:
   databases          every database
@@ -35,10 +39,16 @@ func catalogCommand() *ffcli.Command {
                      (with --lake: files read, average file size, last compaction)
   partitions NAME    the partitions of a table
   versions NAME      the schema versions of a table
-  crawls             the crawl history of --database`,
+  snapshots NAME     the snapshots of an Iceberg table, newest first: time,
+                     operation, files and records added, and the Kafka offsets
+                     (next offset per topic-id:partition) stocklake recorded
+  crawls             the crawl history of --database
+
+Iceberg tables (in a sqlite:// catalog's file) are listed by tables with
+format iceberg; table NAME shows their partitioning and current snapshot.`,
 		fs, func(ctx context.Context, args []string) error {
 			if len(args) == 0 {
-				return fmt.Errorf("catalog needs a listing: databases, tables, table NAME, partitions NAME, versions NAME or crawls: %w", errUsage)
+				return fmt.Errorf("catalog needs a listing: databases, tables, table NAME, partitions NAME, versions NAME, snapshots NAME or crawls: %w", errUsage)
 			}
 			if _, err := lf.logger(); err != nil {
 				return err
@@ -58,6 +68,11 @@ func catalogCommand() *ffcli.Command {
 				return err
 			}
 			defer cat.Close()
+			ice, closeIce, err := sqliteIceberg(ctx, cat, lake)
+			if err != nil {
+				return err
+			}
+			defer closeIce()
 			needName := func() (string, error) {
 				if len(args) != 2 {
 					return "", fmt.Errorf("catalog %s needs a table name, e.g. catalog %s ticks: %w", args[0], args[0], errUsage)
@@ -77,21 +92,33 @@ func catalogCommand() *ffcli.Command {
 				}
 				return out.print(dbs, []string{"DATABASE", "LOCATION", "DESCRIPTION"}, rows)
 			case "tables":
-				ts, err := cat.ListTables(ctx, *database)
+				its, err := icebergTables(ctx, ice, *database)
 				if err != nil {
+					return err
+				}
+				ts, err := cat.ListTables(ctx, *database)
+				if err != nil && (len(its) == 0 || !errors.Is(err, stocklake.ErrNotFound)) {
 					return err
 				}
 				rows := [][]string{}
 				for _, t := range ts {
 					rows = append(rows, []string{t.Name, t.Format, fmt.Sprint(len(t.Columns)), keyNames(t.PartitionKeys), t.Location, fmt.Sprint(t.Version)})
 				}
-				return out.print(ts, []string{"TABLE", "FORMAT", "COLUMNS", "PARTITION KEYS", "LOCATION", "VERSION"}, rows)
+				for _, t := range its {
+					rows = append(rows, []string{t.Name, iceberg.Type, fmt.Sprint(len(t.Columns)), t.Parameters["partitioning"], t.Location, "snapshot " + cmp.Or(t.Parameters["current-snapshot-id"], "none")})
+				}
+				return out.print(append(ts, its...), []string{"TABLE", "FORMAT", "COLUMNS", "PARTITION KEYS", "LOCATION", "VERSION"}, rows)
 			case "table":
 				name, err := needName()
 				if err != nil {
 					return err
 				}
 				t, err := cat.GetTable(ctx, *database, name)
+				if errors.Is(err, stocklake.ErrNotFound) && ice != nil {
+					if tbl, ierr := ice.OpenTable(ctx, *database, name); ierr == nil {
+						return printIcebergTable(ctx, out, tbl)
+					}
+				}
 				if err != nil {
 					return err
 				}
@@ -146,6 +173,28 @@ func catalogCommand() *ffcli.Command {
 					rows = append(rows, []string{fmt.Sprint(t.Version), t.UpdateTime.Format(time.RFC3339), strings.Join(cols, ", ")})
 				}
 				return out.print(vs, []string{"VERSION", "UPDATED", "COLUMNS"}, rows)
+			case "snapshots":
+				name, err := needName()
+				if err != nil {
+					return err
+				}
+				if ice == nil {
+					return fmt.Errorf("catalog %s holds no Iceberg tables (only sqlite:// catalogs do yet): %w", *catURL, stocklake.ErrConfig)
+				}
+				tbl, err := ice.OpenTable(ctx, *database, name)
+				if err != nil {
+					return fmt.Errorf("%w (snapshots lists Iceberg tables only)", err)
+				}
+				snaps, err := tbl.Snapshots(ctx)
+				if err != nil {
+					return err
+				}
+				rows := [][]string{}
+				for _, sn := range snaps {
+					rows = append(rows, []string{fmt.Sprint(sn.ID), sn.Time.Format(time.RFC3339Nano), sn.Operation,
+						cmp.Or(sn.Summary["added-data-files"], "0"), cmp.Or(sn.Summary["added-records"], "0"), offsetList(sn.Offsets)})
+				}
+				return out.print(snaps, []string{"SNAPSHOT", "TIME", "OPERATION", "ADDED FILES", "ADDED RECORDS", "OFFSETS"}, rows)
 			case "crawls":
 				cl, ok := cat.(stocklake.CrawlLog)
 				if !ok {
@@ -163,7 +212,7 @@ func catalogCommand() *ffcli.Command {
 				}
 				return out.print(runs, []string{"RUN", "START", "TIME", "TABLES NEW/UPD", "PARTITIONS", "FILES READ", "ERROR"}, rows)
 			}
-			return fmt.Errorf("unknown listing %q; want databases, tables, table, partitions, versions or crawls: %w", args[0], errUsage)
+			return fmt.Errorf("unknown listing %q; want databases, tables, table, partitions, versions, snapshots or crawls: %w", args[0], errUsage)
 		})
 }
 
@@ -246,4 +295,74 @@ func (l listing) print(v any, header []string, rows [][]string) error {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	return tw.Flush()
+}
+
+// icebergTables describes the Iceberg tables of database (none without an
+// Iceberg catalog).
+func icebergTables(ctx context.Context, ice *iceberg.Catalog, database string) ([]stocklake.Table, error) {
+	if ice == nil {
+		return nil, nil
+	}
+	names, err := ice.ListTables(ctx, database)
+	if err != nil {
+		return nil, err
+	}
+	var out []stocklake.Table
+	for _, n := range names {
+		tbl, err := ice.OpenTable(ctx, database, n)
+		if err != nil {
+			return nil, err
+		}
+		def, err := tbl.Definition(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, def)
+	}
+	return out, nil
+}
+
+// printIcebergTable shows an Iceberg table: location, metadata file,
+// partitioning, current snapshot and columns.
+func printIcebergTable(ctx context.Context, out listing, tbl *iceberg.Table) error {
+	def, err := tbl.Definition(ctx)
+	if err != nil {
+		return err
+	}
+	snaps, err := tbl.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		return out.print(struct {
+			stocklake.Table
+			Snapshots []stocklake.TableSnapshot
+		}{def, snaps}, nil, nil)
+	}
+	current := "none (empty table)"
+	if len(snaps) > 0 {
+		s := snaps[0]
+		current = fmt.Sprintf("%d at %s (%s; %d snapshots kept)", s.ID, s.Time.Format(time.RFC3339Nano), s.Operation, len(snaps))
+	}
+	fmt.Fprintf(out.w, "table     %s.%s\nformat    iceberg (Parquet data files)\nlocation  %s\nmetadata  %s\npartition %s\nsnapshot  %s\n",
+		def.Database, def.Name, def.Location, def.Parameters["metadata_location"], def.Parameters["partitioning"], current)
+	if len(snaps) > 0 && snaps[0].Offsets != nil {
+		fmt.Fprintf(out.w, "offsets   %s\n", offsetList(snaps[0].Offsets))
+	}
+	fmt.Fprintln(out.w)
+	rows := [][]string{}
+	for _, c := range def.Columns {
+		rows = append(rows, []string{c.Name, c.Type})
+	}
+	return out.print(nil, []string{"COLUMN", "TYPE"}, rows)
+}
+
+// offsetList formats offsets as "topic-id:partition=next ...", sorted.
+func offsetList(offs map[stocklake.TopicPartition]int64) string {
+	parts := make([]string, 0, len(offs))
+	for tp, o := range offs {
+		parts = append(parts, fmt.Sprintf("%s=%d", tp, o))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
 }

@@ -69,7 +69,13 @@ JSON, CSV, compressed), infers schemas from Parquet footers and JSON/CSV
 samples, finds Hive-style key=value and plain folder partitions, merges
 compatible files into one table, and writes tables and partitions to the
 catalog under the schema-change and delete policies. Each run prints a
-summary and is kept in the catalog's crawl history.`,
+summary and is kept in the catalog's crawl history.
+
+A folder with metadata/*.metadata.json is an Apache Iceberg table: it is
+registered as one (at its newest metadata file; an already registered
+table is left alone) instead of having its Parquet files crawled as a Hive
+table. A sqlite:// catalog keeps it in its Iceberg SQL catalog tables;
+glue:// cannot register Iceberg tables yet and fails the crawl.`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("crawl", args); err != nil {
 				return err
@@ -91,6 +97,12 @@ summary and is kept in the catalog's crawl history.`,
 				return err
 			}
 			defer cat.Close()
+			ice, closeIce, err := crawlIceberg(ctx, cat, store)
+			if err != nil {
+				return err
+			}
+			defer closeIce()
+			cfg.Iceberg = ice
 			cfg.Progress = func(p crawler.Progress) {
 				log.Debug("crawl progress", "phase", p.Phase, "listed", p.Listed, "read", p.Read, "to_read", p.ToRead)
 			}

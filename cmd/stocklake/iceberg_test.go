@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	nethttp "net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +27,7 @@ import (
 	"github.com/stocklake/stocklake/internal/gluefake"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/s3"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 // runCommand runs a command line in this process and returns its error.
@@ -134,8 +137,118 @@ func testSinkTableFormatIceberg(t *testing.T, catURL string, catCfg iceberg.Conf
 	if sum != int64(len(want)) {
 		t.Errorf("table offsets %v sum to %d, want %d", offs, sum, len(want))
 	}
-	if catCfg.SQLitePath != "" { // the REST catalog serves the sqlite catalog's tables
-		t.Run("serve --iceberg-rest", func(t *testing.T) { checkIcebergREST(t, catCfg.SQLitePath, "file://"+lakeDir, len(want)) })
+	if catCfg.SQLitePath == "" {
+		return // the rest reads the sqlite catalog's file
+	}
+	dbPath := catCfg.SQLitePath
+	t.Run("serve --iceberg-rest", func(t *testing.T) { checkIcebergREST(t, dbPath, "file://"+lakeDir, len(want)) })
+
+	// `stocklake query` reads the table with the embedded engine (its
+	// result is kept as CSV in the lake's query-results/ folder).
+	perSymbol := map[string]int{}
+	for _, tk := range want {
+		perSymbol[tk.Symbol]++
+	}
+	if err := runCommand(t, "query", "--catalog", "sqlite://"+dbPath, "--lake", "file://"+lakeDir, "--format", "csv",
+		"SELECT symbol, count(*) AS n, count(DISTINCT trade_id) AS d FROM ticks WHERE ts >= TIMESTAMP '2026-11-26 00:00:00 UTC' GROUP BY symbol ORDER BY symbol"); err != nil {
+		t.Fatal(err)
+	}
+	results, _ := filepath.Glob(filepath.Join(lakeDir, "query-results", "*.csv"))
+	if len(results) != 1 {
+		t.Fatalf("query results %v, want one CSV", results)
+	}
+	got, err := os.ReadFile(results[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCSV := "\"symbol\",\"n\",\"d\"\n"
+	for _, sym := range []string{"AAPL", "MSFT", "NVDA", "TSLA"} {
+		wantCSV += fmt.Sprintf("\"%s\",\"%d\",\"%d\"\n", sym, perSymbol[sym], perSymbol[sym])
+	}
+	if string(got) != wantCSV {
+		t.Errorf("stocklake query over the Iceberg table wrote\n%s\nwant\n%s", got, wantCSV)
+	}
+
+	// Before any crawl the database exists only as the sink's Iceberg
+	// namespace: catalog tables lists the table all the same.
+	var before []stocklake.Table
+	stdoutJSON(t, &before, "catalog", "tables", "--catalog", "sqlite://"+dbPath, "--format", "json")
+	if len(before) != 1 || before[0].Name != "ticks" {
+		t.Errorf("catalog tables before a crawl: %+v", before)
+	}
+
+	// A crawl of the lake finds the table's folder, sees it is the
+	// registered Iceberg table, and crawls none of its files as Hive.
+	if err := runCommand(t, "crawl", "--lake", "file://"+lakeDir, "--catalog", "sqlite://"+dbPath, "--database", stocklake.DefaultDatabase); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sqlite.Open(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if hive, err := sc.ListTables(context.Background(), stocklake.DefaultDatabase); err != nil || len(hive) != 0 {
+		t.Errorf("Hive tables after the crawl: %v, %v; want none", hive, err)
+	}
+	// `stocklake catalog` shows the table and its snapshots with offsets.
+	catArgs := []string{"--catalog", "sqlite://" + dbPath, "--format", "json"}
+	var listed []stocklake.Table
+	stdoutJSON(t, &listed, append([]string{"catalog", "tables"}, catArgs...)...)
+	if len(listed) != 1 || listed[0].Name != "ticks" || listed[0].Parameters["table_type"] != "ICEBERG" || listed[0].Parameters["partitioning"] != "day(ts)" {
+		t.Errorf("catalog tables: %+v, want the Iceberg table ticks partitioned by day(ts)", listed)
+	}
+	var snaps []stocklake.TableSnapshot
+	stdoutJSON(t, &snaps, append([]string{"catalog", "snapshots", "ticks"}, catArgs...)...)
+	var added int
+	for _, sn := range snaps {
+		n, _ := strconv.Atoi(sn.Summary["added-records"])
+		added += n
+	}
+	if len(snaps) < 2 || added != len(want) || snaps[0].Operation != "append" {
+		t.Errorf("catalog snapshots: %d snapshots adding %d records (newest %q), want at least 2 appends adding %d", len(snaps), added, snaps[0].Operation, len(want))
+	}
+	if sum := func() (s int64) {
+		for _, o := range snaps[0].Offsets {
+			s += o
+		}
+		return s
+	}(); sum != int64(len(want)) {
+		t.Errorf("catalog snapshots: newest offsets %v, want them to sum to %d", snaps[0].Offsets, len(want))
+	}
+	var one struct {
+		stocklake.Table
+		Snapshots []stocklake.TableSnapshot
+	}
+	stdoutJSON(t, &one, append([]string{"catalog", "table", "ticks"}, catArgs...)...)
+	if len(one.Columns) != 8 || len(one.Snapshots) != len(snaps) || one.Parameters["current-snapshot-id"] != strconv.FormatInt(snaps[0].ID, 10) {
+		t.Errorf("catalog table ticks: %+v", one)
+	}
+
+	// Time travel through `stocklake query` (the read-only guard lets the
+	// clause through): the oldest snapshot has fewer rows than the table.
+	oldest := snaps[len(snaps)-1]
+	if err := runCommand(t, "query", "--catalog", "sqlite://"+dbPath, "--lake", "file://"+lakeDir, "--format", "csv",
+		fmt.Sprintf("SELECT count(*) AS n FROM ticks FOR VERSION AS OF %d", oldest.ID)); err != nil {
+		t.Fatal(err)
+	}
+	results, _ = filepath.Glob(filepath.Join(lakeDir, "query-results", "*.csv"))
+	var counts []string
+	for _, r := range results {
+		b, err := os.ReadFile(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(string(b), "\"n\"\n") {
+			counts = append(counts, strings.TrimSpace(strings.TrimPrefix(string(b), "\"n\"\n")))
+		}
+	}
+	if want := fmt.Sprintf("%q", oldest.Summary["added-records"]); len(counts) != 1 || counts[0] != want {
+		t.Errorf("FOR VERSION AS OF the oldest snapshot counted %v, want [%s]", counts, want)
+	}
+
+	if _, err := (glueIcebergNotYet{}).RegisterIcebergTable(context.Background(), "d", "t", "s3://b/d.db/t/metadata/00001-x.metadata.json"); !errors.Is(err, stocklake.ErrConfig) ||
+		!strings.Contains(err.Error(), "s3://b/d.db/t is an Iceberg table") || !strings.Contains(err.Error(), "not done yet") {
+		t.Errorf("glue:// Iceberg registration: %v", err)
 	}
 }
 
@@ -232,6 +345,31 @@ func TestSinkTableFormatErrors(t *testing.T) {
 		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want a configuration error containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// stdoutJSON runs a command line in this process and decodes what it
+// printed to stdout as JSON into v.
+func stdoutJSON(t *testing.T, v any, args ...string) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stdout
+	os.Stdout = f
+	err = runCommand(t, args...)
+	os.Stdout = saved
+	if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	out, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("%v printed %s: %v", args, out, err)
 	}
 }
 

@@ -220,7 +220,14 @@ FAILED or CANCELLED (Ctrl-C); its result is kept in the lake as
 query-results/<id>.csv with metadata, and --id prints it again later.
 Without --lake the lake is the folder holding the catalog's tables.
 The summary (state, rows, bytes scanned, time) goes to stderr.
-'stocklake sql' is the interactive shell.`,
+'stocklake sql' is the interactive shell.
+
+With duckdb:// and a sqlite:// catalog, the Iceberg tables kept in the
+catalog file are tables too: filters on their columns (ts ranges, symbol =,
+IN, BETWEEN) skip files by partition and column statistics, and
+"FROM t FOR VERSION AS OF <snapshot-id>" or "FROM t FOR TIMESTAMP AS OF
+TIMESTAMP '2026-12-01 10:00:00 UTC'" read an older snapshot
+('stocklake catalog snapshots t' lists them).`,
 		fs, func(ctx context.Context, args []string) error {
 			log, err := lf.logger()
 			if err != nil {

@@ -78,13 +78,27 @@ func (f *dashboardFlags) config(log *slog.Logger) dashboard.Config {
 }
 
 // crawlFunc returns the dashboard's "crawl now": one incremental crawl of
-// the lake into database.
+// the lake into database, registering the Iceberg tables it finds (see
+// crawlIceberg).
 func crawlFunc(store stocklake.ObjectStore, cat stocklake.Catalog, database string) (func(context.Context) (stocklake.CrawlRun, error), error) {
-	c, err := crawler.New(store, cat, crawler.Config{Database: database, Incremental: true})
-	if err != nil {
+	cfg := crawler.Config{Database: database, Incremental: true}
+	if _, err := crawler.New(store, cat, cfg); err != nil {
 		return nil, err
 	}
-	return c.Run, nil
+	return func(ctx context.Context) (stocklake.CrawlRun, error) {
+		ice, closeIce, err := crawlIceberg(ctx, cat, store)
+		if err != nil {
+			return stocklake.CrawlRun{}, err
+		}
+		defer closeIce()
+		cfg := cfg
+		cfg.Iceberg = ice
+		c, err := crawler.New(store, cat, cfg)
+		if err != nil {
+			return stocklake.CrawlRun{}, err
+		}
+		return c.Run(ctx)
+	}, nil
 }
 
 // sinkStats adapts a sink's counters for the dashboard's health page.
