@@ -156,6 +156,7 @@ type Catalog struct {
 	endpoint  string // for messages
 	lake      stocklake.ObjectStore
 	logPrefix string // crawl-log folder in the lake, ending in '/'
+	cfg       Config // as given to New, with the region resolved
 }
 
 // New returns a catalog for cfg. It does not contact Glue: bad credentials
@@ -179,7 +180,8 @@ func New(ctx context.Context, cfg Config) (*Catalog, error) {
 	if region == "" {
 		return nil, fmt.Errorf("glue: no AWS region: write it in the catalog URL (glue://us-east-1) or set AWS_REGION: %w", stocklake.ErrConfig)
 	}
-	c := &Catalog{client: client, region: region, lake: cfg.LakeStore}
+	cfg.Region = region
+	c := &Catalog{client: client, region: region, lake: cfg.LakeStore, cfg: cfg}
 	if e := client.Options().BaseEndpoint; e != nil {
 		c.endpoint = *e
 	} else {
@@ -193,6 +195,11 @@ func New(ctx context.Context, cfg Config) (*Catalog, error) {
 	c.logPrefix = "_stocklake/crawler/glue/" + keySegment(region) + "/" + keySegment(catalog) + "/"
 	return c, nil
 }
+
+// Config is the configuration the catalog was made with, its region
+// resolved (from the AWS configuration when the Config left it empty), so
+// another client (iceberg-go's Glue catalog) can reach the same catalog.
+func (c *Catalog) Config() Config { return c.cfg }
 
 // Region is the AWS region of the catalog.
 func (c *Catalog) Region() string { return c.region }

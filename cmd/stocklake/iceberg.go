@@ -182,9 +182,25 @@ func sqliteIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.O
 }
 
 // engineIceberg is the Iceberg catalog an engine over cat reads Iceberg
-// tables from: the one in the file of a sqlite catalog; nil for other
-// catalogs (Glue's Iceberg tables are not read yet). close closes it.
+// tables from: the one in the file of a sqlite catalog, or iceberg-go's
+// Glue catalog on the same Glue Data Catalog as a glue catalog; nil for
+// other catalogs. close closes it.
 func engineIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (stocklake.IcebergTables, func() error, error) {
+	if gc, ok := cat.(*glue.Catalog); ok {
+		g := gc.Config()
+		cfg := iceberg.Config{Glue: &iceberg.GlueConfig{Region: g.Region, Endpoint: g.Endpoint, CatalogID: g.CatalogID, MaxRetries: g.MaxRetries}}
+		if store != nil {
+			cfg.Warehouse = store.URL()
+		}
+		if s, ok := store.(*s3.ObjectStore); ok {
+			cfg.S3Region, cfg.S3Endpoint = s.Endpoint()
+		}
+		ic, err := iceberg.Open(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ic, ic.Close, nil
+	}
 	ic, closeIce, err := sqliteIceberg(ctx, cat, store)
 	if ic == nil {
 		return nil, closeIce, err

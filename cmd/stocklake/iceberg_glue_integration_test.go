@@ -63,6 +63,7 @@ func TestIcebergGlueTrinoIntegration(t *testing.T) {
 	// The engines that read the table through `stocklake query`, by name;
 	// each runs the same SQL on the unqualified table name.
 	engines := []struct{ name, url string }{
+		{"duckdb", "duckdb://"},
 		{"trino", "trino://" + trinoURL.Host + "?catalog=iceberg&register=none"},
 		// The Hive catalog on the same Glue redirects Iceberg tables.
 		{"trino-hive-glue", "trino://" + trinoURL.Host + "?catalog=glue&register=none"},
