@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/stocklake/stocklake"
@@ -71,6 +73,14 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 		return fmt.Errorf("table %s.%s has partition keys %v, the writer uses %v; re-crawl or drop the table: %w",
 			r.database, table, t.PartitionKeys, keys, stocklake.ErrInvalid)
 	}
+	if cols, changed := widenColumns(t.Columns, t.PartitionKeys, columns); changed {
+		// The writer's schema grew (a new compatible writer schema): a
+		// new table version with the wider columns.
+		t.Columns = cols
+		if err := r.cat.UpdateTable(ctx, t); err != nil {
+			return fmt.Errorf("widen table %s.%s to the writer's columns: %w", r.database, table, err)
+		}
+	}
 	return r.cat.AddPartitions(ctx, r.database, table, []stocklake.Partition{{Values: values, Location: r.base + "/" + location}})
 }
 
@@ -95,4 +105,31 @@ func (r *Registrar) createTable(ctx context.Context, c *Crawler, table, format s
 		return stocklake.Table{}, fmt.Errorf("create table %s.%s: %w", r.database, table, err)
 	}
 	return *def, nil
+}
+
+// widenColumns adds the writer's columns a table lacks and widens those
+// whose types differ (as a crawl would merge them), matching names
+// case-insensitively; columns that are partition keys stay out (the
+// folder names hold them). It reports whether anything changed.
+func widenColumns(table, keys, writer []stocklake.Column) ([]stocklake.Column, bool) {
+	out, changed := table, false
+	for _, wc := range writer {
+		if slices.ContainsFunc(keys, func(k stocklake.Column) bool { return strings.EqualFold(k.Name, wc.Name) }) {
+			continue
+		}
+		i := slices.IndexFunc(out, func(c stocklake.Column) bool { return strings.EqualFold(c.Name, wc.Name) })
+		if i < 0 {
+			out = append(slices.Clip(out), wc)
+			changed = true
+			continue
+		}
+		if t := widen(parseHive(out[i].Type), parseHive(wc.Type)).hive(); t != out[i].Type {
+			if !changed {
+				out = slices.Clone(out)
+			}
+			out[i].Type = t
+			changed = true
+		}
+	}
+	return out, changed
 }

@@ -99,10 +99,30 @@ const (
 // A non-nil reason sends the record to the dead-letter topic instead.
 func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tick stocklake.Tick, obj map[string]any, reason error) {
 	if s.mode == "" && !s.decideMode(r) {
+		if isFramed(r.Value) {
+			if s.cfg.Decoder == nil {
+				return "", nil, tick, nil, fmt.Errorf("record is in the schema registry wire format and not an Avro tick; the sink needs the schema registry to decode it: %w", stocklake.ErrInvalid)
+			}
+			if _, _, err := s.decodeRegistry(r.Value); err != nil {
+				return "", nil, tick, nil, err
+			}
+		}
 		return "", nil, tick, nil, fmt.Errorf("record is neither a tick nor a JSON object: %w", stocklake.ErrInvalid)
 	}
 	var err error
 	switch s.mode {
+	case SchemaRegistry:
+		var t time.Time
+		if obj, t, err = s.routeRegistry(r); err != nil {
+			return "", nil, tick, nil, err
+		}
+		if err := stocklake.CheckEventTime(t, s.now, s.cfg.MaxFuture); err != nil {
+			return "", nil, tick, nil, err
+		}
+		if s.cfg.Partitioning.grain > 0 {
+			return s.cfg.Partitioning.cachedPath(&s.pathCache, t), nil, tick, obj, nil
+		}
+		buf = s.cfg.Partitioning.path(buf, t, func(k string) string { return jsonField(obj, k) })
 	case SchemaTick:
 		if tick, err = stocklake.ParseTick(r.Value); err != nil {
 			return "", nil, tick, nil, err
@@ -230,6 +250,9 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	b.last, b.lastEpoch = r.Offset, r.LeaderEpoch
 	b.rows++
 	size := int64(len(r.Value)) + recordOverhead
+	if reason != nil && errors.Is(reason, stocklake.ErrUnavailable) {
+		return reason // the registry is away and the sink stops: not a dead letter
+	}
 	if reason != nil {
 		size += int64(len(r.Key))
 		if s.deadLetter(ps, b, r, reason) {
@@ -330,6 +353,8 @@ func (s *Sink) encode(buf *bytes.Buffer, g *group) ([]stocklake.Column, error) {
 		return nil, nil
 	case g.ticks != nil:
 		return TickColumns(), g.ticks.finish(buf)
+	case s.mode == SchemaRegistry:
+		return encodeRecords(buf, g.objs, s.regFields, s.codec, s.cfg.RowGroupRows)
 	default:
 		return encodeObjects(buf, g.objs, s.cfg.TimeField, s.codec, s.cfg.RowGroupRows)
 	}

@@ -82,6 +82,9 @@ const (
 	SchemaAuto = "auto"
 	SchemaTick = "tick"
 	SchemaJSON = "json"
+	// SchemaRegistry: records in the Confluent Schema Registry wire
+	// format, decoded with Config.Decoder (see registry.go).
+	SchemaRegistry = "registry"
 )
 
 // Defaults of Config.
@@ -138,8 +141,14 @@ type Config struct {
 	// ErrConfig. Leave them zero to follow the table.
 	Format string
 	// Schema is auto (default: ticks if the table's first record is a
-	// tick, else JSON objects), tick or json.
+	// tick, records of a schema registry if it is framed for one and
+	// Decoder is set, else JSON objects), tick, json or registry.
 	Schema string
+	// Decoder, if set, decodes records in the Confluent Schema Registry
+	// wire format with their writer's schema (sink --registry); they land
+	// with a column per field. Default nil: such records are ticks if they
+	// are Avro ticks (stocklake.TickAvroSchema), else dead letters.
+	Decoder stocklake.RecordDecoder
 	// Partitioning of objects; default dt,hour from event time.
 	Partitioning Partitioning
 	// TimeField names the event-time field of JSON records; default:
@@ -259,7 +268,12 @@ type Sink struct {
 	topicID string
 	parts   map[int32]*partState
 	hwm     map[int32]int64
-	mode    string // SchemaTick or SchemaJSON once decided
+	mode    string // SchemaTick, SchemaJSON or SchemaRegistry once decided
+	// regFields are the columns of a SchemaRegistry table: the union of
+	// the writer schemas met (see mergeFields); regSchemas the verdict on
+	// each writer schema ID (nil: admitted).
+	regFields  []stocklake.Field
+	regSchemas map[int]error
 	// timeDecided: the table's event-time field is decided (cfg.TimeField,
 	// "" for the Kafka timestamp); see tableState.
 	timeDecided bool
@@ -326,8 +340,12 @@ func New(cfg Config) (*Sink, error) {
 	case "":
 		cfg.Schema = DefaultSchema
 	case SchemaAuto, SchemaTick, SchemaJSON:
+	case SchemaRegistry:
+		if cfg.Decoder == nil {
+			return nil, stocklake.SettingErr(fmt.Errorf("schema registry needs a schema registry to decode records: %w", stocklake.ErrConfig), "sink.Config.Decoder")
+		}
 	default:
-		return nil, stocklake.SettingErr(fmt.Errorf("schema %q: want auto, tick or json: %w", cfg.Schema, stocklake.ErrConfig), "sink.Config.Schema")
+		return nil, stocklake.SettingErr(fmt.Errorf("schema %q: want auto, tick, json or registry: %w", cfg.Schema, stocklake.ErrConfig), "sink.Config.Schema")
 	}
 	if len(cfg.Partitioning.keys) == 0 {
 		cfg.Partitioning, _ = ParsePartitioning("")
@@ -373,7 +391,8 @@ func New(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{iceSeek: map[int32]int64{}, icePaths: map[int64]string{}, cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
-		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{}}
+		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{},
+		regSchemas: map[int]error{}}
 	return s, nil
 }
 
