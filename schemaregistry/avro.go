@@ -52,20 +52,20 @@ func newAvroDecoder(id int, s sr.Schema, refs []namedSchema) (*decoder, error) {
 		return nil, err
 	}
 	rs := &stocklake.RecordSchema{ID: id, Format: FormatAvro, Name: rec.FullName(), Fields: root.t.Fields}
-	return &decoder{schema: rs, decode: func(b []byte) (map[string]any, error) {
+	return &decoder{schema: rs, decode: func(b []byte) (*stocklake.RecordSchema, map[string]any, error) {
 		var v any
 		if err := avro.Unmarshal(as, b, &v); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("avro record decoded as %T", v)
+			return nil, nil, fmt.Errorf("avro record decoded as %T", v)
 		}
 		out, err := root.value(m)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return out.(map[string]any), nil
+		return rs, out.(map[string]any), nil
 	}}, nil
 }
 

@@ -47,24 +47,24 @@ func newJSONDecoder(id int, s sr.Schema) (*decoder, error) {
 		return nil, fmt.Errorf("JSON schema is not an object with properties: a table needs named fields")
 	}
 	rs := &stocklake.RecordSchema{ID: id, Format: FormatJSON, Name: js.Title, Fields: root.t.Fields}
-	return &decoder{schema: rs, decode: func(b []byte) (map[string]any, error) {
+	return &decoder{schema: rs, decode: func(b []byte) (*stocklake.RecordSchema, map[string]any, error) {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("record is not JSON: %w", err)
+			return nil, nil, fmt.Errorf("record is not JSON: %w", err)
 		}
 		if dec.More() {
-			return nil, fmt.Errorf("record has data after its JSON document")
+			return nil, nil, fmt.Errorf("record has data after its JSON document")
 		}
 		out, err := root.value(v)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if out == nil {
-			return nil, fmt.Errorf("record is JSON null, want an object")
+			return nil, nil, fmt.Errorf("record is JSON null, want an object")
 		}
-		return out.(map[string]any), nil
+		return rs, out.(map[string]any), nil
 	}}, nil
 }
 

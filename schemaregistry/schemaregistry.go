@@ -122,11 +122,11 @@ func (c *Client) Decode(ctx context.Context, value []byte) (*stocklake.RecordSch
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := d.decode(rest)
+	rs, v, err := d.decode(rest)
 	if err != nil {
 		return nil, nil, fmt.Errorf("record does not match its writer schema %d (%s): %w: %w", id, d.schema.Format, err, stocklake.ErrInvalid)
 	}
-	return d.schema, v, nil
+	return rs, v, nil
 }
 
 // Schema returns the writer schema of ID id.
@@ -189,6 +189,18 @@ func (c *Client) decoder(ctx context.Context, id int) (*decoder, error) {
 		return nil, err
 	}
 	d, err = newDecoder(id, s, refs)
+	if errors.Is(err, errProtoText) {
+		// A Confluent registry serves Protobuf as .proto text unless asked
+		// for the serialized descriptor.
+		sctx := sr.WithParams(ctx, sr.Format("serialized"))
+		if s, err = c.cl.SchemaByID(sctx, id); err != nil {
+			return nil, fmt.Errorf("fetch serialized protobuf schema %d from the registry: %v: %w", id, err, stocklake.ErrUnavailable)
+		}
+		if refs, err = c.references(sctx, s, 0); err != nil {
+			return nil, err
+		}
+		d, err = newDecoder(id, s, refs)
+	}
 	if err != nil {
 		err = fmt.Errorf("schema %d: %w: %w", id, err, stocklake.ErrInvalid)
 		c.mu.Lock()
@@ -233,10 +245,12 @@ type namedSchema struct {
 	schema sr.Schema
 }
 
-// decoder decodes the records of one writer schema.
+// decoder decodes the records of one writer schema. schema is the
+// schema of its records (for Protobuf, of the file's first message; a
+// record's own is what decode returns).
 type decoder struct {
 	schema *stocklake.RecordSchema
-	decode func(b []byte) (map[string]any, error)
+	decode func(b []byte) (*stocklake.RecordSchema, map[string]any, error)
 }
 
 func newDecoder(id int, s sr.Schema, refs []namedSchema) (*decoder, error) {

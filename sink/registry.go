@@ -500,21 +500,22 @@ func (s *Sink) decodeRegistry(value []byte) (*stocklake.RecordSchema, map[string
 	return rs, rec, err
 }
 
-// admitSchema decides, once per writer schema ID, whether the table takes
+// admitSchema decides, once per writer schema (an ID, and for Protobuf a
+// message of its file), whether the table takes
 // its records, widening the table's columns if it brings new fields; an
 // error (wrapping ErrInvalid) sends its records to the dead-letter topic.
 func (s *Sink) admitSchema(rs *stocklake.RecordSchema) error {
-	if err, ok := s.regSchemas[rs.ID]; ok {
+	if err, ok := s.regSchemas[rs]; ok {
 		return err
 	}
 	merged, changed, err := mergeFields(s.regFields, rs.Fields)
 	if err != nil {
 		err = fmt.Errorf("writer schema %d is incompatible with table %s: %v; its records cannot land in the table's columns: %w", rs.ID, s.cfg.Table, err, stocklake.ErrInvalid)
 		s.log.Warn("incompatible writer schema; its records go to the dead-letter topic", "schema_id", rs.ID, "err", err)
-		s.regSchemas[rs.ID] = err
+		s.regSchemas[rs] = err
 		return err
 	}
-	s.regSchemas[rs.ID] = nil
+	s.regSchemas[rs] = nil
 	if changed {
 		if s.regFields != nil {
 			s.log.Info("writer schema widens the table; the catalog gets the new columns with the next write", "schema_id", rs.ID, "columns", len(merged))

@@ -271,9 +271,9 @@ type Sink struct {
 	mode    string // SchemaTick, SchemaJSON or SchemaRegistry once decided
 	// regFields are the columns of a SchemaRegistry table: the union of
 	// the writer schemas met (see mergeFields); regSchemas the verdict on
-	// each writer schema ID (nil: admitted).
+	// each writer schema the decoder returned (nil: admitted).
 	regFields  []stocklake.Field
-	regSchemas map[int]error
+	regSchemas map[*stocklake.RecordSchema]error
 	// timeDecided: the table's event-time field is decided (cfg.TimeField,
 	// "" for the Kafka timestamp); see tableState.
 	timeDecided bool
@@ -392,7 +392,7 @@ func New(cfg Config) (*Sink, error) {
 	}
 	s := &Sink{iceSeek: map[int32]int64{}, icePaths: map[int64]string{}, cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
 		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{},
-		regSchemas: map[int]error{}}
+		regSchemas: map[*stocklake.RecordSchema]error{}}
 	return s, nil
 }
 
