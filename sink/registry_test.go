@@ -280,9 +280,9 @@ func TestSinkRegistryEvolutionAndDeadLetters(t *testing.T) {
 	venue := "XNAS"
 	values := [][]byte{
 		frame(t, v2, id2, map[string]any{"id": int64(2), "sym": "MSFT", "venue": &venue}),
-		frame(t, v1, 4242, map[string]any{"id": int64(3), "sym": "X"}),            // unknown schema ID
-		[]byte(`{"id":4}`),                                                          // bad magic byte
-		{0, 0, 0},                                                                   // truncated frame
+		frame(t, v1, 4242, map[string]any{"id": int64(3), "sym": "X"}), // unknown schema ID
+		[]byte(`{"id":4}`), // bad magic byte
+		{0, 0, 0},          // truncated frame
 		append(binary.BigEndian.AppendUint32([]byte{0}, uint32(id1)), 0xff, 0xff), // data that does not match
 		frame(t, bad, idBad, map[string]any{"id": int64(5), "sym": int64(6)}),     // incompatible
 	}
