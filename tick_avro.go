@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unicode/utf8"
 )
 
 // TickAvroContentType is the "content-type" Kafka header of ticks that
@@ -104,6 +105,10 @@ func (r *avroReader) str() string {
 	}
 	if n < 0 || n > int64(len(r.b)) {
 		r.fail(fmt.Sprintf("string length %d with %d bytes left", n, len(r.b)))
+		return ""
+	}
+	if !utf8.Valid(r.b[:n]) {
+		r.fail("string is not UTF-8")
 		return ""
 	}
 	s := string(r.b[:n])
