@@ -355,3 +355,49 @@ func produceRecords(t *testing.T, kc kafka.Config, topic string, keys, values []
 		t.Fatal(err)
 	}
 }
+
+// TestSinkRegistryWidensWithinOneRun: a sink that meets a wider writer
+// schema registers its next object's partition again, though it
+// registered that folder before, so the catalog learns the new column
+// without a restart.
+func TestSinkRegistryWidensWithinOneRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	kc, lake := newLake(t, "fills")
+	reg := srfake.New()
+	defer reg.Close()
+	v1 := `{"type":"record","name":"Fill","fields":[{"name":"id","type":"long"}]}`
+	v2 := `{"type":"record","name":"Fill","fields":[{"name":"id","type":"long"},{"name":"qty","type":["null","int"],"default":null}]}`
+	id1, _, _ := reg.RegisterSchema("fills-value", sr.Schema{Schema: v1, Type: sr.TypeAvro})
+	id2, _, _ := reg.RegisterSchema("fills-value", sr.Schema{Schema: v2, Type: sr.TypeAvro})
+	qty := 3
+	produceRecords(t, kc, "fills", [][]byte{[]byte("k"), []byte("k")},
+		[][]byte{frame(t, v1, id1, map[string]any{"id": int64(1)}), frame(t, v2, id2, map[string]any{"id": int64(2), "qty": &qty})})
+	dec, err := schemaregistry.New(schemaregistry.Config{URL: reg.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := memCatalog(t)
+	r, err := crawler.NewRegistrar(lake, cat, "stocklake")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snk, err := sink.New(sink.Config{Kafka: kc, Topic: "fills", Store: lake, Decoder: dec, Registrar: r, MaxRows: 1, FlushInterval: 50 * time.Millisecond,
+		ExitWhenIdle: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snk.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := snk.Stats().Objects.Load(); n != 2 {
+		t.Fatalf("%d objects written, want one per record", n)
+	}
+	tbl, err := cat.GetTable(ctx, "stocklake", "fills")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(tbl.Columns, func(c stocklake.Column) bool { return c.Name == "qty" && c.Type == "int" }) {
+		t.Errorf("table columns %v lack qty int", tbl.Columns)
+	}
+}
