@@ -279,6 +279,18 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	}
 	s.grow(b, size)
 	switch {
+	case s.cfg.Format == stocklake.FormatJSON && isFramed(r.Value):
+		// Avro ticks and registry records are binary: their JSON lines
+		// are the decoded tick or record.
+		if s.mode == SchemaTick {
+			g.raw = append(g.raw, tick.AppendJSON(nil))
+		} else {
+			b, err := json.Marshal(obj)
+			if err != nil {
+				return fmt.Errorf("encode decoded record as JSON: %w", err)
+			}
+			g.raw = append(g.raw, b)
+		}
 	case s.cfg.Format == stocklake.FormatJSON:
 		g.raw = append(g.raw, r.Value)
 	case s.mode == SchemaTick:
