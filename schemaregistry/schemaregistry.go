@@ -66,8 +66,20 @@ type Client struct {
 
 	mu      sync.Mutex
 	schemas map[int]*decoder
-	missing map[int]error // IDs the registry answered "not found" for
+	// missing holds IDs the registry answered "not found" for (or whose
+	// schema cannot be decoded), asked again after missingTTL: a registry
+	// follower may lag behind the leader a producer registered with.
+	missing map[int]missing
 }
+
+type missing struct {
+	err error
+	at  time.Time
+}
+
+// missingTTL is how long a schema ID the registry does not know is not
+// asked for again: 30s.
+var missingTTL = 30 * time.Second
 
 var _ stocklake.RecordDecoder = (*Client)(nil)
 
@@ -109,7 +121,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, stocklake.SettingErr(fmt.Errorf("schema registry %s: %w: %w", cfg.URL, err, stocklake.ErrConfig), "schemaregistry.Config.URL")
 	}
-	return &Client{cl: cl, schemas: map[int]*decoder{}, missing: map[int]error{}}, nil
+	return &Client{cl: cl, schemas: map[int]*decoder{}, missing: map[int]missing{}}, nil
 }
 
 // Decode decodes one framed record with its writer's schema.
@@ -165,8 +177,8 @@ func (c *Client) decoder(ctx context.Context, id int) (*decoder, error) {
 	if ok {
 		return d, nil
 	}
-	if miss != nil {
-		return nil, miss
+	if miss.err != nil && time.Since(miss.at) < missingTTL {
+		return nil, miss.err
 	}
 	s, err := c.cl.SchemaByID(ctx, id)
 	if err != nil {
@@ -174,7 +186,7 @@ func (c *Client) decoder(ctx context.Context, id int) (*decoder, error) {
 		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
 			err = fmt.Errorf("schema ID %d is not in the registry (%s): %w", id, re.Message, stocklake.ErrInvalid)
 			c.mu.Lock()
-			c.missing[id] = err
+			c.missing[id] = missing{err, time.Now()}
 			c.mu.Unlock()
 			return nil, err
 		}
@@ -204,7 +216,7 @@ func (c *Client) decoder(ctx context.Context, id int) (*decoder, error) {
 	if err != nil {
 		err = fmt.Errorf("schema %d: %w: %w", id, err, stocklake.ErrInvalid)
 		c.mu.Lock()
-		c.missing[id] = err
+		c.missing[id] = missing{err, time.Now()}
 		c.mu.Unlock()
 		return nil, err
 	}

@@ -325,3 +325,22 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestUnknownIDAskedAgain: an ID the registry did not know is asked for
+// again once missingTTL has passed (a lagging registry follower), and not
+// before.
+func TestUnknownIDAskedAgain(t *testing.T) {
+	reg, cl := newRegistry(t)
+	in := append(header(50), 2, 0)
+	if _, _, err := cl.Decode(context.Background(), in); !errors.Is(err, stocklake.ErrInvalid) {
+		t.Fatalf("unknown ID: %v", err)
+	}
+	reg.SeedSchema("late-value", 1, 50, sr.Schema{Schema: avroSchema, Type: sr.TypeAvro})
+	if _, _, err := cl.Decode(context.Background(), in); err == nil {
+		t.Fatal("the unknown ID was asked again at once")
+	}
+	defer schemaregistry.SetMissingTTL(0)()
+	if _, rec, err := cl.Decode(context.Background(), in); err != nil || rec["a"] != int64(1) {
+		t.Fatalf("after the TTL: %v %v, want the record", rec, err)
+	}
+}
