@@ -28,7 +28,9 @@ func TestSinkLandsAvroTicks(t *testing.T) {
 			produceValues(t, kc, "ticks", keys, values)
 			st, _ := file.New(t.TempDir())
 			s, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, Format: format, FlushInterval: 50 * time.Millisecond},
-				func(s *Sink) bool { return s.Stats().Records.Load() == int64(len(ticks)) && s.Stats().Buffered.Load() == 0 })
+				func(s *Sink) bool {
+					return s.Stats().Records.Load() == int64(len(ticks)) && s.Stats().Buffered.Load() == 0
+				})
 			if err != nil {
 				t.Fatal(err)
 			}
