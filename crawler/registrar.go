@@ -73,14 +73,6 @@ func (r *Registrar) RegisterPartition(ctx context.Context, table, format string,
 		return fmt.Errorf("table %s.%s has partition keys %v, the writer uses %v; re-crawl or drop the table: %w",
 			r.database, table, t.PartitionKeys, keys, stocklake.ErrInvalid)
 	}
-	if cols, changed := widenColumns(t.Columns, t.PartitionKeys, columns); changed {
-		// The writer's schema grew (a new compatible writer schema): a
-		// new table version with the wider columns.
-		t.Columns = cols
-		if err := r.cat.UpdateTable(ctx, t); err != nil {
-			return fmt.Errorf("widen table %s.%s to the writer's columns: %w", r.database, table, err)
-		}
-	}
 	return r.cat.AddPartitions(ctx, r.database, table, []stocklake.Partition{{Values: values, Location: r.base + "/" + location}})
 }
 
@@ -105,6 +97,33 @@ func (r *Registrar) createTable(ctx context.Context, c *Crawler, table, format s
 		return stocklake.Table{}, fmt.Errorf("create table %s.%s: %w", r.database, table, err)
 	}
 	return *def, nil
+}
+
+// WidenTable adds the writer's columns the table lacks and widens those
+// whose types differ, as a crawl would merge them, in a new table version;
+// nothing if they already fit, or if the table does not exist yet (its
+// first RegisterPartition creates it with the columns). The sink calls it
+// when a new writer schema of a schema registry widened its records
+// (sink.TableWidener).
+func (r *Registrar) WidenTable(ctx context.Context, table string, columns []stocklake.Column) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, err := r.cat.GetTable(ctx, r.database, table)
+	if errors.Is(err, stocklake.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cols, changed := widenColumns(t.Columns, t.PartitionKeys, columns)
+	if !changed {
+		return nil
+	}
+	t.Columns = cols
+	if err := r.cat.UpdateTable(ctx, t); err != nil {
+		return fmt.Errorf("widen table %s.%s to the writer's columns: %w", r.database, table, err)
+	}
+	return nil
 }
 
 // widenColumns adds the writer's columns a table lacks and widens those

@@ -521,9 +521,8 @@ func (s *Sink) admitSchema(rs *stocklake.RecordSchema) error {
 			s.log.Info("writer schema widens the table; the catalog gets the new columns with the next write", "schema_id", rs.ID, "columns", len(merged))
 		}
 		s.regFields = merged
-		// Register every partition folder again: the catalog merges the
-		// new columns into the table (a new table version).
-		s.registered.Clear()
+		// The catalog learns the new columns with the next write.
+		s.widenPending.Store(true)
 	}
 	return nil
 }

@@ -357,9 +357,9 @@ func produceRecords(t *testing.T, kc kafka.Config, topic string, keys, values []
 }
 
 // TestSinkRegistryWidensWithinOneRun: a sink that meets a wider writer
-// schema registers its next object's partition again, though it
-// registered that folder before, so the catalog learns the new column
-// without a restart.
+// schema widens the catalog table with its next object (TableWidener),
+// though it registered that partition folder before, so the catalog
+// learns the new column without a restart.
 func TestSinkRegistryWidensWithinOneRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

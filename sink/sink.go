@@ -113,6 +113,14 @@ type PartitionRegistrar interface {
 	RegisterPartition(ctx context.Context, table string, format string, columns []stocklake.Column, keys, values []string, location string) error
 }
 
+// TableWidener is a PartitionRegistrar that can also widen a table's
+// columns (a new table version): the sink calls it, before registering
+// its next partition, when a new writer schema of a schema registry
+// widened the table (see Config.Decoder). crawler.Registrar is one.
+type TableWidener interface {
+	WidenTable(ctx context.Context, table string, columns []stocklake.Column) error
+}
+
 // Config configures a Sink. Zero values take the defaults stated.
 type Config struct {
 	Kafka kafka.Config
@@ -274,6 +282,9 @@ type Sink struct {
 	// each writer schema the decoder returned (nil: admitted).
 	regFields  []stocklake.Field
 	regSchemas map[*stocklake.RecordSchema]error
+	// widenPending: regFields grew and the catalog has not been told yet
+	// (TableWidener).
+	widenPending atomic.Bool
 	// timeDecided: the table's event-time field is decided (cfg.TimeField,
 	// "" for the Kafka timestamp); see tableState.
 	timeDecided bool
