@@ -128,7 +128,13 @@ func (t *Tick) UnmarshalJSON(b []byte) error {
 // ParseTick decodes one wire-format tick and validates it. Errors wrap
 // ErrInvalid and say which field is wrong. trade_id may be a JSON string or
 // integer; price and size may be numbers or numeric strings.
+//
+// A record that starts with WireMagic is an Avro tick in the Confluent
+// wire format (TickAvroSchema, see Tick.AppendAvro).
 func ParseTick(b []byte) (Tick, error) {
+	if len(b) > 0 && b[0] == WireMagic {
+		return parseTickAvro(b)
+	}
 	if t, ok := parseTickFast(b); ok {
 		return t, t.Validate()
 	}

@@ -1,6 +1,7 @@
 package stocklake
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
@@ -159,8 +160,16 @@ func FuzzParseTick(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"symbol":"X","ts":1764165600000001,"price":01,"trade_id":"1"}`))
 	f.Add([]byte(`{"symbol":"X","ts":1764165600000001,"price":1.,"size":-.5,"trade_id":"1"}`))
+	f.Add(tk.AppendAvro(nil, 1))
+	f.Add([]byte{0, 0, 0, 0, 1, 0xfe, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := ParseTick(b)
+		if err == nil {
+			back, aerr := ParseTick(got.AppendAvro(nil, 9))
+			if aerr != nil || !reflect.DeepEqual(normalize(got), normalize(back)) {
+				t.Fatalf("Avro round trip of %#v gave %#v, %v", got, back, aerr)
+			}
+		}
 		if fast, ok := parseTickFast(b); ok {
 			slow, serr := parseTickJSON(b)
 			if fv := fast.Validate(); (fv == nil) != (serr == nil) {
@@ -209,4 +218,39 @@ func normalize(t Tick) Tick {
 		t.Conditions = nil
 	}
 	return t
+}
+
+// TestParseTickAvro: an Avro tick decodes to the tick written; every
+// truncation of it, and lengths or counts larger than what is left, are
+// ErrInvalid without a panic or a large allocation.
+func TestParseTickAvro(t *testing.T) {
+	tk := sampleTick()
+	b := tk.AppendAvro(nil, 42)
+	got, err := ParseTick(b)
+	if err != nil || !reflect.DeepEqual(normalize(got), normalize(tk)) {
+		t.Fatalf("ParseTick(AppendAvro) = %#v, %v; want %#v", got, err, tk)
+	}
+	for i := range len(b) {
+		if _, err := ParseTick(b[:i]); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("ParseTick of %d of %d bytes = %v, want ErrInvalid", i, len(b), err)
+		}
+	}
+	for _, bad := range [][]byte{
+		{0, 0, 0, 0, 1, 0xfe, 0xff, 0xff, 0xff, 0x0f}, // symbol of 2 GiB
+		arrayOf(1 << 40), // an array block of more items than bytes left
+		append(b, 0),     // a byte after the tick
+	} {
+		if _, err := ParseTick(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseTick(%x) = %v, want ErrInvalid", bad, err)
+		}
+	}
+}
+
+// arrayOf is an Avro tick frame whose conditions array claims n items.
+func arrayOf(n int64) []byte {
+	tk := Tick{Symbol: "A", Time: time.UnixMicro(1764165600000000), Price: 1, TradeID: "1"}
+	b := tk.AppendAvro(nil, 1)
+	b = b[:len(b)-2] // the array's end and the empty source
+	b = binary.AppendVarint(b, n)
+	return append(b, 2, 'x', 0, 0)
 }

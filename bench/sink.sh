@@ -18,24 +18,32 @@
 # ./cmd/stocklake; --json FILE also writes the figures as a JSON object (the
 # Hive figures under the keys they always had, the Iceberg ones prefixed
 # iceberg_, and iceberg_cpu_ratio = Iceberg / Hive records per CPU-second).
+# --format avro also lands the same ticks written as Avro (produce --format
+# avro through the schema registry stand-in, internal/srstandin) into a Hive
+# table in the same run, and prints its figures beside the JSON ones (JSON
+# keys avro_*).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STOCKLAKE_BIN:-}
 json=
+format=json
 while [[ $# -gt 0 ]]; do
   case $1 in
     --bin) bin=$2; shift 2 ;;
     --json) json=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --format) format=$2; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "bench/sink.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
 done
 ticks=${1:-10000000}
+[[ $format == json || $format == avro ]] || { echo "bench/sink.sh: --format $format: want json or avro" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "bench/sink.sh: needs GNU time (apt-get install time)" >&2; exit 1; }
 work=$(mktemp -d /tmp/stocklake-bench-XXXXXX)
 broker_pid=
-trap 'if [[ -n $broker_pid ]]; then kill $broker_pid 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+registry_pid=
+trap 'for p in $broker_pid $registry_pid; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 if [[ -z $bin ]]; then
   bin=$work/stocklake
   go build -o "$bin" ./cmd/stocklake
@@ -98,3 +106,37 @@ if out:
         json.dump(res, f, indent=2)
         f.write("\n")
 PY
+
+# --format avro: the same ticks as Avro, landed by a second sink in this run.
+if [[ $format == avro ]]; then
+  go build -o "$work/srstandin" ./internal/srstandin
+  rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$work/srstandin" -listen "127.0.0.1:$rport" 2>/dev/null &
+  registry_pid=$!
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && break; sleep 0.1; done
+  echo "filling topic ticks_avro with $ticks Avro ticks..." >&2
+  "$bin" produce --brokers "127.0.0.1:$port" --topic ticks_avro --source sim --count "$ticks" --seed 1 --log-level warn \
+    --format avro --registry "http://127.0.0.1:$rport" 2>/dev/null
+  /usr/bin/time -f '%e %U %S %M' -o "$work/time.avro" \
+    "$bin" sink --brokers "127.0.0.1:$port" --topic ticks_avro --lake "file://$work/lake" --exit-when-idle --log-level warn
+  read -r _ user sys _ < "$work/hive.time"
+  read -r awall auser asys arss_kb < "$work/time.avro"
+  python3 - "$ticks" "$user" "$sys" "$awall" "$auser" "$asys" "$arss_kb" "$json" <<'PY'
+import json, sys
+n, user, sys_, awall, auser, asys = int(sys.argv[1]), *map(float, sys.argv[2:7])
+rss, out = int(sys.argv[7]), sys.argv[8]
+cpu, acpu = user + sys_, auser + asys
+print(f"sink, Avro ticks: {n:,} ticks in {awall:.2f}s wall, {acpu:.2f}s CPU")
+print(f"  records/s:            {n/awall:,.0f}")
+print(f"  records per CPU-sec:  {n/acpu:,.0f}  (JSON ticks: {n/cpu:,.0f}; Avro/JSON {cpu/acpu:.2f}x)")
+print(f"  peak RSS:             {rss/1024:,.0f} MiB")
+if out:
+    with open(out) as f:
+        d = json.load(f)
+    d.update({"avro_wall_seconds": awall, "avro_cpu_seconds": acpu, "avro_records_per_second": n / awall,
+              "avro_records_per_cpu_second": n / acpu, "avro_peak_rss_mib": rss / 1024})
+    with open(out, "w") as f:
+        json.dump(d, f, indent=2)
+        f.write("\n")
+PY
+fi

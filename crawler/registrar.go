@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -132,6 +134,33 @@ func (r *Registrar) projectTable(ctx context.Context, t stocklake.Table, keys, v
 	return nil
 }
 
+// WidenTable adds the writer's columns the table lacks and widens those
+// whose types differ, as a crawl would merge them, in a new table version;
+// nothing if they already fit, or if the table does not exist yet (its
+// first RegisterPartition creates it with the columns). The sink calls it
+// when a new writer schema of a schema registry widened its records
+// (sink.TableWidener).
+func (r *Registrar) WidenTable(ctx context.Context, table string, columns []stocklake.Column) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, err := r.cat.GetTable(ctx, r.database, table)
+	if errors.Is(err, stocklake.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cols, changed := widenColumns(t.Columns, t.PartitionKeys, columns)
+	if !changed {
+		return nil
+	}
+	t.Columns = cols
+	if err := r.cat.UpdateTable(ctx, t); err != nil {
+		return fmt.Errorf("widen table %s.%s to the writer's columns: %w", r.database, table, err)
+	}
+	return nil
+}
+
 // firstDay is the day of a partition's dt value (its first), or today.
 func firstDay(values []string) time.Time {
 	if len(values) > 0 {
@@ -155,4 +184,31 @@ func setProjection(t *stocklake.Table, keys []string, start time.Time) error {
 	}
 	maps.Copy(t.Parameters, params)
 	return nil
+}
+
+// widenColumns adds the writer's columns a table lacks and widens those
+// whose types differ (as a crawl would merge them), matching names
+// case-insensitively; columns that are partition keys stay out (the
+// folder names hold them). It reports whether anything changed.
+func widenColumns(table, keys, writer []stocklake.Column) ([]stocklake.Column, bool) {
+	out, changed := table, false
+	for _, wc := range writer {
+		if slices.ContainsFunc(keys, func(k stocklake.Column) bool { return strings.EqualFold(k.Name, wc.Name) }) {
+			continue
+		}
+		i := slices.IndexFunc(out, func(c stocklake.Column) bool { return strings.EqualFold(c.Name, wc.Name) })
+		if i < 0 {
+			out = append(slices.Clip(out), wc)
+			changed = true
+			continue
+		}
+		if t := widen(parseHive(out[i].Type), parseHive(wc.Type)).hive(); t != out[i].Type {
+			if !changed {
+				out = slices.Clone(out)
+			}
+			out[i].Type = t
+			changed = true
+		}
+	}
+	return out, changed
 }

@@ -99,10 +99,30 @@ const (
 // A non-nil reason sends the record to the dead-letter topic instead.
 func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tick stocklake.Tick, obj map[string]any, reason error) {
 	if s.mode == "" && !s.decideMode(r) {
+		if isFramed(r.Value) {
+			if s.cfg.Decoder == nil {
+				return "", nil, tick, nil, fmt.Errorf("record is in the schema registry wire format and not an Avro tick; the sink needs the schema registry to decode it: %w", stocklake.ErrInvalid)
+			}
+			if _, _, err := s.decodeRegistry(r.Value); err != nil {
+				return "", nil, tick, nil, err
+			}
+		}
 		return "", nil, tick, nil, fmt.Errorf("record is neither a tick nor a JSON object: %w", stocklake.ErrInvalid)
 	}
 	var err error
 	switch s.mode {
+	case SchemaRegistry:
+		var t time.Time
+		if obj, t, err = s.routeRegistry(r); err != nil {
+			return "", nil, tick, nil, err
+		}
+		if err := stocklake.CheckEventTime(t, s.now, s.cfg.MaxFuture); err != nil {
+			return "", nil, tick, nil, err
+		}
+		if s.cfg.Partitioning.grain > 0 {
+			return s.cfg.Partitioning.cachedPath(&s.pathCache, t), nil, tick, obj, nil
+		}
+		buf = s.cfg.Partitioning.path(buf, t, func(k string) string { return jsonField(obj, k) })
 	case SchemaTick:
 		if tick, err = stocklake.ParseTick(r.Value); err != nil {
 			return "", nil, tick, nil, err
@@ -235,6 +255,9 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	b.last, b.lastEpoch = r.Offset, r.LeaderEpoch
 	b.rows++
 	size := int64(len(r.Value)) + recordOverhead
+	if reason != nil && errors.Is(reason, stocklake.ErrUnavailable) {
+		return reason // the registry is away and the sink stops: not a dead letter
+	}
 	if reason != nil {
 		size += int64(len(r.Key))
 		if s.deadLetter(ps, b, r, reason) {
@@ -261,6 +284,18 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	}
 	s.grow(b, size)
 	switch {
+	case s.cfg.Format == stocklake.FormatJSON && isFramed(r.Value):
+		// Avro ticks and registry records are binary: their JSON lines
+		// are the decoded tick or record.
+		if s.mode == SchemaTick {
+			g.raw = append(g.raw, tick.AppendJSON(nil))
+		} else {
+			b, err := json.Marshal(obj)
+			if err != nil {
+				return fmt.Errorf("encode decoded record as JSON: %w", err)
+			}
+			g.raw = append(g.raw, b)
+		}
 	case s.cfg.Format == stocklake.FormatJSON:
 		g.raw = append(g.raw, r.Value)
 	case s.mode == SchemaTick:
@@ -338,6 +373,8 @@ func (s *Sink) encode(buf *bytes.Buffer, g *group, batch stocklake.BatchPart) ([
 	case g.ticks != nil:
 		g.ticks.w.SetKeyValueMetadata(stocklake.ParquetKeyBatches, meta)
 		return TickColumns(), g.ticks.finish(buf)
+	case s.mode == SchemaRegistry:
+		return encodeRecords(buf, g.objs, s.regFields, s.codec, s.cfg.RowGroupRows)
 	default:
 		return encodeObjects(buf, g.objs, s.cfg.TimeField, s.codec, s.cfg.RowGroupRows, meta)
 	}

@@ -379,6 +379,16 @@ func (s *Sink) register(ctx context.Context, path string, cols []stocklake.Colum
 	if s.cfg.Registrar == nil {
 		return
 	}
+	if s.mode == SchemaRegistry && s.widenPending.Load() {
+		if w, ok := s.cfg.Registrar.(TableWidener); ok {
+			if err := w.WidenTable(ctx, s.cfg.Table, cols); err != nil {
+				s.log.Warn("could not widen the catalog table to the new writer schema; will retry", "err", err)
+				s.setLastErr(err)
+			} else {
+				s.widenPending.Store(false)
+			}
+		}
+	}
 	if _, ok := s.registered.Load(path); ok {
 		return
 	}

@@ -82,6 +82,9 @@ const (
 	SchemaAuto = "auto"
 	SchemaTick = "tick"
 	SchemaJSON = "json"
+	// SchemaRegistry: records in the Confluent Schema Registry wire
+	// format, decoded with Config.Decoder (see registry.go).
+	SchemaRegistry = "registry"
 )
 
 // Defaults of Config.
@@ -108,6 +111,14 @@ const (
 // the partition folder's key prefix in the store.
 type PartitionRegistrar interface {
 	RegisterPartition(ctx context.Context, table string, format string, columns []stocklake.Column, keys, values []string, location string) error
+}
+
+// TableWidener is a PartitionRegistrar that can also widen a table's
+// columns (a new table version): the sink calls it, before registering
+// its next partition, when a new writer schema of a schema registry
+// widened the table (see Config.Decoder). crawler.Registrar is one.
+type TableWidener interface {
+	WidenTable(ctx context.Context, table string, columns []stocklake.Column) error
 }
 
 // Config configures a Sink. Zero values take the defaults stated.
@@ -138,8 +149,14 @@ type Config struct {
 	// ErrConfig. Leave them zero to follow the table.
 	Format string
 	// Schema is auto (default: ticks if the table's first record is a
-	// tick, else JSON objects), tick or json.
+	// tick, records of a schema registry if it is framed for one and
+	// Decoder is set, else JSON objects), tick, json or registry.
 	Schema string
+	// Decoder, if set, decodes records in the Confluent Schema Registry
+	// wire format with their writer's schema (sink --registry); they land
+	// with a column per field. Default nil: such records are ticks if they
+	// are Avro ticks (stocklake.TickAvroSchema), else dead letters.
+	Decoder stocklake.RecordDecoder
 	// Partitioning of objects; default dt,hour from event time.
 	Partitioning Partitioning
 	// TimeField names the event-time field of JSON records; default:
@@ -260,7 +277,15 @@ type Sink struct {
 	topicID string
 	parts   map[int32]*partState
 	hwm     map[int32]int64
-	mode    string // SchemaTick or SchemaJSON once decided
+	mode    string // SchemaTick, SchemaJSON or SchemaRegistry once decided
+	// regFields are the columns of a SchemaRegistry table: the union of
+	// the writer schemas met (see mergeFields); regSchemas the verdict on
+	// each writer schema the decoder returned (nil: admitted).
+	regFields  []stocklake.Field
+	regSchemas map[*stocklake.RecordSchema]error
+	// widenPending: regFields grew and the catalog has not been told yet
+	// (TableWidener).
+	widenPending atomic.Bool
 	// timeDecided: the table's event-time field is decided (cfg.TimeField,
 	// "" for the Kafka timestamp); see tableState.
 	timeDecided bool
@@ -327,8 +352,12 @@ func New(cfg Config) (*Sink, error) {
 	case "":
 		cfg.Schema = DefaultSchema
 	case SchemaAuto, SchemaTick, SchemaJSON:
+	case SchemaRegistry:
+		if cfg.Decoder == nil {
+			return nil, stocklake.SettingErr(fmt.Errorf("schema registry needs a schema registry to decode records: %w", stocklake.ErrConfig), "sink.Config.Decoder")
+		}
 	default:
-		return nil, stocklake.SettingErr(fmt.Errorf("schema %q: want auto, tick or json: %w", cfg.Schema, stocklake.ErrConfig), "sink.Config.Schema")
+		return nil, stocklake.SettingErr(fmt.Errorf("schema %q: want auto, tick, json or registry: %w", cfg.Schema, stocklake.ErrConfig), "sink.Config.Schema")
 	}
 	if len(cfg.Partitioning.keys) == 0 {
 		cfg.Partitioning, _ = ParsePartitioning("")
@@ -374,7 +403,8 @@ func New(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	s := &Sink{iceSeek: map[int32]int64{}, icePaths: map[int64]string{}, cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
-		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{}}
+		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{},
+		regSchemas: map[*stocklake.RecordSchema]error{}}
 	return s, nil
 }
 

@@ -24,7 +24,7 @@ import (
 type tableState struct {
 	Table string `json:"table"`
 	Topic string `json:"topic"`
-	// Schema is tick or json.
+	// Schema is tick, json or registry.
 	Schema string `json:"schema"`
 	// TimeField is the event-time field of JSON records; "" for the Kafka
 	// record timestamp.
@@ -68,7 +68,7 @@ func (s *Sink) loadTableState(ctx context.Context) error {
 		return nil
 	}
 	var st tableState
-	if err := json.Unmarshal(body, &st); err != nil || (st.Schema != SchemaTick && st.Schema != SchemaJSON) {
+	if err := json.Unmarshal(body, &st); err != nil || (st.Schema != SchemaTick && st.Schema != SchemaJSON && st.Schema != SchemaRegistry) {
 		return fmt.Errorf("table state %s is damaged (%v): restore it, or remove it to let the next record decide the table's schema again: %w", key, err, stocklake.ErrConfig)
 	}
 	return s.adoptTableState(st)
@@ -113,13 +113,17 @@ func (s *Sink) adoptTableState(st tableState) error {
 		diffs = append(diffs, fmt.Sprintf("partitioning %s (stored: %s)", strings.Join(s.cfg.Partitioning.Keys(), ","), strings.Join(st.PartitionBy, ",")))
 		settings = append(settings, "sink.Config.Partitioning")
 	}
-	if s.explicit.timeField && st.Schema == SchemaJSON && s.cfg.TimeField != st.TimeField {
+	if s.explicit.timeField && st.Schema != SchemaTick && s.cfg.TimeField != st.TimeField {
 		stored := st.TimeField
 		if stored == "" {
 			stored = `"" (the Kafka record timestamp)`
 		}
 		diffs = append(diffs, fmt.Sprintf("time field %s (stored: %s)", s.cfg.TimeField, stored))
 		settings = append(settings, "sink.Config.TimeField")
+	}
+	if st.Schema == SchemaRegistry && s.cfg.Decoder == nil {
+		return stocklake.SettingErr(fmt.Errorf("table %q holds records decoded with a schema registry (kept in %s): give the sink the registry's URL: %w",
+			s.cfg.Table, tableStateKey(s.cfg.Table), stocklake.ErrConfig), "sink.Config.Decoder")
 	}
 	if len(diffs) > 0 {
 		return stocklake.SettingErr(fmt.Errorf("table %q was first landed with other settings, kept in %s: this sink has %s; drop these settings to follow the table, or land into a new table: %w",
@@ -140,8 +144,19 @@ func (s *Sink) adoptTableState(st tableState) error {
 // record that is neither a tick nor a JSON object; those go to the
 // dead-letter topic and decide nothing.
 func (s *Sink) detectTable(r *kgo.Record) bool {
-	mode := ""
+	mode, field := "", s.cfg.TimeField
 	switch {
+	case s.cfg.Schema == SchemaRegistry || s.cfg.Schema == SchemaAuto && s.cfg.Decoder != nil && isFramed(r.Value):
+		rs, _, err := s.decodeRegistry(r.Value)
+		if err != nil {
+			return false
+		}
+		mode = SchemaRegistry
+		if rs.Name == "stocklake.Tick" && s.cfg.Schema == SchemaAuto {
+			mode = SchemaTick
+		} else {
+			field = registryTimeField(rs.Fields, field)
+		}
 	case s.cfg.Schema != SchemaAuto:
 		mode = s.cfg.Schema
 	case hasTickHeader(r):
@@ -155,7 +170,6 @@ func (s *Sink) detectTable(r *kgo.Record) bool {
 			return false
 		}
 	}
-	field := s.cfg.TimeField
 	if mode == SchemaJSON && field == "" {
 		obj, err := decodeObject(r.Value)
 		if err != nil {
@@ -175,7 +189,7 @@ func (s *Sink) detectTable(r *kgo.Record) bool {
 
 func hasTickHeader(r *kgo.Record) bool {
 	for _, h := range r.Headers {
-		if h.Key == "content-type" && string(h.Value) == stocklake.TickContentType {
+		if h.Key == "content-type" && (string(h.Value) == stocklake.TickContentType || string(h.Value) == stocklake.TickAvroContentType) {
 			return true
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/internal/awsconfig"
 	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/schemaregistry"
 )
 
 // Defaults shared by several subcommands.
@@ -236,3 +237,30 @@ func noArgs(name string, args []string) error {
 
 // newLineWriter buffers output written line by line.
 func newLineWriter(f *os.File) *bufio.Writer { return bufio.NewWriterSize(f, 64<<10) }
+
+// registryFlags say how to reach a Confluent-compatible Schema Registry.
+type registryFlags struct {
+	url, user, password, ca string
+}
+
+func (r *registryFlags) register(fs *flag.FlagSet, use string) {
+	fs.StringVar(&r.url, "registry", "", "Confluent-compatible Schema Registry URL, e.g. http://127.0.0.1:8081 or Apicurio's http://HOST:8080/apis/ccompat/v7; "+use+` ("" disables)`)
+	fs.StringVar(&r.user, "registry-user", "", "Schema Registry basic-auth user (Confluent Cloud: the API key) (default: none)")
+	fs.StringVar(&r.password, "registry-password", "", "Schema Registry basic-auth password (Confluent Cloud: the API secret); prefer the environment variable to the command line")
+	fs.StringVar(&r.ca, "registry-ca", "", "PEM file of CA certificates to trust for an https registry, besides the system's")
+}
+
+// client returns the registry client, or nil when --registry is unset.
+func (r *registryFlags) client() (*schemaregistry.Client, error) {
+	if r.url == "" {
+		if r.user != "" || r.ca != "" {
+			return nil, fmt.Errorf("--registry-user or --registry-ca is set without --registry: %w", stocklake.ErrConfig)
+		}
+		return nil, nil
+	}
+	cl, err := schemaregistry.New(schemaregistry.Config{URL: r.url, User: r.user, Password: r.password, CAFile: r.ca})
+	if err != nil {
+		return nil, withFlagHint(err)
+	}
+	return cl, nil
+}

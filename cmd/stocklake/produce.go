@@ -125,6 +125,9 @@ func produceCommand() *ffcli.Command {
 	replication := fs.Int("replication", -1, "replication factor when the topic is created (-1: broker default)")
 	compression := fs.String("compression", kafka.DefaultCompression, "Kafka batch compression: none, gzip, snappy, lz4 or zstd")
 	dryRun := fs.Bool("dry-run", false, "print records as JSON lines instead of sending them")
+	format := fs.String("format", "json", "record encoding of ticks: json (the tick wire format) or avro (stocklake.Tick Avro in the Confluent wire format; needs --registry)")
+	var rf registryFlags
+	rf.register(fs, "with --format avro the tick schema is registered under the subject <topic>-value")
 	return newCommand("produce", "stocklake produce --brokers B --topic T --source sim|csv:PATH [--rate N] [--count N] [--seed S]",
 		"stream market data into a Kafka topic",
 		`Streams records from a source into Kafka, keyed by symbol, with the idempotent
@@ -153,6 +156,28 @@ Prints progress every second on stderr. Ctrl-C stops after flushing.`,
 			}
 			if *dryRun {
 				return dryRunSource(ctx, src)
+			}
+			switch *format {
+			case "json":
+				if rf.url != "" {
+					return fmt.Errorf("--registry is set but --format is json; pass --format avro to write Avro ticks: %w", stocklake.ErrConfig)
+				}
+			case "avro":
+				reg, err := rf.client()
+				if err != nil {
+					return err
+				}
+				if reg == nil {
+					return fmt.Errorf("--format avro needs --registry, to register the tick schema: %w", stocklake.ErrConfig)
+				}
+				id, err := reg.Register(ctx, *topic+"-value", stocklake.TickAvroSchema)
+				if err != nil {
+					return err
+				}
+				log.Info("tick schema registered", "subject", *topic+"-value", "id", id)
+				src = avroTicks{Source: src, id: uint32(id)}
+			default:
+				return fmt.Errorf("--format %q: want json or avro: %w", *format, stocklake.ErrConfig)
 			}
 			kc, err := kf.config()
 			if err != nil {
@@ -228,6 +253,35 @@ func produce(ctx context.Context, log *slog.Logger, kc kafka.Config, src stockla
 		runErr = err
 	}
 	return p.Acked(), runErr
+}
+
+// avroTicks re-encodes a source's ticks as Avro in the Confluent wire
+// format with schema ID id (see stocklake.TickAvroSchema); records that
+// are not ticks pass as they are.
+type avroTicks struct {
+	stocklake.Source
+	id uint32
+}
+
+func (a avroTicks) Run(ctx context.Context, emit func(stocklake.Record) error) error {
+	var buf []byte
+	return a.Source.Run(ctx, func(r stocklake.Record) error {
+		t, err := stocklake.ParseTick(r.Value)
+		if err != nil {
+			return emit(r)
+		}
+		buf = t.AppendAvro(buf[:0], a.id)
+		r.Value = slices.Clone(buf)
+		hs := make([]stocklake.Header, 0, len(r.Headers))
+		for _, h := range r.Headers {
+			if h.Key == "content-type" {
+				h.Value = []byte(stocklake.TickAvroContentType)
+			}
+			hs = append(hs, h)
+		}
+		r.Headers = hs
+		return emit(r)
+	})
 }
 
 // dryRunSource prints normalised records instead of sending them.

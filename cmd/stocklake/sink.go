@@ -33,7 +33,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.table, "table", "", `lake folder and table name (default: the topic name)`)
 	fs.StringVar(&f.tableFormat, "table-format", stocklake.TableFormatHive, "table format: hive (Parquet objects in Hive-style folders, offsets in manifests) or iceberg (NEW, ticks only: an Apache Iceberg table in the --catalog (a sqlite:// file or glue://), under the lake, whose snapshots carry the Kafka offsets; partitioned by day(ts), --format, --schema and --partition-by do not apply)")
 	fs.StringVar(&f.format, "format", sink.DefaultFormat, "object format: parquet or json (JSON lines); "+tableShapeNote)
-	fs.StringVar(&f.schema, "schema", sink.DefaultSchema, "record schema: auto (from the table's first record), tick or json (any JSON objects); "+tableShapeNote)
+	fs.StringVar(&f.schema, "schema", sink.DefaultSchema, "record schema: auto (from the table's first record), tick, json (any JSON objects) or registry (records of --registry); "+tableShapeNote)
 	fs.StringVar(&f.partitionBy, "partition-by", sink.DefaultPartitionBy, "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote)
 	fs.StringVar(&f.timeField, "time-field", "", "event-time field of JSON records (default: detected in the table's first record, else the Kafka timestamp); "+tableShapeNote)
 	fs.StringVar(&f.compression, "compression", sink.DefaultCompression, "Parquet compression: zstd, snappy, gzip or none")
@@ -98,9 +98,11 @@ func sinkCommand() *ffcli.Command {
 	var kf kafkaFlags
 	var sf sinkFlags
 	var lf logFlags
+	var rf registryFlags
 	kf.register(fs)
 	sf.register(fs)
 	lf.register(fs)
+	rf.register(fs, "records framed for it (magic byte 0, schema ID) are decoded with their writer's Avro, Protobuf or JSON Schema and land with a column per field")
 	catURL := fs.String("catalog", "", `catalog URL to register new partitions in as they are written, e.g. `+defaultCatalog+` ("" disables)`)
 	projection := fs.Bool("projection", false, "with --catalog: give the table Athena partition projection properties for its dt,hour keys (dates from the first partition's day to NOW) and register no partitions; Athena, Trino (hive.partition-projection-enabled) and stocklake query compute them")
 	database := fs.String("database", stocklake.DefaultDatabase, "catalog database for --catalog")
@@ -121,6 +123,16 @@ keys over 1,024. A dead letter too large for that topic is sent as a
 truncated copy with its original size in the stocklake-original-size header.
 Ctrl-C or SIGTERM writes what is buffered within --shutdown-timeout, commits
 and exits.
+
+--registry URL decodes records in the Confluent Schema Registry wire format
+(Avro, Protobuf, JSON Schema) with their writer's schema, fetched once per
+schema ID, and lands them with a column per field: records as structs,
+arrays, maps, enums as strings, unions with null as nullable columns,
+decimal(p,s), timestamps and dates kept. A new compatible writer schema
+widens the table (a new table version in the --catalog); records whose
+schema ID is unknown, whose frame is malformed, or whose writer schema
+cannot fit the table's columns go to the dead-letter topic with the reason.
+Avro ticks (produce --format avro) land as ticks with or without --registry.
 
 --table-format iceberg (new; ticks only) lands the topic in an Apache Iceberg
 table DATABASE.TABLE instead: its catalog is the --catalog sqlite:// file
@@ -162,6 +174,11 @@ but not committed before a crash are orphans no reader sees.`,
 			cfg.Kafka, cfg.Logger, cfg.ExitWhenIdle, cfg.InstanceID = kc, log, *exitIdle, *instanceID
 			if cfg.BeforeCommit, err = faultCommitDelay(log); err != nil {
 				return err
+			}
+			if dec, err := rf.client(); err != nil {
+				return err
+			} else if dec != nil {
+				cfg.Decoder = dec
 			}
 			if cfg.Store, err = openStore(ctx, sf.lake); err != nil {
 				return err
