@@ -15,9 +15,11 @@ import (
 
 	_ "github.com/trinodb/trino-go-client/trino" // the "trino" database/sql driver
 
+	"github.com/stocklake/stocklake/duckdb"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/icebergrest"
 	"github.com/stocklake/stocklake/s3"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 // restRead is what testdata/read_rest.py prints.
@@ -190,6 +192,32 @@ func TestIcebergRESTTrinoIntegration(t *testing.T) {
 	if n != got.Rows || sum != got.SumSize || day != got.DayRows || n != f.rows || sum != f.sumSize {
 		t.Errorf("Trino reads count %d, sum(size) %v, %d on 2026-11-27; pyiceberg %d, %v, %d; committed %d, %v",
 			n, sum, day, got.Rows, got.SumSize, got.DayRows, f.rows, f.sumSize)
+	}
+	// And stocklake's own engine (DuckDB, files planned by iceberg-go) on
+	// the catalog the REST server serves: the same figures.
+	hive, err := sqlite.Open(filepath.Join(f.dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hive.Close()
+	e, err := duckdb.New(ctx, duckdb.Config{Catalog: hive, Store: store, Iceberg: f.cat, Database: "market", CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	res, err := e.Query(ctx, strings.Replace(q, name+".market.ticks", "ticks", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	if !res.Next() {
+		t.Fatalf("stocklake's engine returned no row: %v", res.Err())
+	}
+	v := res.Values()
+	en, esum, eday := fmt.Sprint(v[0]), fmt.Sprint(v[1]), fmt.Sprint(v[2])
+	t.Logf("stocklake's engine: count %s, sum(size) %s, 2026-11-27: %s", en, esum, eday)
+	if en != fmt.Sprint(n) || esum != fmt.Sprint(sum) || eday != fmt.Sprint(day) {
+		t.Errorf("stocklake's engine reads count %s, sum(size) %s, %s on 2026-11-27; Trino %d, %v, %d", en, esum, eday, n, sum, day)
 	}
 	// Writes through Trino are refused by the read-only catalog.
 	_, err = db.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s.market.ticks SELECT * FROM %s.market.ticks LIMIT 1", name, name))
