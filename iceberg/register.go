@@ -9,6 +9,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 
+	"github.com/apache/iceberg-go/catalog"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
@@ -16,15 +17,22 @@ import (
 
 var _ stocklake.IcebergRegistrar = (*Catalog)(nil)
 
+// registerer is iceberg-go's Glue catalog's RegisterTable.
+type registerer interface {
+	RegisterTable(ctx context.Context, identifier table.Identifier, metadataLocation string) (*table.Table, error)
+}
+
 // RegisterIcebergTable registers the existing Iceberg table whose metadata
 // file is metadataLocation as database.name (iceberg-go v0.7.0's SQL catalog
-// has no RegisterTable: the row is inserted as its CreateTable does),
+// has no RegisterTable: the row is inserted as its CreateTable does; in Glue
+// it is iceberg-go's RegisterTable, a Glue table with table_type=ICEBERG),
 // creating the database's namespace when missing. It reads the metadata
 // file first; see stocklake.IcebergRegistrar for the rest.
 func (c *Catalog) RegisterIcebergTable(ctx context.Context, database, name, metadataLocation string) (bool, error) {
 	if err := checkName(database, name); err != nil {
 		return false, err
 	}
+	database, name = c.names(database, name)
 	what := database + "." + name
 	ident := table.Identifier{database, name}
 	tbl, err := table.NewFromLocation(ctx, ident, metadataLocation, iceio.LoadFSFunc(c.props, metadataLocation), c.cat)
@@ -45,6 +53,19 @@ func (c *Catalog) RegisterIcebergTable(ctx context.Context, database, name, meta
 		}
 		if !errors.Is(err, stocklake.ErrNotFound) {
 			return false, err
+		}
+		if c.db == nil { // Glue
+			if err := c.ensureNamespace(ctx, database); err != nil {
+				return false, err
+			}
+			_, err := c.cat.(registerer).RegisterTable(ctx, ident, metadataLocation)
+			if err == nil {
+				return true, nil
+			}
+			if attempt == 0 && errors.Is(err, catalog.ErrTableAlreadyExists) { // registered meanwhile: compare again
+				continue
+			}
+			return false, fail("registering "+what, err)
 		}
 		// One catalog entry per table: another name for the same folder would
 		// go stale (and lose its metadata file) as the table is committed to.

@@ -181,27 +181,35 @@ func sqliteIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.O
 	return ic, ic.Close, nil
 }
 
-// engineIceberg is the Iceberg catalog an engine over cat reads Iceberg
-// tables from: the one in the file of a sqlite catalog, or iceberg-go's
-// Glue catalog on the same Glue Data Catalog as a glue catalog; nil for
-// other catalogs. close closes it.
-func engineIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (stocklake.IcebergTables, func() error, error) {
-	if gc, ok := cat.(*glue.Catalog); ok {
-		g := gc.Config()
-		cfg := iceberg.Config{Glue: &iceberg.GlueConfig{Region: g.Region, Endpoint: g.Endpoint, CatalogID: g.CatalogID, MaxRetries: g.MaxRetries}}
-		if store != nil {
-			cfg.Warehouse = store.URL()
-		}
-		if s, ok := store.(*s3.ObjectStore); ok {
-			cfg.S3Region, cfg.S3Endpoint = s.Endpoint()
-		}
-		ic, err := iceberg.Open(ctx, cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		return ic, ic.Close, nil
+// catalogIceberg is the Iceberg catalog beside cat: the one in the file of
+// a sqlite catalog, or iceberg-go's Glue catalog on the same Glue Data
+// Catalog as a glue catalog; nil for other catalogs (an in-memory sqlite
+// one). store is the lake (the warehouse of new tables; an s3:// lake's
+// endpoint and region reach iceberg-go's file IO). close closes it.
+func catalogIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (*iceberg.Catalog, func() error, error) {
+	gc, ok := cat.(*glue.Catalog)
+	if !ok {
+		return sqliteIceberg(ctx, cat, store)
 	}
-	ic, closeIce, err := sqliteIceberg(ctx, cat, store)
+	g := gc.Config()
+	cfg := iceberg.Config{Glue: &iceberg.GlueConfig{Region: g.Region, Endpoint: g.Endpoint, CatalogID: g.CatalogID, MaxRetries: g.MaxRetries}}
+	if store != nil {
+		cfg.Warehouse = store.URL()
+	}
+	if s, ok := store.(*s3.ObjectStore); ok {
+		cfg.S3Region, cfg.S3Endpoint = s.Endpoint()
+	}
+	ic, err := iceberg.Open(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ic, ic.Close, nil
+}
+
+// engineIceberg is the Iceberg catalog an engine over cat reads Iceberg
+// tables from (see catalogIceberg); nil when cat has none. close closes it.
+func engineIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (stocklake.IcebergTables, func() error, error) {
+	ic, closeIce, err := catalogIceberg(ctx, cat, store)
 	if ic == nil {
 		return nil, closeIce, err
 	}
@@ -217,27 +225,12 @@ type closingEngine struct {
 func (e closingEngine) Close() error { return errors.Join(e.Engine.Close(), e.also()) }
 
 // crawlIceberg is where a crawl into cat registers the Iceberg tables it
-// finds: the Iceberg catalog in a sqlite catalog's file, or, for glue://, a
-// registrar that refuses (not done yet). close closes it.
+// finds (see catalogIceberg); nil when cat has no Iceberg catalog. close
+// closes it.
 func crawlIceberg(ctx context.Context, cat stocklake.Catalog, store stocklake.ObjectStore) (reg stocklake.IcebergRegistrar, close func() error, err error) {
-	if _, ok := cat.(*glue.Catalog); ok {
-		return glueIcebergNotYet{}, func() error { return nil }, nil
-	}
-	ic, closeIce, err := sqliteIceberg(ctx, cat, store)
+	ic, closeIce, err := catalogIceberg(ctx, cat, store)
 	if ic == nil {
 		return nil, closeIce, err
 	}
 	return ic, closeIce, nil
-}
-
-// glueIcebergNotYet refuses to register Iceberg tables in Glue.
-type glueIcebergNotYet struct{}
-
-func (glueIcebergNotYet) RegisterIcebergTable(ctx context.Context, database, name, metadataLocation string) (bool, error) {
-	folder := metadataLocation
-	if i := strings.LastIndex(folder, "/metadata/"); i > 0 {
-		folder = folder[:i]
-	}
-	return false, fmt.Errorf("%s is an Iceberg table, and registering Iceberg tables in a glue:// catalog is not done yet (issue 16): "+
-		"crawl into a sqlite:// catalog, or skip the folder with --exclude: %w", folder, stocklake.ErrConfig)
 }
