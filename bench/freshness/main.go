@@ -123,7 +123,11 @@ func main() {
 	flushInterval := flag.Duration("flush-interval", time.Second, "sink --flush-interval")
 	dir := flag.String("dir", "", "work directory for the lake and catalog (default: a temporary one, removed at exit)")
 	jsonOut := flag.String("json", "", "also write the figures as a JSON object to this file")
+	tableFormat := flag.String("table-format", "hive", "sink --table-format: hive (Parquet objects, partitions registered in the catalog) or iceberg (an Iceberg table in the catalog file, one snapshot per flush)")
 	flag.Parse()
+	if *tableFormat != "hive" && *tableFormat != "iceberg" {
+		fatal("-table-format %q: want hive or iceberg", *tableFormat)
+	}
 	log.SetFlags(log.Ltime)
 
 	ctx := context.Background()
@@ -180,7 +184,7 @@ func main() {
 	sinkMetrics := "127.0.0.1:" + strconv.Itoa(mustFreePort())
 	sinkArgs := []string{"sink", "--brokers", *brokers, "--topic", topic, "--table", "ticks", "--group", topic,
 		"--lake", lake, "--catalog", catalog, "--flush-interval", flushInterval.String(),
-		"--metrics-addr", sinkMetrics, "--log-level", "warn"}
+		"--metrics-addr", sinkMetrics, "--log-level", "warn", "--table-format", *tableFormat}
 	procs["sink"] = startProc("sink", *bin, sinkArgs...)
 	mustWaitPort(sinkMetrics)
 
@@ -372,7 +376,7 @@ loop:
 	slices.Sort(qFirst)
 	slices.Sort(qLast)
 	var lakeFiles int
-	filepath.WalkDir(filepath.Join(work, "lake", "ticks"), func(path string, d os.DirEntry, err error) error {
+	filepath.WalkDir(filepath.Join(work, "lake") /* Hive: lake/ticks/..., Iceberg: lake/stocklake.db/ticks/data/... */, func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".parquet") {
 			lakeFiles++
 		}
@@ -384,7 +388,7 @@ loop:
 	slices.Sort(ackGaps)
 
 	r := result{
-		Bench: "freshness", RateTarget: *rate, RateAchieved: achieved, SinkRowsPerSec: sinkRate, SinkMaxLag: maxLag,
+		Bench: "freshness", TableFormat: *tableFormat, RateTarget: *rate, RateAchieved: achieved, SinkRowsPerSec: sinkRate, SinkMaxLag: maxLag,
 		SinkPeakRSSMiB: sinkRSS, Symbols: *symbols, Partitions: *partitions,
 		Duration: duration.String(), Warmup: warmup.String(), FlushInterval: flushInterval.String(), ProbeInterval: probeEvery.String(),
 		Probes: measured, ProbesUnseen: unseen, NonPrefix: nonPrefix, OverCount: overCount,
@@ -402,8 +406,8 @@ loop:
 	if len(errs) > 0 {
 		r.FirstError = errs[0]
 	}
-	fmt.Printf("freshness: produce -> visible in `stocklake query`, %s background ticks/s (achieved %s/s into Kafka, sink landed %s rows/s, max sink lag %s records), %d symbols, %d partitions, sink --flush-interval %v\n",
-		measure.Commas(*rate), measure.Commas(achieved), measure.Commas(sinkRate), measure.Commas(maxLag), *symbols, *partitions, *flushInterval)
+	fmt.Printf("freshness (%s table): produce -> visible in `stocklake query`, %s background ticks/s (achieved %s/s into Kafka, sink landed %s rows/s, max sink lag %s records), %d symbols, %d partitions, sink --flush-interval %v\n",
+		*tableFormat, measure.Commas(*rate), measure.Commas(achieved), measure.Commas(sinkRate), measure.Commas(maxLag), *symbols, *partitions, *flushInterval)
 	fmt.Printf("  probes: %d measured over %v after %v warm-up, one every %v (%d never seen)\n", measured, *duration, *warmup, *probeEvery, unseen)
 	fmt.Printf("  freshness: p50 %.0fms  p90 %.0fms  p99 %.0fms  max %.0fms  (min %.0fms)\n", r.P50, r.P90, r.P99, r.Max, r.Min)
 	fmt.Printf("  queries: %d in the window (%d failed), process run time p50 %.0fms p99 %.0fms, engine time p50 %.0fms; probe ack p50 %.1fms\n",
@@ -436,6 +440,7 @@ type probe struct {
 // result is the JSON output.
 type result struct {
 	Bench          string  `json:"bench"`
+	TableFormat    string  `json:"table_format"`
 	RateTarget     float64 `json:"rate_target"`
 	RateAchieved   float64 `json:"rate_achieved"`
 	SinkRowsPerSec float64 `json:"sink_rows_per_sec"`

@@ -253,8 +253,12 @@ func markdown(r report) string {
 				{"Iceberg / Hive records/s", "iceberg_wall_ratio", fixed(2)},
 				{"topic fill rate (produce, ticks/s)", "produce_per_second", count},
 			})
-		case "freshness":
-			section(&b, s, "Freshness", freshnessText(s.Result), []row{
+		case "freshness", "freshness-iceberg":
+			title := "Freshness"
+			if s.Name == "freshness-iceberg" {
+				title = "Freshness, Iceberg table (`sink --table-format iceberg`)"
+			}
+			section(&b, s, title, freshnessText(s.Result), []row{
 				{"background rate asked (ticks/s)", "rate_target", count},
 				{"achieved into Kafka (ticks/s)", "rate_achieved", count},
 				{"landed by the sink (rows/s)", "sink_rows_per_sec", count},
@@ -347,9 +351,15 @@ func summary(b *strings.Builder, st map[string]stage, faults []faultCase) {
 				fmt.Sprintf("%s (%s)", count(r["iceberg_records_per_cpu_second"]), fixed(2)(r["iceberg_cpu_ratio"])), "sink"})
 		}
 	}
-	if r := st["freshness"].Result; r != nil {
-		ls = append(ls, line{fmt.Sprintf("freshness p50 / p99 at %s ticks/s (achieved %s)", count(r["rate_target"]), count(r["rate_achieved"])),
-			fmt.Sprintf("%s ms / %s ms", fixed(0)(r["freshness_p50_ms"]), fixed(0)(r["freshness_p99_ms"])), "freshness"})
+	for _, name := range []string{"freshness", "freshness-iceberg"} {
+		if r := st[name].Result; r != nil {
+			what := "freshness"
+			if name == "freshness-iceberg" {
+				what = "freshness, Iceberg table,"
+			}
+			ls = append(ls, line{fmt.Sprintf("%s p50 / p99 at %s ticks/s (achieved %s)", what, count(r["rate_target"]), count(r["rate_achieved"])),
+				fmt.Sprintf("%s ms / %s ms", fixed(0)(r["freshness_p50_ms"]), fixed(0)(r["freshness_p99_ms"])), name})
+		}
 	}
 	if r := st["query"].Result; r != nil {
 		if qs, ok := r["queries"].([]any); ok {
