@@ -121,3 +121,30 @@ type RewritableTable interface {
 	// no longer in the table.
 	Rewrite(ctx context.Context, remove, add []LakeFile) (TableSnapshot, error)
 }
+
+// OrphanFile is a file under a table's folders that no snapshot references,
+// removed by orphan cleanup.
+type OrphanFile struct {
+	URL  string
+	Size int64
+}
+
+// MaintainedTable is a RewritableTable that also keeps a history to
+// expire and files to clean up: what `stocklake maintain` runs on an
+// Iceberg table.
+type MaintainedTable interface {
+	RewritableTable
+	// ExpireSnapshots drops snapshots older than olderThan beyond the
+	// newest keepLast (never the ones the offsets need) and deletes files
+	// only they referenced; it returns how many it expired.
+	ExpireSnapshots(ctx context.Context, olderThan time.Duration, keepLast int) (int, error)
+	// RewriteManifests merges the current snapshot's manifests when it has
+	// at least minManifests; it returns how many it replaced.
+	RewriteManifests(ctx context.Context, minManifests int) (int, error)
+	// RemoveOrphans deletes files under the table's data and metadata
+	// folders that no snapshot references and that are older than
+	// olderThan.
+	RemoveOrphans(ctx context.Context, olderThan time.Duration) ([]OrphanFile, error)
+	// SetLastMaintenance records when maintenance last finished a pass.
+	SetLastMaintenance(ctx context.Context, at time.Time) error
+}

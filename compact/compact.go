@@ -166,6 +166,8 @@ type Compactor struct {
 	cfg   Config
 	base  string
 	stats Stats
+	// mstats counts Maintain's work beyond compaction.
+	mstats MaintainStats
 
 	// crashAt, set by tests, makes a pass stop with errCrash at a step:
 	// "written" (merged objects written, catalog not swapped) or

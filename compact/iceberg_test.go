@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -271,5 +272,52 @@ func TestIcebergCompactReplacedUnderIt(t *testing.T) {
 	}
 	if merged != 1 {
 		t.Fatalf("%d merged files in the lake, want the other compactor's one (this one's dropped)", merged)
+	}
+}
+
+func TestIcebergMaintain(t *testing.T) {
+	ctx := context.Background()
+	l := newIceLake(t)
+	for i := 0; i < 20; i++ {
+		l.commit(0, 50)
+	}
+	// A crashed writer's file, a day and a half old.
+	tk := stocklake.Tick{Time: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
+	orphanKey, _ := l.tbl.DataFileKey(&tk, "crashed.parquet")
+	if err := l.store.Put(ctx, orphanKey, strings.NewReader("PAR1 not committed")); err != nil {
+		t.Fatal(err)
+	}
+	orphanPath := filepath.Join(strings.TrimPrefix(l.store.URL(), "file://"), orphanKey)
+	old := time.Now().Add(-36 * time.Hour)
+	if err := os.Chtimes(orphanPath, old, old); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+	c := l.compactor(Config{Now: func() time.Time { return at.Add(time.Hour) }})
+	res, err := c.Maintain(ctx, l.tbl, MaintainConfig{RetainSnapshots: time.Nanosecond, RetainLast: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 20 appends + 1 rewrite, the rewrite kept (it carries the offsets).
+	if res.FilesRewritten != 20 || res.FilesWritten != 1 || res.SnapshotsExpired != 20 || res.OrphansRemoved != 1 {
+		t.Fatalf("maintain: %+v; want 20 files into 1, 20 snapshots expired, 1 orphan removed", res)
+	}
+	if _, err := os.Stat(orphanPath); !os.IsNotExist(err) {
+		t.Errorf("the orphan is still there: %v", err)
+	}
+	l.checkOnce()
+	if offs, err := l.tbl.Offsets(ctx); err != nil || offs[stocklake.TopicPartition{TopicID: "T"}] != l.next {
+		t.Errorf("offsets after maintenance %v (%v), want %d", offs, err, l.next)
+	}
+	if got, err := l.tbl.LastMaintenance(ctx); err != nil || !got.Equal(at.Add(time.Hour)) {
+		t.Errorf("last maintenance %v (%v), want %v", got, err, at.Add(time.Hour))
+	}
+	// The compacted-away files went with the expired snapshots.
+	objs, err := l.store.List(ctx, "market.db/ticks/data/")
+	if err != nil || len(objs) != 1 {
+		t.Errorf("data files left: %v (%v), want only the merged one", objs, err)
+	}
+	if ms := c.MaintainStats(); ms.SnapshotsExpired.Load() != 20 || ms.OrphansRemoved.Load() != 1 || ms.Maintained.Load() != 1 {
+		t.Errorf("stats: expired %d, orphans %d, passes %d", ms.SnapshotsExpired.Load(), ms.OrphansRemoved.Load(), ms.Maintained.Load())
 	}
 }

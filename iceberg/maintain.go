@@ -16,7 +16,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 )
 
-var _ stocklake.RewritableTable = (*Table)(nil)
+var _ stocklake.MaintainedTable = (*Table)(nil)
 
 // PropertyLastMaintenance is the table property where `stocklake maintain`
 // records when it last finished a pass over the table (RFC 3339, UTC).
@@ -24,7 +24,7 @@ const PropertyLastMaintenance = "stocklake.last-maintenance"
 
 // DefaultManifestsToRewrite is how many data manifests the current
 // snapshot must have before RewriteManifests merges them: 16.
-const DefaultManifestsToRewrite = 16
+const DefaultManifestsToRewrite = 16 // keep equal to compact.DefaultManifestsToRewrite
 
 // DataFiles lists the data files of the table's current snapshot, with the
 // commit time of the snapshot that added each.
@@ -202,12 +202,6 @@ func (t *Table) RewriteManifests(ctx context.Context, minManifests int) (int, er
 	return replaced, err
 }
 
-// Orphan is a file removed by RemoveOrphans.
-type Orphan struct {
-	URL  string
-	Size int64
-}
-
 // RemoveOrphans deletes the files under the table's data/ and metadata/
 // folders that no snapshot of the table references (nor its current or
 // previous metadata files) and that are older than olderThan: files of
@@ -215,7 +209,7 @@ type Orphan struct {
 // killed compactor). Give olderThan well above the longest write-to-commit
 // time of any writer: a file younger than that may be about to be
 // committed. It returns the files deleted.
-func (t *Table) RemoveOrphans(ctx context.Context, olderThan time.Duration) ([]Orphan, error) {
+func (t *Table) RemoveOrphans(ctx context.Context, olderThan time.Duration) ([]stocklake.OrphanFile, error) {
 	if olderThan <= 0 {
 		return nil, fmt.Errorf("iceberg: orphan age %s: give a positive age, well above any writer's write-to-commit time: %w", olderThan, stocklake.ErrConfig)
 	}
@@ -223,7 +217,7 @@ func (t *Table) RemoveOrphans(ctx context.Context, olderThan time.Duration) ([]O
 	if err != nil {
 		return nil, err
 	}
-	var out []Orphan
+	var out []stocklake.OrphanFile
 	for _, dir := range []string{"data", "metadata"} {
 		loc := strings.TrimRight(tbl.Location(), "/") + "/" + dir
 		res, err := tbl.DeleteOrphanFiles(ctx, table.WithLocation(loc), table.WithFilesOlderThan(olderThan))
@@ -234,7 +228,7 @@ func (t *Table) RemoveOrphans(ctx context.Context, olderThan time.Duration) ([]O
 			return out, fail(fmt.Sprintf("removing orphan files under %s", loc), err)
 		}
 		for _, f := range res.OrphanFiles {
-			out = append(out, Orphan{URL: f.Path, Size: f.SizeBytes})
+			out = append(out, stocklake.OrphanFile{URL: f.Path, Size: f.SizeBytes})
 		}
 	}
 	return out, nil
