@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 func catalogCommand() *ffcli.Command {
@@ -92,6 +94,11 @@ func catalogCommand() *ffcli.Command {
 					return err
 				}
 				t, err := cat.GetTable(ctx, *database, name)
+				if errors.Is(err, stocklake.ErrNotFound) {
+					if ok, ierr := printIcebergTable(ctx, *catURL, *lakeURL, lake, *database, name, out); ok || ierr != nil {
+						return ierr
+					}
+				}
 				if err != nil {
 					return err
 				}
@@ -218,6 +225,81 @@ func printTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stockl
 			st.LastRun.Format(time.RFC3339), len(st.Partitions), st.FilesRewritten, humanize.IBytes(uint64(st.BytesRewritten)))
 	}
 	return nil
+}
+
+// printIcebergTable prints the Iceberg table database.name of a sqlite://
+// catalog: location, partitioning, snapshots, data files and their
+// average size, and the last maintenance. ok is false when there is no
+// such Iceberg table.
+func printIcebergTable(ctx context.Context, catURL, lakeURL string, lake stocklake.ObjectStore, database, name string, out listing) (ok bool, err error) {
+	u, err := parseBackendURL("catalog", catURL)
+	if err != nil || u.Scheme != sqlite.Type {
+		return false, nil
+	}
+	if lake == nil {
+		// The warehouse is only where new tables go: any lake will do
+		// for reading an existing one.
+		if lake, err = openStore(ctx, "file:///"); err != nil {
+			return false, err
+		}
+	}
+	ic, err := openIcebergCatalog(ctx, u, lakeURL, lake)
+	if err != nil {
+		return false, err
+	}
+	defer ic.Close()
+	t, err := ic.OpenTable(ctx, database, name)
+	if errors.Is(err, stocklake.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	files, err := t.DataFiles(ctx)
+	if err != nil {
+		return true, err
+	}
+	snaps, err := t.Snapshots(ctx)
+	if err != nil && !errors.Is(err, stocklake.ErrNotFound) {
+		return true, err
+	}
+	last, err := t.LastMaintenance(ctx)
+	if err != nil {
+		return true, err
+	}
+	var size, rows int64
+	for _, f := range files {
+		size += f.Size
+		rows += f.Rows
+	}
+	avg := int64(0)
+	if len(files) > 0 {
+		avg = size / int64(len(files))
+	}
+	info := struct {
+		Database        string    `json:"database"`
+		Name            string    `json:"name"`
+		Format          string    `json:"format"`
+		Location        string    `json:"location"`
+		Partitioning    string    `json:"partitioning"`
+		Snapshots       int       `json:"snapshots"`
+		Files           int       `json:"files"`
+		Rows            int64     `json:"rows"`
+		Bytes           int64     `json:"bytes"`
+		AvgFileBytes    int64     `json:"avg_file_bytes"`
+		LastMaintenance time.Time `json:"last_maintenance,omitzero"`
+	}{database, name, "iceberg", t.Location(), t.Partitioning(), len(snaps), len(files), rows, size, avg, last}
+	if out.json {
+		return true, out.print(info, nil, nil)
+	}
+	fmt.Fprintf(out.w, "table     %s.%s\nformat    iceberg\nlocation  %s\npartition %s\nsnapshots %d\nrows      %d\nfiles     %d, %s on average\n",
+		database, name, info.Location, info.Partitioning, info.Snapshots, rows, len(files), humanize.IBytes(uint64(avg)))
+	if last.IsZero() {
+		fmt.Fprintln(out.w, "maintained never")
+	} else {
+		fmt.Fprintf(out.w, "maintained %s\n", last.Format(time.RFC3339))
+	}
+	return true, nil
 }
 
 func keyNames(cs []stocklake.Column) string {

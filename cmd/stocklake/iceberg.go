@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/iceberg"
@@ -28,12 +27,7 @@ func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stockla
 	if u.Scheme != sqlite.Type {
 		return nil, nil, fmt.Errorf("--table-format iceberg: catalog %q: only sqlite://PATH catalogs hold Iceberg tables yet (Glue and REST are not done): %w", catURL, stocklake.ErrConfig)
 	}
-	cfg := iceberg.Config{SQLitePath: filePath(u), Warehouse: store.URL()}
-	if lu, err := url.Parse(lakeURL); err == nil && lu.Scheme == "s3" {
-		q := lu.Query()
-		cfg.S3Region, cfg.S3Endpoint = q.Get("region"), q.Get("endpoint")
-	}
-	cat, err := iceberg.Open(ctx, cfg)
+	cat, err := openIcebergCatalog(ctx, u, lakeURL, store)
 	if err != nil {
 		return nil, nil, err
 	}
