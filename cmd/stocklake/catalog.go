@@ -178,17 +178,45 @@ func catalogCommand() *ffcli.Command {
 // (those in its partitions' current locations), their average size, and
 // its last compaction: one listing of the table's folder.
 func printTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stocklake.Catalog, t stocklake.Table) error {
+	n, size, st, err := hiveTableFiles(ctx, lake, cat, t)
+	if errors.Is(err, errOutsideLake) {
+		fmt.Fprintf(os.Stdout, "files     (the table is outside the lake %s)\n", lake.URL())
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	avg := int64(0)
+	if n > 0 {
+		avg = size / n
+	}
+	fmt.Fprintf(os.Stdout, "files     %d, %s on average\n", n, humanize.IBytes(uint64(avg)))
+	if st.LastRun.IsZero() {
+		fmt.Fprintln(os.Stdout, "compacted never")
+	} else {
+		fmt.Fprintf(os.Stdout, "compacted %s (%d partitions compacted; %d files, %s merged in all)\n",
+			st.LastRun.Format(time.RFC3339), len(st.Partitions), st.FilesRewritten, humanize.IBytes(uint64(st.BytesRewritten)))
+	}
+	return nil
+}
+
+var errOutsideLake = errors.New("the table is outside the lake")
+
+// hiveTableFiles counts the data files readers of Hive table t open (those
+// in its partitions' current locations) and their bytes, and reads its
+// compaction state (whose LastRun is its last maintenance): one listing of
+// the table's folder.
+func hiveTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stocklake.Catalog, t stocklake.Table) (n, size int64, st *stocklake.CompactionState, err error) {
 	base := strings.TrimSuffix(lake.URL(), "/") + "/"
 	folder, ok := strings.CutPrefix(strings.TrimSuffix(t.Location, "/")+"/", base)
 	if !ok {
-		fmt.Fprintf(os.Stdout, "files     (the table is outside the lake %s)\n", lake.URL())
-		return nil
+		return 0, 0, nil, errOutsideLake
 	}
 	read := map[string]bool{folder: len(t.PartitionKeys) == 0}
 	if len(t.PartitionKeys) > 0 {
 		ps, err := cat.ListPartitions(ctx, t.Database, t.Name)
 		if err != nil {
-			return err
+			return 0, 0, nil, err
 		}
 		for _, p := range ps {
 			if f, ok := strings.CutPrefix(strings.TrimSuffix(p.Location, "/")+"/", base); ok {
@@ -198,9 +226,8 @@ func printTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stockl
 	}
 	objs, err := lake.List(ctx, folder)
 	if err != nil {
-		return fmt.Errorf("listing the files of %s: %w", t.Name, err)
+		return 0, 0, nil, fmt.Errorf("listing the files of %s: %w", t.Name, err)
 	}
-	var n, size int64
 	for _, o := range objs {
 		i := strings.LastIndexByte(o.Key, '/')
 		name := o.Key[i+1:]
@@ -209,22 +236,8 @@ func printTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stockl
 			size += o.Size
 		}
 	}
-	avg := int64(0)
-	if n > 0 {
-		avg = size / n
-	}
-	fmt.Fprintf(os.Stdout, "files     %d, %s on average\n", n, humanize.IBytes(uint64(avg)))
-	st, _, err := stocklake.ReadCompactionState(ctx, lake, folder)
-	if err != nil {
-		return err
-	}
-	if st.LastRun.IsZero() {
-		fmt.Fprintln(os.Stdout, "compacted never")
-	} else {
-		fmt.Fprintf(os.Stdout, "compacted %s (%d partitions compacted; %d files, %s merged in all)\n",
-			st.LastRun.Format(time.RFC3339), len(st.Partitions), st.FilesRewritten, humanize.IBytes(uint64(st.BytesRewritten)))
-	}
-	return nil
+	st, _, err = stocklake.ReadCompactionState(ctx, lake, folder)
+	return n, size, st, err
 }
 
 // printIcebergTable prints the Iceberg table database.name of a sqlite://

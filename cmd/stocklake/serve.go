@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stocklake/stocklake"
@@ -18,9 +19,11 @@ import (
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/dashboard"
 	"github.com/stocklake/stocklake/duckdb"
+	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/query"
 	"github.com/stocklake/stocklake/sink"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 // dashboardFlags are the dashboard's flags, shared by serve and demo.
@@ -194,6 +197,14 @@ not cross the network in clear text. See docs/security.md.`,
 					if cfg.Crawl, err = crawlFunc(cfg.Store, cat, *database); err != nil {
 						return err
 					}
+					var ice *iceberg.Catalog
+					if u, err := parseBackendURL("catalog", *catURL); err == nil && u.Scheme == sqlite.Type {
+						if ice, err = openIcebergCatalog(ctx, u, *lakeURL, cfg.Store); err != nil {
+							return err
+						}
+						defer ice.Close()
+					}
+					cfg.Tables = tableHealth(cfg.Store, cat, ice, *database)
 					eng, name, err := openEngine(ctx, *engineURL, cat, cfg.Store, *database, df.engine)
 					if err != nil {
 						return err
@@ -215,7 +226,7 @@ not cross the network in clear text. See docs/security.md.`,
 // from the in-process broker's ticks, the console queries the demo's lake
 // with embedded DuckDB, the health page shows the demo's sink, and /metrics
 // the sink's and the analyzer's metrics.
-func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, an *analyze.Analyzer, log *slog.Logger) (stop func(), err error) {
+func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, an *analyze.Analyzer, log *slog.Logger, more ...func(prometheus.Registerer) error) (stop func(), err error) {
 	cfg := df.config(log)
 	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Metrics = &dashboard.TickSource{Kafka: kc}, cat, store, sinkStats(snk), newMetrics()
 	if err := snk.RegisterMetrics(cfg.Metrics); err != nil {
@@ -224,9 +235,15 @@ func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc
 	if err := an.RegisterMetrics(cfg.Metrics); err != nil {
 		return nil, err
 	}
+	for _, register := range more {
+		if err := register(cfg.Metrics); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Crawl, err = crawlFunc(store, cat, dashboard.DefaultDatabase); err != nil {
 		return nil, err
 	}
+	cfg.Tables = tableHealth(store, cat, nil, dashboard.DefaultDatabase)
 	eng, name, err := openEngine(ctx, defaultEngine, cat, store, dashboard.DefaultDatabase, df.engine)
 	if err != nil {
 		return nil, err
