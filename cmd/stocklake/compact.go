@@ -141,7 +141,7 @@ func (r *compactRun) hive(ctx context.Context, iceTables []*iceberg.Table) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stdout, "compacted %d partitions of %d Hive tables: %d files (%d bytes) into %d; %d superseded objects deleted; %d interrupted compactions recovered; %d partitions left alone\n",
+	fmt.Fprintf(os.Stdout, "compacted %d partitions of %d tables: %d files (%d bytes) into %d; %d superseded objects deleted; %d interrupted compactions recovered; %d partitions left alone\n",
 		res.PartitionsCompacted, res.Tables, res.FilesRewritten, res.BytesRewritten, res.FilesWritten, res.ObjectsDeleted, res.Recovered, len(res.Skipped))
 	for _, s := range res.Skipped {
 		r.log.Debug("partition left alone", "why", s)
