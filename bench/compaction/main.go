@@ -72,6 +72,8 @@ type Results struct {
 	Rate    int       `json:"rate"`
 	Minutes float64   `json:"minutes"`
 	Hive    string    `json:"hive_partitioning"`
+	Speed   float64   `json:"speed"`
+	Every   string    `json:"maintain_every"`
 	Runs    []Run     `json:"runs"`
 }
 
@@ -82,6 +84,7 @@ var (
 	sample    = flag.Duration("sample", time.Minute, "sampling interval")
 	every     = flag.Duration("every", time.Minute, "maintain --every")
 	minAge    = flag.Duration("min-age", 2*time.Minute, "maintain --min-age")
+	speed     = flag.Float64("speed", 1, "produce --speed: event-time seconds per wall-clock second (near the simulated open, trading is denser and event time runs at half this)")
 	hiveParts = flag.String("hive-partition-by", "dt,hour,minute", "sink --partition-by of the Hive runs (partitions close as the simulator's event time moves on)")
 	out       = flag.String("out", "bench", "folder of RESULTS.md, compaction.json and compaction.png")
 	bin       = flag.String("bin", "", "stocklake binary (default: go build ./cmd/stocklake)")
@@ -105,7 +108,7 @@ func main() {
 			log.Fatalf("go build: %v\n%s", err, out)
 		}
 	}
-	res := Results{Date: time.Now().UTC(), Rate: *rate, Minutes: *minutes, Hive: *hiveParts}
+	res := Results{Date: time.Now().UTC(), Rate: *rate, Minutes: *minutes, Hive: *hiveParts, Speed: *speed, Every: every.String()}
 	for _, f := range strings.Split(*formats, ",") {
 		for _, m := range []bool{false, true} {
 			r, err := run(filepath.Join(w, fmt.Sprintf("%s-%v", f, m)), f, m)
@@ -187,7 +190,7 @@ func run(dir, format string, maintain bool) (Run, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	log.Printf("%s, maintain %v: ingesting %d ticks/s for %.1f minutes in %s", format, maintain, *rate, *minutes, dir)
-	prod := start("produce", "produce", "--brokers", brokers, "--source", "sim", "--rate", strconv.Itoa(*rate))
+	prod := start("produce", "produce", "--brokers", brokers, "--source", "sim", "--rate", strconv.Itoa(*rate), "--speed", strconv.FormatFloat(*speed, 'g', -1, 64))
 	sinkArgs := []string{"sink", "--brokers", brokers, "--topic", "ticks", "--lake", lake, "--catalog", cat, "--flush-interval", "1s"}
 	if format == "iceberg" {
 		sinkArgs = append(sinkArgs, "--table-format", "iceberg")
@@ -421,8 +424,8 @@ func freePort() int {
 func markdown(res Results) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Compaction and maintenance\n\n")
-	fmt.Fprintf(&b, "`go run ./bench/compaction -rate %d -minutes %g` (%s): simulated ticks at %d/s through the embedded broker, `stocklake sink --flush-interval 1s` (Hive runs partitioned by %s), with and without `stocklake maintain --every %s --min-age %s`. Every minute: the data files a reader opens (Iceberg: the current snapshot; Hive: the catalog partitions' locations) and the time of a VWAP-per-symbol query over exactly those files in a fresh DuckDB.\n\n",
-		res.Rate, res.Minutes, res.Date.Format("2006-01-02 15:04 UTC"), res.Rate, res.Hive, *every, *minAge)
+	fmt.Fprintf(&b, "`go run ./bench/compaction -rate %d -minutes %g -speed %g` (%s): simulated ticks at %d/s through the embedded broker, `stocklake sink --flush-interval 1s` (Hive runs partitioned by %s: a Hive partition is compacted once its time range has ended), with and without `stocklake maintain --every %s --min-age %s`. Every %s: the data files a reader opens (Iceberg: the current snapshot; Hive: the catalog partitions' locations) and the time of a VWAP-per-symbol query over exactly those files in a fresh DuckDB.\n\n",
+		res.Rate, res.Minutes, res.Speed, res.Date.Format("2006-01-02 15:04 UTC"), res.Rate, res.Hive, *every, *minAge, *sample)
 	fmt.Fprintf(&b, "![file count and query time per minute](compaction.png)\n\n")
 	fmt.Fprintf(&b, "| format | maintain | minute | files | MiB | query ms | rows |\n|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {

@@ -16,7 +16,7 @@ res = json.load(open(sys.argv[1]))
 fig, (ax_files, ax_query) = plt.subplots(1, 2, figsize=(12, 4.5))
 for run in res["runs"]:
     xs = [s["minute"] for s in run["samples"]]
-    label = "%s, %s" % (run["format"], "maintain --every 1m" if run["maintain"] else "no maintenance")
+    label = "%s, %s" % (run["format"], "maintain --every " + res.get("maintain_every", "1m") if run["maintain"] else "no maintenance")
     style = "-" if run["maintain"] else "--"
     ax_files.plot(xs, [s["files"] for s in run["samples"]], style, marker="o", label=label)
     ax_query.plot(xs, [s["query_ms"] for s in run["samples"]], style, marker="o", label=label)
@@ -26,6 +26,6 @@ for ax in (ax_files, ax_query):
     ax.grid(alpha=0.3)
     ax.set_ylim(bottom=0)
 ax_files.legend(fontsize=8)
-fig.suptitle("%d ticks/s, 1 s commits (%s)" % (res["rate"], res["date"][:16].replace("T", " ")))
+fig.suptitle("%d ticks/s, 1 s commits (%s UTC)" % (res["rate"], res["date"][:16].replace("T", " ")))
 fig.tight_layout()
 fig.savefig(sys.argv[2], dpi=110)
