@@ -80,11 +80,13 @@ func (f *compactFlags) open(ctx context.Context) (*compactRun, error) {
 	if u, err := parseBackendURL("catalog", f.catalog); err == nil && u.Scheme == sqlite.Type {
 		ice, err := openIcebergCatalog(ctx, u, f.lake, store)
 		if err != nil {
-			r.close()
-			return nil, err
+			// E.g. a lake path Iceberg cannot name files under: the
+			// Hive tables are still compacted.
+			log.Warn("Iceberg tables are left alone: their catalog does not open", "err", err)
+		} else {
+			r.ice = ice
+			r.close = func() { ice.Close(); cat.Close() }
 		}
-		r.ice = ice
-		r.close = func() { ice.Close(); cat.Close() }
 	}
 	g := f.grace
 	if g == 0 {
