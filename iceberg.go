@@ -236,3 +236,67 @@ type IcebergRegistrar interface {
 	// is not Iceberg table metadata wraps ErrInvalid.
 	RegisterIcebergTable(ctx context.Context, database, name, metadataLocation string) (created bool, err error)
 }
+
+// TableDataFile is one data file of a table's current snapshot, as a
+// compactor plans with it.
+type TableDataFile struct {
+	// URL is the file's full location.
+	URL string
+	// Partition is the table partition the file's rows belong to, as a
+	// path ("ts_day=2026-11-26"; "" for an unpartitioned table). Files
+	// with the same Partition may be merged into one.
+	Partition string
+	// Size is the file's size in bytes; Rows its row count.
+	Size int64
+	Rows int64
+	// Added is when the snapshot that added the file was committed (zero
+	// when that snapshot has been expired: the file is at least as old as
+	// the retention).
+	Added time.Time
+}
+
+// RewritableTable is a table whose data files a compactor may replace by
+// files holding the same rows, safely against writers appending at the
+// same moment: an Iceberg table.
+type RewritableTable interface {
+	// Name is the table's name.
+	Name() string
+	// DataFiles lists the data files of the current snapshot.
+	DataFiles(ctx context.Context) ([]TableDataFile, error)
+	// PartitionFileKey is the key, relative to the lake root, under which
+	// a new data file named name holding rows of partition goes; ok is
+	// false when the table lives outside the lake.
+	PartitionFileKey(partition, name string) (key string, ok bool)
+	// Rewrite replaces the files remove by add in one atomic snapshot;
+	// files appended by others meanwhile stay (conflicts are retried on
+	// the refreshed table). It wraps ErrInvalid when a file of remove is
+	// no longer in the table.
+	Rewrite(ctx context.Context, remove, add []LakeFile) (TableSnapshot, error)
+}
+
+// OrphanFile is a file under a table's folders that no snapshot references,
+// removed by orphan cleanup.
+type OrphanFile struct {
+	URL  string
+	Size int64
+}
+
+// MaintainedTable is a RewritableTable that also keeps a history to
+// expire and files to clean up: what `stocklake maintain` runs on an
+// Iceberg table.
+type MaintainedTable interface {
+	RewritableTable
+	// ExpireSnapshots drops snapshots older than olderThan beyond the
+	// newest keepLast (never the ones the offsets need) and deletes files
+	// only they referenced; it returns how many it expired.
+	ExpireSnapshots(ctx context.Context, olderThan time.Duration, keepLast int) (int, error)
+	// RewriteManifests merges the current snapshot's manifests when it has
+	// at least minManifests; it returns how many it replaced.
+	RewriteManifests(ctx context.Context, minManifests int) (int, error)
+	// RemoveOrphans deletes files under the table's data and metadata
+	// folders that no snapshot references and that are older than
+	// olderThan.
+	RemoveOrphans(ctx context.Context, olderThan time.Duration) ([]OrphanFile, error)
+	// SetLastMaintenance records when maintenance last finished a pass.
+	SetLastMaintenance(ctx context.Context, at time.Time) error
+}

@@ -58,7 +58,6 @@ package compact
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -68,6 +67,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,6 +112,10 @@ type Config struct {
 	// RowGroupRows caps rows per row group of merged files; default
 	// 1,000,000, as the sink.
 	RowGroupRows int64
+	// SortRunRows is how many rows a merge holds in memory before it
+	// spills a sorted run to a temporary file (TMPDIR); default
+	// DefaultSortRunRows.
+	SortRunRows int
 	// StaleAfter is how old a pending compaction whose catalog swap was
 	// not made must be before a pass undoes it (deletes its merged objects
 	// and compacts the partition again); default 1h. Until then the
@@ -162,6 +166,8 @@ type Compactor struct {
 	cfg   Config
 	base  string
 	stats Stats
+	// mstats counts Maintain's work beyond compaction.
+	mstats MaintainStats
 
 	// crashAt, set by tests, makes a pass stop with errCrash at a step:
 	// "written" (merged objects written, catalog not swapped) or
@@ -207,6 +213,9 @@ func New(store stocklake.ObjectStore, cat stocklake.Catalog, cfg Config) (*Compa
 	}
 	if cfg.RowGroupRows <= 0 {
 		cfg.RowGroupRows = DefaultRowGroupRows
+	}
+	if cfg.SortRunRows <= 0 {
+		cfg.SortRunRows = DefaultSortRunRows
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -760,29 +769,13 @@ func (c *Compactor) merge(ctx context.Context, inputs []stocklake.ObjectInfo, fo
 // writeBin writes the rows of files (one schema) to key, sorted by
 // (symbol, ts) when the schema has them as top-level columns.
 func (c *Compactor) writeBin(ctx context.Context, files []*parquet.File, key string) (int64, error) {
-	schema := files[0].Schema()
-	var rows []parquet.Row
-	buf := make([]parquet.Row, 1024)
+	s := newSorter(files[0].Schema(), c.cfg.SortRunRows, c.cfg.RowGroupRows)
+	defer s.close()
 	for _, f := range files {
-		for _, rg := range f.RowGroups() {
-			rr := rg.Rows()
-			for {
-				k, err := rr.ReadRows(buf)
-				for _, r := range buf[:k] {
-					rows = append(rows, r.Clone())
-				}
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					rr.Close()
-					return 0, fmt.Errorf("decoding rows: %w", err)
-				}
-			}
-			rr.Close()
+		if err := s.add(f); err != nil {
+			return 0, err
 		}
 	}
-	sortRows(schema, rows)
 	// The merged object carries the sink's batch records of its inputs,
 	// so `stocklake verify` still proves the table complete.
 	var parts []stocklake.BatchPart
@@ -795,71 +788,36 @@ func (c *Compactor) writeBin(ctx context.Context, files []*parquet.File, key str
 			parts = append(parts, p...)
 		}
 	}
-	opts := []parquet.WriterOption{schema,
-		parquet.Compression(&parquet.Zstd),
-		parquet.MaxRowsPerRowGroup(c.cfg.RowGroupRows),
-		parquet.CreatedBy("stocklake", stocklake.Version, ""),
-	}
+	var opts []parquet.WriterOption
 	if len(parts) > 0 {
 		opts = append(opts, parquet.KeyValueMetadata(stocklake.ParquetKeyBatches, stocklake.EncodeBatchParts(parts)))
 	}
-	var out bytes.Buffer
-	w := parquet.NewWriter(&out, opts...)
-	for chunk := range slices.Chunk(rows, 4096) {
-		if _, err := w.WriteRows(chunk); err != nil {
-			return 0, fmt.Errorf("encoding %s: %w", key, err)
-		}
+	return c.putSorted(ctx, s, key, opts...)
+}
+
+// putSorted writes the sorter's rows (with writer options opts) to a
+// temporary file, then to key.
+func (c *Compactor) putSorted(ctx context.Context, s *sorter, key string, opts ...parquet.WriterOption) (int64, error) {
+	tmp, err := os.CreateTemp("", "stocklake-compact-*.parquet")
+	if err != nil {
+		return 0, fmt.Errorf("creating a temporary file for %s (set TMPDIR to a folder with space): %w", key, err)
 	}
-	if err := w.Close(); err != nil {
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}()
+	if _, err := s.write(tmp, opts...); err != nil {
 		return 0, fmt.Errorf("encoding %s: %w", key, err)
 	}
-	size := int64(out.Len())
-	if err := c.store.Put(ctx, key, &out); err != nil {
+	size, err := tmp.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, fmt.Errorf("encoding %s: %w", key, err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("encoding %s: %w", key, err)
+	}
+	if err := c.store.Put(ctx, key, tmp); err != nil {
 		return 0, fmt.Errorf("writing %s: %w", key, err)
 	}
 	return size, nil
-}
-
-// sortRows sorts rows by (symbol, ts) when schema has those as required or
-// optional top-level leaf columns; stable, so equal keys keep file order.
-func sortRows(schema *parquet.Schema, rows []parquet.Row) {
-	sym, okS := schema.Lookup("symbol")
-	ts, okT := schema.Lookup("ts")
-	if !okS || !okT || sym.MaxRepetitionLevel > 0 || ts.MaxRepetitionLevel > 0 {
-		return
-	}
-	type key struct {
-		sym string
-		ts  int64
-	}
-	keys := make([]key, len(rows))
-	for i, r := range rows {
-		for _, v := range r {
-			switch v.Column() {
-			case sym.ColumnIndex:
-				if !v.IsNull() {
-					keys[i].sym = string(v.ByteArray())
-				}
-			case ts.ColumnIndex:
-				if !v.IsNull() {
-					keys[i].ts = v.Int64()
-				}
-			}
-		}
-	}
-	idx := make([]int, len(rows))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int {
-		if c := strings.Compare(keys[a].sym, keys[b].sym); c != 0 {
-			return c
-		}
-		return cmp.Compare(keys[a].ts, keys[b].ts)
-	})
-	sorted := make([]parquet.Row, len(rows))
-	for i, j := range idx {
-		sorted[i] = rows[j]
-	}
-	copy(rows, sorted)
 }

@@ -540,6 +540,13 @@ func (s *Server) health(w nethttp.ResponseWriter, r *nethttp.Request) {
 			h.LastError = "sink: " + st.LastError
 		}
 	}
+	if s.cfg.Tables != nil {
+		ts, err := s.cfg.Tables(r.Context())
+		if err != nil && !errors.Is(err, context.Canceled) {
+			h.LastError = "lake tables: " + err.Error()
+		}
+		h.Tables = ts
+	}
 	if s.probe != nil {
 		if err := s.probe.probe(r.Context(), &h); err != nil && !errors.Is(err, context.Canceled) {
 			h.LastError = "kafka: " + err.Error()

@@ -49,7 +49,23 @@ type Health struct {
 	DeadLetters    *int64         `json:"dead_letters,omitempty"`      // records in the dead-letter topic
 	Sink           *SinkStats     `json:"sink,omitempty"`
 	Feed           FeedStatus     `json:"feed"`
-	LastError      string         `json:"last_error,omitempty"`
+	// Tables are the lake's tables: data files readers open and when
+	// maintenance last ran (Config.Tables; absent without it).
+	Tables    []TableHealth `json:"tables,omitempty"`
+	LastError string        `json:"last_error,omitempty"`
+}
+
+// TableHealth is one lake table on the health page.
+type TableHealth struct {
+	Database string `json:"database"`
+	Name     string `json:"name"`
+	Format   string `json:"format"` // "hive" or "iceberg"
+	// Files and Bytes are the data files a reader of the table opens now.
+	Files int64 `json:"files"`
+	Bytes int64 `json:"bytes"`
+	// LastMaintenance is when compaction (Hive) or `stocklake maintain`
+	// (Iceberg) last finished a pass over the table; absent when never.
+	LastMaintenance *time.Time `json:"last_maintenance,omitempty"`
 }
 
 // prober samples Kafka offsets to compute lag and rates.

@@ -150,6 +150,10 @@ type Config struct {
 	SinkGroup string
 	// Sink reports a sink running in this process; nil: none.
 	Sink func() SinkStats
+	// Tables reports the lake's tables (file counts, last maintenance)
+	// for the health page; nil: not shown. It is called on every health
+	// request: cache in it what is costly to find out.
+	Tables func(ctx context.Context) ([]TableHealth, error)
 
 	// Mounts are more handlers, each served under its path prefix (such as
 	// "/iceberg/"; the prefix without its trailing slash is stripped from

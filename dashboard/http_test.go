@@ -720,3 +720,39 @@ func TestQueryExactlyMaxRows(t *testing.T) {
 		t.Errorf("query = %+v, want SUCCEEDED with 200 rows, not truncated", a.Query)
 	}
 }
+
+// TestHealthTables: the health page lists the lake's tables with their
+// file counts and last maintenance, as Config.Tables reports them; an
+// error there makes the pipeline degraded.
+func TestHealthTables(t *testing.T) {
+	at := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	fail := false
+	f := newFixture(t, func(c *Config) {
+		c.Tables = func(context.Context) ([]TableHealth, error) {
+			if fail {
+				return nil, errors.New("catalog locked")
+			}
+			return []TableHealth{{Database: "stocklake", Name: "ticks", Format: "iceberg", Files: 3, Bytes: 3 << 20, LastMaintenance: &at},
+				{Database: "stocklake", Name: "quotes", Format: "hive", Files: 40000, Bytes: 1 << 30}}, nil
+		}
+	})
+	var raw map[string]any
+	f.do(t, "GET", "/api/health", "", "", &raw)
+	ts, _ := raw["tables"].([]any)
+	if len(ts) != 2 {
+		t.Fatalf("health tables = %v, want two", raw["tables"])
+	}
+	ice, hive := ts[0].(map[string]any), ts[1].(map[string]any)
+	if ice["files"] != float64(3) || ice["last_maintenance"] != "2026-12-06T05:00:00Z" || hive["files"] != float64(40000) {
+		t.Errorf("health tables = %v", ts)
+	}
+	if _, ok := hive["last_maintenance"]; ok {
+		t.Errorf("a table never maintained has last_maintenance %v, want it absent", hive["last_maintenance"])
+	}
+	fail = true
+	var h Health
+	f.do(t, "GET", "/api/health", "", "", &h)
+	if h.Status != "degraded" || !strings.Contains(h.LastError, "catalog locked") {
+		t.Errorf("status %q, last error %q: want degraded with the tables' error", h.Status, h.LastError)
+	}
+}

@@ -244,8 +244,58 @@ func flagName(key string) string {
 const profileFile = "/etc/stocklake/stocklake.env"
 
 // checkUnit checks the unit unitName (an instance name for templates) as
-// installed under root.
+// installed under root. A timer is checked with the service it starts,
+// which needs no [Install] of its own.
 func checkUnit(c *cli, root, unitName string) error {
+	if base, ok := strings.CutSuffix(unitName, ".timer"); ok {
+		return checkTimer(c, root, base)
+	}
+	return checkService(c, root, unitName, true)
+}
+
+// checkTimer checks base.timer (enabled at boot, with a schedule, its
+// interval drop-ins well formed) and the service base.service it starts.
+func checkTimer(c *cli, root, base string) error {
+	dir := filepath.Join(root, "etc/systemd/system")
+	u, err := parseUnit(filepath.Join(dir, base+".timer"))
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(u["Install"]["WantedBy"], "timers.target") {
+		return fmt.Errorf("%s.timer: not WantedBy=timers.target: enabling it would not start it at boot", base)
+	}
+	tm := u["Timer"]
+	if len(tm["OnCalendar"])+len(tm["OnUnitInactiveSec"])+len(tm["OnUnitActiveSec"]) == 0 {
+		return fmt.Errorf("%s.timer: no OnCalendar, OnUnitActiveSec or OnUnitInactiveSec: it would never fire again", base)
+	}
+	if unit := tm["Unit"]; len(unit) > 0 && unit[0] != base+".service" {
+		return fmt.Errorf("%s.timer starts %s, want %s.service", base, unit[0], base)
+	}
+	dropins, _ := filepath.Glob(filepath.Join(dir, base+".timer.d", "*.conf"))
+	for _, d := range dropins {
+		du, err := parseUnit(d)
+		if err != nil {
+			return err
+		}
+		for _, v := range du["Timer"]["OnUnitInactiveSec"] {
+			if v != "" && !regexp.MustCompile(`^[1-9][0-9]*(s|m|h)$`).MatchString(v) {
+				return fmt.Errorf("%s: OnUnitInactiveSec=%q is not a positive interval", d, v)
+			}
+		}
+	}
+	svc, err := parseUnit(filepath.Join(dir, base+".service"))
+	if err != nil {
+		return err
+	}
+	if t := svc["Service"]["Type"]; len(t) != 1 || t[0] != "oneshot" {
+		return fmt.Errorf("%s.service: Type=%v, want oneshot: a timer starts it again only once it has exited", base, t)
+	}
+	return checkService(c, root, base+".service", false)
+}
+
+// checkService checks the service unitName; wantInstall: it is enabled
+// itself, so it needs an [Install] section.
+func checkService(c *cli, root, unitName string, wantInstall bool) error {
 	file := unitName
 	if base, inst, ok := strings.Cut(strings.TrimSuffix(unitName, ".service"), "@"); ok && inst != "" {
 		file = base + "@.service"
@@ -258,7 +308,7 @@ func checkUnit(c *cli, root, unitName string) error {
 	if len(svc["ExecStart"]) != 1 {
 		return fmt.Errorf("%s: want one ExecStart, got %q", unitName, svc["ExecStart"])
 	}
-	if len(u["Install"]["WantedBy"]) == 0 {
+	if wantInstall && len(u["Install"]["WantedBy"]) == 0 {
 		return fmt.Errorf("%s: no WantedBy in [Install]: enabling it would not start it at boot", unitName)
 	}
 	execStart, err := specifiers(svc["ExecStart"][0], unitName)
@@ -404,7 +454,8 @@ var scenarios = []scenario{
 	{
 		name: "defaults",
 		units: map[string][]string{"1": {"kafka.service", "stocklake-produce.service", "stocklake-sink@ticks.service",
-			"stocklake-analyze.service", "stocklake-sink@bars.1m.service", "stocklake-serve.service", "stocklake-crawl.service"}},
+			"stocklake-analyze.service", "stocklake-sink@bars.1m.service", "stocklake-serve.service", "stocklake-crawl.service",
+			"stocklake-maintain.timer"}},
 	},
 	{
 		name:   "three-nodes",
@@ -420,6 +471,13 @@ var scenarios = []scenario{
 		name:   "msk",
 		params: map[string]string{"KafkaMode": "msk", "NodeCount": "3"},
 		units: map[string][]string{"1": {"stocklake-produce.service", "stocklake-sink@ticks.service",
+			"stocklake-analyze.service", "stocklake-sink@bars.1m.service", "stocklake-serve.service", "stocklake-crawl.service",
+			"stocklake-maintain.timer"}},
+	},
+	{
+		name:   "no-maintenance",
+		params: map[string]string{"StocklakeMaintainInterval": "0m"},
+		units: map[string][]string{"1": {"kafka.service", "stocklake-produce.service", "stocklake-sink@ticks.service",
 			"stocklake-analyze.service", "stocklake-sink@bars.1m.service", "stocklake-serve.service", "stocklake-crawl.service"}},
 	},
 	{
@@ -856,6 +914,55 @@ func TestUnitCheckCatchesMistakes(t *testing.T) {
 	}
 }
 
+// TestTimerCheckCatchesMistakes: checkTimer refuses a timer that never
+// fires again, one not enabled at boot, a service a timer could not start
+// again (not oneshot), a bad interval drop-in and a bad maintain flag.
+func TestTimerCheckCatchesMistakes(t *testing.T) {
+	c := loadCLI(t)
+	const (
+		okTimer   = "[Timer]\nOnBootSec=5min\nOnUnitInactiveSec=15min\n[Install]\nWantedBy=timers.target\n"
+		okService = "[Service]\nType=oneshot\nEnvironmentFile=" + profileFile + "\nExecStart=/usr/local/bin/stocklake maintain\n"
+	)
+	cases := []struct{ name, timer, service, dropin, own, want string }{
+		{"ok", okTimer, okService, "[Timer]\nOnUnitInactiveSec=\nOnUnitInactiveSec=30m\n", "STOCKLAKE_GRACE=1h\n", ""},
+		{"no schedule", "[Timer]\nOnBootSec=5min\n[Install]\nWantedBy=timers.target\n", okService, "", "", "never fire again"},
+		{"not at boot", "[Timer]\nOnUnitInactiveSec=15min\n", okService, "", "", "timers.target"},
+		{"long-running service", okTimer, strings.Replace(okService, "oneshot", "simple", 1), "", "", "want oneshot"},
+		{"bad interval", okTimer, okService, "[Timer]\nOnUnitInactiveSec=0m\n", "", "not a positive interval"},
+		{"bad flag", okTimer, okService, "", "STOCKLAKE_ORPHAN_AGE=soon\n", "invalid value"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			sys := filepath.Join(root, "etc/systemd/system")
+			files := map[string]string{
+				filepath.Join(sys, "stocklake-maintain.timer"):                 tc.timer,
+				filepath.Join(sys, "stocklake-maintain.service"):               tc.service + "EnvironmentFile=-/etc/stocklake/maintain.env\n",
+				filepath.Join(root, "etc/stocklake/stocklake.env"):             "STOCKLAKE_LAKE=s3://b\n",
+				filepath.Join(root, "etc/stocklake/maintain.env"):              tc.own,
+				filepath.Join(sys, "stocklake-maintain.timer.d", "every.conf"): tc.dropin,
+			}
+			for f, body := range files {
+				if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := checkUnit(c, root, "stocklake-maintain.timer")
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("want no error, got %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("want an error with %q, got none", tc.want)
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("want an error with %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
 // TestEveryUnitFileChecked makes sure each unit file in deploy/systemd is
 // enabled in some scenario, so TestNodeFiles checks it.
 func TestEveryUnitFileChecked(t *testing.T) {
@@ -863,6 +970,8 @@ func TestEveryUnitFileChecked(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no unit files: %v", err)
 	}
+	timers, _ := filepath.Glob("systemd/*.timer")
+	files = append(files, timers...)
 	checked := map[string]bool{}
 	for _, sc := range scenarios {
 		for _, units := range sc.units {
@@ -871,6 +980,9 @@ func TestEveryUnitFileChecked(t *testing.T) {
 					u = b + "@.service"
 				}
 				checked[u] = true
+				if b, ok := strings.CutSuffix(u, ".timer"); ok {
+					checked[b+".service"] = true // checkTimer checks it
+				}
 			}
 		}
 	}

@@ -531,45 +531,20 @@ func toSnapshot(s *table.Snapshot) (stocklake.TableSnapshot, error) {
 // second, expiry keeps the table's metadata file small.
 func (t *Table) ExpireSnapshots(ctx context.Context, olderThan time.Duration, keepLast int) (int, error) {
 	keepLast = max(keepLast, 1)
-	var lastErr error
-	for attempt := 1; attempt <= DefaultMaxAttempts; attempt++ {
-		tbl, err := t.refresh(ctx)
-		if err != nil {
-			return 0, err
-		}
+	before, after, err := t.changeMetadata(ctx, "expiring snapshots", func(tbl *table.Table, txn *table.Transaction) error {
 		meta := tbl.Metadata()
-		before := len(meta.Snapshots())
-		depth := 0
+		keep, depth := keepLast, 0
 		for s := range ancestors(meta, meta.CurrentSnapshot()) {
 			depth++
 			if s.Summary != nil && s.Summary.Properties[SummaryOffsets] != "" {
-				keepLast = max(keepLast, depth)
+				keep = max(keep, depth)
 				break
 			}
 		}
-		txn := tbl.NewTransaction()
-		if err := txn.AssertRefSnapshotID(table.MainBranch); err != nil {
-			return 0, fail("preparing snapshot expiry", err)
-		}
-		if err := txn.ExpireSnapshots(table.WithOlderThan(olderThan), table.WithRetainLast(keepLast)); err != nil {
-			return 0, fail(fmt.Sprintf("expiring snapshots of %s.%s", t.database, t.name), err)
-		}
-		newTbl, err := t.commitTxn(ctx, txn)
-		if err == nil {
-			t.mu.Lock()
-			t.tbl = newTbl
-			t.mu.Unlock()
-			return before - len(newTbl.Metadata().Snapshots()), nil
-		}
-		lastErr = err
-		fresh, rerr := t.refresh(ctx)
-		if rerr != nil || (headID(fresh.Metadata()) == headID(meta) && !errors.Is(err, table.ErrCommitFailed)) {
-			return 0, fail(fmt.Sprintf("expiring snapshots of %s.%s", t.database, t.name), err)
-		}
-		if err := sleep(ctx, attempt); err != nil {
-			return 0, fmt.Errorf("iceberg: expiring snapshots of %s.%s: %w", t.database, t.name, err)
-		}
+		return txn.ExpireSnapshots(table.WithOlderThan(olderThan), table.WithRetainLast(keep))
+	})
+	if err != nil {
+		return 0, err
 	}
-	return 0, fmt.Errorf("iceberg: expiring snapshots of %s.%s gave up, other writers kept changing the table (last: %v): retry later: %w",
-		t.database, t.name, lastErr, stocklake.ErrUnavailable)
+	return len(before.Metadata().Snapshots()) - len(after.Metadata().Snapshots()), nil
 }

@@ -225,3 +225,47 @@ func TestCommitCASRaceRetries(t *testing.T) {
 		}
 	})
 }
+
+// TestRewriteRetriesOnConcurrentAppend: a sink commits to the same
+// partition between a compaction staging its rewrite and committing it; the
+// rewrite is staged again on the refreshed table, and the append's file
+// and offsets survive it.
+func TestRewriteRetriesOnConcurrentAppend(t *testing.T) {
+	ctx := context.Background()
+	a, b := twoWriters(t, newTestLake(t))
+	var small []stocklake.LakeFile
+	var all []stocklake.Tick
+	for i := range 3 {
+		ts := ticks(10, 0, fmt.Sprint("s", i))
+		all = append(all, ts...)
+		f := writeTicks(t, b, fmt.Sprintf("ts_day=2026-11-26/s%d.parquet", i), ts)
+		small = append(small, f)
+		if _, err := b.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*10), int64(i*10+10))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	merged := writeTicks(t, a, "ts_day=2026-11-26/merged.parquet", all)
+	late := writeTicks(t, b, "ts_day=2026-11-26/late.parquet", ticks(5, 0, "late"))
+	attempts := 0
+	a.beforeCommit = func(attempt int) {
+		attempts = attempt
+		if attempt == 1 {
+			if _, err := b.Commit(ctx, []stocklake.LakeFile{late}, []stocklake.OffsetRange{rng("T", 0, 30, 35)}); err != nil {
+				t.Errorf("the sink's commit: %v", err)
+			}
+		}
+	}
+	s, err := a.Rewrite(ctx, small, []stocklake.LakeFile{merged})
+	if err != nil {
+		t.Fatalf("rewrite after a concurrent append: %v", err)
+	}
+	if attempts != 2 {
+		t.Errorf("the rewrite committed on attempt %d, want 2 (one conflict)", attempts)
+	}
+	if s.Offsets[tp("T", 0)] != 35 {
+		t.Errorf("the rewrite's snapshot carries offsets %v, want the append's T:0 at 35", s.Offsets)
+	}
+	if rows, distinct, files := scanCount(t, a, nil); rows != 35 || distinct != 35 || files != 2 {
+		t.Errorf("after the rewrite: %d rows, %d distinct, %d files; want 35, 35, 2 (merged + the append)", rows, distinct, files)
+	}
+}

@@ -66,7 +66,8 @@ func main() {
 	if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(*mdOut, []byte(markdown(rep)), 0o644); err != nil {
+	old, _ := os.ReadFile(*mdOut)
+	if err := os.WriteFile(*mdOut, []byte(keepSections(string(old), markdown(rep))), 0o644); err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("wrote %s and %s", *mdOut, *jsonOut)
@@ -581,4 +582,24 @@ func bytesOf(v any) string {
 func dur(sec float64) string {
 	d := time.Duration(sec * float64(time.Second)).Round(time.Second)
 	return d.String()
+}
+
+// keptSections are sections of RESULTS.md that other programs write
+// between their markers (bench/compaction, which bench/run does not run):
+// a new report keeps them from the old file.
+var keptSections = [][2]string{{"<!-- bench/compaction: begin -->", "<!-- bench/compaction: end -->"}}
+
+// keepSections appends to md the kept sections of old.
+func keepSections(old, md string) string {
+	for _, m := range keptSections {
+		i, j := strings.Index(old, m[0]), strings.Index(old, m[1])
+		if i < 0 || j < i || strings.Contains(md, m[0]) {
+			continue
+		}
+		if !strings.HasSuffix(md, "\n\n") {
+			md += "\n"
+		}
+		md += old[i:j+len(m[1])] + "\n"
+	}
+	return md
 }

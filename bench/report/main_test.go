@@ -59,3 +59,16 @@ func TestReadStagesRejectsShortLines(t *testing.T) {
 		t.Fatal("a line with 2 fields was accepted")
 	}
 }
+
+// TestKeepSections: a new report keeps the section bench/compaction wrote
+// into the old RESULTS.md, and adds nothing when there was none.
+func TestKeepSections(t *testing.T) {
+	old := "# old report\n\n<!-- bench/compaction: begin -->\n## Compaction\n| a |\n<!-- bench/compaction: end -->\n"
+	got := keepSections(old, "# new report\n")
+	if !strings.HasPrefix(got, "# new report\n") || !strings.Contains(got, "## Compaction\n| a |\n<!-- bench/compaction: end -->") || strings.Contains(got, "old report") {
+		t.Errorf("keepSections = %q", got)
+	}
+	if got := keepSections("# old\n", "# new\n"); got != "# new\n" {
+		t.Errorf("without a section: %q", got)
+	}
+}

@@ -220,17 +220,45 @@ format iceberg; table NAME shows their partitioning and current snapshot.`,
 // (those in its partitions' current locations), their average size, and
 // its last compaction: one listing of the table's folder.
 func printTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stocklake.Catalog, t stocklake.Table) error {
+	n, size, st, err := hiveTableFiles(ctx, lake, cat, t)
+	if errors.Is(err, errOutsideLake) {
+		fmt.Fprintf(os.Stdout, "files     (the table is outside the lake %s)\n", lake.URL())
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	avg := int64(0)
+	if n > 0 {
+		avg = size / n
+	}
+	fmt.Fprintf(os.Stdout, "files     %d, %s on average\n", n, humanize.IBytes(uint64(avg)))
+	if st.LastRun.IsZero() {
+		fmt.Fprintln(os.Stdout, "compacted never")
+	} else {
+		fmt.Fprintf(os.Stdout, "compacted %s (%d partitions compacted; %d files, %s merged in all)\n",
+			st.LastRun.Format(time.RFC3339), len(st.Partitions), st.FilesRewritten, humanize.IBytes(uint64(st.BytesRewritten)))
+	}
+	return nil
+}
+
+var errOutsideLake = errors.New("the table is outside the lake")
+
+// hiveTableFiles counts the data files readers of Hive table t open (those
+// in its partitions' current locations) and their bytes, and reads its
+// compaction state (whose LastRun is its last maintenance): one listing of
+// the table's folder.
+func hiveTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stocklake.Catalog, t stocklake.Table) (n, size int64, st *stocklake.CompactionState, err error) {
 	base := strings.TrimSuffix(lake.URL(), "/") + "/"
 	folder, ok := strings.CutPrefix(strings.TrimSuffix(t.Location, "/")+"/", base)
 	if !ok {
-		fmt.Fprintf(os.Stdout, "files     (the table is outside the lake %s)\n", lake.URL())
-		return nil
+		return 0, 0, nil, errOutsideLake
 	}
 	read := map[string]bool{folder: len(t.PartitionKeys) == 0}
 	if len(t.PartitionKeys) > 0 {
 		ps, err := cat.ListPartitions(ctx, t.Database, t.Name)
 		if err != nil {
-			return err
+			return 0, 0, nil, err
 		}
 		for _, p := range ps {
 			if f, ok := strings.CutPrefix(strings.TrimSuffix(p.Location, "/")+"/", base); ok {
@@ -240,9 +268,8 @@ func printTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stockl
 	}
 	objs, err := lake.List(ctx, folder)
 	if err != nil {
-		return fmt.Errorf("listing the files of %s: %w", t.Name, err)
+		return 0, 0, nil, fmt.Errorf("listing the files of %s: %w", t.Name, err)
 	}
-	var n, size int64
 	for _, o := range objs {
 		i := strings.LastIndexByte(o.Key, '/')
 		name := o.Key[i+1:]
@@ -251,22 +278,8 @@ func printTableFiles(ctx context.Context, lake stocklake.ObjectStore, cat stockl
 			size += o.Size
 		}
 	}
-	avg := int64(0)
-	if n > 0 {
-		avg = size / n
-	}
-	fmt.Fprintf(os.Stdout, "files     %d, %s on average\n", n, humanize.IBytes(uint64(avg)))
-	st, _, err := stocklake.ReadCompactionState(ctx, lake, folder)
-	if err != nil {
-		return err
-	}
-	if st.LastRun.IsZero() {
-		fmt.Fprintln(os.Stdout, "compacted never")
-	} else {
-		fmt.Fprintf(os.Stdout, "compacted %s (%d partitions compacted; %d files, %s merged in all)\n",
-			st.LastRun.Format(time.RFC3339), len(st.Partitions), st.FilesRewritten, humanize.IBytes(uint64(st.BytesRewritten)))
-	}
-	return nil
+	st, _, err = stocklake.ReadCompactionState(ctx, lake, folder)
+	return n, size, st, err
 }
 
 func keyNames(cs []stocklake.Column) string {
@@ -323,7 +336,8 @@ func icebergTables(ctx context.Context, ice *iceberg.Catalog, database string) (
 }
 
 // printIcebergTable shows an Iceberg table: location, metadata file,
-// partitioning, current snapshot and columns.
+// partitioning, current snapshot, its data files (count, average size,
+// rows), the last maintenance and the columns.
 func printIcebergTable(ctx context.Context, out listing, tbl *iceberg.Table) error {
 	def, err := tbl.Definition(ctx)
 	if err != nil {
@@ -333,28 +347,56 @@ func printIcebergTable(ctx context.Context, out listing, tbl *iceberg.Table) err
 	if err != nil {
 		return err
 	}
+	files, err := tbl.DataFiles(ctx)
+	if err != nil {
+		return err
+	}
+	last, err := tbl.LastMaintenance(ctx)
+	if err != nil {
+		return err
+	}
+	var size, rows int64
+	for _, f := range files {
+		size += f.Size
+		rows += f.Rows
+	}
+	avg := int64(0)
+	if len(files) > 0 {
+		avg = size / int64(len(files))
+	}
 	if out.json {
 		return out.print(struct {
 			stocklake.Table
-			Snapshots []stocklake.TableSnapshot
-		}{def, snaps}, nil, nil)
+			Snapshots       []stocklake.TableSnapshot
+			Files           int       `json:"files"`
+			Rows            int64     `json:"rows"`
+			Bytes           int64     `json:"bytes"`
+			AvgFileBytes    int64     `json:"avg_file_bytes"`
+			LastMaintenance time.Time `json:"last_maintenance,omitzero"`
+		}{def, snaps, len(files), rows, size, avg, last}, nil, nil)
 	}
 	current := "none (empty table)"
 	if len(snaps) > 0 {
 		s := snaps[0]
-		current = fmt.Sprintf("%d at %s (%s; %d snapshots kept)", s.ID, s.Time.Format(time.RFC3339Nano), s.Operation, len(snaps))
+		current = fmt.Sprintf("%d at %s (%s)", s.ID, s.Time.Format(time.RFC3339Nano), s.Operation)
 	}
-	fmt.Fprintf(out.w, "table     %s.%s\nformat    iceberg (Parquet data files)\nlocation  %s\nmetadata  %s\npartition %s\nsnapshot  %s\n",
-		def.Database, def.Name, def.Location, def.Parameters["metadata_location"], def.Parameters["partitioning"], current)
+	fmt.Fprintf(out.w, "table     %s.%s\nformat    iceberg (Parquet data files)\nlocation  %s\nmetadata  %s\npartition %s\nsnapshot  %s\nsnapshots %d\nrows      %d\nfiles     %d, %s on average\n",
+		def.Database, def.Name, def.Location, def.Parameters["metadata_location"], def.Parameters["partitioning"], current,
+		len(snaps), rows, len(files), humanize.IBytes(uint64(avg)))
+	if last.IsZero() {
+		fmt.Fprintln(out.w, "maintained never")
+	} else {
+		fmt.Fprintf(out.w, "maintained %s\n", last.Format(time.RFC3339))
+	}
 	if len(snaps) > 0 && snaps[0].Offsets != nil {
 		fmt.Fprintf(out.w, "offsets   %s\n", offsetList(snaps[0].Offsets))
 	}
 	fmt.Fprintln(out.w)
-	rows := [][]string{}
+	cols := [][]string{}
 	for _, c := range def.Columns {
-		rows = append(rows, []string{c.Name, c.Type})
+		cols = append(cols, []string{c.Name, c.Type})
 	}
-	return out.print(nil, []string{"COLUMN", "TYPE"}, rows)
+	return out.print(nil, []string{"COLUMN", "TYPE"}, cols)
 }
 
 // offsetList formats offsets as "topic-id:partition=next ...", sorted.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/analyze"
+	"github.com/stocklake/stocklake/compact"
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/dashboard"
 	"github.com/stocklake/stocklake/file"
@@ -34,6 +35,8 @@ func demoCommand() *ffcli.Command {
 	symbols := fs.Int("symbols", source.DefaultSymbols, "number of simulated symbols")
 	seed := fs.Int64("seed", defaultSeed, "simulator seed")
 	flushInterval := fs.Duration("flush-interval", 5*time.Second, "how often the sink writes lake objects")
+	maintainEvery := fs.Duration("maintain-every", time.Minute, "run maintenance (compaction of closed hour partitions, deletion of superseded objects) in the background at this interval (0: never)")
+	maintainMinAge := fs.Duration("maintain-min-age", time.Minute, "background maintenance: compact a closed partition once every object in it is this old")
 	var lf logFlags
 	lf.register(fs)
 	var df dashboardFlags
@@ -45,8 +48,12 @@ broker, the market simulator producing ticks, the sink landing them as
 Parquet in a local lake under --data (partitions registered in the embedded
 catalog), and the analyzer writing 10s and 1m bars to bars.10s and bars.1m. A status line shows ticks/s, files,
 rows and consumer lag; the dashboard on --http shows the live market, a SQL
-console, the catalog and the pipeline's health. Ctrl-C (or --duration) shuts down cleanly: the sink
-writes what it buffered and commits before exiting.
+console, the catalog and the pipeline's health. Maintenance runs in the
+background every --maintain-every: as 'stocklake maintain' does, it merges
+the small objects of each hour partition once the hour has ended, and the
+health page shows file counts and when it last ran. Ctrl-C (or --duration)
+shuts down cleanly: the sink writes what it buffered and commits before
+exiting.
 
 The dashboard binds loopback; another --http address needs --token, as for
 serve (see docs/security.md).`,
@@ -114,8 +121,12 @@ serve (see docs/security.md).`,
 			if err != nil {
 				return err
 			}
+			maint, err := compact.New(store, cat, compact.Config{Database: stocklake.DefaultDatabase, MinAge: *maintainMinAge, Grace: 10 * time.Minute, Log: log})
+			if err != nil {
+				return err
+			}
 			if *httpAddr != "" {
-				stop, err := startDemoDashboard(ctx, *httpAddr, &df, kc, store, cat, snk, an, log)
+				stop, err := startDemoDashboard(ctx, *httpAddr, &df, kc, store, cat, snk, an, log, maint.RegisterMetrics)
 				if err != nil {
 					return fmt.Errorf("%w; pick another address with --http, or --http '' to disable", err)
 				}
@@ -182,6 +193,22 @@ serve (see docs/security.md).`,
 				stopProducing() // a failed sink stops the demo
 				return err
 			})
+			if *maintainEvery > 0 {
+				g.Go(func() error {
+					// Failures are logged and tried again: maintenance
+					// never stops the demo.
+					return runEvery(sinkCtx, *maintainEvery, log, "background maintenance", func() error {
+						res, err := maint.Run(sinkCtx)
+						if err == nil && res.PartitionsCompacted > 0 {
+							log.Info("background maintenance", "partitions_compacted", res.PartitionsCompacted, "files", res.FilesRewritten, "merged_into", res.FilesWritten)
+						}
+						if errors.Is(err, stocklake.ErrNotFound) {
+							return nil // nothing registered yet
+						}
+						return err
+					})
+				})
+			}
 			g.Go(func() error {
 				err := an.Run(sinkCtx) // bars.10s, bars.1m and alerts, exactly once
 				if err != nil && sinkCtx.Err() == nil {

@@ -30,6 +30,9 @@ var (
 		"stocklake_analyze_commits_total", "stocklake_analyze_aborts_total", "stocklake_analyze_commit_seconds_total",
 		"stocklake_analyze_checkpoints_total", "stocklake_analyze_state_bytes_total", "stocklake_analyze_restores_total",
 		"stocklake_analyze_watermark_seconds", "stocklake_analyze_partitions"}
+	compactFamilies = []string{"stocklake_compact_passes_total", "stocklake_compact_files_rewritten_total", "stocklake_compact_bytes_rewritten_total",
+		"stocklake_compact_snapshots_expired_total", "stocklake_compact_orphans_removed_total", "stocklake_compact_manifests_rewritten_total",
+		"stocklake_compact_maintenance_passes_total"}
 	dashboardFamilies = []string{"stocklake_board_bars_total", "stocklake_board_alerts_total", "stocklake_http_stream_clients"}
 )
 
@@ -75,7 +78,11 @@ func TestCommandMetrics(t *testing.T) {
 		}, with(processFamilies, dashboardFamilies), []string{awsSample}},
 		{"demo", func(addr string) []string {
 			return []string{"demo", "--data", t.TempDir(), "--http", addr, "--rate", "100"}
-		}, with(processFamilies, sinkFamilies, analyzeFamilies, dashboardFamilies), []string{sinkSample, analyzeSample, awsSample}},
+		}, with(processFamilies, sinkFamilies, analyzeFamilies, dashboardFamilies, compactFamilies), []string{sinkSample, analyzeSample, awsSample}},
+		{"maintain", func(addr string) []string {
+			dir := t.TempDir()
+			return []string{"maintain", "--lake", "file://" + dir + "/lake", "--catalog", "sqlite://" + dir + "/catalog.db", "--every", "1h", "--metrics-addr", addr}
+		}, with(processFamilies, compactFamilies), []string{awsSample}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			addr := "127.0.0.1:" + strconv.Itoa(freePort(t, false))

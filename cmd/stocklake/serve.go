@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/peterbourgon/ff/v3/ffcli"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stocklake/stocklake"
@@ -221,6 +222,13 @@ See docs/iceberg.md.`,
 					if cfg.Crawl, err = crawlFunc(cfg.Store, cat, *database); err != nil {
 						return err
 					}
+					ice, closeIce, err := catalogIceberg(ctx, cat, cfg.Store)
+					if err != nil {
+						log.Warn("the health page leaves Iceberg tables out: their catalog does not open", "err", err)
+					} else {
+						defer closeIce()
+					}
+					cfg.Tables = tableHealth(cfg.Store, cat, ice, *database)
 					eng, name, err := openEngine(ctx, *engineURL, cat, cfg.Store, *database, df.engine)
 					if err != nil {
 						return err
@@ -251,7 +259,7 @@ See docs/iceberg.md.`,
 // from the in-process broker's ticks, the console queries the demo's lake
 // with embedded DuckDB, the health page shows the demo's sink, and /metrics
 // the sink's and the analyzer's metrics.
-func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, an *analyze.Analyzer, log *slog.Logger) (stop func(), err error) {
+func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, an *analyze.Analyzer, log *slog.Logger, more ...func(prometheus.Registerer) error) (stop func(), err error) {
 	cfg := df.config(log)
 	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Metrics = &dashboard.TickSource{Kafka: kc}, cat, store, sinkStats(snk), newMetrics()
 	if err := snk.RegisterMetrics(cfg.Metrics); err != nil {
@@ -260,9 +268,15 @@ func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc
 	if err := an.RegisterMetrics(cfg.Metrics); err != nil {
 		return nil, err
 	}
+	for _, register := range more {
+		if err := register(cfg.Metrics); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Crawl, err = crawlFunc(store, cat, dashboard.DefaultDatabase); err != nil {
 		return nil, err
 	}
+	cfg.Tables = tableHealth(store, cat, nil, dashboard.DefaultDatabase)
 	eng, name, err := openEngine(ctx, defaultEngine, cat, store, dashboard.DefaultDatabase, df.engine)
 	if err != nil {
 		return nil, err

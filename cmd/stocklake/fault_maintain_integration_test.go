@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/file"
+	"github.com/stocklake/stocklake/iceberg"
+	"github.com/stocklake/stocklake/kafka"
+)
+
+// TestFaultIcebergMaintainKillIntegration SIGKILLs `stocklake maintain` 10
+// times at random moments (every compaction step is held 200 ms so that
+// kills land between writing merged files and committing them) while a
+// sink lands live ticks from Apache Kafka into an Iceberg table, day
+// partitions filling every 4 s. A reader loop scans the table with
+// iceberg-go throughout and must never see more rows than were sent,
+// fewer than it saw before, or a trade twice. At the end a last maintain
+// compacts, expires and removes the killed compactors' orphan files, and
+// pyiceberg finds every (symbol, trade_id) exactly once.
+func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
+	brokers := requireEnv(t, "STOCKLAKE_KAFKA_BROKERS")["STOCKLAKE_KAFKA_BROKERS"]
+	py := pythonWithPyarrow(t)
+	if out, err := exec.Command(py, "-P", "-c", "import pyiceberg.catalog.sql").CombinedOutput(); err != nil {
+		t.Fatalf("%s has no pyiceberg: run scripts/pyenv again to install it: %v\n%s", py, err, out)
+	}
+	const kills = 10
+	fc := newFaultCase(t, "Iceberg maintain SIGKILLed at random moments")
+	fc.Detail = fmt.Sprintf("stocklake maintain SIGKILLed %d times while a sink lands 1,500 ticks/s into an Iceberg table (day partitions filling every 4 s); reader loop through iceberg-go; pyiceberg at the end", kills)
+	ctx := context.Background()
+	topic, group := uniqueName("fault-maintain-"), uniqueName("fault-maintain-sink-")
+	dir := t.TempDir()
+	lakeDir, dbPath := filepath.Join(dir, "lake"), filepath.Join(dir, "catalog.db")
+	lake, cat := "file://"+lakeDir, "sqlite://"+dbPath
+
+	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
+	prod, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close(ctx)
+	if _, err := kadm.NewClient(prod.Client()).CreateTopic(ctx, 3, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	const rate, perDay = 1500, 6000
+	n := faultLength(60_000, 300_000)
+	var sent atomic.Int64
+	produced := make(chan error, 1)
+	go func() {
+		base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+		start := time.Now()
+		for i := range n {
+			if i%rate == 0 {
+				time.Sleep(time.Until(start.Add(time.Duration(i/rate) * time.Second)))
+			}
+			tk := stocklake.Tick{Symbol: fmt.Sprintf("S%02d", i%30), Time: base.Add(time.Duration(i) * 24 * time.Hour / perDay),
+				Price: float64(i%5000)/10 + 1, Size: 1, Exchange: "XNAS", TradeID: strconv.Itoa(i), Source: "fault"}
+			sent.Add(1)
+			if err := prod.Produce(ctx, stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
+				produced <- err
+				return
+			}
+		}
+		produced <- prod.Flush(ctx)
+	}()
+
+	sinkArgs := []string{"sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake, "--catalog", cat,
+		"--database", "market", "--table", "ticks", "--table-format", "iceberg", "--flush-interval", "500ms", "--log-level", "info"}
+	sinker := startProc(t, "sink", true, envWith(), sinkArgs...)
+	waitMetric(t, sinker, "stocklake_sink_rows_total", 0, time.Minute)
+
+	// The reader loop, in this process: iceberg-go scans of the current
+	// snapshot through its own catalog handle.
+	store, err := file.New(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	icat, err := iceberg.Open(ctx, iceberg.Config{SQLitePath: dbPath, Warehouse: store.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer icat.Close()
+	tbl, err := icat.OpenTable(ctx, "market", "ticks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	read := func() (rows int64, bad string) {
+		bound := sent.Load()
+		keys, err := tbl.TickKeys(ctx)
+		if err != nil {
+			return 0, "scan: " + err.Error()
+		}
+		for _, c := range keys {
+			rows += int64(c)
+		}
+		switch {
+		case rows > bound:
+			bad = fmt.Sprintf("count %d above the %d ticks sent", rows, bound)
+		case rows < last:
+			bad = fmt.Sprintf("count went down from %d to %d", last, rows)
+		case int64(len(keys)) != rows:
+			bad = fmt.Sprintf("%d rows but %d distinct trades", rows, len(keys))
+		}
+		last = rows
+		return rows, bad
+	}
+	stopReader := make(chan struct{})
+	var (
+		readerWG  sync.WaitGroup
+		reads     int
+		readerBad []string
+	)
+	readerWG.Add(1)
+	go func() {
+		defer readerWG.Done()
+		for {
+			select {
+			case <-stopReader:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, bad := read(); bad != "" {
+				readerBad = append(readerBad, bad)
+			}
+			reads++
+		}
+	}()
+
+	// The kill loop: each maintain process is killed at a random moment
+	// after it started holding a compaction step. A kill whose last held
+	// step is "written" came between writing merged files and committing
+	// them.
+	env := envWith(faultCompactDelayEnv + "=200ms")
+	maintainArgs := []string{"maintain", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "2s", "--every", "300ms",
+		"--retain-snapshots", "1h", "--orphan-age", "1h", "--log-level", "info"}
+	held := regexp.MustCompile(`compaction step held.*step=(\w+)`)
+	for k := range kills {
+		c := startProc(t, fmt.Sprintf("maintain-%d", k), false, env, maintainArgs...)
+		deadline := time.Now().Add(time.Minute)
+		for !c.logContains("compaction step held") {
+			if !c.running() || time.Now().After(deadline) {
+				t.Fatalf("maintain %d never started a compaction (running %v)", k, c.running())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
+		c.kill()
+		fc.Kills++
+		if m := held.FindAllSubmatch(c.log(), -1); len(m) > 0 && bytes.Equal(m[len(m)-1][1], []byte("written")) {
+			fc.KillsInCompaction++
+		}
+	}
+	t.Logf("%d kills, %d between writing merged files and committing them", fc.Kills, fc.KillsInCompaction)
+	if fc.KillsInCompaction == 0 {
+		t.Fatalf("none of the %d kills landed between a compaction's write and its commit", kills)
+	}
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+	final := startProc(t, "maintain-final", false, envWith(), maintainArgs...)
+	waitCaughtUp(t, ctx, brokers, group, topic, 3*time.Minute, sinker)
+	sinker.terminate()
+	// One whole pass, so that SIGTERM finds it running (and must stop it
+	// cleanly), not starting up.
+	for deadline := time.Now().Add(time.Minute); !final.logContains("maintained Iceberg table"); time.Sleep(50 * time.Millisecond) {
+		if !final.running() || time.Now().After(deadline) {
+			t.Fatalf("the last maintain made no pass (running %v)", final.running())
+		}
+	}
+	final.terminate()
+	close(stopReader)
+	readerWG.Wait()
+	t.Logf("reader loop: %d scans", reads)
+	if len(readerBad) > 0 {
+		t.Fatalf("reader loop: %d bad answers of %d, e.g. %s", len(readerBad), reads, readerBad[0])
+	}
+	filesBefore, err := tbl.DataFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(stocklakeBinary(t), "maintain", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "1ns",
+		"--retain-snapshots", "1ms", "--retain-last", "1", "--orphan-age", "1ms").CombinedOutput()
+	if err != nil {
+		t.Fatalf("final maintain: %v\n%s", err, out)
+	}
+	t.Logf("final maintain: %s", strings.TrimSpace(string(out)))
+	m := regexp.MustCompile(`(\d+) orphan files`).FindSubmatch(out)
+	if orphans, _ := strconv.Atoi(string(m[1])); m == nil || orphans == 0 {
+		t.Errorf("the final maintain removed no orphan files, but %d kills came between a write and its commit", fc.KillsInCompaction)
+	}
+	filesAfter, err := tbl.DataFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("data files: %d before the final maintain, %d after", len(filesBefore), len(filesAfter))
+	if len(filesAfter) >= len(filesBefore) && len(filesBefore) > 11 {
+		t.Errorf("the final maintain left %d files of %d", len(filesAfter), len(filesBefore))
+	}
+	// No file under data/ is left that the table does not reference.
+	objs, err := store.List(ctx, "market.db/ticks/data/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != len(filesAfter) {
+		t.Errorf("%d files under data/, the table references %d: orphans were left", len(objs), len(filesAfter))
+	}
+	total := int64(n)
+	if rows, bad := read(); bad != "" || rows != total {
+		t.Fatalf("iceberg-go after the final maintain: %d rows (%s), want the %d ticks sent", rows, bad, total)
+	}
+	got := readWithPyicebergCmd(t, py, dbPath, store.URL(), "market.ticks")
+	fc.Produced, fc.Landed, fc.Distinct, fc.Duplicates = total, int64(got.Rows), int64(got.Distinct), int64(got.Rows-got.Distinct)
+	if int64(got.Rows) != total || int64(got.Distinct) != total {
+		t.Fatalf("pyiceberg counts %d rows, %d distinct (symbol, trade_id); want each of the %d ticks once", got.Rows, got.Distinct, total)
+	}
+	var sum int64
+	for _, o := range got.Offsets {
+		sum += o
+	}
+	if sum != total {
+		t.Errorf("the table's offsets %v sum to %d, want %d", got.Offsets, sum, total)
+	}
+}
