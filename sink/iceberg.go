@@ -378,6 +378,9 @@ func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (o
 			shape.Columns = append(shape.Columns, stocklake.Column{Name: k, Type: typ})
 		}
 		slices.SortFunc(shape.Columns, func(a, b stocklake.Column) int { return strings.Compare(a.Name, b.Name) })
+		if s.beforeDecide != nil {
+			s.beforeDecide()
+		}
 		if err := s.decideShape(ctx, shape); err != nil {
 			return false, err
 		}

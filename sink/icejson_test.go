@@ -245,3 +245,69 @@ func TestIcebergSinkJSONCrashLandsOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestIcebergSinkJSONTwoSinksAgreeOnTheSchema runs two sinks (two catalog
+// handles, as two processes) on two topics into one table. Both start
+// before the table exists and infer other columns from their first batch
+// (qty is an integer in one topic, text in the other, which also has a
+// field of its own); the first to create the table decides, and the other
+// adopts its columns: its records that do not fit go to the dead-letter
+// topic, the rest land.
+func TestIcebergSinkJSONTwoSinksAgreeOnTheSchema(t *testing.T) {
+	kc := newCluster(t, "orders", "orders2")
+	produceOrders(t, kc, "orders", "o", 0, 300)
+	var keys, values [][]byte
+	for i := range 200 {
+		v := fmt.Appendf(nil, `{"order_id":"p%d","event_time":"2026-11-26T12:00:00Z","qty":"%d lots","desk":"x"}`, i, i)
+		if i%2 == 0 {
+			v = fmt.Appendf(nil, `{"order_id":"p%d","event_time":"2026-11-26T12:00:00Z","price":%d}`, i, i)
+		}
+		keys, values = append(keys, []byte("k")), append(values, v)
+	}
+	produceValues(t, kc, "orders2", keys, values)
+	l := newJSONLake(t)
+	waiting, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	second := jsonIceConfig(Config{Kafka: kc, Group: "second", ExitWhenIdle: true}, l, t)
+	second.Topic = "orders2"
+	s2, done2, stop2 := startSink(t, second, func(s *Sink) {
+		s.beforeDecide = func() {
+			if once.CompareAndSwap(false, true) {
+				close(waiting)
+				<-release
+			}
+		}
+	})
+	select {
+	case <-waiting:
+	case <-done2:
+		t.Fatalf("second sink stopped before deciding: %v", stop2())
+	case <-time.After(30 * time.Second):
+		t.Fatal("second sink never flushed")
+	}
+	// The first sink creates the table while the second one is about to.
+	s1, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, Group: "first", ExitWhenIdle: true}, l, t), nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	select {
+	case <-done2:
+	case <-time.After(60 * time.Second):
+		t.Fatal("second sink did not finish")
+	}
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(s1.iceKinds) != fmt.Sprint(s2.iceKinds) || s2.iceKinds["qty"] != kindInt {
+		t.Errorf("the sinks decided other columns: first %v, second %v", s1.iceKinds, s2.iceKinds)
+	}
+	if got := s2.Stats().DeadLetters.Load(); got != 100 {
+		t.Errorf("second sink dead-lettered %d records, want the 100 with a text qty", got)
+	}
+	ids := orderIDs("o", 0, 300)
+	for i := 0; i < 200; i += 2 {
+		ids = append(ids, fmt.Sprint("p", i))
+	}
+	assertOrdersOnce(t, l, ids)
+}

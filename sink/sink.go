@@ -296,6 +296,9 @@ type Sink struct {
 	// beforeTableCommit, a test hook, runs before each table commit; an
 	// error fails the flush (a crash between writing files and committing).
 	beforeTableCommit func(partition int32) error
+	// beforeDecide, a test hook, runs before a sink creates a JSON table
+	// from its first batch.
+	beforeDecide func()
 }
 
 // New checks cfg and makes a Sink.
