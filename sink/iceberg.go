@@ -35,9 +35,11 @@ import (
 //     (this one is a zombie): the batch and the partition are dropped;
 //  4. the group offset last+1 is committed, for lag monitoring only.
 //
-// Only tick tables are supported so far, and PartitionPath must depend on
-// nothing but the hour of the tick's time (day, hour or month partitioning,
-// or none): the sink asks it once per hour of event time. Dead letters are
+// A TableCommitter that is not a ShapedTable holds ticks; a ShapedTable
+// may hold ticks or JSON objects. PartitionPath must depend on nothing but
+// the hour of the tick's time (day, hour or month partitioning, or none):
+// the sink asks it once per hour of event time (for a JSON table it gets a
+// tick whose Time is the record's event time, once per day). Dead letters are
 // sent exactly once: on resume the sink reads the dead-letter partition for
 // those that uncommitted batches after the table's offset already sent
 // (skipSentDeadLetters).

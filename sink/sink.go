@@ -200,8 +200,10 @@ type Config struct {
 	// Committer, if set, makes the table one that carries its own offsets
 	// (`--table-format iceberg`): batches are committed to it, with their
 	// offsets, instead of following the manifest protocol; see
-	// TableCommitter. It needs tick records in Parquet: Schema and Format
-	// must be left zero or be tick and parquet. Default nil: a Hive table.
+	// TableCommitter. Format must be left zero or be parquet; Schema may
+	// be json or auto (JSON tables) only when the committer is a
+	// ShapedTable, else it must be left zero or be tick. Default nil: a
+	// Hive table.
 	Committer TableCommitter
 }
 
