@@ -74,13 +74,20 @@ func (c *Catalog) CreateJSONTable(ctx context.Context, database, name string, sh
 	if err != nil {
 		return nil, err
 	}
-	part := "none"
+	spec := *ice.UnpartitionedSpec
 	if shape.TimeField != "" {
-		part = "day(" + shape.TimeField + ")"
-	}
-	spec, err := partitionSpec(part, sc)
-	if err != nil {
-		return nil, err
+		// The partition field is named <time field>_day, with "_" added
+		// while a column has that name (Iceberg refuses the clash).
+		pname := shape.TimeField + "_day"
+		for {
+			if _, clash := sc.FindFieldByName(pname); !clash {
+				break
+			}
+			pname += "_"
+		}
+		if spec, err = ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(shape.TimeField, pname, ice.DayTransform{}, sc, nil)); err != nil {
+			return nil, fmt.Errorf("iceberg: partitioning by day(%s): %v: %w", shape.TimeField, err, stocklake.ErrInvalid)
+		}
 	}
 	return c.createTable(ctx, database, name, sc, spec, map[string]string{PropSchema: "json", PropTimeField: shape.TimeField})
 }

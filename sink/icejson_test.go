@@ -311,3 +311,47 @@ func TestIcebergSinkJSONTwoSinksAgreeOnTheSchema(t *testing.T) {
 	}
 	assertOrdersOnce(t, l, ids)
 }
+
+// TestIcebergSinkJSONHostileFieldNames lands JSON objects whose field names
+// are awkward for Iceberg, Parquet and SQL engines: dots, spaces, quotes,
+// non-ASCII, names differing only in case, and the name of the partition
+// field (event_time_day). A field named "" cannot be a column: records with
+// it are dead-lettered.
+func TestIcebergSinkJSONHostileFieldNames(t *testing.T) {
+	kc := newCluster(t, "orders")
+	var keys, values [][]byte
+	for i := range 300 {
+		v := fmt.Appendf(nil, `{"order_id":"h%d","event_time":"2026-11-26T12:00:%02dZ","a.b":%d,"sp ace":"x","qu\"ote":true,"ünï":1.5,"UPPER":"U","upper":%d,"event_time_day":"d","a/b":null}`, i, i%60, i, i)
+		if i == 150 {
+			v = []byte(`{"order_id":"empty","event_time":"2026-11-26T12:00:00Z","":1}`)
+		}
+		keys, values = append(keys, []byte("k")), append(values, v)
+	}
+	produceValues(t, kc, "orders", keys, values)
+	l := newJSONLake(t)
+	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true, MaxRows: 1000}, l, t), nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats().DeadLetters.Load(); got != 1 {
+		t.Errorf("dead letters = %d, want the record with an empty field name", got)
+	}
+	var ids []string
+	for i := range 300 {
+		if i != 150 {
+			ids = append(ids, fmt.Sprint("h", i))
+		}
+	}
+	assertOrdersOnce(t, l, ids)
+	tbl, err := l.lazy(t, "orders").Table(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tbl.KeyCounts(context.Background(), "order_id", "a.b", "sp ace", "qu\"ote", "ünï", "UPPER", "upper", "event_time_day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := "h7\x007\x00x\x00true\x001.5\x00U\x007\x00d"; got[k] != 1 {
+		t.Errorf("row h7 not read back as written: %v", got)
+	}
+}
