@@ -355,3 +355,51 @@ func TestIcebergSinkJSONHostileFieldNames(t *testing.T) {
 		t.Errorf("row h7 not read back as written: %v", got)
 	}
 }
+
+// TestIcebergSinkJSONWithoutTimeField lands JSON objects that have no
+// event-time field: the Kafka timestamp is the event time and the table is
+// not partitioned.
+func TestIcebergSinkJSONWithoutTimeField(t *testing.T) {
+	kc := newCluster(t, "orders")
+	var keys, values [][]byte
+	for i := range 400 {
+		keys, values = append(keys, []byte("k")), append(values, fmt.Appendf(nil, `{"order_id":"n%d","qty":%d}`, i, i))
+	}
+	produceValues(t, kc, "orders", keys, values)
+	l := newJSONLake(t)
+	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
+		t.Fatal(err)
+	}
+	assertOrdersOnce(t, l, orderIDs("n", 0, 400))
+	tbl, err := l.lazy(t, "orders").Table(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, err := tbl.Shape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := tbl.Partitioning(); p != "none" || shape.TimeField != "" || len(shape.Columns) != 2 {
+		t.Errorf("table partitioned by %s, shape %+v: want none, no time field, order_id and qty", p, shape)
+	}
+}
+
+// TestIcebergSinkJSONExplicitSchema lands a JSON topic with --schema json
+// and --time-field (once refused in Iceberg mode); a later sink whose
+// settings contradict the table's shape is refused with a config error.
+func TestIcebergSinkJSONExplicitSchema(t *testing.T) {
+	kc := newCluster(t, "orders")
+	produceOrders(t, kc, "orders", "o", 0, 200)
+	l := newJSONLake(t)
+	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true, Schema: SchemaJSON, TimeField: "event_time"}, l, t), nil, never); err != nil {
+		t.Fatal(err)
+	}
+	assertOrdersOnce(t, l, orderIDs("o", 0, 200))
+	for _, cfg := range []Config{{Schema: SchemaTick}, {Schema: SchemaJSON, TimeField: "qty"}} {
+		cfg.Kafka, cfg.ExitWhenIdle = kc, true
+		_, err := runSinkWith(t, jsonIceConfig(cfg, l, t), nil, never)
+		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), `table "orders"`) {
+			t.Errorf("schema %s, time field %q: %v, want a config error naming the table's shape", cfg.Schema, cfg.TimeField, err)
+		}
+	}
+}
