@@ -111,8 +111,9 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 }
 
 // TestSinkTableFormatErrors: a bad --table-format, iceberg without a
-// catalog or with a Glue one, and iceberg with JSON objects are
-// configuration errors that say what to do.
+// catalog or with a Glue one, and iceberg with JSON lines (--format json;
+// JSON objects land as Parquet, --schema json) are configuration errors
+// that say what to do.
 func TestSinkTableFormatErrors(t *testing.T) {
 	dir := t.TempDir()
 	base := []string{"sink", "--brokers", "127.0.0.1:1", "--lake", "file://" + filepath.Join(dir, "lake")}
@@ -123,7 +124,7 @@ func TestSinkTableFormatErrors(t *testing.T) {
 		{[]string{"--table-format", "delta"}, "want hive or iceberg"},
 		{[]string{"--table-format", "iceberg"}, "needs --catalog sqlite://"},
 		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1"}, "only sqlite://"},
-		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--schema", "json"}, "tick records in Parquet"},
+		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--format", "json"}, "records in Parquet"},
 	} {
 		err := runCommand(t, append(base, tc.args...)...)
 		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
