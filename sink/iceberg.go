@@ -139,8 +139,18 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 			return err
 		}
 		if !ok {
-			// No table yet and nothing but dead letters: send them; the
-			// first commit will account for these offsets.
+			// No table yet and no field to make a column of: the records
+			// are dead letters. Send them; the first commit will account
+			// for these offsets.
+			for _, path := range b.order {
+				g := b.groups[path]
+				for _, r := range g.recs {
+					if s.deadLetter(ps, b, r, fmt.Errorf("record has no field that can be a column of the new table %q (no field, or only one named \"\"): %w", s.cfg.Table, stocklake.ErrInvalid)) {
+						s.grow(b, deadLetterSize(b.dead[len(b.dead)-1]))
+					}
+				}
+				g.objs, g.recs = nil, nil
+			}
 			if err := s.sendDeadLetters(ctx, ps, b); err != nil {
 				return err
 			}
@@ -149,7 +159,10 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 			}
 			s.release(b)
 			ps.b = nil
-			return nil
+			// The group offset, for lag monitoring only: the sink resumes
+			// from the table's offsets (none yet: the topic's start).
+			ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
+			return s.commitPending(ctx, ps, true)
 		}
 	}
 	s.iceSeq++
@@ -337,8 +350,13 @@ var hiveKinds = map[string]colKind{"boolean": kindBool, "bigint": kindInt, "doub
 
 // iceMisfit explains why obj does not fit the JSON table's columns, or
 // returns nil. A value fits a column of its kind or a wider one (an
-// integer a double column, anything a string column); null fits any.
+// integer a double column, anything a string column); null fits any. An
+// empty object fits no table.
 func (s *Sink) iceMisfit(obj map[string]any) error {
+	if len(obj) == 0 {
+		// As before the table exists, when {} could decide no column.
+		return fmt.Errorf("record has no field that can be a column of table %q: %w", s.cfg.Table, stocklake.ErrInvalid)
+	}
 	for k, v := range obj {
 		kind, ok := s.iceKinds[k]
 		if !ok {

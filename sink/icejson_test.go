@@ -403,3 +403,53 @@ func TestIcebergSinkJSONExplicitSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestIcebergSinkJSONNoColumnsYet: before the table exists, a batch whose
+// objects have no field that can be a column ({} or only "") decides
+// nothing: its records are dead-lettered, and the first commit, once
+// records with fields arrive, accounts for their offsets too.
+func TestIcebergSinkJSONNoColumnsYet(t *testing.T) {
+	kc := newCluster(t, "orders")
+	var keys, values [][]byte
+	for i := range 6 {
+		keys, values = append(keys, []byte("k")), append(values, []byte([]string{`{}`, `{"":1}`}[i%2]))
+	}
+	produceValues(t, kc, "orders", keys, values)
+	l := newJSONLake(t)
+	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
+		t.Fatal(err)
+	}
+	if tbl, err := l.lazy(t, "orders").Table(context.Background()); err != nil || tbl != nil {
+		t.Fatalf("table %v (%v) after records without fields: want none yet", tbl, err)
+	}
+	if dlq := readDLQ(t, kc, stocklake.DeadLetterTopic("orders")); len(dlq) != 6 || !strings.Contains(header(dlq[0], stocklake.HeaderError), "no field that can be a column") {
+		t.Fatalf("%d dead letters, want the 6 records with their reason", len(dlq))
+	}
+	keys, values = nil, nil
+	for i := range 30 {
+		keys, values = append(keys, []byte("k")), append(values, fmt.Appendf(nil, `{"order_id":"n%d"}`, i))
+	}
+	produceValues(t, kc, "orders", keys, values)
+	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
+		t.Fatal(err)
+	}
+	assertOrdersOnce(t, l, orderIDs("n", 0, 30))
+	tbl, err := l.lazy(t, "orders").Table(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs, err := tbl.Offsets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, o := range offs {
+		sum += o
+	}
+	if sum != 36 {
+		t.Errorf("table offsets %v sum to %d, want every record: 36", offs, sum)
+	}
+	if dlq := readDLQ(t, kc, stocklake.DeadLetterTopic("orders")); len(dlq) != 6 {
+		t.Errorf("%d dead letters after the second run, want still 6", len(dlq))
+	}
+}
