@@ -300,3 +300,20 @@ type MaintainedTable interface {
 	// SetLastMaintenance records when maintenance last finished a pass.
 	SetLastMaintenance(ctx context.Context, at time.Time) error
 }
+
+// TableShape is what a sink decides once per table from its first records
+// and keeps in the table: the schema mode, the event-time field and the
+// columns.
+type TableShape struct {
+	// Schema is "tick" (the sink's tick columns) or "json" (columns
+	// inferred from JSON objects).
+	Schema string
+	// TimeField is the event-time column of a JSON table, by which it is
+	// partitioned; "" when the table has none (the Kafka record timestamp
+	// was the event time, the table is unpartitioned).
+	TimeField string
+	// Columns are a JSON table's columns with Glue/Hive types (boolean,
+	// bigint, double, string, timestamp for the time field), all nullable;
+	// nil for a tick table.
+	Columns []Column
+}

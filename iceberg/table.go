@@ -2,7 +2,6 @@ package iceberg
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -12,7 +11,6 @@ import (
 	"github.com/stocklake/stocklake"
 
 	ice "github.com/apache/iceberg-go"
-	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 )
 
@@ -152,35 +150,7 @@ func (c *Catalog) CreateTickTable(ctx context.Context, database, name string, op
 	if err != nil {
 		return nil, err
 	}
-	if err := c.ensureNamespace(ctx, database); err != nil {
-		return nil, err
-	}
-	props := ice.Properties{}
-	for k, v := range tableDefaults {
-		props[k] = v
-	}
-	for k, v := range opts.Properties {
-		props[k] = v
-	}
-	// Parquet files written by the sink carry no Iceberg field IDs: readers
-	// map their columns by name.
-	nm, err := json.Marshal(sc.NameMapping())
-	if err != nil {
-		return nil, fmt.Errorf("iceberg: name mapping: %w", err)
-	}
-	props[table.DefaultNameMappingKey] = string(nm)
-	ident := table.Identifier{database, name}
-	tbl, err := c.cat.CreateTable(ctx, ident, sc,
-		catalog.WithLocation(c.TableLocation(database, name)),
-		catalog.WithPartitionSpec(&spec),
-		catalog.WithProperties(props))
-	if err != nil {
-		return nil, fail(fmt.Sprintf("creating table %s.%s", database, name), err)
-	}
-	if got, _ := json.Marshal(tbl.Schema().NameMapping()); string(got) != string(nm) {
-		return nil, fmt.Errorf("iceberg: table %s.%s was created with field IDs other than expected (name mapping %s, want %s): report this bug", database, name, got, nm)
-	}
-	return &Table{cat: c, database: database, name: name, ident: ident, tbl: tbl}, nil
+	return c.createTable(ctx, database, name, sc, spec, opts.Properties)
 }
 
 // OpenTable opens an existing Iceberg table; a missing one wraps
@@ -288,7 +258,7 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 
 // PartitionPath is the folder, relative to Location()+"/data/", where a
 // data file holding tk's partition goes, e.g. "ts_day=2026-11-26" for
-// day(ts), "ts_hour=2026-11-26-14" for hour(ts), "symbol=BRK.B" for
+// day(ts) (a JSON table's event-time column takes tk.Time too), "ts_hour=2026-11-26-14" for hour(ts), "symbol=BRK.B" for
 // identity(symbol), "" for an unpartitioned table. Two rows belong to the
 // same partition, and may share a file, exactly when their paths are
 // equal. Bytes other than letters, digits and "._-" in a value are written
@@ -323,6 +293,11 @@ func (t *Table) PartitionPath(tk *stocklake.Tick) string {
 		case "source":
 			lit = ice.NewLiteral(tk.Source)
 		default:
+			// A JSON table's event-time column: the tick's time.
+			if src, ok := sc.FindFieldByID(f.SourceID()); ok && src.Type.Equals(ice.PrimitiveTypes.TimestampTz) {
+				lit = ice.NewLiteral(ice.Timestamp(tk.Time.UnixMicro()))
+				break
+			}
 			rec = append(rec, nil)
 			continue
 		}

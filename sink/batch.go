@@ -42,6 +42,10 @@ type partState struct {
 	// tableNext is, in table mode (Config.Committer), the next offset the
 	// table has committed for the partition, or -1 when it has none.
 	tableNext int64
+	// iceStart is, in table mode, the first offset of batches that held
+	// only dead letters before the table existed (so were not committed),
+	// or -1: the first commit's range starts there.
+	iceStart int64
 }
 
 // batch holds the records of one partition between two commits.
@@ -64,6 +68,9 @@ type group struct {
 	ticks *tickWriter // streams tick rows into Parquet as they arrive
 	objs  []map[string]any
 	raw   [][]byte
+	// recs are the records of objs, in table mode before the JSON table's
+	// columns are decided: those that do not fit them are dead-lettered.
+	recs []*kgo.Record
 	// sample is the group's first tick, in table mode: it names the
 	// group's table partition (TableCommitter.DataFileKey).
 	sample stocklake.Tick
@@ -161,6 +168,20 @@ func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tic
 		}
 		if err := stocklake.CheckEventTime(t, s.now, s.cfg.MaxFuture); err != nil {
 			return "", nil, tick, nil, err
+		}
+		if s.cfg.Committer != nil {
+			if s.iceKinds != nil {
+				if err := s.iceMisfit(obj); err != nil {
+					return "", nil, tick, nil, err
+				}
+			}
+			// Group by the table's day(time field) partition; the sample's
+			// time names it (TableCommitter.DataFileKey).
+			tick.Time = t
+			if field == "" {
+				return "", nil, tick, obj, nil
+			}
+			return t.UTC().Format(iceJSONDay), nil, tick, obj, nil
 		}
 		buf = s.cfg.Partitioning.path(buf, t, func(k string) string { return jsonField(obj, k) })
 	}
@@ -307,6 +328,9 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		}
 	default:
 		g.objs = append(g.objs, obj)
+		if s.cfg.Committer != nil && s.iceKinds == nil {
+			g.recs = append(g.recs, r)
+		}
 	}
 	return nil
 }
@@ -375,6 +399,8 @@ func (s *Sink) encode(buf *bytes.Buffer, g *group, batch stocklake.BatchPart) ([
 		return TickColumns(), g.ticks.finish(buf)
 	case s.mode == SchemaRegistry:
 		return encodeRecords(buf, g.objs, s.regFields, s.codec, s.cfg.RowGroupRows)
+	case s.iceKinds != nil:
+		return encodeObjectsAs(buf, g.objs, s.iceKinds, s.cfg.TimeField, s.codec, s.cfg.RowGroupRows, meta)
 	default:
 		return encodeObjects(buf, g.objs, s.cfg.TimeField, s.codec, s.cfg.RowGroupRows, meta)
 	}

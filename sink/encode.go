@@ -178,6 +178,17 @@ func widen(a, b colKind) colKind {
 	return kindString
 }
 
+// inferKinds returns the widest kind of each field of objs.
+func inferKinds(objs []map[string]any) map[string]colKind {
+	kinds := map[string]colKind{}
+	for _, o := range objs {
+		for k, v := range o {
+			kinds[k] = widen(kinds[k], kindOf(v))
+		}
+	}
+	return kinds
+}
+
 // encodeObjects writes JSON objects as one Parquet file whose schema is
 // inferred from them: every field is an optional column of the widest kind
 // seen (boolean, int64, double or string). A numeric event-time field
@@ -185,15 +196,18 @@ func widen(a, b colKind) colKind {
 // column, so engines read it as a time; a textual one stays as written. It
 // returns the columns with Glue/Hive types, in file order (by name).
 func encodeObjects(buf *bytes.Buffer, objs []map[string]any, timeField string, codec compress.Codec, rowGroupRows int64, batches string) ([]stocklake.Column, error) {
-	kinds := map[string]colKind{}
-	for _, o := range objs {
-		for k, v := range o {
-			kinds[k] = widen(kinds[k], kindOf(v))
-		}
-	}
+	kinds := inferKinds(objs)
 	if k := kinds[timeField]; k != kindInt && k != kindFloat {
 		timeField = ""
 	}
+	return encodeObjectsAs(buf, objs, kinds, timeField, codec, rowGroupRows, batches)
+}
+
+// encodeObjectsAs writes JSON objects as one Parquet file with an optional
+// column per field of kinds, of that kind (the time field, if any, as
+// TIMESTAMP(MICROS, UTC)); fields of objs not in kinds are left out;
+// batches is the sink's batch record for the footer. It returns the columns with Glue/Hive types, in file order (by name).
+func encodeObjectsAs(buf *bytes.Buffer, objs []map[string]any, kinds map[string]colKind, timeField string, codec compress.Codec, rowGroupRows int64, batches string) ([]stocklake.Column, error) {
 	group := parquet.Group{}
 	for k, kind := range kinds {
 		var n parquet.Node

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -33,9 +35,11 @@ import (
 //     (this one is a zombie): the batch and the partition are dropped;
 //  4. the group offset last+1 is committed, for lag monitoring only.
 //
-// Only tick tables are supported so far, and PartitionPath must depend on
-// nothing but the hour of the tick's time (day, hour or month partitioning,
-// or none): the sink asks it once per hour of event time. Dead letters are
+// A TableCommitter that is not a ShapedTable holds ticks; a ShapedTable
+// may hold ticks or JSON objects. PartitionPath must depend on nothing but
+// the hour of the tick's time (day, hour or month partitioning, or none):
+// the sink asks it once per hour of event time (for a JSON table it gets a
+// tick whose Time is the record's event time, once per day). Dead letters are
 // sent exactly once: on resume the sink reads the dead-letter partition for
 // those that uncommitted batches after the table's offset already sent
 // (skipSentDeadLetters).
@@ -95,7 +99,7 @@ func (s *Sink) assignIceberg(ctx context.Context, cl *kgo.Client, assigned map[s
 	defer s.iceMu.Unlock()
 	from := map[string]int64{} // for the log: where each partition resumes
 	for _, p := range assigned[s.cfg.Topic] {
-		ps := &partState{partition: p, next: -1, pendingCommit: -1, tableNext: -1}
+		ps := &partState{partition: p, next: -1, pendingCommit: -1, tableNext: -1, iceStart: -1}
 		if o, ok := offs[stocklake.TopicPartition{TopicID: s.topicID, Partition: p}]; ok {
 			ps.tableNext = o
 			s.iceSeek[p] = o
@@ -129,12 +133,47 @@ func (s *Sink) adjustIcebergOffsets(_ context.Context, offs map[string]map[int32
 // flush has checked that ps holds a batch and that the topic ID is known.
 func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 	b := ps.b
+	if s.mode == SchemaJSON {
+		ok, err := s.iceDecideColumns(ctx, ps, b)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// No table yet and no field to make a column of: the records
+			// are dead letters. Send them; the first commit will account
+			// for these offsets.
+			for _, path := range b.order {
+				g := b.groups[path]
+				for _, r := range g.recs {
+					if s.deadLetter(ps, b, r, fmt.Errorf("record has no field that can be a column of the new table %q (no field, or only one named \"\"): %w", s.cfg.Table, stocklake.ErrInvalid)) {
+						s.grow(b, deadLetterSize(b.dead[len(b.dead)-1]))
+					}
+				}
+				g.objs, g.recs = nil, nil
+			}
+			if err := s.sendDeadLetters(ctx, ps, b); err != nil {
+				return err
+			}
+			if ps.iceStart < 0 {
+				ps.iceStart = b.first
+			}
+			s.release(b)
+			ps.b = nil
+			// The group offset, for lag monitoring only: the sink resumes
+			// from the table's offsets (none yet: the topic's start).
+			ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
+			return s.commitPending(ctx, ps, true)
+		}
+	}
 	s.iceSeq++
 	files := make([]stocklake.LakeFile, 0, len(b.order))
 	var buf bytes.Buffer
 	rows := 0
 	for _, path := range b.order {
 		g := b.groups[path]
+		if g.rows() == 0 {
+			continue // every record of it was dead-lettered
+		}
 		name := fmt.Sprintf("%s+%s+%d+%d+%s-%d.parquet", s.cfg.Table, s.topicID, ps.partition, g.first, s.owner, s.iceSeq)
 		key, ok := s.cfg.Committer.DataFileKey(&g.sample, name)
 		if !ok {
@@ -162,6 +201,9 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 	start := ps.tableNext
 	if start < 0 {
 		start = b.first // the table has never seen the partition
+		if ps.iceStart >= 0 {
+			start = ps.iceStart // nor earlier batches of dead letters only
+		}
 	}
 	rng := stocklake.OffsetRange{TopicPartition: stocklake.TopicPartition{TopicID: s.topicID, Partition: ps.partition}, Start: start, End: b.last + 1}
 	if s.cfg.BeforeCommit != nil {
@@ -200,4 +242,186 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 	ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
 	s.log.Debug("batch committed to the table", "partition", ps.partition, "first", b.first, "last", b.last, "rows", rows, "files", len(files))
 	return s.commitPending(ctx, ps, true)
+}
+
+// ShapedTable is a TableCommitter whose table the sink's first records may
+// create (iceberg.LazyTable): with one, the sink also lands JSON topics.
+// The table's shape (tick or JSON, the event-time field, the columns) is
+// decided once, by the first sink that creates the table, and every later
+// sink reads it from the table, as the Hive path's table.json. A JSON
+// table is created at the first flush, with a column per field of that
+// batch's objects.
+type ShapedTable interface {
+	TableCommitter
+	// Shape returns the existing table's shape; ok is false when the table
+	// does not exist yet (its Offsets are then empty).
+	Shape(ctx context.Context) (shape stocklake.TableShape, ok bool, err error)
+	// Decide creates the table with shape unless it exists, and returns
+	// the shape the table has: the first decision wins.
+	Decide(ctx context.Context, shape stocklake.TableShape) (stocklake.TableShape, error)
+}
+
+// iceJSONDay is the layout of a JSON table's batch group key (its
+// day(time field) partition); "" groups a table without a time field.
+const iceJSONDay = "2006-01-02"
+
+// loadTableShape reads the table's shape in table mode, before the sink
+// consumes (the table mode's loadTableState). Without a ShapedTable the
+// table is a tick table.
+func (s *Sink) loadTableShape(ctx context.Context) error {
+	st, ok := s.cfg.Committer.(ShapedTable)
+	if !ok {
+		s.mode = SchemaTick
+		return nil
+	}
+	var (
+		shape stocklake.TableShape
+		found bool
+	)
+	if err := s.retry(ctx, "read the table's shape", func() (err error) {
+		shape, found, err = st.Shape(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	switch {
+	case found:
+		return s.adoptShape(shape)
+	case s.cfg.Schema == SchemaTick:
+		return s.decideShape(ctx, stocklake.TableShape{Schema: SchemaTick})
+	case s.cfg.Schema == SchemaJSON && s.explicit.timeField:
+		s.mode, s.timeDecided = SchemaJSON, true
+	case s.cfg.Schema == SchemaJSON:
+		s.mode = SchemaJSON // the first record decides the time field
+	}
+	return nil
+}
+
+// decideShape creates the table with shape unless it exists and adopts the
+// table's shape. A JSON shape without columns is only kept in memory: the
+// table is created by the first flush (iceDecideColumns).
+func (s *Sink) decideShape(ctx context.Context, shape stocklake.TableShape) error {
+	if shape.Schema == SchemaJSON && shape.Columns == nil {
+		s.mode, s.cfg.TimeField, s.timeDecided = SchemaJSON, shape.TimeField, true
+		return nil
+	}
+	var got stocklake.TableShape
+	if err := s.retry(ctx, "create the table", func() (err error) {
+		got, err = s.cfg.Committer.(ShapedTable).Decide(ctx, shape)
+		return err
+	}); err != nil {
+		return err
+	}
+	if got.Schema != shape.Schema || got.TimeField != shape.TimeField {
+		// Another sink created the table from other records: this batch was
+		// read for another shape. A restart follows the table.
+		return fmt.Errorf("table %q was created by another sink as a %s table with time field %q, while this sink read its records as %s with time field %q; restart this sink to follow the table: %w",
+			s.cfg.Table, got.Schema, got.TimeField, shape.Schema, shape.TimeField, stocklake.ErrUnavailable)
+	}
+	s.log.Info("table shape decided", "table", s.cfg.Table, "schema", got.Schema, "time_field", got.TimeField, "columns", len(got.Columns))
+	return s.adoptShape(got)
+}
+
+// adoptShape follows the table's shape, or explains how the explicit
+// settings contradict it.
+func (s *Sink) adoptShape(shape stocklake.TableShape) error {
+	if s.explicit.schema && s.cfg.Schema != shape.Schema {
+		return stocklake.SettingErr(fmt.Errorf("table %q is a %s table: this sink has schema %s; drop the setting to follow the table, or land into a new table: %w",
+			s.cfg.Table, shape.Schema, s.cfg.Schema, stocklake.ErrConfig), "sink.Config.Schema", "sink.Config.Table")
+	}
+	if shape.Schema == SchemaJSON && s.explicit.timeField && s.cfg.TimeField != shape.TimeField {
+		return stocklake.SettingErr(fmt.Errorf("table %q is partitioned by the time field %q: this sink has time field %q; drop the setting to follow the table, or land into a new table: %w",
+			s.cfg.Table, shape.TimeField, s.cfg.TimeField, stocklake.ErrConfig), "sink.Config.TimeField", "sink.Config.Table")
+	}
+	s.mode, s.timeDecided = shape.Schema, true
+	if shape.Schema == SchemaJSON {
+		s.cfg.TimeField = shape.TimeField
+		s.iceKinds = make(map[string]colKind, len(shape.Columns))
+		for _, c := range shape.Columns {
+			s.iceKinds[c.Name] = hiveKinds[c.Type]
+		}
+	}
+	return nil
+}
+
+// hiveKinds maps the Glue/Hive column types of JSON tables to kinds (the
+// time field's timestamp is written from the parsed time).
+var hiveKinds = map[string]colKind{"boolean": kindBool, "bigint": kindInt, "double": kindFloat, "string": kindString, "timestamp": kindString}
+
+// iceMisfit explains why obj does not fit the JSON table's columns, or
+// returns nil. A value fits a column of its kind or a wider one (an
+// integer a double column, anything a string column); null fits any. An
+// empty object fits no table.
+func (s *Sink) iceMisfit(obj map[string]any) error {
+	if len(obj) == 0 {
+		// As before the table exists, when {} could decide no column.
+		return fmt.Errorf("record has no field that can be a column of table %q: %w", s.cfg.Table, stocklake.ErrInvalid)
+	}
+	for k, v := range obj {
+		kind, ok := s.iceKinds[k]
+		if !ok {
+			return fmt.Errorf("field %q is not a column of table %q (its columns were decided by the first records): %w", k, s.cfg.Table, stocklake.ErrInvalid)
+		}
+		if k == s.cfg.TimeField {
+			continue // route parsed it
+		}
+		if vk := kindOf(v); widen(kind, vk) != kind {
+			return fmt.Errorf("field %q holds a %s, but the table's column is %s: %w", k, hiveTypes[vk], hiveTypes[kind], stocklake.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// iceDecideColumns creates the JSON table from the first batch to flush
+// (a column per field its objects have, of the widest kind seen) unless
+// another sink did, then sends the records of b that do not fit the
+// table's columns to the dead-letter topic. ok is false when there is
+// still no table: the batch holds no object to decide columns from.
+func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (ok bool, err error) {
+	if s.iceKinds == nil {
+		kinds := map[string]colKind{}
+		for _, path := range b.order {
+			for k, v := range inferKinds(b.groups[path].objs) {
+				kinds[k] = widen(kinds[k], v)
+			}
+		}
+		delete(kinds, "") // not a column name: records with it are misfits
+		if len(kinds) == 0 {
+			return false, nil
+		}
+		shape := stocklake.TableShape{Schema: SchemaJSON, TimeField: s.cfg.TimeField}
+		for k, kind := range kinds {
+			typ := hiveTypes[kind]
+			if k == s.cfg.TimeField {
+				typ = "timestamp"
+			}
+			shape.Columns = append(shape.Columns, stocklake.Column{Name: k, Type: typ})
+		}
+		slices.SortFunc(shape.Columns, func(a, b stocklake.Column) int { return strings.Compare(a.Name, b.Name) })
+		if s.beforeDecide != nil {
+			s.beforeDecide()
+		}
+		if err := s.decideShape(ctx, shape); err != nil {
+			return false, err
+		}
+	}
+	for _, path := range b.order {
+		g := b.groups[path]
+		if g.recs == nil {
+			continue
+		}
+		kept := g.objs[:0]
+		for i, obj := range g.objs {
+			if reason := s.iceMisfit(obj); reason != nil {
+				if s.deadLetter(ps, b, g.recs[i], reason) {
+					s.grow(b, deadLetterSize(b.dead[len(b.dead)-1]))
+				}
+				continue
+			}
+			kept = append(kept, obj)
+		}
+		clear(g.objs[len(kept):])
+		g.objs, g.recs = kept, nil
+	}
+	return true, nil
 }

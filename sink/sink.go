@@ -217,8 +217,10 @@ type Config struct {
 	// Committer, if set, makes the table one that carries its own offsets
 	// (`--table-format iceberg`): batches are committed to it, with their
 	// offsets, instead of following the manifest protocol; see
-	// TableCommitter. It needs tick records in Parquet: Schema and Format
-	// must be left zero or be tick and parquet. Default nil: a Hive table.
+	// TableCommitter. Format must be left zero or be parquet; Schema may
+	// be json or auto (JSON tables) only when the committer is a
+	// ShapedTable, else it must be left zero or be tick. Default nil: a
+	// Hive table.
 	Committer TableCommitter
 }
 
@@ -314,10 +316,16 @@ type Sink struct {
 	iceMu    sync.Mutex
 	iceSeek  map[int32]int64 // partition -> the table's next offset, for adjustIcebergOffsets
 	icePaths map[int64]string
+	// iceKinds are the columns of a JSON table once decided (nil before,
+	// and for tick tables).
+	iceKinds map[string]colKind
 	iceSeq   int
 	// beforeTableCommit, a test hook, runs before each table commit; an
 	// error fails the flush (a crash between writing files and committing).
 	beforeTableCommit func(partition int32) error
+	// beforeDecide, a test hook, runs before a sink creates a JSON table
+	// from its first batch.
+	beforeDecide func()
 }
 
 // New checks cfg and makes a Sink.
@@ -393,10 +401,13 @@ func New(cfg Config) (*Sink, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Committer != nil {
-		if cfg.Format != stocklake.FormatParquet || cfg.Schema != SchemaAuto && cfg.Schema != SchemaTick {
-			return nil, stocklake.SettingErr(fmt.Errorf("an Iceberg table takes tick records in Parquet, not format %s and schema %s: %w", cfg.Format, cfg.Schema, stocklake.ErrConfig), "sink.Config.Committer")
+		_, shaped := cfg.Committer.(ShapedTable)
+		if cfg.Format != stocklake.FormatParquet || !shaped && cfg.Schema != SchemaAuto && cfg.Schema != SchemaTick {
+			return nil, stocklake.SettingErr(fmt.Errorf("an Iceberg table takes records in Parquet (and JSON records only through a ShapedTable), not format %s and schema %s: %w", cfg.Format, cfg.Schema, stocklake.ErrConfig), "sink.Config.Committer")
 		}
-		cfg.Schema = SchemaTick
+		if !shaped {
+			cfg.Schema = SchemaTick
+		}
 	}
 	codec, err := ParseCodec(cfg.Compression)
 	if err != nil {
@@ -501,7 +512,9 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if s.cfg.Committer != nil {
-		s.mode = SchemaTick // the table's schema; no table.json
+		if err := s.loadTableShape(ctx); err != nil { // no table.json
+			return err
+		}
 	} else if err := s.loadTableState(ctx); err != nil {
 		return err
 	}

@@ -180,7 +180,13 @@ func (s *Sink) detectTable(r *kgo.Record) bool {
 	s.log.Info("record schema detected", "schema", mode, "time_field", field)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := s.decideTable(ctx, mode, field); err != nil {
+	decide := s.decideTable
+	if s.cfg.Committer != nil {
+		decide = func(ctx context.Context, mode, field string) error {
+			return s.decideShape(ctx, stocklake.TableShape{Schema: mode, TimeField: field})
+		}
+	}
+	if err := decide(ctx, mode, field); err != nil {
 		s.setFatal(err)
 		s.mode = mode // the sink stops before it writes this batch
 	}

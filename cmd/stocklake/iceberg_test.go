@@ -321,8 +321,9 @@ func checkIcebergREST(t *testing.T, dbPath, lakeURL string, rows int) {
 }
 
 // TestSinkTableFormatErrors: a bad --table-format, iceberg without a
-// catalog or with a bad Glue URL, and iceberg with JSON objects are
-// configuration errors that say what to do.
+// catalog or with a bad Glue URL, and iceberg with JSON lines (--format
+// json; JSON objects land as Parquet, --schema json) are configuration
+// errors that say what to do.
 func TestSinkTableFormatErrors(t *testing.T) {
 	dir := t.TempDir()
 	base := []string{"sink", "--brokers", "127.0.0.1:1", "--lake", "file://" + filepath.Join(dir, "lake")}
@@ -335,7 +336,7 @@ func TestSinkTableFormatErrors(t *testing.T) {
 		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1?max_retries=x"}, "max_retries"},
 		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1?endpoint=ftp://x"}, "endpoint"},
 		{[]string{"--table-format", "iceberg", "--catalog", "mysql://x"}, "sqlite://PATH or glue://REGION"},
-		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--schema", "json"}, "tick records in Parquet"},
+		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--format", "json"}, "records in Parquet"},
 	} {
 		err := runCommand(t, append(base, tc.args...)...)
 		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
@@ -408,11 +409,18 @@ func TestServeIcebergRESTS3Config(t *testing.T) {
 		t.Fatal(err)
 	}
 	catURL := "sqlite://" + filepath.Join(t.TempDir(), "catalog.db")
-	tbl, closeTbl, err := openIcebergTable(ctx, catURL, lakeURL, store, "market", "ticks")
+	lazy, closeTbl, err := openIcebergTable(ctx, catURL, lakeURL, store, "market", "ticks")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeTbl()
+	if _, err := lazy.Decide(ctx, stocklake.TableShape{Schema: "tick"}); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := lazy.Table(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.HasPrefix(tbl.Location(), "s3://rest-bucket/lake/") {
 		t.Fatalf("table at %s", tbl.Location())
 	}

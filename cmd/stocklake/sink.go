@@ -31,7 +31,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.group, "group", sink.DefaultGroup, "Kafka consumer group; run several sinks in one group to share partitions")
 	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL: file://DIR or s3://BUCKET/PREFIX[?endpoint=URL&region=R&path_style=true]")
 	fs.StringVar(&f.table, "table", "", `lake folder and table name (default: the topic name)`)
-	fs.StringVar(&f.tableFormat, "table-format", stocklake.TableFormatHive, "table format: hive (Parquet objects in Hive-style folders, offsets in manifests) or iceberg (NEW, ticks only: an Apache Iceberg table in the --catalog (a sqlite:// file or glue://), under the lake, whose snapshots carry the Kafka offsets; partitioned by day(ts), --format, --schema and --partition-by do not apply)")
+	fs.StringVar(&f.tableFormat, "table-format", stocklake.TableFormatHive, "table format: hive (Parquet objects in Hive-style folders, offsets in manifests) or iceberg (NEW: an Apache Iceberg table in the --catalog (a sqlite:// file or glue://), under the lake, whose snapshots carry the Kafka offsets; ticks partitioned by day(ts), JSON objects by day(--time-field) with columns inferred from the first batch; --format json and --partition-by do not apply)")
 	fs.StringVar(&f.format, "format", sink.DefaultFormat, "object format: parquet or json (JSON lines); "+tableShapeNote)
 	fs.StringVar(&f.schema, "schema", sink.DefaultSchema, "record schema: auto (from the table's first record), tick, json (any JSON objects) or registry (records of --registry); "+tableShapeNote)
 	fs.StringVar(&f.partitionBy, "partition-by", sink.DefaultPartitionBy, "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote)
@@ -134,12 +134,18 @@ schema ID is unknown, whose frame is malformed, or whose writer schema
 cannot fit the table's columns go to the dead-letter topic with the reason.
 Avro ticks (produce --format avro) land as ticks with or without --registry.
 
---table-format iceberg (new; ticks only) lands the topic in an Apache Iceberg
-table DATABASE.TABLE instead: its catalog is the --catalog sqlite:// file
-(the Iceberg SQL catalog schema pyiceberg's SqlCatalog reads) or the AWS
-Glue Data Catalog of a glue:// one (table_type=ICEBERG, as Athena and
-Trino's Iceberg connector read it), its files go under the lake (file:// or
-s3://), partitioned by day(ts). Each batch is one
+--table-format iceberg (new) lands the topic in an Apache Iceberg table
+DATABASE.TABLE instead: its catalog is the --catalog sqlite:// file (the
+Iceberg SQL catalog schema pyiceberg's SqlCatalog reads) or the AWS Glue
+Data Catalog of a glue:// one (table_type=ICEBERG, as Athena and Trino's
+Iceberg connector read it), its files go under the lake (file:// or s3://).
+The first records decide the table (--schema):
+ticks make a tick table partitioned by day(ts); JSON objects make a table
+whose columns (boolean, long, double, string; nested values as JSON text,
+all optional) are inferred from the first batch, partitioned by
+day(--time-field), stored as a timestamp. Later sinks follow the table;
+JSON records that do not fit its columns (an unknown field, a value its
+column cannot hold) go to the dead-letter topic. Each batch is one
 snapshot whose summary records the Kafka offsets; on assignment the sink
 resumes from the table's offsets, and a commit whose start offsets the table
 has moved past (a paused sink whose partitions moved) is refused. Group

@@ -1,0 +1,280 @@
+package iceberg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	ice "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/stocklake/stocklake"
+)
+
+// Table properties that record a table's shape (stocklake.TableShape):
+// tick tables carry neither (or schema "tick").
+const (
+	PropSchema    = "stocklake.schema"
+	PropTimeField = "stocklake.time-field"
+)
+
+// jsonTypes maps the sink's Glue/Hive column types to Iceberg types.
+var jsonTypes = map[string]ice.Type{
+	"boolean":   ice.PrimitiveTypes.Bool,
+	"bigint":    ice.PrimitiveTypes.Int64,
+	"double":    ice.PrimitiveTypes.Float64,
+	"string":    ice.PrimitiveTypes.String,
+	"timestamp": ice.PrimitiveTypes.TimestampTz,
+}
+
+// jsonSchema is the Iceberg schema of a JSON table: one optional column per
+// column of cols, in that order; the time field is a timestamp with time
+// zone (INT64 TIMESTAMP(MICROS, UTC) in the sink's files).
+func jsonSchema(cols []stocklake.Column, timeField string) (*ice.Schema, error) {
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("iceberg: a JSON table needs at least one column: %w", stocklake.ErrInvalid)
+	}
+	fields := make([]ice.NestedField, len(cols))
+	seen := map[string]bool{}
+	for i, c := range cols {
+		typ, ok := jsonTypes[c.Type]
+		if c.Name == timeField {
+			typ, ok = ice.PrimitiveTypes.TimestampTz, true
+		}
+		if !ok {
+			return nil, fmt.Errorf("iceberg: column %q has type %q: want boolean, bigint, double, string or timestamp: %w", c.Name, c.Type, stocklake.ErrInvalid)
+		}
+		if c.Name == "" || seen[c.Name] {
+			return nil, fmt.Errorf("iceberg: column name %q is empty or repeated: %w", c.Name, stocklake.ErrInvalid)
+		}
+		seen[c.Name] = true
+		fields[i] = ice.NestedField{ID: i + 1, Name: c.Name, Type: typ, Doc: c.Comment}
+	}
+	if timeField != "" && !seen[timeField] {
+		return nil, fmt.Errorf("iceberg: the time field %q is not a column: %w", timeField, stocklake.ErrInvalid)
+	}
+	return ice.AssignFreshSchemaIDs(ice.NewSchema(0, fields...), nil)
+}
+
+// CreateJSONTable creates a format-v2 table for JSON records named
+// database.name, shaped as shape (Schema "json"): optional columns of the
+// shape's types, hidden partitioning day(TimeField) (none without a time
+// field), a name mapping (the sink's files carry no field IDs), and the
+// shape in the table properties PropSchema and PropTimeField, so every
+// later sink reads the same decision (Table.Shape). An existing table
+// wraps stocklake.ErrExists.
+func (c *Catalog) CreateJSONTable(ctx context.Context, database, name string, shape stocklake.TableShape) (*Table, error) {
+	if err := checkName(database, name); err != nil {
+		return nil, err
+	}
+	sc, err := jsonSchema(shape.Columns, shape.TimeField)
+	if err != nil {
+		return nil, err
+	}
+	spec := *ice.UnpartitionedSpec
+	if shape.TimeField != "" {
+		// The partition field is named <time field>_day, with "_" added
+		// while a column has that name (Iceberg refuses the clash).
+		pname := shape.TimeField + "_day"
+		for {
+			if _, clash := sc.FindFieldByName(pname); !clash {
+				break
+			}
+			pname += "_"
+		}
+		if spec, err = ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(shape.TimeField, pname, ice.DayTransform{}, sc, nil)); err != nil {
+			return nil, fmt.Errorf("iceberg: partitioning by day(%s): %v: %w", shape.TimeField, err, stocklake.ErrInvalid)
+		}
+	}
+	return c.createTable(ctx, database, name, sc, spec, map[string]string{PropSchema: "json", PropTimeField: shape.TimeField})
+}
+
+// createTable creates database.name with schema sc (fresh IDs assigned),
+// spec, the default properties, extra properties and a name mapping.
+func (c *Catalog) createTable(ctx context.Context, database, name string, sc *ice.Schema, spec ice.PartitionSpec, extra map[string]string) (*Table, error) {
+	if err := c.ensureNamespace(ctx, database); err != nil {
+		return nil, err
+	}
+	props := ice.Properties{}
+	for k, v := range tableDefaults {
+		props[k] = v
+	}
+	for k, v := range extra {
+		props[k] = v
+	}
+	// Parquet files written by the sink carry no Iceberg field IDs: readers
+	// map their columns by name.
+	nm, err := json.Marshal(sc.NameMapping())
+	if err != nil {
+		return nil, fmt.Errorf("iceberg: name mapping: %w", err)
+	}
+	props[table.DefaultNameMappingKey] = string(nm)
+	ident := table.Identifier{database, name}
+	tbl, err := c.cat.CreateTable(ctx, ident, sc,
+		catalog.WithLocation(c.TableLocation(database, name)),
+		catalog.WithPartitionSpec(&spec),
+		catalog.WithProperties(props))
+	if err != nil {
+		return nil, fail(fmt.Sprintf("creating table %s.%s", database, name), err)
+	}
+	if got, _ := json.Marshal(tbl.Schema().NameMapping()); string(got) != string(nm) {
+		return nil, fmt.Errorf("iceberg: table %s.%s was created with field IDs other than expected (name mapping %s, want %s): report this bug", database, name, got, nm)
+	}
+	return &Table{cat: c, database: database, name: name, ident: ident, tbl: tbl}, nil
+}
+
+// Shape is the table's shape as its properties and schema record it: a
+// table without PropSchema (or with "tick") is a tick table.
+func (t *Table) Shape() (stocklake.TableShape, error) {
+	t.mu.Lock()
+	props, sc := t.tbl.Properties(), t.tbl.Schema()
+	t.mu.Unlock()
+	switch props[PropSchema] {
+	case "", "tick":
+		return stocklake.TableShape{Schema: "tick"}, nil
+	case "json":
+	default:
+		return stocklake.TableShape{}, fmt.Errorf("iceberg: table %s.%s has %s=%q: want tick or json: %w", t.database, t.name, PropSchema, props[PropSchema], stocklake.ErrInvalid)
+	}
+	shape := stocklake.TableShape{Schema: "json", TimeField: props[PropTimeField]}
+	for _, f := range sc.Fields() {
+		typ := ""
+		for k, v := range jsonTypes {
+			if v.Equals(f.Type) {
+				typ = k
+			}
+		}
+		if typ == "" {
+			return stocklake.TableShape{}, fmt.Errorf("iceberg: JSON table %s.%s has column %q of type %s, which the sink cannot write (it writes boolean, long, double, string, timestamptz): %w",
+				t.database, t.name, f.Name, f.Type, stocklake.ErrInvalid)
+		}
+		shape.Columns = append(shape.Columns, stocklake.Column{Name: f.Name, Type: typ, Comment: f.Doc})
+	}
+	return shape, nil
+}
+
+// LazyTable is the table database.name of a sink that may not exist yet:
+// its shape (tick or JSON columns) is decided by the first records the
+// sink reads, while the sink reads its start offsets at assignment. Until
+// Decide creates (or finds) the table, Offsets reports none and Shape
+// reports ok false. It implements the sink's TableCommitter; Commit,
+// PartitionPath, DataFileKey and DataFileURL need the table (after Shape
+// found it or Decide).
+type LazyTable struct {
+	cat            *Catalog
+	database, name string
+
+	mu  sync.Mutex
+	tbl *Table
+}
+
+// LazyTable returns the lazily created table database.name.
+func (c *Catalog) LazyTable(database, name string) (*LazyTable, error) {
+	if err := checkName(database, name); err != nil {
+		return nil, err
+	}
+	return &LazyTable{cat: c, database: database, name: name}, nil
+}
+
+// Table returns the table, opening it if it exists; nil when it does not
+// exist yet.
+func (l *LazyTable) Table(ctx context.Context) (*Table, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tbl != nil {
+		return l.tbl, nil
+	}
+	t, err := l.cat.OpenTable(ctx, l.database, l.name)
+	if errors.Is(err, stocklake.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.tbl = t
+	return t, nil
+}
+
+// Shape returns the existing table's shape; ok is false when the table
+// does not exist yet.
+func (l *LazyTable) Shape(ctx context.Context) (shape stocklake.TableShape, ok bool, err error) {
+	t, err := l.Table(ctx)
+	if err != nil || t == nil {
+		return shape, false, err
+	}
+	shape, err = t.Shape()
+	return shape, err == nil, err
+}
+
+// Decide creates the table with shape (a tick table with day(ts)
+// partitioning for Schema "tick", CreateJSONTable for "json") unless it
+// exists, also when another process creates it at the same time, and
+// returns the shape the table has: the first decision wins.
+func (l *LazyTable) Decide(ctx context.Context, shape stocklake.TableShape) (stocklake.TableShape, error) {
+	if got, ok, err := l.Shape(ctx); ok || err != nil {
+		return got, err
+	}
+	var err error
+	var t *Table
+	if shape.Schema == "tick" {
+		t, err = l.cat.CreateTickTable(ctx, l.database, l.name, TableOptions{})
+	} else {
+		t, err = l.cat.CreateJSONTable(ctx, l.database, l.name, shape)
+	}
+	switch {
+	case errors.Is(err, stocklake.ErrExists):
+		got, _, err := l.Shape(ctx)
+		return got, err
+	case err != nil:
+		return stocklake.TableShape{}, err
+	}
+	l.mu.Lock()
+	l.tbl = t
+	l.mu.Unlock()
+	return t.Shape()
+}
+
+func (l *LazyTable) table() *Table {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tbl
+}
+
+// Offsets returns the table's offsets; none when the table does not exist
+// yet.
+func (l *LazyTable) Offsets(ctx context.Context) (map[stocklake.TopicPartition]int64, error) {
+	t, err := l.Table(ctx)
+	if err != nil || t == nil {
+		return map[stocklake.TopicPartition]int64{}, err
+	}
+	return t.Offsets(ctx)
+}
+
+// Commit commits to the table; it fails when the table does not exist yet
+// (Decide first).
+func (l *LazyTable) Commit(ctx context.Context, files []stocklake.LakeFile, ranges []stocklake.OffsetRange) (stocklake.TableSnapshot, error) {
+	t, err := l.Table(ctx)
+	if err != nil {
+		return stocklake.TableSnapshot{}, err
+	}
+	if t == nil {
+		return stocklake.TableSnapshot{}, fmt.Errorf("iceberg: table %s.%s does not exist: decide its shape first: %w", l.database, l.name, stocklake.ErrNotFound)
+	}
+	return t.Commit(ctx, files, ranges)
+}
+
+// PartitionPath is Table.PartitionPath; it panics before the table exists.
+func (l *LazyTable) PartitionPath(tk *stocklake.Tick) string { return l.table().PartitionPath(tk) }
+
+// DataFileURL is Table.DataFileURL; it panics before the table exists.
+func (l *LazyTable) DataFileURL(tk *stocklake.Tick, name string) string {
+	return l.table().DataFileURL(tk, name)
+}
+
+// DataFileKey is Table.DataFileKey; it panics before the table exists.
+func (l *LazyTable) DataFileKey(tk *stocklake.Tick, name string) (string, bool) {
+	return l.table().DataFileKey(tk, name)
+}

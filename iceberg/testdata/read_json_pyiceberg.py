@@ -1,0 +1,39 @@
+"""Reads a stocklake Iceberg table of JSON records with pyiceberg, independently of stocklake.
+
+Usage: read_json_pyiceberg.py CATALOG_DB WAREHOUSE DATABASE.TABLE KEY TIME_FIELD DAY_START DAY_END
+For an s3:// warehouse, the S3 endpoint and keys come from the environment
+(STOCKLAKE_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION).
+Prints one JSON object: row count, distinct values of KEY, the Iceberg type of
+every column, the partition spec, the current snapshot's stocklake.offsets,
+the rows with DAY_START <= TIME_FIELD < DAY_END and the null count per column.
+"""
+import json
+import os
+import sys
+
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
+
+db, warehouse, ident, key, time_field, day_start, day_end = sys.argv[1:8]
+props = {}
+if warehouse.startswith("s3://"):
+    props = {
+        "s3.endpoint": os.environ["STOCKLAKE_S3_ENDPOINT"],
+        "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
+        "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"],
+        "s3.region": os.environ.get("AWS_REGION", "us-east-1"),
+    }
+cat = SqlCatalog("stocklake", uri=f"sqlite:///{db}", warehouse=warehouse, **props)
+t = cat.load_table(ident)
+tab = t.scan().to_arrow()
+day = t.scan(row_filter=And(GreaterThanOrEqual(time_field, day_start), LessThan(time_field, day_end))).to_arrow()
+print(json.dumps({
+    "rows": tab.num_rows,
+    "distinct": len(set(tab.column(key).to_pylist())),
+    "types": {f.name: str(f.field_type) for f in t.schema().fields},
+    "required": [f.name for f in t.schema().fields if f.required],
+    "spec": str(t.spec()),
+    "offsets": json.loads(t.current_snapshot().summary["stocklake.offsets"]),
+    "day_rows": day.num_rows,
+    "nulls": {n: tab.column(n).null_count for n in tab.column_names},
+}))
