@@ -19,6 +19,7 @@ import (
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/dashboard"
 	"github.com/stocklake/stocklake/file"
+	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/source"
@@ -37,6 +38,7 @@ func demoCommand() *ffcli.Command {
 	flushInterval := fs.Duration("flush-interval", 5*time.Second, "how often the sink writes lake objects")
 	maintainEvery := fs.Duration("maintain-every", time.Minute, "run maintenance (compaction of closed hour partitions, deletion of superseded objects) in the background at this interval (0: never)")
 	maintainMinAge := fs.Duration("maintain-min-age", time.Minute, "background maintenance: compact a closed partition once every object in it is this old")
+	tableFormat := fs.String("table-format", stocklake.TableFormatHive, "table format of the ticks table: hive (Parquet objects in Hive-style folders, partitions registered in the catalog) or iceberg (an Apache Iceberg table in the catalog file whose snapshots carry the Kafka offsets; see docs/iceberg.md)")
 	var lf logFlags
 	lf.register(fs)
 	var df dashboardFlags
@@ -51,7 +53,11 @@ rows and consumer lag; the dashboard on --http shows the live market, a SQL
 console, the catalog and the pipeline's health. Maintenance runs in the
 background every --maintain-every: as 'stocklake maintain' does, it merges
 the small objects of each hour partition once the hour has ended, and the
-health page shows file counts and when it last ran. Ctrl-C (or --duration)
+health page shows file counts and when it last ran. With --table-format
+iceberg the ticks land in an Apache Iceberg table instead (stocklake.ticks
+in the catalog file, one snapshot per flush carrying the Kafka offsets),
+which the console queries, and maintenance also expires its snapshots and
+removes orphan files. Ctrl-C (or --duration)
 shuts down cleanly: the sink writes what it buffered and commits before
 exiting.
 
@@ -72,6 +78,9 @@ serve (see docs/security.md).`,
 			}
 			if *rate <= 0 {
 				return fmt.Errorf("--rate %v: want a positive number of ticks per second: %w", *rate, stocklake.ErrConfig)
+			}
+			if *tableFormat != stocklake.TableFormatHive && *tableFormat != stocklake.TableFormatIceberg {
+				return fmt.Errorf("--table-format %q: want hive or iceberg: %w", *tableFormat, stocklake.ErrConfig)
 			}
 			if *duration > 0 {
 				var cancel context.CancelFunc
@@ -107,11 +116,23 @@ serve (see docs/security.md).`,
 				return err
 			}
 			defer cat.Close()
-			reg, err := crawler.NewRegistrar(store, cat, stocklake.DefaultDatabase)
-			if err != nil {
+			scfg := sink.Config{Kafka: kc, Topic: stocklake.TopicTicks, Store: store, FlushInterval: *flushInterval, Logger: log}
+			var ice *iceberg.Catalog
+			var iceTable *iceberg.LazyTable
+			if *tableFormat == stocklake.TableFormatIceberg {
+				ic, closeIce, err := catalogIceberg(ctx, cat, store)
+				if err != nil {
+					return err
+				}
+				defer closeIce()
+				if iceTable, err = ic.LazyTable(stocklake.DefaultDatabase, sink.TableName(stocklake.TopicTicks)); err != nil {
+					return err
+				}
+				ice, scfg.Committer = ic, iceTable
+			} else if scfg.Registrar, err = crawler.NewRegistrar(store, cat, stocklake.DefaultDatabase); err != nil {
 				return err
 			}
-			snk, err := sink.New(sink.Config{Kafka: kc, Topic: stocklake.TopicTicks, Store: store, FlushInterval: *flushInterval, Logger: log, Registrar: reg})
+			snk, err := sink.New(scfg)
 			if err != nil {
 				return err
 			}
@@ -126,7 +147,7 @@ serve (see docs/security.md).`,
 				return err
 			}
 			if *httpAddr != "" {
-				stop, err := startDemoDashboard(ctx, *httpAddr, &df, kc, store, cat, snk, an, log, maint.RegisterMetrics)
+				stop, err := startDemoDashboard(ctx, *httpAddr, &df, kc, store, cat, ice, snk, an, log, maint.RegisterMetrics)
 				if err != nil {
 					return fmt.Errorf("%w; pick another address with --http, or --http '' to disable", err)
 				}
@@ -198,6 +219,18 @@ serve (see docs/security.md).`,
 					// Failures are logged and tried again: maintenance
 					// never stops the demo.
 					return runEvery(sinkCtx, *maintainEvery, log, "background maintenance", func() error {
+						if iceTable != nil {
+							tbl, err := iceTable.Table(sinkCtx)
+							if err != nil || tbl == nil {
+								return err // nil: no table before the first flush
+							}
+							res, err := maint.Maintain(sinkCtx, tbl, compact.MaintainConfig{})
+							if err == nil && res.FilesRewritten+res.SnapshotsExpired+res.OrphansRemoved > 0 {
+								log.Info("background maintenance", "table", tbl.Name(), "files", res.FilesRewritten, "merged_into", res.FilesWritten,
+									"snapshots_expired", res.SnapshotsExpired, "orphans_removed", res.OrphansRemoved)
+							}
+							return err
+						}
 						res, err := maint.Run(sinkCtx)
 						if err == nil && res.PartitionsCompacted > 0 {
 							log.Info("background maintenance", "partitions_compacted", res.PartitionsCompacted, "files", res.FilesRewritten, "merged_into", res.FilesWritten)

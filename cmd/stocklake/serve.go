@@ -20,6 +20,7 @@ import (
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/dashboard"
 	"github.com/stocklake/stocklake/duckdb"
+	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/query"
 	"github.com/stocklake/stocklake/sink"
@@ -259,7 +260,7 @@ See docs/iceberg.md.`,
 // from the in-process broker's ticks, the console queries the demo's lake
 // with embedded DuckDB, the health page shows the demo's sink, and /metrics
 // the sink's and the analyzer's metrics.
-func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, snk *sink.Sink, an *analyze.Analyzer, log *slog.Logger, more ...func(prometheus.Registerer) error) (stop func(), err error) {
+func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, ice *iceberg.Catalog, snk *sink.Sink, an *analyze.Analyzer, log *slog.Logger, more ...func(prometheus.Registerer) error) (stop func(), err error) {
 	cfg := df.config(log)
 	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Metrics = &dashboard.TickSource{Kafka: kc}, cat, store, sinkStats(snk), newMetrics()
 	if err := snk.RegisterMetrics(cfg.Metrics); err != nil {
@@ -276,7 +277,7 @@ func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc
 	if cfg.Crawl, err = crawlFunc(store, cat, dashboard.DefaultDatabase); err != nil {
 		return nil, err
 	}
-	cfg.Tables = tableHealth(store, cat, nil, dashboard.DefaultDatabase)
+	cfg.Tables = tableHealth(store, cat, ice, dashboard.DefaultDatabase)
 	eng, name, err := openEngine(ctx, defaultEngine, cat, store, dashboard.DefaultDatabase, df.engine)
 	if err != nil {
 		return nil, err
