@@ -174,35 +174,48 @@ them. Snapshot expiry and orphan cleanup are 'stocklake maintain'.`,
 			if err := noArgs("compact", args); err != nil {
 				return err
 			}
-			r, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer r.close()
-			stop, err := f.mf.serve(r.log, r.c.RegisterMetrics)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			return runEvery(ctx, f.every, r.log, "compaction", func() error {
-				tables, err := r.icebergTables(ctx)
+			return f.runPasses(ctx, "compaction", func(r *compactRun, t *iceberg.Table) error {
+				res, err := r.c.Table(ctx, t)
 				if err != nil {
 					return err
 				}
-				if err := r.hive(ctx, tables); err != nil {
-					return err
-				}
-				for _, t := range tables {
-					res, err := r.c.Table(ctx, t)
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(os.Stdout, "compacted Iceberg table %s.%s: %d partitions, %d files (%s) into %d\n",
-						t.Database(), t.Name(), res.PartitionsCompacted, res.FilesRewritten, humanize.IBytes(uint64(res.BytesRewritten)), res.FilesWritten)
-				}
+				fmt.Fprintf(os.Stdout, "compacted Iceberg table %s.%s: %d partitions, %d files (%s) into %d\n",
+					t.Database(), t.Name(), res.PartitionsCompacted, res.FilesRewritten, humanize.IBytes(uint64(res.BytesRewritten)), res.FilesWritten)
 				return nil
 			})
 		})
+}
+
+// runPasses opens the lake and the catalogs, serves the metrics, and runs
+// a pass now and again every --every: the Hive tables' compaction, then
+// perTable on each Iceberg table of --database (or --table). what names the
+// pass in logs.
+func (f *compactFlags) runPasses(ctx context.Context, what string, perTable func(r *compactRun, t *iceberg.Table) error) error {
+	r, err := f.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	stop, err := f.mf.serve(r.log, r.c.RegisterMetrics)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return runEvery(ctx, f.every, r.log, what, func() error {
+		tables, err := r.icebergTables(ctx)
+		if err != nil {
+			return err
+		}
+		if err := r.hive(ctx, tables); err != nil {
+			return err
+		}
+		for _, t := range tables {
+			if err := perTable(r, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // faultCompactDelayEnv holds every step of a compaction for a while: the

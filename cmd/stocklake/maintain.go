@@ -10,6 +10,7 @@ import (
 	"github.com/peterbourgon/ff/v3/ffcli"
 
 	"github.com/stocklake/stocklake/compact"
+	"github.com/stocklake/stocklake/iceberg"
 )
 
 // maintainFlags are maintain's flags beyond compact's.
@@ -60,33 +61,14 @@ snapshots expired, manifests rewritten, orphans removed).`,
 			if err := noArgs("maintain", args); err != nil {
 				return err
 			}
-			r, err := f.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer r.close()
-			stop, err := f.mf.serve(r.log, r.c.RegisterMetrics)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			return runEvery(ctx, f.every, r.log, "maintenance", func() error {
-				tables, err := r.icebergTables(ctx)
+			return f.runPasses(ctx, "maintenance", func(r *compactRun, t *iceberg.Table) error {
+				res, err := r.c.Maintain(ctx, t, f.mc)
 				if err != nil {
 					return err
 				}
-				if err := r.hive(ctx, tables); err != nil {
-					return err
-				}
-				for _, t := range tables {
-					res, err := r.c.Maintain(ctx, t, f.mc)
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(os.Stdout, "maintained Iceberg table %s.%s: %d partitions compacted, %d files (%s) into %d; %d snapshots expired; %d manifests rewritten; %d orphan files (%s) removed\n",
-						t.Database(), t.Name(), res.PartitionsCompacted, res.FilesRewritten, humanize.IBytes(uint64(res.BytesRewritten)), res.FilesWritten,
-						res.SnapshotsExpired, res.ManifestsRewritten, res.OrphansRemoved, humanize.IBytes(uint64(res.OrphanBytes)))
-				}
+				fmt.Fprintf(os.Stdout, "maintained Iceberg table %s.%s: %d partitions compacted, %d files (%s) into %d; %d snapshots expired; %d manifests rewritten; %d orphan files (%s) removed\n",
+					t.Database(), t.Name(), res.PartitionsCompacted, res.FilesRewritten, humanize.IBytes(uint64(res.BytesRewritten)), res.FilesWritten,
+					res.SnapshotsExpired, res.ManifestsRewritten, res.OrphansRemoved, humanize.IBytes(uint64(res.OrphanBytes)))
 				return nil
 			})
 		})
