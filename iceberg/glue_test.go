@@ -133,7 +133,8 @@ func TestGlueCASRace(t *testing.T) {
 }
 
 // TestGlueRefusesHiveTable: a Hive table of the same name (the sink's or
-// the crawler's) is not opened as an Iceberg table.
+// the crawler's) is not opened as an Iceberg table, and a scan plan finds
+// no Iceberg table of the name.
 func TestGlueRefusesHiveTable(t *testing.T) {
 	ctx := context.Background()
 	lake := newGlueLake(t)
@@ -149,5 +150,10 @@ func TestGlueRefusesHiveTable(t *testing.T) {
 	_, err := lake.open(t).OpenOrCreateTickTable(ctx, "market", "ticks", TableOptions{})
 	if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "not an Iceberg table") {
 		t.Errorf("opening a Hive table as Iceberg: %v, want ErrConfig naming it", err)
+	}
+	// A reader looking for an Iceberg table of the name finds none (and
+	// reads the Hive table instead): not found, not a failure.
+	if _, err := lake.open(t).PlanScan(ctx, "market", "ticks", stocklake.ScanOptions{}); !errors.Is(err, stocklake.ErrNotFound) {
+		t.Errorf("planning a scan of a Hive table as Iceberg: %v, want ErrNotFound", err)
 	}
 }

@@ -213,6 +213,12 @@ func (c *Catalog) Close() error {
 	return err
 }
 
+// notIceberg reports whether err is iceberg-go's Glue catalog refusing a
+// table of the name that is not an Iceberg table (a Hive table).
+func notIceberg(err error) bool {
+	return strings.Contains(err.Error(), "is not an iceberg table") || strings.Contains(err.Error(), "is not an EXTERNAL_TABLE")
+}
+
 // names normalizes a database and table name for the catalog: Glue
 // lower-cases them.
 func (c *Catalog) names(database, name string) (string, string) {
@@ -272,7 +278,7 @@ func fail(op string, err error) error {
 			return fmt.Errorf("iceberg: %s: %w", op, err)
 		}
 	}
-	if strings.Contains(err.Error(), "is not an iceberg table") || strings.Contains(err.Error(), "is not an EXTERNAL_TABLE") {
+	if notIceberg(err) {
 		return fmt.Errorf("iceberg: %s: %v: the catalog has a table of that name that is not an Iceberg table (e.g. a Hive table of the sink or the crawler): choose another table name, or drop that one: %w", op, err, stocklake.ErrConfig)
 	}
 	if strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY") {

@@ -28,6 +28,11 @@ var _ stocklake.IcebergTables = (*Catalog)(nil)
 func (c *Catalog) PlanScan(ctx context.Context, database, name string, opts stocklake.ScanOptions) (stocklake.ScanPlan, error) {
 	what := database + "." + name
 	tbl, err := c.cat.LoadTable(ctx, table.Identifier{database, name})
+	if err != nil && notIceberg(err) {
+		// A Hive table of that name in Glue: no Iceberg table to scan
+		// (readers try the Hive table next).
+		return stocklake.ScanPlan{}, fmt.Errorf("iceberg: %s is not an Iceberg table: %v: %w", what, err, stocklake.ErrNotFound)
+	}
 	if err != nil {
 		return stocklake.ScanPlan{}, fail("opening table "+what, err)
 	}
