@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	iofs "io/fs"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	ice "github.com/apache/iceberg-go"
+	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 )
 
@@ -265,6 +268,18 @@ func (t *Table) commitTxn(ctx context.Context, txn *table.Transaction) (*table.T
 	return txn.Commit(ctx)
 }
 
+// readWhole opens and reads the file at url to its end: nil when the
+// storage serves it.
+func readWhole(fsys iceio.IO, url string) error {
+	f, err := fsys.Open(url)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.Discard, f)
+	return err
+}
+
 // dataFiles reads each file's footer for its statistics and partition.
 func (t *Table) dataFiles(ctx context.Context, tbl *table.Table, files []stocklake.LakeFile) ([]ice.DataFile, error) {
 	if len(files) == 0 {
@@ -282,6 +297,12 @@ func (t *Table) dataFiles(ctx context.Context, tbl *table.Table, files []stockla
 		g.Go(func() error {
 			df, err := table.FileToDataFile(gctx, fs, f.URL, sc, spec, 0, props)
 			if err != nil {
+				// Storage that cannot be read (an S3 outage) is not a bad
+				// file: the commit is retried. A file read whole that still
+				// does not convert is.
+				if rerr := readWhole(fs, f.URL); rerr != nil && !errors.Is(rerr, iofs.ErrNotExist) {
+					return fmt.Errorf("iceberg: reading %s for table %s.%s: %v: %w", f.URL, t.database, t.name, rerr, stocklake.ErrUnavailable)
+				}
 				return fmt.Errorf("iceberg: reading %s for table %s.%s: %v: check that it is a Parquet file of the table's columns with rows of one partition (%s): %w",
 					f.URL, t.database, t.name, err, spec, stocklake.ErrInvalid)
 			}

@@ -169,3 +169,51 @@ func TestIcebergGlueS3Integration(t *testing.T) {
 	s3Lake(t, endpoint, os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"),
 		fmt.Sprintf("iceglue-%d", time.Now().UnixNano()), "", &GlueConfig{Region: "us-east-1", Endpoint: glue})
 }
+
+// TestDataFilesDuringS3Outage: when the S3 server stops between the
+// table's refresh and the reading of a new data file's footer, the commit
+// fails as unavailable (the sink retries it), not as a bad file (the sink
+// would stop: the fault suite's S3 outage case caught it so). A file that
+// reads whole but is no Parquet is still a bad file.
+func TestDataFilesDuringS3Outage(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
+	defer srv.Close()
+	store, err := s3.New(ctx, s3.Config{Bucket: "outage", Endpoint: srv.URL, AccessKey: "key", SecretKey: "secret", Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(ctx, Config{SQLitePath: filepath.Join(t.TempDir(), "catalog.db"), Warehouse: "s3://outage/lake", S3Endpoint: srv.URL, S3AccessKey: "key", S3SecretKey: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tbl, err := c.CreateTickTable(ctx, "market", "ticks", TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(name string, body []byte) stocklake.LakeFile {
+		key := "lake/market.db/ticks/data/ts_day=2026-11-26/" + name
+		if err := store.Put(ctx, key, bytes.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+		return stocklake.LakeFile{URL: "s3://outage/" + key}
+	}
+	good := put("a.parquet", encodeTicks(t, ticks(10, 0, "a")))
+	bad := put("b.parquet", []byte("not parquet at all"))
+	it, err := tbl.refresh(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tbl.dataFiles(ctx, it, []stocklake.LakeFile{bad}); !errors.Is(err, stocklake.ErrInvalid) {
+		t.Errorf("a file that is no Parquet: %v, want ErrInvalid", err)
+	}
+	srv.Close()
+	_, err = tbl.dataFiles(ctx, it, []stocklake.LakeFile{good})
+	if !errors.Is(err, stocklake.ErrUnavailable) || errors.Is(err, stocklake.ErrInvalid) {
+		t.Errorf("a data file while S3 is down: %v, want ErrUnavailable", err)
+	}
+}

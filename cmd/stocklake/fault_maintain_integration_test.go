@@ -142,7 +142,8 @@ func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
 	}()
 
 	// The kill loop: each maintain process is killed at a random moment
-	// after it started holding a compaction step. A kill whose last held
+	// after it started holding a compaction step (every other one aimed
+	// into the hold after writing merged files). A kill whose last held
 	// step is "written" came between writing merged files and committing
 	// them.
 	env := envWith(faultCompactDelayEnv + "=200ms")
@@ -158,10 +159,27 @@ func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
+		lastHeld := func() []byte {
+			if m := held.FindAllSubmatch(c.log(), -1); len(m) > 0 {
+				return m[len(m)-1][1]
+			}
+			return nil
+		}
+		if k%2 == 1 {
+			// Every other kill is aimed into the write-to-commit window:
+			// once merged files are written (the step is held 200ms),
+			// within the hold; a pass that compacts nothing is killed
+			// after a few seconds anyway.
+			for until := time.Now().Add(5 * time.Second); !bytes.Equal(lastHeld(), []byte("written")) && c.running() && time.Now().Before(until); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(time.Duration(rand.IntN(150)) * time.Millisecond)
+		} else {
+			time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
+		}
 		c.kill()
 		fc.Kills++
-		if m := held.FindAllSubmatch(c.log(), -1); len(m) > 0 && bytes.Equal(m[len(m)-1][1], []byte("written")) {
+		if bytes.Equal(lastHeld(), []byte("written")) {
 			fc.KillsInCompaction++
 		}
 	}
