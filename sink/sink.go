@@ -230,9 +230,13 @@ type Stats struct {
 	Bytes       atomic.Int64 // bytes written
 	DeadLetters atomic.Int64 // records sent to the dead-letter topic
 	Commits     atomic.Int64 // offset commits
-	Buffered    atomic.Int64 // bytes of records buffered now
-	Lag         atomic.Int64 // records in the topic not yet consumed, as of the last fetch
-	Retries     atomic.Int64 // failed writes or commits that were retried
+	// LastCommit is the wall clock of the last offset commit, in Unix
+	// nanoseconds (0 before the first): with --exit-when-idle, when the
+	// work was done, before the idle check that ends the run.
+	LastCommit atomic.Int64
+	Buffered   atomic.Int64 // bytes of records buffered now
+	Lag        atomic.Int64 // records in the topic not yet consumed, as of the last fetch
+	Retries    atomic.Int64 // failed writes or commits that were retried
 	// CommitFailures counts offset commits that failed; their batches stay
 	// in the manifest and the commit is retried with backoff.
 	CommitFailures atomic.Int64
@@ -515,6 +519,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 	}
 	s.log.Info("sink started", "group", s.cfg.Group, "instance_id", s.cfg.InstanceID, "lake", s.cfg.Store.URL(), "table", s.cfg.Table, "format", s.cfg.Format)
 	idlePolls := 0
+	lastBusy := time.Now() // the end of the last poll that brought records
 	for ctx.Err() == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, tick)
 		fetches := cl.PollRecords(pollCtx, 20_000)
@@ -538,11 +543,16 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}
 		if s.cfg.ExitWhenIdle && idlePolls >= 3 {
 			idlePolls = 0
+			// idle_wait is the time spent waiting for the polls that
+			// found the topic idle: with last_commit, what the run took
+			// without it (bench/sink.sh).
+			idleWait := time.Since(lastBusy)
 			err := s.rollDue(ctx, true)
 			if err == nil {
 				var done bool
 				if done, err = s.caughtUp(ctx); done {
-					s.log.Info("caught up; exiting as --exit-when-idle asks")
+					s.log.Info("caught up; exiting as --exit-when-idle asks", "last_commit", lastCommitTime(&s.stats),
+						"idle_wait", idleWait.Seconds())
 					cl.AllowRebalance()
 					break
 				}
@@ -554,6 +564,9 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		err := s.process(ctx, fetches)
 		if err == nil {
 			err = s.rollDue(ctx, false)
+		}
+		if fetches.NumRecords() > 0 {
+			lastBusy = time.Now()
 		}
 		cl.AllowRebalance()
 		if err != nil {
@@ -582,6 +595,16 @@ func (s *Sink) shutdown() error {
 	s.cl.CloseAllowingRebalance()
 	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load())
 	return err
+}
+
+// lastCommitTime is Stats.LastCommit as RFC 3339 text, "" before the
+// first commit.
+func lastCommitTime(st *Stats) string {
+	n := st.LastCommit.Load()
+	if n == 0 {
+		return ""
+	}
+	return time.Unix(0, n).UTC().Format(time.RFC3339Nano)
 }
 
 // setFatal records an error met in a group callback; Run returns it.

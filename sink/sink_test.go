@@ -131,10 +131,19 @@ func TestSinkLandsTicksExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 3000, FlushInterval: time.Hour},
+	before := time.Now()
+	var lastOnCommit atomic.Int64
+	s, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 3000, FlushInterval: time.Hour,
+		OnCommit: func(int32, int64) { lastOnCommit.Store(time.Now().UnixNano()) }},
 		func(s *Sink) bool { return s.Stats().Records.Load() == int64(len(ticks)) })
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Stats.LastCommit is the time of the last commit (bench/sink.sh
+	// reports the time to it): at or before the last OnCommit call, after
+	// the run began.
+	if last := s.Stats().LastCommit.Load(); last < before.UnixNano() || last > lastOnCommit.Load() {
+		t.Errorf("Stats.LastCommit = %v, want between the start %v and the last OnCommit %v", time.Unix(0, last), before, time.Unix(0, lastOnCommit.Load()))
 	}
 	rows, keys := readLakeTicks(t, st, "ticks")
 	assertExactlyOnce(t, rows, ticks)
