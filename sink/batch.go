@@ -371,8 +371,7 @@ func (s *Sink) encode(buf *bytes.Buffer, g *group, batch stocklake.BatchPart) ([
 		encodeJSONLines(buf, g.raw)
 		return nil, nil
 	case g.ticks != nil:
-		g.ticks.w.SetKeyValueMetadata(stocklake.ParquetKeyBatches, meta)
-		return TickColumns(), g.ticks.finish(buf)
+		return TickColumns(), g.ticks.finish(buf, meta)
 	case s.mode == SchemaRegistry:
 		return encodeRecords(buf, g.objs, s.regFields, s.codec, s.cfg.RowGroupRows)
 	default:
