@@ -96,8 +96,9 @@ const (
 
 // route parses a record and returns its lake partition path, with its
 // tick or object: cached for time-only partitionings, else built in buf.
-// A non-nil reason sends the record to the dead-letter topic instead.
-func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tick stocklake.Tick, obj map[string]any, reason error) {
+// A non-nil reason sends the record to the dead-letter topic instead. pre,
+// if not nil, is the record's tick as decodeAhead decoded it.
+func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, path []byte, tick stocklake.Tick, obj map[string]any, reason error) {
 	if s.mode == "" && !s.decideMode(r) {
 		if isFramed(r.Value) {
 			if s.cfg.Decoder == nil {
@@ -124,7 +125,12 @@ func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tic
 		}
 		buf = s.cfg.Partitioning.path(buf, t, func(k string) string { return jsonField(obj, k) })
 	case SchemaTick:
-		if tick, err = stocklake.ParseTick(r.Value); err != nil {
+		if pre != nil {
+			tick, err = pre.tick, pre.err
+		} else {
+			tick, err = stocklake.ParseTick(r.Value)
+		}
+		if err != nil {
 			return "", nil, tick, nil, err
 		}
 		if err := stocklake.CheckEventTime(tick.Time, s.now, s.cfg.MaxFuture); err != nil {
@@ -200,8 +206,9 @@ func (s *Sink) checkPath(path []byte) error {
 	return nil
 }
 
-// add puts one consumed record into its partition's batch.
-func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
+// add puts one consumed record into its partition's batch; pre, if not
+// nil, is its tick, decoded ahead.
+func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decoded) error {
 	s.stats.Records.Add(1)
 	if ps.next < 0 {
 		// First record since assignment: it sits at the committed offset.
@@ -230,7 +237,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	}
 	ps.next = r.Offset + 1
 	var pathBuf [64]byte
-	cached, path, tick, obj, reason := s.route(r, pathBuf[:0])
+	cached, path, tick, obj, reason := s.route(r, pre, pathBuf[:0])
 	lookup := func(b *batch) *group {
 		if b == nil {
 			return nil

@@ -63,6 +63,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -280,6 +281,10 @@ type Sink struct {
 
 	topicID string
 	parts   map[int32]*partState
+	// polled and decoded are process's buffers, kept between polls: the
+	// records of a poll in order, and their ticks (see decodeAhead).
+	polled  []*kgo.Record
+	decoded []decoded
 	hwm     map[int32]int64
 	mode    string // SchemaTick, SchemaJSON or SchemaRegistry once decided
 	// regFields are the columns of a SchemaRegistry table: the union of
@@ -657,21 +662,25 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 			s.hwm[fp.Partition] = fp.HighWatermark
 		}
 	})
-	fetches.EachRecord(func(r *kgo.Record) {
-		if fatal != nil {
-			return
-		}
+	s.polled = s.polled[:0]
+	fetches.EachRecord(func(r *kgo.Record) { s.polled = append(s.polled, r) })
+	pre := s.decodeAhead(s.polled)
+	for i, r := range s.polled {
 		if s.hasFatal.Load() {
 			fatal = s.fatal()
-			return
+			break
 		}
 		ps := s.parts[r.Partition]
 		if ps == nil { // not ours (revoked meanwhile); it will be re-read by its owner
-			return
+			continue
 		}
-		if err := s.add(ctx, ps, r); err != nil {
+		var d *decoded
+		if pre != nil {
+			d = &pre[i]
+		}
+		if err := s.add(ctx, ps, r, d); err != nil {
 			fatal = err
-			return
+			break
 		}
 		if b := ps.b; b != nil && (b.rows >= s.cfg.MaxRows || b.bytes >= s.cfg.MaxBytes) {
 			fatal = s.flush(ctx, ps)
@@ -681,7 +690,12 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 		if n := s.stats.Buffered.Load(); n > s.stats.PeakBuffered.Load() {
 			s.stats.PeakBuffered.Store(n)
 		}
-	})
+		if fatal != nil {
+			break
+		}
+	}
+	clear(s.polled) // the records are the client's to free
+	clear(pre)
 	var lag int64
 	for p, h := range s.hwm {
 		if ps := s.parts[p]; ps != nil && ps.next >= 0 {
@@ -690,6 +704,46 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	s.stats.Lag.Store(lag)
 	return fatal
+}
+
+// decoded is a record's tick as decodeAhead decoded it.
+type decoded struct {
+	tick stocklake.Tick
+	err  error
+}
+
+// decodeAheadMin is the fewest records per goroutine decodeAhead spreads
+// its work over.
+const decodeAheadMin = 512
+
+// decodeAhead decodes the ticks among recs on every core, when the table is
+// known to hold ticks, so that add, which takes the records one by one and
+// in order (batches, dead letters and commits depend on it), finds them
+// decoded: decoding is a pure function of each record's value. It returns
+// nil when there is nothing to decode ahead, else the result of recs[i] at
+// index i.
+func (s *Sink) decodeAhead(recs []*kgo.Record) []decoded {
+	if s.mode != SchemaTick || len(recs) == 0 {
+		return nil
+	}
+	if cap(s.decoded) < len(recs) {
+		s.decoded = make([]decoded, len(recs))
+	}
+	out := s.decoded[:len(recs)]
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(recs)/decodeAheadMin))
+	chunk := (len(recs) + workers - 1) / workers
+	decodeRange := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i].tick, out[i].err = stocklake.ParseTick(recs[i].Value)
+		}
+	}
+	var wg sync.WaitGroup
+	for lo := chunk; lo < len(recs); lo += chunk {
+		wg.Go(func() { decodeRange(lo, min(lo+chunk, len(recs))) })
+	}
+	decodeRange(0, min(chunk, len(recs)))
+	wg.Wait()
+	return out
 }
 
 // rollDue writes every batch that is full or old, or all when all is set,
