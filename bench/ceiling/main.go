@@ -6,8 +6,8 @@
 //
 //	go run ./bench/ceiling -brokers 127.0.0.1:9092 -topic ticks
 //
-// It fetches with the sink's settings (read_committed, 8 MiB fetches and
-// 4 MiB per partition: the sink's defaults for a 256 MiB buffer bound),
+// It fetches with the sink's settings (read_committed, 4 MiB fetches and
+// 2 MiB per partition: the sink's defaults for a 256 MiB buffer bound),
 // from the start of every partition up to the end offsets listed when it
 // starts, and prints the number of records read.
 package main
@@ -58,7 +58,7 @@ func run(brokers, topic string) (int64, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxBytes(8<<20), kgo.FetchMaxPartitionBytes(4<<20))
+		kgo.FetchMaxBytes(4<<20), kgo.FetchMaxPartitionBytes(2<<20))
 	if err != nil {
 		return 0, err
 	}
