@@ -142,7 +142,8 @@ func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, pa
 		if s.cfg.Partitioning.grain > 0 {
 			return s.cfg.Partitioning.cachedPath(&s.pathCache, tick.Time), nil, tick, nil, nil
 		}
-		buf = s.cfg.Partitioning.path(buf, tick.Time, func(k string) string { return tickField(&tick, k) })
+		tk := tick // a copy for the closure, so that tick stays off the heap
+		buf = s.cfg.Partitioning.path(buf, tick.Time, func(k string) string { return tickField(&tk, k) })
 	default:
 		if obj, err = decodeObject(r.Value); err != nil {
 			return "", nil, tick, nil, err
@@ -193,14 +194,22 @@ func keyBase(storeURL, table, format string) int {
 // checkPath refuses a partition path whose folder names or object key
 // would be too long for the lake: the write would fail on every retry.
 func (s *Sink) checkPath(path []byte) error {
+	// The messages take copies (string), so that path, often on the
+	// caller's stack, does not escape to the heap.
 	if len(path)+s.keyBase > maxKeyBytes {
 		return fmt.Errorf("partition path %.64q... makes object keys of %d bytes, more than the %d S3 allows: %w: %w",
-			path, len(path)+s.keyBase, maxKeyBytes, errPartition, stocklake.ErrInvalid)
+			string(path), len(path)+s.keyBase, maxKeyBytes, errPartition, stocklake.ErrInvalid)
 	}
-	for seg := range bytes.SplitSeq(path, []byte{'/'}) {
+	for rest := path; len(rest) > 0; {
+		seg := rest
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
 		if len(seg) > maxSegmentBytes {
 			return fmt.Errorf("partition folder %.64q... is %d bytes, more than the %d a file name may have: %w: %w",
-				seg, len(seg), maxSegmentBytes, errPartition, stocklake.ErrInvalid)
+				string(seg), len(seg), maxSegmentBytes, errPartition, stocklake.ErrInvalid)
 		}
 	}
 	return nil
