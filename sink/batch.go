@@ -216,8 +216,11 @@ func (s *Sink) checkPath(path []byte) error {
 }
 
 // add puts one consumed record into its partition's batch; pre, if not
-// nil, is its tick, decoded ahead.
-func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decoded) error {
+// nil, is its tick, decoded ahead. copied reports that nothing of r is
+// kept (a tick row holds copies of its values), so the Kafka client may
+// reuse r's memory (kgo.Record.Recycle); a dead letter or a JSON line
+// keeps r's bytes.
+func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decoded) (copied bool, err error) {
 	s.stats.Records.Add(1)
 	if ps.next < 0 {
 		// First record since assignment: it sits at the committed offset.
@@ -230,7 +233,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 			if from, ok := m.uncommittedDLQFrom(r.Offset); ok {
 				seen, err := s.scanDeadLetters(ctx, ps.partition, from, r.Offset)
 				if err != nil {
-					return err
+					return false, err
 				}
 				ps.dlqSeen, ps.dlqSeenFrom = seen, from
 				s.log.Info("resuming after uncommitted dead letters; those already sent are not sent again", "partition", ps.partition,
@@ -240,7 +243,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 		ps.manifest = nil
 		if s.cfg.Committer != nil {
 			if err := s.skipSentDeadLetters(ctx, ps, r.Offset); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
@@ -260,7 +263,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 		// One more open lake partition: keep within MaxOpenPartitions.
 		for s.stats.OpenPartitions.Load() >= int64(s.cfg.MaxOpenPartitions) {
 			if err := s.flushOldest(ctx); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
@@ -272,7 +275,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 	b.rows++
 	size := int64(len(r.Value)) + recordOverhead
 	if reason != nil && errors.Is(reason, stocklake.ErrUnavailable) {
-		return reason // the registry is away and the sink stops: not a dead letter
+		return false, reason // the registry is away and the sink stops: not a dead letter
 	}
 	if reason != nil {
 		size += int64(len(r.Key))
@@ -280,7 +283,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 			size += deadLetterSize(b.dead[len(b.dead)-1])
 		}
 		s.grow(b, size)
-		return nil
+		return false, nil
 	}
 	g := lookup(b)
 	if g == nil {
@@ -308,7 +311,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 		} else {
 			b, err := json.Marshal(obj)
 			if err != nil {
-				return fmt.Errorf("encode decoded record as JSON: %w", err)
+				return false, fmt.Errorf("encode decoded record as JSON: %w", err)
 			}
 			g.raw = append(g.raw, b)
 		}
@@ -319,12 +322,13 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 			g.ticks = newTickWriter(s.codec, s.cfg.RowGroupRows)
 		}
 		if err := g.ticks.add(newTickRow(&tick)); err != nil {
-			return err
+			return false, err
 		}
+		return true, nil // the row's strings are ParseTick's copies
 	default:
 		g.objs = append(g.objs, obj)
 	}
-	return nil
+	return false, nil
 }
 
 // grow counts size more bytes in batch b.
