@@ -36,12 +36,15 @@ const TickContentType = "application/vnd.stocklake.tick.v1+json"
 //
 // Unknown fields are ignored so the format can grow without breaking readers.
 type Tick struct {
-	Symbol     string
-	Time       time.Time // event time, UTC, truncated to microseconds
-	Price      float64
-	Size       float64
-	Exchange   string
-	TradeID    string
+	Symbol   string
+	Time     time.Time // event time, UTC, truncated to microseconds
+	Price    float64
+	Size     float64
+	Exchange string
+	TradeID  string
+	// Conditions as ParseTick decodes them may be shared by the ticks
+	// that carry the same list (see internConditions): append to them,
+	// never change them in place.
 	Conditions []string
 	Source     string
 }

@@ -129,13 +129,14 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 				i++
 				break
 			}
-			t.Conditions = make([]string, 0, 4)
+			var stack [8]string
+			conds, start := stack[:0], i
 			for {
 				vs, j, ok := scanPlainBytes(b, i)
 				if !ok {
 					return t, false
 				}
-				t.Conditions = append(t.Conditions, intern(b[vs:j-1]))
+				conds = append(conds, intern(b[vs:j-1]))
 				i = skipSpace(b, j)
 				if i < len(b) && b[i] == ',' {
 					i = skipSpace(b, i+1)
@@ -147,6 +148,7 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 				}
 				return t, false
 			}
+			t.Conditions = internConditions(b[start:i], conds)
 		default:
 			return t, false // unknown fields: let encoding/json skip them
 		}
@@ -301,4 +303,33 @@ func intern(b []byte) string {
 	s := string(b)
 	slot.Store(&s)
 	return s
+}
+
+// condsTable caches condition lists that repeat across ticks, keyed by
+// their JSON text, like internTable: most ticks carry one of a few lists,
+// so decoding them need not allocate. Entries are replaced on hash
+// collisions; it is safe for concurrent use.
+var condsTable [1024]atomic.Pointer[condsEntry]
+
+type condsEntry struct {
+	raw   string
+	conds []string
+}
+
+// internConditions returns a list holding conds, the list whose JSON text
+// is raw: from condsTable when it is there. The list is shared by the
+// ticks that carry it, with its capacity cut to its length so that an
+// append copies it; it must not be changed in place.
+func internConditions(raw []byte, conds []string) []string {
+	if len(raw) > 64 {
+		return append([]string(nil), conds...)
+	}
+	slot := &condsTable[maphash.Bytes(internSeed, raw)%uint64(len(condsTable))]
+	if e := slot.Load(); e != nil && e.raw == string(raw) {
+		return e.conds
+	}
+	e := &condsEntry{raw: string(raw), conds: append([]string(nil), conds...)}
+	e.conds = e.conds[:len(e.conds):len(e.conds)]
+	slot.Store(e)
+	return e.conds
 }

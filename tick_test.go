@@ -254,3 +254,36 @@ func arrayOf(n int64) []byte {
 	b = binary.AppendVarint(b, n)
 	return append(b, 2, 'x', 0, 0)
 }
+
+// TestParseTickSharesConditionLists: a condition list that repeats across
+// ticks is decoded without allocating (issue 18: one allocation per tick,
+// its trade ID, where there were two), and the shared list cannot be
+// changed through an append.
+func TestParseTickSharesConditionLists(t *testing.T) {
+	tk := sampleTick()
+	wire := tk.AppendJSON(nil)
+	a, err := ParseTick(wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = ParseTick(wire) }); allocs > 1 {
+		t.Errorf("ParseTick of a tick with a repeated condition list: %v allocations, want at most 1 (the trade ID)", allocs)
+	}
+	b, _ := ParseTick(wire)
+	if !reflect.DeepEqual(a.Conditions, []string{"@", "I"}) || !reflect.DeepEqual(b.Conditions, a.Conditions) {
+		t.Fatalf("conditions %q and %q, want [@ I]", a.Conditions, b.Conditions)
+	}
+	grown := append(a.Conditions, "X")
+	grown[0] = "changed"
+	if b.Conditions[0] != "@" || len(b.Conditions) != 2 {
+		t.Errorf("appending to one tick's conditions changed another's: %q", b.Conditions)
+	}
+	// A different list with the same prefix is not taken for it.
+	other, err := ParseTick([]byte(`{"v":1,"symbol":"AAPL","ts":1764165600123456,"price":1,"size":1,"exchange":"XNAS","trade_id":"7","conditions":["@","I","T"],"source":"sim"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(other.Conditions, []string{"@", "I", "T"}) {
+		t.Errorf("conditions %q, want [@ I T]", other.Conditions)
+	}
+}

@@ -103,8 +103,9 @@ const (
 
 // route parses a record and returns its lake partition path, with its
 // tick or object: cached for time-only partitionings, else built in buf.
-// A non-nil reason sends the record to the dead-letter topic instead.
-func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tick stocklake.Tick, obj map[string]any, reason error) {
+// A non-nil reason sends the record to the dead-letter topic instead. pre,
+// if not nil, is the record's tick as decodeAhead decoded it.
+func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, path []byte, tick stocklake.Tick, obj map[string]any, reason error) {
 	if s.mode == "" && !s.decideMode(r) {
 		if isFramed(r.Value) {
 			if s.cfg.Decoder == nil {
@@ -131,7 +132,12 @@ func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tic
 		}
 		buf = s.cfg.Partitioning.path(buf, t, func(k string) string { return jsonField(obj, k) })
 	case SchemaTick:
-		if tick, err = stocklake.ParseTick(r.Value); err != nil {
+		if pre != nil {
+			tick, err = pre.tick, pre.err
+		} else {
+			tick, err = stocklake.ParseTick(r.Value)
+		}
+		if err != nil {
 			return "", nil, tick, nil, err
 		}
 		if err := stocklake.CheckEventTime(tick.Time, s.now, s.cfg.MaxFuture); err != nil {
@@ -143,7 +149,8 @@ func (s *Sink) route(r *kgo.Record, buf []byte) (cached string, path []byte, tic
 		if s.cfg.Partitioning.grain > 0 {
 			return s.cfg.Partitioning.cachedPath(&s.pathCache, tick.Time), nil, tick, nil, nil
 		}
-		buf = s.cfg.Partitioning.path(buf, tick.Time, func(k string) string { return tickField(&tick, k) })
+		tk := tick // a copy for the closure, so that tick stays off the heap
+		buf = s.cfg.Partitioning.path(buf, tick.Time, func(k string) string { return tickField(&tk, k) })
 	default:
 		if obj, err = decodeObject(r.Value); err != nil {
 			return "", nil, tick, nil, err
@@ -208,21 +215,33 @@ func keyBase(storeURL, table, format string) int {
 // checkPath refuses a partition path whose folder names or object key
 // would be too long for the lake: the write would fail on every retry.
 func (s *Sink) checkPath(path []byte) error {
+	// The messages take copies (string), so that path, often on the
+	// caller's stack, does not escape to the heap.
 	if len(path)+s.keyBase > maxKeyBytes {
 		return fmt.Errorf("partition path %.64q... makes object keys of %d bytes, more than the %d S3 allows: %w: %w",
-			path, len(path)+s.keyBase, maxKeyBytes, errPartition, stocklake.ErrInvalid)
+			string(path), len(path)+s.keyBase, maxKeyBytes, errPartition, stocklake.ErrInvalid)
 	}
-	for seg := range bytes.SplitSeq(path, []byte{'/'}) {
+	for rest := path; len(rest) > 0; {
+		seg := rest
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
 		if len(seg) > maxSegmentBytes {
 			return fmt.Errorf("partition folder %.64q... is %d bytes, more than the %d a file name may have: %w: %w",
-				seg, len(seg), maxSegmentBytes, errPartition, stocklake.ErrInvalid)
+				string(seg), len(seg), maxSegmentBytes, errPartition, stocklake.ErrInvalid)
 		}
 	}
 	return nil
 }
 
-// add puts one consumed record into its partition's batch.
-func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
+// add puts one consumed record into its partition's batch; pre, if not
+// nil, is its tick, decoded ahead. copied reports that nothing of r is
+// kept (a tick row holds copies of its values), so the Kafka client may
+// reuse r's memory (kgo.Record.Recycle); a dead letter or a JSON line
+// keeps r's bytes.
+func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decoded) (copied bool, err error) {
 	s.stats.Records.Add(1)
 	if ps.next < 0 {
 		// First record since assignment: it sits at the committed offset.
@@ -235,7 +254,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 			if from, ok := m.uncommittedDLQFrom(r.Offset); ok {
 				seen, err := s.scanDeadLetters(ctx, ps.partition, from, r.Offset)
 				if err != nil {
-					return err
+					return false, err
 				}
 				ps.dlqSeen, ps.dlqSeenFrom = seen, from
 				s.log.Info("resuming after uncommitted dead letters; those already sent are not sent again", "partition", ps.partition,
@@ -245,13 +264,13 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		ps.manifest = nil
 		if s.cfg.Committer != nil {
 			if err := s.skipSentDeadLetters(ctx, ps, r.Offset); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
 	ps.next = r.Offset + 1
 	var pathBuf [64]byte
-	cached, path, tick, obj, reason := s.route(r, pathBuf[:0])
+	cached, path, tick, obj, reason := s.route(r, pre, pathBuf[:0])
 	lookup := func(b *batch) *group {
 		if b == nil {
 			return nil
@@ -265,7 +284,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		// One more open lake partition: keep within MaxOpenPartitions.
 		for s.stats.OpenPartitions.Load() >= int64(s.cfg.MaxOpenPartitions) {
 			if err := s.flushOldest(ctx); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
@@ -277,7 +296,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 	b.rows++
 	size := int64(len(r.Value)) + recordOverhead
 	if reason != nil && errors.Is(reason, stocklake.ErrUnavailable) {
-		return reason // the registry is away and the sink stops: not a dead letter
+		return false, reason // the registry is away and the sink stops: not a dead letter
 	}
 	if reason != nil {
 		size += int64(len(r.Key))
@@ -285,7 +304,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 			size += deadLetterSize(b.dead[len(b.dead)-1])
 		}
 		s.grow(b, size)
-		return nil
+		return false, nil
 	}
 	g := lookup(b)
 	if g == nil {
@@ -313,7 +332,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 		} else {
 			b, err := json.Marshal(obj)
 			if err != nil {
-				return fmt.Errorf("encode decoded record as JSON: %w", err)
+				return false, fmt.Errorf("encode decoded record as JSON: %w", err)
 			}
 			g.raw = append(g.raw, b)
 		}
@@ -324,15 +343,16 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record) error {
 			g.ticks = newTickWriter(s.codec, s.cfg.RowGroupRows)
 		}
 		if err := g.ticks.add(newTickRow(&tick)); err != nil {
-			return err
+			return false, err
 		}
+		return true, nil // the row's strings are ParseTick's copies
 	default:
 		g.objs = append(g.objs, obj)
 		if s.cfg.Committer != nil && s.iceKinds == nil {
 			g.recs = append(g.recs, r)
 		}
 	}
-	return nil
+	return false, nil
 }
 
 // grow counts size more bytes in batch b.
@@ -395,8 +415,7 @@ func (s *Sink) encode(buf *bytes.Buffer, g *group, batch stocklake.BatchPart) ([
 		encodeJSONLines(buf, g.raw)
 		return nil, nil
 	case g.ticks != nil:
-		g.ticks.w.SetKeyValueMetadata(stocklake.ParquetKeyBatches, meta)
-		return TickColumns(), g.ticks.finish(buf)
+		return TickColumns(), g.ticks.finish(buf, meta)
 	case s.mode == SchemaRegistry:
 		return encodeRecords(buf, g.objs, s.regFields, s.codec, s.cfg.RowGroupRows)
 	case s.iceKinds != nil:

@@ -442,6 +442,7 @@ func (s *Sink) commit(ctx context.Context, p int32, epoch int32, offset int64) e
 		return fmt.Errorf("commit offset %d of %s[%d]: %w", offset, s.cfg.Topic, p, err)
 	}
 	s.stats.Commits.Add(1)
+	s.stats.LastCommit.Store(time.Now().UnixNano())
 	if s.cfg.OnCommit != nil {
 		s.cfg.OnCommit(p, offset)
 	}

@@ -73,11 +73,20 @@ func writerOptions(codec compress.Codec, rowGroupRows int64) []parquet.WriterOpt
 
 // tickWriter encodes tick rows into a Parquet file in memory as they
 // arrive, so a buffered batch costs its compressed size, not its rows.
+// Full staging buffers are encoded in the background, one at a time and in
+// order, while the sink decodes the next rows into a second buffer: Parquet
+// encoding and compression (about half of the sink's CPU) runs on another
+// core than the poll loop.
 type tickWriter struct {
 	out     bytes.Buffer
 	w       *parquet.GenericWriter[TickRow]
 	staging []TickRow
+	spare   []TickRow // the other staging buffer; the background's while busy
 	n       int
+	// busy, while a buffer is encoded in the background, receives the
+	// result of its Write; nil otherwise. Nothing but that goroutine
+	// touches w or spare until it is received.
+	busy chan error
 }
 
 // tickStaging is how many rows a tickWriter collects before encoding
@@ -95,25 +104,59 @@ func (tw *tickWriter) add(r TickRow) error {
 	tw.staging = append(tw.staging, r)
 	tw.n++
 	if len(tw.staging) == tickStaging {
-		return tw.drain()
+		return tw.drainAsync()
 	}
 	return nil
 }
 
-func (tw *tickWriter) drain() error {
-	if _, err := tw.w.Write(tw.staging); err != nil {
-		return fmt.Errorf("encode parquet: %w", err)
+// wait waits for the buffer being encoded in the background, if any, and
+// returns the error of its encoding.
+func (tw *tickWriter) wait() error {
+	if tw.busy == nil {
+		return nil
 	}
-	clear(tw.staging)
-	tw.staging = tw.staging[:0]
-	return nil
+	err := <-tw.busy
+	tw.busy = nil
+	return err
 }
 
-// finish completes the file and appends it to buf.
-func (tw *tickWriter) finish(buf *bytes.Buffer) error {
-	if err := tw.drain(); err != nil {
+// drainAsync hands the staging buffer to a goroutine that encodes it,
+// once the previous one is done, and stages further rows in the other.
+func (tw *tickWriter) drainAsync() error {
+	if err := tw.wait(); err != nil {
 		return err
 	}
+	rows := tw.staging
+	if tw.spare == nil {
+		tw.spare = make([]TickRow, 0, tickStaging)
+	}
+	tw.staging, tw.spare = tw.spare[:0], rows
+	done := make(chan error, 1)
+	tw.busy = done
+	go func() { done <- tw.write(rows) }()
+	return nil
+}
+
+// write encodes rows and clears them (their strings are garbage then).
+func (tw *tickWriter) write(rows []TickRow) error {
+	if _, err := tw.w.Write(rows); err != nil {
+		return fmt.Errorf("encode parquet: %w", err)
+	}
+	clear(rows)
+	return nil
+}
+
+// finish completes the file, with key-value metadata meta under
+// stocklake.ParquetKeyBatches, and appends it to buf.
+func (tw *tickWriter) finish(buf *bytes.Buffer, meta string) error {
+	if err := tw.wait(); err != nil {
+		return err
+	}
+	if err := tw.write(tw.staging); err != nil {
+		return err
+	}
+	tw.staging = tw.staging[:0]
+	tw.w.SetKeyValueMetadata(stocklake.ParquetKeyBatches, meta)
 	if err := tw.w.Close(); err != nil {
 		return fmt.Errorf("encode parquet: %w", err)
 	}

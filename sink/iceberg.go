@@ -67,10 +67,16 @@ func (s *Sink) icePath(tk *stocklake.Tick) string {
 	if p, ok := s.icePaths[hour]; ok {
 		return p
 	}
+	return s.icePathMiss(hour, *tk)
+}
+
+// icePathMiss is icePath for an hour not in the cache; it takes a copy of
+// the tick, so that icePath's does not escape to the heap.
+func (s *Sink) icePathMiss(hour int64, tk stocklake.Tick) string {
 	if len(s.icePaths) >= icePathCacheMax {
 		clear(s.icePaths)
 	}
-	p := s.cfg.Committer.PartitionPath(tk)
+	p := s.cfg.Committer.PartitionPath(&tk)
 	s.icePaths[hour] = p
 	return p
 }

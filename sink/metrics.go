@@ -23,6 +23,8 @@ func (s *Sink) RegisterMetrics(reg prometheus.Registerer) error {
 		m.Counter("dead_letters_truncated_total", "Dead letters too large for the dead-letter topic, sent as a truncated copy.", st.DeadLettersTruncated.Load),
 		m.GaugeInt("open_partitions", "Lake partitions (Parquet writers) open now.", st.OpenPartitions.Load),
 		m.Counter("commits_total", "Offset commits.", st.Commits.Load),
+		m.Gauge("last_commit_timestamp_seconds", "Wall clock of the last offset commit, Unix seconds (0 before the first).",
+			func() float64 { return float64(st.LastCommit.Load()) / 1e9 }),
 		m.Counter("retries_total", "Writes or commits that failed and were retried.", st.Retries.Load),
 		m.Counter("commit_failures_total", "Offset commits that failed; their batches stay in the manifest and the commit is retried.", st.CommitFailures.Load),
 		m.Counter("fenced_batches_total", "Batches refused because another sink had taken the partition over (this sink was paused past its session); nothing of them was written.", st.Fenced.Load),

@@ -32,7 +32,7 @@ func TestRegisterMetrics(t *testing.T) {
 	}
 	for _, name := range []string{"records_total", "rows_total", "objects_total", "bytes_total", "dead_letters_total",
 		"commits_total", "retries_total", "buffered_bytes", "lag_records", "dead_letters_truncated_total", "open_partitions",
-		"commit_failures_total", "fenced_batches_total", "partitions"} {
+		"commit_failures_total", "fenced_batches_total", "partitions", "last_commit_timestamp_seconds"} {
 		if n, err := testutil.GatherAndCount(reg, "stocklake_sink_"+name); n != 1 || err != nil {
 			t.Errorf("stocklake_sink_%s: %d samples (%v), want 1", name, n, err)
 		}

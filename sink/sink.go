@@ -63,6 +63,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -232,9 +233,13 @@ type Stats struct {
 	Bytes       atomic.Int64 // bytes written
 	DeadLetters atomic.Int64 // records sent to the dead-letter topic
 	Commits     atomic.Int64 // offset commits
-	Buffered    atomic.Int64 // bytes of records buffered now
-	Lag         atomic.Int64 // records in the topic not yet consumed, as of the last fetch
-	Retries     atomic.Int64 // failed writes or commits that were retried
+	// LastCommit is the wall clock of the last offset commit, in Unix
+	// nanoseconds (0 before the first): with --exit-when-idle, when the
+	// work was done, before the idle check that ends the run.
+	LastCommit atomic.Int64
+	Buffered   atomic.Int64 // bytes of records buffered now
+	Lag        atomic.Int64 // records in the topic not yet consumed, as of the last fetch
+	Retries    atomic.Int64 // failed writes or commits that were retried
 	// CommitFailures counts offset commits that failed; their batches stay
 	// in the manifest and the commit is retried with backoff.
 	CommitFailures atomic.Int64
@@ -278,6 +283,10 @@ type Sink struct {
 
 	topicID string
 	parts   map[int32]*partState
+	// polled and decoded are process's buffers, kept between polls: the
+	// records of a poll in order, and their ticks (see decodeAhead).
+	polled  []*kgo.Record
+	decoded []decoded
 	hwm     map[int32]int64
 	mode    string // SchemaTick, SchemaJSON or SchemaRegistry once decided
 	// regFields are the columns of a SchemaRegistry table: the union of
@@ -488,6 +497,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		kgo.OnPartitionsLost(s.onLost),
 		kgo.SessionTimeout(10 * time.Second),
 		kgo.RebalanceTimeout(5 * time.Minute),
+		kgo.WithPools(newRecordPool()),
 	}
 	if s.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
@@ -528,6 +538,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 	}
 	s.log.Info("sink started", "group", s.cfg.Group, "instance_id", s.cfg.InstanceID, "lake", s.cfg.Store.URL(), "table", s.cfg.Table, "format", s.cfg.Format)
 	idlePolls := 0
+	lastBusy := time.Now() // the end of the last poll that brought records
 	for ctx.Err() == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, tick)
 		fetches := cl.PollRecords(pollCtx, 20_000)
@@ -551,11 +562,16 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		}
 		if s.cfg.ExitWhenIdle && idlePolls >= 3 {
 			idlePolls = 0
+			// idle_wait is the time spent waiting for the polls that
+			// found the topic idle: with last_commit, what the run took
+			// without it (bench/sink.sh).
+			idleWait := time.Since(lastBusy)
 			err := s.rollDue(ctx, true)
 			if err == nil {
 				var done bool
 				if done, err = s.caughtUp(ctx); done {
-					s.log.Info("caught up; exiting as --exit-when-idle asks")
+					s.log.Info("caught up; exiting as --exit-when-idle asks", "last_commit", lastCommitTime(&s.stats),
+						"idle_wait", idleWait.Seconds())
 					cl.AllowRebalance()
 					break
 				}
@@ -567,6 +583,9 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		err := s.process(ctx, fetches)
 		if err == nil {
 			err = s.rollDue(ctx, false)
+		}
+		if fetches.NumRecords() > 0 {
+			lastBusy = time.Now()
 		}
 		cl.AllowRebalance()
 		if err != nil {
@@ -597,6 +616,16 @@ func (s *Sink) shutdown() error {
 	return err
 }
 
+// lastCommitTime is Stats.LastCommit as RFC 3339 text, "" before the
+// first commit.
+func lastCommitTime(st *Stats) string {
+	n := st.LastCommit.Load()
+	if n == 0 {
+		return ""
+	}
+	return time.Unix(0, n).UTC().Format(time.RFC3339Nano)
+}
+
 // setFatal records an error met in a group callback; Run returns it.
 func (s *Sink) setFatal(err error) {
 	s.log.Error("sink must stop", "err", err)
@@ -622,13 +651,15 @@ func newOwnerID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// fetchMaxBytes sizes Kafka fetches for a memory bound: 1/32 of it, from
-// 256 KiB to 8 MiB. A fetch is counted in compressed bytes; tick batches
+// fetchMaxBytes sizes Kafka fetches for a memory bound: 1/64 of it, from
+// 256 KiB to 4 MiB. A fetch is counted in compressed bytes; tick batches
 // compress about tenfold and each decoded record costs some 150 bytes of
 // bookkeeping more, so the client holds about 30 times a fetch's size until
-// the sink has taken its records. A default 256 MiB bound gives 8 MiB.
+// the sink has taken its records, and Go's collector lets the heap grow to
+// twice what is live. A default 256 MiB bound gives 4 MiB (8 MiB fetches
+// cost the same CPU per record and some 150 MiB more peak RSS; issue 18).
 func fetchMaxBytes(bound int64) int32 {
-	return int32(min(max(bound/32, 256<<10), 8<<20))
+	return int32(min(max(bound/64, 256<<10), 4<<20))
 }
 
 // process adds polled records to their partition batches.
@@ -647,21 +678,31 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 			s.hwm[fp.Partition] = fp.HighWatermark
 		}
 	})
-	fetches.EachRecord(func(r *kgo.Record) {
-		if fatal != nil {
-			return
-		}
+	s.polled = s.polled[:0]
+	fetches.EachRecord(func(r *kgo.Record) { s.polled = append(s.polled, r) })
+	pre := s.decodeAhead(s.polled)
+	for i, r := range s.polled {
 		if s.hasFatal.Load() {
 			fatal = s.fatal()
-			return
+			break
 		}
 		ps := s.parts[r.Partition]
 		if ps == nil { // not ours (revoked meanwhile); it will be re-read by its owner
-			return
+			continue
 		}
-		if err := s.add(ctx, ps, r); err != nil {
+		var d *decoded
+		if pre != nil {
+			d = &pre[i]
+		}
+		copied, err := s.add(ctx, ps, r, d)
+		if err != nil {
 			fatal = err
-			return
+			break
+		}
+		if copied {
+			// Its memory goes back to recordPool; the client reuses it.
+			s.polled[i] = nil
+			r.Recycle()
 		}
 		if b := ps.b; b != nil && (b.rows >= s.cfg.MaxRows || b.bytes >= s.cfg.MaxBytes) {
 			fatal = s.flush(ctx, ps)
@@ -671,7 +712,12 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 		if n := s.stats.Buffered.Load(); n > s.stats.PeakBuffered.Load() {
 			s.stats.PeakBuffered.Store(n)
 		}
-	})
+		if fatal != nil {
+			break
+		}
+	}
+	clear(s.polled) // the records are the client's to free
+	clear(pre)
 	var lag int64
 	for p, h := range s.hwm {
 		if ps := s.parts[p]; ps != nil && ps.next >= 0 {
@@ -680,6 +726,102 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	s.stats.Lag.Store(lag)
 	return fatal
+}
+
+// recordPool lends the Kafka client the buffers it decompresses fetched
+// batches into and the Record slices it decodes them into
+// (kgo.WithPools): records whose values the sink copied are recycled
+// (Sink.add), and once every record of a slice is, the client puts the
+// slice back here for the next fetch, instead of allocating some 300
+// bytes per record afresh for the collector. It keeps at most
+// recordPoolSize of each, so pooling does not raise the peak memory.
+// Records kept (dead letters, JSON lines) are never recycled: their slices
+// are left to the collector.
+type recordPool struct {
+	bytes chan []byte
+	recs  chan []kgo.Record
+}
+
+// recordPoolSize is how many free buffers of each kind a recordPool keeps.
+const recordPoolSize = 8
+
+func newRecordPool() *recordPool {
+	return &recordPool{bytes: make(chan []byte, recordPoolSize), recs: make(chan []kgo.Record, recordPoolSize)}
+}
+
+func (p *recordPool) GetDecompressBytes(compressed []byte, _ kgo.CompressionCodecType) []byte {
+	select {
+	case b := <-p.bytes:
+		return b
+	default:
+		return make([]byte, 0, 10*len(compressed))
+	}
+}
+
+func (p *recordPool) PutDecompressBytes(b []byte) {
+	select {
+	case p.bytes <- b[:0]:
+	default:
+	}
+}
+
+func (p *recordPool) GetRecords(n int) []kgo.Record {
+	select {
+	case r := <-p.recs:
+		if cap(r) >= n {
+			return r[:0]
+		}
+	default:
+	}
+	return make([]kgo.Record, 0, n)
+}
+
+func (p *recordPool) PutRecords(r []kgo.Record) {
+	clear(r[:cap(r)])
+	select {
+	case p.recs <- r[:0]:
+	default:
+	}
+}
+
+// decoded is a record's tick as decodeAhead decoded it.
+type decoded struct {
+	tick stocklake.Tick
+	err  error
+}
+
+// decodeAheadMin is the fewest records per goroutine decodeAhead spreads
+// its work over.
+const decodeAheadMin = 512
+
+// decodeAhead decodes the ticks among recs on every core, when the table is
+// known to hold ticks, so that add, which takes the records one by one and
+// in order (batches, dead letters and commits depend on it), finds them
+// decoded: decoding is a pure function of each record's value. It returns
+// nil when there is nothing to decode ahead, else the result of recs[i] at
+// index i.
+func (s *Sink) decodeAhead(recs []*kgo.Record) []decoded {
+	if s.mode != SchemaTick || len(recs) == 0 {
+		return nil
+	}
+	if cap(s.decoded) < len(recs) {
+		s.decoded = make([]decoded, len(recs))
+	}
+	out := s.decoded[:len(recs)]
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(recs)/decodeAheadMin))
+	chunk := (len(recs) + workers - 1) / workers
+	decodeRange := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			out[i].tick, out[i].err = stocklake.ParseTick(recs[i].Value)
+		}
+	}
+	var wg sync.WaitGroup
+	for lo := chunk; lo < len(recs); lo += chunk {
+		wg.Go(func() { decodeRange(lo, min(lo+chunk, len(recs))) })
+	}
+	decodeRange(0, min(chunk, len(recs)))
+	wg.Wait()
+	return out
 }
 
 // rollDue writes every batch that is full or old, or all when all is set,

@@ -131,10 +131,19 @@ func TestSinkLandsTicksExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 3000, FlushInterval: time.Hour},
+	before := time.Now()
+	var lastOnCommit atomic.Int64
+	s, err := runSinkUntil(t, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 3000, FlushInterval: time.Hour,
+		OnCommit: func(int32, int64) { lastOnCommit.Store(time.Now().UnixNano()) }},
 		func(s *Sink) bool { return s.Stats().Records.Load() == int64(len(ticks)) })
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Stats.LastCommit is the time of the last commit (bench/sink.sh
+	// reports the time to it): at or before the last OnCommit call, after
+	// the run began.
+	if last := s.Stats().LastCommit.Load(); last < before.UnixNano() || last > lastOnCommit.Load() {
+		t.Errorf("Stats.LastCommit = %v, want between the start %v and the last OnCommit %v", time.Unix(0, last), before, time.Unix(0, lastOnCommit.Load()))
 	}
 	rows, keys := readLakeTicks(t, st, "ticks")
 	assertExactlyOnce(t, rows, ticks)
@@ -489,7 +498,7 @@ func TestSinkExitsWhenIdleOnTransactionalTopic(t *testing.T) {
 }
 
 func TestFetchMaxBytes(t *testing.T) {
-	for bound, want := range map[int64]int32{256 << 20: 8 << 20, 32 << 20: 1 << 20, 1 << 20: 256 << 10, 1 << 30: 8 << 20} {
+	for bound, want := range map[int64]int32{256 << 20: 4 << 20, 32 << 20: 512 << 10, 1 << 20: 256 << 10, 1 << 30: 4 << 20} {
 		if got := fetchMaxBytes(bound); got != want {
 			t.Errorf("fetchMaxBytes(%d) = %d, want %d", bound, got, want)
 		}
