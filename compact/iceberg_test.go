@@ -292,7 +292,8 @@ func TestIcebergMaintain(t *testing.T) {
 	if err := os.Chtimes(orphanPath, old, old); err != nil {
 		t.Fatal(err)
 	}
-	at := time.Date(2026, 12, 6, 6, 0, 0, 0, time.UTC)
+	// Now, an hour on: every file is older than the default --min-age.
+	at := time.Now().UTC().Truncate(time.Second)
 	c := l.compactor(Config{Now: func() time.Time { return at.Add(time.Hour) }})
 	res, err := c.Maintain(ctx, l.tbl, MaintainConfig{RetainSnapshots: time.Nanosecond, RetainLast: 1})
 	if err != nil {
