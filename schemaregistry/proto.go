@@ -1,88 +1,157 @@
 package schemaregistry
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"strings"
 
+	"github.com/bufbuild/protocompile"
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
-
-	// Well-known types a registered .proto may import without a reference.
-	_ "google.golang.org/protobuf/types/known/anypb"
-	_ "google.golang.org/protobuf/types/known/durationpb"
-	_ "google.golang.org/protobuf/types/known/structpb"
-	_ "google.golang.org/protobuf/types/known/timestamppb"
-	_ "google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/stocklake/stocklake"
 )
 
-// Protobuf schemas are read in their serialized form: a base64
-// FileDescriptorProto, which Confluent's clients register and which a
-// Confluent registry serves for ?format=serialized (Client.decoder asks
-// for it). A schema only in .proto text is refused: decoding it would
-// need a .proto parser.
+// Protobuf schemas come in two forms, both compiled into descriptors
+// with github.com/bufbuild/protocompile: .proto text, which Confluent's
+// Java client registers and which every registry serves by default
+// (Confluent, Apicurio's ccompat API, Karapace, Redpanda), and a
+// serialized descriptor (a base64 FileDescriptorProto), which Confluent's
+// Python client registers and a Confluent registry serves for
+// ?format=serialized. Imports resolve among the schema's references
+// (subject/version, as the registry names them) and the well-known types
+// (google/protobuf/*.proto), which need no reference.
 
-// errProtoText marks a Protobuf schema given as .proto text.
-var errProtoText = fmt.Errorf("protobuf schema is .proto text, not a serialized descriptor (the registry did not answer ?format=serialized)")
+// errProtoText marks a .proto text that does not compile: Client.decoder
+// then asks the registry for the serialized descriptor (?format=serialized),
+// which a Confluent registry makes with its own parser.
+var errProtoText = errors.New("protobuf schema is .proto text that does not compile")
 
-// protoFile builds the file descriptor of a serialized schema, resolving
-// its imports among files (references, then the well-known types).
-func protoFile(text string, files *protoregistry.Files) (protoreflect.FileDescriptor, error) {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
-	if err != nil {
-		return nil, errProtoText
-	}
-	var fdp descriptorpb.FileDescriptorProto
-	if err := proto.Unmarshal(raw, &fdp); err != nil {
-		return nil, fmt.Errorf("protobuf schema is not a FileDescriptorProto: %w", err)
-	}
-	return protodesc.NewFile(&fdp, resolver{files})
-}
+// maxProtoSchema bounds the size of one Protobuf schema (the file or a
+// reference, text or serialized): 1 MiB. Real schemas are a few KiB; a
+// larger one is refused rather than compiled.
+const maxProtoSchema = 1 << 20
 
-// resolver finds imports among the referenced files, then the linked
-// well-known types.
-type resolver struct{ files *protoregistry.Files }
+// maxProtoColumns bounds the fields of one message's table schema, nested
+// messages expanded (every level counts): 10,000. A few messages that each
+// hold the next twice expand exponentially.
+const maxProtoColumns = 10_000
 
-func (r resolver) FindFileByPath(p string) (protoreflect.FileDescriptor, error) {
-	if fd, err := r.files.FindFileByPath(p); err == nil {
-		return fd, nil
-	}
-	return protoregistry.GlobalFiles.FindFileByPath(p)
-}
-
-func (r resolver) FindDescriptorByName(n protoreflect.FullName) (protoreflect.Descriptor, error) {
-	if d, err := r.files.FindDescriptorByName(n); err == nil {
-		return d, nil
-	}
-	return protoregistry.GlobalFiles.FindDescriptorByName(n)
-}
-
-func newProtoDecoder(id int, s sr.Schema, refs []namedSchema) (*decoder, error) {
-	files := &protoregistry.Files{}
+// protoFile compiles schema s (text or serialized) with its references,
+// refs in dependency order; id names the file in errors.
+func protoFile(id int, s sr.Schema, refs []namedSchema) (protoreflect.FileDescriptor, error) {
+	srcs := map[string]protoSrc{}
 	for _, r := range refs {
 		if r.schema.Type != sr.TypeProtobuf {
 			return nil, fmt.Errorf("protobuf schema refers to %s, a %v schema", r.name, r.schema.Type)
 		}
-		if _, err := protoregistry.GlobalFiles.FindFileByPath(r.name); err == nil {
-			continue // a well-known type, already linked
+		if strings.HasPrefix(r.name, "google/protobuf/") {
+			continue // a well-known type: the linked one is used
 		}
-		fd, err := protoFile(r.schema.Schema, files)
+		src, err := protoSource(r.name, r.schema.Schema)
 		if err != nil {
 			return nil, fmt.Errorf("referenced protobuf schema %s: %w", r.name, err)
 		}
-		if err := files.RegisterFile(fd); err != nil {
-			return nil, fmt.Errorf("referenced protobuf schema %s: %w", r.name, err)
-		}
+		srcs[r.name] = src
 	}
-	fd, err := protoFile(s.Schema, files)
+	name := fmt.Sprintf("schema-%d.proto", id)
+	main, err := protoSource(name, s.Schema)
+	if err != nil {
+		return nil, err
+	}
+	if main.Proto != nil {
+		name = main.Proto.GetName()
+	}
+	srcs[name] = main
+	c := protocompile.Compiler{
+		Resolver: protocompile.WithStandardImports(protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
+			src, ok := srcs[path]
+			if !ok || strings.HasPrefix(path, "google/protobuf/") {
+				return protocompile.SearchResult{}, fmt.Errorf("%s is neither a reference of the schema nor a well-known type: %w", path, fs.ErrNotExist)
+			}
+			return src.result(), nil
+		})),
+		MaxParallelism: 1,
+	}
+	files, err := c.Compile(context.Background(), name)
+	if err != nil {
+		if main.Proto == nil {
+			return nil, fmt.Errorf("%w: %w", errProtoText, err)
+		}
+		return nil, err
+	}
+	return files[0], nil
+}
+
+// serializedProto is the decoder of schema id made from the serialized
+// descriptor the registry gives for ?format=serialized, tried when its
+// .proto text does not compile (textErr). A registry that ignores the
+// parameter (Apicurio, Karapace) answers the same text again, and one that
+// refuses it answers 4xx: then textErr stands. The error wraps
+// stocklake.ErrUnavailable when the registry cannot be reached.
+func (c *Client) serializedProto(ctx context.Context, id int, textErr error) (*decoder, error) {
+	sctx := sr.WithParams(ctx, sr.Format("serialized"))
+	s, err := c.cl.SchemaByID(sctx, id)
+	if err != nil {
+		var re *sr.ResponseError
+		if errors.As(err, &re) && re.StatusCode >= 400 && re.StatusCode < 500 {
+			return nil, textErr
+		}
+		return nil, fmt.Errorf("fetch serialized protobuf schema %d from the registry: %v: %w", id, err, stocklake.ErrUnavailable)
+	}
+	refs, err := c.references(sctx, s, 0)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDecoder(id, s, refs)
+	if errors.Is(err, errProtoText) {
+		return nil, textErr // the same text again
+	}
+	return d, err
+}
+
+// protoSrc is one file for the compiler: text or a descriptor.
+type protoSrc struct {
+	Text  string
+	Proto *descriptorpb.FileDescriptorProto
+}
+
+func (s protoSrc) result() protocompile.SearchResult {
+	if s.Proto != nil {
+		return protocompile.SearchResult{Proto: s.Proto}
+	}
+	return protocompile.SearchResult{Source: strings.NewReader(s.Text)}
+}
+
+// protoSource reads a schema: base64 is a serialized descriptor, anything
+// else .proto text.
+func protoSource(name, schema string) (protoSrc, error) {
+	if len(schema) > maxProtoSchema {
+		return protoSrc{}, fmt.Errorf("protobuf schema %s is %d bytes, more than the %d this sink compiles", name, len(schema), maxProtoSchema)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(schema))
+	if err != nil {
+		return protoSrc{Text: schema}, nil
+	}
+	var fdp descriptorpb.FileDescriptorProto
+	if err := proto.Unmarshal(raw, &fdp); err != nil {
+		return protoSrc{}, fmt.Errorf("protobuf schema %s is base64 but not a serialized FileDescriptorProto: %w", name, err)
+	}
+	if fdp.GetName() == "" {
+		fdp.Name = proto.String(name)
+	}
+	return protoSrc{Proto: &fdp}, nil
+}
+
+func newProtoDecoder(id int, s sr.Schema, refs []namedSchema) (*decoder, error) {
+	fd, err := protoFile(id, s, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +218,7 @@ type protoMessage struct {
 }
 
 func newProtoMessage(id int, md protoreflect.MessageDescriptor) (*protoMessage, error) {
-	t, err := protoMessageType(md, map[protoreflect.FullName]bool{})
+	t, err := (&protoWalk{in: map[protoreflect.FullName]bool{}}).message(md)
 	if err != nil {
 		return nil, err
 	}
@@ -158,17 +227,28 @@ func newProtoMessage(id int, md protoreflect.MessageDescriptor) (*protoMessage, 
 
 const timestampName = "google.protobuf.Timestamp"
 
-func protoMessageType(md protoreflect.MessageDescriptor, in map[protoreflect.FullName]bool) (*stocklake.FieldType, error) {
-	if in[md.FullName()] {
-		return nil, fmt.Errorf("protobuf message %s contains itself; recursive types cannot be columns", md.FullName())
+// protoWalk makes the table schema of a message: in holds the messages
+// being expanded (a message met again inside itself is recursive), n
+// counts the fields made.
+type protoWalk struct {
+	in map[protoreflect.FullName]bool
+	n  int
+}
+
+func (w *protoWalk) message(md protoreflect.MessageDescriptor) (*stocklake.FieldType, error) {
+	if w.in[md.FullName()] {
+		return nil, fmt.Errorf("protobuf message %s contains itself: a recursive message has no fixed set of columns; write it as bytes or a string (e.g. JSON) instead", md.FullName())
 	}
-	in[md.FullName()] = true
-	defer delete(in, md.FullName())
+	w.in[md.FullName()] = true
+	defer delete(w.in, md.FullName())
 	t := &stocklake.FieldType{Kind: stocklake.KindRecord}
 	fs := md.Fields()
 	for i := range fs.Len() {
+		if w.n++; w.n > maxProtoColumns {
+			return nil, fmt.Errorf("protobuf message %s has more than %d fields with its nested messages expanded, too many columns for a table", md.FullName(), maxProtoColumns)
+		}
 		fd := fs.Get(i)
-		ft, err := protoFieldType(fd, in)
+		ft, err := w.field(fd)
 		if err != nil {
 			return nil, err
 		}
@@ -177,22 +257,22 @@ func protoMessageType(md protoreflect.MessageDescriptor, in map[protoreflect.Ful
 	return t, nil
 }
 
-func protoFieldType(fd protoreflect.FieldDescriptor, in map[protoreflect.FullName]bool) (*stocklake.FieldType, error) {
+func (w *protoWalk) field(fd protoreflect.FieldDescriptor) (*stocklake.FieldType, error) {
 	switch {
 	case fd.IsMap():
-		v, err := protoScalar(fd.MapValue(), in)
+		v, err := w.scalar(fd.MapValue())
 		if err != nil {
 			return nil, err
 		}
 		return &stocklake.FieldType{Kind: stocklake.KindMap, Elem: v}, nil
 	case fd.IsList():
-		e, err := protoScalar(fd, in)
+		e, err := w.scalar(fd)
 		if err != nil {
 			return nil, err
 		}
 		return &stocklake.FieldType{Kind: stocklake.KindList, Elem: e}, nil
 	}
-	t, err := protoScalar(fd, in)
+	t, err := w.scalar(fd)
 	if err != nil {
 		return nil, err
 	}
@@ -200,8 +280,8 @@ func protoFieldType(fd protoreflect.FieldDescriptor, in map[protoreflect.FullNam
 	return t, nil
 }
 
-// protoScalar is the type of one value of fd (an element, for lists).
-func protoScalar(fd protoreflect.FieldDescriptor, in map[protoreflect.FullName]bool) (*stocklake.FieldType, error) {
+// scalar is the type of one value of fd (an element, for lists).
+func (w *protoWalk) scalar(fd protoreflect.FieldDescriptor) (*stocklake.FieldType, error) {
 	k := stocklake.KindString
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
@@ -224,7 +304,7 @@ func protoScalar(fd protoreflect.FieldDescriptor, in map[protoreflect.FullName]b
 		if fd.Message().FullName() == timestampName {
 			return &stocklake.FieldType{Kind: stocklake.KindTimestampMicros}, nil
 		}
-		return protoMessageType(fd.Message(), in)
+		return w.message(fd.Message())
 	}
 	return &stocklake.FieldType{Kind: k}, nil
 }

@@ -202,16 +202,9 @@ func (c *Client) decoder(ctx context.Context, id int) (*decoder, error) {
 	}
 	d, err = newDecoder(id, s, refs)
 	if errors.Is(err, errProtoText) {
-		// A Confluent registry serves Protobuf as .proto text unless asked
-		// for the serialized descriptor.
-		sctx := sr.WithParams(ctx, sr.Format("serialized"))
-		if s, err = c.cl.SchemaByID(sctx, id); err != nil {
-			return nil, fmt.Errorf("fetch serialized protobuf schema %d from the registry: %v: %w", id, err, stocklake.ErrUnavailable)
-		}
-		if refs, err = c.references(sctx, s, 0); err != nil {
+		if d, err = c.serializedProto(ctx, id, err); errors.Is(err, stocklake.ErrUnavailable) {
 			return nil, err
 		}
-		d, err = newDecoder(id, s, refs)
 	}
 	if err != nil {
 		err = fmt.Errorf("schema %d: %w: %w", id, err, stocklake.ErrInvalid)

@@ -177,7 +177,6 @@ func TestDecodeErrors(t *testing.T) {
 		{"protobuf index out of range", append(header(3), 2, 40), "names no message"},
 		{"protobuf negative index count", append(header(3), 1), "message indexes"},
 		{"protobuf garbage", append(header(3), 0, 0xff, 0xff), "does not match its writer schema 3"},
-		{"protobuf text schema", append(header(4), 0), "schema 4: protobuf schema is .proto text"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
