@@ -6,10 +6,15 @@
 // versions, GET /schemas/ids/{id}, config, mode, lookups) on a local port,
 // and adds what srfake leaves out: a real compatibility check for Avro
 // subjects (hamba/avro's schema resolution), applied when a schema is
-// registered (409 when incompatible) and on POST /compatibility/...
+// registered (409 when incompatible) and on POST /compatibility/...;
+// Protobuf schemas kept as .proto text, as a Confluent registry keeps
+// them (one registered as a serialized descriptor, as Confluent's Python
+// client does, is printed as text), and GET ?format=serialized answered
+// with the compiled descriptor unless -protobuf-serialized=false (then
+// the parameter is ignored, as Apicurio's ccompat API and Karapace do).
 // Schemas live in memory: they are gone when it stops.
 //
-//	srstandin -listen 127.0.0.1:8081
+//	srstandin -listen 127.0.0.1:8081 [-protobuf-serialized=false]
 package main
 
 import (
@@ -35,9 +40,9 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8081", "address to serve on (loopback only for tests)")
+	serialized := flag.Bool("protobuf-serialized", true, "answer ?format=serialized with a Protobuf schema's descriptor (false: ignore it and serve text)")
 	flag.Parse()
-	reg := srfake.NewRegistry()
-	reg.Intercept(compatibility(reg))
+	reg := newRegistry(*serialized)
 	srv := &http.Server{Addr: *listen, Handler: logRequests(reg.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		sig := make(chan os.Signal, 1)
@@ -49,6 +54,18 @@ func main() {
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
+}
+
+// newRegistry is the stand-in's registry; serialized: answer
+// ?format=serialized for Protobuf schemas.
+func newRegistry(serialized bool) *srfake.Registry {
+	reg := srfake.NewRegistry()
+	reg.Intercept(protobufText(reg))
+	if serialized {
+		reg.Intercept(protobufSerialized(reg))
+	}
+	reg.Intercept(compatibility(reg))
+	return reg
 }
 
 func logRequests(h http.Handler) http.Handler {
