@@ -12,7 +12,9 @@ import (
 	"github.com/bufbuild/protocompile"
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -147,7 +149,30 @@ func protoSource(name, schema string) (protoSrc, error) {
 	if fdp.GetName() == "" {
 		fdp.Name = proto.String(name)
 	}
+	// protocompile takes a field without json_name (Python's descriptors
+	// have none) for one with the custom JSON name "", which then
+	// conflicts with the next field's: fill in the default names, as
+	// protodesc makes them.
+	fd, err := protodesc.FileOptions{AllowUnresolvable: true}.New(&fdp, &protoregistry.Files{})
+	if err != nil {
+		return protoSrc{}, fmt.Errorf("protobuf schema %s: %w", name, err)
+	}
+	fillJSONNames(fdp.MessageType, fd.Messages())
 	return protoSrc{Proto: &fdp}, nil
+}
+
+// fillJSONNames sets the json_name of the fields in ms (and their nested
+// messages) that have none to that of the fields in mds.
+func fillJSONNames(ms []*descriptorpb.DescriptorProto, mds protoreflect.MessageDescriptors) {
+	for i, m := range ms {
+		md := mds.Get(i)
+		for j, f := range m.Field {
+			if f.JsonName == nil {
+				f.JsonName = proto.String(md.Fields().Get(j).JSONName())
+			}
+		}
+		fillJSONNames(m.NestedType, md.Messages())
+	}
 }
 
 func newProtoDecoder(id int, s sr.Schema, refs []namedSchema) (*decoder, error) {

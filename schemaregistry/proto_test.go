@@ -350,3 +350,30 @@ func TestProtobufLargeSchemaCompiles(t *testing.T) {
 		}
 	}
 }
+
+// TestProtobufSerializedWithoutJSONNames: a serialized descriptor whose
+// fields have no json_name, as Confluent's Python client registers it,
+// is read (protocompile alone takes each for the custom JSON name "" and
+// refuses the file).
+func TestProtobufSerializedWithoutJSONNames(t *testing.T) {
+	field := func(name string, n int32) *descriptorpb.FieldDescriptorProto {
+		return &descriptorpb.FieldDescriptorProto{Name: proto.String(name), Number: proto.Int32(n),
+			Type: descriptorpb.FieldDescriptorProto_TYPE_INT64.Enum(), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()}
+	}
+	raw, err := proto.Marshal(&descriptorpb.FileDescriptorProto{Name: proto.String("py/q.proto"), Package: proto.String("py"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Q"), Field: []*descriptorpb.FieldDescriptorProto{field("bid_px", 1), field("ask_px", 2)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := srfake.New()
+	defer reg.Close()
+	reg.SeedSchema("q-value", 1, 40, sr.Schema{Schema: base64.StdEncoding.EncodeToString(raw), Type: sr.TypeProtobuf})
+	cl, err := schemaregistry.New(schemaregistry.Config{URL: reg.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, rec, err := cl.Decode(context.Background(), append(append(header(40), 0), pbVarint(pbVarint(nil, 1, 5), 2, 6)...))
+	if err != nil || rs.Name != "py.Q" || rec["bid_px"] != int64(5) || rec["ask_px"] != int64(6) {
+		t.Errorf("Decode = %v %v %v, want py.Q {bid_px:5 ask_px:6}", rs, rec, err)
+	}
+}

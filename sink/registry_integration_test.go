@@ -2,6 +2,7 @@ package sink_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,7 +42,9 @@ func TestRegistryIntegration(t *testing.T) {
 	defer cancel()
 	prefix := fmt.Sprintf("reg%d", time.Now().UnixNano())
 	var ids struct {
-		BadRefused bool `json:"bad_refused"`
+		BadRefused  bool   `json:"bad_refused"`
+		Proto       int    `json:"proto"`
+		ProtoSchema string `json:"proto_schema"`
 	}
 	produce := func(phase string) {
 		t.Helper()
@@ -178,20 +181,51 @@ func TestRegistryIntegration(t *testing.T) {
 			"ts": "timestamp[us, tz=UTC]", "levels": "list<element: double>", "book": "struct<depth: int64, venue: string>"})
 	})
 	t.Run("protobuf", func(t *testing.T) {
+		// The Python client registered serialized descriptors; the
+		// registry serves the schema as .proto text, which the sink
+		// compiles. A record naming a message the file lacks is
+		// dead-lettered.
 		topic := prefix + "-proto"
-		if snk := land(topic); snk.Stats().DeadLetters.Load() != 0 {
-			t.Errorf("%d dead letters, want none", snk.Stats().DeadLetters.Load())
+		if !strings.Contains(ids.ProtoSchema, "message Order") {
+			t.Errorf("the registry serves the Protobuf schema as %q, want .proto text", ids.ProtoSchema)
+		}
+		pc, err := kc.NewClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := append(binary.BigEndian.AppendUint32([]byte{0}, uint32(ids.Proto)), 2, 14) // message index [7]
+		err = pc.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: append(bad, 8, 1)}).FirstErr()
+		pc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snk := land(topic); snk.Stats().DeadLetters.Load() != 1 {
+			t.Errorf("%d dead letters, want 1 (the record of message index [7])", snk.Stats().DeadLetters.Load())
 		}
 		tb := read(sink.TableName(topic))
 		if tb.Rows != 3 {
 			t.Errorf("%d rows, want 3", tb.Rows)
 		}
 		checkTypes(topic, tb.Types, map[string]string{"id": "int64", "sym": "string", "qty": "int32", "px": "double", "kind": "string",
-			"fills": "list<element: double not null>", "ts": "timestamp[us, tz=UTC]"})
+			"fills": "list<element: double not null>", "ts": "timestamp[us, tz=UTC]",
+			"legs": "list<element: struct<qty: double not null, sym: string not null> not null>", "venue": "struct<lat: double not null, mic: string not null>"})
 		for _, r := range tb.Records {
 			if r["kind"] != "LIMIT" {
 				t.Errorf("kind %v, want the enum name LIMIT", r["kind"])
 			}
+			if id, _ := r["id"].(float64); id < 1<<40 {
+				t.Errorf("id %v, want i<<40", r["id"])
+			}
+			if v, _ := r["venue"].(map[string]any); v["mic"] != "XNAS" {
+				t.Errorf("venue %v, want mic XNAS", r["venue"])
+			}
+			if legs, _ := r["legs"].([]any); len(legs) != 1 {
+				t.Errorf("legs %v, want one leg", r["legs"])
+			}
+		}
+		reason := deadLetterReason(t, ctx, kc, topic+".dlq")
+		if !strings.Contains(reason, "message index [7] names no message") {
+			t.Errorf("dead letter reason %q, want the unknown message index", reason)
 		}
 	})
 }

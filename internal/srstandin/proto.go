@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
@@ -31,7 +32,7 @@ import (
 // /subjects/{s}) are rewritten before srfake sees them.
 func protobufText(reg *srfake.Registry) srfake.Interceptor {
 	return func(w http.ResponseWriter, r *http.Request) bool {
-		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/") // a subject may hold an escaped /
 		if r.Method != http.MethodPost || parts[0] != "subjects" || !(len(parts) == 2 || len(parts) == 3 && parts[2] == "versions") {
 			return false
 		}
@@ -49,8 +50,7 @@ func protobufText(reg *srfake.Registry) srfake.Interceptor {
 		if err != nil {
 			return false // text: kept as given
 		}
-		refs, _ := s["references"].([]any)
-		if text, err = printProto(reg, raw, refs); err != nil {
+		if text, err = printProto(raw); err != nil {
 			w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
 			w.WriteHeader(http.StatusUnprocessableEntity)
 			json.NewEncoder(w).Encode(map[string]any{"error_code": 42201, "message": "Invalid schema: " + err.Error()})
@@ -72,7 +72,7 @@ func protobufSerialized(reg *srfake.Registry) srfake.Interceptor {
 		if r.Method != http.MethodGet || r.URL.Query().Get("format") != "serialized" {
 			return false
 		}
-		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		parts := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/") // a subject may hold an escaped /
 		if !(len(parts) == 3 && parts[0] == "schemas" && parts[1] == "ids" || len(parts) == 4 && parts[0] == "subjects" && parts[2] == "versions") {
 			return false
 		}
@@ -105,7 +105,7 @@ func protobufSerialized(reg *srfake.Registry) srfake.Interceptor {
 }
 
 // printProto prints a serialized descriptor as .proto text.
-func printProto(reg *srfake.Registry, raw []byte, refs []any) (string, error) {
+func printProto(raw []byte) (string, error) {
 	var fdp descriptorpb.FileDescriptorProto
 	if err := proto.Unmarshal(raw, &fdp); err != nil {
 		return "", fmt.Errorf("not a serialized FileDescriptorProto: %w", err)
@@ -113,7 +113,10 @@ func printProto(reg *srfake.Registry, raw []byte, refs []any) (string, error) {
 	if fdp.GetName() == "" {
 		fdp.Name = proto.String("schema.proto")
 	}
-	fd, err := compileProto(reg, fdp.GetName(), protocompile.SearchResult{Proto: &fdp}, refs)
+	// Linked on its own (imports as placeholders: their names are all
+	// printing needs); protocompile would take fields without json_name,
+	// as Python's are, for fields with the custom JSON name "".
+	fd, err := protodesc.FileOptions{AllowUnresolvable: true}.New(&fdp, &protoregistry.Files{})
 	if err != nil {
 		return "", err
 	}

@@ -38,17 +38,24 @@ message Order {
 }
 `
 
-// serializedOrder is orderProto as Confluent's Python client registers
-// it: a base64 FileDescriptorProto.
-func serializedOrder(t *testing.T) string {
+// serializedFile is file (orderProto or venueProto) as Confluent's Python
+// client registers it: a base64 FileDescriptorProto, its fields without
+// json_name.
+func serializedFile(t *testing.T, file string) string {
 	t.Helper()
 	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
 		Accessor: protocompile.SourceAccessorFromMap(map[string]string{"it/order.proto": orderProto, "it/common.proto": venueProto})})}
-	files, err := c.Compile(context.Background(), "it/order.proto")
+	files, err := c.Compile(context.Background(), file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := proto.Marshal(protodesc.ToFileDescriptorProto(files[0]))
+	fdp := protodesc.ToFileDescriptorProto(files[0])
+	for _, m := range fdp.MessageType { // Python's descriptors have no json_name
+		for _, f := range m.Field {
+			f.JsonName = nil
+		}
+	}
+	raw, err := proto.Marshal(fdp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +63,8 @@ func serializedOrder(t *testing.T) string {
 }
 
 // TestProtobufLikeConfluent: a Protobuf schema registered as a serialized
-// descriptor (with a reference) is served as .proto text;
+// descriptor (with a reference, registered the same way under a subject
+// holding a /) is served as .proto text;
 // ?format=serialized is answered with the descriptor, or ignored with
 // -protobuf-serialized=false; and the sink's decoder reads records of it
 // either way.
@@ -71,11 +79,11 @@ func TestProtobufLikeConfluent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			common, err := cl.CreateSchema(ctx, "it/common.proto", sr.Schema{Schema: venueProto, Type: sr.TypeProtobuf})
+			common, err := cl.CreateSchema(ctx, "it/common.proto", sr.Schema{Schema: serializedFile(t, "it/common.proto"), Type: sr.TypeProtobuf})
 			if err != nil {
 				t.Fatal(err)
 			}
-			order := sr.Schema{Schema: serializedOrder(t), Type: sr.TypeProtobuf,
+			order := sr.Schema{Schema: serializedFile(t, "it/order.proto"), Type: sr.TypeProtobuf,
 				References: []sr.SchemaReference{{Name: "it/common.proto", Subject: "it/common.proto", Version: common.Version}}}
 			ss, err := cl.CreateSchema(ctx, "orders-value", order)
 			if err != nil {

@@ -9,8 +9,9 @@ Phase 1 writes PREFIX-avro's first records; phase 2 the rest:
                 incompatible schema registered after the subject's
                 compatibility is set to NONE (the sink must dead-letter it).
   PREFIX-json   JSON Schema: 3 records.
-  PREFIX-proto  Protobuf (a message built at run time from a descriptor,
-                no protoc): 3 records.
+  PREFIX-proto  Protobuf (messages built at run time from descriptors, no
+                protoc; a reference and the well-known Timestamp): 3
+                records of the file's second message.
 Prints one JSON line with the schema IDs used.
 """
 
@@ -113,11 +114,23 @@ for i in range(1, 4):
     send(topic, ser, {"id": i, "sym": "Q%d" % i, "bid": 10.25 * i, "ok": i % 2 == 0, "ts": now.isoformat(),
                       "levels": [1.5, 2.5], "book": {"depth": i, "venue": "ARCA"}})
 
-# A Protobuf message built from a descriptor at run time.
-fdp = descriptor_pb2.FileDescriptorProto(name="it/order.proto", package="it", syntax="proto3",
-                                         dependency=["google/protobuf/timestamp.proto"])
-m = fdp.message_type.add(name="Order")
+# Protobuf messages built from descriptors at run time. The serializer
+# registers them its default way: it/common.proto as a reference (subject
+# it/common.proto) and it/order.proto, each a serialized descriptor (which
+# a Confluent registry, and the stand-in, keep as .proto text). Order is
+# the file's second message, so its records carry message index [1].
 F = descriptor_pb2.FieldDescriptorProto
+common = descriptor_pb2.FileDescriptorProto(name="it/common.proto", package="it.common", syntax="proto3")
+venue = common.message_type.add(name="Venue")
+venue.field.add(name="mic", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+venue.field.add(name="lat", number=2, type=F.TYPE_DOUBLE, label=F.LABEL_OPTIONAL)
+fdp = descriptor_pb2.FileDescriptorProto(name="it/order.proto", package="it", syntax="proto3",
+                                         dependency=["google/protobuf/timestamp.proto", "it/common.proto"])
+fdp.message_type.add(name="Header").field.add(name="source", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+m = fdp.message_type.add(name="Order")
+leg = m.nested_type.add(name="Leg")
+leg.field.add(name="qty", number=1, type=F.TYPE_DOUBLE, label=F.LABEL_OPTIONAL)
+leg.field.add(name="sym", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
 e = fdp.enum_type.add(name="Kind")
 e.value.add(name="KIND_UNSPECIFIED", number=0)
 e.value.add(name="LIMIT", number=1)
@@ -128,20 +141,28 @@ for num, (name, typ, label, tname) in enumerate([
         ("px", F.TYPE_DOUBLE, F.LABEL_OPTIONAL, None),
         ("kind", F.TYPE_ENUM, F.LABEL_OPTIONAL, ".it.Kind"),
         ("fills", F.TYPE_DOUBLE, F.LABEL_REPEATED, None),
-        ("ts", F.TYPE_MESSAGE, F.LABEL_OPTIONAL, ".google.protobuf.Timestamp")], start=1):
+        ("ts", F.TYPE_MESSAGE, F.LABEL_OPTIONAL, ".google.protobuf.Timestamp"),
+        ("legs", F.TYPE_MESSAGE, F.LABEL_REPEATED, ".it.Order.Leg"),
+        ("venue", F.TYPE_MESSAGE, F.LABEL_OPTIONAL, ".it.common.Venue")], start=1):
     f = m.field.add(name=name, number=num, type=typ, label=label)
     if tname:
         f.type_name = tname
 pool = descriptor_pool.DescriptorPool()
 pool.AddSerializedFile(timestamp_pb2.DESCRIPTOR.serialized_pb)
+pool.Add(common)
 pool.Add(fdp)
 Order = message_factory.GetMessageClass(pool.FindMessageTypeByName("it.Order"))
 topic = prefix + "-proto"
 ser = ProtobufSerializer(Order, client, {"use.deprecated.format": False})
 for i in range(1, 4):
-    o = Order(id=i, sym="P%d" % i, qty=i, px=0.5 * i, kind=1, fills=[1.0, 2.0])
+    o = Order(id=i << 40, sym="P%d" % i, qty=i, px=0.5 * i, kind=1, fills=[1.0, 2.0])
     o.ts.FromDatetime(now.replace(tzinfo=None))
+    o.legs.add(qty=1.5 * i, sym="L%d" % i)
+    o.venue.mic = "XNAS"
     send(topic, ser, o)
+latest = client.get_latest_version(topic + "-value")
+ids["proto"] = latest.schema_id
+ids["proto_schema"] = latest.schema.schema_str
 
 producer.flush()
 print(json.dumps(ids))
