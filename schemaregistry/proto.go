@@ -244,6 +244,9 @@ type protoMessage struct {
 
 func newProtoMessage(id int, md protoreflect.MessageDescriptor) (*protoMessage, error) {
 	t, err := (&protoWalk{in: map[protoreflect.FullName]bool{}}).message(md)
+	if errors.Is(err, errTooManyFields) {
+		return nil, fmt.Errorf("protobuf message %s has more than %d fields with its nested messages expanded, too many columns for a table", md.FullName(), maxProtoColumns)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +254,9 @@ func newProtoMessage(id int, md protoreflect.MessageDescriptor) (*protoMessage, 
 }
 
 const timestampName = "google.protobuf.Timestamp"
+
+// errTooManyFields stops a protoWalk past maxProtoColumns fields.
+var errTooManyFields = errors.New("too many fields")
 
 // protoWalk makes the table schema of a message: in holds the messages
 // being expanded (a message met again inside itself is recursive), n
@@ -270,7 +276,7 @@ func (w *protoWalk) message(md protoreflect.MessageDescriptor) (*stocklake.Field
 	fs := md.Fields()
 	for i := range fs.Len() {
 		if w.n++; w.n > maxProtoColumns {
-			return nil, fmt.Errorf("protobuf message %s has more than %d fields with its nested messages expanded, too many columns for a table", md.FullName(), maxProtoColumns)
+			return nil, errTooManyFields
 		}
 		fd := fs.Get(i)
 		ft, err := w.field(fd)
