@@ -273,36 +273,30 @@ func (l *LazyTable) Check(ctx context.Context) error {
 }
 
 // checkNew tells whether the sink can write a new table of shape
-// partitioned by l.Partitioning.
+// partitioned by l.Partitioning: a tick table by year, month, day or hour
+// of ts and identity of SinkIdentityFields; any other (JSON) table by a
+// time transform of its time field only.
 func (l *LazyTable) checkNew(shape stocklake.TableShape) error {
-	var (
-		sc      *ice.Schema
-		err     error
-		timeCol = "ts"
-		json    = shape.Schema != "tick"
-	)
-	if json {
-		items, err := ParsePartitioning(l.Partitioning)
-		if err != nil {
-			return stocklake.SettingErr(err, settingPartitioning)
-		}
+	items, err := ParsePartitioning(l.Partitioning)
+	if err != nil {
+		return stocklake.SettingErr(err, settingPartitioning)
+	}
+	if shape.Schema != "tick" {
 		for _, it := range items {
-			if it.Transform == "identity" {
-				return stocklake.SettingErr(fmt.Errorf("table %s.%s holds JSON records: partitioning %q: the sink writes JSON tables partitioned by year, month, day or hour of the time field, not by identity of a field (not done yet): %w",
+			if it.Transform == "identity" || it.Column != "" && it.Column != shape.TimeField {
+				return stocklake.SettingErr(fmt.Errorf("table %s.%s holds JSON records: partitioning %q: the sink writes JSON tables partitioned by year, month, day or hour of the time field, not by a field's values (not done yet): %w",
 					l.database, l.name, l.Partitioning, stocklake.ErrConfig), settingPartitioning)
 			}
 		}
-		sc, err = jsonSchema(shape.Columns, shape.TimeField)
-		timeCol = shape.TimeField
-	} else {
-		sc, err = ice.AssignFreshSchemaIDs(tickSchema(), nil)
+		return nil
 	}
+	sc, err := ice.AssignFreshSchemaIDs(tickSchema(), nil)
 	if err != nil {
 		return err
 	}
-	spec, err := partitionSpec(l.Partitioning, sc, timeCol)
+	spec, err := partitionSpec(l.Partitioning, sc, "ts")
 	if err == nil {
-		err = sinkWritable(spec, sc, json)
+		err = sinkWritable(spec, sc, false)
 	}
 	if err != nil {
 		return stocklake.SettingErr(fmt.Errorf("table %s.%s: %w", l.database, l.name, err), settingPartitioning)
