@@ -8,30 +8,26 @@ import (
 	"io"
 	nethttp "net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/internal/pagination"
 	"github.com/stocklake/stocklake/query"
 	"github.com/stocklake/stocklake/sqltext"
 )
 
 // intParam reads a non-negative integer query parameter with a default and
 // a maximum; bad values are a 400.
-func intParam(r *nethttp.Request, name string, def, maxVal int) (int, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, nil
+// intParam is the whole-number query parameter name: def when absent;
+// false (and a 400 answered) unless it is from 0 to maxVal.
+func intParam(w nethttp.ResponseWriter, r *nethttp.Request, name string, def, maxVal int) (int, bool) {
+	n, err := pagination.Param(r.URL.Query(), name, def, 0, maxVal)
+	if err != nil {
+		writeError(w, 400, err.Error())
+		return 0, false
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s=%q: want a whole number from 0 to %d", name, v, maxVal)
-	}
-	if n > maxVal {
-		return 0, fmt.Errorf("%s=%d: at most %d", name, n, maxVal)
-	}
-	return n, nil
+	return n, true
 }
 
 func (s *Server) readyz(w nethttp.ResponseWriter, _ *nethttp.Request) {
@@ -92,9 +88,8 @@ func (s *Server) bars(w nethttp.ResponseWriter, r *nethttp.Request) {
 			return
 		}
 	}
-	limit, err := intParam(r, "limit", DefaultMaxBars, 100_000)
-	if err != nil {
-		writeError(w, 400, err.Error())
+	limit, ok := intParam(w, r, "limit", DefaultMaxBars, 100_000)
+	if !ok {
 		return
 	}
 	if !s.board.HasSymbol(sym) {
@@ -105,9 +100,8 @@ func (s *Server) bars(w nethttp.ResponseWriter, r *nethttp.Request) {
 }
 
 func (s *Server) alerts(w nethttp.ResponseWriter, r *nethttp.Request) {
-	limit, err := intParam(r, "limit", 100, 10_000)
-	if err != nil {
-		writeError(w, 400, err.Error())
+	limit, ok := intParam(w, r, "limit", 100, 10_000)
+	if !ok {
 		return
 	}
 	writeJSON(w, 200, map[string]any{"alerts": s.board.Alerts(r.URL.Query().Get("symbol"), limit)})
@@ -220,23 +214,31 @@ func (s *Server) view(ex query.Execution) queryView {
 	return queryView{Execution: ex, EngineMS: ex.EngineTime.Milliseconds(), TotalMS: ex.TotalTime.Milliseconds()}
 }
 
-func (s *Server) getQuery(w nethttp.ResponseWriter, r *nethttp.Request) {
+// queryID is the {id} of a query route; false (and an error answered)
+// without a query runner or when it is no query ID.
+func (s *Server) queryID(w nethttp.ResponseWriter, r *nethttp.Request) (string, bool) {
 	if !s.needRunner(w, false) {
-		return
+		return "", false
 	}
 	id := r.PathValue("id")
 	if !validID.MatchString(id) {
 		writeError(w, 400, fmt.Sprintf("%q is not a query ID", id))
+		return "", false
+	}
+	return id, true
+}
+
+func (s *Server) getQuery(w nethttp.ResponseWriter, r *nethttp.Request) {
+	id, ok := s.queryID(w, r)
+	if !ok {
 		return
 	}
-	offset, err := intParam(r, "offset", 0, int(s.cfg.MaxRows))
-	if err != nil {
-		writeError(w, 400, err.Error())
+	offset, ok := intParam(w, r, "offset", 0, int(s.cfg.MaxRows))
+	if !ok {
 		return
 	}
-	limit, err := intParam(r, "limit", DefaultPageSize, MaxPageSize)
-	if err != nil {
-		writeError(w, 400, err.Error())
+	limit, ok := intParam(w, r, "limit", DefaultPageSize, MaxPageSize)
+	if !ok {
 		return
 	}
 	ex, err := s.runner.Get(r.Context(), id)
@@ -279,12 +281,8 @@ func (s *Server) getQuery(w nethttp.ResponseWriter, r *nethttp.Request) {
 }
 
 func (s *Server) queryCSV(w nethttp.ResponseWriter, r *nethttp.Request) {
-	if !s.needRunner(w, false) {
-		return
-	}
-	id := r.PathValue("id")
-	if !validID.MatchString(id) {
-		writeError(w, 400, fmt.Sprintf("%q is not a query ID", id))
+	id, ok := s.queryID(w, r)
+	if !ok {
 		return
 	}
 	rows, err := s.runner.Results(r.Context(), id)
@@ -315,9 +313,8 @@ func (s *Server) queries(w nethttp.ResponseWriter, r *nethttp.Request) {
 	if !s.needRunner(w, false) {
 		return
 	}
-	limit, err := intParam(r, "limit", 50, 1000)
-	if err != nil {
-		writeError(w, 400, err.Error())
+	limit, ok := intParam(w, r, "limit", 50, 1000)
+	if !ok {
 		return
 	}
 	exs, err := s.runner.List(r.Context(), limit)
@@ -427,9 +424,8 @@ func (s *Server) table(w nethttp.ResponseWriter, r *nethttp.Request) {
 	if !s.needCatalog(w) {
 		return
 	}
-	limit, err := intParam(r, "partitions", 500, 100_000)
-	if err != nil {
-		writeError(w, 400, err.Error())
+	limit, ok := intParam(w, r, "partitions", 500, 100_000)
+	if !ok {
 		return
 	}
 	db, name := r.PathValue("db"), r.PathValue("name")
@@ -475,9 +471,8 @@ func (s *Server) crawls(w nethttp.ResponseWriter, r *nethttp.Request) {
 	if !s.needCatalog(w) {
 		return
 	}
-	limit, err := intParam(r, "limit", 50, 1000)
-	if err != nil {
-		writeError(w, 400, err.Error())
+	limit, ok := intParam(w, r, "limit", 50, 1000)
+	if !ok {
 		return
 	}
 	cl, ok := s.cfg.Catalog.(stocklake.CrawlLog)

@@ -67,6 +67,12 @@ func jsonSchema(cols []stocklake.Column, timeField string) (*ice.Schema, error) 
 // later sink reads the same decision (Table.Shape). An existing table
 // wraps stocklake.ErrExists.
 func (c *Catalog) CreateJSONTable(ctx context.Context, database, name string, shape stocklake.TableShape) (*Table, error) {
+	return c.createJSONTable(ctx, database, name, shape, "")
+}
+
+// createJSONTable is CreateJSONTable partitioned by partitioning
+// (ParsePartitioning; its time items apply to the time field).
+func (c *Catalog) createJSONTable(ctx context.Context, database, name string, shape stocklake.TableShape, partitioning string) (*Table, error) {
 	if err := checkName(database, name); err != nil {
 		return nil, err
 	}
@@ -74,20 +80,9 @@ func (c *Catalog) CreateJSONTable(ctx context.Context, database, name string, sh
 	if err != nil {
 		return nil, err
 	}
-	spec := *ice.UnpartitionedSpec
-	if shape.TimeField != "" {
-		// The partition field is named <time field>_day, with "_" added
-		// while a column has that name (Iceberg refuses the clash).
-		pname := shape.TimeField + "_day"
-		for {
-			if _, clash := sc.FindFieldByName(pname); !clash {
-				break
-			}
-			pname += "_"
-		}
-		if spec, err = ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(shape.TimeField, pname, ice.DayTransform{}, sc, nil)); err != nil {
-			return nil, fmt.Errorf("iceberg: partitioning by day(%s): %v: %w", shape.TimeField, err, stocklake.ErrInvalid)
-		}
+	spec, err := partitionSpec(partitioning, sc, shape.TimeField)
+	if err != nil {
+		return nil, err
 	}
 	return c.createTable(ctx, database, name, sc, spec, map[string]string{PropSchema: "json", PropTimeField: shape.TimeField})
 }
@@ -167,6 +162,11 @@ type LazyTable struct {
 	cat            *Catalog
 	database, name string
 
+	// Partitioning is the partitioning (ParsePartitioning) Decide creates
+	// the table with: "" is day of the event time. Set it before use; Check
+	// tells whether an existing table's agrees.
+	Partitioning string
+
 	mu  sync.Mutex
 	tbl *Table
 }
@@ -209,8 +209,8 @@ func (l *LazyTable) Shape(ctx context.Context) (shape stocklake.TableShape, ok b
 	return shape, err == nil, err
 }
 
-// Decide creates the table with shape (a tick table with day(ts)
-// partitioning for Schema "tick", CreateJSONTable for "json") unless it
+// Decide creates the table with shape (a tick table for Schema "tick", a
+// JSON table for "json", both partitioned by l.Partitioning) unless it
 // exists, also when another process creates it at the same time, and
 // returns the shape the table has: the first decision wins.
 func (l *LazyTable) Decide(ctx context.Context, shape stocklake.TableShape) (stocklake.TableShape, error) {
@@ -219,10 +219,13 @@ func (l *LazyTable) Decide(ctx context.Context, shape stocklake.TableShape) (sto
 	}
 	var err error
 	var t *Table
+	if err := l.checkNew(shape); err != nil {
+		return stocklake.TableShape{}, err
+	}
 	if shape.Schema == "tick" {
-		t, err = l.cat.CreateTickTable(ctx, l.database, l.name, TableOptions{})
+		t, err = l.cat.CreateTickTable(ctx, l.database, l.name, TableOptions{Partitioning: l.Partitioning})
 	} else {
-		t, err = l.cat.CreateJSONTable(ctx, l.database, l.name, shape)
+		t, err = l.cat.createJSONTable(ctx, l.database, l.name, shape, l.Partitioning)
 	}
 	switch {
 	case errors.Is(err, stocklake.ErrExists):

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,18 +73,72 @@ func TestIcebergPyicebergIntegration(t *testing.T) {
 	}
 }
 
+// TestIcebergPyicebergHourSymbolIntegration: pyiceberg reads a table
+// partitioned hour,symbol (hour(ts),identity(symbol)), with a symbol that
+// needs escaping in its partition folder: the spec, every row once, a
+// day's rows, and a symbol's rows from that symbol's files only.
+func TestIcebergPyicebergHourSymbolIntegration(t *testing.T) {
+	py := os.Getenv("STOCKLAKE_PYTHON")
+	if py == "" {
+		t.Skip("STOCKLAKE_PYTHON is not set: run `eval \"$(scripts/pyenv)\"` for a Python with pyiceberg")
+	}
+	ctx := context.Background()
+	lake := newTestLake(t)
+	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{Partitioning: "hour,symbol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two days of ticks of 4 symbols, one file per (hour, symbol), as the
+	// sink groups them.
+	all := append(ticks(960, 0, "a"), ticks(480, 1, "b")...)
+	groups := map[string][]stocklake.Tick{}
+	var order []string
+	for _, tk := range all {
+		p := tbl.PartitionPath(&tk)
+		if groups[p] == nil {
+			order = append(order, p)
+		}
+		groups[p] = append(groups[p], tk)
+	}
+	var files []stocklake.LakeFile
+	symFiles := 0
+	for _, p := range order {
+		files = append(files, writeTicks(t, tbl, p+"/ticks+T1+0+0.parquet", groups[p]))
+		if groups[p][0].Symbol == "Ünïcode\"'" {
+			symFiles++
+		}
+	}
+	if _, err := tbl.Commit(ctx, files, []stocklake.OffsetRange{rng("T1", 0, 0, int64(len(all)))}); err != nil {
+		t.Fatal(err)
+	}
+	got := readWithPyiceberg(t, py, lake.dbPath, lake.warehouse, "market.ticks", "2026-11-27", "Ünïcode\"'")
+	if strings.Join(got.Spec, ",") != "hour(ts),identity(symbol)" {
+		t.Errorf("pyiceberg reads the spec %v, want hour(ts),identity(symbol)", got.Spec)
+	}
+	if got.Rows != len(all) || got.Distinct != len(all) || got.DayRows != 480 {
+		t.Errorf("pyiceberg counts %d rows, %d distinct, %d on 2026-11-27; want %d, %d, 480", got.Rows, got.Distinct, got.DayRows, len(all), len(all))
+	}
+	if got.SymbolRows != len(all)/4 || got.SymbolFiles != symFiles || symFiles == 0 || symFiles == len(files) {
+		t.Errorf("pyiceberg reads %d rows of the symbol from %d files; want %d from its %d files of %d", got.SymbolRows, got.SymbolFiles, len(all)/4, symFiles, len(files))
+	}
+}
+
 // pyicebergResult is what testdata/read_pyiceberg.py prints.
 type pyicebergResult struct {
 	Rows, Distinct, Snapshots int
 	DayRows                   int `json:"day_rows"`
+	Spec                      []string
+	SymbolRows                int `json:"symbol_rows"`
+	SymbolFiles               int `json:"symbol_files"`
 	Offsets                   map[string]int64
 	TSType                    string `json:"ts_type"`
 	Tables                    []string
 }
 
 // readWithPyiceberg runs testdata/read_pyiceberg.py on a table; day is the
-// UTC day whose rows it counts too.
-func readWithPyiceberg(t *testing.T, py, dbPath, warehouse, table, day string) pyicebergResult {
+// UTC day whose rows it counts too, symbol (optional) one whose rows and
+// files it counts.
+func readWithPyiceberg(t *testing.T, py, dbPath, warehouse, table, day string, symbol ...string) pyicebergResult {
 	t.Helper()
 	d, err := time.Parse(time.DateOnly, day)
 	if err != nil {
@@ -93,8 +148,8 @@ func readWithPyiceberg(t *testing.T, py, dbPath, warehouse, table, day string) p
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(py, "-P", script, dbPath, warehouse, table,
-		d.Format("2006-01-02T15:04:05+00:00"), d.AddDate(0, 0, 1).Format("2006-01-02T15:04:05+00:00"))
+	cmd := exec.Command(py, append([]string{"-P", script, dbPath, warehouse, table,
+		d.Format("2006-01-02T15:04:05+00:00"), d.AddDate(0, 0, 1).Format("2006-01-02T15:04:05+00:00")}, symbol...)...)
 	cmd.Dir = t.TempDir()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -20,10 +20,11 @@ const DefaultPartitioning = "day(ts)"
 
 // TableOptions configure a new table.
 type TableOptions struct {
-	// Partitioning is the table's hidden partitioning: "day(ts)" (default),
-	// "hour(ts)", "month(ts)", "identity(FIELD)" (e.g. identity(symbol)) or
-	// "none". Readers filter on the source column (ts), never on the
-	// partition values. A data file must hold rows of a single partition.
+	// Partitioning is the table's hidden partitioning (see
+	// ParsePartitioning): "day" (default, day(ts)), "hour", "hour,symbol",
+	// "month(ts),identity(exchange)", "none"... Readers filter on the source
+	// column (ts), never on the partition values. A data file must hold rows
+	// of a single partition.
 	Partitioning string
 	// Properties are extra Iceberg table properties; they override the
 	// defaults (see tableDefaults).
@@ -58,51 +59,6 @@ func tickSchema() *ice.Schema {
 		}},
 		ice.NestedField{ID: 9, Name: "source", Type: ice.PrimitiveTypes.String, Required: true},
 	)
-}
-
-// partitionSpec parses a TableOptions.Partitioning value against sc.
-func partitionSpec(s string, sc *ice.Schema) (ice.PartitionSpec, error) {
-	s = strings.TrimSpace(strings.ToLower(s))
-	if s == "" {
-		s = DefaultPartitioning
-	}
-	if s == "none" {
-		return *ice.UnpartitionedSpec, nil
-	}
-	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open <= 0 || close != len(s)-1 {
-		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: want day(ts), hour(ts), month(ts), identity(FIELD) or none: %w", s, stocklake.ErrConfig)
-	}
-	fn, field := s[:open], strings.TrimSpace(s[open+1:close])
-	var tr ice.Transform
-	switch fn {
-	case "day":
-		tr = ice.DayTransform{}
-	case "hour":
-		tr = ice.HourTransform{}
-	case "month":
-		tr = ice.MonthTransform{}
-	case "identity":
-		tr = ice.IdentityTransform{}
-	default:
-		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: transform %q is not one of day, hour, month, identity: %w", s, fn, stocklake.ErrConfig)
-	}
-	f, ok := sc.FindFieldByName(field)
-	if !ok {
-		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: the table has no column %q: %w", s, field, stocklake.ErrConfig)
-	}
-	if _, prim := f.Type.(ice.PrimitiveType); !prim {
-		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: column %q is a %s, not a primitive: %w", s, field, f.Type, stocklake.ErrConfig)
-	}
-	name := field
-	if fn != "identity" {
-		name = field + "_" + fn
-	}
-	spec, err := ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(field, name, tr, sc, nil))
-	if err != nil {
-		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning %q: %v: %w", s, err, stocklake.ErrConfig)
-	}
-	return spec, nil
 }
 
 // Table is an Iceberg table whose snapshots carry Kafka offsets; it
@@ -146,7 +102,7 @@ func (c *Catalog) CreateTickTable(ctx context.Context, database, name string, op
 	if err != nil {
 		return nil, fmt.Errorf("iceberg: tick schema: %w", err)
 	}
-	spec, err := partitionSpec(opts.Partitioning, sc)
+	spec, err := partitionSpec(opts.Partitioning, sc, "ts")
 	if err != nil {
 		return nil, err
 	}
@@ -212,22 +168,12 @@ func (t *Table) Location() string {
 	return t.tbl.Location()
 }
 
-// Partitioning is the table's current partition spec, e.g. "day(ts)", or
-// "none".
+// Partitioning is the table's current partition spec, e.g. "day(ts)",
+// "hour(ts),identity(symbol)", or "none".
 func (t *Table) Partitioning() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	spec := t.tbl.Spec()
-	if spec.IsUnpartitioned() {
-		return "none"
-	}
-	sc := t.tbl.Schema()
-	var parts []string
-	for _, f := range spec.Fields() {
-		src, _ := sc.FindColumnName(f.SourceID())
-		parts = append(parts, fmt.Sprintf("%s(%s)", f.Transform, src))
-	}
-	return strings.Join(parts, ",")
+	return specString(t.tbl.Spec(), t.tbl.Schema())
 }
 
 // refresh returns the table's current state: the cached state when the

@@ -151,9 +151,16 @@ func serve(t *testing.T, cfg icebergrest.Config) string {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/iceberg/", http.StripPrefix("/iceberg", srv))
-	hs := httptest.NewServer(mux)
+	return serveMux(t, mux) + "/iceberg"
+}
+
+// serveMux serves h on a test server closed with the test and returns its
+// URL.
+func serveMux(t *testing.T, h http.Handler) string {
+	t.Helper()
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	return hs.URL + "/iceberg"
+	return hs.URL
 }
 
 func writeFile(t *testing.T, path string, b []byte) {

@@ -9,9 +9,9 @@
 //
 //	GET  /v1/config                                   defaults, overrides, the endpoints below
 //	POST /v1/oauth/tokens                             the configured token, for clients given credential=…:TOKEN
-//	GET  /v1/namespaces[?parent=A%1FB]                one level of namespaces
+//	GET  /v1/namespaces[?parent=A%1FB]                one level of namespaces (paged, see below)
 //	GET  /v1/namespaces/{ns}, HEAD                    properties, existence
-//	GET  /v1/namespaces/{ns}/tables                   table identifiers (no pagination: all at once)
+//	GET  /v1/namespaces/{ns}/tables                   table identifiers (paged)
 //	GET  /v1/namespaces/{ns}/tables/{t}, HEAD         metadata-location, metadata, config (file IO), existence
 //	POST /v1/namespaces/{ns}/tables/{t}/metrics       scan and commit reports, accepted and dropped (204)
 //	GET  /v1/namespaces/{ns}/views                    always empty
@@ -23,6 +23,13 @@
 // spec's ErrorModel. Errors are always {"error": {"message", "type",
 // "code"}}: 404 NoSuchNamespaceException / NoSuchTableException, 401
 // NotAuthorizedException, 409 CommitFailedException, and so on.
+//
+// Lists are paged as the spec says: with a pageToken parameter (empty for
+// the first page) or a pageSize (pyiceberg and iceberg-go send only that on
+// their first request), at most pageSize (default DefaultPageSize, at most
+// MaxPageSize) items sorted by name, and "next-page-token" names the next
+// page (null on the last); without either, everything at once. A pageSize
+// that is not a whole number from 1, or a token not issued here, is 400.
 //
 // Security: with Config.Token set, every request but the OAuth token
 // endpoint must carry "Authorization: Bearer TOKEN". Table configs tell
@@ -37,19 +44,30 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/internal/bearer"
+	"github.com/stocklake/stocklake/internal/pagination"
 )
 
 // NamespaceSeparator separates the parts of a multi-level namespace in a
 // path or the parent parameter: the spec's default, the unit separator 0x1F
 // (%1F in URLs).
 const NamespaceSeparator = "\x1f"
+
+// DefaultPageSize is the size of a page of a list asked for with a
+// pageToken but no pageSize; MaxPageSize bounds a page (a larger pageSize
+// gets pages of MaxPageSize: the spec makes it an upper bound).
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
 
 // MaxBodyBytes bounds a request body (a commit, an OAuth form): 8 MiB.
 const MaxBodyBytes = 8 << 20
@@ -286,22 +304,82 @@ func (s *Server) listNamespaces(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, "NoSuchNamespaceException")
 		return
 	}
-	if nss == nil {
-		nss = [][]string{}
+	byKey := make(map[string][]string, len(nss))
+	keys := make([]string, 0, len(nss))
+	for _, ns := range nss {
+		k := strings.Join(ns, NamespaceSeparator)
+		byKey[k] = ns
+		keys = append(keys, k)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"namespaces": nss})
+	keys, next, ok := page(w, r, keys)
+	if !ok {
+		return
+	}
+	out := make([][]string, len(keys))
+	for i, k := range keys {
+		out[i] = byKey[k]
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"namespaces": out, "next-page-token": next})
 }
 
-// loadNamespace serves GET (properties) and HEAD (existence).
-func (s *Server) loadNamespace(w http.ResponseWriter, r *http.Request) {
+// page returns the page of keys a list request asks for (see the package
+// documentation): keys sorted, all of them unless the request has a
+// pageToken or a pageSize, and the next page's token (nil: JSON null, no
+// more). ok is false when the request's paging parameters are wrong: a 400
+// is answered.
+func page(w http.ResponseWriter, r *http.Request, keys []string) (out []string, next *string, ok bool) {
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	q := r.URL.Query()
+	size, err := pagination.Param(q, "pageSize", DefaultPageSize, 1, math.MaxInt32)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequestException", err.Error())
+		return nil, nil, false
+	}
+	if _, paged := q["pageToken"]; !paged && q.Get("pageSize") == "" {
+		return keys, nil, true
+	}
+	out, tok, err := pagination.Page(keys, q.Get("pageToken"), min(size, MaxPageSize))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequestException", "pageToken: "+err.Error())
+		return nil, nil, false
+	}
+	if tok != "" {
+		next = &tok
+	}
+	return out, next, true
+}
+
+// namespaceParam is the {namespace} of a route; false (and a 404
+// answered) when it cannot name a namespace.
+func namespaceParam(w http.ResponseWriter, r *http.Request) ([]string, bool) {
 	ns := namespace(r)
 	if !validNamespace(ns) {
 		writeError(w, http.StatusNotFound, "NoSuchNamespaceException", "empty namespace")
-		return
+		return nil, false
+	}
+	return ns, true
+}
+
+// existingNamespace is the {namespace} of a route and its properties;
+// false (and a 404 or another error answered) unless it exists.
+func (s *Server) existingNamespace(w http.ResponseWriter, r *http.Request) ([]string, map[string]string, bool) {
+	ns, ok := namespaceParam(w, r)
+	if !ok {
+		return nil, nil, false
 	}
 	props, err := s.cfg.Catalog.NamespaceProperties(r.Context(), ns)
 	if err != nil {
 		s.fail(w, r, err, "NoSuchNamespaceException")
+		return nil, nil, false
+	}
+	return ns, props, true
+}
+
+// loadNamespace serves GET (properties) and HEAD (existence).
+func (s *Server) loadNamespace(w http.ResponseWriter, r *http.Request) {
+	ns, props, ok := s.existingNamespace(w, r)
+	if !ok {
 		return
 	}
 	if r.Method == http.MethodHead {
@@ -317,9 +395,8 @@ type tableIdentifier struct {
 }
 
 func (s *Server) listTables(w http.ResponseWriter, r *http.Request) {
-	ns := namespace(r)
-	if !validNamespace(ns) {
-		writeError(w, http.StatusNotFound, "NoSuchNamespaceException", "empty namespace")
+	ns, ok := namespaceParam(w, r)
+	if !ok {
 		return
 	}
 	names, err := s.cfg.Catalog.Tables(r.Context(), ns)
@@ -327,26 +404,27 @@ func (s *Server) listTables(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err, "NoSuchNamespaceException")
 		return
 	}
+	names, next, ok := page(w, r, names)
+	if !ok {
+		return
+	}
 	ids := make([]tableIdentifier, len(names))
 	for i, n := range names {
 		ids[i] = tableIdentifier{Namespace: ns, Name: n}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"identifiers": ids})
+	writeJSON(w, http.StatusOK, map[string]any{"identifiers": ids, "next-page-token": next})
 }
 
 // listViews answers an empty list for an existing namespace: stocklake
 // keeps no views, and engines list them beside tables.
 func (s *Server) listViews(w http.ResponseWriter, r *http.Request) {
-	ns := namespace(r)
-	if !validNamespace(ns) {
-		writeError(w, http.StatusNotFound, "NoSuchNamespaceException", "empty namespace")
+	if _, _, ok := s.existingNamespace(w, r); !ok {
 		return
 	}
-	if _, err := s.cfg.Catalog.NamespaceProperties(r.Context(), ns); err != nil {
-		s.fail(w, r, err, "NoSuchNamespaceException")
+	if _, _, ok := page(w, r, nil); !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"identifiers": []tableIdentifier{}})
+	writeJSON(w, http.StatusOK, map[string]any{"identifiers": []tableIdentifier{}, "next-page-token": nil})
 }
 
 func (s *Server) loadView(w http.ResponseWriter, r *http.Request) {
@@ -368,11 +446,11 @@ func (s *Server) tableErr(w http.ResponseWriter, r *http.Request, ns []string, e
 // tableParams returns the namespace and table of a table route; false (and
 // a 404 answered) when they cannot name a table.
 func tableParams(w http.ResponseWriter, r *http.Request) ([]string, string, bool) {
-	ns, name := namespace(r), r.PathValue("table")
-	if !validNamespace(ns) {
-		writeError(w, http.StatusNotFound, "NoSuchNamespaceException", "empty namespace")
+	ns, ok := namespaceParam(w, r)
+	if !ok {
 		return nil, "", false
 	}
+	name := r.PathValue("table")
 	if name == "" {
 		writeError(w, http.StatusNotFound, "NoSuchTableException", "empty table name")
 		return nil, "", false

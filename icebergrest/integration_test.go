@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ import (
 // restRead is what testdata/read_rest.py prints.
 type restRead struct {
 	Namespaces, Tables []string
+	PagedNamespaces    []string `json:"paged_namespaces"`
+	PagedTables        []string `json:"paged_tables"`
 	Rows, Distinct     int
 	SumSize            float64 `json:"sum_size"`
 	DayRows            int     `json:"day_rows"`
@@ -74,6 +77,9 @@ func checkRead(t *testing.T, f *fixture, got restRead) {
 	}
 	if strings.Join(got.Namespaces, " ") != "market other" || strings.Join(got.Tables, " ") != "market.ticks" {
 		t.Errorf("pyiceberg lists namespaces %v and tables %v", got.Namespaces, got.Tables)
+	}
+	if !slices.Equal(got.PagedNamespaces, got.Namespaces) || !slices.Equal(got.PagedTables, got.Tables) {
+		t.Errorf("pyiceberg with rest-page-size=1 lists namespaces %v and tables %v; want %v and %v", got.PagedNamespaces, got.PagedTables, got.Namespaces, got.Tables)
 	}
 }
 

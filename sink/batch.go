@@ -182,13 +182,17 @@ func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, pa
 					return "", nil, tick, nil, err
 				}
 			}
-			// Group by the table's day(time field) partition; the sample's
-			// time names it (TableCommitter.DataFileKey).
+			// Group by the table's partition of the time field (by hour
+			// before the table exists); the sample's time names it
+			// (TableCommitter.DataFileKey).
 			tick.Time = t
-			if field == "" {
+			switch {
+			case field == "":
 				return "", nil, tick, obj, nil
+			case s.iceKinds != nil:
+				return s.icePath(&tick), nil, tick, obj, nil
 			}
-			return t.UTC().Format(iceJSONDay), nil, tick, obj, nil
+			return t.UTC().Format(iceJSONHour), nil, tick, obj, nil
 		}
 		buf = s.cfg.Partitioning.path(buf, t, func(k string) string { return jsonField(obj, k) })
 	}

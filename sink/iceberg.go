@@ -37,9 +37,10 @@ import (
 //
 // A TableCommitter that is not a ShapedTable holds ticks; a ShapedTable
 // may hold ticks or JSON objects. PartitionPath must depend on nothing but
-// the hour of the tick's time (day, hour or month partitioning, or none):
-// the sink asks it once per hour of event time (for a JSON table it gets a
-// tick whose Time is the record's event time, once per day). Dead letters are
+// the hour of the tick's time (year, month, day or hour partitioning, or
+// none) and the fields a FieldPartitioned names: the sink asks it once per
+// hour of event time and values of those fields (for a JSON table it gets
+// a tick whose Time is the record's event time). Dead letters are
 // sent exactly once: on resume the sink reads the dead-letter partition for
 // those that uncommitted batches after the table's offset already sent
 // (skipSentDeadLetters).
@@ -56,28 +57,60 @@ type TableCommitter interface {
 	DataFileURL(tk *stocklake.Tick, name string) string
 }
 
-// icePathCacheMax bounds the cache of partition paths per hour of event
-// time.
-const icePathCacheMax = 4096
-
-// icePath returns the table partition folder of tk, asking the committer
-// once per hour of event time.
-func (s *Sink) icePath(tk *stocklake.Tick) string {
-	hour := tk.Time.Truncate(time.Hour).Unix()
-	if p, ok := s.icePaths[hour]; ok {
-		return p
-	}
-	return s.icePathMiss(hour, *tk)
+// FieldPartitioned is a TableCommitter whose partitions also depend on
+// tick fields (identity partitions, e.g. hour(ts),identity(symbol)):
+// PartitionFields names them (symbol, exchange or source; nil when none).
+// The sink then asks PartitionPath once per hour and value of those fields.
+type FieldPartitioned interface {
+	PartitionFields() []string
 }
 
-// icePathMiss is icePath for an hour not in the cache; it takes a copy of
+// icePathCacheMax bounds the cache of partition paths per hour of event
+// time (and identity field values).
+const icePathCacheMax = 4096
+
+// icePathKey keys the partition path cache: an hour of event time and the
+// values of the table's identity fields (joined by NUL when several).
+type icePathKey struct {
+	hour int64
+	vals string
+}
+
+// icePath returns the table partition folder of tk, asking the committer
+// once per hour of event time (and values of its identity fields).
+func (s *Sink) icePath(tk *stocklake.Tick) string {
+	if !s.iceFieldsSet {
+		if fp, ok := s.cfg.Committer.(FieldPartitioned); ok {
+			s.iceFields = fp.PartitionFields()
+		}
+		s.iceFieldsSet = true
+	}
+	key := icePathKey{hour: tk.Time.Truncate(time.Hour).Unix()}
+	switch len(s.iceFields) {
+	case 0:
+	case 1:
+		key.vals = tickField(tk, s.iceFields[0])
+	default:
+		vals := make([]string, len(s.iceFields))
+		for i, f := range s.iceFields {
+			vals[i] = tickField(tk, f)
+		}
+		key.vals = strings.Join(vals, "\x00")
+	}
+	if p, ok := s.icePaths[key]; ok {
+		return p
+	}
+	return s.icePathMiss(key, *tk)
+}
+
+// icePathMiss is icePath for a key not in the cache; it takes a copy of
 // the tick, so that icePath's does not escape to the heap.
-func (s *Sink) icePathMiss(hour int64, tk stocklake.Tick) string {
+func (s *Sink) icePathMiss(key icePathKey, tk stocklake.Tick) string {
 	if len(s.icePaths) >= icePathCacheMax {
 		clear(s.icePaths)
 	}
 	p := s.cfg.Committer.PartitionPath(&tk)
-	s.icePaths[hour] = p
+	s.icePaths[key] = p
 	return p
 }
 
@@ -267,9 +300,10 @@ type ShapedTable interface {
 	Decide(ctx context.Context, shape stocklake.TableShape) (stocklake.TableShape, error)
 }
 
-// iceJSONDay is the layout of a JSON table's batch group key (its
-// day(time field) partition); "" groups a table without a time field.
-const iceJSONDay = "2006-01-02"
+// iceJSONHour is the layout of a JSON table's batch group key before the
+// table (and so its partitioning) exists: an hour is the finest time
+// partition; "" groups a table without a time field.
+const iceJSONHour = "2006-01-02T15"
 
 // loadTableShape reads the table's shape in table mode, before the sink
 // consumes (the table mode's loadTableState). Without a ShapedTable the

@@ -324,7 +324,11 @@ type Sink struct {
 	// Table mode (Config.Committer), see iceberg.go.
 	iceMu    sync.Mutex
 	iceSeek  map[int32]int64 // partition -> the table's next offset, for adjustIcebergOffsets
-	icePaths map[int64]string
+	icePaths map[icePathKey]string
+	// iceFields are the tick fields the table partitions by identity
+	// (FieldPartitioned), read at the first icePath.
+	iceFields    []string
+	iceFieldsSet bool
 	// iceKinds are the columns of a JSON table once decided (nil before,
 	// and for tick tables).
 	iceKinds map[string]colKind
@@ -422,7 +426,7 @@ func New(cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sink{iceSeek: map[int32]int64{}, icePaths: map[int64]string{}, cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
+	s := &Sink{iceSeek: map[int32]int64{}, icePaths: map[icePathKey]string{}, cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
 		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{},
 		regSchemas: map[*stocklake.RecordSchema]error{}}
 	return s, nil

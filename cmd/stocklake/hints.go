@@ -20,6 +20,7 @@ var settingFlags = map[string]string{
 	"crawler.Config.Database":         "--database",
 	"duckdb.Config.CacheDir":          "--engine duckdb://?cache_dir=DIR",
 	"glue.Config.LakeStore":           "--lake",
+	"iceberg.LazyTable.Partitioning":  "--partition-by",
 	"dashboard.Config.TLSCert":        "--tls-cert",
 	"dashboard.Config.TLSKey":         "--tls-key",
 	"compact.Config.Database":         "--database",

@@ -9,7 +9,6 @@ import (
 	nethttp "net/http"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -70,31 +69,25 @@ func openIcebergCatalog(ctx context.Context, what, catURL, lakeURL string, store
 // openIcebergTable returns the Iceberg table database.name that
 // `stocklake sink --table-format iceberg` commits to (in the catalog of
 // openIcebergCatalog); the sink creates it from its first records when
-// missing (a tick table partitioned by day(ts), or a JSON table partitioned
-// by day(time field)). The table lives under the lake, so the sink writes
-// its data files through store. The returned function closes the catalog.
-func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore, database, name string) (*iceberg.LazyTable, func() error, error) {
+// missing (a tick table, or a JSON table), partitioned by partitioning
+// (--partition-by, iceberg.ParsePartitioning; "" is day of the event
+// time). An existing table keeps its partitioning: a partitioning that
+// differs from it is refused. The table lives under the lake, so the sink
+// writes its data files through store. The returned function closes the
+// catalog.
+func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore, database, name, partitioning string) (*iceberg.LazyTable, func() error, error) {
 	cat, err := openIcebergCatalog(ctx, "--table-format iceberg", catURL, lakeURL, store)
 	if err != nil {
 		return nil, nil, err
 	}
 	lazy, err := cat.LazyTable(database, name)
+	if err == nil {
+		lazy.Partitioning = partitioning
+		err = lazy.Check(ctx)
+	}
 	if err != nil {
 		cat.Close()
 		return nil, nil, err
-	}
-	tbl, err := lazy.Table(ctx)
-	if err != nil {
-		cat.Close()
-		return nil, nil, err
-	}
-	if tbl != nil {
-		// The sink asks for a partition path once per hour of event time.
-		if p := tbl.Partitioning(); p != "none" && !slices.ContainsFunc([]string{"day(", "hour(", "month("}, func(fn string) bool { return strings.HasPrefix(p, fn) }) || strings.Contains(p, ",") {
-			cat.Close()
-			return nil, nil, fmt.Errorf("Iceberg table %s.%s is partitioned by %s: the sink writes only tables partitioned by day, hour or month of a time column, or not at all yet: %w",
-				database, name, p, stocklake.ErrConfig)
-		}
 	}
 	return lazy, cat.Close, nil
 }

@@ -337,6 +337,9 @@ func TestSinkTableFormatErrors(t *testing.T) {
 		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1?endpoint=ftp://x"}, "endpoint"},
 		{[]string{"--table-format", "iceberg", "--catalog", "mysql://x"}, "sqlite://PATH or glue://REGION"},
 		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--format", "json"}, "records in Parquet"},
+		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--partition-by", "dt,hour"}, "hour alone"},
+		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--partition-by", "minute"}, "no minute transform"},
+		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--partition-by", "day,price"}, "symbol, exchange, source"},
 	} {
 		err := runCommand(t, append(base, tc.args...)...)
 		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
@@ -409,7 +412,7 @@ func TestServeIcebergRESTS3Config(t *testing.T) {
 		t.Fatal(err)
 	}
 	catURL := "sqlite://" + filepath.Join(t.TempDir(), "catalog.db")
-	lazy, closeTbl, err := openIcebergTable(ctx, catURL, lakeURL, store, "market", "ticks")
+	lazy, closeTbl, err := openIcebergTable(ctx, catURL, lakeURL, store, "market", "ticks", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/crawler"
+	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/sink"
 )
 
@@ -31,10 +32,11 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.group, "group", sink.DefaultGroup, "Kafka consumer group; run several sinks in one group to share partitions")
 	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL: file://DIR or s3://BUCKET/PREFIX[?endpoint=URL&region=R&path_style=true]")
 	fs.StringVar(&f.table, "table", "", `lake folder and table name (default: the topic name)`)
-	fs.StringVar(&f.tableFormat, "table-format", stocklake.TableFormatHive, "table format: hive (Parquet objects in Hive-style folders, offsets in manifests) or iceberg (NEW: an Apache Iceberg table in the --catalog (a sqlite:// file or glue://), under the lake, whose snapshots carry the Kafka offsets; ticks partitioned by day(ts), JSON objects by day(--time-field) with columns inferred from the first batch; --format json and --partition-by do not apply)")
+	fs.StringVar(&f.tableFormat, "table-format", stocklake.TableFormatHive, "table format: hive (Parquet objects in Hive-style folders, offsets in manifests) or iceberg (NEW: an Apache Iceberg table in the --catalog (a sqlite:// file or glue://), under the lake, whose snapshots carry the Kafka offsets; partitioned as --partition-by says (default day of the event time: ts, or --time-field), JSON objects with columns inferred from the first batch; --format json does not apply)")
 	fs.StringVar(&f.format, "format", sink.DefaultFormat, "object format: parquet or json (JSON lines); "+tableShapeNote)
 	fs.StringVar(&f.schema, "schema", sink.DefaultSchema, "record schema: auto (from the table's first record), tick, json (any JSON objects) or registry (records of --registry); "+tableShapeNote)
-	fs.StringVar(&f.partitionBy, "partition-by", sink.DefaultPartitionBy, "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote)
+	fs.StringVar(&f.partitionBy, "partition-by", sink.DefaultPartitionBy, "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote+
+		". With --table-format iceberg (default day): the table's hidden partitioning, "+iceberg.PartitioningHelp+"; it applies to a new table, and an existing table keeps its own (a different value stops the sink)")
 	fs.StringVar(&f.timeField, "time-field", "", "event-time field of JSON records (default: detected in the table's first record, else the Kafka timestamp); "+tableShapeNote)
 	fs.StringVar(&f.compression, "compression", sink.DefaultCompression, "Parquet compression: zstd, snappy, gzip or none")
 	fs.StringVar(&f.dlqTopic, "dlq-topic", "", "dead-letter topic for records that cannot be parsed (default: <topic>.dlq)")
@@ -49,6 +51,16 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 
 // tableShapeNote tells that the table-shaping flags are decided once.
 const tableShapeNote = "the first sink of a table stores its choice in the lake (_stocklake/sink/<table>/table.json) and later sinks follow it; a flag that contradicts it stops the sink"
+
+// isSet tells whether the flag name was set (on the command line or in the
+// environment).
+func (f *sinkFlags) isSet(name string) bool {
+	set := false
+	if f.fs != nil {
+		f.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
+	}
+	return set
+}
 
 func (f *sinkFlags) config() (sink.Config, error) {
 	// Table-shaping flags left at their defaults are passed as "", so the
@@ -65,7 +77,12 @@ func (f *sinkFlags) config() (sink.Config, error) {
 		schema = ""
 	}
 	var p sink.Partitioning
-	if set["partition-by"] {
+	if set["partition-by"] && f.tableFormat == stocklake.TableFormatIceberg {
+		// The Iceberg table's partitioning: see openIcebergTable.
+		if _, err := iceberg.ParsePartitioning(f.partitionBy); err != nil {
+			return sink.Config{}, stocklake.SettingErr(err, "sink.Config.Partitioning")
+		}
+	} else if set["partition-by"] {
 		var err error
 		if p, err = sink.ParsePartitioning(f.partitionBy); err != nil {
 			return sink.Config{}, err
@@ -140,10 +157,15 @@ Iceberg SQL catalog schema pyiceberg's SqlCatalog reads) or the AWS Glue
 Data Catalog of a glue:// one (table_type=ICEBERG, as Athena and Trino's
 Iceberg connector read it), its files go under the lake (file:// or s3://).
 The first records decide the table (--schema):
-ticks make a tick table partitioned by day(ts); JSON objects make a table
-whose columns (boolean, long, double, string; nested values as JSON text,
-all optional) are inferred from the first batch, partitioned by
-day(--time-field), stored as a timestamp. Later sinks follow the table;
+ticks make a tick table; JSON objects make a table whose columns (boolean,
+long, double, string; nested values as JSON text, all optional) are
+inferred from the first batch, the --time-field stored as a timestamp.
+The table's hidden partitioning is --partition-by: day (default: day(ts),
+or day(--time-field)), hour, month or year of the event time, plus identity
+partitions of tick fields (symbol, exchange, source): e.g. hour,symbol is
+hour(ts),identity(symbol); none for no partitions. Readers filter on ts
+and symbol, never on partition strings. Later sinks follow the table
+(a --partition-by that differs from the table's is refused);
 JSON records that do not fit its columns (an unknown field, a value its
 column cannot hold) go to the dead-letter topic. Each batch is one
 snapshot whose summary records the Kafka offsets; on assignment the sink
@@ -196,7 +218,11 @@ but not committed before a crash are orphans no reader sees.`,
 				if name == "" {
 					name = sink.TableName(cfg.Topic)
 				}
-				tbl, closeCat, err := openIcebergTable(ctx, *catURL, sf.lake, cfg.Store, *database, name)
+				partitioning := ""
+				if sf.isSet("partition-by") {
+					partitioning = sf.partitionBy
+				}
+				tbl, closeCat, err := openIcebergTable(ctx, *catURL, sf.lake, cfg.Store, *database, name, partitioning)
 				if err != nil {
 					return err
 				}

@@ -7,7 +7,8 @@ endpoint, region and keys of an s3:// table must come from the table's
 config in the server's answer. Prints one JSON object: the namespaces, the
 database's tables, row count, sum(size), distinct (symbol, trade_id) pairs,
 the rows with DAY_START <= ts < DAY_END, the current snapshot's
-stocklake.offsets and the metadata location.
+stocklake.offsets and the metadata location; "paged_namespaces" and
+"paged_tables" list again with rest-page-size=1 (a page per item).
 """
 import json
 import sys
@@ -26,7 +27,10 @@ t = cat.load_table(ident)
 tab = t.scan().to_arrow()
 pairs = set(zip(tab.column("symbol").to_pylist(), tab.column("trade_id").to_pylist()))
 day = t.scan(row_filter=And(GreaterThanOrEqual("ts", day_start), LessThan("ts", day_end))).to_arrow()
+paged = RestCatalog("stocklake", **(props | {"rest-page-size": "1"}))
 print(json.dumps({
+    "paged_namespaces": [".".join(n) for n in paged.list_namespaces()],
+    "paged_tables": [".".join(x) for x in paged.list_tables(ident.split(".")[0])],
     "namespaces": [".".join(n) for n in cat.list_namespaces()],
     "tables": [".".join(x) for x in cat.list_tables(ident.split(".")[0])],
     "rows": tab.num_rows,
