@@ -136,8 +136,10 @@ func (t *Table) Shape() (stocklake.TableShape, error) {
 	case "", "tick":
 		return stocklake.TableShape{Schema: "tick"}, nil
 	case "json":
+	case "registry":
+		return registryShape(props, sc, t.database, t.name)
 	default:
-		return stocklake.TableShape{}, fmt.Errorf("iceberg: table %s.%s has %s=%q: want tick or json: %w", t.database, t.name, PropSchema, props[PropSchema], stocklake.ErrInvalid)
+		return stocklake.TableShape{}, fmt.Errorf("iceberg: table %s.%s has %s=%q: want tick, json or registry: %w", t.database, t.name, PropSchema, props[PropSchema], stocklake.ErrInvalid)
 	}
 	shape := stocklake.TableShape{Schema: "json", TimeField: props[PropTimeField]}
 	for _, f := range sc.Fields() {
@@ -210,7 +212,8 @@ func (l *LazyTable) Shape(ctx context.Context) (shape stocklake.TableShape, ok b
 }
 
 // Decide creates the table with shape (a tick table with day(ts)
-// partitioning for Schema "tick", CreateJSONTable for "json") unless it
+// partitioning for Schema "tick", CreateJSONTable for "json",
+// CreateRegistryTable for "registry") unless it
 // exists, also when another process creates it at the same time, and
 // returns the shape the table has: the first decision wins.
 func (l *LazyTable) Decide(ctx context.Context, shape stocklake.TableShape) (stocklake.TableShape, error) {
@@ -219,9 +222,12 @@ func (l *LazyTable) Decide(ctx context.Context, shape stocklake.TableShape) (sto
 	}
 	var err error
 	var t *Table
-	if shape.Schema == "tick" {
+	switch shape.Schema {
+	case "tick":
 		t, err = l.cat.CreateTickTable(ctx, l.database, l.name, TableOptions{})
-	} else {
+	case "registry":
+		t, err = l.cat.CreateRegistryTable(ctx, l.database, l.name, shape)
+	default:
 		t, err = l.cat.CreateJSONTable(ctx, l.database, l.name, shape)
 	}
 	switch {

@@ -127,6 +127,14 @@ func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, pa
 		if err := stocklake.CheckEventTime(t, s.now, s.cfg.MaxFuture); err != nil {
 			return "", nil, tick, nil, err
 		}
+		if s.cfg.Committer != nil {
+			// As JSON records: grouped by day of the event time.
+			tick.Time = t
+			if s.cfg.TimeField == "" {
+				return "", nil, tick, obj, nil
+			}
+			return t.UTC().Format(iceJSONDay), nil, tick, obj, nil
+		}
 		if s.cfg.Partitioning.grain > 0 {
 			return s.cfg.Partitioning.cachedPath(&s.pathCache, t), nil, tick, obj, nil
 		}
@@ -348,7 +356,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 		return true, nil // the row's strings are ParseTick's copies
 	default:
 		g.objs = append(g.objs, obj)
-		if s.cfg.Committer != nil && s.iceKinds == nil {
+		if s.cfg.Committer != nil && s.iceKinds == nil && s.mode == SchemaJSON {
 			g.recs = append(g.recs, r)
 		}
 	}

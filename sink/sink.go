@@ -297,6 +297,10 @@ type Sink struct {
 	// widenPending: regFields grew and the catalog has not been told yet
 	// (TableWidener).
 	widenPending atomic.Bool
+	// fieldsPending: regFields grew and the table has not kept them yet
+	// (the Hive table state, the Iceberg table's schema: storeRegFields,
+	// iceRegistryTable). iceRegTable: the Iceberg registry table exists.
+	fieldsPending, iceRegTable bool
 	// timeDecided: the table's event-time field is decided (cfg.TimeField,
 	// "" for the Kafka timestamp); see tableState.
 	timeDecided bool
