@@ -2,6 +2,7 @@ package sink_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -16,10 +17,12 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/duckdb"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/schemaregistry"
 	"github.com/stocklake/stocklake/sink"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 // iceRegistrySink runs a sink with a registry decoder into the Iceberg
@@ -78,6 +81,45 @@ func iceColumns(t *testing.T, ctx context.Context, lake stocklake.ObjectStore, d
 		t.Fatal(err)
 	}
 	return types, keys
+}
+
+// engineRows runs sql with stocklake's DuckDB engine over the Iceberg
+// catalog at dbPath (database market) and returns the rows as text.
+func engineRows(t *testing.T, ctx context.Context, lake stocklake.ObjectStore, dbPath, sql string) string {
+	t.Helper()
+	cat, err := sqlite.Open(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	ic, err := iceberg.Open(ctx, iceberg.Config{SQLitePath: dbPath, Warehouse: lake.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	e, err := duckdb.New(ctx, duckdb.Config{Catalog: cat, Store: lake, Iceberg: ic, Database: "market", CacheDir: t.TempDir(), Threads: 1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	rows, err := e.Query(ctx, sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var vs []string
+		for _, v := range rows.Values() {
+			vs = append(vs, fmt.Sprint(v))
+		}
+		out = append(out, strings.Join(vs, " "))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return strings.Join(out, "|")
 }
 
 const iceOrderV1 = `{"type":"record","name":"Order","fields":[
@@ -207,6 +249,12 @@ func TestIcebergSinkRegistryEvolution(t *testing.T) {
 	slices.Sort(gotRows)
 	if !slices.Equal(gotRows, wantRows) {
 		t.Errorf("rows\n got %q\nwant %q", gotRows, wantRows)
+	}
+
+	// stocklake's DuckDB engine reads the old files' missing columns as
+	// null too.
+	if got := engineRows(t, ctx, lake, dbPath, "SELECT id, qty, note, venue.lane FROM orders ORDER BY id"); got != "1 7 <nil> <nil>|2 7 <nil> <nil>|3 1099511627776 rush 3|5 7 <nil> <nil>" {
+		t.Errorf("DuckDB engine rows %q", got)
 	}
 
 	// A restart: the old writer schema still lands, the table stays wide,
