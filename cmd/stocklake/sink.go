@@ -143,7 +143,11 @@ The first records decide the table (--schema):
 ticks make a tick table partitioned by day(ts); JSON objects make a table
 whose columns (boolean, long, double, string; nested values as JSON text,
 all optional) are inferred from the first batch, partitioned by
-day(--time-field), stored as a timestamp. Later sinks follow the table;
+day(--time-field), stored as a timestamp; records of --registry make a
+table with a column per field of their writer schemas (Iceberg types,
+partitioned by day of the event-time field), whose schema a compatible new
+writer schema widens (int to long, float to double, new fields) before its
+rows are committed. Later sinks follow the table;
 JSON records that do not fit its columns (an unknown field, a value its
 column cannot hold) go to the dead-letter topic. Each batch is one
 snapshot whose summary records the Kafka offsets; on assignment the sink
