@@ -77,14 +77,16 @@ func widenField(a, b *stocklake.FieldType, strict bool) (*stocklake.FieldType, b
 				}
 				return &out, changed, nil
 			}
+		case a.Kind == stocklake.KindFloat32 && b.Kind == stocklake.KindInt64:
+			// Before the rank case, which would keep float (and
+			// encoding the long values into it would fail).
+			out.Kind = stocklake.KindFloat64
+			return &out, true, nil
 		case ra > 0 && rb > 0 && !(a.Kind == stocklake.KindInt64 && b.Kind == stocklake.KindFloat32):
 			if rb > ra {
 				out.Kind, changed = b.Kind, true
 			}
 			return &out, changed, nil
-		case a.Kind == stocklake.KindFloat32 && b.Kind == stocklake.KindInt64:
-			out.Kind = stocklake.KindFloat64
-			return &out, true, nil
 		}
 		return nil, false, fmt.Errorf("the writer's %s does not fit the table's %s", hiveType(b), hiveType(a))
 	}
