@@ -522,7 +522,7 @@ func (s *Sink) admitSchema(rs *stocklake.RecordSchema) error {
 	iceberg := s.cfg.Committer != nil
 	writer := rs.Fields
 	if iceberg {
-		writer = microsFields(writer)
+		writer, s.regMillis[rs] = microsChanged(writer)
 	}
 	merged, changed, err := mergeFields(s.regFields, writer, iceberg)
 	if err != nil {
@@ -555,7 +555,7 @@ func (s *Sink) routeRegistry(r *kgo.Record) (map[string]any, time.Time, error) {
 	if err := s.admitSchema(rs); err != nil {
 		return nil, time.Time{}, err
 	}
-	if s.cfg.Committer != nil {
+	if s.regMillis[rs] {
 		scaleMillis(rs.Fields, rec)
 	}
 	t := r.Timestamp

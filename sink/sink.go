@@ -294,6 +294,9 @@ type Sink struct {
 	// each writer schema the decoder returned (nil: admitted).
 	regFields  []stocklake.Field
 	regSchemas map[*stocklake.RecordSchema]error
+	// regMillis: the writer schema has timestamp-millis fields, whose
+	// values an Iceberg table takes as µs (scaleMillis).
+	regMillis map[*stocklake.RecordSchema]bool
 	// widenPending: regFields grew and the catalog has not been told yet
 	// (TableWidener).
 	widenPending atomic.Bool
@@ -428,7 +431,7 @@ func New(cfg Config) (*Sink, error) {
 	}
 	s := &Sink{iceSeek: map[int32]int64{}, icePaths: map[int64]string{}, cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
 		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{},
-		regSchemas: map[*stocklake.RecordSchema]error{}}
+		regSchemas: map[*stocklake.RecordSchema]error{}, regMillis: map[*stocklake.RecordSchema]bool{}}
 	return s, nil
 }
 
