@@ -74,22 +74,32 @@ func (c *Catalog) CreateJSONTable(ctx context.Context, database, name string, sh
 	if err != nil {
 		return nil, err
 	}
-	spec := *ice.UnpartitionedSpec
-	if shape.TimeField != "" {
-		// The partition field is named <time field>_day, with "_" added
-		// while a column has that name (Iceberg refuses the clash).
-		pname := shape.TimeField + "_day"
-		for {
-			if _, clash := sc.FindFieldByName(pname); !clash {
-				break
-			}
-			pname += "_"
-		}
-		if spec, err = ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(shape.TimeField, pname, ice.DayTransform{}, sc, nil)); err != nil {
-			return nil, fmt.Errorf("iceberg: partitioning by day(%s): %v: %w", shape.TimeField, err, stocklake.ErrInvalid)
-		}
+	spec, err := daySpec(sc, shape.TimeField)
+	if err != nil {
+		return nil, err
 	}
 	return c.createTable(ctx, database, name, sc, spec, map[string]string{PropSchema: "json", PropTimeField: shape.TimeField})
+}
+
+// daySpec partitions sc by day(timeField); unpartitioned without a time
+// field. The partition field is named <time field>_day, with "_" added
+// while a column has that name (Iceberg refuses the clash).
+func daySpec(sc *ice.Schema, timeField string) (ice.PartitionSpec, error) {
+	if timeField == "" {
+		return *ice.UnpartitionedSpec, nil
+	}
+	pname := timeField + "_day"
+	for {
+		if _, clash := sc.FindFieldByName(pname); !clash {
+			break
+		}
+		pname += "_"
+	}
+	spec, err := ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(timeField, pname, ice.DayTransform{}, sc, nil))
+	if err != nil {
+		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning by day(%s): %v: %w", timeField, err, stocklake.ErrInvalid)
+	}
+	return spec, nil
 }
 
 // createTable creates database.name with schema sc (fresh IDs assigned),

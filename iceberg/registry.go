@@ -198,18 +198,13 @@ func (c *Catalog) CreateRegistryTable(ctx context.Context, database, name string
 	if err != nil {
 		return nil, err
 	}
-	spec := *ice.UnpartitionedSpec
-	if f, ok := sc.FindFieldByName(shape.TimeField); ok && shape.TimeField != "" && f.Type.Equals(ice.PrimitiveTypes.TimestampTz) {
-		pname := shape.TimeField + "_day"
-		for {
-			if _, clash := sc.FindFieldByName(pname); !clash {
-				break
-			}
-			pname += "_"
-		}
-		if spec, err = ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(shape.TimeField, pname, ice.DayTransform{}, sc, nil)); err != nil {
-			return nil, fmt.Errorf("iceberg: partitioning by day(%s): %v: %w", shape.TimeField, err, stocklake.ErrInvalid)
-		}
+	timeField := shape.TimeField
+	if f, ok := sc.FindFieldByName(timeField); !ok || !f.Type.Equals(ice.PrimitiveTypes.TimestampTz) {
+		timeField = "" // not a timestamp: not partitioned
+	}
+	spec, err := daySpec(sc, timeField)
+	if err != nil {
+		return nil, err
 	}
 	return c.createTable(ctx, database, name, sc, spec, map[string]string{PropSchema: "registry", PropTimeField: shape.TimeField})
 }
