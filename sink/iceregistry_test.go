@@ -20,7 +20,6 @@ import (
 	"github.com/stocklake/stocklake/duckdb"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
-	"github.com/stocklake/stocklake/schemaregistry"
 	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/sqlite"
 )
@@ -31,10 +30,6 @@ import (
 // handle of its own (a new process).
 func iceRegistrySink(t *testing.T, ctx context.Context, kc kafka.Config, lake stocklake.ObjectStore, dbPath string, reg *srfake.Registry, topic string) *sink.Sink {
 	t.Helper()
-	dec, err := schemaregistry.New(schemaregistry.Config{URL: reg.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	cat, err := iceberg.Open(ctx, iceberg.Config{SQLitePath: dbPath, Warehouse: lake.URL()})
 	if err != nil {
 		t.Fatal(err)
@@ -44,15 +39,7 @@ func iceRegistrySink(t *testing.T, ctx context.Context, kc kafka.Config, lake st
 	if err != nil {
 		t.Fatal(err)
 	}
-	snk, err := sink.New(sink.Config{Kafka: kc, Topic: topic, Store: lake, Decoder: dec, Committer: lt, FlushInterval: 50 * time.Millisecond,
-		ExitWhenIdle: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := snk.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return snk
+	return runRegistrySink(t, ctx, reg, sink.Config{Kafka: kc, Topic: topic, Store: lake, Committer: lt})
 }
 
 // iceColumns returns the table's columns as NAME:GLUETYPE and its rows'
