@@ -408,7 +408,7 @@ func (s *Sink) iceRegistryTable(ctx context.Context) (ok bool, err error) {
 			return false, fmt.Errorf("table %q was created by another sink with columns this sink's writer schemas do not fit (%v); restart this sink to check them against the table: %w", s.cfg.Table, err, stocklake.ErrUnavailable)
 		}
 		s.regFields, s.fieldsPending = merged, changed
-		s.log.Info("registry table created", "table", s.cfg.Table, "time_field", got.TimeField, "columns", len(got.Fields))
+		s.log.Info("registry table ready", "table", s.cfg.Table, "time_field", got.TimeField, "columns", len(got.Fields))
 	}
 	if !s.fieldsPending {
 		return true, nil
