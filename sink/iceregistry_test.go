@@ -120,7 +120,8 @@ const iceOrderV1 = `{"type":"record","name":"Order","fields":[
  {"name":"day","type":{"type":"int","logicalType":"date"}},
  {"name":"tags","type":{"type":"array","items":"string"}},
  {"name":"attrs","type":{"type":"map","values":"long"}},
- {"name":"venue","type":{"type":"record","name":"Venue","fields":[{"name":"mic","type":"string"},{"name":"lat","type":["null","double"]}]}}
+ {"name":"venue","type":{"type":"record","name":"Venue","fields":[{"name":"mic","type":"string"},{"name":"lat","type":["null","double"]}]}},
+ {"name":"meta","type":{"type":"record","name":"Meta","fields":[]}}
 ]}`
 
 // iceOrderV2 is compatible with v1: a new optional field, a new optional
@@ -137,6 +138,7 @@ const iceOrderV2 = `{"type":"record","name":"Order","fields":[
  {"name":"tags","type":{"type":"array","items":"string"}},
  {"name":"attrs","type":{"type":"map","values":"long"}},
  {"name":"venue","type":{"type":"record","name":"Venue","fields":[{"name":"mic","type":"string"},{"name":"lat","type":["null","double"]},{"name":"lane","type":["null","int"],"default":null}]}},
+ {"name":"meta","type":{"type":"record","name":"Meta","fields":[]}},
  {"name":"note","type":["null","string"],"default":null}
 ]}`
 
@@ -147,7 +149,7 @@ func iceOrder(id int64, at time.Time, v2 bool) map[string]any {
 	r := map[string]any{"id": id, "sym": "AAPL", "qty": 7, "f": float32(1.5), "price": big.NewRat(1234567, 100),
 		"ts": at, "ms": at, "day": time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC),
 		"tags": []any{"a", "b"}, "attrs": map[string]any{"x": int64(id)},
-		"venue": map[string]any{"mic": "XNAS", "lat": nil}}
+		"venue": map[string]any{"mic": "XNAS", "lat": nil}, "meta": map[string]any{}}
 	if v2 {
 		note, lane := "rush", 3
 		r["qty"], r["f"], r["note"] = int64(1)<<40, 2.25, &note
@@ -183,9 +185,9 @@ func TestIcebergSinkRegistryEvolution(t *testing.T) {
 	if n := snk.Stats().DeadLetters.Load(); n != 0 {
 		t.Fatalf("%d dead letters, want none", n)
 	}
-	types, rows := iceColumns(t, ctx, lake, dbPath, "orders", "id", "ts", "ms")
+	types, rows := iceColumns(t, ctx, lake, dbPath, "orders", "id", "ts", "ms", "meta")
 	want := map[string]string{"id": "bigint", "sym": "string", "qty": "int", "f": "float", "price": "decimal(12,4)", "ts": "timestamp", "ms": "timestamp",
-		"day": "date", "tags": "array<string>", "attrs": "map<string,bigint>", "venue": "struct<mic:string,lat:double>"}
+		"day": "date", "tags": "array<string>", "attrs": "map<string,bigint>", "venue": "struct<mic:string,lat:double>", "meta": "string"}
 	if !reflect.DeepEqual(types, want) {
 		t.Errorf("table columns\n got %v\nwant %v", types, want)
 	}
@@ -194,8 +196,8 @@ func TestIcebergSinkRegistryEvolution(t *testing.T) {
 	}
 	for k := range rows {
 		// timestamp-millis values land as the same instant as the µs ones.
-		if f := strings.Split(k, "\x00"); f[1] != f[2] {
-			t.Errorf("row %q: ms %s differs from ts %s", k, f[2], f[1])
+		if f := strings.Split(k, "\x00"); f[1] != f[2] || f[3] != "{}" {
+			t.Errorf("row %q: ms %s differs from ts %s, or meta is not {}", k, f[2], f[1])
 		}
 	}
 

@@ -424,6 +424,10 @@ func leafValue(t *stocklake.FieldType, v any) (parquet.Value, error) {
 			return parquet.ByteArrayValue([]byte(s)), nil
 		case []byte:
 			return parquet.ByteArrayValue(s), nil
+		case map[string]any: // a record without fields (microsFields)
+			if len(s) == 0 {
+				return parquet.ByteArrayValue([]byte("{}")), nil
+			}
 		}
 	}
 	return parquet.Value{}, fmt.Errorf("value %T does not fit column type %s", v, hiveType(t))
@@ -592,9 +596,11 @@ func (s *Sink) routeRegistry(r *kgo.Record) (map[string]any, time.Time, error) {
 	return rec, t, nil
 }
 
-// microsFields is fs with timestamp-millis fields made timestamp-micros
-// (Iceberg timestamps are µs; scaleMillis converts the values), fs itself
-// when it has none.
+// microsFields is fs as an Iceberg table holds them: timestamp-millis
+// fields made timestamp-micros (Iceberg timestamps are µs; scaleMillis
+// converts the values) and records without fields made strings ("{}", as
+// the Iceberg type registry tables give them, so that the table's schema
+// reads back as the same fields); fs itself when it has neither.
 func microsFields(fs []stocklake.Field) []stocklake.Field {
 	out, _ := microsChanged(fs)
 	return out
@@ -623,6 +629,11 @@ func microsType(t *stocklake.FieldType) (*stocklake.FieldType, bool) {
 		c.Kind = stocklake.KindTimestampMicros
 		return &c, true
 	case stocklake.KindRecord:
+		if len(t.Fields) == 0 {
+			c := *t
+			c.Kind = stocklake.KindString
+			return &c, true
+		}
 		if fs, ok := microsChanged(t.Fields); ok {
 			c := *t
 			c.Fields = fs
