@@ -191,6 +191,7 @@ func fieldType(t ice.Type, optional bool) (*stocklake.FieldType, error) {
 // mapping, and the shape in the table properties PropSchema and
 // PropTimeField. An existing table wraps stocklake.ErrExists.
 func (c *Catalog) CreateRegistryTable(ctx context.Context, database, name string, shape stocklake.TableShape) (*Table, error) {
+	database, name = c.names(database, name)
 	if err := checkName(database, name); err != nil {
 		return nil, err
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/apache/iceberg-go/table"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stocklake/stocklake"
 )
@@ -126,5 +128,38 @@ func TestRegistryTableWidens(t *testing.T) {
 	}
 	if _, err := registrySchema([]stocklake.Field{{Name: "d", Type: &stocklake.FieldType{Kind: stocklake.KindDecimal, Precision: 40}}}); !errors.Is(err, stocklake.ErrInvalid) {
 		t.Errorf("decimal(40,0): %v, want ErrInvalid (Iceberg decimals have at most 38 digits)", err)
+	}
+}
+
+// TestGlueRegistryTableWidens: a registry table in the Glue catalog is
+// created and widened the same way, and Glue's columns follow the schema
+// (Athena reads them).
+func TestGlueRegistryTableWidens(t *testing.T) {
+	ctx := context.Background()
+	lake := newGlueLake(t)
+	fields := registryTestFields()
+	tbl, err := lake.open(t).CreateRegistryTable(ctx, "Market", "Orders", stocklake.TableShape{Schema: "registry", TimeField: "ts", Fields: fields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := append(registryTestFields(), stocklake.Field{Name: "note", Type: ft(stocklake.KindString, true)})
+	if _, err := tbl.WidenFields(ctx, wide); err != nil {
+		t.Fatal(err)
+	}
+	reopened, err := lake.open(t).OpenTable(ctx, "market", "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, err := reopened.Shape()
+	if err != nil || !reflect.DeepEqual(shape.Fields, wide) {
+		t.Errorf("shape after widening: %+v, %v; want the wide fields", shape, err)
+	}
+	g := rawGlueTable(t, lake.glue, "market", "orders").Table
+	var cols []string
+	for _, c := range g.StorageDescriptor.Columns {
+		cols = append(cols, aws.ToString(c.Name))
+	}
+	if !slices.Contains(cols, "note") {
+		t.Errorf("Glue columns %v lack note", cols)
 	}
 }
