@@ -305,8 +305,9 @@ type MaintainedTable interface {
 // and keeps in the table: the schema mode, the event-time field and the
 // columns.
 type TableShape struct {
-	// Schema is "tick" (the sink's tick columns) or "json" (columns
-	// inferred from JSON objects).
+	// Schema is "tick" (the sink's tick columns), "json" (columns
+	// inferred from JSON objects) or "registry" (records decoded with a
+	// schema registry).
 	Schema string
 	// TimeField is the event-time column of a JSON table, by which it is
 	// partitioned; "" when the table has none (the Kafka record timestamp
@@ -316,4 +317,7 @@ type TableShape struct {
 	// bigint, double, string, timestamp for the time field), all nullable;
 	// nil for a tick table.
 	Columns []Column
+	// Fields are a registry table's columns: the union of the writer
+	// schemas landed in it; nil for other tables.
+	Fields []Field
 }

@@ -87,6 +87,27 @@ func (c *Catalog) createJSONTable(ctx context.Context, database, name string, sh
 	return c.createTable(ctx, database, name, sc, spec, map[string]string{PropSchema: "json", PropTimeField: shape.TimeField})
 }
 
+// daySpec partitions sc by day(timeField); unpartitioned without a time
+// field. The partition field is named <time field>_day, with "_" added
+// while a column has that name (Iceberg refuses the clash).
+func daySpec(sc *ice.Schema, timeField string) (ice.PartitionSpec, error) {
+	if timeField == "" {
+		return *ice.UnpartitionedSpec, nil
+	}
+	pname := timeField + "_day"
+	for {
+		if _, clash := sc.FindFieldByName(pname); !clash {
+			break
+		}
+		pname += "_"
+	}
+	spec, err := ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(timeField, pname, ice.DayTransform{}, sc, nil))
+	if err != nil {
+		return ice.PartitionSpec{}, fmt.Errorf("iceberg: partitioning by day(%s): %v: %w", timeField, err, stocklake.ErrInvalid)
+	}
+	return spec, nil
+}
+
 // createTable creates database.name with schema sc (fresh IDs assigned),
 // spec, the default properties, extra properties and a name mapping.
 func (c *Catalog) createTable(ctx context.Context, database, name string, sc *ice.Schema, spec ice.PartitionSpec, extra map[string]string) (*Table, error) {
@@ -131,8 +152,10 @@ func (t *Table) Shape() (stocklake.TableShape, error) {
 	case "", "tick":
 		return stocklake.TableShape{Schema: "tick"}, nil
 	case "json":
+	case "registry":
+		return registryShape(props, sc, t.database, t.name)
 	default:
-		return stocklake.TableShape{}, fmt.Errorf("iceberg: table %s.%s has %s=%q: want tick or json: %w", t.database, t.name, PropSchema, props[PropSchema], stocklake.ErrInvalid)
+		return stocklake.TableShape{}, fmt.Errorf("iceberg: table %s.%s has %s=%q: want tick, json or registry: %w", t.database, t.name, PropSchema, props[PropSchema], stocklake.ErrInvalid)
 	}
 	shape := stocklake.TableShape{Schema: "json", TimeField: props[PropTimeField]}
 	for _, f := range sc.Fields() {
@@ -210,7 +233,8 @@ func (l *LazyTable) Shape(ctx context.Context) (shape stocklake.TableShape, ok b
 }
 
 // Decide creates the table with shape (a tick table for Schema "tick", a
-// JSON table for "json", both partitioned by l.Partitioning) unless it
+// JSON table for "json", both partitioned by l.Partitioning; a registry
+// table, partitioned by day of its time field, for "registry") unless it
 // exists, also when another process creates it at the same time, and
 // returns the shape the table has: the first decision wins.
 func (l *LazyTable) Decide(ctx context.Context, shape stocklake.TableShape) (stocklake.TableShape, error) {
@@ -222,9 +246,12 @@ func (l *LazyTable) Decide(ctx context.Context, shape stocklake.TableShape) (sto
 	if err := l.checkNew(shape); err != nil {
 		return stocklake.TableShape{}, err
 	}
-	if shape.Schema == "tick" {
+	switch shape.Schema {
+	case "tick":
 		t, err = l.cat.CreateTickTable(ctx, l.database, l.name, TableOptions{Partitioning: l.Partitioning})
-	} else {
+	case "registry":
+		t, err = l.cat.CreateRegistryTable(ctx, l.database, l.name, shape)
+	default:
 		t, err = l.cat.createJSONTable(ctx, l.database, l.name, shape, l.Partitioning)
 	}
 	switch {

@@ -274,12 +274,20 @@ func (l *LazyTable) Check(ctx context.Context) error {
 
 // checkNew tells whether the sink can write a new table of shape
 // partitioned by l.Partitioning: a tick table by year, month, day or hour
-// of ts and identity of SinkIdentityFields; any other (JSON) table by a
-// time transform of its time field only.
+// of ts and identity of SinkIdentityFields; a registry table by day of its
+// time field only; any other (JSON) table by a time transform of its time
+// field only.
 func (l *LazyTable) checkNew(shape stocklake.TableShape) error {
 	items, err := ParsePartitioning(l.Partitioning)
 	if err != nil {
 		return stocklake.SettingErr(err, settingPartitioning)
+	}
+	if shape.Schema == "registry" {
+		if len(items) != 1 || items[0].Transform != "day" || items[0].Column != "" && items[0].Column != shape.TimeField {
+			return stocklake.SettingErr(fmt.Errorf("table %s.%s holds schema registry records: partitioning %q: the sink writes registry tables partitioned by day of the time field only (other partitionings not done yet): leave --partition-by unset: %w",
+				l.database, l.name, l.Partitioning, stocklake.ErrConfig), settingPartitioning)
+		}
+		return nil
 	}
 	if shape.Schema != "tick" {
 		for _, it := range items {

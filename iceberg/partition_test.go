@@ -120,4 +120,27 @@ func TestLazyTablePartitioning(t *testing.T) {
 	if tb, _ := k.Table(ctx); tb != nil {
 		t.Errorf("a refused JSON table was created")
 	}
+	// Registry tables: day of the time field only, until the sink groups
+	// their rows by other partitions.
+	regShape := stocklake.TableShape{Schema: "registry", TimeField: "ts", Fields: []stocklake.Field{
+		{Name: "ts", Type: &stocklake.FieldType{Kind: stocklake.KindTimestampMicros, Optional: true}},
+		{Name: "v", Type: &stocklake.FieldType{Kind: stocklake.KindInt64, Optional: true}},
+	}}
+	for _, refused := range []string{"hour", "none", "day,v"} {
+		r, _ := l.open(t).LazyTable("market", "reg_"+strings.ReplaceAll(refused, ",", "_"))
+		r.Partitioning = refused
+		if _, err := r.Decide(ctx, regShape); !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "registry") {
+			t.Errorf("a registry table partitioned by %q: %v, want ErrConfig", refused, err)
+		}
+		if tb, _ := r.Table(ctx); tb != nil {
+			t.Errorf("a refused registry table (%q) was created", refused)
+		}
+	}
+	for _, ok := range []string{"", "day", "day(ts)"} {
+		r, _ := l.open(t).LazyTable("market", "reg_ok"+strings.NewReplacer("(", "_", ")", "").Replace(ok))
+		r.Partitioning = ok
+		if _, err := r.Decide(ctx, regShape); err != nil {
+			t.Errorf("a registry table partitioned by %q: %v", ok, err)
+		}
+	}
 }

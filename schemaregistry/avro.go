@@ -22,10 +22,7 @@ type avroNode struct {
 	json   bool             // a union of several types: kept as JSON text
 }
 
-type avroField struct {
-	name string
-	node *avroNode
-}
+type avroField = field[*avroNode]
 
 func newAvroDecoder(id int, s sr.Schema, refs []namedSchema) (*decoder, error) {
 	// Referenced named types are parsed first into one cache, so the
@@ -195,47 +192,10 @@ func (n *avroNode) value(v any) (any, error) {
 		b, err := json.Marshal(unionJSON(v))
 		return string(b), err
 	}
+	if out, ok, err := nestedValue(n.t.Kind, v, n.fields, n.elem); ok {
+		return out, err
+	}
 	switch n.t.Kind {
-	case stocklake.KindRecord:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("record value is %T", v)
-		}
-		out := make(map[string]any, len(n.fields))
-		for _, f := range n.fields {
-			x, err := f.node.value(m[f.name])
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f.name, err)
-			}
-			out[f.name] = x
-		}
-		return out, nil
-	case stocklake.KindList:
-		a, ok := v.([]any)
-		if !ok {
-			return nil, fmt.Errorf("array value is %T", v)
-		}
-		out := make([]any, len(a))
-		for i, x := range a {
-			var err error
-			if out[i], err = n.elem.value(x); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	case stocklake.KindMap:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("map value is %T", v)
-		}
-		out := make(map[string]any, len(m))
-		for k, x := range m {
-			var err error
-			if out[k], err = n.elem.value(x); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
 	case stocklake.KindInt32:
 		switch x := v.(type) {
 		case int:

@@ -32,10 +32,7 @@ type jsonNode struct {
 	text   bool // no single type: kept as JSON text
 }
 
-type jsonField struct {
-	name string
-	node *jsonNode
-}
+type jsonField = field[*jsonNode]
 
 func newJSONDecoder(id int, s sr.Schema) (*decoder, error) {
 	var js jsonSchema
@@ -154,47 +151,10 @@ func (n *jsonNode) value(v any) (any, error) {
 		b, err := json.Marshal(v)
 		return string(b), err
 	}
+	if out, ok, err := nestedValue(n.t.Kind, v, n.fields, n.elem); ok {
+		return out, err
+	}
 	switch n.t.Kind {
-	case stocklake.KindRecord:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("want an object, got %T", v)
-		}
-		out := make(map[string]any, len(n.fields))
-		for _, f := range n.fields {
-			x, err := f.node.value(m[f.name])
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f.name, err)
-			}
-			out[f.name] = x
-		}
-		return out, nil
-	case stocklake.KindList:
-		a, ok := v.([]any)
-		if !ok {
-			return nil, fmt.Errorf("want an array, got %T", v)
-		}
-		out := make([]any, len(a))
-		for i, x := range a {
-			var err error
-			if out[i], err = n.elem.value(x); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	case stocklake.KindMap:
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("want an object, got %T", v)
-		}
-		out := make(map[string]any, len(m))
-		for k, x := range m {
-			var err error
-			if out[k], err = n.elem.value(x); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
 	case stocklake.KindInt64:
 		if x, ok := v.(json.Number); ok {
 			if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {

@@ -286,3 +286,60 @@ func (c *Client) Register(ctx context.Context, subject, schema string) (int, err
 	}
 	return ss.ID, nil
 }
+
+// field is a named field of a record node (avroNode, jsonNode).
+type field[N any] struct {
+	name string
+	node N
+}
+
+// nestedValue converts v, a decoded value of the record, list or map kind
+// k, child by child: a record's fields (by name) and a list's or map's
+// elements with elem, each to the Go type of its kind (see
+// stocklake.FieldKind). ok is false for other kinds, which the node
+// converts itself.
+func nestedValue[N interface{ value(any) (any, error) }](k stocklake.FieldKind, v any, fields []field[N], elem N) (out any, ok bool, err error) {
+	switch k {
+	case stocklake.KindRecord:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, true, fmt.Errorf("record value is %T", v)
+		}
+		out := make(map[string]any, len(fields))
+		for _, f := range fields {
+			x, err := f.node.value(m[f.name])
+			if err != nil {
+				return nil, true, fmt.Errorf("%s: %w", f.name, err)
+			}
+			out[f.name] = x
+		}
+		return out, true, nil
+	case stocklake.KindList:
+		a, ok := v.([]any)
+		if !ok {
+			return nil, true, fmt.Errorf("array value is %T", v)
+		}
+		out := make([]any, len(a))
+		for i, x := range a {
+			var err error
+			if out[i], err = elem.value(x); err != nil {
+				return nil, true, err
+			}
+		}
+		return out, true, nil
+	case stocklake.KindMap:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, true, fmt.Errorf("map value is %T", v)
+		}
+		out := make(map[string]any, len(m))
+		for k, x := range m {
+			var err error
+			if out[k], err = elem.value(x); err != nil {
+				return nil, true, err
+			}
+		}
+		return out, true, nil
+	}
+	return nil, false, nil
+}

@@ -127,6 +127,15 @@ func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, pa
 		if err := stocklake.CheckEventTime(t, s.now, s.cfg.MaxFuture); err != nil {
 			return "", nil, tick, nil, err
 		}
+		if s.cfg.Committer != nil {
+			// As JSON records: grouped by hour of the event time (within the
+			// table's day partition).
+			tick.Time = t
+			if s.cfg.TimeField == "" {
+				return "", nil, tick, obj, nil
+			}
+			return t.UTC().Format(iceJSONHour), nil, tick, obj, nil
+		}
 		if s.cfg.Partitioning.grain > 0 {
 			return s.cfg.Partitioning.cachedPath(&s.pathCache, t), nil, tick, obj, nil
 		}
@@ -352,7 +361,7 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 		return true, nil // the row's strings are ParseTick's copies
 	default:
 		g.objs = append(g.objs, obj)
-		if s.cfg.Committer != nil && s.iceKinds == nil {
+		if s.cfg.Committer != nil && s.iceKinds == nil && s.mode == SchemaJSON {
 			g.recs = append(g.recs, r)
 		}
 	}

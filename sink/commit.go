@@ -201,6 +201,11 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 	if s.cfg.Committer != nil {
 		return s.flushIceberg(ctx, ps)
 	}
+	if s.mode == SchemaRegistry && s.fieldsPending {
+		if err := s.storeRegFields(ctx); err != nil {
+			return err
+		}
+	}
 	if !ps.own.claimed {
 		// Not claimed at assignment (the topic ID was not known then).
 		if err := s.claim(ctx, ps); err != nil {

@@ -172,8 +172,16 @@ func (s *Sink) adjustIcebergOffsets(_ context.Context, offs map[string]map[int32
 // flush has checked that ps holds a batch and that the topic ID is known.
 func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 	b := ps.b
-	if s.mode == SchemaJSON {
-		ok, err := s.iceDecideColumns(ctx, ps, b)
+	if s.mode == SchemaJSON || s.mode == SchemaRegistry {
+		var (
+			ok  bool
+			err error
+		)
+		if s.mode == SchemaJSON {
+			ok, err = s.iceDecideColumns(ctx, ps, b)
+		} else {
+			ok, err = s.iceRegistryTable(ctx)
+		}
 		if err != nil {
 			return err
 		}
@@ -341,8 +349,8 @@ func (s *Sink) loadTableShape(ctx context.Context) error {
 // table's shape. A JSON shape without columns is only kept in memory: the
 // table is created by the first flush (iceDecideColumns).
 func (s *Sink) decideShape(ctx context.Context, shape stocklake.TableShape) error {
-	if shape.Schema == SchemaJSON && shape.Columns == nil {
-		s.mode, s.cfg.TimeField, s.timeDecided = SchemaJSON, shape.TimeField, true
+	if shape.Schema == SchemaJSON && shape.Columns == nil || shape.Schema == SchemaRegistry && shape.Fields == nil {
+		s.mode, s.cfg.TimeField, s.timeDecided = shape.Schema, shape.TimeField, true
 		return nil
 	}
 	var got stocklake.TableShape
@@ -369,7 +377,11 @@ func (s *Sink) adoptShape(shape stocklake.TableShape) error {
 		return stocklake.SettingErr(fmt.Errorf("table %q is a %s table: this sink has schema %s; drop the setting to follow the table, or land into a new table: %w",
 			s.cfg.Table, shape.Schema, s.cfg.Schema, stocklake.ErrConfig), "sink.Config.Schema", "sink.Config.Table")
 	}
-	if shape.Schema == SchemaJSON && s.explicit.timeField && s.cfg.TimeField != shape.TimeField {
+	if shape.Schema == SchemaRegistry && s.cfg.Decoder == nil {
+		return stocklake.SettingErr(fmt.Errorf("table %q holds records decoded with a schema registry: give the sink the registry's URL: %w",
+			s.cfg.Table, stocklake.ErrConfig), "sink.Config.Decoder")
+	}
+	if shape.Schema != SchemaTick && s.explicit.timeField && s.cfg.TimeField != shape.TimeField {
 		return stocklake.SettingErr(fmt.Errorf("table %q is partitioned by the time field %q: this sink has time field %q; drop the setting to follow the table, or land into a new table: %w",
 			s.cfg.Table, shape.TimeField, s.cfg.TimeField, stocklake.ErrConfig), "sink.Config.TimeField", "sink.Config.Table")
 	}
@@ -381,7 +393,69 @@ func (s *Sink) adoptShape(shape stocklake.TableShape) error {
 			s.iceKinds[c.Name] = hiveKinds[c.Type]
 		}
 	}
+	if shape.Schema == SchemaRegistry {
+		// The table's columns are the union of the writer schemas met so
+		// far, by any sink: new writer schemas are checked against them.
+		s.cfg.TimeField, s.regFields, s.iceRegTable = shape.TimeField, shape.Fields, true
+	}
 	return nil
+}
+
+// FieldWidener is a ShapedTable that holds registry tables: a column per
+// field of the union of the writer schemas met (iceberg.LazyTable).
+type FieldWidener interface {
+	// WidenFields widens the table's columns to hold fields, in a new
+	// table version, and returns the table's fields after.
+	WidenFields(ctx context.Context, fields []stocklake.Field) ([]stocklake.Field, error)
+}
+
+// iceRegistryTable makes the registry table hold the sink's fields before
+// a batch of them is committed: the first flush creates the table with
+// them (unless another sink did: its fields and ours are merged), and a
+// writer schema that widened them widens the table's schema first, in a
+// table version of its own. ok is false when there is still no table: no
+// record of the batch was admitted (all are dead letters).
+func (s *Sink) iceRegistryTable(ctx context.Context) (ok bool, err error) {
+	st, ok1 := s.cfg.Committer.(ShapedTable)
+	w, ok2 := s.cfg.Committer.(FieldWidener)
+	if !ok1 || !ok2 {
+		return false, fmt.Errorf("the sink's table cannot hold schema registry records (it is not a registry table the sink can create and widen): %w", stocklake.ErrConfig)
+	}
+	if !s.iceRegTable {
+		if len(s.regFields) == 0 {
+			return false, nil
+		}
+		var got stocklake.TableShape
+		if err := s.retry(ctx, "create the table", func() (err error) {
+			got, err = st.Decide(ctx, stocklake.TableShape{Schema: SchemaRegistry, TimeField: s.cfg.TimeField, Fields: s.regFields})
+			return err
+		}); err != nil {
+			return false, err
+		}
+		if got.Schema != SchemaRegistry || got.TimeField != s.cfg.TimeField {
+			return false, fmt.Errorf("table %q was created by another sink as a %s table with time field %q, while this sink read its records as %s with time field %q; restart this sink to follow the table: %w",
+				s.cfg.Table, got.Schema, got.TimeField, SchemaRegistry, s.cfg.TimeField, stocklake.ErrUnavailable)
+		}
+		s.iceRegTable = true
+		merged, changed, err := mergeFields(got.Fields, s.regFields, true)
+		if err != nil {
+			return false, fmt.Errorf("table %q was created by another sink with columns this sink's writer schemas do not fit (%v); restart this sink to check them against the table: %w", s.cfg.Table, err, stocklake.ErrUnavailable)
+		}
+		s.regFields, s.fieldsPending = merged, changed
+		s.log.Info("registry table ready", "table", s.cfg.Table, "time_field", got.TimeField, "columns", len(got.Fields))
+	}
+	if !s.fieldsPending {
+		return true, nil
+	}
+	if err := s.retry(ctx, "widen the table's schema", func() error {
+		_, err := w.WidenFields(ctx, s.regFields)
+		return err
+	}); err != nil {
+		return false, err
+	}
+	s.fieldsPending = false
+	s.log.Info("table schema widened to the writer schemas' fields", "table", s.cfg.Table, "columns", len(s.regFields))
+	return true, nil
 }
 
 // hiveKinds maps the Glue/Hive column types of JSON tables to kinds (the

@@ -30,8 +30,10 @@ import (
 // records written before a field was added have none.
 
 // mergeFields widens table by writer and reports whether anything
-// changed; an error names the first field whose types do not fit.
-func mergeFields(table, writer []stocklake.Field) ([]stocklake.Field, bool, error) {
+// changed; an error names the first field whose types do not fit. With
+// strict (Iceberg tables), types widen only as Iceberg promotes them: int
+// to long, float to double.
+func mergeFields(table, writer []stocklake.Field, strict bool) ([]stocklake.Field, bool, error) {
 	out := slices.Clone(table)
 	changed := false
 	for _, wf := range writer {
@@ -43,7 +45,7 @@ func mergeFields(table, writer []stocklake.Field) ([]stocklake.Field, bool, erro
 			changed = true
 			continue
 		}
-		t, ch, err := widenField(out[i].Type, wf.Type)
+		t, ch, err := widenField(out[i].Type, wf.Type, strict)
 		if err != nil {
 			return nil, false, fmt.Errorf("field %s: %w", wf.Name, err)
 		}
@@ -57,8 +59,8 @@ func mergeFields(table, writer []stocklake.Field) ([]stocklake.Field, bool, erro
 }
 
 // widenField returns the type that holds values of a (the table's) and b
-// (a writer's), and whether it differs from a.
-func widenField(a, b *stocklake.FieldType) (*stocklake.FieldType, bool, error) {
+// (a writer's), and whether it differs from a (strict: see mergeFields).
+func widenField(a, b *stocklake.FieldType, strict bool) (*stocklake.FieldType, bool, error) {
 	out := *a
 	changed := false
 	if b.Optional && !a.Optional {
@@ -68,14 +70,23 @@ func widenField(a, b *stocklake.FieldType) (*stocklake.FieldType, bool, error) {
 		rank := map[stocklake.FieldKind]int{stocklake.KindInt32: 1, stocklake.KindInt64: 2, stocklake.KindFloat32: 3, stocklake.KindFloat64: 4}
 		ra, rb := rank[a.Kind], rank[b.Kind]
 		switch {
+		case strict:
+			if (ra == 1 || ra == 2) && (rb == 1 || rb == 2) || (ra == 3 || ra == 4) && (rb == 3 || rb == 4) {
+				if rb > ra {
+					out.Kind, changed = b.Kind, true
+				}
+				return &out, changed, nil
+			}
+		case a.Kind == stocklake.KindFloat32 && b.Kind == stocklake.KindInt64:
+			// Before the rank case, which would keep float (and
+			// encoding the long values into it would fail).
+			out.Kind = stocklake.KindFloat64
+			return &out, true, nil
 		case ra > 0 && rb > 0 && !(a.Kind == stocklake.KindInt64 && b.Kind == stocklake.KindFloat32):
 			if rb > ra {
 				out.Kind, changed = b.Kind, true
 			}
 			return &out, changed, nil
-		case a.Kind == stocklake.KindFloat32 && b.Kind == stocklake.KindInt64:
-			out.Kind = stocklake.KindFloat64
-			return &out, true, nil
 		}
 		return nil, false, fmt.Errorf("the writer's %s does not fit the table's %s", hiveType(b), hiveType(a))
 	}
@@ -85,7 +96,7 @@ func widenField(a, b *stocklake.FieldType) (*stocklake.FieldType, bool, error) {
 			return nil, false, fmt.Errorf("the writer's %s does not fit the table's %s", hiveType(b), hiveType(a))
 		}
 	case stocklake.KindRecord:
-		fs, ch, err := mergeFields(a.Fields, b.Fields)
+		fs, ch, err := mergeFields(a.Fields, b.Fields, strict)
 		if err != nil {
 			return nil, false, err
 		}
@@ -93,7 +104,7 @@ func widenField(a, b *stocklake.FieldType) (*stocklake.FieldType, bool, error) {
 			out.Fields, changed = fs, true
 		}
 	case stocklake.KindList, stocklake.KindMap:
-		e, ch, err := widenField(a.Elem, b.Elem)
+		e, ch, err := widenField(a.Elem, b.Elem, strict)
 		if err != nil {
 			return nil, false, fmt.Errorf("element: %w", err)
 		}
@@ -413,6 +424,10 @@ func leafValue(t *stocklake.FieldType, v any) (parquet.Value, error) {
 			return parquet.ByteArrayValue([]byte(s)), nil
 		case []byte:
 			return parquet.ByteArrayValue(s), nil
+		case map[string]any: // a record without fields (microsFields)
+			if len(s) == 0 {
+				return parquet.ByteArrayValue([]byte("{}")), nil
+			}
 		}
 	}
 	return parquet.Value{}, fmt.Errorf("value %T does not fit column type %s", v, hiveType(t))
@@ -508,7 +523,12 @@ func (s *Sink) admitSchema(rs *stocklake.RecordSchema) error {
 	if err, ok := s.regSchemas[rs]; ok {
 		return err
 	}
-	merged, changed, err := mergeFields(s.regFields, rs.Fields)
+	iceberg := s.cfg.Committer != nil
+	writer := rs.Fields
+	if iceberg {
+		writer, s.regMillis[rs] = microsChanged(writer)
+	}
+	merged, changed, err := mergeFields(s.regFields, writer, iceberg)
 	if err != nil {
 		err = fmt.Errorf("writer schema %d is incompatible with table %s: %v; its records cannot land in the table's columns: %w", rs.ID, s.cfg.Table, err, stocklake.ErrInvalid)
 		s.log.Warn("incompatible writer schema; its records go to the dead-letter topic", "schema_id", rs.ID, "err", err)
@@ -521,7 +541,10 @@ func (s *Sink) admitSchema(rs *stocklake.RecordSchema) error {
 			s.log.Info("writer schema widens the table; the catalog gets the new columns with the next write", "schema_id", rs.ID, "columns", len(merged))
 		}
 		s.regFields = merged
-		// The catalog learns the new columns with the next write.
+		// The table keeps the new columns before the next write
+		// (storeRegFields, iceRegistryTable), the catalog learns them
+		// with it.
+		s.fieldsPending = true
 		s.widenPending.Store(true)
 	}
 	return nil
@@ -535,6 +558,9 @@ func (s *Sink) routeRegistry(r *kgo.Record) (map[string]any, time.Time, error) {
 	}
 	if err := s.admitSchema(rs); err != nil {
 		return nil, time.Time{}, err
+	}
+	if s.regMillis[rs] {
+		scaleMillis(rs.Fields, rec)
 	}
 	t := r.Timestamp
 	if field := s.cfg.TimeField; field != "" {
@@ -568,4 +594,98 @@ func (s *Sink) routeRegistry(r *kgo.Record) (map[string]any, time.Time, error) {
 		}
 	}
 	return rec, t, nil
+}
+
+// microsFields is fs as an Iceberg table holds them: timestamp-millis
+// fields made timestamp-micros (Iceberg timestamps are µs; scaleMillis
+// converts the values) and records without fields made strings ("{}", as
+// the Iceberg type registry tables give them, so that the table's schema
+// reads back as the same fields); fs itself when it has neither.
+func microsFields(fs []stocklake.Field) []stocklake.Field {
+	out, _ := microsChanged(fs)
+	return out
+}
+
+func microsChanged(fs []stocklake.Field) ([]stocklake.Field, bool) {
+	var out []stocklake.Field
+	for i, f := range fs {
+		if t, ok := microsType(f.Type); ok {
+			if out == nil {
+				out = slices.Clone(fs)
+			}
+			out[i].Type = t
+		}
+	}
+	if out == nil {
+		return fs, false
+	}
+	return out, true
+}
+
+func microsType(t *stocklake.FieldType) (*stocklake.FieldType, bool) {
+	switch t.Kind {
+	case stocklake.KindTimestampMillis:
+		c := *t
+		c.Kind = stocklake.KindTimestampMicros
+		return &c, true
+	case stocklake.KindRecord:
+		if len(t.Fields) == 0 {
+			c := *t
+			c.Kind = stocklake.KindString
+			return &c, true
+		}
+		if fs, ok := microsChanged(t.Fields); ok {
+			c := *t
+			c.Fields = fs
+			return &c, true
+		}
+	case stocklake.KindList, stocklake.KindMap:
+		if e, ok := microsType(t.Elem); ok {
+			c := *t
+			c.Elem = e
+			return &c, true
+		}
+	}
+	return t, false
+}
+
+// scaleMillis makes the timestamp-millis values of rec, a record of
+// fields, microseconds.
+func scaleMillis(fields []stocklake.Field, rec map[string]any) {
+	for _, f := range fields {
+		if v, ok := rec[f.Name]; ok && v != nil && hasMillis(f.Type) {
+			rec[f.Name] = scaleValue(f.Type, v)
+		}
+	}
+}
+
+func hasMillis(t *stocklake.FieldType) bool {
+	_, ok := microsType(t)
+	return ok
+}
+
+func scaleValue(t *stocklake.FieldType, v any) any {
+	switch x := v.(type) {
+	case int64:
+		if t.Kind == stocklake.KindTimestampMillis {
+			return x * 1000
+		}
+	case map[string]any:
+		if t.Kind == stocklake.KindRecord {
+			scaleMillis(t.Fields, x)
+		} else if t.Kind == stocklake.KindMap {
+			for k, e := range x {
+				if e != nil {
+					x[k] = scaleValue(t.Elem, e)
+				}
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if e != nil {
+				x[i] = scaleValue(t.Elem, e)
+			}
+		}
+	}
+	return v
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/file"
+	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/schemaregistry"
 	"github.com/stocklake/stocklake/sink"
@@ -30,7 +31,10 @@ import (
 // real registry process (scripts/registry) into Apache Kafka land with
 // the right types, as pyarrow reads them; a compatible evolution adds a
 // column (and a table version in the catalog), and the record of an
-// incompatible writer schema is dead-lettered. Runs when
+// incompatible writer schema is dead-lettered. The Avro topic also lands
+// in an Iceberg table (--table-format iceberg), which pyiceberg reads: the
+// evolution widens its schema (old rows null in the new column) and the
+// incompatible record is dead-lettered there too. Runs when
 // STOCKLAKE_KAFKA_BROKERS, STOCKLAKE_REGISTRY_URL and STOCKLAKE_PYTHON are
 // set (scripts/kafka, scripts/registry, scripts/pyenv).
 func TestRegistryIntegration(t *testing.T) {
@@ -86,6 +90,50 @@ func TestRegistryIntegration(t *testing.T) {
 		}
 		return snk
 	}
+	// The same Avro topic into an Iceberg table, by sinks of their own
+	// (group, dead-letter topic).
+	icePath := filepath.Join(t.TempDir(), "catalog.db")
+	iceTable := sink.TableName(prefix+"-avro") + "_ice"
+	landIce := func(topic, iceTable string) *sink.Sink {
+		t.Helper()
+		ic, err := iceberg.Open(ctx, iceberg.Config{SQLitePath: icePath, Warehouse: lake.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ic.Close()
+		lt, err := ic.LazyTable("market", iceTable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snk, err := sink.New(sink.Config{Kafka: kc, Topic: topic, Table: iceTable, Group: prefix + "-ice", DLQTopic: topic + ".ice.dlq", Store: lake, Decoder: dec,
+			Committer: lt, FlushInterval: 100 * time.Millisecond, ExitWhenIdle: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := snk.Run(ctx); err != nil {
+			t.Fatalf("iceberg sink %s: %v", topic, err)
+		}
+		return snk
+	}
+	type iceTableRead struct {
+		Types   map[string]string `json:"types"`
+		Arrow   map[string]string `json:"arrow"`
+		Rows    int               `json:"rows"`
+		Records []map[string]any  `json:"records"`
+		Schemas int               `json:"schemas"`
+	}
+	readIce := func(name string) iceTableRead {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, py, "-P", "testdata/registry_read_iceberg.py", icePath, lake.URL(), "market."+name).Output()
+		if err != nil {
+			t.Fatalf("pyiceberg read of %s: %v", name, err)
+		}
+		var tb iceTableRead
+		if err := json.Unmarshal(out, &tb); err != nil {
+			t.Fatalf("pyiceberg output %q: %v", out, err)
+		}
+		return tb
+	}
 	type table struct {
 		Types   map[string]string `json:"types"`
 		Rows    int               `json:"rows"`
@@ -116,6 +164,7 @@ func TestRegistryIntegration(t *testing.T) {
 	// it and writes the other topics.
 	avroTopic := prefix + "-avro"
 	land(avroTopic)
+	landIce(avroTopic, iceTable)
 	v1, err := cat.TableVersions(ctx, "stocklake", sink.TableName(avroTopic))
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +217,42 @@ func TestRegistryIntegration(t *testing.T) {
 			t.Errorf("dead letter reason %q, want the incompatible field sym", reason)
 		}
 	})
+	t.Run("avro-iceberg", func(t *testing.T) {
+		topic := avroTopic
+		snk := landIce(topic, iceTable)
+		if n := snk.Stats().DeadLetters.Load(); n != 1 {
+			t.Errorf("%d dead letters, want 1 (the incompatible record)", n)
+		}
+		tb := readIce(iceTable)
+		if tb.Rows != 5 {
+			t.Errorf("pyiceberg reads %d rows, want 5", tb.Rows)
+		}
+		if tb.Schemas < 2 {
+			t.Errorf("the table has %d schema versions, want a new one for the evolution", tb.Schemas)
+		}
+		checkTypes(topic, tb.Types, map[string]string{
+			"id": "long", "qty": "int", "sym": "string", "px": "double", "side": "string", "note": "string",
+			"price": "decimal(12, 4)", "ts": "timestamptz", "day": "date", "tags": "list<string>",
+			"attrs": "map<string, long>", "venue": "struct<16: mic: required string, 17: lat: optional double>", "trader": "string",
+		})
+		checkTypes(topic, tb.Arrow, map[string]string{"ts": "timestamp[us, tz=UTC]", "price": "decimal128(12, 4)", "trader": "large_string"})
+		traders, nulls := 0, 0
+		for _, r := range tb.Records {
+			switch r["trader"] {
+			case "t1":
+				traders++
+			case nil:
+				nulls++
+			}
+		}
+		if traders != 2 || nulls != 3 {
+			t.Errorf("trader is t1 in %d rows and null in %d, want 2 (v2) and 3 (v1, written before the column existed)", traders, nulls)
+		}
+		reason := deadLetterReason(t, ctx, kc, topic+".ice.dlq")
+		if !strings.Contains(reason, "incompatible") || !strings.Contains(reason, "field sym") {
+			t.Errorf("dead letter reason %q, want the incompatible field sym", reason)
+		}
+	})
 	t.Run("json", func(t *testing.T) {
 		topic := prefix + "-json"
 		if snk := land(topic); snk.Stats().DeadLetters.Load() != 0 {
@@ -179,6 +264,15 @@ func TestRegistryIntegration(t *testing.T) {
 		}
 		checkTypes(topic, tb.Types, map[string]string{"id": "int64", "sym": "string", "bid": "double", "ok": "bool",
 			"ts": "timestamp[us, tz=UTC]", "levels": "list<element: double>", "book": "struct<depth: int64, venue: string>"})
+		if snk := landIce(topic, sink.TableName(topic)+"_ice"); snk.Stats().DeadLetters.Load() != 0 {
+			t.Errorf("iceberg: %d dead letters, want none", snk.Stats().DeadLetters.Load())
+		}
+		ti := readIce(sink.TableName(topic) + "_ice")
+		if ti.Rows != 3 {
+			t.Errorf("iceberg: pyiceberg reads %d rows, want 3", ti.Rows)
+		}
+		checkTypes(topic+" (iceberg)", ti.Types, map[string]string{"id": "long", "sym": "string", "bid": "double", "ok": "boolean",
+			"ts": "timestamptz", "levels": "list<double>"})
 	})
 	t.Run("protobuf", func(t *testing.T) {
 		// The Python client registered serialized descriptors; the
@@ -209,6 +303,15 @@ func TestRegistryIntegration(t *testing.T) {
 		checkTypes(topic, tb.Types, map[string]string{"id": "int64", "sym": "string", "qty": "int32", "px": "double", "kind": "string",
 			"fills": "list<element: double not null>", "ts": "timestamp[us, tz=UTC]",
 			"legs": "list<element: struct<qty: double not null, sym: string not null> not null>", "venue": "struct<lat: double not null, mic: string not null>"})
+		if snk := landIce(topic, sink.TableName(topic)+"_ice"); snk.Stats().DeadLetters.Load() != 1 {
+			t.Errorf("iceberg: %d dead letters, want 1 (the record of message index [7])", snk.Stats().DeadLetters.Load())
+		}
+		ti := readIce(sink.TableName(topic) + "_ice")
+		if ti.Rows != 3 {
+			t.Errorf("iceberg: pyiceberg reads %d rows, want 3", ti.Rows)
+		}
+		checkTypes(topic+" (iceberg)", ti.Types, map[string]string{"id": "long", "sym": "string", "qty": "int", "px": "double", "kind": "string",
+			"fills": "list<double>", "ts": "timestamptz"})
 		for _, r := range tb.Records {
 			if r["kind"] != "LIMIT" {
 				t.Errorf("kind %v, want the enum name LIMIT", r["kind"])

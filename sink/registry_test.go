@@ -64,16 +64,24 @@ func frame(t *testing.T, schema string, id int, v any) []byte {
 // registrar over topic until it is idle.
 func registrySink(t *testing.T, ctx context.Context, kc kafka.Config, lake stocklake.ObjectStore, reg *srfake.Registry, topic string, cat stocklake.Catalog) *sink.Sink {
 	t.Helper()
-	dec, err := schemaregistry.New(schemaregistry.Config{URL: reg.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	r, err := crawler.NewRegistrar(lake, cat, "stocklake")
 	if err != nil {
 		t.Fatal(err)
 	}
-	snk, err := sink.New(sink.Config{Kafka: kc, Topic: topic, Store: lake, Decoder: dec, Registrar: r, FlushInterval: 50 * time.Millisecond,
-		ExitWhenIdle: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return runRegistrySink(t, ctx, reg, sink.Config{Kafka: kc, Topic: topic, Store: lake, Registrar: r})
+}
+
+// runRegistrySink runs a sink of cfg with a decoder of reg until it is
+// idle.
+func runRegistrySink(t *testing.T, ctx context.Context, reg *srfake.Registry, cfg sink.Config) *sink.Sink {
+	t.Helper()
+	dec, err := schemaregistry.New(schemaregistry.Config{URL: reg.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Decoder, cfg.FlushInterval, cfg.ExitWhenIdle = dec, 50*time.Millisecond, true
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	snk, err := sink.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -294,9 +294,16 @@ type Sink struct {
 	// each writer schema the decoder returned (nil: admitted).
 	regFields  []stocklake.Field
 	regSchemas map[*stocklake.RecordSchema]error
+	// regMillis: the writer schema has timestamp-millis fields, whose
+	// values an Iceberg table takes as µs (scaleMillis).
+	regMillis map[*stocklake.RecordSchema]bool
 	// widenPending: regFields grew and the catalog has not been told yet
 	// (TableWidener).
 	widenPending atomic.Bool
+	// fieldsPending: regFields grew and the table has not kept them yet
+	// (the Hive table state, the Iceberg table's schema: storeRegFields,
+	// iceRegistryTable). iceRegTable: the Iceberg registry table exists.
+	fieldsPending, iceRegTable bool
 	// timeDecided: the table's event-time field is decided (cfg.TimeField,
 	// "" for the Kafka timestamp); see tableState.
 	timeDecided bool
@@ -428,7 +435,7 @@ func New(cfg Config) (*Sink, error) {
 	}
 	s := &Sink{iceSeek: map[int32]int64{}, icePaths: map[icePathKey]string{}, cfg: cfg, codec: codec, log: cfg.Logger.With("component", "sink", "topic", cfg.Topic),
 		parts: map[int32]*partState{}, hwm: map[int32]int64{}, owner: newOwnerID(), explicit: explicit, dlqNext: map[int32]int64{},
-		regSchemas: map[*stocklake.RecordSchema]error{}}
+		regSchemas: map[*stocklake.RecordSchema]error{}, regMillis: map[*stocklake.RecordSchema]bool{}}
 	return s, nil
 }
 

@@ -32,6 +32,12 @@ type tableState struct {
 	PartitionBy []string  `json:"partition_by"`
 	Format      string    `json:"format"`
 	Decided     time.Time `json:"decided"`
+	// Fields are a registry table's columns: the union of the writer
+	// schemas landed in it, widened (storeRegFields) before the objects
+	// of a wider writer schema are written. A restarted sink checks new
+	// writer schemas against them, so records of an old writer schema
+	// still land and an incompatible one is still refused.
+	Fields []stocklake.Field `json:"fields,omitempty"`
 }
 
 func tableStateKey(table string) string { return "_stocklake/sink/" + table + "/table.json" }
@@ -135,7 +141,60 @@ func (s *Sink) adoptTableState(st tableState) error {
 	}
 	s.cfg.Partitioning, s.cfg.Format, s.cfg.TimeField = p, st.Format, st.TimeField
 	s.mode, s.timeDecided = st.Schema, true
+	if st.Schema == SchemaRegistry && len(st.Fields) > 0 {
+		merged, _, err := mergeFields(st.Fields, s.regFields, false)
+		if err != nil {
+			return fmt.Errorf("table state %s: its fields do not fit the writer schemas this sink met (%v): %w", tableStateKey(s.cfg.Table), err, stocklake.ErrUnavailable)
+		}
+		s.regFields = merged
+	}
 	return nil
+}
+
+// storeRegFields widens the fields kept in the table state to the sink's
+// (merging with what other sinks kept), before objects of them are
+// written; a restarted sink reads them back (adoptTableState).
+func (s *Sink) storeRegFields(ctx context.Context) error {
+	key := tableStateKey(s.cfg.Table)
+	for {
+		var (
+			body []byte
+			ver  string
+		)
+		if err := s.retry(ctx, "read "+key, func() (err error) {
+			body, ver, err = s.cfg.Store.GetVersion(ctx, key)
+			return err
+		}); err != nil {
+			return err
+		}
+		var st tableState
+		if err := json.Unmarshal(body, &st); err != nil {
+			return fmt.Errorf("table state %s is damaged (%v): restore it: %w", key, err, stocklake.ErrConfig)
+		}
+		merged, changed, err := mergeFields(st.Fields, s.regFields, false)
+		if err != nil {
+			return fmt.Errorf("table state %s keeps fields another sink widened that this sink's writer schemas do not fit (%v); restart this sink to check them against the table: %w", key, err, stocklake.ErrUnavailable)
+		}
+		s.regFields = merged
+		if !changed && len(st.Fields) > 0 {
+			s.fieldsPending = false
+			return nil
+		}
+		st.Fields = merged
+		b, _ := json.MarshalIndent(st, "", "  ")
+		err = s.retry(ctx, "write "+key, func() error {
+			_, err := s.cfg.Store.PutIf(ctx, key, bytes.NewReader(b), ver)
+			return err
+		})
+		if errors.Is(err, stocklake.ErrPrecondition) {
+			continue // another sink changed it: merge again
+		}
+		if err != nil {
+			return err
+		}
+		s.fieldsPending = false
+		return nil
+	}
 }
 
 // detectTable decides the table's schema mode from its first usable

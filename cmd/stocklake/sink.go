@@ -159,13 +159,17 @@ Iceberg connector read it), its files go under the lake (file:// or s3://).
 The first records decide the table (--schema):
 ticks make a tick table; JSON objects make a table whose columns (boolean,
 long, double, string; nested values as JSON text, all optional) are
-inferred from the first batch, the --time-field stored as a timestamp.
-The table's hidden partitioning is --partition-by: day (default: day(ts),
-or day(--time-field)), hour, month or year of the event time, plus identity
-partitions of tick fields (symbol, exchange, source): e.g. hour,symbol is
-hour(ts),identity(symbol); none for no partitions. Readers filter on ts
-and symbol, never on partition strings. Later sinks follow the table
-(a --partition-by that differs from the table's is refused);
+inferred from the first batch, the --time-field stored as a timestamp;
+records of --registry make a table with a column per field of their
+writer schemas (Iceberg types, partitioned by day of the event-time
+field), whose schema a compatible new writer schema widens (int to long,
+float to double, new fields) before its rows are committed.
+The hidden partitioning of tick and JSON tables is --partition-by: day
+(default: day(ts), or day(--time-field)), hour, month or year of the event
+time, plus identity partitions of tick fields (symbol, exchange, source):
+e.g. hour,symbol is hour(ts),identity(symbol); none for no partitions.
+Readers filter on ts and symbol, never on partition strings. Later sinks
+follow the table (a --partition-by that differs from the table's is refused);
 JSON records that do not fit its columns (an unknown field, a value its
 column cannot hold) go to the dead-letter topic. Each batch is one
 snapshot whose summary records the Kafka offsets; on assignment the sink
