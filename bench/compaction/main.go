@@ -2,8 +2,9 @@
 // 1-second commits (issue 17): for each table format (hive, iceberg) it
 // runs the pipeline twice, without and with `stocklake maintain --every
 // 1m`, ingesting simulated ticks at -rate for -minutes, and samples every
-// -sample the number of data files a reader opens and the time of a fixed
-// query over them (DuckDB over exactly those files). At the end of the run
+// -sample the number of data files a reader opens and the wall-clock and
+// CPU time of a fixed query over them (DuckDB, in this process, over
+// exactly those files). At the end of the run
 // with maintenance it makes a last pass with no age limit and compares the
 // query with the same rows written as one file per partition.
 //
@@ -16,7 +17,7 @@
 //	go run ./bench/compaction [-rate 20000] [-minutes 30] [-formats hive,iceberg] [-parallel=true] [-out bench]
 //
 // It writes OUT/compaction.json (every sample), OUT/compaction.png (file
-// count and query time over time; needs matplotlib, see scripts/pyenv) and
+// count and query times over time; needs matplotlib, see scripts/pyenv) and
 // the section between the compaction markers of OUT/RESULTS.md. Not run in
 // CI: the full run takes -minutes (4 x -minutes with -parallel=false) plus
 // the final passes.
@@ -57,7 +58,10 @@ type Sample struct {
 	Files   int     `json:"files"`
 	Bytes   int64   `json:"bytes"`
 	QueryMS float64 `json:"query_ms"`
-	Rows    int64   `json:"rows"`
+	// QueryCPUMS is the CPU time the query took in this process (DuckDB
+	// runs in it): steadier than QueryMS on a busy machine.
+	QueryCPUMS float64 `json:"query_cpu_ms"`
+	Rows       int64   `json:"rows"`
 }
 
 // Run is one pipeline run.
@@ -73,20 +77,16 @@ type Run struct {
 	Produced      int64   `json:"produced_ticks"`
 	Landed        int64   `json:"landed_rows"`
 	// After the run with maintenance: the query after a last pass, and
-	// over the same rows as one file per partition.
-	FinalFiles    int     `json:"final_files,omitempty"`
-	FinalQueryMS  float64 `json:"final_query_ms,omitempty"`
-	OneFileFiles  int     `json:"one_file_files,omitempty"`
-	OneFileMS     float64 `json:"one_file_query_ms,omitempty"`
-	FinalVsOneMin float64 `json:"final_vs_one_file,omitempty"`
+	// over the same rows as one file per partition (wall and CPU time).
+	FinalFiles   int      `json:"final_files,omitempty"`
+	OneFileFiles int      `json:"one_file_files,omitempty"`
+	Final        *compare `json:"final,omitempty"`
 	// Hive partitions the last pass could not compact (the one holding
 	// a Kafka partition's last sink batch stays open to the sink), and
 	// the comparison over the compacted partitions only.
-	OpenPartitions    int     `json:"open_partitions,omitempty"`
-	OpenFiles         int     `json:"open_files,omitempty"`
-	CompactedQueryMS  float64 `json:"compacted_query_ms,omitempty"`
-	CompactedOneMS    float64 `json:"compacted_one_file_query_ms,omitempty"`
-	CompactedVsOneMin float64 `json:"compacted_vs_one_file,omitempty"`
+	OpenPartitions int      `json:"open_partitions,omitempty"`
+	OpenFiles      int      `json:"open_files,omitempty"`
+	Compacted      *compare `json:"compacted,omitempty"`
 }
 
 // Results is compaction.json.
@@ -200,6 +200,7 @@ type pipeline struct {
 	lakeDir, catPath string
 	procs            []*exec.Cmd
 	prod, snk, mnt   *exec.Cmd
+	produceStart     time.Time
 }
 
 func (p *pipeline) name() string {
@@ -277,6 +278,7 @@ func (p *pipeline) launch() error {
 	}
 	log.Printf("%s: ingesting %d ticks/s for %.1f minutes in %s (broker %s)", p.name(), *rate, *minutes, p.dir, brokers)
 	var err error
+	p.produceStart = time.Now()
 	if p.prod, err = p.start("produce", "produce", "--brokers", brokers, "--source", "sim", "--rate", strconv.Itoa(*rate), "--speed", strconv.FormatFloat(*speed, 'g', -1, 64)); err != nil {
 		return err
 	}
@@ -301,7 +303,8 @@ var producedRe = regexp.MustCompile(`produce finished.* records=(\d+)`)
 
 // stopProducing stops the producer and reads from its log how many
 // records the broker acknowledged.
-func (p *pipeline) stopProducing(ingest time.Duration) {
+func (p *pipeline) stopProducing() {
+	ingest := time.Since(p.produceStart)
 	stop(p.prod)
 	p.run.IngestSeconds = ingest.Seconds()
 	p.run.Expected = int64(float64(*rate) * ingest.Seconds())
@@ -369,11 +372,11 @@ func ingest(pipes []*pipeline) error {
 			}
 			s.Minute = time.Since(t0).Minutes()
 			p.run.Samples = append(p.run.Samples, s)
-			log.Printf("%-24s %5.1f min: %6d files, %8.1f ms, %d rows", p.name(), s.Minute, s.Files, s.QueryMS, s.Rows)
+			log.Printf("%-24s %5.1f min: %6d files, %8.1f ms (CPU %8.1f ms), %d rows", p.name(), s.Minute, s.Files, s.QueryMS, s.QueryCPUMS, s.Rows)
 		}
 	}
 	for _, p := range pipes {
-		p.stopProducing(time.Since(t0))
+		p.stopProducing()
 	}
 	for _, p := range pipes {
 		if err := p.drain(); err != nil {
@@ -441,42 +444,61 @@ func (p *pipeline) final() error {
 		}
 	}
 	p.run.FinalFiles, p.run.OneFileFiles, p.run.OpenPartitions = len(files), len(oneFiles), len(open)
-	if p.run.FinalQueryMS, p.run.OneFileMS, err = bestOf3(all, allOne); err != nil {
+	if p.run.Final, err = bestOf3(all, allOne); err != nil {
 		return err
 	}
-	p.run.FinalVsOneMin = p.run.FinalQueryMS / max(p.run.OneFileMS, 0.001)
-	log.Printf("%s: final: %d files %.1f ms; one file per partition: %d files %.1f ms (%.2fx)", p.name(), p.run.FinalFiles, p.run.FinalQueryMS, len(oneFiles), p.run.OneFileMS, p.run.FinalVsOneMin)
+	log.Printf("%s: final: %s", p.name(), p.run.Final)
 	if len(open) > 0 && len(mergedOne) > 0 {
-		if p.run.CompactedQueryMS, p.run.CompactedOneMS, err = bestOf3(merged, mergedOne); err != nil {
+		if p.run.Compacted, err = bestOf3(merged, mergedOne); err != nil {
 			return err
 		}
-		p.run.CompactedVsOneMin = p.run.CompactedQueryMS / max(p.run.CompactedOneMS, 0.001)
-		log.Printf("%s: %d partitions (%d files) left open; the %d compacted partitions alone: %d files %.1f ms; one file per partition %.1f ms (%.2fx)",
-			p.name(), len(open), p.run.OpenFiles, len(mergedOne), len(merged), p.run.CompactedQueryMS, p.run.CompactedOneMS, p.run.CompactedVsOneMin)
+		log.Printf("%s: %d partitions (%d files) left open; the %d compacted partitions alone: %s", p.name(), len(open), p.run.OpenFiles, len(mergedOne), p.run.Compacted)
 	}
 	return nil
 }
 
-// bestOf3 times the query over a and over b three times each, alternating,
-// and returns the best times.
-func bestOf3(a, b []string) (float64, float64, error) {
-	var ta, tb float64
-	for range 3 {
-		ms, _, err := timeQuery(a)
-		if err != nil {
-			return 0, 0, err
-		}
-		if ta == 0 || ms < ta {
-			ta = ms
-		}
-		if ms, _, err = timeQuery(b); err != nil {
-			return 0, 0, err
-		}
-		if tb == 0 || ms < tb {
-			tb = ms
+// compare is the query's time over the lake's files and over one file per
+// partition: the best of three runs each, wall and CPU time.
+type compare struct {
+	MS       float64 `json:"query_ms"`
+	CPUMS    float64 `json:"query_cpu_ms"`
+	OneMS    float64 `json:"one_file_query_ms"`
+	OneCPUMS float64 `json:"one_file_query_cpu_ms"`
+	Ratio    float64 `json:"ratio"`
+	CPURatio float64 `json:"cpu_ratio"`
+	Files    int     `json:"files"`
+	OneFiles int     `json:"one_files"`
+}
+
+// bestOf3 times the query over lake and over one three times each,
+// alternating, and returns the best times.
+func bestOf3(lake, one []string) (*compare, error) {
+	c := &compare{Files: len(lake), OneFiles: len(one)}
+	best := func(v *float64, x float64) {
+		if *v == 0 || x < *v {
+			*v = x
 		}
 	}
-	return ta, tb, nil
+	for range 3 {
+		ms, cpu, _, err := timeQuery(lake)
+		if err != nil {
+			return nil, err
+		}
+		best(&c.MS, ms)
+		best(&c.CPUMS, cpu)
+		if ms, cpu, _, err = timeQuery(one); err != nil {
+			return nil, err
+		}
+		best(&c.OneMS, ms)
+		best(&c.OneCPUMS, cpu)
+	}
+	c.Ratio, c.CPURatio = c.MS/max(c.OneMS, 0.001), c.CPUMS/max(c.OneCPUMS, 0.001)
+	return c, nil
+}
+
+func (c *compare) String() string {
+	return fmt.Sprintf("%d files %.1f ms (CPU %.1f ms); one file per partition: %d files %.1f ms (CPU %.1f ms): %.2fx (CPU %.2fx)",
+		c.Files, c.MS, c.CPUMS, c.OneFiles, c.OneMS, c.OneCPUMS, c.Ratio, c.CPURatio)
 }
 
 // countRows counts the rows of files from their footers.
@@ -564,44 +586,54 @@ func measure(format, lakeDir, catPath string) (Sample, error) {
 		s.Bytes += f.Size
 		paths[i] = filepath.Join(lakeDir, f.Key)
 	}
-	s.QueryMS, s.Rows, err = timeQuery(paths)
+	s.QueryMS, s.QueryCPUMS, s.Rows, err = timeQuery(paths)
 	return s, err
 }
 
 // timeQuery runs the fixed query over paths in a fresh DuckDB (no cache
-// from an earlier sample) and returns its time and the rows it counted.
-func timeQuery(paths []string) (float64, int64, error) {
+// from an earlier sample) and returns its wall and CPU time (this
+// process's, where DuckDB runs: nothing else in it works meanwhile) and
+// the rows it counted.
+func timeQuery(paths []string) (wallMS, cpuMS float64, rows int64, err error) {
 	if len(paths) == 0 {
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	}
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	if _, err := db.Exec("SET TimeZone = 'UTC'"); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
+	cpu0 := cpuTime()
 	t0 := time.Now()
-	rows, err := db.Query(fmt.Sprintf(query, sqlList(paths)))
+	rs, err := db.Query(fmt.Sprintf(query, sqlList(paths)))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	var n int64
-	for rows.Next() {
+	for rs.Next() {
 		var sym string
 		var trades int64
 		var vwap float64
 		var last time.Time
-		if err := rows.Scan(&sym, &trades, &vwap, &last); err != nil {
-			rows.Close()
-			return 0, 0, err
+		if err := rs.Scan(&sym, &trades, &vwap, &last); err != nil {
+			rs.Close()
+			return 0, 0, 0, err
 		}
-		n += trades
+		rows += trades
 	}
-	rows.Close()
-	return float64(time.Since(t0).Microseconds()) / 1000, n, rows.Err()
+	rs.Close()
+	wall := time.Since(t0)
+	return float64(wall.Microseconds()) / 1000, float64((cpuTime() - cpu0).Microseconds()) / 1000, rows, rs.Err()
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime() time.Duration {
+	var r syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r)
+	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }
 
 func sqlList(paths []string) string {
@@ -677,22 +709,21 @@ func markdown(res Results) string {
 	for _, r := range res.Runs {
 		fmt.Fprintf(&b, "| %s | %v | %.0f | %d | %d | %.0f | %.1f%% | %d |\n", r.Format, r.Maintain, r.IngestSeconds, r.Expected, r.Produced, float64(r.Produced)/max(r.IngestSeconds, 1), 100*float64(r.Produced)/float64(max(r.Expected, 1)), r.Landed)
 	}
-	fmt.Fprintf(&b, "\n| format | maintain | minute | files | MiB | query ms | rows |\n|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n| format | maintain | minute | files | MiB | query ms | CPU ms | rows |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
 		for _, s := range r.Samples {
-			fmt.Fprintf(&b, "| %s | %v | %.1f | %d | %.1f | %.1f | %d |\n", r.Format, r.Maintain, s.Minute, s.Files, float64(s.Bytes)/(1<<20), s.QueryMS, s.Rows)
+			fmt.Fprintf(&b, "| %s | %v | %.1f | %d | %.1f | %.1f | %.1f | %d |\n", r.Format, r.Maintain, s.Minute, s.Files, float64(s.Bytes)/(1<<20), s.QueryMS, s.QueryCPUMS, s.Rows)
 		}
 	}
-	fmt.Fprintf(&b, "\nAfter all ingest had stopped, per run with maintenance, one run at a time: a last `maintain --min-age 1ns --stale-after 1ns` pass, then the same rows written as one file per partition (DuckDB COPY, sorted by symbol, ts); query times are the best of three fresh DuckDBs each. A Hive partition holding a Kafka partition's last sink batch stays open to the sink and is not compacted (left open); the last columns compare the compacted partitions alone:\n\n| format | files after the last pass | query ms | one file per partition: files | query ms | ratio | left open: partitions (files) | compacted partitions: query ms | one file per partition: query ms | ratio |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\nAfter all ingest had stopped, per run with maintenance, one run at a time: a last `maintain --min-age 1ns --stale-after 1ns` pass, then the same rows written as one file per partition (DuckDB COPY, sorted by symbol, ts). Query times are the best of three fresh DuckDBs each, wall clock and CPU (the CPU time is the steadier figure when the machine is not quiet). A Hive partition holding a Kafka partition's last sink batch stays open to the sink and is not compacted; where there is one, the second row compares the compacted partitions alone:\n\n")
+	fmt.Fprintf(&b, "| format | files read | after the last pass: files | ms | CPU ms | one file per partition: files | ms | CPU ms | ratio | CPU ratio |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
-		if !r.Maintain {
-			continue
+		if r.Final != nil {
+			c := r.Final
+			fmt.Fprintf(&b, "| %s | all (%d partitions left open, %d files) | %d | %.1f | %.1f | %d | %.1f | %.1f | %.2fx | %.2fx |\n", r.Format, r.OpenPartitions, r.OpenFiles, c.Files, c.MS, c.CPUMS, c.OneFiles, c.OneMS, c.OneCPUMS, c.Ratio, c.CPURatio)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %d | %.1f | %.2fx | %d (%d) |", r.Format, r.FinalFiles, r.FinalQueryMS, r.OneFileFiles, r.OneFileMS, r.FinalVsOneMin, r.OpenPartitions, r.OpenFiles)
-		if r.CompactedOneMS > 0 {
-			fmt.Fprintf(&b, " %.1f | %.1f | %.2fx |\n", r.CompactedQueryMS, r.CompactedOneMS, r.CompactedVsOneMin)
-		} else {
-			fmt.Fprintf(&b, " | | |\n")
+		if c := r.Compacted; c != nil {
+			fmt.Fprintf(&b, "| %s | compacted partitions | %d | %.1f | %.1f | %d | %.1f | %.1f | %.2fx | %.2fx |\n", r.Format, c.Files, c.MS, c.CPUMS, c.OneFiles, c.OneMS, c.OneCPUMS, c.Ratio, c.CPURatio)
 		}
 	}
 	return b.String()
