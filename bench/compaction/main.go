@@ -76,6 +76,10 @@ type Run struct {
 	Expected      int64   `json:"expected_ticks"`
 	Produced      int64   `json:"produced_ticks"`
 	Landed        int64   `json:"landed_rows"`
+	// SinkPeakMiB and MaintainPeakMiB are the processes' peak resident
+	// memory (VmHWM), read as they are stopped.
+	SinkPeakMiB     float64 `json:"sink_peak_mib"`
+	MaintainPeakMiB float64 `json:"maintain_peak_mib,omitempty"`
 	// After the run with maintenance: the query after a last pass, and
 	// over the same rows as one file per partition (wall and CPU time).
 	FinalFiles   int      `json:"final_files,omitempty"`
@@ -334,6 +338,7 @@ func (p *pipeline) drain() error {
 		}
 		time.Sleep(2 * time.Second)
 	}
+	p.run.SinkPeakMiB, p.run.MaintainPeakMiB = peakMiB(p.snk), peakMiB(p.mnt)
 	stop(p.snk)
 	stop(p.mnt)
 	files, err := readerFiles(p.run.Format, p.lakeDir, p.catPath)
@@ -343,9 +348,25 @@ func (p *pipeline) drain() error {
 	if p.run.Landed, err = countRows(p.lakeDir, files); err != nil {
 		return err
 	}
-	log.Printf("%s: produced %d of %d expected ticks (%.0f/s, %.1f%% of -rate), %d rows in the table",
-		p.name(), p.run.Produced, p.run.Expected, float64(p.run.Produced)/p.run.IngestSeconds, 100*float64(p.run.Produced)/float64(max(p.run.Expected, 1)), p.run.Landed)
+	log.Printf("%s: produced %d of %d expected ticks (%.0f/s, %.1f%% of -rate), %d rows in the table; peak memory: sink %.0f MiB, maintain %.0f MiB",
+		p.name(), p.run.Produced, p.run.Expected, float64(p.run.Produced)/p.run.IngestSeconds, 100*float64(p.run.Produced)/float64(max(p.run.Expected, 1)), p.run.Landed, p.run.SinkPeakMiB, p.run.MaintainPeakMiB)
 	return nil
+}
+
+// peakMiB reads c's peak resident memory from /proc (0 when it cannot).
+func peakMiB(c *exec.Cmd) float64 {
+	if c == nil || c.Process == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	var kb float64
+	if m := regexp.MustCompile(`VmHWM:\s+(\d+) kB`).FindSubmatch(b); m != nil {
+		kb, _ = strconv.ParseFloat(string(m[1]), 64)
+	}
+	return kb / 1024
 }
 
 // ingest runs pipes at once for -minutes, sampling each in turn on one
@@ -705,9 +726,9 @@ func markdown(res Results) string {
 		fmt.Fprintf(&b, "The %d runs ingested **concurrently** on one machine (%d CPUs), each with its own broker, producer, sink and maintainer, sampled in turn on one clock: their query times during ingest share the CPU with the other runs' ingest and are comparable with each other, not with a run alone. The final comparison below ran after all ingest had stopped, one run at a time.\n\n", len(res.Runs), runtime.NumCPU())
 	}
 	fmt.Fprintf(&b, "![file count and query time per minute](compaction.png)\n\n")
-	fmt.Fprintf(&b, "What the producer achieved (expected: -rate times the seconds it ran; produced: acknowledged by the broker; landed: rows in the table after the sink caught up):\n\n| format | maintain | seconds | expected | produced | produced/s | of -rate | landed |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "What the producer achieved (expected: -rate times the seconds it ran; produced: acknowledged by the broker; landed: rows in the table after the sink caught up), and the peak memory of the sink and the maintainer:\n\n| format | maintain | seconds | expected | produced | produced/s | of -rate | landed | sink MiB | maintain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
-		fmt.Fprintf(&b, "| %s | %v | %.0f | %d | %d | %.0f | %.1f%% | %d |\n", r.Format, r.Maintain, r.IngestSeconds, r.Expected, r.Produced, float64(r.Produced)/max(r.IngestSeconds, 1), 100*float64(r.Produced)/float64(max(r.Expected, 1)), r.Landed)
+		fmt.Fprintf(&b, "| %s | %v | %.0f | %d | %d | %.0f | %.1f%% | %d | %.0f | %.0f |\n", r.Format, r.Maintain, r.IngestSeconds, r.Expected, r.Produced, float64(r.Produced)/max(r.IngestSeconds, 1), 100*float64(r.Produced)/float64(max(r.Expected, 1)), r.Landed, r.SinkPeakMiB, r.MaintainPeakMiB)
 	}
 	fmt.Fprintf(&b, "\n| format | maintain | minute | files | MiB | query ms | CPU ms | rows |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
