@@ -691,7 +691,6 @@ func onePerPartition(files []stocklake.ObjectInfo, lakeDir, dir string) (map[str
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	db.Exec("SET threads = 1")
 	out := map[string]string{}
 	for p, paths := range byPart {
 		if err := os.MkdirAll(filepath.Join(dir, p), 0o755); err != nil {
