@@ -145,19 +145,22 @@ func main() {
 			pipes = append(pipes, &pipeline{dir: filepath.Join(w, fmt.Sprintf("%s-%v", f, m)), run: Run{Format: f, Maintain: m}})
 		}
 	}
-	defer func() {
+	// fail stops every process the bench started and exits, keeping the
+	// working folder with the processes' logs.
+	fail := func(err error) {
 		for _, p := range pipes {
 			p.kill()
 		}
-	}()
+		log.Fatalf("%v (the runs' logs are in %s)", err, w)
+	}
 	if *parallel {
 		if err := ingest(pipes); err != nil {
-			log.Fatal(err)
+			fail(err)
 		}
 	} else {
 		for _, p := range pipes {
 			if err := ingest([]*pipeline{p}); err != nil {
-				log.Fatal(err)
+				fail(err)
 			}
 		}
 	}
@@ -168,7 +171,7 @@ func main() {
 			continue
 		}
 		if err := p.final(); err != nil {
-			log.Fatalf("%s (maintain %v): %v", p.run.Format, p.run.Maintain, err)
+			fail(fmt.Errorf("%s: %w", p.name(), err))
 		}
 	}
 	for _, p := range pipes {
