@@ -26,7 +26,8 @@
 //  2. the merged objects are written to
 //     <table>/_stocklake_compacted/<run>/<partition path>/, rows sorted
 //     by (symbol, ts) when the table has those columns, zstd, the inputs'
-//     schema (so timestamps stay microseconds);
+//     schema (so timestamps stay microseconds), columns of few distinct
+//     values dictionary-encoded;
 //  3. the catalog partition's location is swapped to that folder with one
 //     Catalog.UpdatePartition;
 //  4. the state records the inputs as superseded, and Config.Grace later a

@@ -1,6 +1,6 @@
 """Plots bench/compaction's samples: data files a reader opens and the
-fixed query's time per minute, per table format, with and without
-maintenance.
+fixed query's wall-clock and CPU time per minute, per table format, with
+and without maintenance.
 
 Usage: plot.py compaction.json compaction.png (needs matplotlib: scripts/pyenv)
 """
@@ -13,19 +13,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 res = json.load(open(sys.argv[1]))
-fig, (ax_files, ax_query) = plt.subplots(1, 2, figsize=(12, 4.5))
+fig, (ax_files, ax_query, ax_cpu) = plt.subplots(1, 3, figsize=(16, 4.5))
 for run in res["runs"]:
     xs = [s["minute"] for s in run["samples"]]
     label = "%s, %s" % (run["format"], "maintain --every " + res.get("maintain_every", "1m") if run["maintain"] else "no maintenance")
     style = "-" if run["maintain"] else "--"
     ax_files.plot(xs, [s["files"] for s in run["samples"]], style, marker="o", label=label)
     ax_query.plot(xs, [s["query_ms"] for s in run["samples"]], style, marker="o", label=label)
+    ax_cpu.plot(xs, [s.get("query_cpu_ms", 0) for s in run["samples"]], style, marker="o", label=label)
 ax_files.set(title="data files a reader opens", xlabel="minutes of ingest", ylabel="files")
-ax_query.set(title="VWAP-per-symbol query (DuckDB)", xlabel="minutes of ingest", ylabel="ms")
-for ax in (ax_files, ax_query):
+ax_query.set(title="VWAP-per-symbol query (DuckDB), wall clock", xlabel="minutes of ingest", ylabel="ms")
+ax_cpu.set(title="the same query, CPU time", xlabel="minutes of ingest", ylabel="ms")
+for ax in (ax_files, ax_query, ax_cpu):
     ax.grid(alpha=0.3)
     ax.set_ylim(bottom=0)
 ax_files.legend(fontsize=8)
-fig.suptitle("%d ticks/s, 1 s commits (%s UTC)" % (res["rate"], res["date"][:16].replace("T", " ")))
+title = "%d ticks/s, 1 s commits (%s UTC)" % (res["rate"], res["date"][:16].replace("T", " "))
+if res.get("parallel"):
+    title += ": the %d runs ingested concurrently on one machine" % len(res["runs"])
+fig.suptitle(title)
 fig.tight_layout()
 fig.savefig(sys.argv[2], dpi=110)

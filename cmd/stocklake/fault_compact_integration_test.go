@@ -10,16 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
-	"github.com/stocklake/stocklake/kafka"
 )
 
 // TestFaultCompactKillIntegration SIGKILLs the compactor 10 times, each
@@ -46,40 +41,12 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
-	prod, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := kadm.NewClient(prod.Client()).CreateTopic(ctx, 3, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
 	// Ticks 3,000 per hour of 2026-10-01 onwards, 1,500 a second: each hour
 	// partition fills in 2 s and is then closed.
 	const rate, perHour = 1500, 3000
 	n := faultLength(120_000, 300_000)
-	var sent atomic.Int64
-	tick := func(i int, ts time.Time) stocklake.Tick {
-		return stocklake.Tick{Symbol: fmt.Sprintf("S%02d", i%30), Time: ts, Price: float64(i%5000)/10 + 1, Size: 1,
-			Exchange: "XNAS", TradeID: strconv.Itoa(i), Source: "fault"}
-	}
-	produced := make(chan error, 1)
-	go func() {
-		base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
-		start := time.Now()
-		for i := range n {
-			if i%rate == 0 {
-				time.Sleep(time.Until(start.Add(time.Duration(i/rate) * time.Second)))
-			}
-			tk := tick(i, base.Add(time.Duration(i)*time.Hour/perHour))
-			sent.Add(1)
-			if err := prod.Produce(ctx, stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
-				produced <- err
-				return
-			}
-		}
-		produced <- prod.Flush(ctx)
-	}()
+	feed := startLiveTicks(t, ctx, brokers, topic, n, rate, time.Hour/perHour)
+	prod := feed.prod
 
 	sinker := startProc(t, "sink", true, envWith(), "sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake,
 		"--catalog", cat, "--database", "market", "--table", "ticks", "--flush-interval", "500ms", "--log-level", "info")
@@ -88,19 +55,13 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	// The reader loop. Every tick produced, the 90 at the end too, is
 	// counted in sent before it is produced, so a count above sent is a row
 	// read twice.
-	stopReader := make(chan struct{})
-	var (
-		readerWG  sync.WaitGroup
-		reads     int
-		readerBad []string
-		last      int64
-	)
+	var last int64
 	// read runs one count through stocklake query and judges it; ok is
 	// false when the table is not registered yet (a "not found" before any
 	// row was read; after that, e.g. a file deleted under a query, it is a
 	// bad answer).
 	read := func() (rows int64, bad string, ok bool) {
-		bound := sent.Load()
+		bound := feed.sent.Load()
 		out, err := exec.Command(stocklakeBinary(t), "query", "--catalog", cat, "--lake", lake, "--format", "csv",
 			"SELECT count(*), count(DISTINCT trade_id) FROM market.ticks").CombinedOutput()
 		if err != nil {
@@ -113,36 +74,12 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 		if _, err := fmt.Sscanf(strings.Split(string(out), "\n")[1], "\"%d\",\"%d\"", &rows, &distinct); err != nil {
 			return 0, fmt.Sprintf("query answer %q", out), true
 		}
-		switch {
-		case rows > bound:
-			bad = fmt.Sprintf("count %d above the %d ticks sent", rows, bound)
-		case rows < last:
-			bad = fmt.Sprintf("count went down from %d to %d", last, rows)
-		case distinct != rows:
-			bad = fmt.Sprintf("%d rows but %d distinct trades", rows, distinct)
-		}
-		last = rows
-		return rows, bad, true
+		return rows, judgeCount(rows, distinct, bound, &last), true
 	}
-	readerWG.Add(1)
-	go func() {
-		defer readerWG.Done()
-		for {
-			select {
-			case <-stopReader:
-				return
-			default:
-			}
-			_, bad, ok := read()
-			if !ok {
-				continue
-			}
-			reads++
-			if bad != "" {
-				readerBad = append(readerBad, bad)
-			}
-		}
-	}()
+	reader := startReaderLoop(0, func() (string, bool) {
+		_, bad, ok := read()
+		return bad, ok
+	})
 
 	// The kill loop: each compactor is killed at a random moment after it
 	// has started holding a compaction step.
@@ -150,14 +87,7 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	compactArgs := []string{"compact", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "3s", "--grace", "10s", "--every", "300ms", "--stale-after", "2s"}
 	pendingKills := 0
 	for k := range kills {
-		c := startProc(t, fmt.Sprintf("compact-%d", k), false, env, compactArgs...)
-		deadline := time.Now().Add(time.Minute)
-		for !c.logContains("compaction step held") {
-			if !c.running() || time.Now().After(deadline) {
-				t.Fatalf("compactor %d never started a compaction (running %v)", k, c.running())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		c := startHeldCompactor(t, fmt.Sprintf("compact-%d", k), env, compactArgs...)
 		time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
 		c.kill()
 		fc.Kills++
@@ -177,7 +107,7 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	if pendingKills == 0 {
 		t.Fatalf("none of the %d kills landed inside a compaction", kills)
 	}
-	if err := <-produced; err != nil {
+	if err := <-feed.done; err != nil {
 		t.Fatal(err)
 	}
 	// A last compactor runs unharmed alongside the sink, finishing what the
@@ -192,8 +122,8 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	extra := 90
 	now := time.Now().UTC()
 	for i := range extra {
-		tk := tick(n+i, now)
-		sent.Add(1)
+		tk := faultTick(n+i, now)
+		feed.sent.Add(1)
 		if err := prod.Produce(ctx, stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
 			t.Fatal(err)
 		}
@@ -206,17 +136,12 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 		"--catalog", cat, "--database", "market", "--table", "ticks", "--exit-when-idle", "--log-level", "info")
 	sinker.wait(2 * time.Minute)
 	final.terminate()
-	close(stopReader)
-	readerWG.Wait()
+	reader.stop(t, "answers")
 	out, err := exec.Command(stocklakeBinary(t), "compact", "--lake", lake, "--catalog", cat, "--database", "market", "--min-age", "1ns", "--grace", "0", "--stale-after", "1ns").CombinedOutput()
 	if err != nil {
 		t.Fatalf("final compaction: %v\n%s", err, out)
 	}
 	t.Logf("final compaction: %s", strings.TrimSpace(string(out)))
-	t.Logf("reader loop: %d answers", reads)
-	if len(readerBad) > 0 {
-		t.Fatalf("reader loop: %d bad answers of %d, e.g. %s", len(readerBad), reads+len(readerBad), readerBad[0])
-	}
 	// One more read, now that every tick has landed and been compacted:
 	// exactly the ticks sent (the 90 late ones too), each once.
 	total := int64(n + extra)

@@ -10,17 +10,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
-	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/iceberg"
-	"github.com/stocklake/stocklake/kafka"
 )
 
 // TestFaultIcebergMaintainKillIntegration SIGKILLs `stocklake maintain` 10
@@ -47,36 +41,12 @@ func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
 	lakeDir, dbPath := filepath.Join(dir, "lake"), filepath.Join(dir, "catalog.db")
 	lake, cat := "file://"+lakeDir, "sqlite://"+dbPath
 
-	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
-	prod, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close(ctx)
-	if _, err := kadm.NewClient(prod.Client()).CreateTopic(ctx, 3, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
+	// Ticks 6,000 per day of 2026-10-01 onwards, 1,500 a second: each day
+	// partition fills in 4 s.
 	const rate, perDay = 1500, 6000
 	n := faultLength(60_000, 300_000)
-	var sent atomic.Int64
-	produced := make(chan error, 1)
-	go func() {
-		base := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
-		start := time.Now()
-		for i := range n {
-			if i%rate == 0 {
-				time.Sleep(time.Until(start.Add(time.Duration(i/rate) * time.Second)))
-			}
-			tk := stocklake.Tick{Symbol: fmt.Sprintf("S%02d", i%30), Time: base.Add(time.Duration(i) * 24 * time.Hour / perDay),
-				Price: float64(i%5000)/10 + 1, Size: 1, Exchange: "XNAS", TradeID: strconv.Itoa(i), Source: "fault"}
-			sent.Add(1)
-			if err := prod.Produce(ctx, stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
-				produced <- err
-				return
-			}
-		}
-		produced <- prod.Flush(ctx)
-	}()
+	feed := startLiveTicks(t, ctx, brokers, topic, n, rate, 24*time.Hour/perDay)
+	defer feed.prod.Close(ctx)
 
 	sinkArgs := []string{"sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake, "--catalog", cat,
 		"--database", "market", "--table", "ticks", "--table-format", "iceberg", "--flush-interval", "500ms", "--log-level", "info"}
@@ -100,7 +70,7 @@ func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
 	}
 	var last int64
 	read := func() (rows int64, bad string) {
-		bound := sent.Load()
+		bound := feed.sent.Load()
 		keys, err := tbl.TickKeys(ctx)
 		if err != nil {
 			return 0, "scan: " + err.Error()
@@ -108,38 +78,12 @@ func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
 		for _, c := range keys {
 			rows += int64(c)
 		}
-		switch {
-		case rows > bound:
-			bad = fmt.Sprintf("count %d above the %d ticks sent", rows, bound)
-		case rows < last:
-			bad = fmt.Sprintf("count went down from %d to %d", last, rows)
-		case int64(len(keys)) != rows:
-			bad = fmt.Sprintf("%d rows but %d distinct trades", rows, len(keys))
-		}
-		last = rows
-		return rows, bad
+		return rows, judgeCount(rows, int64(len(keys)), bound, &last)
 	}
-	stopReader := make(chan struct{})
-	var (
-		readerWG  sync.WaitGroup
-		reads     int
-		readerBad []string
-	)
-	readerWG.Add(1)
-	go func() {
-		defer readerWG.Done()
-		for {
-			select {
-			case <-stopReader:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			if _, bad := read(); bad != "" {
-				readerBad = append(readerBad, bad)
-			}
-			reads++
-		}
-	}()
+	reader := startReaderLoop(100*time.Millisecond, func() (string, bool) {
+		_, bad := read()
+		return bad, true
+	})
 
 	// The kill loop: each maintain process is killed at a random moment
 	// after it started holding a compaction step (every other one aimed
@@ -151,14 +95,7 @@ func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
 		"--retain-snapshots", "1h", "--orphan-age", "1h", "--log-level", "info"}
 	held := regexp.MustCompile(`compaction step held.*step=(\w+)`)
 	for k := range kills {
-		c := startProc(t, fmt.Sprintf("maintain-%d", k), false, env, maintainArgs...)
-		deadline := time.Now().Add(time.Minute)
-		for !c.logContains("compaction step held") {
-			if !c.running() || time.Now().After(deadline) {
-				t.Fatalf("maintain %d never started a compaction (running %v)", k, c.running())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		c := startHeldCompactor(t, fmt.Sprintf("maintain-%d", k), env, maintainArgs...)
 		lastHeld := func() []byte {
 			if m := held.FindAllSubmatch(c.log(), -1); len(m) > 0 {
 				return m[len(m)-1][1]
@@ -187,7 +124,7 @@ func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
 	if fc.KillsInCompaction == 0 {
 		t.Fatalf("none of the %d kills landed between a compaction's write and its commit", kills)
 	}
-	if err := <-produced; err != nil {
+	if err := <-feed.done; err != nil {
 		t.Fatal(err)
 	}
 	final := startProc(t, "maintain-final", false, envWith(), maintainArgs...)
@@ -201,12 +138,7 @@ func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
 		}
 	}
 	final.terminate()
-	close(stopReader)
-	readerWG.Wait()
-	t.Logf("reader loop: %d scans", reads)
-	if len(readerBad) > 0 {
-		t.Fatalf("reader loop: %d bad answers of %d, e.g. %s", len(readerBad), reads, readerBad[0])
-	}
+	reader.stop(t, "scans")
 	filesBefore, err := tbl.DataFiles(ctx)
 	if err != nil {
 		t.Fatal(err)
