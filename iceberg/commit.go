@@ -218,7 +218,7 @@ func (t *Table) commitLoop(ctx context.Context, what string, stage func(tbl *tab
 	var lastErr error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		meta := tbl.Metadata()
-		txn := tbl.NewTransaction()
+		txn := t.adopt(tbl).NewTransaction() // (again: a test may have set wrapCatalog since)
 		if err := txn.AssertRefSnapshotID(table.MainBranch); err != nil {
 			return stocklake.TableSnapshot{}, fail("preparing the "+what, err)
 		}
@@ -231,7 +231,7 @@ func (t *Table) commitLoop(ctx context.Context, what string, stage func(tbl *tab
 		newTbl, cerr := t.commitTxn(ctx, txn)
 		if cerr == nil {
 			t.mu.Lock()
-			t.tbl = newTbl
+			t.tbl = t.adopt(newTbl)
 			t.mu.Unlock()
 			return toSnapshot(newTbl.CurrentSnapshot())
 		}

@@ -165,7 +165,14 @@ func (c *Catalog) OpenTable(ctx context.Context, database, name string) (*Table,
 	if err != nil {
 		return nil, fail(fmt.Sprintf("opening table %s.%s", database, name), err)
 	}
-	return &Table{cat: c, database: database, name: name, ident: ident, tbl: tbl}, nil
+	return c.newTable(database, name, tbl), nil
+}
+
+// newTable wraps a table loaded or created in the catalog.
+func (c *Catalog) newTable(database, name string, tbl *table.Table) *Table {
+	t := &Table{cat: c, database: database, name: name, ident: table.Identifier{database, name}}
+	t.tbl = t.adopt(tbl)
+	return t
 }
 
 // OpenOrCreateTickTable opens the tick table database.name, creating it
@@ -237,7 +244,7 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 	t.mu.Lock()
 	cached := t.tbl
 	t.mu.Unlock()
-	if cached != nil && t.wrapCatalog == nil {
+	if cached != nil {
 		loc, err := t.cat.locate(ctx, t.database, t.name)
 		if err == nil && loc == cached.MetadataLocation() {
 			return cached, nil
@@ -247,9 +254,7 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 	if err != nil {
 		return nil, fail(fmt.Sprintf("loading table %s.%s", t.database, t.name), err)
 	}
-	if t.wrapCatalog != nil {
-		tbl = table.New(t.ident, tbl.Metadata(), tbl.MetadataLocation(), tbl.FS, t.wrapCatalog(t.cat.cat))
-	}
+	tbl = t.adopt(tbl)
 	t.mu.Lock()
 	t.tbl = tbl
 	t.mu.Unlock()
