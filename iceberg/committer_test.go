@@ -105,11 +105,11 @@ func TestCommitOnStaleStateRefused(t *testing.T) {
 func TestMetadataVersion(t *testing.T) {
 	for loc, want := range map[string]int{
 		"file:///l/t/metadata/00042-8c1b6b0e-6f4e-4a5e-9d7b-2a1e3f4c5d6e.metadata.json": 42,
-		"s3://b/t/metadata/v7.metadata.json":                                             7,
-		"s3://b/t/metadata/00000-x.metadata.json":                                        0,
-		"s3://b/t/metadata/foo.json":                                                     -1,
-		"s3://b/t/metadata/vx.metadata.json":                                             -1,
-		"s3://b/t/metadata/-1-x.metadata.json":                                           -1,
+		"s3://b/t/metadata/v7.metadata.json":                                            7,
+		"s3://b/t/metadata/00000-x.metadata.json":                                       0,
+		"s3://b/t/metadata/foo.json":                                                    -1,
+		"s3://b/t/metadata/vx.metadata.json":                                            -1,
+		"s3://b/t/metadata/-1-x.metadata.json":                                          -1,
 	} {
 		v, ok := metadataVersion(loc)
 		if !ok {
