@@ -3,8 +3,10 @@ package iceberg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -118,5 +120,51 @@ func TestMetadataVersion(t *testing.T) {
 		if v != want {
 			t.Errorf("metadataVersion(%s) = %d, want %d", loc, v, want)
 		}
+	}
+}
+
+// TestCommitBoundsHistory: with PropertyMaxSnapshots set, commits keep the
+// table's snapshots at the bound (plus a tenth, at least 1) instead of
+// growing a snapshot per commit, delete the manifest lists of the expired
+// snapshots, and lose no row or offset. New tables get the default bound.
+func TestCommitBoundsHistory(t *testing.T) {
+	ctx := context.Background()
+	lake := newTestLake(t)
+	c := lake.open(t)
+	tbl, err := c.CreateTickTable(ctx, "market", "ticks", TableOptions{Properties: map[string]string{PropertyMaxSnapshots: "5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-26/f%d.parquet", i), ticks(3, 0, fmt.Sprint("f", i)))
+		if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*3), int64(i*3+3))}); err != nil {
+			t.Fatal(err)
+		}
+		if snaps, _ := tbl.Snapshots(ctx); len(snaps) > 6 {
+			t.Fatalf("after commit %d: %d snapshots, want at most 6", i+1, len(snaps))
+		}
+	}
+	other, err := lake.open(t).OpenTable(ctx, "market", "ticks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows, distinct, _ := scanCount(t, other, nil); rows != 60 || distinct != 60 {
+		t.Errorf("rows = %d distinct %d, want 60", rows, distinct)
+	}
+	if off, _ := other.Offsets(ctx); off[tp("T", 0)] != 60 {
+		t.Errorf("offsets = %v, want T:0 at 60", off)
+	}
+	it, _ := other.refresh(ctx)
+	lists, _ := filepath.Glob(filepath.Join(strings.TrimPrefix(it.Location(), "file://"), "metadata", "snap-*.avro"))
+	if n := len(it.Metadata().Snapshots()); len(lists) != n {
+		t.Errorf("%d manifest lists for %d snapshots: the expired snapshots' lists were left behind", len(lists), n)
+	}
+	fresh, err := c.CreateTickTable(ctx, "market", "fresh", TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := fresh.refresh(ctx)
+	if got := fi.Properties()[PropertyMaxSnapshots]; got != strconv.Itoa(DefaultMaxSnapshots) {
+		t.Errorf("a new table's %s = %q, want %d", PropertyMaxSnapshots, got, DefaultMaxSnapshots)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -31,14 +32,16 @@ type TableOptions struct {
 }
 
 // tableDefaults are the table properties of a new table, tuned for one
-// snapshot per second: appends merge small manifests, and old metadata
-// files are deleted as new ones are written.
+// snapshot per second: appends merge small manifests, old metadata
+// files are deleted as new ones are written, and commits keep the history
+// at DefaultMaxSnapshots.
 var tableDefaults = map[string]string{
 	table.PropertyFormatVersion:               "2",
 	table.ManifestMergeEnabledKey:             "true",
 	table.MetadataDeleteAfterCommitEnabledKey: "true",
 	table.MetadataPreviousVersionsMaxKey:      "20",
 	"write.parquet.compression-codec":         "zstd",
+	PropertyMaxSnapshots:                      strconv.Itoa(DefaultMaxSnapshots),
 }
 
 // tickSchema is the Iceberg schema of a tick table. It matches the sink's
