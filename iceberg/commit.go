@@ -113,7 +113,7 @@ func (t *Table) Commit(ctx context.Context, files []stocklake.LakeFile, ranges [
 		dfs             []ice.DataFile
 		dfsSpec, dfsSch = -1, -1
 	)
-	return t.commitLoop(ctx, "commit", func(tbl *table.Table, txn *table.Transaction, props ice.Properties) error {
+	snap, err := t.commitLoop(ctx, "commit", func(tbl *table.Table, txn *table.Transaction, props ice.Properties) error {
 		committed, err := offsetsAt(tbl.Metadata())
 		if err != nil {
 			return err
@@ -142,6 +142,57 @@ func (t *Table) Commit(ctx context.Context, files []stocklake.LakeFile, ranges [
 		}
 		return nil
 	})
+	if err == nil {
+		t.trimHistory(ctx)
+	}
+	return snap, err
+}
+
+// PropertyMaxSnapshots is the table property that bounds a table's
+// history: once a Commit leaves more than this many snapshots (by a tenth,
+// so the expiry is paid once per tenth of it), the commit expires the
+// oldest beyond it (ExpireSnapshots(0, N): the snapshot that carries the
+// offsets is always kept). Every commit writes a metadata file that lists
+// all snapshots, so without a bound a commit costs more CPU the older the
+// table is (about 25 µs per snapshot: 90 ms at 3,600 snapshots, 0.6 s at
+// 20,000). Unset or 0: no bound (the sink leaves expiry to `stocklake
+// maintain`). New tables get DefaultMaxSnapshots.
+const PropertyMaxSnapshots = "stocklake.history.max-snapshots"
+
+// DefaultMaxSnapshots is PropertyMaxSnapshots of a new table: 100 (at one
+// commit per second per Kafka partition, time travel reaches back 100
+// commits; raise it with the table property for more, at CPU per commit).
+const DefaultMaxSnapshots = 100
+
+// trimHistory expires the oldest snapshots after a commit that left more
+// than PropertyMaxSnapshots of them by a tenth. The commit has landed
+// either way: a failed expiry is left to the next commit (or maintain).
+// It costs about one commit, once per tenth of the bound.
+func (t *Table) trimHistory(ctx context.Context) {
+	t.mu.Lock()
+	tbl := t.tbl
+	t.mu.Unlock()
+	limit := tbl.Properties().GetInt(PropertyMaxSnapshots, 0)
+	if limit <= 0 || len(tbl.Metadata().Snapshots()) <= limit+max(limit/10, 1) {
+		return
+	}
+	before, after, err := t.expireSnapshots(ctx, 0, limit, false)
+	if err != nil {
+		return
+	}
+	// Each snapshot has a manifest list of its own: delete those of the
+	// expired ones. Manifests and data files that no snapshot references
+	// any more (manifests merged into others) are left to orphan cleanup
+	// (`stocklake maintain`): finding them reads every manifest.
+	fs, err := after.FS(ctx)
+	if err != nil {
+		return
+	}
+	for _, s := range before.Metadata().Snapshots() {
+		if after.Metadata().SnapshotByID(s.SnapshotID) == nil && s.ManifestList != "" {
+			_ = fs.Remove(s.ManifestList)
+		}
+	}
 }
 
 // Rewrite replaces data files by files holding the same rows (a
@@ -218,7 +269,7 @@ func (t *Table) commitLoop(ctx context.Context, what string, stage func(tbl *tab
 	var lastErr error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		meta := tbl.Metadata()
-		txn := tbl.NewTransaction()
+		txn := t.adopt(tbl).NewTransaction() // (again: a test may have set wrapCatalog since)
 		if err := txn.AssertRefSnapshotID(table.MainBranch); err != nil {
 			return stocklake.TableSnapshot{}, fail("preparing the "+what, err)
 		}
@@ -231,7 +282,7 @@ func (t *Table) commitLoop(ctx context.Context, what string, stage func(tbl *tab
 		newTbl, cerr := t.commitTxn(ctx, txn)
 		if cerr == nil {
 			t.mu.Lock()
-			t.tbl = newTbl
+			t.tbl = t.adopt(newTbl)
 			t.mu.Unlock()
 			return toSnapshot(newTbl.CurrentSnapshot())
 		}
@@ -551,8 +602,19 @@ func toSnapshot(s *table.Snapshot) (stocklake.TableSnapshot, error) {
 // commit. It returns how many snapshots were expired. With a snapshot per
 // second, expiry keeps the table's metadata file small.
 func (t *Table) ExpireSnapshots(ctx context.Context, olderThan time.Duration, keepLast int) (int, error) {
+	before, after, err := t.expireSnapshots(ctx, olderThan, keepLast, true)
+	if err != nil {
+		return 0, err
+	}
+	return len(before.Metadata().Snapshots()) - len(after.Metadata().Snapshots()), nil
+}
+
+// expireSnapshots is ExpireSnapshots; cleanup says whether to delete the
+// files no snapshot references any more (iceberg-go reads every manifest
+// of every snapshot to find them).
+func (t *Table) expireSnapshots(ctx context.Context, olderThan time.Duration, keepLast int, cleanup bool) (before, after *table.Table, err error) {
 	keepLast = max(keepLast, 1)
-	before, after, err := t.changeMetadata(ctx, "expiring snapshots", func(tbl *table.Table, txn *table.Transaction) error {
+	return t.changeMetadata(ctx, "expiring snapshots", func(tbl *table.Table, txn *table.Transaction) error {
 		meta := tbl.Metadata()
 		keep, depth := keepLast, 0
 		for s := range ancestors(meta, meta.CurrentSnapshot()) {
@@ -562,10 +624,6 @@ func (t *Table) ExpireSnapshots(ctx context.Context, olderThan time.Duration, ke
 				break
 			}
 		}
-		return txn.ExpireSnapshots(table.WithOlderThan(olderThan), table.WithRetainLast(keep))
+		return txn.ExpireSnapshots(table.WithOlderThan(olderThan), table.WithRetainLast(keep), table.WithPostCommit(cleanup))
 	})
-	if err != nil {
-		return 0, err
-	}
-	return len(before.Metadata().Snapshots()) - len(after.Metadata().Snapshots()), nil
 }

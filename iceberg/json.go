@@ -139,7 +139,7 @@ func (c *Catalog) createTable(ctx context.Context, database, name string, sc *ic
 	if got, _ := json.Marshal(tbl.Schema().NameMapping()); string(got) != string(nm) {
 		return nil, fmt.Errorf("iceberg: table %s.%s was created with field IDs other than expected (name mapping %s, want %s): report this bug", database, name, got, nm)
 	}
-	return &Table{cat: c, database: database, name: name, ident: ident, tbl: tbl}, nil
+	return c.newTable(database, name, tbl), nil
 }
 
 // Shape is the table's shape as its properties and schema record it: a

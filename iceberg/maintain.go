@@ -127,7 +127,7 @@ func (t *Table) changeMetadata(ctx context.Context, what string, stage func(tbl 
 			return nil, nil, err
 		}
 		meta := tbl.Metadata()
-		txn := tbl.NewTransaction()
+		txn := t.adopt(tbl).NewTransaction() // (again: a test may have set wrapCatalog since)
 		if err := txn.AssertRefSnapshotID(table.MainBranch); err != nil {
 			return nil, nil, fail("preparing "+what, err)
 		}
@@ -140,7 +140,7 @@ func (t *Table) changeMetadata(ctx context.Context, what string, stage func(tbl 
 		newTbl, err := t.commitTxn(ctx, txn)
 		if err == nil {
 			t.mu.Lock()
-			t.tbl = newTbl
+			t.tbl = t.adopt(newTbl)
 			t.mu.Unlock()
 			return tbl, newTbl, nil
 		}

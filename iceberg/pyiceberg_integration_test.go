@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,4 +164,37 @@ func readWithPyiceberg(t *testing.T, py, dbPath, warehouse, table, day string, s
 	}
 	t.Logf("pyiceberg: %s", bytes.TrimSpace(out))
 	return got
+}
+
+// TestIcebergPyicebergBoundedHistoryIntegration: pyiceberg reads a table
+// whose commits expired its oldest snapshots (stocklake.history.max-snapshots)
+// and whose metadata files stocklake's own committer wrote: every row, the
+// offsets, and only the snapshots kept.
+func TestIcebergPyicebergBoundedHistoryIntegration(t *testing.T) {
+	py := os.Getenv("STOCKLAKE_PYTHON")
+	if py == "" {
+		t.Skip("STOCKLAKE_PYTHON is not set: run `eval \"$(scripts/pyenv)\"` for a Python with pyiceberg")
+	}
+	ctx := context.Background()
+	lake := newTestLake(t)
+	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{Properties: map[string]string{PropertyMaxSnapshots: "2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-27/ticks+T1+0+%d.parquet", i*100), ticks(100, 1, fmt.Sprint("b", i)))
+		if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T1", 0, int64(i*100), int64(i*100+100))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := readWithPyiceberg(t, py, lake.dbPath, lake.warehouse, "market.ticks", "2026-11-27")
+	if got.Rows != 600 || got.Distinct != 600 || got.DayRows != 600 {
+		t.Errorf("pyiceberg counts %d rows, %d distinct, %d on the day; want 600 each", got.Rows, got.Distinct, got.DayRows)
+	}
+	if got.Offsets["T1:0"] != 600 {
+		t.Errorf("pyiceberg reads offsets %v, want T1:0 at 600", got.Offsets)
+	}
+	if got.Snapshots < 2 || got.Snapshots > 3 {
+		t.Errorf("pyiceberg sees %d snapshots, want 2 or 3 (the bound is 2)", got.Snapshots)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -32,14 +33,16 @@ type TableOptions struct {
 }
 
 // tableDefaults are the table properties of a new table, tuned for one
-// snapshot per second: appends merge small manifests, and old metadata
-// files are deleted as new ones are written.
+// snapshot per second: appends merge small manifests, old metadata
+// files are deleted as new ones are written, and commits keep the history
+// at DefaultMaxSnapshots.
 var tableDefaults = map[string]string{
 	table.PropertyFormatVersion:               "2",
 	table.ManifestMergeEnabledKey:             "true",
 	table.MetadataDeleteAfterCommitEnabledKey: "true",
 	table.MetadataPreviousVersionsMaxKey:      "20",
 	"write.parquet.compression-codec":         "zstd",
+	PropertyMaxSnapshots:                      strconv.Itoa(DefaultMaxSnapshots),
 }
 
 // tickSchema is the Iceberg schema of a tick table. It matches the sink's
@@ -121,7 +124,14 @@ func (c *Catalog) OpenTable(ctx context.Context, database, name string) (*Table,
 	if err != nil {
 		return nil, fail(fmt.Sprintf("opening table %s.%s", database, name), err)
 	}
-	return &Table{cat: c, database: database, name: name, ident: ident, tbl: tbl}, nil
+	return c.newTable(database, name, tbl), nil
+}
+
+// newTable wraps a table loaded or created in the catalog.
+func (c *Catalog) newTable(database, name string, tbl *table.Table) *Table {
+	t := &Table{cat: c, database: database, name: name, ident: table.Identifier{database, name}}
+	t.tbl = t.adopt(tbl)
+	return t
 }
 
 // OpenOrCreateTickTable opens the tick table database.name, creating it
@@ -183,7 +193,7 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 	t.mu.Lock()
 	cached := t.tbl
 	t.mu.Unlock()
-	if cached != nil && t.wrapCatalog == nil {
+	if cached != nil {
 		loc, err := t.cat.locate(ctx, t.database, t.name)
 		if err == nil && loc == cached.MetadataLocation() {
 			return cached, nil
@@ -193,9 +203,7 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 	if err != nil {
 		return nil, fail(fmt.Sprintf("loading table %s.%s", t.database, t.name), err)
 	}
-	if t.wrapCatalog != nil {
-		tbl = table.New(t.ident, tbl.Metadata(), tbl.MetadataLocation(), tbl.FS, t.wrapCatalog(t.cat.cat))
-	}
+	tbl = t.adopt(tbl)
 	t.mu.Lock()
 	t.tbl = tbl
 	t.mu.Unlock()
