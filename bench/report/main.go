@@ -323,6 +323,8 @@ func markdown(r report) string {
 					return fmt.Sprintf("%s (%s)", count(v), fixed(1)(s.Result["commit_mean_ms"]))
 				}},
 			})
+		case "peers":
+			peersSection(&b, s)
 		case "faults":
 			faultSection(&b, s, r.Faults)
 		default:
@@ -374,6 +376,10 @@ func summary(b *strings.Builder, st map[string]stage, faults []faultCase) {
 	}
 	if r := st["analyze-throughput"].Result; r != nil {
 		ls = append(ls, line{"analytics ticks per CPU-second / ticks/s", count(r["ticks_per_cpu_second"]) + " / " + count(r["ticks_per_second"]), "analyze-throughput"})
+	}
+	if r := st["peers"].Result; r != nil {
+		ls = append(ls, line{fmt.Sprintf("sink records per CPU-second: stocklake / %s", r["peer"]),
+			fmt.Sprintf("%s / %s (%sx)", count(r["stocklake_records_per_cpu_second"]), count(r["benthos_records_per_cpu_second"]), fixed(1)(r["cpu_ratio"])), "peers"})
 	}
 	if r := st["analyze-latency"].Result; r != nil {
 		ls = append(ls, line{fmt.Sprintf("tick-to-bar latency p50 / p99 at %s ticks/s", count(r["rate_target"])),
@@ -427,6 +433,36 @@ func section(b *strings.Builder, s stage, title, text string, rows []row) {
 		fmt.Fprintf(b, "| %s | %s |\n", r.label, r.format(v))
 	}
 	b.WriteString("\n")
+}
+
+// peersSection shows the stocklake sink and its peer side by side.
+func peersSection(b *strings.Builder, s stage) {
+	section(b, s, "Sink beside a peer (Benthos)", "The same topic of simulated ticks (in-memory `stocklake broker`) is landed as Parquet on local disk twice, each process alone and in its own consumer group: by `stocklake sink` (default flags, Hive layout) and by Benthos v4.27.0 (`kafka_franz` → `mapping` → `parquet_encode` (zstd) → `file`, batches of 100,000 records per partition or 5 s). CPU (user+sys) and peak RSS are each process's; time to the last record is the sink's time to its last commit less its idle polls, and for Benthos the time until its output had written every record (its last batch waits for the 5 s period). The run fails unless Benthos's batches formed (`output_batch_sent` far below the records) and no record failed its processors.", nil)
+	r := s.Result
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(b, "%s ticks.\n\n| | stocklake sink | %s | stocklake / peer |\n|---|---|---|---|\n", count(r["ticks"]), esc(str(r["peer"])))
+	for _, row := range []row{
+		{"records per CPU-second (user+sys)", "records_per_cpu_second", count},
+		{"records/s to the last record", "records_per_second", count},
+		{"CPU seconds", "cpu_seconds", fixed(2)},
+		{"seconds to the last record", "seconds_to_last_record", fixed(2)},
+		{"peak RSS (MiB)", "peak_rss_mib", count},
+		{"Parquet files", "files", count},
+	} {
+		sl, ok1 := num(r["stocklake_"+row.key])
+		bt, ok2 := num(r["benthos_"+row.key])
+		if !ok1 || !ok2 {
+			continue
+		}
+		ratio := "-"
+		if bt != 0 {
+			ratio = fixed(2)(sl / bt)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", row.label, row.format(sl), row.format(bt), ratio)
+	}
+	fmt.Fprintf(b, "\nBenthos `output_batch_sent` when done: %s.\n\n", count(r["benthos_output_batch_sent"]))
 }
 
 func freshnessText(r map[string]any) string {
