@@ -2,7 +2,6 @@ package stocklake
 
 import (
 	"hash/maphash"
-	"strconv"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -93,13 +92,13 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 				vs, j, ok = scanPlainBytes(b, i)
 				s = b[vs:max(vs, j-1)]
 				if ok {
-					f, err = strconv.ParseFloat(viewString(s), 64)
+					f, err = parseFloat(s)
 				}
 			} else {
 				var num []byte
 				num, j, ok = scanNumber(b, i)
 				if ok {
-					f, err = strconv.ParseFloat(viewString(num), 64)
+					f, err = parseFloat(num)
 				}
 			}
 			if !ok || err != nil {

@@ -28,12 +28,12 @@ import (
 	"github.com/stocklake/stocklake/stream"
 )
 
-func newCluster(t *testing.T) kafka.Config {
+func newCluster(t testing.TB) kafka.Config {
 	_, kc := newFakeCluster(t)
 	return kc
 }
 
-func newFakeCluster(t *testing.T) (*kfake.Cluster, kafka.Config) {
+func newFakeCluster(t testing.TB) (*kfake.Cluster, kafka.Config) {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "ticks"), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
 	if err != nil {
@@ -52,14 +52,14 @@ func quietLogger() *slog.Logger {
 
 // produceSim writes a deterministic simulator run to topic and returns the
 // ticks as they landed, by partition in offset order.
-func produceSim(t *testing.T, kc kafka.Config, topic string, cfg source.SimulatorConfig) map[int32][]stocklake.Tick {
+func produceSim(t testing.TB, kc kafka.Config, topic string, cfg source.SimulatorConfig) map[int32][]stocklake.Tick {
 	t.Helper()
 	return produceSimAs(t, kc, topic, cfg, nil)
 }
 
 // produceSimAs is produceSim with each record's value re-encoded by enc
 // (nil: the simulator's JSON).
-func produceSimAs(t *testing.T, kc kafka.Config, topic string, cfg source.SimulatorConfig, enc func(stocklake.Tick) []byte) map[int32][]stocklake.Tick {
+func produceSimAs(t testing.TB, kc kafka.Config, topic string, cfg source.SimulatorConfig, enc func(stocklake.Tick) []byte) map[int32][]stocklake.Tick {
 	t.Helper()
 	ctx := context.Background()
 	sim, err := source.NewSimulator(cfg)
@@ -114,7 +114,7 @@ func produceTicks(t *testing.T, kc kafka.Config, topic string, partition int32, 
 
 // readTopic returns every committed record of topic, read with
 // read_committed isolation up to the last stable offsets.
-func readTopic(t *testing.T, kc kafka.Config, topic string) []stocklake.Record {
+func readTopic(t testing.TB, kc kafka.Config, topic string) []stocklake.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -508,7 +508,7 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		kgo.OnPartitionsLost(s.onLost),
 		kgo.SessionTimeout(10 * time.Second),
 		kgo.RebalanceTimeout(5 * time.Minute),
-		kgo.WithPools(newRecordPool()),
+		kgo.WithPools(kafka.NewRecordPool()),
 	}
 	if s.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
@@ -711,7 +711,7 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 			break
 		}
 		if copied {
-			// Its memory goes back to recordPool; the client reuses it.
+			// Its memory goes back to the kafka.RecordPool; the client reuses it.
 			s.polled[i] = nil
 			r.Recycle()
 		}
@@ -737,62 +737,6 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	s.stats.Lag.Store(lag)
 	return fatal
-}
-
-// recordPool lends the Kafka client the buffers it decompresses fetched
-// batches into and the Record slices it decodes them into
-// (kgo.WithPools): records whose values the sink copied are recycled
-// (Sink.add), and once every record of a slice is, the client puts the
-// slice back here for the next fetch, instead of allocating some 300
-// bytes per record afresh for the collector. It keeps at most
-// recordPoolSize of each, so pooling does not raise the peak memory.
-// Records kept (dead letters, JSON lines) are never recycled: their slices
-// are left to the collector.
-type recordPool struct {
-	bytes chan []byte
-	recs  chan []kgo.Record
-}
-
-// recordPoolSize is how many free buffers of each kind a recordPool keeps.
-const recordPoolSize = 8
-
-func newRecordPool() *recordPool {
-	return &recordPool{bytes: make(chan []byte, recordPoolSize), recs: make(chan []kgo.Record, recordPoolSize)}
-}
-
-func (p *recordPool) GetDecompressBytes(compressed []byte, _ kgo.CompressionCodecType) []byte {
-	select {
-	case b := <-p.bytes:
-		return b
-	default:
-		return make([]byte, 0, 10*len(compressed))
-	}
-}
-
-func (p *recordPool) PutDecompressBytes(b []byte) {
-	select {
-	case p.bytes <- b[:0]:
-	default:
-	}
-}
-
-func (p *recordPool) GetRecords(n int) []kgo.Record {
-	select {
-	case r := <-p.recs:
-		if cap(r) >= n {
-			return r[:0]
-		}
-	default:
-	}
-	return make([]kgo.Record, 0, n)
-}
-
-func (p *recordPool) PutRecords(r []kgo.Record) {
-	clear(r[:cap(r)])
-	select {
-	case p.recs <- r[:0]:
-	default:
-	}
 }
 
 // decoded is a record's tick as decodeAhead decoded it.

@@ -1,9 +1,13 @@
 // Command query benchmarks stocklake's embedded SQL engine against DuckDB
-// used directly, on the same Parquet files.
+// used directly, on the same Parquet files, in two layouts of the same
+// ticks.
 //
-// It generates a lake of ticks as the sink writes them (zstd Parquet under
-// ticks/dt=YYYY-MM-DD/hour=HH/, one file per hour of trading, 14:00-21:00
-// UTC), crawls it into a SQLite catalog, and times two queries:
+// It generates ticks as the sink writes them (zstd Parquet under
+// ticks/dt=YYYY-MM-DD/hour=HH/, 14:00-21:00 UTC) twice: one file per hour
+// of trading, and -small-per-hour objects per hour (default 120: the many
+// small objects a sink that commits every 30 s leaves before compaction),
+// each lake crawled into its own SQLite catalog, and times two queries on
+// each layout:
 //
 //   - scan: VWAP, trade count and price range per symbol over every day
 //   - pruned: the same over one day (dt = the middle day)
@@ -15,16 +19,17 @@
 // read as stocklake reports them, and the bytes the process read from disk
 // (/proc/self/io read_bytes and rchar, which count page-cache hits too).
 //
-// Before timing, it checks that both give the same answer: the same rows
-// (sorted), text and integers equal, floating-point values equal within a
-// relative tolerance of 1e-9 (the engines sum in different orders). If any
-// query's answers differ, it prints the differing rows and exits with
-// status 1 after the report.
+// Before timing, it checks that both engines give the same answer, and
+// that the small-object layout gives the same answers as one file per hour
+// (the same ticks): the same rows (sorted), text and integers equal,
+// floating-point values equal within a relative tolerance of 1e-9 (the
+// engines sum in different orders). If any answers differ, it prints the
+// differing rows and exits with status 1 after the report.
 //
-//	go run ./bench/query -ticks 50000000 -days 30 -dir /tmp/stocklake-bench [-json FILE]
+//	go run ./bench/query -ticks 50000000 -days 30 -dir /tmp/stocklake-bench [-small-per-hour 120] [-json FILE]
 //
-// The lake is kept in -dir and reused when it already holds the same size.
-// With -json FILE it also writes the figures as a JSON object.
+// The lakes are kept in -dir and reused when they already hold the same
+// sizes. With -json FILE it also writes the figures as a JSON object.
 package main
 
 import (
@@ -61,35 +66,25 @@ func main() {
 	runs := flag.Int("runs", 5, "timed runs per query (after one warm-up)")
 	threads := flag.Int("threads", 0, "DuckDB threads (0: all cores)")
 	jsonOut := flag.String("json", "", "also write the figures as a JSON object to this file")
+	small := flag.Int("small-per-hour", 120, "objects per hour in the second layout, as a sink that commits often writes them (120: every 30 s); 0 measures only one file per hour")
 	flag.Parse()
 	ctx := context.Background()
-	res := result{Bench: "query", Ticks: *ticks, Days: *days, Symbols: *symbols, Runs: *runs, Threads: threadsName(*threads), GenerateSeconds: -1}
+	res := result{Bench: "query", Ticks: *ticks, Days: *days, Symbols: *symbols, Runs: *runs, Threads: threadsName(*threads), GenerateSeconds: -1, SmallPerHour: *small}
 
-	lakeDir := filepath.Join(*dir, "lake")
-	marker := filepath.Join(*dir, fmt.Sprintf("generated-%d-%d-%d", *ticks, *days, *symbols))
+	layouts := []layout{{name: "", dir: filepath.Join(*dir, "hourly"), perHour: 1}}
+	if *small > 1 {
+		layouts = append(layouts, layout{name: fmt.Sprintf(", %d objects/hour", *small), dir: filepath.Join(*dir, "small"), perHour: *small})
+	}
+	marker := filepath.Join(*dir, fmt.Sprintf("generated-%d-%d-%d-%d", *ticks, *days, *symbols, *small))
 	if _, err := os.Stat(marker); err != nil {
 		os.RemoveAll(*dir)
 		start := time.Now()
-		if err := generate(ctx, lakeDir, *dir, *ticks, *days, *symbols); err != nil {
+		if err := generate(ctx, layouts, *ticks, *days, *symbols); err != nil {
 			log.Fatal(err)
 		}
 		res.GenerateSeconds = time.Since(start).Seconds()
 		os.WriteFile(marker, nil, 0o644)
 	}
-	store, err := file.New(lakeDir)
-	if err != nil {
-		log.Fatal(err)
-	}
-	cat, err := sqlite.Open(filepath.Join(*dir, "catalog.db"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer cat.Close()
-	eng, err := duckdb.New(ctx, duckdb.Config{Catalog: cat, Store: store, CacheDir: filepath.Join(*dir, "cache"), Threads: *threads})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer eng.Close()
 	direct, err := sql.Open("duckdb", "")
 	if err != nil {
 		log.Fatal(err)
@@ -102,10 +97,66 @@ func main() {
 	if *threads > 0 {
 		direct.Exec(fmt.Sprintf("SET threads = %d", *threads))
 	}
+	disagree, total := 0, 0
+	// first holds each query's answer on the first layout: the others
+	// hold the same ticks, so they must give the same answers.
+	first := map[string]answer{}
+	for _, l := range layouts {
+		qs, d, err := measureLayout(ctx, l, direct, *runs, *threads, &res, first)
+		if err != nil {
+			log.Fatal(err)
+		}
+		res.Queries = append(res.Queries, qs...)
+		disagree += d
+		total += len(qs)
+	}
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if disagree > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d of %d queries got different answers (stocklake vs DuckDB directly, or one layout vs the other)\n", disagree, total)
+		os.Exit(1)
+	}
+}
+
+// layout is one lake of the same ticks: perHour objects per hour
+// partition, in dir (lake/ and catalog.db, cache/).
+type layout struct {
+	name    string // appended to the query names; "" for one file per hour
+	dir     string
+	perHour int
+}
+
+// measureLayout runs the queries on one layout through stocklake and DuckDB
+// directly, checks their answers agree with each other and with first (the
+// same query's answer on an earlier layout, recorded there when absent),
+// times them, and returns their results and how many disagreed.
+func measureLayout(ctx context.Context, l layout, direct *sql.DB, runs, threads int, res *result, first map[string]answer) ([]queryResult, int, error) {
+	lakeDir := filepath.Join(l.dir, "lake")
+	store, err := file.New(lakeDir)
+	if err != nil {
+		return nil, 0, err
+	}
+	cat, err := sqlite.Open(filepath.Join(l.dir, "catalog.db"))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer cat.Close()
+	eng, err := duckdb.New(ctx, duckdb.Config{Catalog: cat, Store: store, CacheDir: filepath.Join(l.dir, "cache"), Threads: threads})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer eng.Close()
 
 	parts, err := cat.ListPartitions(ctx, querysuite.Database, "ticks")
 	if err != nil {
-		log.Fatal(err)
+		return nil, 0, err
+	}
+	if len(parts) == 0 {
+		return nil, 0, fmt.Errorf("no partitions in %s", lakeDir)
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].Values[0] < parts[j].Values[0] })
 	mid := parts[len(parts)/2].Values[0]
@@ -115,37 +166,51 @@ func main() {
 		{"scan", ""},
 		{"pruned", "WHERE dt = '" + mid + "'"},
 	}
-	fmt.Printf("lake: %d ticks, %d days, %d symbols, %d partitions, DuckDB threads %s\n", *ticks, *days, *symbols, len(parts), threadsName(*threads))
-	res.Partitions = len(parts)
-	res.LakeBytes = dirSize(lakeDir)
+	files := countFiles(lakeDir)
+	fmt.Printf("lake%s: %d ticks, %d days, %d symbols, %d partitions, %d files, DuckDB threads %s\n", l.name, res.Ticks, res.Days, res.Symbols, len(parts), files, threadsName(threads))
+	if l.perHour == 1 {
+		res.Partitions = len(parts)
+		res.LakeBytes = dirSize(lakeDir)
+	} else {
+		res.SmallLakeBytes = dirSize(lakeDir)
+	}
+	var out []queryResult
 	var full int64
 	disagree := 0
 	for _, q := range queries {
+		name := q.name + l.name
 		slSQL := fmt.Sprintf(agg, "market.ticks", q.where)
 		dSQL := fmt.Sprintf(agg, "read_parquet('"+glob+"', hive_partitioning = true)", q.where)
 		slAns, err := queryStocklake(ctx, eng, slSQL)
 		if err != nil {
-			log.Fatalf("%s through stocklake: %v", q.name, err)
+			return nil, 0, fmt.Errorf("%s through stocklake: %w", name, err)
 		}
 		dAns, err := queryDirect(ctx, direct, dSQL)
 		if err != nil {
-			log.Fatalf("%s in DuckDB directly: %v", q.name, err)
+			return nil, 0, fmt.Errorf("%s in DuckDB directly: %w", name, err)
 		}
 		diff := compareAnswers(slAns, dAns, 1e-9)
 		if len(slAns) == 0 {
 			diff = append(diff, "both answers are empty: the query tests nothing")
 		}
+		if prev, ok := first[q.name]; ok {
+			for _, d := range compareAnswers(slAns, prev, 1e-9) {
+				diff = append(diff, "vs one file per hour: "+d)
+			}
+		} else {
+			first[q.name] = slAns
+		}
 		if len(diff) > 0 {
 			disagree++
-			fmt.Printf("%-7s ANSWERS DIFFER (stocklake %d rows, duckdb direct %d rows):\n", q.name, len(slAns), len(dAns))
+			fmt.Printf("%-7s ANSWERS DIFFER (stocklake %d rows, duckdb direct %d rows):\n", name, len(slAns), len(dAns))
 			for _, d := range diff {
 				fmt.Println("   " + d)
 			}
 		} else {
-			fmt.Printf("%-7s answers equal: %d rows\n", q.name, len(slAns))
+			fmt.Printf("%-7s answers equal: %d rows\n", name, len(slAns))
 		}
 		var stats stocklake.QueryStats
-		times := timeRuns(*runs, func() (int, error) {
+		times := timeRuns(runs, func() (int, error) {
 			rows, err := eng.Query(ctx, slSQL)
 			if err != nil {
 				return 0, err
@@ -174,25 +239,16 @@ func main() {
 			full = stats.BytesScanned
 		}
 		fmt.Printf("%-7s stocklake %8v  duckdb direct %8v  ratio %.3f  | stocklake reports %s in %d files (%.2f%% of the full scan) | disk read per run: stocklake %s (rchar %s), direct %s (rchar %s)\n",
-			q.name, slTime.Round(time.Millisecond), dTime.Round(time.Millisecond), float64(slTime)/float64(dTime),
+			name, slTime.Round(time.Millisecond), dTime.Round(time.Millisecond), float64(slTime)/float64(dTime),
 			human(stats.BytesScanned), stats.FilesScanned, 100*float64(stats.BytesScanned)/float64(max(full, 1)),
 			human(slIO.read), human(slIO.rchar), human(dIO.read), human(dIO.rchar))
-		res.Queries = append(res.Queries, queryResult{Name: q.name, SQL: slSQL, DirectSQL: strings.ReplaceAll(dSQL, lakeDir, "DIR/lake"),
+		out = append(out, queryResult{Name: name, Layout: l.perHour, SQL: slSQL, DirectSQL: strings.ReplaceAll(dSQL, lakeDir, "DIR/lake"),
 			StocklakeMS: msOf(slTime), DirectMS: msOf(dTime), Ratio: float64(slTime) / float64(dTime),
 			BytesScanned: stats.BytesScanned, FilesScanned: stats.FilesScanned,
 			PctOfFull: 100 * float64(stats.BytesScanned) / float64(max(full, 1)),
 			Rows:      len(slAns), AnswersEqual: len(diff) == 0})
 	}
-	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if disagree > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: stocklake and DuckDB directly gave different answers to %d of %d queries\n", disagree, len(queries))
-		os.Exit(1)
-	}
+	return out, disagree, nil
 }
 
 // answer is a query result: one []any per row, values normalized (see
@@ -371,11 +427,14 @@ type result struct {
 	Runs            int           `json:"runs"`
 	Threads         string        `json:"threads"`
 	GenerateSeconds float64       `json:"generate_seconds"` // -1: the lake in -dir was reused
+	SmallPerHour    int           `json:"small_per_hour"`   // objects per hour of the second layout (0 or 1: none)
+	SmallLakeBytes  int64         `json:"small_lake_bytes"` // its size
 	Queries         []queryResult `json:"queries"`
 }
 
 type queryResult struct {
 	Name         string  `json:"name"`
+	Layout       int     `json:"objects_per_hour"` // of the lake queried
 	SQL          string  `json:"sql"`
 	DirectSQL    string  `json:"direct_sql"`
 	StocklakeMS  float64 `json:"stocklake_ms"` // median
@@ -411,11 +470,17 @@ func threadsName(n int) string {
 	return strconv.Itoa(n)
 }
 
-// generate writes the lake and crawls it.
-func generate(ctx context.Context, lakeDir, dir string, ticks int64, days, symbols int) error {
-	store, err := file.New(lakeDir)
-	if err != nil {
-		return err
+// generate writes the same ticks into each layout's lake, split into its
+// objects per hour (contiguous slices of the hour's ticks, in the order the
+// sink would have landed them), and crawls each into its catalog.
+func generate(ctx context.Context, layouts []layout, ticks int64, days, symbols int) error {
+	stores := make([]stocklake.ObjectStore, len(layouts))
+	for i, l := range layouts {
+		st, err := file.New(filepath.Join(l.dir, "lake"))
+		if err != nil {
+			return err
+		}
+		stores[i] = st
 	}
 	syms := make([]string, symbols)
 	for i := range syms {
@@ -425,30 +490,53 @@ func generate(ctx context.Context, lakeDir, dir string, ticks int64, days, symbo
 	cfg := querysuite.TickConfig{Symbols: syms, Days: days, PerHour: perHour, Start: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)}
 	start := time.Now()
 	var n int64
-	err = querysuite.GenerateTicks(cfg, func(hour time.Time, batch []stocklake.Tick) error {
-		err := querysuite.WriteTicks(ctx, store, hour, batch, n)
+	err := querysuite.GenerateTicks(cfg, func(hour time.Time, batch []stocklake.Tick) error {
+		for i, l := range layouts {
+			k := min(l.perHour, len(batch))
+			for j := range k {
+				lo, hi := j*len(batch)/k, (j+1)*len(batch)/k
+				if err := querysuite.WriteTicks(ctx, stores[i], hour, batch[lo:hi], n+int64(lo)); err != nil {
+					return err
+				}
+			}
+		}
 		n += int64(len(batch))
-		return err
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	log.Printf("wrote %d ticks in %v", n, time.Since(start).Round(time.Second))
-	cat, err := sqlite.Open(filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		return err
+	log.Printf("wrote %d ticks into %d layouts in %v", n, len(layouts), time.Since(start).Round(time.Second))
+	for i, l := range layouts {
+		cat, err := sqlite.Open(filepath.Join(l.dir, "catalog.db"))
+		if err != nil {
+			return err
+		}
+		c, err := crawler.New(stores[i], cat, crawler.Config{Database: querysuite.Database})
+		if err != nil {
+			cat.Close()
+			return err
+		}
+		run, err := c.Run(ctx)
+		cat.Close()
+		if err != nil {
+			return err
+		}
+		log.Printf("%s: %s", l.dir, run.Summary())
 	}
-	defer cat.Close()
-	c, err := crawler.New(store, cat, crawler.Config{Database: querysuite.Database})
-	if err != nil {
-		return err
-	}
-	run, err := c.Run(ctx)
-	if err != nil {
-		return err
-	}
-	log.Print(run.Summary())
 	return nil
+}
+
+// countFiles is the number of Parquet files under dir.
+func countFiles(dir string) int {
+	n := 0
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") {
+			n++
+		}
+		return nil
+	})
+	return n
 }
 
 type ioCount struct{ read, rchar int64 }

@@ -323,6 +323,8 @@ func markdown(r report) string {
 					return fmt.Sprintf("%s (%s)", count(v), fixed(1)(s.Result["commit_mean_ms"]))
 				}},
 			})
+		case "peers":
+			peersSection(&b, s)
 		case "faults":
 			faultSection(&b, s, r.Faults)
 		default:
@@ -374,6 +376,10 @@ func summary(b *strings.Builder, st map[string]stage, faults []faultCase) {
 	}
 	if r := st["analyze-throughput"].Result; r != nil {
 		ls = append(ls, line{"analytics ticks per CPU-second / ticks/s", count(r["ticks_per_cpu_second"]) + " / " + count(r["ticks_per_second"]), "analyze-throughput"})
+	}
+	if r := st["peers"].Result; r != nil {
+		ls = append(ls, line{fmt.Sprintf("sink records per CPU-second: stocklake / %s", r["peer"]),
+			fmt.Sprintf("%s / %s (%sx)", count(r["stocklake_records_per_cpu_second"]), count(r["benthos_records_per_cpu_second"]), fixed(1)(r["cpu_ratio"])), "peers"})
 	}
 	if r := st["analyze-latency"].Result; r != nil {
 		ls = append(ls, line{fmt.Sprintf("tick-to-bar latency p50 / p99 at %s ticks/s", count(r["rate_target"])),
@@ -429,6 +435,36 @@ func section(b *strings.Builder, s stage, title, text string, rows []row) {
 	b.WriteString("\n")
 }
 
+// peersSection shows the stocklake sink and its peer side by side.
+func peersSection(b *strings.Builder, s stage) {
+	section(b, s, "Sink beside a peer (Benthos)", "The same topic of simulated ticks (in-memory `stocklake broker`) is landed as Parquet on local disk twice, each process alone and in its own consumer group: by `stocklake sink` (default flags, Hive layout) and by Benthos v4.27.0 (`kafka_franz` → `mapping` → `parquet_encode` (zstd) → `file`, batches of 100,000 records per partition or 5 s). CPU (user+sys) and peak RSS are each process's; time to the last record is the sink's time to its last commit less its idle polls, and for Benthos the time until its output had written every record (its last batch waits for the 5 s period). The run fails unless Benthos's batches formed (`output_batch_sent` far below the records) and no record failed its processors.", nil)
+	r := s.Result
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(b, "%s ticks.\n\n| | stocklake sink | %s | stocklake / peer |\n|---|---|---|---|\n", count(r["ticks"]), esc(str(r["peer"])))
+	for _, row := range []row{
+		{"records per CPU-second (user+sys)", "records_per_cpu_second", count},
+		{"records/s to the last record", "records_per_second", count},
+		{"CPU seconds", "cpu_seconds", fixed(2)},
+		{"seconds to the last record", "seconds_to_last_record", fixed(2)},
+		{"peak RSS (MiB)", "peak_rss_mib", count},
+		{"Parquet files", "files", count},
+	} {
+		sl, ok1 := num(r["stocklake_"+row.key])
+		bt, ok2 := num(r["benthos_"+row.key])
+		if !ok1 || !ok2 {
+			continue
+		}
+		ratio := "-"
+		if bt != 0 {
+			ratio = fixed(2)(sl / bt)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", row.label, row.format(sl), row.format(bt), ratio)
+	}
+	fmt.Fprintf(b, "\nBenthos `output_batch_sent` when done: %s.\n\n", count(r["benthos_output_batch_sent"]))
+}
+
 func freshnessText(r map[string]any) string {
 	t := "Probe ticks (symbol ZZPROBE, sequential trade_id, one partition) are produced every few hundred ms into the same topic as a steady simulated background load, which `stocklake sink` lands with the flush interval shown and registers in a SQLite catalog; meanwhile fresh `stocklake query` processes count the probes, one after another. Freshness = the return time of the first query whose count includes a probe - the wall clock just before that probe was produced. Its resolution is one query's run time."
 	if d, ok := r["duration"].(string); ok {
@@ -439,7 +475,7 @@ func freshnessText(r map[string]any) string {
 
 func querySection(b *strings.Builder, s stage) {
 	r := s.Result
-	text := "A lake of simulated ticks (zstd Parquet, one file per hour, as the sink writes them) is generated and crawled into a SQLite catalog; each query runs through stocklake's DuckDB engine (catalog lookup, partition pruning) and in DuckDB directly (`read_parquet` with a glob and `hive_partitioning`), alternately, after one warm-up; times are medians."
+	text := "Simulated ticks are written as the sink writes them (zstd Parquet) in two layouts, each crawled into its own SQLite catalog: one file per hour, and many small objects per hour (named `..., N objects/hour`: what a sink that commits often leaves before compaction); each query runs through stocklake's DuckDB engine (catalog lookup, partition pruning) and in DuckDB directly (`read_parquet` with a glob and `hive_partitioning`), alternately, after one warm-up; times are medians."
 	if r != nil {
 		gen := "reused from an earlier run"
 		if g, _ := r["generate_seconds"].(float64); g >= 0 {
@@ -447,6 +483,12 @@ func querySection(b *strings.Builder, s stage) {
 		}
 		text += fmt.Sprintf(" Lake: %s ticks, %s days, %s symbols, %s partitions, %s (%s); %s runs per query, DuckDB threads %s.",
 			count(r["ticks"]), count(r["days"]), count(r["symbols"]), count(r["partitions"]), bytesOf(r["lake_bytes"]), gen, count(r["runs"]), r["threads"])
+		if n, _ := num(r["small_per_hour"]); n > 1 {
+			text += fmt.Sprintf(" Small-object layout: %s objects per hour, %s.", count(n), bytesOf(r["small_lake_bytes"]))
+		}
+		if s.Status == 0 {
+			text += " Both engines gave the same answers on every layout, and each layout the same as one file per hour (the stage fails otherwise)."
+		}
 	}
 	section(b, s, "Query: stocklake vs DuckDB directly", text, nil)
 	if r == nil {

@@ -15,7 +15,11 @@ func TestReport(t *testing.T) {
 		}
 	}
 	write("stages.tsv", "sink\t0\t36.1\tsink.json\tbench/sink.sh 10000000\t1.00 0.50 0.20\n"+
+		"query\t0\t50.0\tquery.json\tgo run ./bench/query\t1.00 0.50 0.20\n"+
+		"peers\t0\t40.0\tpeers.json\tgo run ./bench/peers -ticks 1000000\t1.00 0.50 0.20\n"+
 		"faults\t1\t12.0\t-\tgo test -run TestFault ./cmd/stocklake\t0.10 0.10 0.10\n")
+	write("query.json", `{"bench":"query","ticks":2000000,"small_per_hour":30,"small_lake_bytes":2097152,"queries":[{"name":"scan","stocklake_ms":10,"direct_ms":5,"ratio":2},{"name":"scan, 30 objects/hour","stocklake_ms":40,"direct_ms":20,"ratio":2}]}`)
+	write("peers.json", `{"bench":"peers","ticks":1000000,"peer":"benthos v4.27.0","cpu_ratio":6.07,"stocklake_records_per_cpu_second":600000,"benthos_records_per_cpu_second":90000,"stocklake_peak_rss_mib":250,"benthos_peak_rss_mib":1000,"benthos_output_batch_sent":12}`)
 	write("sink.json", `{"bench":"sink","ticks":10000000,"records_per_second":425532.4,"records_per_cpu_second":506586,"peak_rss_mib":474.2,"iceberg_records_per_cpu_second":480000,"iceberg_cpu_ratio":0.9475}`)
 	write("faults.jsonl", `{"case":"sink SIGKILL x20","detail":"d","produced":1000000,"landed":1000000,"distinct":1000000,"duplicates":0,"dlq":0,"result":"pass","seconds":73.2,"full":false}`+"\n\n"+
 		`{"case":"a|b","produced":10,"landed":9,"distinct":9,"duplicates":1,"dlq":1,"result":"fail","seconds":1}`+"\n")
@@ -27,7 +31,7 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stages) != 2 || stages[1].Status != 1 || stages[0].Result["ticks"] != 10000000.0 {
+	if len(stages) != 4 || stages[3].Status != 1 || stages[0].Result["ticks"] != 10000000.0 {
 		t.Fatalf("stages = %+v", stages)
 	}
 	if len(faults) != 2 || faults[0].Produced != 1000000 || raw[0]["full"] != false {
@@ -45,6 +49,13 @@ func TestReport(t *testing.T) {
 		"| fault-injection cases passed | 1 of 2 | faults |",
 		"**The stage failed (exit status 1)",
 		"| **total** | | 48 | |",
+		"| records per CPU-second (user+sys) | 600,000 | 90,000 | 6.67 |",
+		"| peak RSS (MiB) | 250 | 1,000 | 0.25 |",
+		"| sink records per CPU-second: stocklake / benthos v4.27.0 | 600,000 / 90,000 (6.1x) | peers |",
+		"Benthos `output_batch_sent` when done: 12.",
+		"| scan, 30 objects/hour | 40.0 | 20.0 | 2.00 |",
+		"Small-object layout: 30 objects per hour, 2.0 MiB.",
+		"Both engines gave the same answers on every layout",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
