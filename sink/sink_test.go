@@ -498,7 +498,7 @@ func TestSinkExitsWhenIdleOnTransactionalTopic(t *testing.T) {
 }
 
 func TestFetchMaxBytes(t *testing.T) {
-	for bound, want := range map[int64]int32{256 << 20: 4 << 20, 32 << 20: 512 << 10, 1 << 20: 256 << 10, 1 << 30: 4 << 20} {
+	for bound, want := range map[int64]int32{256 << 20: 1 << 20, 128 << 20: 512 << 10, 32 << 20: 256 << 10, 1 << 20: 256 << 10, 1 << 30: 1 << 20} {
 		if got := fetchMaxBytes(bound); got != want {
 			t.Errorf("fetchMaxBytes(%d) = %d, want %d", bound, got, want)
 		}
