@@ -43,7 +43,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.flushInterval, "flush-interval", sink.DefaultFlushInterval, "write a batch this long after its first record, even without new data")
 	fs.IntVar(&f.maxRows, "max-rows", sink.DefaultMaxRows, "write a batch at this many records per Kafka partition")
 	fs.Var(&f.maxBytes, "max-bytes", "write a batch at this many bytes per Kafka partition")
-	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for buffered records across partitions, each open lake partition counted at 64 KiB; Kafka fetches are sized from it (1/256 of it, 256 KiB to 1 MiB), and it is Go's memory limit (at least 128 MiB) unless GOMEMLIMIT is set")
+	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for the records the sink holds: 1/8 of it is set aside for Kafka fetches, sized to fit (1/512 of it, 128 KiB to 1 MiB), the rest for buffered records across partitions, each open lake partition counted at 64 KiB; it is also Go's memory limit (at least 128 MiB) unless GOMEMLIMIT is set")
 	fs.IntVar(&f.maxOpenPartitions, "max-open-partitions", sink.DefaultMaxOpenPartitions, "lake partitions (Parquet writers) open at once across all batches; one more writes the oldest batch first")
 	fs.DurationVar(&f.maxFuture, "max-future", stocklake.DefaultMaxFuture, "records whose event time is more than this ahead of the wall clock go to the dead-letter topic (0 disables)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on Ctrl-C or SIGTERM, time to write and commit what is buffered; the rest is read again by the next run")
