@@ -399,6 +399,12 @@ func TestSinkBoundsMemory(t *testing.T) {
 	if maxBuffered.Load() > 8<<20 {
 		t.Fatalf("buffered %d bytes, far over the %d limit", maxBuffered.Load(), limit)
 	}
+	// After each record the sink writes batches until they are within
+	// the bound less what it sets aside for Kafka fetches: half of a bound
+	// this small.
+	if peak := s.Stats().PeakBuffered.Load(); peak > limit/2 {
+		t.Fatalf("batches held %d bytes, more than the %d the %d bound leaves them", peak, limit/2, limit)
+	}
 }
 
 // TestSinkJSONEpochTimeBecomesTimestamp lands bar-like JSON whose event
