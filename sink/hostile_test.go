@@ -299,7 +299,7 @@ func testBoundsOpenPartitions(t *testing.T, open openTopic) {
 		maxBuffer     int64
 		maxOpen, peak int
 	}{
-		{"memory bound", 2 << 20, 10_000, 2 << 20 / groupOverhead},
+		{"memory bound", 2 << 20, 10_000, 1 << 20 / groupOverhead},
 		{"open partitions", 0, 0, 64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,8 +317,10 @@ func testBoundsOpenPartitions(t *testing.T, open openTopic) {
 			if got := s.Stats().PeakOpenPartitions.Load(); got > int64(tc.peak) || got == 0 {
 				t.Fatalf("%d lake partitions open at once, want at most %d", got, tc.peak)
 			}
-			if tc.maxBuffer > 0 && s.Stats().PeakBuffered.Load() > tc.maxBuffer {
-				t.Fatalf("buffered %d bytes, over the %d bound", s.Stats().PeakBuffered.Load(), tc.maxBuffer)
+			// Batches get the bound less what is set aside for Kafka
+			// fetches: half of a bound this small.
+			if tc.maxBuffer > 0 && s.Stats().PeakBuffered.Load() > tc.maxBuffer/2 {
+				t.Fatalf("buffered %d bytes, over the %d the %d bound leaves batches", s.Stats().PeakBuffered.Load(), tc.maxBuffer/2, tc.maxBuffer)
 			}
 			if s.Stats().OpenPartitions.Load() != 0 || s.Stats().Buffered.Load() != 0 {
 				t.Fatalf("after shutdown %d partitions open, %d bytes buffered", s.Stats().OpenPartitions.Load(), s.Stats().Buffered.Load())

@@ -171,10 +171,11 @@ type Config struct {
 	MaxRows int
 	// MaxBytes rolls a batch at this many bytes of record values; default 128 MiB.
 	MaxBytes int64
-	// MaxBufferBytes bounds memory across all partitions: when exceeded, the
-	// largest batches are written early. Kafka fetches are sized from it
-	// too (see fetchMaxBytes), since a compressed fetch grows about 30-fold
-	// once decoded. Default 256 MiB.
+	// MaxBufferBytes bounds the memory of the records the sink holds: 1/8
+	// of it (at least 8 MiB) is set aside for the Kafka client's fetches,
+	// which are sized to fit (see fetchReserve), and when the buffered
+	// batches count more than the rest (Stats.Buffered), the largest are
+	// written early. Default 256 MiB.
 	MaxBufferBytes int64
 	// RowGroupRows caps rows per Parquet row group; default 1,000,000.
 	RowGroupRows int64
@@ -501,15 +502,13 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), // never land aborted transactional output (bars)
-		kgo.FetchMaxBytes(fetchMaxBytes(s.cfg.MaxBufferBytes)),
-		kgo.FetchMaxPartitionBytes(fetchMaxBytes(s.cfg.MaxBufferBytes) / 2),
 		kgo.OnPartitionsAssigned(s.onAssigned),
 		kgo.OnPartitionsRevoked(s.onRevoked),
 		kgo.OnPartitionsLost(s.onLost),
 		kgo.SessionTimeout(10 * time.Second),
 		kgo.RebalanceTimeout(5 * time.Minute),
-		kgo.WithPools(kafka.NewRecordPool()),
 	}
+	opts = append(opts, fetchOpts(s.cfg.MaxBufferBytes)...)
 	if s.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(s.cfg.InstanceID))
 	}
@@ -662,15 +661,42 @@ func newOwnerID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// fetchMaxBytes sizes Kafka fetches for a memory bound: 1/64 of it, from
-// 256 KiB to 4 MiB. A fetch is counted in compressed bytes; tick batches
-// compress about tenfold and each decoded record costs some 150 bytes of
-// bookkeeping more, so the client holds about 30 times a fetch's size until
-// the sink has taken its records, and Go's collector lets the heap grow to
-// twice what is live. A default 256 MiB bound gives 4 MiB (8 MiB fetches
-// cost the same CPU per record and some 150 MiB more peak RSS; issue 18).
+// fetchReserve is the part of a memory bound set aside for what the Kafka
+// client holds (fetchOpts): 1/8 of it, at least 8 MiB. Buffered batches
+// get the rest (batchBudget). A fetch is counted in compressed bytes; tick
+// batches compress about tenfold and each decoded record costs some 150
+// bytes of bookkeeping more, so the client holds about 15 times a fetch's
+// size until the sink has taken its records, and it prefetches the next
+// one: TestFetchReserveCoversFetches measures it.
+func fetchReserve(bound int64) int64 {
+	return max(bound/8, 8<<20)
+}
+
+// fetchMaxBytes sizes Kafka fetches for a memory bound: 1/64 of its
+// fetchReserve, from 128 KiB to 1 MiB; 512 KiB for the default 256 MiB
+// bound. With the 4 MiB fetches it gave before, the client held 87 MiB
+// and bench/sink.sh (2M ticks) peaked at 243 MiB of anonymous memory,
+// against about 145 MiB now at the same CPU per record (issue 18).
 func fetchMaxBytes(bound int64) int32 {
-	return int32(min(max(bound/64, 256<<10), 4<<20))
+	return int32(min(max(bound/8/64, 128<<10), 1<<20))
+}
+
+// batchBudget is what the batches of a sink bounded to bound bytes may
+// count (Stats.Buffered) before the largest are written early: bound less
+// fetchReserve, at least half of it.
+func batchBudget(bound int64) int64 {
+	return max(bound-fetchReserve(bound), bound/2)
+}
+
+// fetchOpts are the Kafka client options that size what the client holds
+// for a memory bound: fetch sizes, and pools of decompression buffers and
+// record slices it reuses.
+func fetchOpts(bound int64) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.FetchMaxBytes(fetchMaxBytes(bound)),
+		kgo.FetchMaxPartitionBytes(fetchMaxBytes(bound) / 2),
+		kgo.WithPools(kafka.NewRecordPool()),
+	}
 }
 
 // process adds polled records to their partition batches.
@@ -717,7 +743,7 @@ func (s *Sink) process(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		if b := ps.b; b != nil && (b.rows >= s.cfg.MaxRows || b.bytes >= s.cfg.MaxBytes) {
 			fatal = s.flush(ctx, ps)
-		} else if s.stats.Buffered.Load() > s.cfg.MaxBufferBytes {
+		} else if s.stats.Buffered.Load() > batchBudget(s.cfg.MaxBufferBytes) {
 			fatal = s.shrink(ctx)
 		}
 		if n := s.stats.Buffered.Load(); n > s.stats.PeakBuffered.Load() {
@@ -804,7 +830,7 @@ func (s *Sink) rollDue(ctx context.Context, all bool) error {
 
 // shrink writes the largest batches until memory is under MaxBufferBytes.
 func (s *Sink) shrink(ctx context.Context) error {
-	for s.stats.Buffered.Load() > s.cfg.MaxBufferBytes {
+	for s.stats.Buffered.Load() > batchBudget(s.cfg.MaxBufferBytes) {
 		var big *partState
 		for _, ps := range s.parts {
 			if ps.b != nil && (big == nil || ps.b.bytes > big.b.bytes) {

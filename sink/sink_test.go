@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/kafka"
+	"github.com/stocklake/stocklake/source"
 )
 
 // newCluster starts an in-process broker with one 3-partition topic.
@@ -397,6 +399,12 @@ func TestSinkBoundsMemory(t *testing.T) {
 	if maxBuffered.Load() > 8<<20 {
 		t.Fatalf("buffered %d bytes, far over the %d limit", maxBuffered.Load(), limit)
 	}
+	// After each record the sink writes batches until they are within
+	// the bound less what it sets aside for Kafka fetches: half of a bound
+	// this small.
+	if peak := s.Stats().PeakBuffered.Load(); peak > limit/2 {
+		t.Fatalf("batches held %d bytes, more than the %d the %d bound leaves them", peak, limit/2, limit)
+	}
 }
 
 // TestSinkJSONEpochTimeBecomesTimestamp lands bar-like JSON whose event
@@ -498,9 +506,78 @@ func TestSinkExitsWhenIdleOnTransactionalTopic(t *testing.T) {
 }
 
 func TestFetchMaxBytes(t *testing.T) {
-	for bound, want := range map[int64]int32{256 << 20: 4 << 20, 32 << 20: 512 << 10, 1 << 20: 256 << 10, 1 << 30: 4 << 20} {
+	for bound, want := range map[int64]int32{256 << 20: 512 << 10, 128 << 20: 256 << 10, 32 << 20: 128 << 10, 1 << 20: 128 << 10, 1 << 30: 1 << 20} {
 		if got := fetchMaxBytes(bound); got != want {
 			t.Errorf("fetchMaxBytes(%d) = %d, want %d", bound, got, want)
 		}
+	}
+}
+
+// TestFetchReserveCoversFetches checks that fetchReserve, the part of the
+// default memory bound set aside for the Kafka client, covers what a
+// client with the sink's fetch options really holds on the heap while the
+// sink works through a backlog of simulated ticks (what bench/sink.sh
+// lands): each poll's records, the rest of their fetch, and the fetch it
+// prefetches. It held 18 MiB with the default 512 KiB fetches, 31 MiB with
+// 1 MiB and 87 MiB with the 4 MiB fetches of the default bound before
+// issue 18.
+func TestFetchReserveCoversFetches(t *testing.T) {
+	const bound, want = DefaultMaxBufferBytes, 500_000
+	kc := newCluster(t, "ticks")
+	sim, err := source.NewSimulator(source.SimulatorConfig{Count: want, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := sim.Run(ctx, func(r stocklake.Record) error { return p.Produce(ctx, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	heap := func() int64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.GC() // and sync.Pool's victims
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	cl, err := kc.NewClient(append(fetchOpts(bound), kgo.ConsumeTopics("ticks"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held int64 // the most the heap held while polling
+	for n := 0; n < want; {
+		recs := cl.PollRecords(ctx, 20_000).Records() // as Sink.Run polls
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records: %v", n, want, ctx.Err())
+		}
+		n += len(recs)
+		held = max(held, heap())
+		runtime.KeepAlive(recs)
+	}
+	cl.Close()
+	held -= heap() // what the client and its records held, beyond the broker and the test
+	t.Logf("the Kafka client held at most %d MiB; reserve %d MiB (fetches of %d KiB)", held>>20, fetchReserve(bound)>>20, fetchMaxBytes(bound)>>10)
+	if held > fetchReserve(bound) {
+		t.Fatalf("the Kafka client held %d bytes, more than the %d the memory bound sets aside for it", held, fetchReserve(bound))
+	}
+}
+
+// TestBatchBudget checks that batches and fetches share the memory bound.
+func TestBatchBudget(t *testing.T) {
+	for _, bound := range []int64{1 << 20, 32 << 20, DefaultMaxBufferBytes, 1 << 30} {
+		b, r := batchBudget(bound), fetchReserve(bound)
+		if b <= 0 || b+r > bound && b != bound/2 {
+			t.Errorf("bound %d: batches get %d and fetches %d", bound, b, r)
+		}
+	}
+	if got, want := batchBudget(DefaultMaxBufferBytes), int64(224<<20); got != want {
+		t.Errorf("batchBudget(default) = %d, want %d", got, want)
 	}
 }

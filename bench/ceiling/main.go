@@ -58,7 +58,7 @@ func run(brokers, topic string) (int64, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.FetchMaxBytes(4<<20), kgo.FetchMaxPartitionBytes(2<<20))
+		kgo.FetchMaxBytes(512<<10), kgo.FetchMaxPartitionBytes(256<<10)) // the sink's at its default --max-buffer-bytes
 	if err != nil {
 		return 0, err
 	}

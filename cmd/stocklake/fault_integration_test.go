@@ -122,7 +122,7 @@ func TestFaultS3OutageIntegration(t *testing.T) {
 	brokers := env["STOCKLAKE_KAFKA_BROKERS"]
 	outage := faultLength(20*time.Second, 60*time.Second)
 	const bufferBound = 32 << 20
-	const rssBound = bufferBound + 192<<20 // --help: "about this plus 160 MiB"
+	const rssBound = bufferBound + 192<<20 // the binary's own mapped pages (65-105 MiB) and Go's runtime come on top (issue 18)
 	const name = "S3 server stopped mid-stream"
 	fc := newFaultCase(t, name)
 	ctx := context.Background()

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -43,7 +45,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.flushInterval, "flush-interval", sink.DefaultFlushInterval, "write a batch this long after its first record, even without new data")
 	fs.IntVar(&f.maxRows, "max-rows", sink.DefaultMaxRows, "write a batch at this many records per Kafka partition")
 	fs.Var(&f.maxBytes, "max-bytes", "write a batch at this many bytes per Kafka partition")
-	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for buffered records across partitions, each open lake partition counted at 64 KiB; Kafka fetches are sized from it (the process needs about this plus 160 MiB)")
+	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for the records the sink holds: 1/8 of it is set aside for Kafka fetches, sized to fit (1/512 of it, 128 KiB to 1 MiB), the rest for buffered records across partitions, each open lake partition counted at 64 KiB; it is also Go's memory limit (at least 128 MiB) unless GOMEMLIMIT is set")
 	fs.IntVar(&f.maxOpenPartitions, "max-open-partitions", sink.DefaultMaxOpenPartitions, "lake partitions (Parquet writers) open at once across all batches; one more writes the oldest batch first")
 	fs.DurationVar(&f.maxFuture, "max-future", stocklake.DefaultMaxFuture, "records whose event time is more than this ahead of the wall clock go to the dead-letter topic (0 disables)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on Ctrl-C or SIGTERM, time to write and commit what is buffered; the rest is read again by the next run")
@@ -252,6 +254,15 @@ but not committed before a crash are orphans no reader sees.`,
 			if err != nil {
 				return err
 			}
+			if limit, set := sinkMemoryLimit(int64(sf.maxBufferBytes), os.Getenv("GOMEMLIMIT")); set {
+				debug.SetMemoryLimit(limit)
+				log.Debug("Go memory limit set from --max-buffer-bytes", "gomemlimit", limit)
+			}
+			// Package initialisation (iceberg-go's Substrait function
+			// tables alone allocate some 30 MB) leaves garbage in pages the
+			// collector would hand back only slowly: give them back before
+			// the work starts.
+			debug.FreeOSMemory()
 			stop, err := metricsF.serve(log, s.RegisterMetrics)
 			if err != nil {
 				return err
@@ -259,6 +270,27 @@ but not committed before a crash are orphans no reader sees.`,
 			defer stop()
 			return s.Run(ctx)
 		})
+}
+
+// minSinkMemoryLimit is the lowest Go memory limit sinkMemoryLimit sets:
+// below it the runtime's own baseline (~25 MiB after package
+// initialisation) and the Kafka fetches would keep the collector running
+// all the time.
+const minSinkMemoryLimit = 128 << 20
+
+// sinkMemoryLimit returns the Go soft memory limit `stocklake sink` runs
+// with (runtime/debug.SetMemoryLimit) for its --max-buffer-bytes bound,
+// and whether to set it: when the GOMEMLIMIT environment variable env is
+// unset, the bound, at least minSinkMemoryLimit (128 MiB). The collector
+// then works harder rather than let the heap grow to twice what is live
+// past the bound (Go's default, GOGC=100), e.g. under a burst of records
+// that are decoded before they are counted. A GOMEMLIMIT the user set
+// wins; GOMEMLIMIT=off leaves Go's default.
+func sinkMemoryLimit(bound int64, env string) (int64, bool) {
+	if env != "" {
+		return 0, false
+	}
+	return max(bound, minSinkMemoryLimit), true
 }
 
 // faultCommitDelayEnv names the fault-injection knob of `stocklake sink`:

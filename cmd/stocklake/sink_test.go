@@ -43,3 +43,26 @@ func TestFaultCommitDelay(t *testing.T) {
 		t.Errorf("the hook did not log the held commit with its partition and end offset:\n%s", buf.String())
 	}
 }
+
+// TestSinkMemoryLimit checks the Go memory limit `stocklake sink` derives
+// from --max-buffer-bytes: the bound, never below the floor, and none when
+// GOMEMLIMIT is set (the user's value, or off, wins).
+func TestSinkMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		bound int64
+		env   string
+		want  int64
+		set   bool
+	}{
+		{256 << 20, "", 256 << 20, true},
+		{1 << 30, "", 1 << 30, true},
+		{32 << 20, "", minSinkMemoryLimit, true},
+		{256 << 20, "1GiB", 0, false},
+		{256 << 20, "off", 0, false},
+	} {
+		got, set := sinkMemoryLimit(tc.bound, tc.env)
+		if got != tc.want || set != tc.set {
+			t.Errorf("sinkMemoryLimit(%d, %q) = %d, %v; want %d, %v", tc.bound, tc.env, got, set, tc.want, tc.set)
+		}
+	}
+}
