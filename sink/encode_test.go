@@ -65,6 +65,20 @@ func TestTickWriterEncodings(t *testing.T) {
 			t.Errorf("column %s has encodings %v, want %v", col, encodings[col], enc)
 		}
 	}
+	// Page bounds live in the column index only (DataPageStatistics off):
+	// it must be there, with a minimum and maximum for every page.
+	idx := f.ColumnIndexes()
+	if len(idx) != len(f.Metadata().RowGroups[0].Columns) {
+		t.Fatalf("%d column indexes, want one per column", len(idx))
+	}
+	for i, ci := range idx {
+		if len(ci.MinValues) == 0 || len(ci.MinValues) != len(ci.MaxValues) {
+			t.Errorf("column %d's index has %d minimums and %d maximums", i, len(ci.MinValues), len(ci.MaxValues))
+		}
+	}
+	if ts := idx[1]; !bytes.Equal(ts.MinValues[0], parquet.Int64Value(math.MinInt64).Bytes()) {
+		t.Errorf("ts column index minimum %x, want that of MinInt64", ts.MinValues[0])
+	}
 	got, err := parquet.Read[TickRow](bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	if err != nil {
 		t.Fatal(err)
