@@ -13,7 +13,9 @@ import (
 // such strings. It returns ok=false for anything else (escapes, nesting,
 // unusual whitespace), and ParseTick then falls back to encoding/json, so both
 // paths accept exactly the same documents.
-func parseTickFast(b []byte) (t Tick, ok bool) {
+//
+// p, if not nil, holds the trade ID (TickParser.copyString).
+func parseTickFast(b []byte, p *TickParser) (t Tick, ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return t, false
@@ -61,17 +63,17 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 			i = j
 		case "trade_id":
 			if b[i] == '"' {
-				s, j, ok := scanPlainString(b, i)
+				vs, j, ok := scanPlainBytes(b, i)
 				if !ok {
 					return t, false
 				}
-				t.TradeID, i = s, j
+				t.TradeID, i = p.copyString(b[vs:j-1]), j
 			} else {
 				num, j, ok := scanNumber(b, i)
 				if !ok || !isInteger(viewString(num)) {
 					return t, false
 				}
-				t.TradeID, i = string(num), j
+				t.TradeID, i = p.copyString(num), j
 			}
 		case "ts":
 			num, j, ok := scanNumber(b, i)
@@ -177,27 +179,10 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// scanPlainString reads a JSON string starting at b[i] that has no escapes
-// and only printable ASCII or well-formed bytes >= 0x80 handled by the
-// fallback; it returns ok=false if the string needs the full decoder.
-func scanPlainString(b []byte, i int) (string, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return "", i, false
-	}
-	for j := i + 1; j < len(b); j++ {
-		c := b[j]
-		if c == '"' {
-			return string(b[i+1 : j]), j + 1, true
-		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			return "", i, false
-		}
-	}
-	return "", i, false
-}
-
-// scanPlainBytes is scanPlainString without the copy: the string's content
-// is b[start:end-1].
+// scanPlainBytes reads a JSON string starting at b[i] that has no escapes
+// and only printable ASCII (anything else is for the fallback), without a
+// copy: the string's content is b[start:end-1]; ok=false if the string
+// needs the full decoder.
 func scanPlainBytes(b []byte, i int) (start, end int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, i, false

@@ -1,6 +1,7 @@
 package stocklake
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -172,7 +174,7 @@ func FuzzParseTick(f *testing.F) {
 				t.Fatalf("Avro round trip of %#v gave %#v, %v", got, back, aerr)
 			}
 		}
-		if fast, ok := parseTickFast(b); ok {
+		if fast, ok := parseTickFast(b, &TickParser{}); ok {
 			slow, serr := parseTickJSON(b)
 			if fv := fast.Validate(); (fv == nil) != (serr == nil) {
 				t.Fatalf("fast path and encoding/json disagree on %q: fast %v, encoding/json %v", b, fv, serr)
@@ -318,5 +320,52 @@ func TestParseFloatMatchesStrconv(t *testing.T) {
 			t.Errorf("parseFloat(%q) = %v (%x), %v; strconv gives %v (%x), %v", c, got, math.Float64bits(got), err,
 				want, math.Float64bits(want), werr)
 		}
+	}
+}
+
+// TestTickParserSharesBlocks: a TickParser decodes what ParseTick does,
+// without an allocation per tick for the trade ID, and the trade IDs of
+// earlier ticks stay as they were while later ticks fill the same block
+// and the next ones (string, integer, long and empty IDs).
+func TestTickParserSharesBlocks(t *testing.T) {
+	var p TickParser
+	var got []Tick
+	var wires [][]byte
+	for i := range 3 * tickParserBlock / 4 {
+		tk := sampleTick()
+		tk.TradeID = strconv.Itoa(i * 7919)
+		switch i % 100 {
+		case 1:
+			tk.TradeID = strings.Repeat("x", tickParserBlock/16+1)
+		case 2:
+			tk.TradeID = strings.Repeat("y", tickParserBlock/16)
+		}
+		w := tk.AppendJSON(nil)
+		if i%3 == 0 && i%100 > 2 { // an integer trade ID
+			w = bytes.Replace(w, []byte(`"trade_id":"`+tk.TradeID+`"`), []byte(`"trade_id":`+tk.TradeID), 1)
+		}
+		wires = append(wires, w)
+		tick, err := p.Parse(w)
+		if err != nil {
+			t.Fatalf("%s: %v", w, err)
+		}
+		got = append(got, tick)
+	}
+	if _, err := p.Parse([]byte(`{"symbol":"X","ts":1,"price":1,"trade_id":""}`)); err == nil {
+		t.Error("an empty trade ID was accepted")
+	}
+	for i, w := range wires {
+		want, err := ParseTick(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got[i], want) {
+			t.Fatalf("tick %d: TickParser gave %#v, ParseTick %#v", i, got[i], want)
+		}
+	}
+	st := sampleTick()
+	wire := st.AppendJSON(nil)
+	if allocs := testing.AllocsPerRun(1000, func() { _, _ = p.Parse(wire) }); allocs > 0.1 {
+		t.Errorf("TickParser.Parse: %v allocations per tick, want (almost) none", allocs)
 	}
 }
