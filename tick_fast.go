@@ -12,7 +12,9 @@ import (
 // such strings. It returns ok=false for anything else (escapes, nesting,
 // unusual whitespace), and ParseTick then falls back to encoding/json, so both
 // paths accept exactly the same documents.
-func parseTickFast(b []byte) (t Tick, ok bool) {
+//
+// p, if not nil, holds the trade ID (TickParser.copyString).
+func parseTickFast(b []byte, p *TickParser) (t Tick, ok bool) {
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return t, false
@@ -60,17 +62,17 @@ func parseTickFast(b []byte) (t Tick, ok bool) {
 			i = j
 		case "trade_id":
 			if b[i] == '"' {
-				s, j, ok := scanPlainString(b, i)
+				vs, j, ok := scanPlainBytes(b, i)
 				if !ok {
 					return t, false
 				}
-				t.TradeID, i = s, j
+				t.TradeID, i = p.copyString(b[vs:j-1]), j
 			} else {
 				num, j, ok := scanNumber(b, i)
 				if !ok || !isInteger(viewString(num)) {
 					return t, false
 				}
-				t.TradeID, i = string(num), j
+				t.TradeID, i = p.copyString(num), j
 			}
 		case "ts":
 			num, j, ok := scanNumber(b, i)
@@ -176,27 +178,10 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// scanPlainString reads a JSON string starting at b[i] that has no escapes
-// and only printable ASCII or well-formed bytes >= 0x80 handled by the
-// fallback; it returns ok=false if the string needs the full decoder.
-func scanPlainString(b []byte, i int) (string, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return "", i, false
-	}
-	for j := i + 1; j < len(b); j++ {
-		c := b[j]
-		if c == '"' {
-			return string(b[i+1 : j]), j + 1, true
-		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			return "", i, false
-		}
-	}
-	return "", i, false
-}
-
-// scanPlainBytes is scanPlainString without the copy: the string's content
-// is b[start:end-1].
+// scanPlainBytes reads a JSON string starting at b[i] that has no escapes
+// and only printable ASCII (anything else is for the fallback), without a
+// copy: the string's content is b[start:end-1]; ok=false if the string
+// needs the full decoder.
 func scanPlainBytes(b []byte, i int) (start, end int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, i, false
@@ -250,6 +235,48 @@ func scanNumber(b []byte, i int) ([]byte, int, bool) {
 		}
 	}
 	return b[i:j], j, true
+}
+
+// float64pow10 are the powers of ten a float64 holds exactly.
+var float64pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseFloat is strconv.ParseFloat(b, 64) with a shortcut for plain
+// decimals ([-]digits[.digits], at most 15 digits), which prices and sizes
+// are: their value is the digits as an integer, exact in a float64, divided
+// by an exact power of ten, and that one correctly rounded division is what
+// strconv computes for them too (its "exact" path). Anything else goes to
+// strconv.
+func parseFloat(b []byte) (float64, error) {
+	i, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, frac, dot := 0, 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot && digits > 0:
+			dot = true
+		default:
+			return strconv.ParseFloat(viewString(b), 64)
+		}
+	}
+	if digits == 0 || digits > 15 || (dot && frac == 0) {
+		return strconv.ParseFloat(viewString(b), 64)
+	}
+	f := float64(m) / float64pow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, nil
 }
 
 // parseDigits parses an optionally negative decimal integer.

@@ -1,11 +1,15 @@
 package stocklake
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -170,7 +174,7 @@ func FuzzParseTick(f *testing.F) {
 				t.Fatalf("Avro round trip of %#v gave %#v, %v", got, back, aerr)
 			}
 		}
-		if fast, ok := parseTickFast(b); ok {
+		if fast, ok := parseTickFast(b, &TickParser{}); ok {
 			slow, serr := parseTickJSON(b)
 			if fv := fast.Validate(); (fv == nil) != (serr == nil) {
 				t.Fatalf("fast path and encoding/json disagree on %q: fast %v, encoding/json %v", b, fv, serr)
@@ -285,5 +289,83 @@ func TestParseTickSharesConditionLists(t *testing.T) {
 	}
 	if !reflect.DeepEqual(other.Conditions, []string{"@", "I", "T"}) {
 		t.Errorf("conditions %q, want [@ I T]", other.Conditions)
+	}
+}
+
+// TestParseFloatMatchesStrconv: parseFloat's shortcut for plain decimals
+// gives strconv.ParseFloat's bits, at the edges of the shortcut too (15
+// and 16 digits, 2^53, negative zero, leading zeros in the fraction), and
+// leaves everything else to strconv.
+func TestParseFloatMatchesStrconv(t *testing.T) {
+	cases := []string{"0", "-0", "0.0", "-0.0", "1", "140", "499.98", "0.1", "0.3", "0.000001", "97000.12", "0.0015",
+		"123456789012345", "12345678901234.5", "0.123456789012345", "1234567890123456", "9007199254740993",
+		"999999999999999", "9.99999999999999", "0.000000000000001", "0.0000000000000000000001", "1.", ".5", "1e5",
+		"1E-2", "-", "", "1.2.3", "12a", "--1", "+1", "Inf", "NaN", "0x10", "1_000", "179769313486231570000000000000000000000"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		digits := 1 + rng.IntN(17)
+		s := strconv.FormatUint(rng.Uint64()%uint64(math.Pow10(min(digits, 19))), 10)
+		if p := rng.IntN(len(s) + 1); p > 0 && p < len(s) {
+			s = s[:p] + "." + s[p:]
+		}
+		if rng.IntN(4) == 0 {
+			s = "-" + s
+		}
+		cases = append(cases, s)
+	}
+	for _, c := range cases {
+		want, werr := strconv.ParseFloat(c, 64)
+		got, err := parseFloat([]byte(c))
+		if (err == nil) != (werr == nil) || math.Float64bits(got) != math.Float64bits(want) {
+			t.Errorf("parseFloat(%q) = %v (%x), %v; strconv gives %v (%x), %v", c, got, math.Float64bits(got), err,
+				want, math.Float64bits(want), werr)
+		}
+	}
+}
+
+// TestTickParserSharesBlocks: a TickParser decodes what ParseTick does,
+// without an allocation per tick for the trade ID, and the trade IDs of
+// earlier ticks stay as they were while later ticks fill the same block
+// and the next ones (string, integer, long and empty IDs).
+func TestTickParserSharesBlocks(t *testing.T) {
+	var p TickParser
+	var got []Tick
+	var wires [][]byte
+	for i := range 3 * tickParserBlock / 4 {
+		tk := sampleTick()
+		tk.TradeID = strconv.Itoa(i * 7919)
+		switch i % 100 {
+		case 1:
+			tk.TradeID = strings.Repeat("x", tickParserBlock/16+1)
+		case 2:
+			tk.TradeID = strings.Repeat("y", tickParserBlock/16)
+		}
+		w := tk.AppendJSON(nil)
+		if i%3 == 0 && i%100 > 2 { // an integer trade ID
+			w = bytes.Replace(w, []byte(`"trade_id":"`+tk.TradeID+`"`), []byte(`"trade_id":`+tk.TradeID), 1)
+		}
+		wires = append(wires, w)
+		tick, err := p.Parse(w)
+		if err != nil {
+			t.Fatalf("%s: %v", w, err)
+		}
+		got = append(got, tick)
+	}
+	if _, err := p.Parse([]byte(`{"symbol":"X","ts":1,"price":1,"trade_id":""}`)); err == nil {
+		t.Error("an empty trade ID was accepted")
+	}
+	for i, w := range wires {
+		want, err := ParseTick(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got[i], want) {
+			t.Fatalf("tick %d: TickParser gave %#v, ParseTick %#v", i, got[i], want)
+		}
+	}
+	st := sampleTick()
+	wire := st.AppendJSON(nil)
+	if allocs := testing.AllocsPerRun(1000, func() { _, _ = p.Parse(wire) }); allocs > 0.1 {
+		t.Errorf("TickParser.Parse: %v allocations per tick, want (almost) none", allocs)
 	}
 }

@@ -1,9 +1,11 @@
 package sink
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,4 +68,83 @@ func BenchmarkSink(b *testing.B) {
 		b.Fatalf("rows %d, want %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ticks/s")
+}
+
+// simulatedTicks returns n simulated ticks as the sink decodes them.
+func simulatedTicks(tb testing.TB, n int) (values [][]byte, ticks []stocklake.Tick) {
+	tb.Helper()
+	sim, err := source.NewSimulator(source.SimulatorConfig{Count: int64(n), Seed: 1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	err = sim.Run(context.Background(), func(r stocklake.Record) error {
+		t, err := stocklake.ParseTick(r.Value)
+		if err != nil {
+			return err
+		}
+		values = append(values, r.Value)
+		ticks = append(ticks, t)
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return values, ticks
+}
+
+// cpuTime returns the process's user and system CPU time.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkTickWriter measures Parquet encoding and compression of
+// simulated ticks (one file of 500,000 rows per op) as the sink does it;
+// cpu-ns/row counts the CPU time of every goroutine (the encoding runs in
+// the background) and B/row the file size.
+func BenchmarkTickWriter(b *testing.B) {
+	_, ticks := simulatedTicks(b, 500_000)
+	codec, err := ParseCodec("zstd")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	var size int
+	for b.Loop() {
+		tw := newTickWriter(codec, DefaultRowGroupRows)
+		for i := range ticks {
+			if err := tw.add(newTickRow(&ticks[i])); err != nil {
+				b.Fatal(err)
+			}
+		}
+		var buf bytes.Buffer
+		if err := tw.finish(&buf, "[]"); err != nil {
+			b.Fatal(err)
+		}
+		size = buf.Len()
+	}
+	rows := float64(b.N) * float64(len(ticks))
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/rows, "cpu-ns/row")
+	b.ReportMetric(float64(size)/float64(len(ticks)), "B/row")
+}
+
+// BenchmarkParseTick measures decoding simulated ticks.
+func BenchmarkParseTick(b *testing.B) {
+	values, _ := simulatedTicks(b, 100_000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for b.Loop() {
+		for _, v := range values {
+			if _, err := stocklake.ParseTick(v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N*len(values)), "cpu-ns/tick")
 }

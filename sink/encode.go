@@ -15,12 +15,16 @@ import (
 
 // TickRow is the Parquet layout of a tick in the lake. Event time is
 // INT64 TIMESTAMP(MICROS, UTC), which Athena, Trino and DuckDB read as a
-// timestamp.
+// timestamp. Event time is DELTA_BINARY_PACKED and price and size are
+// dictionary-encoded (ticks repeat prices and lot sizes): zstd then has a
+// fifth of the bytes to compress, which took a quarter off the CPU of
+// encoding and 11% off the file size of simulated ticks (issue 18;
+// BenchmarkTickWriter). Every reader of the lake reads both encodings.
 type TickRow struct {
 	Symbol     string   `parquet:"symbol,dict"`
-	TS         int64    `parquet:"ts,timestamp(microsecond)"`
-	Price      float64  `parquet:"price"`
-	Size       float64  `parquet:"size"`
+	TS         int64    `parquet:"ts,timestamp(microsecond),delta"`
+	Price      float64  `parquet:"price,dict"`
+	Size       float64  `parquet:"size,dict"`
 	Exchange   string   `parquet:"exchange,dict"`
 	TradeID    string   `parquet:"trade_id"`
 	Conditions []string `parquet:"conditions,list"`
@@ -68,6 +72,11 @@ func writerOptions(codec compress.Codec, rowGroupRows int64) []parquet.WriterOpt
 		// Objects are encoded into memory: a write buffer in front would
 		// only cost 32 KiB per open lake partition.
 		parquet.WriteBufferSize(0),
+		// Page minimums and maximums go into the column index only, not
+		// also into each page header (parquet-go computes them once for
+		// each, and the page headers' copies are the deprecated place that
+		// engines read only without a column index): 15% less encoding CPU.
+		parquet.DataPageStatistics(false),
 	}
 }
 
