@@ -237,48 +237,6 @@ func scanNumber(b []byte, i int) ([]byte, int, bool) {
 	return b[i:j], j, true
 }
 
-// float64pow10 are the powers of ten a float64 holds exactly.
-var float64pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// parseFloat is strconv.ParseFloat(b, 64) with a shortcut for plain
-// decimals ([-]digits[.digits], at most 15 digits), which prices and sizes
-// are: their value is the digits as an integer, exact in a float64, divided
-// by an exact power of ten, and that one correctly rounded division is what
-// strconv computes for them too (its "exact" path). Anything else goes to
-// strconv.
-func parseFloat(b []byte) (float64, error) {
-	i, neg := 0, false
-	if len(b) > 0 && b[0] == '-' {
-		i, neg = 1, true
-	}
-	var m uint64
-	digits, frac, dot := 0, 0, false
-	for ; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c >= '0' && c <= '9':
-			m = m*10 + uint64(c-'0')
-			digits++
-			if dot {
-				frac++
-			}
-		case c == '.' && !dot && digits > 0:
-			dot = true
-		default:
-			return strconv.ParseFloat(viewString(b), 64)
-		}
-	}
-	if digits == 0 || digits > 15 || (dot && frac == 0) {
-		return strconv.ParseFloat(viewString(b), 64)
-	}
-	f := float64(m) / float64pow10[frac]
-	if neg {
-		f = -f
-	}
-	return f, nil
-}
-
 // parseDigits parses an optionally negative decimal integer.
 func parseDigits(b []byte) (int64, bool) {
 	neg := len(b) > 0 && b[0] == '-'
