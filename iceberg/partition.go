@@ -284,7 +284,7 @@ func (l *LazyTable) checkNew(shape stocklake.TableShape) error {
 	}
 	if shape.Schema == "registry" {
 		if len(items) != 1 || items[0].Transform != "day" || items[0].Column != "" && items[0].Column != shape.TimeField {
-			return stocklake.SettingErr(fmt.Errorf("table %s.%s holds schema registry records: partitioning %q: the sink writes registry tables partitioned by day of the time field only (other partitionings not done yet): leave --partition-by unset: %w",
+			return stocklake.SettingErr(fmt.Errorf("table %s.%s holds schema registry records: partitioning %q: the sink writes registry tables partitioned by day of the time field only (other partitionings not done yet): leave the partitioning unset: %w",
 				l.database, l.name, l.Partitioning, stocklake.ErrConfig), settingPartitioning)
 		}
 		return nil
