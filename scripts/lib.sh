@@ -190,6 +190,24 @@ sl_java() {
   sl_die "no java found: install Java 17+ or set JAVA_HOME"
 }
 
+# sl_java_at_least MIN HOME...: print the java binary of the first HOME
+# (empty ones skipped) whose Java is version MIN or newer; fail (status 1,
+# nothing printed) if none is.
+sl_java_at_least() {
+  local min=$1 home j major
+  shift
+  for home in "$@"; do
+    j="$home/bin/java"
+    [[ -n $home && -x $j ]] || continue
+    major=$("$j" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = \([0-9]*\).*/\1/p')
+    if [[ -n $major ]] && ((major >= min)); then
+      printf '%s\n' "$j"
+      return 0
+    fi
+  done
+  return 1
+}
+
 # sl_usage: standard usage line.
 sl_usage() {
   printf 'usage: %s start|stop|status|env\n' "$SL_NAME" >&2

@@ -81,6 +81,9 @@ if phase == "1":
     producer.flush()
     print(json.dumps({"avro_v1": client.register_schema(subject, Schema(json.dumps(AVRO_V1), "AVRO"))}))
     sys.exit(0)
+# BACKWARD is a Confluent registry's default; Apicurio's ccompat API
+# starts a subject with no compatibility rule, so it is set here.
+client.set_compatibility(subject_name=subject, level="BACKWARD")
 ser = AvroSerializer(client, json.dumps(AVRO_V2))
 for i in range(4, 6):
     send(topic, ser, avro_rec(i, trader="t1"))
