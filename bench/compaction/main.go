@@ -728,6 +728,7 @@ func markdown(res Results) string {
 		fmt.Fprintf(&b, "The %d runs ingested **concurrently** on one machine (%d CPUs), each with its own broker, producer, sink and maintainer, sampled in turn on one clock: their query times during ingest share the CPU with the other runs' ingest and are comparable with each other, not with a run alone. The final comparison below ran after all ingest had stopped, one run at a time.\n\n", len(res.Runs), runtime.NumCPU())
 	}
 	fmt.Fprintf(&b, "![file count and query time per minute](compaction.png)\n\n")
+	fmt.Fprintf(&b, "The query reads the whole table, which grows by %.1f million rows a minute, so its time grows with the data in every run; the fourth panel divides its CPU time by the rows it read, which shows what the layout costs per row.\n\n", float64(res.Rate)*60/1e6)
 	fmt.Fprintf(&b, "What the producer achieved (expected: -rate times the seconds it ran; produced: acknowledged by the broker; landed: rows in the table after the sink caught up), and the peak memory of the sink and the maintainer:\n\n| format | maintain | seconds | expected | produced | produced/s | of -rate | landed | sink MiB | maintain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
 		fmt.Fprintf(&b, "| %s | %v | %.0f | %d | %d | %.0f | %.1f%% | %d | %.0f | %.0f |\n", r.Format, r.Maintain, r.IngestSeconds, r.Expected, r.Produced, float64(r.Produced)/max(r.IngestSeconds, 1), 100*float64(r.Produced)/float64(max(r.Expected, 1)), r.Landed, r.SinkPeakMiB, r.MaintainPeakMiB)
