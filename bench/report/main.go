@@ -235,7 +235,7 @@ func markdown(r report) string {
 	for _, s := range r.Stages {
 		switch s.Name {
 		case "sink":
-			section(&b, s, "Sink throughput", "A topic pre-filled with simulated ticks (in-memory `stocklake broker`, 3 partitions) is landed by `stocklake sink --exit-when-idle` into a fresh `file://` lake, twice on the same topic: as a Hive table (`--table-format hive`) and then as an Iceberg table (`--table-format iceberg`, SQLite catalog); CPU and peak RSS are the sink process's (GNU time). Wall time includes joining the group and the idle check at the end.", []row{
+			section(&b, s, "Sink throughput", "A topic pre-filled with simulated ticks (in-memory `stocklake broker`, 3 partitions) is landed by `stocklake sink --exit-when-idle` into a fresh `file://` lake, twice on the same topic: as a Hive table (`--table-format hive`) and then as an Iceberg table (`--table-format iceberg`, SQLite catalog), then the same ticks written in Avro through the schema registry stand-in to a second topic, landed as a Hive table (`bench/sink.sh --format avro`); CPU and peak RSS are the sink process's (GNU time). Wall time includes joining the group and the idle check at the end.", []row{
 				{"ticks", "ticks", count},
 				{"Hive: records/s (wall)", "records_per_second", count},
 				{"Hive: records per CPU-second (user+sys)", "records_per_cpu_second", count},
@@ -252,6 +252,9 @@ func markdown(r report) string {
 				{"Iceberg: data files", "iceberg_data_files", count},
 				{"Iceberg / Hive records per CPU-second", "iceberg_cpu_ratio", fixed(2)},
 				{"Iceberg / Hive records/s", "iceberg_wall_ratio", fixed(2)},
+				{"Avro ticks (same ticks, `produce --format avro`, Hive): records/s (wall)", "avro_records_per_second", count},
+				{"Avro ticks: records per CPU-second (user+sys)", "avro_records_per_cpu_second", count},
+				{"Avro ticks: peak RSS (MiB)", "avro_peak_rss_mib", count},
 				{"topic fill rate (produce, ticks/s)", "produce_per_second", count},
 			})
 		case "freshness", "freshness-iceberg":
