@@ -153,7 +153,7 @@ func (t *Table) adopt(tbl *table.Table) *table.Table {
 	} else if cio == t.cat.cat {
 		return tbl
 	}
-	return table.New(t.ident, tbl.Metadata(), tbl.MetadataLocation(), tbl.FS, cio)
+	return table.New(t.ident, tbl.Metadata(), tbl.MetadataLocation(), t.fs, cio)
 }
 
 // committer is the catalog a transaction on tbl commits through: a
@@ -162,5 +162,5 @@ func (t *Table) committer(tbl *table.Table) table.CatalogIO {
 	if t.cat.db == nil {
 		return t.cat.cat
 	}
-	return &baseCommitter{c: t.cat, database: t.database, name: t.name, base: tbl.Metadata(), loc: tbl.MetadataLocation(), fs: tbl.FS}
+	return &baseCommitter{c: t.cat, database: t.database, name: t.name, base: tbl.Metadata(), loc: tbl.MetadataLocation(), fs: t.fs}
 }
