@@ -150,14 +150,27 @@ func openSQLite(cfg Config, warehouse string, props ice.Properties) (*Catalog, e
 	// and immediate transactions so a read-then-write never deadlocks.
 	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate",
 		cfg.SQLitePath, BusyTimeout.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("iceberg: opening catalog %s: %v: %w", cfg.SQLitePath, err, stocklake.ErrConfig)
-	}
-	cat, err := sqlcat.NewCatalog(name, db, sqlcat.SQLite, props)
-	if err != nil {
+	var (
+		db  *sql.DB
+		cat *sqlcat.Catalog
+		err error
+	)
+	// Processes that open a new catalog file at once race to switch it to
+	// WAL and create the catalog's tables; SQLite answers the loser "database
+	// is locked" at once, without waiting for its busy timeout. Try again
+	// until the busy timeout has passed.
+	for start, pause := time.Now(), 10*time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
+		if db, err = sql.Open("sqlite", dsn); err != nil {
+			return nil, fmt.Errorf("iceberg: opening catalog %s: %v: %w", cfg.SQLitePath, err, stocklake.ErrConfig)
+		}
+		if cat, err = sqlcat.NewCatalog(name, db, sqlcat.SQLite, props); err == nil {
+			break
+		}
 		db.Close()
-		return nil, fail(fmt.Sprintf("opening the Iceberg catalog in %s", cfg.SQLitePath), err)
+		if !sqliteBusy(err) || time.Since(start) > BusyTimeout {
+			return nil, fail(fmt.Sprintf("opening the Iceberg catalog in %s", cfg.SQLitePath), err)
+		}
+		time.Sleep(pause)
 	}
 	c := &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, props: props}
 	c.locate = func(ctx context.Context, database, table string) (string, error) {
@@ -261,6 +274,11 @@ func (c *Catalog) ListTables(ctx context.Context, database string) ([]string, er
 	return out, nil
 }
 
+// sqliteBusy reports whether err is SQLite's "database is locked".
+func sqliteBusy(err error) bool {
+	return strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY")
+}
+
 // fail maps iceberg-go errors to stocklake sentinels.
 func fail(op string, err error) error {
 	switch {
@@ -281,7 +299,7 @@ func fail(op string, err error) error {
 	if notIceberg(err) {
 		return fmt.Errorf("iceberg: %s: %v: the catalog has a table of that name that is not an Iceberg table (e.g. a Hive table of the sink or the crawler): choose another table name, or drop that one: %w", op, err, stocklake.ErrConfig)
 	}
-	if strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY") {
+	if sqliteBusy(err) {
 		return fmt.Errorf("iceberg: %s: the catalog file stayed locked by another process: retry: %v: %w", op, err, stocklake.ErrUnavailable)
 	}
 	return fmt.Errorf("iceberg: %s: %v: %w", op, err, stocklake.ErrUnavailable)
