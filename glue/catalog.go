@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsglue "github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
+	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/stocklake/stocklake"
@@ -323,18 +324,54 @@ func fromTable(t types.Table) stocklake.Table {
 
 // CreateTable creates an external table; Glue numbers its definition as
 // version 1 (see the package documentation). An existing table wraps
-// ErrExists, a missing database ErrNotFound.
+// ErrExists, a missing database ErrNotFound. When the request was retried
+// (its answer lost, say) and Glue then answers that the table exists, the
+// table is read: if it is the one requested, the first attempt made it and
+// CreateTable succeeds.
 func (c *Catalog) CreateTable(ctx context.Context, t stocklake.Table) error {
 	db, tbl, err := checkTable(t)
 	if err != nil {
 		return err
 	}
+	input := toTableInput(t, tbl, nil)
+	var attempts int
 	_, err = c.client.CreateTable(ctx, &awsglue.CreateTableInput{
 		CatalogId:    c.catalogID,
 		DatabaseName: aws.String(db),
-		TableInput:   toTableInput(t, tbl, nil),
-	})
-	return c.fail(ctx, "creating table "+db+"."+tbl, err)
+		TableInput:   input,
+	}, countAttempts(&attempts))
+	err = c.fail(ctx, "creating table "+db+"."+tbl, err)
+	if attempts > 1 && errors.Is(err, stocklake.ErrExists) {
+		if got, gerr := c.getTable(ctx, db, tbl); gerr == nil && sameTable(*got, input) {
+			return nil
+		}
+	}
+	return err
+}
+
+// sameTable reports whether Glue's table got has the definition in.
+func sameTable(got types.Table, in *types.TableInput) bool {
+	a := fromTable(got)
+	b := fromTable(types.Table{Name: in.Name, Description: in.Description, StorageDescriptor: in.StorageDescriptor,
+		PartitionKeys: in.PartitionKeys, Parameters: in.Parameters, TableType: in.TableType})
+	return a.Name == b.Name && a.Description == b.Description && a.Location == b.Location &&
+		a.InputFormat == b.InputFormat && a.OutputFormat == b.OutputFormat && a.SerDe == b.SerDe &&
+		slices.Equal(a.Columns, b.Columns) && slices.Equal(a.PartitionKeys, b.PartitionKeys) &&
+		maps.Equal(a.SerDeParams, b.SerDeParams) && maps.Equal(a.Parameters, b.Parameters)
+}
+
+// countAttempts counts the attempts the SDK makes of one request, retries
+// included, into n.
+func countAttempts(n *int) func(*awsglue.Options) {
+	return func(o *awsglue.Options) {
+		o.APIOptions = append(o.APIOptions, func(s *middleware.Stack) error {
+			return s.Finalize.Insert(middleware.FinalizeMiddlewareFunc("stocklakeCountAttempts",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					*n++
+					return next.HandleFinalize(ctx, in)
+				}), "Retry", middleware.After)
+		})
+	}
 }
 
 // getTable reads the current Glue definition of a table.
@@ -515,14 +552,22 @@ func (c *Catalog) ListTables(ctx context.Context, database string) ([]stocklake.
 }
 
 // DeleteTable deletes a table with its versions and partitions; a missing
-// table wraps ErrNotFound.
+// table wraps ErrNotFound, unless the request was retried (the first
+// attempt deleted it).
 func (c *Catalog) DeleteTable(ctx context.Context, database, table string) error {
 	db, tbl, err := names(database, table)
 	if err != nil {
 		return err
 	}
-	_, err = c.client.DeleteTable(ctx, &awsglue.DeleteTableInput{CatalogId: c.catalogID, DatabaseName: aws.String(db), Name: aws.String(tbl)})
-	return c.fail(ctx, "deleting table "+db+"."+tbl, err)
+	var attempts int
+	_, err = c.client.DeleteTable(ctx, &awsglue.DeleteTableInput{CatalogId: c.catalogID, DatabaseName: aws.String(db), Name: aws.String(tbl)},
+		countAttempts(&attempts))
+	err = c.fail(ctx, "deleting table "+db+"."+tbl, err)
+	if attempts > 1 && errors.Is(err, stocklake.ErrNotFound) {
+		// A retried request whose first attempt deleted the table.
+		return nil
+	}
+	return err
 }
 
 // TableVersions returns the definitions Glue keeps of a table, oldest

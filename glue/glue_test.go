@@ -414,3 +414,63 @@ func TestCrawlLog(t *testing.T) {
 func TestConformanceOnFake(t *testing.T) {
 	catalogtest.Run(t, func(t *testing.T) stocklake.Catalog { return fakeCatalog(t, gluefake.New(t), nil) })
 }
+
+// A CreateTable or DeleteTable whose answer is lost is retried by the SDK;
+// the retry finds the work done (AlreadyExists, EntityNotFound). That is
+// success when the table is the one requested, and still ErrExists when
+// another writer made a different one. CI once failed on this against
+// moto, which dropped a connection after creating the table.
+func TestRetriedCreateAndDeleteTable(t *testing.T) {
+	ctx := context.Background()
+	f := gluefake.New(t)
+	var mu sync.Mutex
+	drop := map[string]int{} // answers still to lose, per operation
+	f.DropAnswer = func(op string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if drop[op] > 0 {
+			drop[op]--
+			return true
+		}
+		return false
+	}
+	lose := func(op string) {
+		mu.Lock()
+		drop[op] = 1
+		mu.Unlock()
+	}
+	c := fakeCatalog(t, f, nil)
+	if err := c.CreateDatabase(ctx, stocklake.Database{Name: "db"}); err != nil {
+		t.Fatal(err)
+	}
+	tbl := stocklake.Table{Database: "db", Name: "ticks", Location: "s3://lake/ticks/", Format: stocklake.FormatParquet,
+		Columns:       []stocklake.Column{{Name: "symbol", Type: "string"}, {Name: "price", Type: "double"}},
+		PartitionKeys: []stocklake.Column{{Name: "dt", Type: "string"}}, Parameters: map[string]string{"compressionType": "zstd"}}
+
+	lose("CreateTable")
+	if err := c.CreateTable(ctx, tbl); err != nil {
+		t.Fatalf("CreateTable whose first answer was lost: %v, want success", err)
+	}
+	if n := f.Count("CreateTable"); n != 2 {
+		t.Errorf("%d CreateTable requests, want 2 (the lost one and its retry)", n)
+	}
+	if got, err := c.GetTable(ctx, "db", "ticks"); err != nil || !slices.Equal(got.Columns, tbl.Columns) {
+		t.Errorf("table after the retried create: %+v, %v", got, err)
+	}
+	// Not retried: an existing table is ErrExists, even the same one.
+	wantErr(t, "CreateTable of an existing table", c.CreateTable(ctx, tbl), stocklake.ErrExists)
+	// Retried, but the table there is another writer's: still ErrExists.
+	other := tbl
+	other.Columns = []stocklake.Column{{Name: "symbol", Type: "string"}}
+	lose("CreateTable")
+	wantErr(t, "retried CreateTable of a different table", c.CreateTable(ctx, other), stocklake.ErrExists)
+
+	lose("DeleteTable")
+	if err := c.DeleteTable(ctx, "db", "ticks"); err != nil {
+		t.Fatalf("DeleteTable whose first answer was lost: %v, want success", err)
+	}
+	if _, err := c.GetTable(ctx, "db", "ticks"); !errors.Is(err, stocklake.ErrNotFound) {
+		t.Errorf("table after the retried delete: %v, want ErrNotFound", err)
+	}
+	wantErr(t, "DeleteTable of a missing table", c.DeleteTable(ctx, "db", "ticks"), stocklake.ErrNotFound)
+}

@@ -30,6 +30,12 @@ type Server struct {
 	// database and table names: a test makes another writer commit there
 	// to race a compare-and-swap. Set it before the requests start.
 	BeforeUpdateTable func(database, table string)
+	// DropAnswer, when set, is asked after every request is carried out
+	// with its operation's name (CreateTable, ...): true closes the
+	// connection without an answer, as a network that loses a response
+	// does, so the client retries a request that took effect. Set it
+	// before the requests start.
+	DropAnswer func(op string) bool
 
 	mu     sync.Mutex
 	dbs    map[string]obj
@@ -74,6 +80,12 @@ func (f *Server) serve(w http.ResponseWriter, r *http.Request) {
 	f.calls[op]++
 	out, ferr := f.do(op, in)
 	f.mu.Unlock()
+	if f.DropAnswer != nil && f.DropAnswer(op) {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	if ferr != nil {
 		w.Header().Set("X-Amzn-ErrorType", ferr.code)

@@ -17,6 +17,7 @@ Prints one JSON line with the schema IDs used.
 
 import datetime
 import decimal
+import faulthandler
 import json
 import sys
 
@@ -28,8 +29,16 @@ from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, timestamp_pb2
 
+# A hang prints every thread's stack to stderr and exits, well inside the
+# Go test's deadline, so CI shows where it stuck.
+faulthandler.dump_traceback_later(90, exit=True)
+
 brokers, registry, prefix, phase = sys.argv[1:5]
-client = SchemaRegistryClient({"url": registry})
+# The client has no request timeout by default: one request lost on a
+# loaded machine (CI runs this beside the fault suite) hung phase 2 until
+# the test's deadline. With one, the client retries it (max.retries 3);
+# registering the same schema again returns the same ID.
+client = SchemaRegistryClient({"url": registry, "timeout": 15})
 producer = Producer({"bootstrap.servers": brokers})
 ids = {}
 
@@ -68,6 +77,12 @@ def avro_rec(i, **extra):
     return r
 
 
+def flush():
+    left = producer.flush(60)
+    if left:
+        sys.exit("%d records still unsent after 60 s" % left)
+
+
 def send(topic, ser, value):
     producer.produce(topic, key=b"k", value=ser(value, SerializationContext(topic, MessageField.VALUE)))
 
@@ -78,7 +93,7 @@ if phase == "1":
     ser = AvroSerializer(client, json.dumps(AVRO_V1))
     for i in range(1, 4):
         send(topic, ser, avro_rec(i))
-    producer.flush()
+    flush()
     print(json.dumps({"avro_v1": client.register_schema(subject, Schema(json.dumps(AVRO_V1), "AVRO"))}))
     sys.exit(0)
 # BACKWARD is a Confluent registry's default; Apicurio's ccompat API
@@ -87,7 +102,7 @@ client.set_compatibility(subject_name=subject, level="BACKWARD")
 ser = AvroSerializer(client, json.dumps(AVRO_V2))
 for i in range(4, 6):
     send(topic, ser, avro_rec(i, trader="t1"))
-producer.flush()
+flush()
 ids["avro_v2"] = client.register_schema(subject, Schema(json.dumps(AVRO_V2), "AVRO"))
 # The registry refuses the incompatible schema under BACKWARD ...
 try:
@@ -167,5 +182,5 @@ latest = client.get_latest_version(topic + "-value")
 ids["proto"] = latest.schema_id
 ids["proto_schema"] = latest.schema.schema_str
 
-producer.flush()
+flush()
 print(json.dumps(ids))
