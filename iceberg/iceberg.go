@@ -21,9 +21,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/sqlite"
 
 	ice "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -31,7 +31,6 @@ import (
 	iceio "github.com/apache/iceberg-go/io"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // registers s3:// file IO
 	"github.com/apache/iceberg-go/table"
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
 
 // Type is the table format this package implements, as in
@@ -43,8 +42,8 @@ const Type = stocklake.TableFormatIceberg
 const DefaultCatalogName = "stocklake"
 
 // BusyTimeout is how long a catalog statement waits for another process's
-// write lock on the SQLite file: 30 seconds, as in the sqlite package.
-const BusyTimeout = 30 * time.Second
+// write lock on the SQLite file: sqlite.BusyTimeout, 30 seconds.
+const BusyTimeout = sqlite.BusyTimeout
 
 // Config says where the Iceberg catalog and the table files live.
 type Config struct {
@@ -153,24 +152,20 @@ func openSQLite(cfg Config, warehouse string, props ice.Properties) (*Catalog, e
 	var (
 		db  *sql.DB
 		cat *sqlcat.Catalog
-		err error
 	)
-	// Processes that open a new catalog file at once race to switch it to
-	// WAL and create the catalog's tables; SQLite answers the loser "database
-	// is locked" at once, without waiting for its busy timeout. Try again
-	// until the busy timeout has passed.
-	for start, pause := time.Now(), 10*time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
+	err := sqlite.RetryBusy(func() error {
+		var err error
 		if db, err = sql.Open("sqlite", dsn); err != nil {
-			return nil, fmt.Errorf("iceberg: opening catalog %s: %v: %w", cfg.SQLitePath, err, stocklake.ErrConfig)
+			return fmt.Errorf("iceberg: opening catalog %s: %v: %w", cfg.SQLitePath, err, stocklake.ErrConfig)
 		}
-		if cat, err = sqlcat.NewCatalog(name, db, sqlcat.SQLite, props); err == nil {
-			break
+		if cat, err = sqlcat.NewCatalog(name, db, sqlcat.SQLite, props); err != nil {
+			db.Close()
+			return fail(fmt.Sprintf("opening the Iceberg catalog in %s", cfg.SQLitePath), err)
 		}
-		db.Close()
-		if !sqliteBusy(err) || time.Since(start) > BusyTimeout {
-			return nil, fail(fmt.Sprintf("opening the Iceberg catalog in %s", cfg.SQLitePath), err)
-		}
-		time.Sleep(pause)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	c := &Catalog{cat: cat, db: db, name: name, warehouse: warehouse, props: props}
 	c.locate = func(ctx context.Context, database, table string) (string, error) {
@@ -274,11 +269,6 @@ func (c *Catalog) ListTables(ctx context.Context, database string) ([]string, er
 	return out, nil
 }
 
-// sqliteBusy reports whether err is SQLite's "database is locked".
-func sqliteBusy(err error) bool {
-	return strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY")
-}
-
 // fail maps iceberg-go errors to stocklake sentinels.
 func fail(op string, err error) error {
 	switch {
@@ -299,7 +289,7 @@ func fail(op string, err error) error {
 	if notIceberg(err) {
 		return fmt.Errorf("iceberg: %s: %v: the catalog has a table of that name that is not an Iceberg table (e.g. a Hive table of the sink or the crawler): choose another table name, or drop that one: %w", op, err, stocklake.ErrConfig)
 	}
-	if sqliteBusy(err) {
+	if sqlite.Busy(err) {
 		return fmt.Errorf("iceberg: %s: the catalog file stayed locked by another process: retry: %v: %w", op, err, stocklake.ErrUnavailable)
 	}
 	return fmt.Errorf("iceberg: %s: %v: %w", op, err, stocklake.ErrUnavailable)

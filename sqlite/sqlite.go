@@ -124,20 +124,60 @@ func Open(path string) (*Catalog, error) {
 	if !memory {
 		dsn += "&_pragma=journal_mode(WAL)"
 	}
-	db, err := sql.Open("sqlite", dsn)
+	c := &Catalog{path: path}
+	err := RetryBusy(func() error {
+		db, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			return fmt.Errorf("sqlite: opening catalog %s: %w: %w", path, err, stocklake.ErrConfig)
+		}
+		if memory {
+			// Each connection would see its own empty in-memory database.
+			db.SetMaxOpenConns(1)
+		}
+		c.db = db
+		if err := c.migrate(context.Background()); err != nil {
+			db.Close()
+			return err
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: opening catalog %s: %w: %w", path, err, stocklake.ErrConfig)
-	}
-	if memory {
-		// Each connection would see its own empty in-memory database.
-		db.SetMaxOpenConns(1)
-	}
-	c := &Catalog{db: db, path: path}
-	if err := c.migrate(context.Background()); err != nil {
-		db.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// RetryBusy calls open, which opens a SQLite file and sets it up, again
+// while it fails with Busy, pausing 10ms doubling to 500ms between calls,
+// until BusyTimeout has passed; it returns open's last error. Processes
+// that open a new file at the same moment race to switch it to WAL and
+// create its tables, and SQLite answers the losers "database is locked" at
+// once, without waiting for its busy timeout.
+func RetryBusy(open func() error) error {
+	for start, pause := time.Now(), 10*time.Millisecond; ; pause = min(2*pause, 500*time.Millisecond) {
+		err := open()
+		if err == nil || !Busy(err) || time.Since(start) > BusyTimeout {
+			return err
+		}
+		time.Sleep(pause)
+	}
+}
+
+// Busy reports whether err is SQLite's answer that another connection
+// holds the lock (SQLITE_BUSY, SQLITE_LOCKED), also when a library passed
+// it on as text only ("database is locked").
+func Busy(err error) bool {
+	if err == nil {
+		return false
+	}
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "database is locked") || strings.Contains(err.Error(), "SQLITE_BUSY")
 }
 
 // Path is the catalog's file, as given to Open.
@@ -170,18 +210,14 @@ func (c *Catalog) fail(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var se *sqlitedriver.Error
-	if errors.As(err, &se) {
-		switch se.Code() & 0xff {
-		case 5, 6: // SQLITE_BUSY, SQLITE_LOCKED
-			return fmt.Errorf("sqlite: %s: catalog %s stayed locked by another process for %v: retry: %w",
-				op, c.path, BusyTimeout, stocklake.ErrUnavailable)
-		}
-	}
 	for _, sentinel := range []error{stocklake.ErrNotFound, stocklake.ErrExists, stocklake.ErrInvalid, stocklake.ErrConfig, stocklake.ErrUnavailable} {
 		if errors.Is(err, sentinel) {
 			return err
 		}
+	}
+	if Busy(err) {
+		return fmt.Errorf("sqlite: %s: catalog %s stayed locked by another process for %v: retry: %w: %w",
+			op, c.path, BusyTimeout, err, stocklake.ErrUnavailable)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("sqlite: %s: %w", op, err)

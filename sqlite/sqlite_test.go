@@ -489,3 +489,42 @@ func TestOpenKeepsCause(t *testing.T) {
 		t.Errorf("Open under a file: %v, want ErrConfig wrapping ENOTDIR", err)
 	}
 }
+
+// TestOpenNewFileConcurrently: processes that open a new catalog file at
+// the same moment (a sink and a crawler started together) all open it and
+// can write to it; SQLite answers the one that loses the race to set the
+// file up "database is locked" at once, without its busy timeout.
+func TestOpenNewFileConcurrently(t *testing.T) {
+	ctx := context.Background()
+	const openers = 4
+	for round := range 80 {
+		path := filepath.Join(t.TempDir(), "catalog.db")
+		var wg sync.WaitGroup
+		for i := range openers {
+			wg.Go(func() {
+				c, err := Open(path)
+				if err != nil {
+					t.Errorf("round %d: %v", round, err)
+					return
+				}
+				defer c.Close()
+				if err := c.CreateDatabase(ctx, stocklake.Database{Name: fmt.Sprintf("db%d", i)}); err != nil {
+					t.Errorf("round %d: %v", round, err)
+				}
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		c, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbs, err := c.ListDatabases(ctx)
+		c.Close()
+		if err != nil || len(dbs) != openers {
+			t.Fatalf("round %d: %d databases, %v; want %d", round, len(dbs), err, openers)
+		}
+	}
+}
