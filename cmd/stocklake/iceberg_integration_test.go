@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/stocklake/stocklake"
-	"github.com/stocklake/stocklake/kafka"
 )
 
 // TestIcebergSinkPyicebergIntegration runs the real binary, `stocklake
@@ -45,16 +43,7 @@ func runIcebergSinkPyiceberg(t *testing.T, brokers, lake, warehouse, dbPath stri
 		t.Fatalf("%s has no pyiceberg: run scripts/pyenv again to install it: %v\n%s", py, err, out)
 	}
 	ctx := context.Background()
-	topic := uniqueName("icesink-")
-	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
-	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(ctx)
-	if _, err := kafka.EnsureTopic(ctx, p.Client(), kafka.TopicSpec{Name: topic, Partitions: 3}); err != nil {
-		t.Fatal(err)
-	}
+	topic, _, p := newTopic(t, brokers, "icesink-")
 	// Ticks over two UTC days: two table partitions.
 	base := time.Date(2026, 11, 26, 23, 58, 0, 0, time.UTC)
 	produced := 0
@@ -168,19 +157,7 @@ type icebergPyResult struct {
 // from the environment) and counts the rows of 2026-11-27 too.
 func readWithPyicebergCmd(t *testing.T, py, dbPath, warehouse, table string) icebergPyResult {
 	t.Helper()
-	script := filepath.Join(repoRoot(t), "iceberg", "testdata", "read_pyiceberg.py")
-	cmd := exec.Command(py, "-P", script, dbPath, warehouse, table, "2026-11-27T00:00:00+00:00", "2026-11-28T00:00:00+00:00")
-	cmd.Dir = t.TempDir()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pyiceberg: %v\n%s", err, stderr.String())
-	}
 	var got icebergPyResult
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("pyiceberg printed %s: %v", out, err)
-	}
-	t.Logf("pyiceberg: %s", bytes.TrimSpace(out))
+	pythonJSON(t, py, &got, "iceberg/testdata/read_pyiceberg.py", dbPath, warehouse, table, "2026-11-27T00:00:00+00:00", "2026-11-28T00:00:00+00:00")
 	return got
 }

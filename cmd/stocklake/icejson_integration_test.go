@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,16 +30,7 @@ func TestIcebergSinkJSONPyicebergIntegration(t *testing.T) {
 	dir := t.TempDir()
 	lake, dbPath := "file://"+filepath.Join(dir, "lake"), filepath.Join(dir, "catalog.db")
 	ctx := context.Background()
-	topic := uniqueName("icejson-")
-	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
-	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(ctx)
-	if _, err := kafka.EnsureTopic(ctx, p.Client(), kafka.TopicSpec{Name: topic, Partitions: 3}); err != nil {
-		t.Fatal(err)
-	}
+	topic, kc, p := newTopic(t, brokers, "icejson-")
 	base := time.Date(2026, 11, 26, 23, 58, 0, 0, time.UTC)
 	records := 0
 	produce := func(values ...[]byte) {
@@ -92,16 +80,6 @@ func TestIcebergSinkJSONPyicebergIntegration(t *testing.T) {
 		t.Fatalf("sink-c: %v", c.err)
 	}
 
-	script := filepath.Join(repoRoot(t), "iceberg", "testdata", "read_json_pyiceberg.py")
-	table := "market." + strings.ReplaceAll(topic, "-", "_")
-	cmd := exec.Command(py, "-P", script, dbPath, lake, table, "order_id", "event_time", "2026-11-27T00:00:00+00:00", "2026-11-28T00:00:00+00:00")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pyiceberg: %v\n%s", err, stderr.String())
-	}
-	t.Logf("pyiceberg: %s", bytes.TrimSpace(out))
 	var got struct {
 		Rows, Distinct int
 		Types          map[string]string
@@ -111,9 +89,8 @@ func TestIcebergSinkJSONPyicebergIntegration(t *testing.T) {
 		DayRows        int `json:"day_rows"`
 		Nulls          map[string]int
 	}
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("pyiceberg printed %s: %v", out, err)
-	}
+	table := "market." + strings.ReplaceAll(topic, "-", "_")
+	pythonJSON(t, py, &got, "iceberg/testdata/read_json_pyiceberg.py", dbPath, lake, table, "order_id", "event_time", "2026-11-27T00:00:00+00:00", "2026-11-28T00:00:00+00:00")
 	if got.Rows != 8000 || got.Distinct != 8000 {
 		t.Errorf("pyiceberg counts %d rows, %d distinct order_id; want 8000, 8000", got.Rows, got.Distinct)
 	}

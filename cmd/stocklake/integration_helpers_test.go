@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/stocklake/stocklake/kafka"
 )
 
 var (
@@ -50,6 +55,45 @@ func uniqueName(prefix string) string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return prefix + hex.EncodeToString(b)
+}
+
+// newTopic creates a topic of three partitions, named prefix plus random
+// hex, on the Kafka cluster brokers (a comma-separated list), and returns
+// it, the client settings and a producer to it that is closed when the
+// test ends.
+func newTopic(t *testing.T, brokers, prefix string) (string, kafka.Config, *kafka.Producer) {
+	t.Helper()
+	topic := uniqueName(prefix)
+	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
+	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	if _, err := kafka.EnsureTopic(context.Background(), p.Client(), kafka.TopicSpec{Name: topic, Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	return topic, kc, p
+}
+
+// pythonJSON runs the Python script at a path relative to the repository
+// root with py -P and args, in a folder of its own, logs the JSON it
+// prints and decodes it into v. The test fails when the script fails
+// (with its stderr) or prints something else.
+func pythonJSON(t *testing.T, py string, v any, script string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(py, append([]string{"-P", filepath.Join(repoRoot(t), script)}, args...)...)
+	cmd.Dir = t.TempDir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, stderr.String())
+	}
+	t.Logf("%s: %s", filepath.Base(script), bytes.TrimSpace(out))
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("%s printed %s: %v", script, out, err)
+	}
 }
 
 // requireEnv skips the test unless every named variable is set.
