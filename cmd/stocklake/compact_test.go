@@ -15,13 +15,11 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/compact"
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/file"
-	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/sink"
 	"github.com/stocklake/stocklake/sqlite"
 )
@@ -157,29 +155,12 @@ func startLogProc(t *testing.T, env []string, args ...string) *logProc {
 // partition alone, the sink resumes and rewrites those keys, and after the
 // next compaction every tick is in the table once.
 func TestCompactSinkResume(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "ticks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	brokers := strings.Join(cluster.ListenAddrs(), ",")
-	kc := kafka.Config{Brokers: cluster.ListenAddrs()}
-	prod, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
+	brokers, kc := fakeKafka(t, 1)
 	const n = 2500 // 2000 in hour 14 (batches 1-4 of 500), 500 in hour 15
-	for i := range n {
+	produceTicks(t, kc, n, func(i int) stocklake.Tick {
 		ts := time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC).Add(time.Duration(i) * 1800 * time.Millisecond)
-		tk := stocklake.Tick{Symbol: fmt.Sprintf("S%d", i%7), Time: ts, Price: float64(i%1000) + 0.5, Size: 1, TradeID: fmt.Sprint(i), Source: "test"}
-		if err := prod.Produce(ctx, stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := prod.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+		return stocklake.Tick{Symbol: fmt.Sprintf("S%d", i%7), Time: ts, Price: float64(i%1000) + 0.5, Size: 1, TradeID: fmt.Sprint(i), Source: "test"}
+	})
 	dir := t.TempDir()
 	lake, cat := "file://"+filepath.Join(dir, "lake"), "sqlite://"+filepath.Join(dir, "catalog.db")
 	sinkArgs := []string{"sink", "--brokers", brokers, "--topic", "ticks", "--lake", lake, "--max-rows", "500", "--flush-interval", "1h"}

@@ -19,13 +19,11 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/internal/gluefake"
-	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/s3"
 	"github.com/stocklake/stocklake/sqlite"
 )
@@ -61,34 +59,17 @@ func TestSinkTableFormatIceberg(t *testing.T) {
 }
 
 func testSinkTableFormatIceberg(t *testing.T, catURL string, catCfg iceberg.Config) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "ticks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	kc := kafka.Config{Brokers: cluster.ListenAddrs()}
+	brokers, kc := fakeKafka(t, 2)
 	dir := t.TempDir()
 	lakeDir := filepath.Join(dir, "lake")
-	args := []string{"sink", "--brokers", strings.Join(cluster.ListenAddrs(), ","), "--lake", "file://" + lakeDir,
+	args := []string{"sink", "--brokers", brokers, "--lake", "file://" + lakeDir,
 		"--catalog", catURL, "--table-format", "iceberg", "--exit-when-idle", "--flush-interval", "100ms", "--max-rows", "300"}
 	produce := func(prefix string, n int) []stocklake.Tick {
-		p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})
-		if err != nil {
-			t.Fatal(err)
-		}
 		base := time.Date(2026, 11, 26, 23, 59, 0, 0, time.UTC)
-		out := make([]stocklake.Tick, n)
-		for i := range out {
-			out[i] = stocklake.Tick{Symbol: []string{"AAPL", "MSFT", "NVDA", "TSLA"}[i%4], Time: base.Add(time.Duration(i) * 100 * time.Millisecond),
+		return produceTicks(t, kc, n, func(i int) stocklake.Tick {
+			return stocklake.Tick{Symbol: []string{"AAPL", "MSFT", "NVDA", "TSLA"}[i%4], Time: base.Add(time.Duration(i) * 100 * time.Millisecond),
 				Price: 100 + float64(i%10), Size: 1, Exchange: "XNAS", TradeID: prefix + strconv.Itoa(i), Source: "test"}
-			if err := p.Produce(context.Background(), stocklake.Record{Key: []byte(out[i].Symbol), Value: out[i].AppendJSON(nil)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := p.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return out
+		})
 	}
 	want := produce("a", 1000)
 	if err := runCommand(t, args...); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/stocklake/stocklake"
-	"github.com/stocklake/stocklake/kafka"
 )
 
 // TestSinkIcebergPartitionBy: `sink --table-format iceberg --partition-by
@@ -24,29 +20,13 @@ import (
 // is refused (naming the flag), one without follows the table. (The flag
 // used to be ignored: the table was always day(ts).)
 func TestSinkIcebergPartitionBy(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "ticks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	brokers := strings.Join(cluster.ListenAddrs(), ",")
-	kc := kafka.Config{Brokers: cluster.ListenAddrs()}
+	brokers, kc := fakeKafka(t, 2)
 	produce := func(prefix string, n int) {
-		p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})
-		if err != nil {
-			t.Fatal(err)
-		}
 		base := time.Date(2026, 11, 26, 14, 59, 0, 0, time.UTC)
-		for i := range n {
-			tk := stocklake.Tick{Symbol: []string{"AAPL", "MSFT", "BRK.B"}[i%3], Time: base.Add(time.Duration(i) * 200 * time.Millisecond),
+		produceTicks(t, kc, n, func(i int) stocklake.Tick {
+			return stocklake.Tick{Symbol: []string{"AAPL", "MSFT", "BRK.B"}[i%3], Time: base.Add(time.Duration(i) * 200 * time.Millisecond),
 				Price: 100, Size: 1, Exchange: "XNAS", TradeID: prefix + strconv.Itoa(i), Source: "test"}
-			if err := p.Produce(context.Background(), stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := p.Close(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		})
 	}
 	dir := t.TempDir()
 	lake, catURL := "file://"+filepath.Join(dir, "lake"), "sqlite://"+filepath.Join(dir, "catalog.db")

@@ -11,12 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
-
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/iceberg"
-	"github.com/stocklake/stocklake/kafka"
 )
 
 // TestMaintainIcebergCommand lands ticks in an Iceberg table in many small
@@ -25,27 +22,13 @@ import (
 // expired snapshots and an old orphan go, every tick is still there once,
 // and `catalog table` shows the file count and the last maintenance.
 func TestMaintainIcebergCommand(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "ticks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	p, err := kafka.NewProducer(kafka.Config{Brokers: cluster.ListenAddrs()}, kafka.ProducerConfig{Topic: "ticks"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	brokers, kc := fakeKafka(t, 2)
 	const n = 2000
 	base := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	for i := 0; i < n; i++ {
-		tk := stocklake.Tick{Symbol: []string{"AAPL", "MSFT", "NVDA"}[i%3], Time: base.Add(time.Duration(i) * time.Second),
+	produceTicks(t, kc, n, func(i int) stocklake.Tick {
+		return stocklake.Tick{Symbol: []string{"AAPL", "MSFT", "NVDA"}[i%3], Time: base.Add(time.Duration(i) * time.Second),
 			Price: 100, Size: 1, Exchange: "XNAS", TradeID: strconv.Itoa(i), Source: "test"}
-		if err := p.Produce(context.Background(), stocklake.Record{Key: []byte(tk.Symbol), Value: tk.AppendJSON(nil)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := p.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	})
 	dir := t.TempDir()
 	lakeDir, dbPath := filepath.Join(dir, "lake"), filepath.Join(dir, "catalog.db")
 	bin := stocklakeBinary(t)
@@ -58,7 +41,7 @@ func TestMaintainIcebergCommand(t *testing.T) {
 		}
 		return string(out)
 	}
-	sl("sink", "--brokers", strings.Join(cluster.ListenAddrs(), ","), "--table-format", "iceberg", "--exit-when-idle", "--flush-interval", "100ms", "--max-rows", "100")
+	sl("sink", "--brokers", brokers, "--table-format", "iceberg", "--exit-when-idle", "--flush-interval", "100ms", "--max-rows", "100")
 	st, err := file.New(lakeDir)
 	if err != nil {
 		t.Fatal(err)

@@ -26,13 +26,7 @@ import (
 // reported unchecked; with --brokers both are explained and it passes; an
 // object deleted from the lake fails it again.
 func TestVerifyCommand(t *testing.T) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "ticks"), kfake.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Close()
-	brokers := strings.Join(cluster.ListenAddrs(), ",")
-	kc := kafka.Config{Brokers: cluster.ListenAddrs()}
+	brokers, kc := fakeKafka(t, 1, kfake.AllowAutoTopicCreation())
 	ctx := context.Background()
 	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: "ticks"})
 	if err != nil {
