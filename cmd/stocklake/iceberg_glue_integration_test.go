@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/url"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/glue"
-	"github.com/stocklake/stocklake/kafka"
 )
 
 // symbolAgg is what every reader must agree on, per symbol: rows, sum(size),
@@ -57,7 +55,7 @@ func TestIcebergGlueTrinoIntegration(t *testing.T) {
 	bucket := uniqueName("iceglue-")
 	lake := fmt.Sprintf("s3://%s/lake?endpoint=%s&create_bucket=true", bucket, url.QueryEscape(env["STOCKLAKE_S3_ENDPOINT"]))
 	database := strings.ReplaceAll(uniqueName("iceglue_"), "-", "_")
-	topic := uniqueName("iceglue-")
+	topic, _, p := newTopic(t, brokers, "iceglue-")
 	table := strings.ReplaceAll(topic, "-", "_")
 
 	// The engines that read the table through `stocklake query`, by name;
@@ -69,15 +67,6 @@ func TestIcebergGlueTrinoIntegration(t *testing.T) {
 		{"trino-hive-glue", "trino://" + trinoURL.Host + "?catalog=glue&register=none"},
 	}
 
-	kc := kafka.Config{Brokers: strings.Split(brokers, ",")}
-	p, err := kafka.NewProducer(kc, kafka.ProducerConfig{Topic: topic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close(ctx)
-	if _, err := kafka.EnsureTopic(ctx, p.Client(), kafka.TopicSpec{Name: topic, Partitions: 3}); err != nil {
-		t.Fatal(err)
-	}
 	want := map[string]symbolAgg{}
 	base := time.Date(2026, 11, 26, 23, 59, 0, 0, time.UTC)
 	produced := 0
@@ -221,24 +210,13 @@ func queryAggregates(t *testing.T, engine string, out []byte) map[string]symbolA
 // table's metadata file.
 func pyicebergAggregates(t *testing.T, py, metadataLocation string) map[string]symbolAgg {
 	t.Helper()
-	script := filepath.Join(repoRoot(t), "iceberg", "testdata", "aggregate_pyiceberg.py")
-	cmd := exec.Command(py, "-P", script, metadataLocation)
-	cmd.Dir = t.TempDir()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("pyiceberg: %v\n%s", err, stderr.String())
-	}
 	var raw map[string]struct {
 		N     int64
 		Size  float64
 		MinTS string `json:"min_ts"`
 		MaxTS string `json:"max_ts"`
 	}
-	if err := json.Unmarshal(out, &raw); err != nil {
-		t.Fatalf("pyiceberg printed %s: %v", out, err)
-	}
+	pythonJSON(t, py, &raw, "iceberg/testdata/aggregate_pyiceberg.py", metadataLocation)
 	got := map[string]symbolAgg{}
 	for sym, a := range raw {
 		got[sym] = symbolAgg{N: a.N, Size: a.Size, MinTS: parseUTC(t, a.MinTS), MaxTS: parseUTC(t, a.MaxTS)}
