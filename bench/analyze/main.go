@@ -45,7 +45,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,21 +78,14 @@ func main() {
 	work, err := os.MkdirTemp("", "stocklake-bench-analyze-")
 	check(err)
 	defer os.RemoveAll(work)
-	bin := *binFlag
-	if bin == "" {
-		bin = filepath.Join(work, "stocklake")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/stocklake")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		check(build.Run())
-	}
+	bin, err := measure.Stocklake(*binFlag, work)
+	check(err)
 
 	if *brokers == "" {
-		port := mustFreePort()
-		*brokers = "127.0.0.1:" + strconv.Itoa(port)
-		broker := exec.Command(bin, "broker", "--listen", *brokers, "--data", "", "--log-level", "warn")
-		check(broker.Start())
+		broker, addr, err := measure.StartBroker(bin)
+		check(err)
 		defer broker.Process.Kill()
-		mustWaitPort(*brokers)
+		*brokers = addr
 		log.Printf("started stocklake broker (kfake, in memory) on %s", *brokers)
 	}
 	switch *mode {
@@ -137,7 +129,8 @@ func throughput(bin, brokers string, n, partitions int, compression, windows str
 	check(prod.Run())
 	log.Printf("filled %s with %d ticks in %v", topic, n, time.Since(start).Round(time.Millisecond))
 
-	maddr := "127.0.0.1:" + strconv.Itoa(mustFreePort())
+	maddr, err := measure.FreeAddr()
+	check(err)
 	group := "bench-" + suffix()
 	cmd := exec.Command(bin, "analyze", "--brokers", brokers, "--in", topic, "--group", group, "--out-prefix", group,
 		"--windows", windows, "--delay", "1s", "--idle-timeout", "500ms", "--exit-when-idle", "--metrics-addr", maddr, "--log-level", "warn")
@@ -208,7 +201,8 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 	check(err)
 	admin.Close()
 
-	maddr := "127.0.0.1:" + strconv.Itoa(mustFreePort())
+	maddr, err := measure.FreeAddr()
+	check(err)
 	cmd := exec.Command(bin, "analyze", "--brokers", brokers, "--in", topic, "--group", group, "--out-prefix", group,
 		"--windows", "1s", "--delay", "0s", "--lateness", "0s", "--idle-timeout", "5s", "--metrics-addr", maddr, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
@@ -368,18 +362,4 @@ func latency(bin, brokers string, rate float64, duration, warmup time.Duration, 
 	res["latency_p99_ms"] = msOf(q(0.99))
 	res["latency_max_ms"] = msOf(q(1))
 	res["analyzer_cores"] = cpu.Seconds() / elapsed.Seconds()
-}
-
-func mustFreePort() int {
-	p, err := measure.FreePort()
-	if err != nil {
-		log.Fatal(err)
-	}
-	return p
-}
-
-func mustWaitPort(addr string) {
-	if err := measure.WaitPort(addr); err != nil {
-		log.Fatal(err)
-	}
 }

@@ -30,7 +30,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +43,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/bench/internal/measure"
 	"github.com/stocklake/stocklake/file"
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/sqlite"
@@ -132,11 +132,9 @@ func main() {
 		}
 		defer os.RemoveAll(w)
 	}
-	if *bin == "" {
-		*bin = filepath.Join(w, "stocklake")
-		if out, err := exec.Command("go", "build", "-o", *bin, "./cmd/stocklake").CombinedOutput(); err != nil {
-			log.Fatalf("go build: %v\n%s", err, out)
-		}
+	var err error
+	if *bin, err = measure.Stocklake(*bin, w); err != nil {
+		log.Fatal(err)
 	}
 	res := Results{Date: time.Now().UTC(), Rate: *rate, Minutes: *minutes, Hive: *hiveParts, Speed: *speed, Every: every.String(), Parallel: *parallel}
 	var pipes []*pipeline
@@ -269,22 +267,17 @@ func (p *pipeline) launch() error {
 		return err
 	}
 	p.lakeDir, p.catPath = filepath.Join(p.dir, "lake"), filepath.Join(p.dir, "catalog.db")
-	brokers := "127.0.0.1:" + strconv.Itoa(freePort())
+	brokers, err := measure.FreeAddr()
+	if err != nil {
+		return err
+	}
 	if _, err := p.start("broker", "broker", "--listen", brokers, "--data", filepath.Join(p.dir, "kafka")); err != nil {
 		return err
 	}
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", brokers); err == nil {
-			c.Close()
-			break
-		}
-		if i > 200 {
-			return fmt.Errorf("broker on %s did not start (see %s)", brokers, filepath.Join(p.dir, "broker.log"))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := measure.WaitPort(brokers); err != nil {
+		return fmt.Errorf("broker on %s did not start (see %s): %w", brokers, filepath.Join(p.dir, "broker.log"), err)
 	}
 	log.Printf("%s: ingesting %d ticks/s for %.1f minutes in %s (broker %s)", p.name(), *rate, *minutes, p.dir, brokers)
-	var err error
 	p.produceStart = time.Now()
 	if p.prod, err = p.start("produce", "produce", "--brokers", brokers, "--source", "sim", "--rate", strconv.Itoa(*rate), "--speed", strconv.FormatFloat(*speed, 'g', -1, 64)); err != nil {
 		return err
@@ -389,7 +382,7 @@ func ingest(pipes []*pipeline) error {
 			if err := p.failed(); err != nil {
 				return err
 			}
-			s, err := measure(p.run.Format, p.lakeDir, p.catPath)
+			s, err := measureLake(p.run.Format, p.lakeDir, p.catPath)
 			if err != nil {
 				log.Printf("%s: sample: %v", p.name(), err)
 				continue
@@ -599,7 +592,7 @@ func readerFiles(format, lakeDir, catPath string) ([]stocklake.ObjectInfo, error
 	return out, nil
 }
 
-func measure(format, lakeDir, catPath string) (Sample, error) {
+func measureLake(format, lakeDir, catPath string) (Sample, error) {
 	files, err := readerFiles(format, lakeDir, catPath)
 	if err != nil {
 		return Sample{}, err
@@ -707,15 +700,6 @@ func onePerPartition(files []stocklake.ObjectInfo, lakeDir, dir string) (map[str
 		}
 	}
 	return out, nil
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // markdown is the RESULTS.md section.

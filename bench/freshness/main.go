@@ -153,14 +153,13 @@ func main() {
 		check(os.MkdirAll(work, 0o755))
 	}
 	if *bin == "" {
-		*bin = filepath.Join(work, "stocklake")
-		log.Printf("building %s", *bin)
-		build := exec.Command("go", "build", "-o", *bin, "./cmd/stocklake")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		check(build.Run())
+		log.Printf("building stocklake in %s", work)
 	}
+	var err error
+	*bin, err = measure.Stocklake(*bin, work)
+	check(err)
 	if *brokers == "" {
-		*brokers = "127.0.0.1:" + strconv.Itoa(mustFreePort())
+		*brokers = mustFreeAddr()
 		broker := startProc("broker", *bin, "broker", "--listen", *brokers, "--data", "", "--log-level", "warn")
 		mustWaitPort(*brokers)
 		log.Printf("started stocklake broker (kfake, in memory) on %s, pid %d", *brokers, broker.Process.Pid)
@@ -181,7 +180,7 @@ func main() {
 
 	lake := "file://" + filepath.Join(work, "lake")
 	catalog := "sqlite://" + filepath.Join(work, "catalog.db")
-	sinkMetrics := "127.0.0.1:" + strconv.Itoa(mustFreePort())
+	sinkMetrics := mustFreeAddr()
 	sinkArgs := []string{"sink", "--brokers", *brokers, "--topic", topic, "--table", "ticks", "--group", topic,
 		"--lake", lake, "--catalog", catalog, "--flush-interval", flushInterval.String(),
 		"--metrics-addr", sinkMetrics, "--log-level", "warn", "--table-format", *tableFormat}
@@ -600,12 +599,12 @@ func stopProc(p *proc) {
 	}
 }
 
-func mustFreePort() int {
-	p, err := measure.FreePort()
+func mustFreeAddr() string {
+	addr, err := measure.FreeAddr()
 	if err != nil {
 		fatal("%v", err)
 	}
-	return p
+	return addr
 }
 
 func mustWaitPort(addr string) {

@@ -139,24 +139,17 @@ func main() {
 	work, err := os.MkdirTemp("", "stocklake-bench-peers-")
 	check(err)
 	defer os.RemoveAll(work)
-	bin := *binFlag
-	if bin == "" {
-		bin = filepath.Join(work, "stocklake")
-		check(run(exec.Command("go", "build", "-o", bin, "./cmd/stocklake")))
-	}
+	bin, err := measure.Stocklake(*binFlag, work)
+	check(err)
 	benthos := *benthosFlag
 	if benthos == "" {
 		benthos, err = buildBenthos()
 		check(err)
 	}
 
-	port, err := measure.FreePort()
+	broker, brokers, err := measure.StartBroker(bin)
 	check(err)
-	brokers := "127.0.0.1:" + strconv.Itoa(port)
-	broker := exec.Command(bin, "broker", "--listen", brokers, "--data", "", "--log-level", "warn")
-	check(broker.Start())
 	defer broker.Process.Kill()
-	check(measure.WaitPort(brokers))
 	start := time.Now()
 	prod := exec.Command(bin, "produce", "--brokers", brokers, "--topic", "ticks", "--source", "sim", "--count", strconv.Itoa(*ticks), "--seed", "1", "--log-level", "warn")
 	prod.Stderr = io.Discard
@@ -350,9 +343,9 @@ func run(c *exec.Cmd) error {
 }
 
 func freeAddr() string {
-	p, err := measure.FreePort()
+	addr, err := measure.FreeAddr()
 	check(err)
-	return "127.0.0.1:" + strconv.Itoa(p)
+	return addr
 }
 
 func countFiles(dir string) float64 {

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +25,51 @@ func FreePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreeAddr returns 127.0.0.1:PORT for a port that nothing listens on.
+func FreeAddr() (string, error) {
+	p, err := FreePort()
+	if err != nil {
+		return "", err
+	}
+	return "127.0.0.1:" + strconv.Itoa(p), nil
+}
+
+// Stocklake returns bin when it is set, else builds ./cmd/stocklake (the
+// benchmarks run from the repository root) into dir and returns that path.
+// The build's output goes to stderr.
+func Stocklake(bin, dir string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	bin = filepath.Join(dir, "stocklake")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/stocklake")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("go build -o %s ./cmd/stocklake: %w", bin, err)
+	}
+	return bin, nil
+}
+
+// StartBroker starts `bin broker`, the embedded Kafka broker, in memory on
+// a free port of 127.0.0.1 and returns it once it accepts connections,
+// with its address. The caller stops it.
+func StartBroker(bin string) (*exec.Cmd, string, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	broker := exec.Command(bin, "broker", "--listen", addr, "--data", "", "--log-level", "warn")
+	if err := broker.Start(); err != nil {
+		return nil, "", err
+	}
+	if err := WaitPort(addr); err != nil {
+		broker.Process.Kill()
+		broker.Wait()
+		return nil, "", err
+	}
+	return broker, addr, nil
 }
 
 // WaitPort waits up to 10 s for something to accept connections on addr.
