@@ -14,16 +14,11 @@ import sys
 
 from pyiceberg.table import StaticTable
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -P leaves this folder out
+from stocklake_pyiceberg import s3_props  # noqa: E402
+
 meta = sys.argv[1]
-props = {}
-if meta.startswith("s3://"):
-    props = {
-        "s3.endpoint": os.environ["STOCKLAKE_S3_ENDPOINT"],
-        "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
-        "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"],
-        "s3.region": os.environ.get("AWS_REGION", "us-east-1"),
-    }
-t = StaticTable.from_metadata(meta, properties=props)
+t = StaticTable.from_metadata(meta, properties=s3_props(meta))
 tab = t.scan(selected_fields=("symbol", "size", "ts")).to_arrow()
 agg = tab.group_by("symbol").aggregate([("symbol", "count"), ("size", "sum"), ("ts", "min"), ("ts", "max")])
 out = {}

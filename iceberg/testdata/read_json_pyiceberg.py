@@ -11,19 +11,13 @@ import json
 import os
 import sys
 
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -P leaves this folder out
+from stocklake_pyiceberg import sql_catalog  # noqa: E402
+
 db, warehouse, ident, key, time_field, day_start, day_end = sys.argv[1:8]
-props = {}
-if warehouse.startswith("s3://"):
-    props = {
-        "s3.endpoint": os.environ["STOCKLAKE_S3_ENDPOINT"],
-        "s3.access-key-id": os.environ["AWS_ACCESS_KEY_ID"],
-        "s3.secret-access-key": os.environ["AWS_SECRET_ACCESS_KEY"],
-        "s3.region": os.environ.get("AWS_REGION", "us-east-1"),
-    }
-cat = SqlCatalog("stocklake", uri=f"sqlite:///{db}", warehouse=warehouse, **props)
+cat = sql_catalog(db, warehouse)
 t = cat.load_table(ident)
 tab = t.scan().to_arrow()
 day = t.scan(row_filter=And(GreaterThanOrEqual(time_field, day_start), LessThan(time_field, day_end))).to_arrow()
