@@ -250,6 +250,17 @@ func name(kind, n string) (string, error) {
 	return n, nil
 }
 
+// names normalizes a database and a table name the way Glue does.
+func names(database, table string) (db, tbl string, err error) {
+	if db, err = name("database", database); err != nil {
+		return "", "", err
+	}
+	if tbl, err = name("table", table); err != nil {
+		return "", "", err
+	}
+	return db, tbl, nil
+}
+
 func micros(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -382,10 +393,7 @@ func scanTable(s scanner) (stocklake.Table, error) {
 }
 
 func checkTable(t stocklake.Table) (db, tbl string, err error) {
-	if db, err = name("database", t.Database); err != nil {
-		return
-	}
-	if tbl, err = name("table", t.Name); err != nil {
+	if db, tbl, err = names(t.Database, t.Name); err != nil {
 		return
 	}
 	if t.Location == "" {
@@ -486,11 +494,7 @@ func (c *Catalog) UpdateTable(ctx context.Context, t stocklake.Table) error {
 // GetTable returns the current definition of a table; a missing one wraps
 // ErrNotFound.
 func (c *Catalog) GetTable(ctx context.Context, database, table string) (stocklake.Table, error) {
-	db, err := name("database", database)
-	if err != nil {
-		return stocklake.Table{}, err
-	}
-	tbl, err := name("table", table)
+	db, tbl, err := names(database, table)
 	if err != nil {
 		return stocklake.Table{}, err
 	}
@@ -529,11 +533,7 @@ func (c *Catalog) ListTables(ctx context.Context, database string) ([]stocklake.
 // DeleteTable deletes a table, its versions and its partitions; a missing
 // table wraps ErrNotFound.
 func (c *Catalog) DeleteTable(ctx context.Context, database, table string) error {
-	db, err := name("database", database)
-	if err != nil {
-		return err
-	}
-	tbl, err := name("table", table)
+	db, tbl, err := names(database, table)
 	if err != nil {
 		return err
 	}
@@ -553,11 +553,7 @@ func (c *Catalog) DeleteTable(ctx context.Context, database, table string) error
 // TableVersions returns every stored definition of a table, oldest first; a
 // missing table wraps ErrNotFound.
 func (c *Catalog) TableVersions(ctx context.Context, database, table string) ([]stocklake.Table, error) {
-	db, err := name("database", database)
-	if err != nil {
-		return nil, err
-	}
-	tbl, err := name("table", table)
+	db, tbl, err := names(database, table)
 	if err != nil {
 		return nil, err
 	}
@@ -598,11 +594,7 @@ func partitionTable(ctx context.Context, tx *sql.Tx, db, tbl string) (int, error
 // whose values already exist. Each partition needs one value per partition
 // key (ErrInvalid otherwise); a missing table wraps ErrNotFound.
 func (c *Catalog) AddPartitions(ctx context.Context, database, table string, parts []stocklake.Partition) error {
-	db, err := name("database", database)
-	if err != nil {
-		return err
-	}
-	tbl, err := name("table", table)
+	db, tbl, err := names(database, table)
 	if err != nil {
 		return err
 	}
@@ -653,11 +645,7 @@ func (c *Catalog) AddPartitions(ctx context.Context, database, table string, par
 // ListPartitions returns a table's partitions sorted by their values; a
 // missing table wraps ErrNotFound.
 func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([]stocklake.Partition, error) {
-	db, err := name("database", database)
-	if err != nil {
-		return nil, err
-	}
-	tbl, err := name("table", table)
+	db, tbl, err := names(database, table)
 	if err != nil {
 		return nil, err
 	}
@@ -698,11 +686,7 @@ func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([
 // DeletePartitions removes partitions by their values in one transaction;
 // missing ones are ignored, a missing table wraps ErrNotFound.
 func (c *Catalog) DeletePartitions(ctx context.Context, database, table string, values [][]string) error {
-	db, err := name("database", database)
-	if err != nil {
-		return err
-	}
-	tbl, err := name("table", table)
+	db, tbl, err := names(database, table)
 	if err != nil {
 		return err
 	}
@@ -735,11 +719,7 @@ func (c *Catalog) DeletePartitions(ctx context.Context, database, table string, 
 // with p.Values in one statement, keeping its creation time. A missing
 // partition or table wraps ErrNotFound.
 func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p stocklake.Partition) error {
-	db, err := name("database", database)
-	if err != nil {
-		return err
-	}
-	tbl, err := name("table", table)
+	db, tbl, err := names(database, table)
 	if err != nil {
 		return err
 	}
