@@ -30,6 +30,19 @@ func runCrawl(t *testing.T, l *lake, cat stocklake.Catalog, cfg Config) stocklak
 	return run
 }
 
+// onlyTable crawls the lake with the default Config and returns the one
+// table it finds, which must be named name, and the run.
+func onlyTable(t *testing.T, l *lake, cat stocklake.Catalog, name string) (stocklake.Table, stocklake.CrawlRun) {
+	t.Helper()
+	run := runCrawl(t, l, cat, Config{})
+	got := tables(t, cat)
+	tb, ok := got[name]
+	if !ok || len(got) != 1 {
+		t.Fatalf("tables %v, want only %s (messages %q)", keysOf(got), name, run.Messages)
+	}
+	return tb, run
+}
+
 func tables(t *testing.T, cat stocklake.Catalog) map[string]stocklake.Table {
 	t.Helper()
 	list, err := cat.ListTables(context.Background(), "lake")
@@ -86,15 +99,7 @@ func TestSeedLakeIsOneTable(t *testing.T) {
 	l.put("query-results/q1.csv", []byte("a,b\n1,2\n"))
 	cat := newCatalog(t)
 
-	run := runCrawl(t, l, cat, Config{})
-	got := tables(t, cat)
-	if len(got) != 1 {
-		t.Fatalf("tables %v, want exactly one (messages %q)", keysOf(got), run.Messages)
-	}
-	tb, ok := got["seed"]
-	if !ok {
-		t.Fatalf("tables %v, want seed", keysOf(got))
-	}
+	tb, run := onlyTable(t, l, cat, "seed")
 	want := cols("index string", "date date", "open double", "high double", "low double", "close double",
 		"adj_close double", "volume double", "closeusd double")
 	if !reflect.DeepEqual(tb.Columns, want) {
@@ -147,12 +152,7 @@ func TestParquetLake(t *testing.T) {
 		}
 	}
 	cat := newCatalog(t)
-	run := runCrawl(t, l, cat, Config{})
-	got := tables(t, cat)
-	tb, ok := got["ticks"]
-	if !ok || len(got) != 1 {
-		t.Fatalf("tables %v, want ticks (messages %q)", keysOf(got), run.Messages)
-	}
+	tb, run := onlyTable(t, l, cat, "ticks")
 	want := cols("symbol string", "ts timestamp", "price double", "size double", "exchange string",
 		"trade_id string", "conditions array<string>", "source string")
 	if !reflect.DeepEqual(tb.Columns, want) {
@@ -221,12 +221,7 @@ func TestCompatibleSchemasWiden(t *testing.T) {
 		`{"id":3000000000,"v":1.5,"name":"z","flag":true,"tags":[1.5],"nested":{"B":"q"},"when":"2026-11-26 14:00:02.5","extra":null}`))
 	l.put("events/c/3.json.gz", gzipped(t, jsonLines(`{"id":4,"v":3,"name":5,"flag":true,"tags":[3],"nested":{"a":3},"when":"2026-11-26 14:00:03"}`)))
 	cat := newCatalog(t)
-	run := runCrawl(t, l, cat, Config{})
-	got := tables(t, cat)
-	tb, ok := got["events"]
-	if !ok || len(got) != 1 {
-		t.Fatalf("tables %v, want events (messages %q)", keysOf(got), run.Messages)
-	}
+	tb, _ := onlyTable(t, l, cat, "events")
 	want := cols("id bigint", "v double", "name string", "flag boolean", "tags array<double>",
 		"nested struct<a:int,b:string>", "when timestamp", "extra string")
 	if !reflect.DeepEqual(tb.Columns, want) {
@@ -601,12 +596,7 @@ func TestHiveLayoutEdges(t *testing.T) {
 	l.put("raw/ticks/dt=2026-11-26/stray.parquet", tickParquet(t, 5, day)) // another depth
 	l.put("raw/ticks/DT=2026-11-27/Hour=03/a.parquet", tickParquet(t, 5, day))
 	cat := newCatalog(t)
-	run := runCrawl(t, l, cat, Config{})
-	got := tables(t, cat)
-	tb, ok := got["ticks"]
-	if !ok || len(got) != 1 {
-		t.Fatalf("tables %v, want ticks (messages %q)", keysOf(got), run.Messages)
-	}
+	tb, run := onlyTable(t, l, cat, "ticks")
 	if tb.Location != l.url("raw/ticks/") || !reflect.DeepEqual(tb.PartitionKeys, cols("dt string", "hour string")) {
 		t.Errorf("ticks: location %s keys %v", tb.Location, tb.PartitionKeys)
 	}
