@@ -396,11 +396,8 @@ func (c *Catalog) UpdateTable(ctx context.Context, t stocklake.Table) error {
 	if err != nil {
 		return err
 	}
-	old, err := c.getTable(ctx, db, tbl)
+	old, err := c.hiveTable(ctx, db, tbl, "its definition is changed by Iceberg commits only")
 	if err != nil {
-		return err
-	}
-	if err := notIceberg(old, "its definition is changed by Iceberg commits only", db, tbl); err != nil {
 		return err
 	}
 	in := toTableInput(t, tbl, old)
@@ -423,6 +420,32 @@ func (c *Catalog) UpdateTable(ctx context.Context, t stocklake.Table) error {
 // notIceberg refuses a Hive operation on an Iceberg table (table_type
 // ICEBERG): its columns, files and partitions are in its Iceberg metadata,
 // which Glue's copy must not contradict.
+// hiveTable reads table db.tbl, which must not be an Iceberg table: why
+// says what the caller would do to it. A missing table wraps ErrNotFound.
+func (c *Catalog) hiveTable(ctx context.Context, db, tbl, why string) (*types.Table, error) {
+	t, err := c.getTable(ctx, db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	if err := notIceberg(t, why, db, tbl); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// checkPartition checks that p has a value for each partition key of
+// table t and a location.
+func checkPartition(p stocklake.Partition, t *types.Table, db, tbl string) error {
+	if len(p.Values) != len(t.PartitionKeys) {
+		return fmt.Errorf("glue: partition %q of %s.%s has %d values, the table has %d partition keys: %w",
+			p.Values, db, tbl, len(p.Values), len(t.PartitionKeys), stocklake.ErrInvalid)
+	}
+	if p.Location == "" {
+		return fmt.Errorf("glue: partition %q of %s.%s has no location: %w", p.Values, db, tbl, stocklake.ErrInvalid)
+	}
+	return nil
+}
+
 func notIceberg(t *types.Table, why, db, tbl string) error {
 	if t != nil && strings.EqualFold(t.Parameters[stocklake.ParamTableType], stocklake.TableTypeIceberg) {
 		return fmt.Errorf("glue: %s.%s is an Iceberg table: %s (write it with the iceberg table format, or use another table name): %w",
@@ -679,21 +702,14 @@ func (c *Catalog) AddPartitions(ctx context.Context, database, table string, par
 	if len(parts) == 0 {
 		return nil
 	}
-	t, err := c.getTable(ctx, db, tbl)
+	t, err := c.hiveTable(ctx, db, tbl, "it has no Hive partitions to add")
 	if err != nil {
-		return err
-	}
-	if err := notIceberg(t, "it has no Hive partitions to add", db, tbl); err != nil {
 		return err
 	}
 	inputs := make([]types.PartitionInput, len(parts))
 	for i, p := range parts {
-		if len(p.Values) != len(t.PartitionKeys) {
-			return fmt.Errorf("glue: partition %q of %s.%s has %d values, the table has %d partition keys: %w",
-				p.Values, db, tbl, len(p.Values), len(t.PartitionKeys), stocklake.ErrInvalid)
-		}
-		if p.Location == "" {
-			return fmt.Errorf("glue: partition %q of %s.%s has no location: %w", p.Values, db, tbl, stocklake.ErrInvalid)
+		if err := checkPartition(p, t, db, tbl); err != nil {
+			return err
 		}
 		inputs[i] = types.PartitionInput{
 			Values:            p.Values,
@@ -759,19 +775,12 @@ func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p
 	if err != nil {
 		return err
 	}
-	t, err := c.getTable(ctx, db, tbl)
+	t, err := c.hiveTable(ctx, db, tbl, "it has no Hive partitions to update")
 	if err != nil {
 		return err
 	}
-	if err := notIceberg(t, "it has no Hive partitions to update", db, tbl); err != nil {
+	if err := checkPartition(p, t, db, tbl); err != nil {
 		return err
-	}
-	if len(p.Values) != len(t.PartitionKeys) {
-		return fmt.Errorf("glue: partition %q of %s.%s has %d values, the table has %d partition keys: %w",
-			p.Values, db, tbl, len(p.Values), len(t.PartitionKeys), stocklake.ErrInvalid)
-	}
-	if p.Location == "" {
-		return fmt.Errorf("glue: partition %q of %s.%s has no location: %w", p.Values, db, tbl, stocklake.ErrInvalid)
 	}
 	entries := []types.BatchUpdatePartitionRequestEntry{{
 		PartitionValueList: p.Values,
