@@ -523,7 +523,13 @@ func (c *Catalog) syncPartitions(ctx context.Context, db, tbl string, sd *types.
 		}
 	}
 	// A partition deleted meanwhile needs no update.
-	return c.batches(ctx, op, len(entries), updateBatch, "EntityNotFoundException", func(ctx context.Context, lo, hi int) ([]entryFailure, error) {
+	return c.batches(ctx, op, len(entries), updateBatch, "EntityNotFoundException", c.updateEntries(db, tbl, entries))
+}
+
+// updateEntries returns the batch of c.batches that sends entries[lo:hi]
+// of table db.tbl with BatchUpdatePartition.
+func (c *Catalog) updateEntries(db, tbl string, entries []types.BatchUpdatePartitionRequestEntry) func(ctx context.Context, lo, hi int) ([]entryFailure, error) {
+	return func(ctx context.Context, lo, hi int) ([]entryFailure, error) {
 		out, err := c.client.BatchUpdatePartition(ctx, &awsglue.BatchUpdatePartitionInput{
 			CatalogId: c.catalogID, DatabaseName: aws.String(db), TableName: aws.String(tbl), Entries: entries[lo:hi],
 		})
@@ -535,7 +541,7 @@ func (c *Catalog) syncPartitions(ctx context.Context, db, tbl string, sd *types.
 			fails = append(fails, failure(e.PartitionValueList, e.ErrorDetail))
 		}
 		return fails, nil
-	})
+	}
 }
 
 // GetTable returns the current definition of a table; a missing one wraps
@@ -790,19 +796,7 @@ func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p
 			StorageDescriptor: partitionStorage(t.StorageDescriptor, p.Location),
 		},
 	}}
-	return c.batches(ctx, "updating a partition of "+db+"."+tbl, 1, 1, "", func(ctx context.Context, lo, hi int) ([]entryFailure, error) {
-		out, err := c.client.BatchUpdatePartition(ctx, &awsglue.BatchUpdatePartitionInput{
-			CatalogId: c.catalogID, DatabaseName: aws.String(db), TableName: aws.String(tbl), Entries: entries,
-		})
-		if err != nil {
-			return nil, err
-		}
-		var fails []entryFailure
-		for _, e := range out.Errors {
-			fails = append(fails, failure(e.PartitionValueList, e.ErrorDetail))
-		}
-		return fails, nil
-	})
+	return c.batches(ctx, "updating a partition of "+db+"."+tbl, 1, 1, "", c.updateEntries(db, tbl, entries))
 }
 
 // DeletePartitions removes partitions by their values with
