@@ -16,8 +16,9 @@
 # arena and the rest, C malloc's [heap]), Go's runtime figures at that
 # moment (heap in use, idle, released, stacks, GC goal, memory limit) and
 # the binary's resident pages by owner (Go package, Go's pclntab and type
-# data, C++: DuckDB), from `go tool nm`. --keep DIR keeps the samples,
-# smaps and metrics there. Linux only.
+# data, C++: DuckDB, ELF sections such as .dynsym), from `go tool nm`
+# and readelf. --keep DIR keeps the samples, smaps and metrics there.
+# Linux only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${STOCKLAKE_BIN:-}
@@ -26,7 +27,7 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --bin) bin=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "bench/sinkrss.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -152,14 +153,19 @@ for line in open(nmfile):
     if len(f) == 4 and re.fullmatch(r"[0-9a-f]+", f[0]) and int(f[0], 16):
         syms.append((int(f[0], 16), int(f[1]), f[3].strip()))
 syms.sort()
+sections = []
+for line in subprocess.run(["readelf", "-SW", binpath], capture_output=True, text=True, check=True).stdout.splitlines():
+    m = re.search(r"\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+    if m and int(m[2], 16):
+        sections.append((int(m[2], 16), int(m[2], 16) + int(m[3], 16), m[1]))
 addrs = [a for a, _, _ in syms]
 def owner(name):
     if "duckdb" in name.lower() or name.startswith("icudt"):
         return "C++ (DuckDB)"
     if name.startswith("_Z") or "." not in name:
         return "C/C++ other"
-    if name in ("runtime.pclntab", "runtime.findfunctab", "go:func.*") or name.startswith("go:func"):
-        return "Go function tables (pclntab)"
+    if name == "runtime.findfunctab" or name.startswith("go:func"):
+        return "Go function tables (go:func.*, findfunctab)"
     if name.startswith("type:") or name.startswith("go:type") or name.startswith("go:itab"):
         return "Go type data"
     if name.startswith("go:string") or name.startswith("go:"):
@@ -168,9 +174,14 @@ def owner(name):
     return "Go " + "/".join(pkg[:3])
 owners = collections.Counter()
 for a, perm in pages:
+    sec = next((name for lo, hi, name in sections if lo <= a < hi), "?")
     i = bisect.bisect_right(addrs, a) - 1
-    # A page past its symbol's end holds data nm names no symbol for.
-    o = "no symbol" if i < 0 or a >= syms[i][0] + max(syms[i][1], 4096) else owner(syms[i][2])
+    if sec == ".gopclntab":
+        o = "Go function tables (.gopclntab)"
+    elif i < 0 or not syms[i][1] or a >= syms[i][0] + max(syms[i][1], 4096):
+        o = "section " + sec  # no sized symbol here: ELF tables, padding
+    else:
+        o = owner(syms[i][2])
     owners[f"{o} ({perm})"] += 4096
 print(f"the binary's resident pages at the peak by owner ({mib(sum(owners.values())).strip()}):")
 for k, v in owners.most_common(15):
