@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.flushInterval, "flush-interval", sink.DefaultFlushInterval, "write a batch this long after its first record, even without new data")
 	fs.IntVar(&f.maxRows, "max-rows", sink.DefaultMaxRows, "write a batch at this many records per Kafka partition")
 	fs.Var(&f.maxBytes, "max-bytes", "write a batch at this many bytes per Kafka partition")
-	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for the records the sink holds: 1/8 of it is set aside for Kafka fetches, sized to fit (1/512 of it, 128 KiB to 1 MiB), the rest for buffered records across partitions, each open lake partition counted at 64 KiB; it is also Go's memory limit (at least 128 MiB) unless GOMEMLIMIT is set")
+	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for the records the sink holds: 1/8 of it is set aside for Kafka fetches, sized to fit (1/512 of it, 128 KiB to 1 MiB), the rest for buffered records across partitions, each open lake partition counted at 64 KiB; Go's memory limit is it less the resident pages of the program's own code (about 100 MiB) and 16 MiB of headroom (at least 128 MiB), so the process stays near it, unless GOMEMLIMIT is set")
 	fs.IntVar(&f.maxOpenPartitions, "max-open-partitions", sink.DefaultMaxOpenPartitions, "lake partitions (Parquet writers) open at once across all batches; one more writes the oldest batch first")
 	fs.DurationVar(&f.maxFuture, "max-future", stocklake.DefaultMaxFuture, "records whose event time is more than this ahead of the wall clock go to the dead-letter topic (0 disables)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on Ctrl-C or SIGTERM, time to write and commit what is buffered; the rest is read again by the next run")
@@ -254,9 +255,10 @@ but not committed before a crash are orphans no reader sees.`,
 			if err != nil {
 				return err
 			}
-			if limit, set := sinkMemoryLimit(int64(sf.maxBufferBytes), os.Getenv("GOMEMLIMIT")); set {
+			fileRSS := residentFileBytes()
+			if limit, set := sinkMemoryLimit(int64(sf.maxBufferBytes), os.Getenv("GOMEMLIMIT"), fileRSS); set {
 				debug.SetMemoryLimit(limit)
-				log.Debug("Go memory limit set from --max-buffer-bytes", "gomemlimit", limit)
+				log.Debug("Go memory limit set from --max-buffer-bytes", "gomemlimit", limit, "resident_file_bytes", fileRSS)
 			}
 			// Package initialisation (iceberg-go's Substrait function
 			// tables alone allocate some 30 MB) leaves garbage in pages the
@@ -278,19 +280,61 @@ but not committed before a crash are orphans no reader sees.`,
 // all the time.
 const minSinkMemoryLimit = 128 << 20
 
+// sinkMemoryHeadroom is what sinkMemoryLimit leaves, beside the resident
+// file pages counted at start, for memory that is not Go's and grows while
+// the sink works: code pages first run by the work (about 6 MiB of the
+// binary's when landing ticks, bench/sinkrss.sh) and C libraries' data.
+const sinkMemoryHeadroom = 16 << 20
+
 // sinkMemoryLimit returns the Go soft memory limit `stocklake sink` runs
 // with (runtime/debug.SetMemoryLimit) for its --max-buffer-bytes bound,
 // and whether to set it: when the GOMEMLIMIT environment variable env is
-// unset, the bound, at least minSinkMemoryLimit (128 MiB). The collector
-// then works harder rather than let the heap grow to twice what is live
-// past the bound (Go's default, GOGC=100), e.g. under a burst of records
-// that are decoded before they are counted. A GOMEMLIMIT the user set
-// wins; GOMEMLIMIT=off leaves Go's default.
-func sinkMemoryLimit(bound int64, env string) (int64, bool) {
+// unset, the bound less fileRSS, the process's resident file-backed pages
+// (its own code and read-only data: some 100 MiB of the 200 MB binary, which
+// the kernel maps in folios of up to 2 MiB, outside Go's accounting), and
+// less sinkMemoryHeadroom when fileRSS is known (> 0); at least
+// minSinkMemoryLimit (128 MiB). The process's resident memory then stays
+// near the bound: the collector works harder, and hands idle heap pages
+// back sooner, rather than let the heap grow to twice what is live (Go's
+// default, GOGC=100) on top of the binary's pages, e.g. under a burst of
+// records that are decoded before they are counted. A GOMEMLIMIT the user
+// set wins; GOMEMLIMIT=off leaves Go's default.
+func sinkMemoryLimit(bound int64, env string, fileRSS int64) (int64, bool) {
 	if env != "" {
 		return 0, false
 	}
+	if fileRSS > 0 {
+		bound -= fileRSS + sinkMemoryHeadroom
+	}
 	return max(bound, minSinkMemoryLimit), true
+}
+
+// residentFileBytes returns the process's resident file-backed memory (the
+// RssFile line of /proc/self/status), or 0 where it is not known (not
+// Linux).
+func residentFileBytes() int64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	return parseRssFile(status)
+}
+
+// parseRssFile returns the RssFile figure of a /proc/PID/status text in
+// bytes, or 0 when it has none.
+func parseRssFile(status []byte) int64 {
+	for line := range strings.Lines(string(status)) {
+		rest, ok := strings.CutPrefix(line, "RssFile:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
+			return 0
+		}
+		return kb << 10
+	}
+	return 0
 }
 
 // faultCommitDelayEnv names the fault-injection knob of `stocklake sink`:
