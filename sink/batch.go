@@ -68,8 +68,9 @@ type group struct {
 	ticks *tickWriter // streams tick rows into Parquet as they arrive
 	objs  []map[string]any
 	raw   [][]byte
-	// recs are the records of objs, in table mode before the JSON table's
-	// columns are decided: those that do not fit them are dead-lettered.
+	// recs are the records of objs, in table mode for JSON tables until
+	// the flush: those that do not fit the table's columns (decided, or
+	// widened to new fields) are dead-lettered.
 	recs []*kgo.Record
 	// sample is the group's first tick, in table mode: it names the
 	// group's table partition (TableCommitter.DataFileKey).
@@ -187,7 +188,7 @@ func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, pa
 		}
 		if s.cfg.Committer != nil {
 			if s.iceKinds != nil {
-				if err := s.iceMisfit(obj); err != nil {
+				if err := s.iceMisfit(obj, true); err != nil {
 					return "", nil, tick, nil, err
 				}
 			}
@@ -361,7 +362,9 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 		return true, nil // the row's strings are ParseTick's copies
 	default:
 		g.objs = append(g.objs, obj)
-		if s.cfg.Committer != nil && s.iceKinds == nil && s.mode == SchemaJSON {
+		if s.cfg.Committer != nil && s.mode == SchemaJSON {
+			// Until the flush widens the table to its new fields and checks
+			// its records against the columns (iceDecideColumns).
 			g.recs = append(g.recs, r)
 		}
 	}

@@ -465,8 +465,9 @@ var hiveKinds = map[string]colKind{"boolean": kindBool, "bigint": kindInt, "doub
 // iceMisfit explains why obj does not fit the JSON table's columns, or
 // returns nil. A value fits a column of its kind or a wider one (an
 // integer a double column, anything a string column); null fits any. An
-// empty object fits no table.
-func (s *Sink) iceMisfit(obj map[string]any) error {
+// empty object fits no table, nor does a field named "". With newOK, a
+// field that is not a column fits (the flush adds it, iceWiden).
+func (s *Sink) iceMisfit(obj map[string]any, newOK bool) error {
 	if len(obj) == 0 {
 		// As before the table exists, when {} could decide no column.
 		return fmt.Errorf("record has no field that can be a column of table %q: %w", s.cfg.Table, stocklake.ErrInvalid)
@@ -474,6 +475,9 @@ func (s *Sink) iceMisfit(obj map[string]any) error {
 	for k, v := range obj {
 		kind, ok := s.iceKinds[k]
 		if !ok {
+			if newOK && k != "" {
+				continue
+			}
 			return fmt.Errorf("field %q is not a column of table %q (its columns were decided by the first records): %w", k, s.cfg.Table, stocklake.ErrInvalid)
 		}
 		if k == s.cfg.TimeField {
@@ -486,11 +490,87 @@ func (s *Sink) iceMisfit(obj map[string]any) error {
 	return nil
 }
 
+// ColumnWidener is a ShapedTable whose JSON tables take new columns
+// (iceberg.LazyTable).
+type ColumnWidener interface {
+	// WidenColumns adds the columns of cols the table lacks (optional:
+	// older rows read null), in a new table version, and returns the
+	// table's shape after (with columns other sinks added too). Columns
+	// the table has keep their types.
+	WidenColumns(ctx context.Context, cols []stocklake.Column) (stocklake.TableShape, error)
+}
+
+// iceWiden adds to the JSON table a column per field of b's records that
+// is not one yet, of the widest kind those records hold (as the first
+// batch's columns), before b's files are written. Only records whose
+// other fields fit the table count, so a record sent to the dead-letter
+// topic adds nothing. Another sink may have added the same field with
+// another kind at the same time: the table's kind stays, and iceMisfit
+// then sends the records that do not fit it to the dead-letter topic.
+func (s *Sink) iceWiden(ctx context.Context, b *batch) error {
+	var kinds map[string]colKind
+	for _, path := range b.order {
+		for _, obj := range b.groups[path].objs {
+			if s.iceMisfit(obj, true) != nil {
+				continue
+			}
+			for k, v := range obj {
+				if _, ok := s.iceKinds[k]; !ok {
+					if kinds == nil {
+						kinds = map[string]colKind{}
+					}
+					kinds[k] = widen(kinds[k], kindOf(v))
+				}
+			}
+		}
+	}
+	if len(kinds) == 0 {
+		return nil
+	}
+	w, ok := s.cfg.Committer.(ColumnWidener)
+	if !ok {
+		return nil // records with new fields are dead letters
+	}
+	cols := jsonColumns(kinds, s.cfg.TimeField)
+	var shape stocklake.TableShape
+	if err := s.retry(ctx, "widen the table's columns", func() (err error) {
+		shape, err = w.WidenColumns(ctx, cols)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, c := range shape.Columns {
+		s.iceKinds[c.Name] = hiveKinds[c.Type]
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	s.log.Info("table widened to new fields", "table", s.cfg.Table, "fields", names, "columns", len(shape.Columns))
+	return nil
+}
+
+// jsonColumns are the columns of fields of kinds, sorted by name (the
+// time field a timestamp).
+func jsonColumns(kinds map[string]colKind, timeField string) []stocklake.Column {
+	cols := make([]stocklake.Column, 0, len(kinds))
+	for k, kind := range kinds {
+		typ := hiveTypes[kind]
+		if k == timeField {
+			typ = "timestamp"
+		}
+		cols = append(cols, stocklake.Column{Name: k, Type: typ})
+	}
+	slices.SortFunc(cols, func(a, b stocklake.Column) int { return strings.Compare(a.Name, b.Name) })
+	return cols
+}
+
 // iceDecideColumns creates the JSON table from the first batch to flush
 // (a column per field its objects have, of the widest kind seen) unless
-// another sink did, then sends the records of b that do not fit the
-// table's columns to the dead-letter topic. ok is false when there is
-// still no table: the batch holds no object to decide columns from.
+// another sink did, adds the fields of b that are not columns yet
+// (iceWiden), then sends the records of b that do not fit the table's
+// columns to the dead-letter topic. ok is false when there is still no
+// table: the batch holds no object to decide columns from.
 func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (ok bool, err error) {
 	if s.iceKinds == nil {
 		kinds := map[string]colKind{}
@@ -503,21 +583,16 @@ func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (o
 		if len(kinds) == 0 {
 			return false, nil
 		}
-		shape := stocklake.TableShape{Schema: SchemaJSON, TimeField: s.cfg.TimeField}
-		for k, kind := range kinds {
-			typ := hiveTypes[kind]
-			if k == s.cfg.TimeField {
-				typ = "timestamp"
-			}
-			shape.Columns = append(shape.Columns, stocklake.Column{Name: k, Type: typ})
-		}
-		slices.SortFunc(shape.Columns, func(a, b stocklake.Column) int { return strings.Compare(a.Name, b.Name) })
+		shape := stocklake.TableShape{Schema: SchemaJSON, TimeField: s.cfg.TimeField, Columns: jsonColumns(kinds, s.cfg.TimeField)}
 		if s.beforeDecide != nil {
 			s.beforeDecide()
 		}
 		if err := s.decideShape(ctx, shape); err != nil {
 			return false, err
 		}
+	}
+	if err := s.iceWiden(ctx, b); err != nil {
+		return false, err
 	}
 	for _, path := range b.order {
 		g := b.groups[path]
@@ -526,7 +601,7 @@ func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (o
 		}
 		kept := g.objs[:0]
 		for i, obj := range g.objs {
-			if reason := s.iceMisfit(obj); reason != nil {
+			if reason := s.iceMisfit(obj, false); reason != nil {
 				if s.deadLetter(ps, b, g.recs[i], reason) {
 					s.grow(b, deadLetterSize(b.dead[len(b.dead)-1]))
 				}
