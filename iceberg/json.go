@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	ice "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -359,4 +360,18 @@ func (l *LazyTable) WidenColumns(ctx context.Context, cols []stocklake.Column) (
 		return stocklake.TableShape{}, fmt.Errorf("iceberg: table %s.%s does not exist: decide its shape first: %w", l.database, l.name, stocklake.ErrNotFound)
 	}
 	return t.WidenColumns(ctx, cols)
+}
+
+// RowPartitionPath is Table.RowPartitionPath; it panics before the table
+// exists.
+func (l *LazyTable) RowPartitionPath(at time.Time, vals []any) string {
+	return l.table().RowPartitionPath(at, vals)
+}
+
+// PathFileURL is Table.PathFileURL; it panics before the table exists.
+func (l *LazyTable) PathFileURL(path, name string) string { return l.table().PathFileURL(path, name) }
+
+// PathFileKey is Table.PathFileKey; it panics before the table exists.
+func (l *LazyTable) PathFileKey(path, name string) (string, bool) {
+	return l.table().PathFileKey(path, name)
 }

@@ -75,6 +75,10 @@ type group struct {
 	// sample is the group's first tick, in table mode: it names the
 	// group's table partition (TableCommitter.DataFileKey).
 	sample stocklake.Tick
+	// part is, for a JSON table partitioned by field values, the group's
+	// table partition folder (RowPartitioned.RowPartitionPath), set at
+	// the flush; files are named by it instead of by sample.
+	part string
 }
 
 func (g *group) rows() int {
@@ -194,9 +198,13 @@ func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, pa
 			}
 			// Group by the table's partition of the time field (by hour
 			// before the table exists); the sample's time names it
-			// (TableCommitter.DataFileKey).
+			// (TableCommitter.DataFileKey). With identity partitions, by
+			// the values of those fields too (iceRowGroup).
 			tick.Time = t
 			switch {
+			case len(s.iceIdentity()) > 0:
+				key, err := s.iceRowGroup(t, field != "", obj)
+				return key, nil, tick, obj, err
 			case field == "":
 				return "", nil, tick, obj, nil
 			case s.iceKinds != nil:
@@ -217,23 +225,33 @@ func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, pa
 // with the longest topic ID (22), partition (10) and offset (19) there
 // are. The store's prefix counts for s3:// lakes, whose keys it lengthens.
 func keyBase(storeURL, table, format string) int {
-	n := len(table) + 1 + 1 + len(table) + 1 + 22 + 1 + 10 + 1 + 19 + 1 + len("parquet")
+	return len(table) + 1 + 1 + len(table) + 1 + 22 + 1 + 10 + 1 + 19 + 1 + len("parquet") + storePrefix(storeURL)
+}
+
+// storePrefix is how many bytes the store adds in front of a key: its
+// prefix and a slash, for s3:// lakes.
+func storePrefix(storeURL string) int {
 	if u, err := url.Parse(storeURL); err == nil && u.Scheme != "file" {
 		if p := strings.Trim(u.Path, "/"); p != "" {
-			n += len(p) + 1
+			return len(p) + 1
 		}
 	}
-	return n
+	return 0
 }
 
 // checkPath refuses a partition path whose folder names or object key
 // would be too long for the lake: the write would fail on every retry.
 func (s *Sink) checkPath(path []byte) error {
+	return checkPathBase(path, s.keyBase)
+}
+
+// checkPath is checkPath for keys of base bytes besides the path.
+func checkPathBase(path []byte, base int) error {
 	// The messages take copies (string), so that path, often on the
 	// caller's stack, does not escape to the heap.
-	if len(path)+s.keyBase > maxKeyBytes {
+	if len(path)+base > maxKeyBytes {
 		return fmt.Errorf("partition path %.64q... makes object keys of %d bytes, more than the %d S3 allows: %w: %w",
-			string(path), len(path)+s.keyBase, maxKeyBytes, errPartition, stocklake.ErrInvalid)
+			string(path), len(path)+base, maxKeyBytes, errPartition, stocklake.ErrInvalid)
 	}
 	for rest := path; len(rest) > 0; {
 		seg := rest

@@ -3,6 +3,7 @@ package sink
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -76,15 +77,149 @@ type icePathKey struct {
 	vals string
 }
 
-// icePath returns the table partition folder of tk, asking the committer
-// once per hour of event time (and values of its identity fields).
-func (s *Sink) icePath(tk *stocklake.Tick) string {
+// RowPartitioned is a FieldPartitioned table that holds JSON records
+// partitioned by the values of their fields (iceberg.LazyTable): the sink
+// groups such a table's rows by partition folder (RowPartitionPath of the
+// event time and the values of PartitionFields) and names each group's
+// data file by its folder.
+type RowPartitioned interface {
+	FieldPartitioned
+	// RowPartitionPath is the partition folder of a row of event time at
+	// whose PartitionFields hold vals (nil for null; a string, int64,
+	// float64 or bool as the column holds it).
+	RowPartitionPath(at time.Time, vals []any) string
+	// PathFileURL is the URL of a data file named name in the partition
+	// folder path.
+	PathFileURL(path, name string) string
+	// PathFileKey is its key in Config.Store; ok is false when the table
+	// lives outside the store.
+	PathFileKey(path, name string) (key string, ok bool)
+}
+
+// iceIdentity returns the fields the table partitions by identity
+// (FieldPartitioned; for a JSON table that does not exist yet, those it
+// will be created with), read once.
+func (s *Sink) iceIdentity() []string {
 	if !s.iceFieldsSet {
 		if fp, ok := s.cfg.Committer.(FieldPartitioned); ok {
 			s.iceFields = fp.PartitionFields()
 		}
 		s.iceFieldsSet = true
 	}
+	return s.iceFields
+}
+
+// iceRowGroup is the batch group of a JSON record of event time t (timed:
+// the table has a time field) in a table partitioned by field values:
+// its table partition folder once the table exists, else the hour and
+// the values as the record holds them (both name one table partition:
+// the hour is the finest time partition). A folder the lake cannot hold
+// (too long) is an error: the record is a dead letter, as on the Hive
+// path.
+func (s *Sink) iceRowGroup(t time.Time, timed bool, obj map[string]any) (string, error) {
+	if _, ok := s.cfg.Committer.(RowPartitioned); ok && s.iceKinds != nil {
+		return s.iceRowPath(t, obj)
+	}
+	key := ""
+	if timed {
+		key = t.UTC().Format(iceJSONHour)
+	}
+	return key + "\x00" + jsonValuesKey(obj, s.iceFields), nil
+}
+
+// jsonValuesKey is the values of obj's fields as the record holds them:
+// kind and text, so that values that differ in kind ("1" and 1) or are
+// null and "" never share a key.
+func jsonValuesKey(obj map[string]any, fields []string) string {
+	var b []byte
+	for _, f := range fields {
+		switch v := obj[f].(type) {
+		case nil:
+			b = append(b, '0')
+		case string:
+			b = append(strconv.AppendInt(append(b, 's'), int64(len(v)), 10), ':')
+			b = append(b, v...)
+		case json.Number:
+			b = append(append(b, 'n'), v...)
+		case bool:
+			b = strconv.AppendBool(append(b, 'b'), v)
+		default:
+			j, _ := json.Marshal(v)
+			b = append(strconv.AppendInt(append(b, 'o'), int64(len(j)), 10), ':')
+			b = append(b, j...)
+		}
+		b = append(b, ';')
+	}
+	return string(b)
+}
+
+// iceRowPath is the table partition folder of a JSON record of event time
+// t (RowPartitioned), asking the table once per hour and values, or the
+// reason the lake cannot hold it (checkPathBase; not cached).
+func (s *Sink) iceRowPath(t time.Time, obj map[string]any) (string, error) {
+	key := icePathKey{hour: t.Truncate(time.Hour).Unix(), vals: jsonValuesKey(obj, s.iceFields)}
+	if p, ok := s.icePaths[key]; ok {
+		return p, nil
+	}
+	rp := s.cfg.Committer.(RowPartitioned)
+	p := rp.RowPartitionPath(t, s.iceRowValues(obj))
+	if s.iceKeyBase == 0 {
+		// The longest data file name flushIceberg makes.
+		name := strings.Repeat("x", len(s.cfg.Table)+1+22+1+10+1+19+1+len(s.owner)+1+20+len(".parquet"))
+		k, _ := rp.PathFileKey("", name)
+		s.iceKeyBase = len(k) + 1 + storePrefix(s.cfg.Store.URL())
+	}
+	if err := checkPathBase([]byte(p), s.iceKeyBase); err != nil {
+		return "", err
+	}
+	if len(s.icePaths) >= icePathCacheMax {
+		clear(s.icePaths)
+	}
+	s.icePaths[key] = p
+	return p, nil
+}
+
+// iceRowValues are the values of obj's identity fields as its data file
+// holds them (convertValue to the column's kind; nil for null), which the
+// table's partition values are read from. obj fits the columns
+// (iceMisfit).
+func (s *Sink) iceRowValues(obj map[string]any) []any {
+	vals := make([]any, len(s.iceFields))
+	for i, f := range s.iceFields {
+		v := obj[f]
+		if v == nil {
+			continue
+		}
+		kind := s.iceKinds[f]
+		pv := convertValue(v, kind)
+		switch kind {
+		case kindBool:
+			vals[i] = pv.Boolean()
+		case kindInt:
+			vals[i] = pv.Int64()
+		case kindFloat:
+			vals[i] = pv.Double()
+		default:
+			vals[i] = string(pv.ByteArray())
+		}
+	}
+	return vals
+}
+
+// iceFile is the key and URL of the data file named name of group g.
+func (s *Sink) iceFile(g *group, name string) (key, url string, ok bool) {
+	if rp, isRow := s.cfg.Committer.(RowPartitioned); isRow && g.part != "" {
+		key, ok = rp.PathFileKey(g.part, name)
+		return key, rp.PathFileURL(g.part, name), ok
+	}
+	key, ok = s.cfg.Committer.DataFileKey(&g.sample, name)
+	return key, s.cfg.Committer.DataFileURL(&g.sample, name), ok
+}
+
+// icePath returns the table partition folder of tk, asking the committer
+// once per hour of event time (and values of its identity fields).
+func (s *Sink) icePath(tk *stocklake.Tick) string {
+	s.iceIdentity()
 	key := icePathKey{hour: tk.Time.Truncate(time.Hour).Unix()}
 	switch len(s.iceFields) {
 	case 0:
@@ -222,10 +357,10 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 			continue // every record of it was dead-lettered
 		}
 		name := fmt.Sprintf("%s+%s+%d+%d+%s-%d.parquet", s.cfg.Table, s.topicID, ps.partition, g.first, s.owner, s.iceSeq)
-		key, ok := s.cfg.Committer.DataFileKey(&g.sample, name)
+		key, url, ok := s.iceFile(g, name)
 		if !ok {
 			return fmt.Errorf("table files go to %s, outside the lake %s: give the lake the table's warehouse: %w",
-				s.cfg.Committer.DataFileURL(&g.sample, name), s.cfg.Store.URL(), stocklake.ErrConfig)
+				url, s.cfg.Store.URL(), stocklake.ErrConfig)
 		}
 		buf.Reset()
 		if _, err := s.encode(&buf, g, s.batchPart(ps, b, g)); err != nil {
@@ -237,7 +372,7 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 		}); err != nil {
 			return err
 		}
-		files = append(files, stocklake.LakeFile{URL: s.cfg.Committer.DataFileURL(&g.sample, name)})
+		files = append(files, stocklake.LakeFile{URL: url})
 		rows += g.rows()
 		s.stats.Objects.Add(1)
 		s.stats.Bytes.Add(int64(len(data)))
@@ -583,6 +718,13 @@ func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (o
 		if len(kinds) == 0 {
 			return false, nil
 		}
+		for _, f := range s.iceIdentity() {
+			if _, ok := kinds[f]; !ok && f != s.cfg.TimeField {
+				// A partition field no record of the batch has: a column
+				// (of text, as Hive partition keys are), null so far.
+				kinds[f] = kindNull
+			}
+		}
 		shape := stocklake.TableShape{Schema: SchemaJSON, TimeField: s.cfg.TimeField, Columns: jsonColumns(kinds, s.cfg.TimeField)}
 		if s.beforeDecide != nil {
 			s.beforeDecide()
@@ -590,18 +732,36 @@ func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (o
 		if err := s.decideShape(ctx, shape); err != nil {
 			return false, err
 		}
+		if fp, ok := s.cfg.Committer.(FieldPartitioned); ok && !slices.Equal(fp.PartitionFields(), s.iceFields) {
+			// Another sink created the table with other identity fields:
+			// this batch was grouped by these. A restart follows the table.
+			return false, fmt.Errorf("table %q was created by another sink partitioned by the fields %q, while this sink grouped its records by %q; restart this sink to follow the table: %w",
+				s.cfg.Table, fp.PartitionFields(), s.iceFields, stocklake.ErrUnavailable)
+		}
 	}
 	if err := s.iceWiden(ctx, b); err != nil {
 		return false, err
 	}
+	_, rowPart := s.cfg.Committer.(RowPartitioned)
+	rowPart = rowPart && len(s.iceIdentity()) > 0
 	for _, path := range b.order {
 		g := b.groups[path]
 		if g.recs == nil {
 			continue
 		}
 		kept := g.objs[:0]
+		var partErr error
 		for i, obj := range g.objs {
-			if reason := s.iceMisfit(obj, false); reason != nil {
+			reason := s.iceMisfit(obj, false)
+			if reason == nil && rowPart {
+				// Every record of the group is in one table partition: its
+				// folder names the group's file.
+				if g.part == "" && partErr == nil {
+					g.part, partErr = s.iceRowPath(g.sample.Time, obj)
+				}
+				reason = partErr
+			}
+			if reason != nil {
 				if s.deadLetter(ps, b, g.recs[i], reason) {
 					s.grow(b, deadLetterSize(b.dead[len(b.dead)-1]))
 				}
