@@ -69,8 +69,9 @@ type group struct {
 	objs  []map[string]any
 	raw   [][]byte
 	// recs are the records of objs, in table mode for JSON tables until
-	// the flush: those that do not fit the table's columns (decided, or
-	// widened to new fields) are dead-lettered.
+	// the flush, which sends those that do not fit the table's columns
+	// (decided, or widened to new fields) to the dead-letter topic: nil
+	// for an object already found to fit the columns.
 	recs []*kgo.Record
 	// sample is the group's first tick, in table mode: it names the
 	// group's table partition (TableCommitter.DataFileKey).
@@ -382,8 +383,13 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 		g.objs = append(g.objs, obj)
 		if s.cfg.Committer != nil && s.mode == SchemaJSON {
 			// Until the flush widens the table to its new fields and checks
-			// its records against the columns (iceDecideColumns).
-			g.recs = append(g.recs, r)
+			// its records against the columns (iceDecideColumns); nil for a
+			// record route found fitting the table's columns.
+			var keep *kgo.Record
+			if s.iceKinds == nil || s.iceHasNew(obj) {
+				keep = r
+			}
+			g.recs = append(g.recs, keep)
 		}
 	}
 	return false, nil

@@ -625,6 +625,17 @@ func (s *Sink) iceMisfit(obj map[string]any, newOK bool) error {
 	return nil
 }
 
+// iceHasNew tells whether obj has a field that is not a column of the
+// JSON table (yet).
+func (s *Sink) iceHasNew(obj map[string]any) bool {
+	for k := range obj {
+		if _, ok := s.iceKinds[k]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
 // ColumnWidener is a ShapedTable whose JSON tables take new columns
 // (iceberg.LazyTable).
 type ColumnWidener interface {
@@ -645,9 +656,10 @@ type ColumnWidener interface {
 func (s *Sink) iceWiden(ctx context.Context, b *batch) error {
 	var kinds map[string]colKind
 	for _, path := range b.order {
-		for _, obj := range b.groups[path].objs {
-			if s.iceMisfit(obj, true) != nil {
-				continue
+		g := b.groups[path]
+		for i, obj := range g.objs {
+			if g.recs == nil || g.recs[i] == nil || s.iceMisfit(obj, true) != nil {
+				continue // fits the columns (no new field), or a dead letter
 			}
 			for k, v := range obj {
 				if _, ok := s.iceKinds[k]; !ok {
@@ -752,7 +764,10 @@ func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (o
 		kept := g.objs[:0]
 		var partErr error
 		for i, obj := range g.objs {
-			reason := s.iceMisfit(obj, false)
+			var reason error
+			if g.recs[i] != nil {
+				reason = s.iceMisfit(obj, false)
+			}
 			if reason == nil && rowPart {
 				// Every record of the group is in one table partition: its
 				// folder names the group's file.
@@ -760,6 +775,11 @@ func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (o
 					g.part, partErr = s.iceRowPath(g.sample.Time, obj)
 				}
 				reason = partErr
+			}
+			if reason != nil && g.recs[i] == nil {
+				// route found the record fitting, and its partition folder
+				// usable: the table cannot have changed that.
+				return false, fmt.Errorf("a record of the batch group from offset %d: %w (after route accepted it: report this bug)", g.first, reason)
 			}
 			if reason != nil {
 				if s.deadLetter(ps, b, g.recs[i], reason) {
