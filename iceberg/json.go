@@ -368,10 +368,14 @@ func (l *LazyTable) RowPartitionPath(at time.Time, vals []any) string {
 	return l.table().RowPartitionPath(at, vals)
 }
 
-// PathFileURL is Table.PathFileURL; it panics before the table exists.
-func (l *LazyTable) PathFileURL(path, name string) string { return l.table().PathFileURL(path, name) }
+// PartitionFileURL is Table.PartitionFileURL; it panics before the table
+// exists.
+func (l *LazyTable) PartitionFileURL(partition, name string) string {
+	return l.table().PartitionFileURL(partition, name)
+}
 
-// PathFileKey is Table.PathFileKey; it panics before the table exists.
-func (l *LazyTable) PathFileKey(path, name string) (string, bool) {
-	return l.table().PathFileKey(path, name)
+// PartitionFileKey is Table.PartitionFileKey; it panics before the table
+// exists.
+func (l *LazyTable) PartitionFileKey(partition, name string) (string, bool) {
+	return l.table().PartitionFileKey(partition, name)
 }

@@ -331,29 +331,24 @@ func tildeEscape(s string) string {
 // ticks+TOPICID+PARTITION+STARTOFFSET.parquet) holding tk's partition:
 // Location()/data/PartitionPath(tk)/name.
 func (t *Table) DataFileURL(tk *stocklake.Tick, name string) string {
-	return t.PathFileURL(t.PartitionPath(tk), name)
+	return t.PartitionFileURL(t.PartitionPath(tk), name)
 }
 
 // DataFileKey is DataFileURL as a key relative to the warehouse, the lake
 // root: the key to Put the file under in the lake's stocklake.ObjectStore.
 // ok is false when the table lives outside the warehouse.
 func (t *Table) DataFileKey(tk *stocklake.Tick, name string) (key string, ok bool) {
-	return t.PathFileKey(t.PartitionPath(tk), name)
+	return t.PartitionFileKey(t.PartitionPath(tk), name)
 }
 
-// PathFileURL is the URL of a data file named name in the partition
-// folder path (PartitionPath, RowPartitionPath): Location()/data/path/name.
-func (t *Table) PathFileURL(path, name string) string {
-	if path != "" {
-		path += "/"
+// PartitionFileURL is the URL of a data file named name in the partition
+// folder partition (PartitionPath, RowPartitionPath):
+// Location()/data/partition/name.
+func (t *Table) PartitionFileURL(partition, name string) string {
+	if partition != "" {
+		partition += "/"
 	}
-	return t.Location() + "/data/" + path + name
-}
-
-// PathFileKey is PathFileURL as a key relative to the warehouse (see
-// DataFileKey).
-func (t *Table) PathFileKey(path, name string) (key string, ok bool) {
-	return strings.CutPrefix(t.PathFileURL(path, name), t.cat.warehouse+"/")
+	return t.Location() + "/data/" + partition + name
 }
 
 // partitionRecord is a row of partition values for PartitionToPath.

@@ -88,12 +88,12 @@ type RowPartitioned interface {
 	// whose PartitionFields hold vals (nil for null; a string, int64,
 	// float64 or bool as the column holds it).
 	RowPartitionPath(at time.Time, vals []any) string
-	// PathFileURL is the URL of a data file named name in the partition
-	// folder path.
-	PathFileURL(path, name string) string
-	// PathFileKey is its key in Config.Store; ok is false when the table
-	// lives outside the store.
-	PathFileKey(path, name string) (key string, ok bool)
+	// PartitionFileURL is the URL of a data file named name in the
+	// partition folder partition.
+	PartitionFileURL(partition, name string) string
+	// PartitionFileKey is its key in Config.Store; ok is false when the
+	// table lives outside the store.
+	PartitionFileKey(partition, name string) (key string, ok bool)
 }
 
 // iceIdentity returns the fields the table partitions by identity
@@ -166,7 +166,7 @@ func (s *Sink) iceRowPath(t time.Time, obj map[string]any) (string, error) {
 	if s.iceKeyBase == 0 {
 		// The longest data file name flushIceberg makes.
 		name := strings.Repeat("x", len(s.cfg.Table)+1+22+1+10+1+19+1+len(s.owner)+1+20+len(".parquet"))
-		k, _ := rp.PathFileKey("", name)
+		k, _ := rp.PartitionFileKey("", name)
 		s.iceKeyBase = len(k) + 1 + storePrefix(s.cfg.Store.URL())
 	}
 	if err := checkPathBase([]byte(p), s.iceKeyBase); err != nil {
@@ -209,8 +209,8 @@ func (s *Sink) iceRowValues(obj map[string]any) []any {
 // iceFile is the key and URL of the data file named name of group g.
 func (s *Sink) iceFile(g *group, name string) (key, url string, ok bool) {
 	if rp, isRow := s.cfg.Committer.(RowPartitioned); isRow && g.part != "" {
-		key, ok = rp.PathFileKey(g.part, name)
-		return key, rp.PathFileURL(g.part, name), ok
+		key, ok = rp.PartitionFileKey(g.part, name)
+		return key, rp.PartitionFileURL(g.part, name), ok
 	}
 	key, ok = s.cfg.Committer.DataFileKey(&g.sample, name)
 	return key, s.cfg.Committer.DataFileURL(&g.sample, name), ok
