@@ -229,6 +229,11 @@ type LazyTable struct {
 	// the table with: "" is day of the event time. Set it before use; Check
 	// tells whether an existing table's agrees.
 	Partitioning string
+	// Schema is the schema of the records when known before any is read
+	// ("tick" or "json"; "" when the first records decide): Check then
+	// refuses a partitioning a new table of it cannot have (identity of
+	// a field other than symbol, exchange and source of ticks) at once.
+	Schema string
 
 	mu  sync.Mutex
 	tbl *Table

@@ -252,7 +252,8 @@ const settingPartitioning = "iceberg.LazyTable.Partitioning"
 // path's table.json keeps its keys), so a different one is refused, not
 // applied or ignored.
 func (l *LazyTable) Check(ctx context.Context) error {
-	if _, err := ParsePartitioning(l.Partitioning); err != nil {
+	items, err := ParsePartitioning(l.Partitioning)
+	if err != nil {
 		return stocklake.SettingErr(err, settingPartitioning)
 	}
 	t, err := l.Table(ctx)
@@ -260,8 +261,14 @@ func (l *LazyTable) Check(ctx context.Context) error {
 		return err
 	}
 	if t == nil {
-		// Whether identity fields can be written depends on the records:
-		// the table's shape, decided by the first ones (checkNew).
+		// Whether identity fields can be written depends on the records
+		// (a JSON table's columns: checkNew), unless they are ticks.
+		for _, it := range items {
+			if l.Schema == "tick" && it.Transform == "identity" && !slices.Contains(SinkIdentityFields, it.Column) {
+				return stocklake.SettingErr(fmt.Errorf("partitioning %q: the sink writes identity partitions of the tick fields %s, not of %q: %w",
+					l.Partitioning, strings.Join(SinkIdentityFields, ", "), it.Column, stocklake.ErrConfig), settingPartitioning)
+			}
+		}
 		return nil
 	}
 	t.mu.Lock()

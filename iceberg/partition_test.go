@@ -97,6 +97,10 @@ func TestLazyTablePartitioning(t *testing.T) {
 	if err := c.Check(ctx); err != nil {
 		t.Errorf("Check day,price before the table exists: %v", err)
 	}
+	c.Schema = "tick" // the records are known to be ticks: refused at once
+	if err := c.Check(ctx); !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "symbol, exchange, source") {
+		t.Errorf("Check day,price of ticks: %v; want ErrConfig naming symbol, exchange, source", err)
+	}
 	if _, err := c.Decide(ctx, stocklake.TableShape{Schema: "tick"}); !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "symbol, exchange, source") {
 		t.Errorf("a tick table partitioned by day,price: %v; want ErrConfig naming symbol, exchange, source", err)
 	}

@@ -231,7 +231,7 @@ but not committed before a crash are orphans no reader sees.`,
 				if sf.isSet("partition-by") {
 					partitioning = sf.partitionBy
 				}
-				tbl, closeCat, err := openIcebergTable(ctx, *catURL, sf.lake, cfg.Store, *database, name, partitioning)
+				tbl, closeCat, err := openIcebergTable(ctx, *catURL, sf.lake, cfg.Store, *database, name, partitioning, cfg.Schema)
 				if err != nil {
 					return err
 				}
