@@ -358,9 +358,19 @@ func (t *Table) dataFiles(ctx context.Context, tbl *table.Table, files []stockla
 					f.URL, t.database, t.name, err, spec, stocklake.ErrInvalid)
 			}
 			for _, pf := range spec.Fields() {
-				if v, ok := df.Partition()[pf.FieldID]; !ok || v == nil {
+				v, ok := df.Partition()[pf.FieldID]
+				_, identity := pf.Transform.(ice.IdentityTransform)
+				nulls, counted := df.NullValueCounts()[pf.SourceID()]
+				switch {
+				case identity && v == nil && counted && nulls == df.Count():
+					// A null partition (a JSON field missing or null in
+					// every row): no bounds, every value null.
+				case !ok || v == nil:
 					return fmt.Errorf("iceberg: %s has no statistics for the partition field %s: write it with column statistics: %w",
 						f.URL, pf.Name, stocklake.ErrInvalid)
+				case identity && counted && nulls > 0:
+					return fmt.Errorf("iceberg: %s holds rows of the partition %s=%v and %d with null: write one partition per file: %w",
+						f.URL, pf.Name, v, nulls, stocklake.ErrInvalid)
 				}
 			}
 			out[i] = df

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	ice "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -174,6 +176,44 @@ func (t *Table) Shape() (stocklake.TableShape, error) {
 	return shape, nil
 }
 
+// WidenColumns adds to a JSON table the columns of cols it does not have
+// (names match exactly: columns are case-sensitive, so "Price" is another
+// column than "price"), optional and of their types (boolean, bigint,
+// double, string; the time field's timestamp), in one schema update that
+// also extends the name mapping: rows written before read null in them.
+// Columns the table has keep their types whatever cols says (Iceberg
+// cannot change bigint to string): the sink sends values that do not fit
+// them to the dead-letter topic. A conflict with another writer (a sink
+// widening the same table at once) is retried on the fresh table, so both
+// sinks' columns land. It returns the table's shape after.
+func (t *Table) WidenColumns(ctx context.Context, cols []stocklake.Column) (stocklake.TableShape, error) {
+	shape, err := t.Shape()
+	if err != nil {
+		return shape, err
+	}
+	if shape.Schema != "json" {
+		return stocklake.TableShape{}, fmt.Errorf("iceberg: table %s.%s is a %s table, not a JSON table: its columns are not widened by JSON fields: %w", t.database, t.name, shape.Schema, stocklake.ErrInvalid)
+	}
+	_, err = t.widen(ctx, "new JSON fields", func(current *ice.Schema) (*ice.Schema, error) {
+		var add []stocklake.Column
+		for _, c := range cols {
+			has := func(n string) bool { return n == c.Name }
+			if !slices.ContainsFunc(current.Fields(), func(f ice.NestedField) bool { return has(f.Name) }) &&
+				!slices.ContainsFunc(add, func(a stocklake.Column) bool { return has(a.Name) }) {
+				add = append(add, c)
+			}
+		}
+		if len(add) == 0 {
+			return nil, nil
+		}
+		return jsonSchema(add, "")
+	})
+	if err != nil {
+		return stocklake.TableShape{}, err
+	}
+	return t.Shape()
+}
+
 // LazyTable is the table database.name of a sink that may not exist yet:
 // its shape (tick or JSON columns) is decided by the first records the
 // sink reads, while the sink reads its start offsets at assignment. Until
@@ -189,6 +229,11 @@ type LazyTable struct {
 	// the table with: "" is day of the event time. Set it before use; Check
 	// tells whether an existing table's agrees.
 	Partitioning string
+	// Schema is the schema of the records when known before any is read
+	// ("tick" or "json"; "" when the first records decide): Check then
+	// refuses a partitioning a new table of it cannot have (identity of
+	// a field other than symbol, exchange and source of ticks) at once.
+	Schema string
 
 	mu  sync.Mutex
 	tbl *Table
@@ -307,4 +352,35 @@ func (l *LazyTable) DataFileURL(tk *stocklake.Tick, name string) string {
 // DataFileKey is Table.DataFileKey; it panics before the table exists.
 func (l *LazyTable) DataFileKey(tk *stocklake.Tick, name string) (string, bool) {
 	return l.table().DataFileKey(tk, name)
+}
+
+// WidenColumns is Table.WidenColumns; it fails when the table does not
+// exist yet (Decide first).
+func (l *LazyTable) WidenColumns(ctx context.Context, cols []stocklake.Column) (stocklake.TableShape, error) {
+	t, err := l.Table(ctx)
+	if err != nil {
+		return stocklake.TableShape{}, err
+	}
+	if t == nil {
+		return stocklake.TableShape{}, fmt.Errorf("iceberg: table %s.%s does not exist: decide its shape first: %w", l.database, l.name, stocklake.ErrNotFound)
+	}
+	return t.WidenColumns(ctx, cols)
+}
+
+// RowPartitionPath is Table.RowPartitionPath; it panics before the table
+// exists.
+func (l *LazyTable) RowPartitionPath(at time.Time, vals []any) string {
+	return l.table().RowPartitionPath(at, vals)
+}
+
+// PartitionFileURL is Table.PartitionFileURL; it panics before the table
+// exists.
+func (l *LazyTable) PartitionFileURL(partition, name string) string {
+	return l.table().PartitionFileURL(partition, name)
+}
+
+// PartitionFileKey is Table.PartitionFileKey; it panics before the table
+// exists.
+func (l *LazyTable) PartitionFileKey(partition, name string) (string, bool) {
+	return l.table().PartitionFileKey(partition, name)
 }

@@ -106,10 +106,7 @@ func escapePath(p string) string {
 // of a new data file named name holding rows of partition (a
 // TableDataFile.Partition of the current spec): Location()/data/partition/name.
 func (t *Table) PartitionFileKey(partition, name string) (string, bool) {
-	if partition != "" {
-		partition += "/"
-	}
-	return strings.CutPrefix(t.Location()+"/data/"+partition+name, t.cat.warehouse+"/")
+	return strings.CutPrefix(t.PartitionFileURL(partition, name), t.cat.warehouse+"/")
 }
 
 // errNoChange ends a metadata change that has nothing to do.

@@ -15,8 +15,8 @@ import (
 // takes, for flag help and error messages.
 const PartitioningHelp = `"none", or a comma-separated list of at most one of day (default; dt also), hour, month or year ` +
 	`(that transform of the event time: ts, or a JSON table's time field) and field names (identity partitions; ` +
-	`the sink writes symbol, exchange or source of ticks), e.g. hour,symbol; TRANSFORM(COLUMN) names the column ` +
-	`(day(ts), identity(symbol))`
+	`the sink writes symbol, exchange or source of ticks, and any top-level boolean, number or text field of JSON records), ` +
+	`e.g. hour,symbol; TRANSFORM(COLUMN) names the column (day(ts), identity(symbol))`
 
 // timeTransforms are the transforms of a timestamp column, by name.
 var timeTransforms = map[string]ice.Transform{
@@ -171,7 +171,8 @@ func specString(spec ice.PartitionSpec, sc *ice.Schema) string {
 // spec (schema sc; json for a JSON table), or returns nil. The sink
 // computes partition values from a record's event time (year, month, day
 // or hour of a timestamp column) and, for ticks, from SinkIdentityFields
-// (identity).
+// (identity); for JSON records from the values of top-level columns of
+// the types it writes (boolean, long, double, string: identity).
 func sinkWritable(spec ice.PartitionSpec, sc *ice.Schema, json bool) error {
 	for _, f := range spec.Fields() {
 		src, _ := sc.FindFieldByID(f.SourceID())
@@ -181,14 +182,25 @@ func sinkWritable(spec ice.PartitionSpec, sc *ice.Schema, json bool) error {
 		if _, ok := f.Transform.(ice.IdentityTransform); ok && !json && slices.Contains(SinkIdentityFields, src.Name) {
 			continue
 		}
+		if _, ok := f.Transform.(ice.IdentityTransform); ok && json && jsonIdentityType(src.Type) &&
+			slices.ContainsFunc(sc.Fields(), func(top ice.NestedField) bool { return top.ID == src.ID }) {
+			continue
+		}
 		what := "of a tick table, identity of " + strings.Join(SinkIdentityFields, ", ")
 		if json {
-			what = "not identity of a JSON table's fields yet"
+			what = "of a JSON table, identity of a top-level boolean, long, double or string column"
 		}
 		return fmt.Errorf("partitioned by %s: the sink writes partitions by year, month, day or hour of the event time and, %s: %w",
 			specString(spec, sc), what, stocklake.ErrConfig)
 	}
 	return nil
+}
+
+// jsonIdentityType tells the column types a JSON table may be partitioned
+// by identity of: those of JSON values the sink writes, but the time.
+func jsonIdentityType(t ice.Type) bool {
+	return t.Equals(ice.PrimitiveTypes.Bool) || t.Equals(ice.PrimitiveTypes.Int64) ||
+		t.Equals(ice.PrimitiveTypes.Float64) || t.Equals(ice.PrimitiveTypes.String)
 }
 
 // identityFields are the names of the columns spec partitions by identity,
@@ -204,21 +216,30 @@ func identityFields(spec ice.PartitionSpec, sc *ice.Schema) []string {
 	return out
 }
 
-// PartitionFields are the tick fields the table partitions by identity
-// (e.g. [symbol] for hour(ts),identity(symbol)); nil when it partitions
-// by time only. The sink groups rows by them besides the hour.
+// PartitionFields are the fields the table partitions by identity (e.g.
+// [symbol] for hour(ts),identity(symbol)), in spec order; nil when it
+// partitions by time only. The sink groups rows by them besides the hour.
 func (t *Table) PartitionFields() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return identityFields(t.tbl.Spec(), t.tbl.Schema())
 }
 
-// PartitionFields is Table.PartitionFields; nil before the table exists.
+// PartitionFields is Table.PartitionFields; before the table exists, the
+// fields l.Partitioning partitions by identity (nil when it does not
+// parse), which Decide creates it with.
 func (l *LazyTable) PartitionFields() []string {
 	if t := l.table(); t != nil {
 		return t.PartitionFields()
 	}
-	return nil
+	items, _ := ParsePartitioning(l.Partitioning)
+	var out []string
+	for _, it := range items {
+		if it.Transform == "identity" {
+			out = append(out, it.Column)
+		}
+	}
+	return out
 }
 
 // settingPartitioning names LazyTable.Partitioning in setting errors.
@@ -240,8 +261,10 @@ func (l *LazyTable) Check(ctx context.Context) error {
 		return err
 	}
 	if t == nil {
+		// Whether identity fields can be written depends on the records
+		// (a JSON table's columns: checkNew), unless they are ticks.
 		for _, it := range items {
-			if it.Transform == "identity" && !slices.Contains(SinkIdentityFields, it.Column) {
+			if l.Schema == "tick" && it.Transform == "identity" && !slices.Contains(SinkIdentityFields, it.Column) {
 				return stocklake.SettingErr(fmt.Errorf("partitioning %q: the sink writes identity partitions of the tick fields %s, not of %q: %w",
 					l.Partitioning, strings.Join(SinkIdentityFields, ", "), it.Column, stocklake.ErrConfig), settingPartitioning)
 			}
@@ -276,7 +299,7 @@ func (l *LazyTable) Check(ctx context.Context) error {
 // partitioned by l.Partitioning: a tick table by year, month, day or hour
 // of ts and identity of SinkIdentityFields; a registry table by day of its
 // time field only; any other (JSON) table by a time transform of its time
-// field only.
+// field and identity of its other columns (jsonIdentityType).
 func (l *LazyTable) checkNew(shape stocklake.TableShape) error {
 	items, err := ParsePartitioning(l.Partitioning)
 	if err != nil {
@@ -291,10 +314,21 @@ func (l *LazyTable) checkNew(shape stocklake.TableShape) error {
 	}
 	if shape.Schema != "tick" {
 		for _, it := range items {
-			if it.Transform == "identity" || it.Column != "" && it.Column != shape.TimeField {
-				return stocklake.SettingErr(fmt.Errorf("table %s.%s holds JSON records: partitioning %q: the sink writes JSON tables partitioned by year, month, day or hour of the time field, not by a field's values (not done yet): %w",
-					l.database, l.name, l.Partitioning, stocklake.ErrConfig), settingPartitioning)
+			if it.Transform != "identity" && it.Column != "" && it.Column != shape.TimeField {
+				return stocklake.SettingErr(fmt.Errorf("table %s.%s holds JSON records: partitioning %q: the sink writes JSON tables partitioned by year, month, day or hour of the time field %q and by the values of other fields, not by a time transform of %q: %w",
+					l.database, l.name, l.Partitioning, shape.TimeField, it.Column, stocklake.ErrConfig), settingPartitioning)
 			}
+		}
+		sc, err := jsonSchema(shape.Columns, shape.TimeField)
+		if err != nil {
+			return err
+		}
+		spec, err := partitionSpec(l.Partitioning, sc, shape.TimeField)
+		if err == nil {
+			err = sinkWritable(spec, sc, true)
+		}
+		if err != nil {
+			return stocklake.SettingErr(fmt.Errorf("table %s.%s holds JSON records: %w", l.database, l.name, err), settingPartitioning)
 		}
 		return nil
 	}

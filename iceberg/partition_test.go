@@ -3,8 +3,10 @@ package iceberg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stocklake/stocklake"
 )
@@ -87,12 +89,20 @@ func TestLazyTablePartitioning(t *testing.T) {
 			t.Errorf("Check %q on a table partitioned by hour(ts),identity(symbol): %v; want a refusal naming the setting", other, err)
 		}
 	}
-	// Identity partitions the sink cannot compute: refused before any
-	// table is made, and for a table another program made.
+	// Identity partitions the sink cannot compute: refused when the first
+	// records make a tick table (a JSON table may have the field), and
+	// for a table another program made.
 	c, _ := l.open(t).LazyTable("market", "by_price")
 	c.Partitioning = "day,price"
+	if err := c.Check(ctx); err != nil {
+		t.Errorf("Check day,price before the table exists: %v", err)
+	}
+	c.Schema = "tick" // the records are known to be ticks: refused at once
 	if err := c.Check(ctx); !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "symbol, exchange, source") {
-		t.Errorf("Check day,price: %v; want ErrConfig naming symbol, exchange, source", err)
+		t.Errorf("Check day,price of ticks: %v; want ErrConfig naming symbol, exchange, source", err)
+	}
+	if _, err := c.Decide(ctx, stocklake.TableShape{Schema: "tick"}); !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "symbol, exchange, source") {
+		t.Errorf("a tick table partitioned by day,price: %v; want ErrConfig naming symbol, exchange, source", err)
 	}
 	if _, err := l.open(t).CreateTickTable(ctx, "market", "by_trade", TableOptions{Partitioning: "identity(trade_id)"}); err != nil {
 		t.Fatal(err)
@@ -112,13 +122,34 @@ func TestLazyTablePartitioning(t *testing.T) {
 	if p := jt.Partitioning(); p != "month(at)" {
 		t.Errorf("JSON table partitioned by %s, want month(at)", p)
 	}
+	// and identity of a column of a JSON value's type.
 	k, _ := l.open(t).LazyTable("market", "orders2")
-	k.Partitioning = "hour,v"
-	if _, err := k.Decide(ctx, shape); !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "JSON") {
-		t.Errorf("a JSON table partitioned by identity: %v, want ErrConfig", err)
+	k.Partitioning = "hour,v,at_month"
+	if f := k.PartitionFields(); fmt.Sprint(f) != "[v at_month]" {
+		t.Errorf("PartitionFields before the table exists = %v, want the partitioning's [v at_month]", f)
 	}
-	if tb, _ := k.Table(ctx); tb != nil {
-		t.Errorf("a refused JSON table was created")
+	if _, err := k.Decide(ctx, shape); err != nil {
+		t.Fatal(err)
+	}
+	kt, _ := k.Table(ctx)
+	if p := kt.Partitioning(); p != "hour(at),identity(v),identity(at_month)" {
+		t.Errorf("JSON table partitioned by %s, want hour(at),identity(v),identity(at_month)", p)
+	}
+	if p := kt.RowPartitionPath(time.Date(2026, 11, 26, 14, 5, 0, 0, time.UTC), []any{int64(-7), "../a/b c"}); p != "at_hour=2026-11-26-14/v=-7/at_month=..~2Fa~2Fb~20c" {
+		t.Errorf("RowPartitionPath = %q", p)
+	}
+	if p := kt.RowPartitionPath(time.Date(2026, 11, 26, 14, 5, 0, 0, time.UTC), []any{nil, ""}); p != "at_hour=2026-11-26-14/v=null/at_month=" {
+		t.Errorf("RowPartitionPath of null and empty = %q", p)
+	}
+	for _, refused := range []string{"identity(at)", "hour,nope", "day(v)"} {
+		r, _ := l.open(t).LazyTable("market", "orders_"+strings.NewReplacer("(", "_", ")", "", ",", "_").Replace(refused))
+		r.Partitioning = refused
+		if _, err := r.Decide(ctx, shape); !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), "JSON") {
+			t.Errorf("a JSON table partitioned by %s: %v, want ErrConfig", refused, err)
+		}
+		if tb, _ := r.Table(ctx); tb != nil {
+			t.Errorf("a refused JSON table (%s) was created", refused)
+		}
 	}
 	// Registry tables: day of the time field only, until the sink groups
 	// their rows by other partitions.

@@ -224,6 +224,22 @@ func (t *Table) WidenFields(ctx context.Context, fields []stocklake.Field) ([]st
 	if err != nil {
 		return nil, err
 	}
+	sc, err := t.widen(ctx, "the writer schemas' fields", func(*ice.Schema) (*ice.Schema, error) { return want, nil })
+	if err != nil {
+		return nil, err
+	}
+	return registryFields(sc)
+}
+
+// widen unions the table's schema by name with the schema want returns
+// for the current one (iceberg-go's UpdateSchema.UnionByNameWith: new
+// columns and nested fields, allowed promotions), in one schema update
+// that also extends the name mapping; nothing is committed when the table
+// already holds want. A commit conflict with another writer (a sink
+// widening the same table, a data commit) is retried on the fresh table,
+// with want asked again. what names the change in errors. It returns the
+// table's schema after.
+func (t *Table) widen(ctx context.Context, what string, want func(current *ice.Schema) (*ice.Schema, error)) (*ice.Schema, error) {
 	maxAttempts := t.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = DefaultMaxAttempts
@@ -234,23 +250,30 @@ func (t *Table) WidenFields(ctx context.Context, fields []stocklake.Field) ([]st
 		if err != nil {
 			return nil, err
 		}
-		got, err := tbl.NewTransaction().UpdateSchema(true, false).UnionByNameWith(want).Apply()
+		w, err := want(tbl.Schema())
 		if err != nil {
-			return nil, fmt.Errorf("iceberg: widening table %s.%s to the writer schemas' fields: %v: %w", t.database, t.name, err, stocklake.ErrInvalid)
+			return nil, err
+		}
+		if w == nil {
+			return tbl.Schema(), nil
+		}
+		got, err := tbl.NewTransaction().UpdateSchema(true, false).UnionByNameWith(w).Apply()
+		if err != nil {
+			return nil, fmt.Errorf("iceberg: widening table %s.%s to %s: %v: %w", t.database, t.name, what, err, stocklake.ErrInvalid)
 		}
 		if got.Equals(tbl.Schema()) || sameFields(got, tbl.Schema()) {
-			return registryFields(tbl.Schema())
+			return tbl.Schema(), nil
 		}
-		txn := tbl.NewTransaction()
-		if err := txn.UpdateSchema(true, false, table.WithNameMapping(tbl.NameMapping())).UnionByNameWith(want).Commit(); err != nil {
-			return nil, fmt.Errorf("iceberg: widening table %s.%s: %v: %w", t.database, t.name, err, stocklake.ErrInvalid)
+		txn := t.adopt(tbl).NewTransaction()
+		if err := txn.UpdateSchema(true, false, table.WithNameMapping(tbl.NameMapping())).UnionByNameWith(w).Commit(); err != nil {
+			return nil, fmt.Errorf("iceberg: widening table %s.%s to %s: %v: %w", t.database, t.name, what, err, stocklake.ErrInvalid)
 		}
 		newTbl, cerr := txn.Commit(ctx)
 		if cerr == nil {
 			t.mu.Lock()
-			t.tbl = newTbl
+			t.tbl = t.adopt(newTbl)
 			t.mu.Unlock()
-			return registryFields(newTbl.Schema())
+			return newTbl.Schema(), nil
 		}
 		lastErr = cerr
 		if ctx.Err() != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/stocklake/stocklake"
 
@@ -228,6 +229,21 @@ func (t *Table) refresh(ctx context.Context) (*table.Table, error) {
 // partition values from the table's metadata, never from paths. It costs a
 // few allocations: call it once per file or per hour of ticks, not per row.
 func (t *Table) PartitionPath(tk *stocklake.Tick) string {
+	return t.partitionPath(tk.Time, tk, nil)
+}
+
+// RowPartitionPath is PartitionPath of a JSON table's row of event time at
+// whose identity partition fields (PartitionFields, in that order) hold
+// vals: nil for null, else a string, int64, float64 or bool as the
+// column's type is string, long, double or boolean (the value the row's
+// data file holds). A null value's folder is FIELD=null.
+func (t *Table) RowPartitionPath(at time.Time, vals []any) string {
+	return t.partitionPath(at, nil, vals)
+}
+
+// partitionPath is PartitionPath of a tick tk, or with tk nil of a row of
+// event time at and identity values vals (RowPartitionPath).
+func (t *Table) partitionPath(at time.Time, tk *stocklake.Tick, vals []any) string {
 	t.mu.Lock()
 	spec, sc := t.tbl.Spec(), t.tbl.Schema()
 	t.mu.Unlock()
@@ -235,30 +251,46 @@ func (t *Table) PartitionPath(tk *stocklake.Tick) string {
 		return ""
 	}
 	rec := make(partitionRecord, 0, spec.NumFields())
+	next := 0 // the next identity value of vals
 	for _, f := range spec.Fields() {
 		name, _ := sc.FindColumnName(f.SourceID())
+		src, _ := sc.FindFieldByID(f.SourceID())
 		var lit ice.Literal
-		switch name {
-		case "symbol":
-			lit = ice.NewLiteral(tk.Symbol)
-		case "ts":
-			lit = ice.NewLiteral(ice.Timestamp(tk.Time.UnixMicro()))
-		case "price":
-			lit = ice.NewLiteral(tk.Price)
-		case "size":
-			lit = ice.NewLiteral(tk.Size)
-		case "exchange":
-			lit = ice.NewLiteral(tk.Exchange)
-		case "trade_id":
-			lit = ice.NewLiteral(tk.TradeID)
-		case "source":
-			lit = ice.NewLiteral(tk.Source)
-		default:
-			// A JSON table's event-time column: the tick's time.
-			if src, ok := sc.FindFieldByID(f.SourceID()); ok && src.Type.Equals(ice.PrimitiveTypes.TimestampTz) {
-				lit = ice.NewLiteral(ice.Timestamp(tk.Time.UnixMicro()))
-				break
+		switch {
+		case src.Type.Equals(ice.PrimitiveTypes.TimestampTz):
+			// ts, or a JSON table's event-time column.
+			lit = ice.NewLiteral(ice.Timestamp(at.UnixMicro()))
+		case tk != nil:
+			switch name {
+			case "symbol":
+				lit = ice.NewLiteral(tk.Symbol)
+			case "price":
+				lit = ice.NewLiteral(tk.Price)
+			case "size":
+				lit = ice.NewLiteral(tk.Size)
+			case "exchange":
+				lit = ice.NewLiteral(tk.Exchange)
+			case "trade_id":
+				lit = ice.NewLiteral(tk.TradeID)
+			case "source":
+				lit = ice.NewLiteral(tk.Source)
 			}
+		default:
+			if _, ok := f.Transform.(ice.IdentityTransform); ok && next < len(vals) {
+				switch v := vals[next].(type) {
+				case string:
+					lit = ice.NewLiteral(v)
+				case int64:
+					lit = ice.NewLiteral(v)
+				case float64:
+					lit = ice.NewLiteral(v)
+				case bool:
+					lit = ice.NewLiteral(v)
+				}
+				next++
+			}
+		}
+		if lit == nil {
 			rec = append(rec, nil)
 			continue
 		}
@@ -299,18 +331,24 @@ func tildeEscape(s string) string {
 // ticks+TOPICID+PARTITION+STARTOFFSET.parquet) holding tk's partition:
 // Location()/data/PartitionPath(tk)/name.
 func (t *Table) DataFileURL(tk *stocklake.Tick, name string) string {
-	p := t.PartitionPath(tk)
-	if p != "" {
-		p += "/"
-	}
-	return t.Location() + "/data/" + p + name
+	return t.PartitionFileURL(t.PartitionPath(tk), name)
 }
 
 // DataFileKey is DataFileURL as a key relative to the warehouse, the lake
 // root: the key to Put the file under in the lake's stocklake.ObjectStore.
 // ok is false when the table lives outside the warehouse.
 func (t *Table) DataFileKey(tk *stocklake.Tick, name string) (key string, ok bool) {
-	return strings.CutPrefix(t.DataFileURL(tk, name), t.cat.warehouse+"/")
+	return t.PartitionFileKey(t.PartitionPath(tk), name)
+}
+
+// PartitionFileURL is the URL of a data file named name in the partition
+// folder partition (PartitionPath, RowPartitionPath):
+// Location()/data/partition/name.
+func (t *Table) PartitionFileURL(partition, name string) string {
+	if partition != "" {
+		partition += "/"
+	}
+	return t.Location() + "/data/" + partition + name
 }
 
 // partitionRecord is a row of partition values for PartitionToPath.

@@ -68,12 +68,18 @@ type group struct {
 	ticks *tickWriter // streams tick rows into Parquet as they arrive
 	objs  []map[string]any
 	raw   [][]byte
-	// recs are the records of objs, in table mode before the JSON table's
-	// columns are decided: those that do not fit them are dead-lettered.
+	// recs are the records of objs, in table mode for JSON tables until
+	// the flush, which sends those that do not fit the table's columns
+	// (decided, or widened to new fields) to the dead-letter topic: nil
+	// for an object already found to fit the columns.
 	recs []*kgo.Record
 	// sample is the group's first tick, in table mode: it names the
 	// group's table partition (TableCommitter.DataFileKey).
 	sample stocklake.Tick
+	// part is, for a JSON table partitioned by field values, the group's
+	// table partition folder (RowPartitioned.RowPartitionPath), set at
+	// the flush; files are named by it instead of by sample.
+	part string
 }
 
 func (g *group) rows() int {
@@ -187,15 +193,19 @@ func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, pa
 		}
 		if s.cfg.Committer != nil {
 			if s.iceKinds != nil {
-				if err := s.iceMisfit(obj); err != nil {
+				if err := s.iceMisfit(obj, true); err != nil {
 					return "", nil, tick, nil, err
 				}
 			}
 			// Group by the table's partition of the time field (by hour
 			// before the table exists); the sample's time names it
-			// (TableCommitter.DataFileKey).
+			// (TableCommitter.DataFileKey). With identity partitions, by
+			// the values of those fields too (iceRowGroup).
 			tick.Time = t
 			switch {
+			case len(s.iceIdentity()) > 0:
+				key, err := s.iceRowGroup(t, field != "", obj)
+				return key, nil, tick, obj, err
 			case field == "":
 				return "", nil, tick, obj, nil
 			case s.iceKinds != nil:
@@ -216,23 +226,33 @@ func (s *Sink) route(r *kgo.Record, pre *decoded, buf []byte) (cached string, pa
 // with the longest topic ID (22), partition (10) and offset (19) there
 // are. The store's prefix counts for s3:// lakes, whose keys it lengthens.
 func keyBase(storeURL, table, format string) int {
-	n := len(table) + 1 + 1 + len(table) + 1 + 22 + 1 + 10 + 1 + 19 + 1 + len("parquet")
+	return len(table) + 1 + 1 + len(table) + 1 + 22 + 1 + 10 + 1 + 19 + 1 + len("parquet") + storePrefix(storeURL)
+}
+
+// storePrefix is how many bytes the store adds in front of a key: its
+// prefix and a slash, for s3:// lakes.
+func storePrefix(storeURL string) int {
 	if u, err := url.Parse(storeURL); err == nil && u.Scheme != "file" {
 		if p := strings.Trim(u.Path, "/"); p != "" {
-			n += len(p) + 1
+			return len(p) + 1
 		}
 	}
-	return n
+	return 0
 }
 
 // checkPath refuses a partition path whose folder names or object key
 // would be too long for the lake: the write would fail on every retry.
 func (s *Sink) checkPath(path []byte) error {
+	return checkPathBase(path, s.keyBase)
+}
+
+// checkPath is checkPath for keys of base bytes besides the path.
+func checkPathBase(path []byte, base int) error {
 	// The messages take copies (string), so that path, often on the
 	// caller's stack, does not escape to the heap.
-	if len(path)+s.keyBase > maxKeyBytes {
+	if len(path)+base > maxKeyBytes {
 		return fmt.Errorf("partition path %.64q... makes object keys of %d bytes, more than the %d S3 allows: %w: %w",
-			string(path), len(path)+s.keyBase, maxKeyBytes, errPartition, stocklake.ErrInvalid)
+			string(path), len(path)+base, maxKeyBytes, errPartition, stocklake.ErrInvalid)
 	}
 	for rest := path; len(rest) > 0; {
 		seg := rest
@@ -361,8 +381,15 @@ func (s *Sink) add(ctx context.Context, ps *partState, r *kgo.Record, pre *decod
 		return true, nil // the row's strings are ParseTick's copies
 	default:
 		g.objs = append(g.objs, obj)
-		if s.cfg.Committer != nil && s.iceKinds == nil && s.mode == SchemaJSON {
-			g.recs = append(g.recs, r)
+		if s.cfg.Committer != nil && s.mode == SchemaJSON {
+			// Until the flush widens the table to its new fields and checks
+			// its records against the columns (iceDecideColumns); nil for a
+			// record route found fitting the table's columns.
+			var keep *kgo.Record
+			if s.iceKinds == nil || s.iceHasNew(obj) {
+				keep = r
+			}
+			g.recs = append(g.recs, keep)
 		}
 	}
 	return false, nil

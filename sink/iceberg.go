@@ -3,6 +3,7 @@ package sink
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -76,15 +77,149 @@ type icePathKey struct {
 	vals string
 }
 
-// icePath returns the table partition folder of tk, asking the committer
-// once per hour of event time (and values of its identity fields).
-func (s *Sink) icePath(tk *stocklake.Tick) string {
+// RowPartitioned is a FieldPartitioned table that holds JSON records
+// partitioned by the values of their fields (iceberg.LazyTable): the sink
+// groups such a table's rows by partition folder (RowPartitionPath of the
+// event time and the values of PartitionFields) and names each group's
+// data file by its folder.
+type RowPartitioned interface {
+	FieldPartitioned
+	// RowPartitionPath is the partition folder of a row of event time at
+	// whose PartitionFields hold vals (nil for null; a string, int64,
+	// float64 or bool as the column holds it).
+	RowPartitionPath(at time.Time, vals []any) string
+	// PartitionFileURL is the URL of a data file named name in the
+	// partition folder partition.
+	PartitionFileURL(partition, name string) string
+	// PartitionFileKey is its key in Config.Store; ok is false when the
+	// table lives outside the store.
+	PartitionFileKey(partition, name string) (key string, ok bool)
+}
+
+// iceIdentity returns the fields the table partitions by identity
+// (FieldPartitioned; for a JSON table that does not exist yet, those it
+// will be created with), read once.
+func (s *Sink) iceIdentity() []string {
 	if !s.iceFieldsSet {
 		if fp, ok := s.cfg.Committer.(FieldPartitioned); ok {
 			s.iceFields = fp.PartitionFields()
 		}
 		s.iceFieldsSet = true
 	}
+	return s.iceFields
+}
+
+// iceRowGroup is the batch group of a JSON record of event time t (timed:
+// the table has a time field) in a table partitioned by field values:
+// its table partition folder once the table exists, else the hour and
+// the values as the record holds them (both name one table partition:
+// the hour is the finest time partition). A folder the lake cannot hold
+// (too long) is an error: the record is a dead letter, as on the Hive
+// path.
+func (s *Sink) iceRowGroup(t time.Time, timed bool, obj map[string]any) (string, error) {
+	if _, ok := s.cfg.Committer.(RowPartitioned); ok && s.iceKinds != nil {
+		return s.iceRowPath(t, obj)
+	}
+	key := ""
+	if timed {
+		key = t.UTC().Format(iceJSONHour)
+	}
+	return key + "\x00" + jsonValuesKey(obj, s.iceFields), nil
+}
+
+// jsonValuesKey is the values of obj's fields as the record holds them:
+// kind and text, so that values that differ in kind ("1" and 1) or are
+// null and "" never share a key.
+func jsonValuesKey(obj map[string]any, fields []string) string {
+	var b []byte
+	for _, f := range fields {
+		switch v := obj[f].(type) {
+		case nil:
+			b = append(b, '0')
+		case string:
+			b = append(strconv.AppendInt(append(b, 's'), int64(len(v)), 10), ':')
+			b = append(b, v...)
+		case json.Number:
+			b = append(append(b, 'n'), v...)
+		case bool:
+			b = strconv.AppendBool(append(b, 'b'), v)
+		default:
+			j, _ := json.Marshal(v)
+			b = append(strconv.AppendInt(append(b, 'o'), int64(len(j)), 10), ':')
+			b = append(b, j...)
+		}
+		b = append(b, ';')
+	}
+	return string(b)
+}
+
+// iceRowPath is the table partition folder of a JSON record of event time
+// t (RowPartitioned), asking the table once per hour and values, or the
+// reason the lake cannot hold it (checkPathBase; not cached).
+func (s *Sink) iceRowPath(t time.Time, obj map[string]any) (string, error) {
+	key := icePathKey{hour: t.Truncate(time.Hour).Unix(), vals: jsonValuesKey(obj, s.iceFields)}
+	if p, ok := s.icePaths[key]; ok {
+		return p, nil
+	}
+	rp := s.cfg.Committer.(RowPartitioned)
+	p := rp.RowPartitionPath(t, s.iceRowValues(obj))
+	if s.iceKeyBase == 0 {
+		// The longest data file name flushIceberg makes.
+		name := strings.Repeat("x", len(s.cfg.Table)+1+22+1+10+1+19+1+len(s.owner)+1+20+len(".parquet"))
+		k, _ := rp.PartitionFileKey("", name)
+		s.iceKeyBase = len(k) + 1 + storePrefix(s.cfg.Store.URL())
+	}
+	if err := checkPathBase([]byte(p), s.iceKeyBase); err != nil {
+		return "", err
+	}
+	if len(s.icePaths) >= icePathCacheMax {
+		clear(s.icePaths)
+	}
+	s.icePaths[key] = p
+	return p, nil
+}
+
+// iceRowValues are the values of obj's identity fields as its data file
+// holds them (convertValue to the column's kind; nil for null), which the
+// table's partition values are read from. obj fits the columns
+// (iceMisfit).
+func (s *Sink) iceRowValues(obj map[string]any) []any {
+	vals := make([]any, len(s.iceFields))
+	for i, f := range s.iceFields {
+		v := obj[f]
+		if v == nil {
+			continue
+		}
+		kind := s.iceKinds[f]
+		pv := convertValue(v, kind)
+		switch kind {
+		case kindBool:
+			vals[i] = pv.Boolean()
+		case kindInt:
+			vals[i] = pv.Int64()
+		case kindFloat:
+			vals[i] = pv.Double()
+		default:
+			vals[i] = string(pv.ByteArray())
+		}
+	}
+	return vals
+}
+
+// iceFile is the key and URL of the data file named name of group g.
+func (s *Sink) iceFile(g *group, name string) (key, url string, ok bool) {
+	if rp, isRow := s.cfg.Committer.(RowPartitioned); isRow && g.part != "" {
+		key, ok = rp.PartitionFileKey(g.part, name)
+		return key, rp.PartitionFileURL(g.part, name), ok
+	}
+	key, ok = s.cfg.Committer.DataFileKey(&g.sample, name)
+	return key, s.cfg.Committer.DataFileURL(&g.sample, name), ok
+}
+
+// icePath returns the table partition folder of tk, asking the committer
+// once per hour of event time (and values of its identity fields).
+func (s *Sink) icePath(tk *stocklake.Tick) string {
+	s.iceIdentity()
 	key := icePathKey{hour: tk.Time.Truncate(time.Hour).Unix()}
 	switch len(s.iceFields) {
 	case 0:
@@ -222,10 +357,10 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 			continue // every record of it was dead-lettered
 		}
 		name := fmt.Sprintf("%s+%s+%d+%d+%s-%d.parquet", s.cfg.Table, s.topicID, ps.partition, g.first, s.owner, s.iceSeq)
-		key, ok := s.cfg.Committer.DataFileKey(&g.sample, name)
+		key, url, ok := s.iceFile(g, name)
 		if !ok {
 			return fmt.Errorf("table files go to %s, outside the lake %s: give the lake the table's warehouse: %w",
-				s.cfg.Committer.DataFileURL(&g.sample, name), s.cfg.Store.URL(), stocklake.ErrConfig)
+				url, s.cfg.Store.URL(), stocklake.ErrConfig)
 		}
 		buf.Reset()
 		if _, err := s.encode(&buf, g, s.batchPart(ps, b, g)); err != nil {
@@ -237,7 +372,7 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 		}); err != nil {
 			return err
 		}
-		files = append(files, stocklake.LakeFile{URL: s.cfg.Committer.DataFileURL(&g.sample, name)})
+		files = append(files, stocklake.LakeFile{URL: url})
 		rows += g.rows()
 		s.stats.Objects.Add(1)
 		s.stats.Bytes.Add(int64(len(data)))
@@ -465,8 +600,9 @@ var hiveKinds = map[string]colKind{"boolean": kindBool, "bigint": kindInt, "doub
 // iceMisfit explains why obj does not fit the JSON table's columns, or
 // returns nil. A value fits a column of its kind or a wider one (an
 // integer a double column, anything a string column); null fits any. An
-// empty object fits no table.
-func (s *Sink) iceMisfit(obj map[string]any) error {
+// empty object fits no table, nor does a field named "". With newOK, a
+// field that is not a column fits (the flush adds it, iceWiden).
+func (s *Sink) iceMisfit(obj map[string]any, newOK bool) error {
 	if len(obj) == 0 {
 		// As before the table exists, when {} could decide no column.
 		return fmt.Errorf("record has no field that can be a column of table %q: %w", s.cfg.Table, stocklake.ErrInvalid)
@@ -474,6 +610,9 @@ func (s *Sink) iceMisfit(obj map[string]any) error {
 	for k, v := range obj {
 		kind, ok := s.iceKinds[k]
 		if !ok {
+			if newOK && k != "" {
+				continue
+			}
 			return fmt.Errorf("field %q is not a column of table %q (its columns were decided by the first records): %w", k, s.cfg.Table, stocklake.ErrInvalid)
 		}
 		if k == s.cfg.TimeField {
@@ -486,11 +625,99 @@ func (s *Sink) iceMisfit(obj map[string]any) error {
 	return nil
 }
 
+// iceHasNew tells whether obj has a field that is not a column of the
+// JSON table (yet).
+func (s *Sink) iceHasNew(obj map[string]any) bool {
+	for k := range obj {
+		if _, ok := s.iceKinds[k]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ColumnWidener is a ShapedTable whose JSON tables take new columns
+// (iceberg.LazyTable).
+type ColumnWidener interface {
+	// WidenColumns adds the columns of cols the table lacks (optional:
+	// older rows read null), in a new table version, and returns the
+	// table's shape after (with columns other sinks added too). Columns
+	// the table has keep their types.
+	WidenColumns(ctx context.Context, cols []stocklake.Column) (stocklake.TableShape, error)
+}
+
+// iceWiden adds to the JSON table a column per field of b's records that
+// is not one yet, of the widest kind those records hold (as the first
+// batch's columns), before b's files are written. Only records whose
+// other fields fit the table count, so a record sent to the dead-letter
+// topic adds nothing. Another sink may have added the same field with
+// another kind at the same time: the table's kind stays, and iceMisfit
+// then sends the records that do not fit it to the dead-letter topic.
+func (s *Sink) iceWiden(ctx context.Context, b *batch) error {
+	var kinds map[string]colKind
+	for _, path := range b.order {
+		g := b.groups[path]
+		for i, obj := range g.objs {
+			if g.recs == nil || g.recs[i] == nil || s.iceMisfit(obj, true) != nil {
+				continue // fits the columns (no new field), or a dead letter
+			}
+			for k, v := range obj {
+				if _, ok := s.iceKinds[k]; !ok {
+					if kinds == nil {
+						kinds = map[string]colKind{}
+					}
+					kinds[k] = widen(kinds[k], kindOf(v))
+				}
+			}
+		}
+	}
+	if len(kinds) == 0 {
+		return nil
+	}
+	w, ok := s.cfg.Committer.(ColumnWidener)
+	if !ok {
+		return nil // records with new fields are dead letters
+	}
+	cols := jsonColumns(kinds, s.cfg.TimeField)
+	var shape stocklake.TableShape
+	if err := s.retry(ctx, "widen the table's columns", func() (err error) {
+		shape, err = w.WidenColumns(ctx, cols)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, c := range shape.Columns {
+		s.iceKinds[c.Name] = hiveKinds[c.Type]
+	}
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	s.log.Info("table widened to new fields", "table", s.cfg.Table, "fields", names, "columns", len(shape.Columns))
+	return nil
+}
+
+// jsonColumns are the columns of fields of kinds, sorted by name (the
+// time field a timestamp).
+func jsonColumns(kinds map[string]colKind, timeField string) []stocklake.Column {
+	cols := make([]stocklake.Column, 0, len(kinds))
+	for k, kind := range kinds {
+		typ := hiveTypes[kind]
+		if k == timeField {
+			typ = "timestamp"
+		}
+		cols = append(cols, stocklake.Column{Name: k, Type: typ})
+	}
+	slices.SortFunc(cols, func(a, b stocklake.Column) int { return strings.Compare(a.Name, b.Name) })
+	return cols
+}
+
 // iceDecideColumns creates the JSON table from the first batch to flush
 // (a column per field its objects have, of the widest kind seen) unless
-// another sink did, then sends the records of b that do not fit the
-// table's columns to the dead-letter topic. ok is false when there is
-// still no table: the batch holds no object to decide columns from.
+// another sink did, adds the fields of b that are not columns yet
+// (iceWiden), then sends the records of b that do not fit the table's
+// columns to the dead-letter topic. ok is false when there is still no
+// table: the batch holds no object to decide columns from.
 func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (ok bool, err error) {
 	if s.iceKinds == nil {
 		kinds := map[string]colKind{}
@@ -503,30 +730,58 @@ func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (o
 		if len(kinds) == 0 {
 			return false, nil
 		}
-		shape := stocklake.TableShape{Schema: SchemaJSON, TimeField: s.cfg.TimeField}
-		for k, kind := range kinds {
-			typ := hiveTypes[kind]
-			if k == s.cfg.TimeField {
-				typ = "timestamp"
+		for _, f := range s.iceIdentity() {
+			if _, ok := kinds[f]; !ok && f != s.cfg.TimeField {
+				// A partition field no record of the batch has: a column
+				// (of text, as Hive partition keys are), null so far.
+				kinds[f] = kindNull
 			}
-			shape.Columns = append(shape.Columns, stocklake.Column{Name: k, Type: typ})
 		}
-		slices.SortFunc(shape.Columns, func(a, b stocklake.Column) int { return strings.Compare(a.Name, b.Name) })
+		shape := stocklake.TableShape{Schema: SchemaJSON, TimeField: s.cfg.TimeField, Columns: jsonColumns(kinds, s.cfg.TimeField)}
 		if s.beforeDecide != nil {
 			s.beforeDecide()
 		}
 		if err := s.decideShape(ctx, shape); err != nil {
 			return false, err
 		}
+		if fp, ok := s.cfg.Committer.(FieldPartitioned); ok && !slices.Equal(fp.PartitionFields(), s.iceFields) {
+			// Another sink created the table with other identity fields:
+			// this batch was grouped by these. A restart follows the table.
+			return false, fmt.Errorf("table %q was created by another sink partitioned by the fields %q, while this sink grouped its records by %q; restart this sink to follow the table: %w",
+				s.cfg.Table, fp.PartitionFields(), s.iceFields, stocklake.ErrUnavailable)
+		}
 	}
+	if err := s.iceWiden(ctx, b); err != nil {
+		return false, err
+	}
+	_, rowPart := s.cfg.Committer.(RowPartitioned)
+	rowPart = rowPart && len(s.iceIdentity()) > 0
 	for _, path := range b.order {
 		g := b.groups[path]
 		if g.recs == nil {
 			continue
 		}
 		kept := g.objs[:0]
+		var partErr error
 		for i, obj := range g.objs {
-			if reason := s.iceMisfit(obj); reason != nil {
+			var reason error
+			if g.recs[i] != nil {
+				reason = s.iceMisfit(obj, false)
+			}
+			if reason == nil && rowPart {
+				// Every record of the group is in one table partition: its
+				// folder names the group's file.
+				if g.part == "" && partErr == nil {
+					g.part, partErr = s.iceRowPath(g.sample.Time, obj)
+				}
+				reason = partErr
+			}
+			if reason != nil && g.recs[i] == nil {
+				// route found the record fitting, and its partition folder
+				// usable: the table cannot have changed that.
+				return false, fmt.Errorf("a record of the batch group from offset %d: %w (after route accepted it: report this bug)", g.first, reason)
+			}
+			if reason != nil {
 				if s.deadLetter(ps, b, g.recs[i], reason) {
 					s.grow(b, deadLetterSize(b.dead[len(b.dead)-1]))
 				}

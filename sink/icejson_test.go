@@ -189,8 +189,8 @@ func TestIcebergSinkJSONMisfitsAreDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	misfits := [][]byte{
-		[]byte(`{"order_id":"bad1","event_time":"2026-11-27T10:00:00Z","qty":"seven"}`),
-		[]byte(`{"order_id":"bad2","event_time":"2026-11-27T10:00:00Z","qty":1,"surprise":true}`),
+		[]byte(`{"order_id":"bad1","event_time":"2026-11-27T10:00:00Z","qty":"seven","surprise":true}`),
+		[]byte(`{"order_id":"bad2","event_time":"2026-11-27T10:00:00Z","price":1.5,"filled":3}`),
 	}
 	fits := [][]byte{
 		[]byte(`{"order_id":"ok1","event_time":"2026-11-27T10:00:00Z","price":7}`),
@@ -211,9 +211,170 @@ func TestIcebergSinkJSONMisfitsAreDeadLettered(t *testing.T) {
 		reasons[string(r.Value)] = header(r, stocklake.HeaderError)
 	}
 	if len(dlq) != 2 || !strings.Contains(reasons[string(misfits[0])], `field "qty" holds a string, but the table's column is bigint`) ||
-		!strings.Contains(reasons[string(misfits[1])], `field "surprise" is not a column`) {
+		!strings.Contains(reasons[string(misfits[1])], `field "filled" holds a bigint, but the table's column is boolean`) {
 		t.Errorf("dead letters %v: want the two misfits with their reasons", reasons)
 	}
+	if _, ok := s.iceKinds["surprise"]; ok {
+		t.Error("a dead-lettered record's new field became a column")
+	}
+}
+
+// TestIcebergSinkJSONWidensToNewFields: records that bring fields the
+// table does not have, after the table was created, widen it (the Hive
+// path's files and catalog table take new fields too): a field of each
+// kind, a nested object appearing late (JSON text), a field whose name
+// differs from a column only in case (a column of its own), names with
+// dots and spaces, and a field that is a number in one record and text in
+// another (text). Older rows read null in the new columns; a record whose
+// value does not fit an existing column still goes to the dead-letter
+// topic. A later sink follows the widened table.
+func TestIcebergSinkJSONWidensToNewFields(t *testing.T) {
+	kc := newCluster(t, "orders")
+	produceOrders(t, kc, "orders", "o", 0, 300)
+	l := newJSONLake(t)
+	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
+		t.Fatal(err)
+	}
+	late := [][]byte{
+		[]byte(`{"order_id":"w1","event_time":"2026-11-27T10:00:00Z","qty":2,"surprise":true}`),
+		[]byte(`{"order_id":"w2","event_time":"2026-11-27T10:00:01Z","Qty":"two lots"}`),
+		[]byte(`{"order_id":"w3","event_time":"2026-11-27T10:00:02Z","a.b c":1.5,"meta":{"k":[1,2],"q":"\"x\""}}`),
+		[]byte(`{"order_id":"w4","event_time":"2026-11-27T10:00:03Z","mixed":1,"big":9007199254740993}`),
+		[]byte(`{"order_id":"w5","event_time":"2026-11-27T10:00:04Z","mixed":"one"}`),
+		[]byte(`{"order_id":"bad","event_time":"2026-11-27T10:00:05Z","qty":"seven","never":1}`),
+	}
+	keys := make([][]byte, len(late))
+	for i := range keys {
+		keys[i] = []byte("k")
+	}
+	produceValues(t, kc, "orders", keys, late)
+	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Stats().DeadLetters.Load(); got != 1 {
+		t.Errorf("dead letters = %d, want the record whose qty is text", got)
+	}
+	assertOrdersOnce(t, l, append(orderIDs("o", 0, 300), "w1", "w2", "w3", "w4", "w5"))
+	tbl, err := l.lazy(t, "orders").Table(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, err := tbl.Shape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, c := range shape.Columns {
+		types[c.Name] = c.Type
+	}
+	want := map[string]string{"surprise": "boolean", "Qty": "string", "qty": "bigint", "a.b c": "double", "meta": "string", "mixed": "string", "big": "bigint"}
+	for name, typ := range want {
+		if types[name] != typ {
+			t.Errorf("column %q is %q, want %q (columns %v)", name, types[name], typ, shape.Columns)
+		}
+	}
+	if _, ok := types["never"]; ok {
+		t.Error("the dead letter's new field became a column")
+	}
+	got, err := tbl.KeyCounts(context.Background(), "order_id", "qty", "surprise", "Qty", "a.b c", "meta", "mixed", "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{
+		"o7\x001\x00(null)\x00(null)\x00(null)\x00(null)\x00(null)\x00(null)",
+		"w1\x002\x00true\x00(null)\x00(null)\x00(null)\x00(null)\x00(null)",
+		"w2\x00(null)\x00(null)\x00two lots\x00(null)\x00(null)\x00(null)\x00(null)",
+		"w3\x00(null)\x00(null)\x00(null)\x001.5\x00{\"k\":[1,2],\"q\":\"\\\"x\\\"\"}\x00(null)\x00(null)",
+		"w4\x00(null)\x00(null)\x00(null)\x00(null)\x00(null)\x001\x009007199254740993",
+		"w5\x00(null)\x00(null)\x00(null)\x00(null)\x00(null)\x00one\x00(null)",
+	} {
+		if got[k] != 1 {
+			t.Errorf("row %q not read back once; rows: %v", k, got)
+			break
+		}
+	}
+	// A later sink follows the widened table: the new columns take values.
+	produceValues(t, kc, "orders", [][]byte{{'k'}}, [][]byte{[]byte(`{"order_id":"w6","event_time":"2026-11-27T11:00:00Z","surprise":false,"Qty":"x"}`)})
+	s, err = runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().DeadLetters.Load() != 0 || s.iceKinds["surprise"] != kindBool {
+		t.Errorf("the next sink dead-lettered %d records, kinds %v", s.Stats().DeadLetters.Load(), s.iceKinds)
+	}
+	assertOrdersOnce(t, l, append(orderIDs("o", 0, 300), "w1", "w2", "w3", "w4", "w5", "w6"))
+}
+
+// TestIcebergSinkJSONTwoSinksWiden runs two sinks (two catalog handles,
+// as two processes) at once on two topics into one existing table, each
+// bringing new fields of its own and one they share with other kinds
+// ("lane": an integer in one, text in the other); the table ends up with
+// the union of their columns, and "lane" of the kind of whichever widened
+// first: the other sink's records with the other kind are dead letters.
+func TestIcebergSinkJSONTwoSinksWiden(t *testing.T) {
+	kc := newCluster(t, "orders", "orders2")
+	produceOrders(t, kc, "orders", "o", 0, 100)
+	l := newJSONLake(t)
+	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, Group: "first", ExitWhenIdle: true}, l, t), nil, never); err != nil {
+		t.Fatal(err)
+	}
+	var k1, v1, k2, v2 [][]byte
+	for i := range 200 {
+		k1, v1 = append(k1, []byte("k")), append(v1, fmt.Appendf(nil, `{"order_id":"x%d","event_time":"2026-11-27T10:00:00Z","x%d":%d,"lane":%d}`, i, i%10, i, i))
+		k2, v2 = append(k2, []byte("k")), append(v2, fmt.Appendf(nil, `{"order_id":"y%d","event_time":"2026-11-27T10:00:00Z","y%d":"v","lane":"l%d"}`, i, i%10, i))
+	}
+	produceValues(t, kc, "orders", k1, v1)
+	produceValues(t, kc, "orders2", k2, v2)
+	second := jsonIceConfig(Config{Kafka: kc, Group: "second", ExitWhenIdle: true, MaxRows: 20}, l, t)
+	second.Topic = "orders2"
+	s2, done2, stop2 := startSink(t, second, nil)
+	s1, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, Group: "first", ExitWhenIdle: true, MaxRows: 20}, l, t), nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done2:
+	case <-time.After(60 * time.Second):
+		t.Fatal("second sink did not finish")
+	}
+	if err := stop2(); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := l.lazy(t, "orders").Table(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, err := tbl.Shape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, c := range shape.Columns {
+		types[c.Name] = c.Type
+	}
+	for i := range 10 {
+		if types[fmt.Sprint("x", i)] != "bigint" || types[fmt.Sprint("y", i)] != "string" {
+			t.Fatalf("columns %v: want x0..x9 bigint and y0..y9 string", shape.Columns)
+		}
+	}
+	ids := orderIDs("o", 0, 100)
+	var dead int64
+	switch types["lane"] {
+	case "bigint":
+		ids, dead = append(ids, orderIDs("x", 0, 200)...), s2.Stats().DeadLetters.Load()
+	case "string": // the text sink widened first: integers fit text
+		ids = append(append(ids, orderIDs("x", 0, 200)...), orderIDs("y", 0, 200)...)
+	default:
+		t.Fatalf("lane is %q", types["lane"])
+	}
+	if types["lane"] == "bigint" && dead != 200 {
+		t.Errorf("second sink dead-lettered %d records, want its 200 with a text lane", dead)
+	}
+	if types["lane"] == "string" && s1.Stats().DeadLetters.Load()+s2.Stats().DeadLetters.Load() != 0 {
+		t.Errorf("dead letters, want none (integers fit a text lane)")
+	}
+	assertOrdersOnce(t, l, ids)
 }
 
 // TestIcebergSinkJSONCrashLandsOnce crashes the sink between writing data

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/iceberg"
 )
 
@@ -118,4 +119,84 @@ func TestIcebergSinkJSONPartitionsByHour(t *testing.T) {
 		t.Errorf("partitioning %s, want hour(event_time)", p)
 	}
 	assertFilesInPartitions(t, l, "orders", []string{"event_time_hour=2026-11-26-13", "event_time_hour=2026-11-26-14"})
+}
+
+// TestIcebergSinkJSONPartitionsByFieldValues lands JSON records into a new
+// table partitioned "day,region,lane" (identity of a text and an integer
+// field), in two runs: the first creates the table from its first batch
+// (grouped by hour and values before the table exists), the second
+// appends to it. Values are hostile as on the Hive path: '/', '..', the
+// empty string, a missing field and null (the null partition, Iceberg's
+// counterpart of Hive's default partition), a number in a text column, a
+// value longer than the 16 characters column statistics keep by default,
+// and one too long for a folder name (a dead letter, as on the Hive path).
+// Each file holds one partition (the commit refuses any other), in its
+// folder, and every record lands once with its values.
+func TestIcebergSinkJSONPartitionsByFieldValues(t *testing.T) {
+	kc := newCluster(t, "orders")
+	long, tooLong := strings.Repeat("L", 100), strings.Repeat("X", 300)
+	regions := []string{`"eu"`, `"a/b"`, `".."`, `""`, ``, `null`, `"` + long + `"`, `5`, `"` + tooLong + `"`}
+	var keys, values [][]byte
+	var ids []string
+	for i := range 540 {
+		at := time.Date(2026, 11, 26+(i/27)%2, 10, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second)
+		v := fmt.Sprintf(`{"order_id":"o%d","event_time":%q`, i, at.Format(time.RFC3339))
+		if r := regions[i%9]; r != "" {
+			v += `,"region":` + r
+		}
+		if lane := (i / 9) % 3; lane < 2 {
+			v += fmt.Sprintf(`,"lane":%d`, lane)
+		}
+		keys, values = append(keys, []byte("k")), append(values, []byte(v+"}"))
+		if i%9 != 8 {
+			ids = append(ids, fmt.Sprint("o", i))
+		}
+	}
+	l := newJSONLake(t)
+	var dead int64
+	for run, half := range [][2]int{{0, 270}, {270, 540}} {
+		produceValues(t, kc, "orders", keys[half[0]:half[1]], values[half[0]:half[1]])
+		cfg := jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true, MaxRows: 100}, l, t)
+		cfg.Committer.(*iceberg.LazyTable).Partitioning = "day,region,lane"
+		if run == 1 {
+			cfg.Committer.(*iceberg.LazyTable).Partitioning = "" // follow the table
+		}
+		s, err := runSinkWith(t, cfg, nil, never)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		dead += s.Stats().DeadLetters.Load()
+	}
+	if dead != 60 {
+		t.Errorf("%d dead letters, want the 60 records whose region is too long for a folder", dead)
+	}
+	for _, r := range readDLQ(t, kc, stocklake.DeadLetterTopic("orders")) {
+		if !strings.Contains(header(r, stocklake.HeaderError), "partition folder") || !strings.Contains(string(r.Value), tooLong) {
+			t.Errorf("dead letter %.80s: %s", r.Value, header(r, stocklake.HeaderError))
+		}
+	}
+	assertOrdersOnce(t, l, ids)
+	tbl, _ := l.lazy(t, "orders").Table(context.Background())
+	if p := tbl.Partitioning(); p != "day(event_time),identity(region),identity(lane)" {
+		t.Errorf("partitioning %s", p)
+	}
+	var want []string
+	for _, day := range []string{"2026-11-26", "2026-11-27"} {
+		for _, region := range []string{"eu", "a~2Fb", "..", "", "null", long, "5"} {
+			for _, lane := range []string{"0", "1", "null"} {
+				want = append(want, "event_time_day="+day+"/region="+region+"/lane="+lane)
+			}
+		}
+	}
+	assertFilesInPartitions(t, l, "orders", want)
+	got, err := tbl.KeyCounts(context.Background(), "order_id", "region", "lane")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"o0\x00eu\x000", "o1\x00a/b\x000", "o2\x00..\x000", "o3\x00\x000", "o4\x00(null)\x000",
+		"o5\x00(null)\x000", "o6\x00" + long + "\x000", "o7\x005\x000", "o24\x00" + long + "\x00(null)", "o533\x00..\x00(null)"} {
+		if got[k] != 1 {
+			t.Errorf("row %q not read back once", k)
+		}
+	}
 }

@@ -334,10 +334,14 @@ type Sink struct {
 	iceMu    sync.Mutex
 	iceSeek  map[int32]int64 // partition -> the table's next offset, for adjustIcebergOffsets
 	icePaths map[icePathKey]string
-	// iceFields are the tick fields the table partitions by identity
-	// (FieldPartitioned), read at the first icePath.
+	// iceFields are the fields the table partitions by identity
+	// (FieldPartitioned), read at the first iceIdentity.
 	iceFields    []string
 	iceFieldsSet bool
+	// iceKeyBase is, for JSON tables partitioned by field values, the
+	// bytes of a data file's key besides its partition path (0 until
+	// known; see iceCheckPath).
+	iceKeyBase int
 	// iceKinds are the columns of a JSON table once decided (nil before,
 	// and for tick tables).
 	iceKinds map[string]colKind

@@ -72,17 +72,18 @@ func openIcebergCatalog(ctx context.Context, what, catURL, lakeURL string, store
 // missing (a tick table, or a JSON table), partitioned by partitioning
 // (--partition-by, iceberg.ParsePartitioning; "" is day of the event
 // time). An existing table keeps its partitioning: a partitioning that
-// differs from it is refused. The table lives under the lake, so the sink
+// differs from it is refused, and so is one a new table of schema (the
+// --schema, "" when the records decide) cannot have. The table lives under the lake, so the sink
 // writes its data files through store. The returned function closes the
 // catalog.
-func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore, database, name, partitioning string) (*iceberg.LazyTable, func() error, error) {
+func openIcebergTable(ctx context.Context, catURL, lakeURL string, store stocklake.ObjectStore, database, name, partitioning, schema string) (*iceberg.LazyTable, func() error, error) {
 	cat, err := openIcebergCatalog(ctx, "--table-format iceberg", catURL, lakeURL, store)
 	if err != nil {
 		return nil, nil, err
 	}
 	lazy, err := cat.LazyTable(database, name)
 	if err == nil {
-		lazy.Partitioning = partitioning
+		lazy.Partitioning, lazy.Schema = partitioning, schema
 		err = lazy.Check(ctx)
 	}
 	if err != nil {

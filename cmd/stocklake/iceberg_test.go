@@ -302,9 +302,11 @@ func checkIcebergREST(t *testing.T, dbPath, lakeURL string, rows int) {
 }
 
 // TestSinkTableFormatErrors: a bad --table-format, iceberg without a
-// catalog or with a bad Glue URL, and iceberg with JSON lines (--format
-// json; JSON objects land as Parquet, --schema json) are configuration
-// errors that say what to do.
+// catalog or with a bad Glue URL, iceberg with JSON lines (--format
+// json; JSON objects land as Parquet, --schema json), and a partitioning
+// ticks cannot have are configuration errors that say what to do. (With
+// --schema auto or json, day,price may partition a JSON table: the first
+// records decide.)
 func TestSinkTableFormatErrors(t *testing.T) {
 	dir := t.TempDir()
 	base := []string{"sink", "--brokers", "127.0.0.1:1", "--lake", "file://" + filepath.Join(dir, "lake")}
@@ -320,7 +322,7 @@ func TestSinkTableFormatErrors(t *testing.T) {
 		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--format", "json"}, "records in Parquet"},
 		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--partition-by", "dt,hour"}, "hour alone"},
 		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--partition-by", "minute"}, "no minute transform"},
-		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--partition-by", "day,price"}, "symbol, exchange, source"},
+		{[]string{"--table-format", "iceberg", "--catalog", "sqlite://" + filepath.Join(dir, "c.db"), "--schema", "tick", "--partition-by", "day,price"}, "symbol, exchange, source"},
 	} {
 		err := runCommand(t, append(base, tc.args...)...)
 		if !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
@@ -393,7 +395,7 @@ func TestServeIcebergRESTS3Config(t *testing.T) {
 		t.Fatal(err)
 	}
 	catURL := "sqlite://" + filepath.Join(t.TempDir(), "catalog.db")
-	lazy, closeTbl, err := openIcebergTable(ctx, catURL, lakeURL, store, "market", "ticks", "")
+	lazy, closeTbl, err := openIcebergTable(ctx, catURL, lakeURL, store, "market", "ticks", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

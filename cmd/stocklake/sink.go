@@ -162,19 +162,22 @@ Iceberg connector read it), its files go under the lake (file:// or s3://).
 The first records decide the table (--schema):
 ticks make a tick table; JSON objects make a table whose columns (boolean,
 long, double, string; nested values as JSON text, all optional) are
-inferred from the first batch, the --time-field stored as a timestamp;
+inferred from the first batch, the --time-field stored as a timestamp,
+and widened by later records' new fields (older rows read null);
 records of --registry make a table with a column per field of their
 writer schemas (Iceberg types, partitioned by day of the event-time
 field), whose schema a compatible new writer schema widens (int to long,
 float to double, new fields) before its rows are committed.
 The hidden partitioning of tick and JSON tables is --partition-by: day
 (default: day(ts), or day(--time-field)), hour, month or year of the event
-time, plus identity partitions of tick fields (symbol, exchange, source):
-e.g. hour,symbol is hour(ts),identity(symbol); none for no partitions.
+time, plus identity partitions of tick fields (symbol, exchange, source)
+or of JSON fields (a top-level boolean, number or text field; a record
+without it, or with null, is in the null partition): e.g. hour,symbol is
+hour(ts),identity(symbol); none for no partitions.
 Readers filter on ts and symbol, never on partition strings. Later sinks
 follow the table (a --partition-by that differs from the table's is refused);
-JSON records that do not fit its columns (an unknown field, a value its
-column cannot hold) go to the dead-letter topic. Each batch is one
+JSON records that do not fit its columns (a value its column cannot hold,
+e.g. text in a bigint column) go to the dead-letter topic. Each batch is one
 snapshot whose summary records the Kafka offsets; on assignment the sink
 resumes from the table's offsets, and a commit whose start offsets the table
 has moved past (a paused sink whose partitions moved) is refused. Group
@@ -229,7 +232,7 @@ but not committed before a crash are orphans no reader sees.`,
 				if sf.isSet("partition-by") {
 					partitioning = sf.partitionBy
 				}
-				tbl, closeCat, err := openIcebergTable(ctx, *catURL, sf.lake, cfg.Store, *database, name, partitioning)
+				tbl, closeCat, err := openIcebergTable(ctx, *catURL, sf.lake, cfg.Store, *database, name, partitioning, cfg.Schema)
 				if err != nil {
 					return err
 				}
