@@ -342,9 +342,10 @@ type Sink struct {
 	// and for tick tables).
 	iceKinds map[string]colKind
 	iceSeq   int
-	// beforeTableCommit, a test hook, runs before each table commit; an
-	// error fails the flush (a crash between writing files and committing).
-	beforeTableCommit func(partition int32) error
+	// beforeTableCommit, a test hook, runs before each flush's table
+	// commit with the partitions it commits; an error fails the flush (a
+	// crash between writing files and committing).
+	beforeTableCommit func(partitions []int32) error
 	// beforeDecide, a test hook, runs before a sink creates a JSON table
 	// from its first batch.
 	beforeDecide func()
@@ -811,11 +812,15 @@ func (s *Sink) decodeAhead(recs []*kgo.Record) []decoded {
 }
 
 // rollDue writes every batch that is full or old, or all when all is set,
-// and keeps memory under MaxBufferBytes.
+// and keeps memory under MaxBufferBytes. In table mode the first batch due
+// writes them all, in one snapshot (see flush).
 func (s *Sink) rollDue(ctx context.Context, all bool) error {
 	now := time.Now()
 	for _, p := range s.sortedParts() {
 		ps := s.parts[p]
+		if ps == nil {
+			continue // dropped by a flush of another partition (fenced)
+		}
 		if ps.b == nil {
 			if err := s.commitPending(ctx, ps, all); err != nil {
 				return err
@@ -906,6 +911,10 @@ func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[stri
 func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	ctx, cancel := within(ctx, s.life)
 	defer cancel()
+	if s.cfg.Committer != nil {
+		s.revokeIceberg(ctx, revoked[s.cfg.Topic])
+		return
+	}
 	for _, p := range revoked[s.cfg.Topic] {
 		ps := s.parts[p]
 		if ps == nil {
