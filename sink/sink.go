@@ -214,7 +214,10 @@ type Config struct {
 	// the offset the commit will advance it to (its last offset + 1). It
 	// exists for fault injection (cmd/stocklake's
 	// STOCKLAKE_FAULT_COMMIT_DELAY holds it open so a test can kill the sink
-	// between the write and the commit). Default nil.
+	// between the write and the commit). With a Committer, whose flush
+	// commits several partitions in one snapshot, it is called for each of
+	// them in turn, after all their files are written and before that one
+	// commit. Default nil.
 	BeforeCommit func(ctx context.Context, partition int32, end int64)
 	// Committer, if set, makes the table one that carries its own offsets
 	// (`--table-format iceberg`): batches are committed to it, with their
