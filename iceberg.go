@@ -41,6 +41,28 @@ func (t Table) IsIceberg() bool {
 // read the offsets from the table again and resume from there.
 var ErrFenced = errors.New("fenced: the table's offsets moved on")
 
+// FencedError is the ErrFenced error of a commit of several partitions: it
+// names the partitions whose ranges the table refused (their Start is not
+// the table's offset), so that a writer can drop those and commit the
+// others' files and ranges again without them. errors.Is(err, ErrFenced)
+// holds for it; errors.As finds it through wrapping.
+type FencedError struct {
+	// Partitions are the refused partitions, in the order of the commit's
+	// ranges.
+	Partitions []TopicPartition
+	// Reason says, per refused partition, where it started and where the
+	// table is.
+	Reason string
+}
+
+// Error is the reason followed by what to do.
+func (e *FencedError) Error() string {
+	return e.Reason + ": another sink owns these partitions now, or the batch skipped or repeated offsets; drop the batch and resume from the table's offsets: " + ErrFenced.Error()
+}
+
+// Unwrap returns ErrFenced.
+func (e *FencedError) Unwrap() error { return ErrFenced }
+
 // TopicPartition names one Kafka partition. TopicID is the topic's ID as
 // Kafka reports it (it changes when a topic is re-created), or the topic's
 // name on brokers without topic IDs.

@@ -81,8 +81,9 @@ func (t *Table) Snapshots(ctx context.Context) ([]stocklake.TableSnapshot, error
 //
 // Fencing: every range's Start must equal the next offset the table has
 // committed for its partition (a partition the table has never seen accepts
-// any Start); otherwise nothing is committed and the error wraps
-// stocklake.ErrFenced. A conflicting commit by another writer between
+// any Start); otherwise nothing is committed and the error wraps a
+// *stocklake.FencedError (so stocklake.ErrFenced) naming the refused
+// partitions, so that the caller can commit the others without them. A conflicting commit by another writer between
 // reading the table and committing makes Commit read the table again,
 // check the offsets again and retry, up to MaxAttempts times (then it wraps
 // stocklake.ErrUnavailable). When the outcome of a commit is unknown (the
@@ -159,9 +160,11 @@ func (t *Table) Commit(ctx context.Context, files []stocklake.LakeFile, ranges [
 // maintain`). New tables get DefaultMaxSnapshots.
 const PropertyMaxSnapshots = "stocklake.history.max-snapshots"
 
-// DefaultMaxSnapshots is PropertyMaxSnapshots of a new table: 100 (at one
-// commit per second per Kafka partition, time travel reaches back 100
-// commits; raise it with the table property for more, at CPU per commit).
+// DefaultMaxSnapshots is PropertyMaxSnapshots of a new table: 100 (the
+// sink commits one snapshot per flush for all its partitions, so at a 1 s
+// flush interval time travel reaches back about 100 seconds per sink
+// process writing the table; raise it with the table property for more,
+// at CPU per commit).
 const DefaultMaxSnapshots = 100
 
 // trimHistory expires the oldest snapshots after a commit that left more
@@ -420,22 +423,27 @@ func checkRanges(ranges []stocklake.OffsetRange) error {
 	return nil
 }
 
-// advance applies the fencing rule and returns the offsets after the commit.
+// advance applies the fencing rule and returns the offsets after the
+// commit; a refusal is a *stocklake.FencedError naming every partition
+// whose range does not start at the table's offset.
 func advance(committed map[stocklake.TopicPartition]int64, ranges []stocklake.OffsetRange) (map[stocklake.TopicPartition]int64, error) {
 	next := make(map[stocklake.TopicPartition]int64, len(committed)+len(ranges))
 	for tp, o := range committed {
 		next[tp] = o
 	}
-	var bad []string
+	var (
+		bad    []string
+		fenced []stocklake.TopicPartition
+	)
 	for _, r := range ranges {
 		if c, ok := committed[r.TopicPartition]; ok && c != r.Start {
 			bad = append(bad, fmt.Sprintf("%s starts at %d but the table is at %d", r.TopicPartition, r.Start, c))
+			fenced = append(fenced, r.TopicPartition)
 		}
 		next[r.TopicPartition] = r.End
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("%s: another sink owns these partitions now, or the batch skipped or repeated offsets; drop the batch and resume from the table's offsets: %w",
-			strings.Join(bad, "; "), stocklake.ErrFenced)
+		return nil, &stocklake.FencedError{Partitions: fenced, Reason: strings.Join(bad, "; ")}
 	}
 	return next, nil
 }

@@ -248,6 +248,12 @@ func TestCommitFenced(t *testing.T) {
 		if !errors.Is(err, stocklake.ErrFenced) {
 			t.Errorf("commit of %v: %v, want ErrFenced", bad, err)
 		}
+		// The error names the refused partition only, not T2 (new to the
+		// table), so a writer can commit the others without it.
+		var fe *stocklake.FencedError
+		if !errors.As(err, &fe) || fmt.Sprint(fe.Partitions) != fmt.Sprint([]stocklake.TopicPartition{tp("T1", 0)}) {
+			t.Errorf("commit of %v: %v, want a FencedError naming T1:0 only", bad, err)
+		}
 	}
 	after, _ := tbl.Snapshots(ctx)
 	off, _ := tbl.Offsets(ctx)

@@ -190,16 +190,26 @@ func (s *Sink) lostOwnership(ps *partState, err error) {
 
 // flush writes a partition's batch to the lake and commits its offsets,
 // following the protocol in the package documentation.
+//
+// In table mode (Config.Committer) it writes the batches of EVERY
+// partition the sink owns that holds one, not only ps's, and commits them
+// in one table snapshot (flushIceberg), whatever made ps's batch due: its
+// age, its size, memory pressure (shrink) or too many open lake partitions
+// (flushOldest). So each flush is one snapshot for all the partitions, and
+// the table takes one commit per flush interval however many partitions
+// the sink owns, instead of one per partition; a commit costs CPU and
+// adds a snapshot to the table's bounded history whatever its size, while
+// writing a small batch early costs little more than writing it later.
 func (s *Sink) flush(ctx context.Context, ps *partState) error {
 	b := ps.b
 	if b == nil {
 		return nil
 	}
+	if s.cfg.Committer != nil {
+		return s.flushIceberg(ctx, s.batched(s.sortedParts()))
+	}
 	if err := s.ensureTopicID(ctx); err != nil {
 		return err
-	}
-	if s.cfg.Committer != nil {
-		return s.flushIceberg(ctx, ps)
 	}
 	if s.mode == SchemaRegistry && s.fieldsPending {
 		if err := s.storeRegFields(ctx); err != nil {
@@ -315,6 +325,18 @@ func (s *Sink) flush(ctx context.Context, ps *partState) error {
 		s.cfg.BeforeCommit(ctx, ps.partition, b.last+1)
 	}
 	return s.commitPending(ctx, ps, true)
+}
+
+// batched returns the states of the partitions ps (of s.parts) that hold
+// a batch, in the order of ps.
+func (s *Sink) batched(ps []int32) []*partState {
+	var out []*partState
+	for _, p := range ps {
+		if st := s.parts[p]; st != nil && st.b != nil {
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // batchPart is what object g of batch b records about the batch in its

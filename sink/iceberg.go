@@ -25,16 +25,22 @@ import (
 //     table (Offsets) and seeks there; partitions the table has never
 //     seen start at the beginning of the topic. Group offsets are not
 //     used to resume;
-//  1. a flush writes the batch's Parquet files, one per table partition
-//     (PartitionPath), under names unique to this process and flush: the
-//     table, not the names, makes the result exactly once, and files of a
-//     flush that is never committed are orphans no reader sees;
-//  2. dead-letter records of the batch are sent;
-//  3. one Commit adds the files and advances the partition's offset range
-//     [the table's offset, last+1) in one snapshot. A commit refused with
-//     stocklake.ErrFenced means another sink moved the table's offsets on
-//     (this one is a zombie): the batch and the partition are dropped;
-//  4. the group offset last+1 is committed, for lag monitoring only.
+//  1. a flush writes the batches of every partition the sink owns that
+//     holds one (whichever batch made it due: see Sink.flush), each as
+//     Parquet files, one per table partition (PartitionPath), under names
+//     unique to this process and flush: the table, not the names, makes
+//     the result exactly once, and files of a flush that is never
+//     committed are orphans no reader sees;
+//  2. dead-letter records of the batches are sent;
+//  3. ONE Commit adds all the files and advances each partition's offset
+//     range [the table's offset, last+1) in one snapshot. Fencing is per
+//     partition: a commit refused with stocklake.ErrFenced (a
+//     *stocklake.FencedError naming the partitions) means another sink
+//     moved those partitions' offsets on (this one is a zombie for them):
+//     their batches and the partitions are dropped, and the others are
+//     committed again without them;
+//  4. the group offset last+1 of each committed partition is committed,
+//     for lag monitoring only.
 //
 // A TableCommitter that is not a ShapedTable holds ticks; a ShapedTable
 // may hold ticks or JSON objects. PartitionPath must depend on nothing but
@@ -302,55 +308,194 @@ func (s *Sink) adjustIcebergOffsets(_ context.Context, offs map[string]map[int32
 	return offs, nil
 }
 
-// flushIceberg writes a partition's batch as data files and commits them
-// with the batch's offsets in one table snapshot (see TableCommitter).
-// flush has checked that ps holds a batch and that the topic ID is known.
-func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
-	b := ps.b
-	if s.mode == SchemaJSON || s.mode == SchemaRegistry {
-		var (
-			ok  bool
-			err error
-		)
-		if s.mode == SchemaJSON {
-			ok, err = s.iceDecideColumns(ctx, ps, b)
-		} else {
-			ok, err = s.iceRegistryTable(ctx)
+// flushIceberg writes the batches of parts as data files and commits them
+// all, with one offset range per partition, in ONE table snapshot (see
+// TableCommitter); parts are partitions holding a batch (flush passes
+// every such partition the sink owns, onRevoked the revoked ones).
+//
+// Fencing stays per partition: when the table refuses the commit because
+// some partitions' ranges no longer start at its offsets
+// (stocklake.FencedError names them: another sink took them over), those
+// partitions are dropped with their batches (their files are orphans) and
+// the others are committed again without them, in one snapshot.
+func (s *Sink) flushIceberg(ctx context.Context, parts []*partState) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	if err := s.ensureTopicID(ctx); err != nil {
+		return err
+	}
+	todo := make([]iceBatch, 0, len(parts))
+	s.iceSeq++
+	for _, ps := range parts {
+		if s.mode == SchemaJSON || s.mode == SchemaRegistry {
+			ok, err := s.iceTableReady(ctx, ps)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if err := s.iceDeadLettersOnly(ctx, ps); err != nil {
+					return err
+				}
+				continue
+			}
 		}
+		ib, err := s.iceWrite(ctx, ps)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			// No table yet and no field to make a column of: the records
-			// are dead letters. Send them; the first commit will account
-			// for these offsets.
-			for _, path := range b.order {
-				g := b.groups[path]
-				for _, r := range g.recs {
-					if s.deadLetter(ps, b, r, fmt.Errorf("record has no field that can be a column of the new table %q (no field, or only one named \"\"): %w", s.cfg.Table, stocklake.ErrInvalid)) {
-						s.grow(b, deadLetterSize(b.dead[len(b.dead)-1]))
-					}
-				}
-				g.objs, g.recs = nil, nil
-			}
-			if err := s.sendDeadLetters(ctx, ps, b); err != nil {
-				return err
-			}
-			if ps.iceStart < 0 {
-				ps.iceStart = b.first
-			}
-			s.release(b)
-			ps.b = nil
-			// The group offset, for lag monitoring only: the sink resumes
-			// from the table's offsets (none yet: the topic's start).
-			ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
-			return s.commitPending(ctx, ps, true)
+		todo = append(todo, ib)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if s.cfg.BeforeCommit != nil {
+		for _, ib := range todo {
+			s.cfg.BeforeCommit(ctx, ib.ps.partition, ib.rng.End)
 		}
 	}
-	s.iceSeq++
-	files := make([]stocklake.LakeFile, 0, len(b.order))
+	if s.beforeTableCommit != nil {
+		ps := make([]int32, len(todo))
+		for i, ib := range todo {
+			ps[i] = ib.ps.partition
+		}
+		if err := s.beforeTableCommit(ps); err != nil {
+			return err
+		}
+	}
+	for len(todo) > 0 {
+		var (
+			files  []stocklake.LakeFile
+			ranges = make([]stocklake.OffsetRange, len(todo))
+		)
+		for i, ib := range todo {
+			files = append(files, ib.files...)
+			ranges[i] = ib.rng
+		}
+		var fenced error
+		if err := s.retry(ctx, "commit to the table", func() error {
+			_, err := s.cfg.Committer.Commit(ctx, files, ranges)
+			if errors.Is(err, stocklake.ErrFenced) {
+				fenced = err
+				return nil
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		if fenced == nil {
+			break
+		}
+		todo = s.dropFenced(todo, fenced)
+	}
+	rows, files := 0, 0
+	for _, ib := range todo {
+		ps, b := ib.ps, ib.ps.b
+		ps.tableNext = ib.rng.End
+		s.stats.Rows.Add(int64(ib.rows))
+		rows, files = rows+ib.rows, files+len(ib.files)
+		s.release(b)
+		ps.b = nil
+		ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
+	}
+	s.log.Debug("batches committed to the table in one snapshot", "partitions", len(todo), "rows", rows, "files", files)
+	for _, ib := range todo {
+		if err := s.commitPending(ctx, ib.ps, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// iceBatch is one partition's part of a table commit: its batch's data
+// files, written, and its offset range.
+type iceBatch struct {
+	ps    *partState
+	files []stocklake.LakeFile
+	rows  int
+	rng   stocklake.OffsetRange
+}
+
+// dropFenced drops the partitions of todo that a commit refused with
+// fenced (all of them when the error does not say which) and returns the
+// others, to commit again without them.
+func (s *Sink) dropFenced(todo []iceBatch, fenced error) []iceBatch {
+	refused := map[stocklake.TopicPartition]bool{}
+	var fe *stocklake.FencedError
+	if errors.As(fenced, &fe) {
+		for _, tp := range fe.Partitions {
+			refused[tp] = true
+		}
+	}
+	if !slices.ContainsFunc(todo, func(ib iceBatch) bool { return refused[ib.rng.TopicPartition] }) {
+		// Not told which (or none of ours): none of them can commit.
+		for _, ib := range todo {
+			refused[ib.rng.TopicPartition] = true
+		}
+	}
+	kept := todo[:0]
+	for _, ib := range todo {
+		if !refused[ib.rng.TopicPartition] {
+			kept = append(kept, ib)
+			continue
+		}
+		ps := ib.ps
+		s.stats.Fenced.Add(1)
+		s.log.Warn("table commit refused for a partition: another sink moved its offsets on (this one was paused past its session?); dropping its batch and the partition, its files are orphans",
+			"partition", ps.partition, "start", ib.rng.Start, "end", ib.rng.End, "err", fenced)
+		s.dropBatch(ps)
+		if s.parts[ps.partition] == ps {
+			delete(s.parts, ps.partition)
+		}
+	}
+	return kept
+}
+
+// iceTableReady makes a JSON or registry table ready for ps's batch: it
+// creates the table from the batch unless it exists, and dead-letters the
+// batch's records that do not fit it. ok is false when there is still no
+// table (see iceDecideColumns, iceRegistryTable).
+func (s *Sink) iceTableReady(ctx context.Context, ps *partState) (bool, error) {
+	if s.mode == SchemaJSON {
+		return s.iceDecideColumns(ctx, ps, ps.b)
+	}
+	return s.iceRegistryTable(ctx)
+}
+
+// iceDeadLettersOnly ends ps's batch when there is no table yet and no
+// field of it to make a column of: its records are dead letters. It sends
+// them; the first commit of the partition will account for these offsets.
+func (s *Sink) iceDeadLettersOnly(ctx context.Context, ps *partState) error {
+	b := ps.b
+	for _, path := range b.order {
+		g := b.groups[path]
+		for _, r := range g.recs {
+			if s.deadLetter(ps, b, r, fmt.Errorf("record has no field that can be a column of the new table %q (no field, or only one named \"\"): %w", s.cfg.Table, stocklake.ErrInvalid)) {
+				s.grow(b, deadLetterSize(b.dead[len(b.dead)-1]))
+			}
+		}
+		g.objs, g.recs = nil, nil
+	}
+	if err := s.sendDeadLetters(ctx, ps, b); err != nil {
+		return err
+	}
+	if ps.iceStart < 0 {
+		ps.iceStart = b.first
+	}
+	s.release(b)
+	ps.b = nil
+	// The group offset, for lag monitoring only: the sink resumes
+	// from the table's offsets (none yet: the topic's start).
+	ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
+	return s.commitPending(ctx, ps, true)
+}
+
+// iceWrite writes ps's batch as data files, one per table partition,
+// sends its dead letters, and returns its part of the table commit.
+func (s *Sink) iceWrite(ctx context.Context, ps *partState) (iceBatch, error) {
+	b := ps.b
+	ib := iceBatch{ps: ps, files: make([]stocklake.LakeFile, 0, len(b.order))}
 	var buf bytes.Buffer
-	rows := 0
 	for _, path := range b.order {
 		g := b.groups[path]
 		if g.rows() == 0 {
@@ -359,26 +504,26 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 		name := fmt.Sprintf("%s+%s+%d+%d+%s-%d.parquet", s.cfg.Table, s.topicID, ps.partition, g.first, s.owner, s.iceSeq)
 		key, url, ok := s.iceFile(g, name)
 		if !ok {
-			return fmt.Errorf("table files go to %s, outside the lake %s: give the lake the table's warehouse: %w",
+			return ib, fmt.Errorf("table files go to %s, outside the lake %s: give the lake the table's warehouse: %w",
 				url, s.cfg.Store.URL(), stocklake.ErrConfig)
 		}
 		buf.Reset()
 		if _, err := s.encode(&buf, g, s.batchPart(ps, b, g)); err != nil {
-			return err
+			return ib, err
 		}
 		data := buf.Bytes()
 		if err := s.retry(ctx, "write "+key, func() error {
 			return s.cfg.Store.Put(ctx, key, bytes.NewReader(data))
 		}); err != nil {
-			return err
+			return ib, err
 		}
-		files = append(files, stocklake.LakeFile{URL: url})
-		rows += g.rows()
+		ib.files = append(ib.files, stocklake.LakeFile{URL: url})
+		ib.rows += g.rows()
 		s.stats.Objects.Add(1)
 		s.stats.Bytes.Add(int64(len(data)))
 	}
 	if err := s.sendDeadLetters(ctx, ps, b); err != nil {
-		return err
+		return ib, err
 	}
 	start := ps.tableNext
 	if start < 0 {
@@ -387,43 +532,35 @@ func (s *Sink) flushIceberg(ctx context.Context, ps *partState) error {
 			start = ps.iceStart // nor earlier batches of dead letters only
 		}
 	}
-	rng := stocklake.OffsetRange{TopicPartition: stocklake.TopicPartition{TopicID: s.topicID, Partition: ps.partition}, Start: start, End: b.last + 1}
-	if s.cfg.BeforeCommit != nil {
-		s.cfg.BeforeCommit(ctx, ps.partition, b.last+1)
-	}
-	if s.beforeTableCommit != nil {
-		if err := s.beforeTableCommit(ps.partition); err != nil {
-			return err
+	ib.rng = stocklake.OffsetRange{TopicPartition: stocklake.TopicPartition{TopicID: s.topicID, Partition: ps.partition}, Start: start, End: b.last + 1}
+	return ib, nil
+}
+
+// revokeIceberg is onRevoked in table mode: the revoked partitions'
+// batches are committed in one snapshot before the revocation returns, so
+// the next owner starts at the table's offsets where this one stopped.
+func (s *Sink) revokeIceberg(ctx context.Context, revoked []int32) {
+	revoked = slices.Sorted(slices.Values(revoked))
+	for _, p := range revoked {
+		if ps := s.parts[p]; ps != nil && ps.b == nil {
+			if err := s.commitPending(ctx, ps, true); err != nil {
+				s.log.Warn("could not commit the group offset of a revoked partition (it is for lag monitoring only)", "partition", p, "err", err)
+			}
 		}
 	}
-	var fenced error
-	if err := s.retry(ctx, "commit to the table", func() error {
-		_, err := s.cfg.Committer.Commit(ctx, files, []stocklake.OffsetRange{rng})
-		if errors.Is(err, stocklake.ErrFenced) {
-			fenced = err
-			return nil
+	flush := s.batched(revoked)
+	if err := s.flushIceberg(ctx, flush); err != nil {
+		s.log.Error("could not commit the batches of revoked partitions; their new owner will re-read them", "partitions", revoked, "err", err)
+		for _, ps := range flush {
+			s.dropBatch(ps)
 		}
-		return err
-	}); err != nil {
-		return err
 	}
-	if fenced != nil {
-		s.stats.Fenced.Add(1)
-		s.log.Warn("table commit refused: another sink moved this partition's offsets on (this one was paused past its session?); dropping the batch and the partition, its files are orphans",
-			"partition", ps.partition, "start", rng.Start, "end", rng.End, "err", fenced)
-		s.dropBatch(ps)
-		if s.parts[ps.partition] == ps {
-			delete(s.parts, ps.partition)
-		}
-		return nil
+	for _, p := range revoked {
+		delete(s.parts, p)
 	}
-	ps.tableNext = b.last + 1
-	s.stats.Rows.Add(int64(rows))
-	s.release(b)
-	ps.b = nil
-	ps.pendingCommit, ps.pendingEpoch = b.last+1, b.lastEpoch
-	s.log.Debug("batch committed to the table", "partition", ps.partition, "first", b.first, "last", b.last, "rows", rows, "files", len(files))
-	return s.commitPending(ctx, ps, true)
+	if len(revoked) > 0 {
+		s.log.Info("partitions revoked", "partitions", revoked)
+	}
 }
 
 // ShapedTable is a TableCommitter whose table the sink's first records may

@@ -164,7 +164,7 @@ func TestIcebergSinkCrashBeforeTableCommit(t *testing.T) {
 	var calls atomic.Int32
 	crash := errors.New("crash between the file writes and the table commit")
 	s, err := runSinkWith(t, iceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l), func(s *Sink) {
-		s.beforeTableCommit = func(int32) error {
+		s.beforeTableCommit = func([]int32) error {
 			if calls.Add(1) == 3 {
 				return crash
 			}
@@ -202,7 +202,7 @@ func TestIcebergSinkZombieIsFenced(t *testing.T) {
 	var once sync.Once
 	zombie, zdone, zstop := startSink(t, iceConfig(Config{Kafka: kc, Group: "old", MaxRows: 100, FlushInterval: time.Hour}, l),
 		func(s *Sink) {
-			s.beforeTableCommit = func(int32) error {
+			s.beforeTableCommit = func([]int32) error {
 				once.Do(func() { close(paused); <-resume })
 				return nil
 			}

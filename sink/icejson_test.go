@@ -389,7 +389,7 @@ func TestIcebergSinkJSONCrashLandsOnce(t *testing.T) {
 			var calls atomic.Int32
 			crash := errors.New("crash between the file writes and the table commit")
 			_, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), func(s *Sink) {
-				s.beforeTableCommit = func(int32) error {
+				s.beforeTableCommit = func([]int32) error {
 					if calls.Add(1) == at {
 						return crash
 					}

@@ -214,7 +214,10 @@ type Config struct {
 	// the offset the commit will advance it to (its last offset + 1). It
 	// exists for fault injection (cmd/stocklake's
 	// STOCKLAKE_FAULT_COMMIT_DELAY holds it open so a test can kill the sink
-	// between the write and the commit). Default nil.
+	// between the write and the commit). With a Committer, whose flush
+	// commits several partitions in one snapshot, it is called for each of
+	// them in turn, after all their files are written and before that one
+	// commit. Default nil.
 	BeforeCommit func(ctx context.Context, partition int32, end int64)
 	// Committer, if set, makes the table one that carries its own offsets
 	// (`--table-format iceberg`): batches are committed to it, with their
@@ -346,9 +349,10 @@ type Sink struct {
 	// and for tick tables).
 	iceKinds map[string]colKind
 	iceSeq   int
-	// beforeTableCommit, a test hook, runs before each table commit; an
-	// error fails the flush (a crash between writing files and committing).
-	beforeTableCommit func(partition int32) error
+	// beforeTableCommit, a test hook, runs before each flush's table
+	// commit with the partitions it commits; an error fails the flush (a
+	// crash between writing files and committing).
+	beforeTableCommit func(partitions []int32) error
 	// beforeDecide, a test hook, runs before a sink creates a JSON table
 	// from its first batch.
 	beforeDecide func()
@@ -815,11 +819,15 @@ func (s *Sink) decodeAhead(recs []*kgo.Record) []decoded {
 }
 
 // rollDue writes every batch that is full or old, or all when all is set,
-// and keeps memory under MaxBufferBytes.
+// and keeps memory under MaxBufferBytes. In table mode the first batch due
+// writes them all, in one snapshot (see flush).
 func (s *Sink) rollDue(ctx context.Context, all bool) error {
 	now := time.Now()
 	for _, p := range s.sortedParts() {
 		ps := s.parts[p]
+		if ps == nil {
+			continue // dropped by a flush of another partition (fenced)
+		}
 		if ps.b == nil {
 			if err := s.commitPending(ctx, ps, all); err != nil {
 				return err
@@ -910,6 +918,10 @@ func (s *Sink) onAssigned(ctx context.Context, cl *kgo.Client, assigned map[stri
 func (s *Sink) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	ctx, cancel := within(ctx, s.life)
 	defer cancel()
+	if s.cfg.Committer != nil {
+		s.revokeIceberg(ctx, revoked[s.cfg.Topic])
+		return
+	}
 	for _, p := range revoked[s.cfg.Topic] {
 		ps := s.parts[p]
 		if ps == nil {

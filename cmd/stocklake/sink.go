@@ -177,10 +177,11 @@ hour(ts),identity(symbol); none for no partitions.
 Readers filter on ts and symbol, never on partition strings. Later sinks
 follow the table (a --partition-by that differs from the table's is refused);
 JSON records that do not fit its columns (a value its column cannot hold,
-e.g. text in a bigint column) go to the dead-letter topic. Each batch is one
-snapshot whose summary records the Kafka offsets; on assignment the sink
-resumes from the table's offsets, and a commit whose start offsets the table
-has moved past (a paused sink whose partitions moved) is refused. Group
+e.g. text in a bigint column) go to the dead-letter topic. Each flush is one
+snapshot for all the partitions the sink owns, whose summary records their
+Kafka offsets; on assignment the sink resumes from the table's offsets, and
+the partitions whose start offsets the table has moved past (a paused sink
+whose partitions moved) are refused, the others committed. Group
 offsets are still committed, for lag monitoring. Files of a batch written
 but not committed before a crash are orphans no reader sees.`,
 		fs, func(ctx context.Context, args []string) error {
