@@ -28,44 +28,22 @@ type existingTable struct {
 }
 
 // detectTableFormat finds the table database.name of the lake store (at
-// lakeURL) and the catalog catURL ("" for none): Iceberg when the
-// catalog's Iceberg tables (its sqlite:// file, or Glue) hold it; Hive
-// when the catalog holds a non-Iceberg table of that name or the lake
-// holds the Hive sink's state for it (sink.HiveTableKey). A sqlite://
-// catalog file that does not exist holds nothing and is not created.
+// lakeURL) and the catalog catURL ("" for none): Iceberg when the catalog
+// holds an Iceberg table of that name (in its sqlite:// file, or a Glue
+// table with table_type=ICEBERG); Hive when the catalog holds a
+// non-Iceberg table of that name or the lake holds the Hive sink's state
+// for it (sink.HiveTableKey). A sqlite:// catalog file that does not exist
+// holds nothing and is not created; a catalog URL Iceberg tables cannot
+// live in is not asked.
 func detectTableFormat(ctx context.Context, store stocklake.ObjectStore, catURL, lakeURL, database, name string) (existingTable, error) {
+	if name == "" {
+		return existingTable{}, nil // the sink refuses it
+	}
 	if catURL != "" {
-		cfg, err := icebergCatalogConfig("--table-format auto", catURL, lakeURL, store)
-		missing := false
-		if err == nil && cfg.SQLitePath != "" {
-			if _, serr := os.Stat(cfg.SQLitePath); errors.Is(serr, os.ErrNotExist) {
-				missing = true
-			}
-		}
-		if err == nil && !missing {
-			cat, err := openIcebergCatalog(ctx, "--table-format auto", catURL, lakeURL, store)
-			if err != nil {
-				return existingTable{}, err
-			}
-			names, err := cat.ListTables(ctx, database)
-			cat.Close()
-			if err != nil {
-				return existingTable{}, err
-			}
-			if slices.Contains(names, name) {
-				return existingTable{stocklake.TableFormatIceberg, fmt.Sprintf("the Iceberg table %s.%s in %s", database, name, catURL)}, nil
-			}
-			hc, err := openCatalog(ctx, catURL, store)
-			if err != nil {
-				return existingTable{}, err
-			}
-			t, err := hc.GetTable(ctx, database, name)
-			hc.Close()
-			switch {
-			case err == nil && !t.IsIceberg():
-				return existingTable{stocklake.TableFormatHive, fmt.Sprintf("the Hive table %s.%s in %s", database, name, catURL)}, nil
-			case err != nil && !errors.Is(err, stocklake.ErrNotFound):
-				return existingTable{}, err
+		if cfg, err := icebergCatalogConfig("--table-format auto", catURL, lakeURL, store); err == nil && !missingFile(cfg.SQLitePath) {
+			found, err := catalogTableFormat(ctx, store, cfg.SQLitePath != "", catURL, lakeURL, database, name)
+			if found.format != "" || err != nil {
+				return found, err
 			}
 		}
 	}
@@ -74,6 +52,47 @@ func detectTableFormat(ctx context.Context, store stocklake.ObjectStore, catURL,
 		return existingTable{}, err
 	}
 	return existingTable{stocklake.TableFormatHive, fmt.Sprintf("the Hive table %s (sink state %s in %s)", name, key, store.URL())}, nil
+}
+
+// missingFile reports whether path is set and no file is there.
+func missingFile(path string) bool {
+	if path == "" {
+		return false
+	}
+	_, err := os.Stat(path)
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// catalogTableFormat finds the table in the catalog catURL: its tables
+// (Glue's include its Iceberg tables, table_type=ICEBERG) and, for a
+// sqlite:// file (sqliteFile), the Iceberg tables in the file.
+func catalogTableFormat(ctx context.Context, store stocklake.ObjectStore, sqliteFile bool, catURL, lakeURL, database, name string) (existingTable, error) {
+	hc, err := openCatalog(ctx, catURL, store)
+	if err != nil {
+		return existingTable{}, err
+	}
+	t, err := hc.GetTable(ctx, database, name)
+	hc.Close()
+	switch {
+	case err == nil && t.IsIceberg():
+		return existingTable{stocklake.TableFormatIceberg, fmt.Sprintf("the Iceberg table %s.%s in %s", database, name, catURL)}, nil
+	case err == nil:
+		return existingTable{stocklake.TableFormatHive, fmt.Sprintf("the Hive table %s.%s in %s", database, name, catURL)}, nil
+	case !errors.Is(err, stocklake.ErrNotFound):
+		return existingTable{}, err
+	case !sqliteFile:
+		return existingTable{}, nil
+	}
+	cat, err := openIcebergCatalog(ctx, "--table-format auto", catURL, lakeURL, store)
+	if err != nil {
+		return existingTable{}, err
+	}
+	names, err := cat.ListTables(ctx, database)
+	cat.Close()
+	if err != nil || !slices.Contains(names, name) {
+		return existingTable{}, err
+	}
+	return existingTable{stocklake.TableFormatIceberg, fmt.Sprintf("the Iceberg table %s.%s in %s", database, name, catURL)}, nil
 }
 
 // resolveTableFormat returns the table format a sink of table (database
