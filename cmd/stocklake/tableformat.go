@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/stocklake/stocklake"
+	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/sink"
 )
 
@@ -134,4 +136,124 @@ func checkTableFormat(v string) error {
 		return nil
 	}
 	return fmt.Errorf("--table-format %q: want auto, hive or iceberg: %w", v, stocklake.ErrConfig)
+}
+
+// icebergView is a catalog as the dashboard shows it: cat's tables and the
+// Iceberg tables of ice (the Iceberg catalog beside it, catalogIceberg),
+// so a lake of Iceberg tables (the default for new tables) shows its
+// databases, tables, columns and partitions. Everything else is cat's.
+type icebergView struct {
+	stocklake.Catalog
+	ice *iceberg.Catalog
+}
+
+// icebergViewLog is an icebergView of a catalog that keeps crawl history.
+type icebergViewLog struct {
+	icebergView
+	stocklake.CrawlLog
+}
+
+// withIcebergTables returns cat with ice's Iceberg tables in its listings
+// (icebergView), still a stocklake.CrawlLog when cat is one; cat itself
+// when ice is nil.
+func withIcebergTables(cat stocklake.Catalog, ice *iceberg.Catalog) stocklake.Catalog {
+	if ice == nil || cat == nil {
+		return cat
+	}
+	if cl, ok := cat.(stocklake.CrawlLog); ok {
+		return icebergViewLog{icebergView{cat, ice}, cl}
+	}
+	return icebergView{cat, ice}
+}
+
+// ListDatabases adds the Iceberg namespaces cat does not have.
+func (v icebergView) ListDatabases(ctx context.Context) ([]stocklake.Database, error) {
+	dbs, err := v.Catalog.ListDatabases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nss, err := v.ice.Namespaces(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, ns := range nss {
+		name := strings.Join(ns, ".")
+		if !slices.ContainsFunc(dbs, func(d stocklake.Database) bool { return d.Name == name }) {
+			dbs = append(dbs, stocklake.Database{Name: name})
+		}
+	}
+	slices.SortFunc(dbs, func(a, b stocklake.Database) int { return strings.Compare(a.Name, b.Name) })
+	return dbs, nil
+}
+
+// ListTables lists cat's tables and the database's Iceberg tables (their
+// definitions replace an entry cat keeps for the same Iceberg table).
+func (v icebergView) ListTables(ctx context.Context, database string) ([]stocklake.Table, error) {
+	ts, err := v.Catalog.ListTables(ctx, database)
+	if err != nil && !errors.Is(err, stocklake.ErrNotFound) {
+		return nil, err
+	}
+	its, ierr := icebergTables(ctx, v.ice, database)
+	if ierr != nil {
+		return nil, ierr
+	}
+	if err != nil && len(its) == 0 {
+		return nil, err // the database exists in neither
+	}
+	ts = slices.DeleteFunc(ts, func(t stocklake.Table) bool {
+		return slices.ContainsFunc(its, func(it stocklake.Table) bool { return it.Name == t.Name })
+	})
+	ts = append(ts, its...)
+	slices.SortFunc(ts, func(a, b stocklake.Table) int { return strings.Compare(a.Name, b.Name) })
+	return ts, nil
+}
+
+// icebergTable opens the Iceberg table database.name; nil when ice has no
+// such table.
+func (v icebergView) icebergTable(ctx context.Context, database, name string) (*iceberg.Table, error) {
+	names, err := v.ice.ListTables(ctx, database)
+	if err != nil || !slices.Contains(names, name) {
+		return nil, err
+	}
+	return v.ice.OpenTable(ctx, database, name)
+}
+
+// GetTable returns an Iceberg table's definition, else cat's table.
+func (v icebergView) GetTable(ctx context.Context, database, name string) (stocklake.Table, error) {
+	tbl, err := v.icebergTable(ctx, database, name)
+	if err != nil || tbl == nil {
+		if err == nil {
+			return v.Catalog.GetTable(ctx, database, name)
+		}
+		return stocklake.Table{}, err
+	}
+	return tbl.Definition(ctx)
+}
+
+// ListPartitions lists an Iceberg table's partitions (those its current
+// data files are in, as paths such as ts_day=2026-11-23, under the table's
+// data/ folder), else cat's partitions of the table.
+func (v icebergView) ListPartitions(ctx context.Context, database, name string) ([]stocklake.Partition, error) {
+	tbl, err := v.icebergTable(ctx, database, name)
+	if err != nil || tbl == nil {
+		if err == nil {
+			return v.Catalog.ListPartitions(ctx, database, name)
+		}
+		return nil, err
+	}
+	files, err := tbl.DataFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []stocklake.Partition
+	for _, f := range files {
+		if f.Partition == "" || seen[f.Partition] {
+			continue
+		}
+		seen[f.Partition] = true
+		out = append(out, stocklake.Partition{Values: []string{f.Partition}, Location: strings.TrimSuffix(tbl.Location(), "/") + "/data/" + f.Partition + "/"})
+	}
+	slices.SortFunc(out, func(a, b stocklake.Partition) int { return strings.Compare(a.Values[0], b.Values[0]) })
+	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stocklake/stocklake/iceberg"
 	"github.com/stocklake/stocklake/kafka"
 	"github.com/stocklake/stocklake/sink"
+	"github.com/stocklake/stocklake/sqlite"
 )
 
 // TestSinkTableFormatAuto runs `stocklake sink` without --table-format
@@ -176,7 +177,8 @@ func TestSinkTableFormatAuto(t *testing.T) {
 }
 
 // TestDemoTableFormatAuto runs `stocklake demo` without --table-format:
-// on a fresh --data the ticks land in an Iceberg table; a --data a Hive
+// on a fresh --data the ticks land in an Iceberg table, which the
+// dashboard's catalog view lists with its partitions; a --data a Hive
 // demo filled stays Hive, and an explicit --table-format iceberg on it is
 // refused.
 func TestDemoTableFormatAuto(t *testing.T) {
@@ -213,6 +215,42 @@ func TestDemoTableFormatAuto(t *testing.T) {
 	if ice, hive := tables(fresh); !ice || hive {
 		t.Errorf("demo on a fresh --data: Iceberg table %v, Hive sink state %v; want an Iceberg table only", ice, hive)
 	}
+	// The dashboard's catalog (withIcebergTables) shows the Iceberg table:
+	// its database, the table, its columns and partitions.
+	ctx := context.Background()
+	store, err := file.New(filepath.Join(fresh, "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := sqlite.Open(filepath.Join(fresh, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Close()
+	ic, closeIce, err := catalogIceberg(ctx, hc, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeIce()
+	view := withIcebergTables(hc, ic)
+	if _, ok := view.(stocklake.CrawlLog); !ok {
+		t.Error("the dashboard's catalog view lost the sqlite catalog's crawl history")
+	}
+	dbs, err := view.ListDatabases(ctx)
+	if err != nil || !slices.ContainsFunc(dbs, func(d stocklake.Database) bool { return d.Name == stocklake.DefaultDatabase }) {
+		t.Errorf("dashboard catalog databases %v, %v: want %s", dbs, err, stocklake.DefaultDatabase)
+	}
+	ts, err := view.ListTables(ctx, stocklake.DefaultDatabase)
+	if err != nil || len(ts) != 1 || ts[0].Name != "ticks" || len(ts[0].Columns) == 0 {
+		t.Errorf("dashboard catalog tables %+v, %v: want the ticks table with its columns", ts, err)
+	}
+	if tb, err := view.GetTable(ctx, stocklake.DefaultDatabase, "ticks"); err != nil || !tb.IsIceberg() {
+		t.Errorf("dashboard catalog table ticks: %+v, %v: want the Iceberg table", tb, err)
+	}
+	parts, err := view.ListPartitions(ctx, stocklake.DefaultDatabase, "ticks")
+	if err != nil || len(parts) == 0 || !strings.HasPrefix(parts[0].Values[0], "ts_day=") {
+		t.Errorf("dashboard catalog partitions of ticks: %+v, %v: want its day partitions", parts, err)
+	}
 
 	old := t.TempDir()
 	if err := demo(old, "--table-format", "hive"); err != nil {
@@ -224,7 +262,7 @@ func TestDemoTableFormatAuto(t *testing.T) {
 	if ice, hive := tables(old); ice || !hive {
 		t.Errorf("demo on a Hive demo's --data: Iceberg table %v, Hive sink state %v; want the Hive table only", ice, hive)
 	}
-	err := demo(old, "--table-format", "iceberg")
+	err = demo(old, "--table-format", "iceberg")
 	if err == nil || !strings.Contains(err.Error(), "already the Hive table") || !strings.Contains(err.Error(), "--table-format hive, or auto") {
 		t.Errorf("demo --table-format iceberg on a Hive demo's --data: %v, want it refused", err)
 	}
