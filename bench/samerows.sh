@@ -47,7 +47,7 @@ for v in old new; do
   bin=${!v}
   echo "sink ($v: $bin)..." >&2
   "$bin" sink --brokers "127.0.0.1:$port" --topic ticks --group "rows-$v-hive" --exit-when-idle --log-level warn \
-    --lake "file://$work/$v-hive"
+    --lake "file://$work/$v-hive" --table-format hive
   "$bin" sink --brokers "127.0.0.1:$port" --topic ticks --group "rows-$v-ice" --exit-when-idle --log-level warn \
     --lake "file://$work/$v-ice" --table-format iceberg --catalog "sqlite://$work/$v-catalog.db"
 done

@@ -91,7 +91,7 @@ run_sink() {
     --exit-when-idle --log-level info --log-format json "${prof[@]}" "$@" 2> "$work/$name.log" || { cat "$work/$name.log" >&2; exit 1; }
   if [[ -n $prof_pid ]]; then wait "$prof_pid" || echo "bench/sink.sh: no CPU profile (the sink ended before PROFILE_SECONDS?)" >&2; fi
 }
-run_sink hive --lake "file://$work/lake"
+run_sink hive --lake "file://$work/lake" --table-format hive
 run_sink iceberg --lake "file://$work/icelake" --table-format iceberg --catalog "sqlite://$work/catalog.db"
 echo "ceiling: a bare franz-go consumer reads the topic..." >&2
 /usr/bin/time -f '%e %U %S %M' -o "$work/ceiling.time" "$work/ceiling" -brokers "127.0.0.1:$port" -topic ticks > "$work/ceiling.out"
@@ -177,7 +177,7 @@ if [[ $format == avro ]]; then
   "$bin" produce --brokers "127.0.0.1:$port" --topic ticks_avro --source sim --count "$ticks" --seed 1 --log-level warn \
     --format avro --registry "http://127.0.0.1:$rport" 2>/dev/null
   /usr/bin/time -f '%e %U %S %M' -o "$work/time.avro" \
-    "$bin" sink --brokers "127.0.0.1:$port" --topic ticks_avro --lake "file://$work/lake" --exit-when-idle --log-level warn
+    "$bin" sink --brokers "127.0.0.1:$port" --topic ticks_avro --lake "file://$work/lake" --table-format hive --exit-when-idle --log-level warn
   read -r _ user sys _ < "$work/hive.time"
   read -r awall auser asys arss_kb < "$work/time.avro"
   python3 - "$ticks" "$user" "$sys" "$awall" "$auser" "$asys" "$arss_kb" "$json" <<'PY'

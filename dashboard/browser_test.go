@@ -13,7 +13,8 @@ import (
 )
 
 // TestDashboardBrowserIntegration builds stocklake, runs `stocklake demo`
-// and drives the dashboard in headless Chromium (web/browser.mjs through
+// (subtest iceberg: the default table format, an Iceberg ticks table;
+// subtest hive: --table-format hive) and drives the dashboard in headless Chromium (web/browser.mjs through
 // playwright-core): the board updates, a candle chart draws and its last
 // bar changes, a console query returns rows and downloads as CSV, a DROP
 // and a glob() are refused, crawl now works. The demo runs with --token:
@@ -37,6 +38,15 @@ func TestDashboardBrowserIntegration(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	t.Run("iceberg", func(t *testing.T) { browserDemo(t, chromium, bin, "iceberg") })
+	t.Run("hive", func(t *testing.T) { browserDemo(t, chromium, bin, "hive", "--table-format", "hive") })
+}
+
+// browserDemo runs the demo with the extra flags and web/browser.mjs
+// against its dashboard; the screenshots go to the folder name under
+// STOCKLAKE_SCREENSHOTS.
+func browserDemo(t *testing.T, chromium, bin, name string, extra ...string) {
+	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +57,8 @@ func TestDashboardBrowserIntegration(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	const token = "browser-test-token-0123456789"
-	demo := exec.CommandContext(ctx, bin, "demo", "--data", filepath.Join(dir, "data"), "--http", addr,
-		"--duration", "4m", "--flush-interval", "2s", "--rate", "2000", "--token", token)
+	demo := exec.CommandContext(ctx, bin, append([]string{"demo", "--data", filepath.Join(dir, "data"), "--http", addr,
+		"--duration", "4m", "--flush-interval", "2s", "--rate", "2000", "--token", token}, extra...)...)
 	demo.Cancel = func() error { return demo.Process.Signal(os.Interrupt) }
 	demo.WaitDelay = 30 * time.Second
 	stderr, err := demo.StderrPipe()
@@ -90,8 +100,11 @@ func TestDashboardBrowserIntegration(t *testing.T) {
 	if shots == "" {
 		shots = filepath.Join(os.TempDir(), "stocklake-screenshots")
 	}
-	if abs, err := filepath.Abs(shots); err == nil {
+	if abs, err := filepath.Abs(filepath.Join(shots, name)); err == nil {
 		shots = abs
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	node := exec.CommandContext(ctx, "node", "browser.mjs")
 	node.Dir = "web"

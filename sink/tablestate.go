@@ -42,6 +42,26 @@ type tableState struct {
 
 func tableStateKey(table string) string { return "_stocklake/sink/" + table + "/table.json" }
 
+// HiveTableKey returns the key of an object the sink keeps in store for a
+// Hive table (its shape in table.json, or a partition's manifest), or ""
+// when the lake holds none: no Hive sink ever landed a record in table.
+// `stocklake sink --table-format auto` keeps a table with such state Hive.
+// The lake's own topic IDs (topics/<topic>.json), which Iceberg sinks
+// keep as well, do not count.
+func HiveTableKey(ctx context.Context, store stocklake.ObjectStore, table string) (string, error) {
+	prefix := "_stocklake/sink/" + table + "/"
+	objs, err := store.List(ctx, prefix)
+	if err != nil {
+		return "", fmt.Errorf("looking for the Hive table state of %s under %s in %s: %w", table, prefix, store.URL(), err)
+	}
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Key, prefix+"topics/") && strings.HasSuffix(o.Key, ".json") {
+			return o.Key, nil
+		}
+	}
+	return "", nil
+}
+
 // explicitSettings records which table-shaping settings the Config set
 // (rather than left to their defaults or to detection).
 type explicitSettings struct {

@@ -286,7 +286,7 @@ func (p *pipeline) launch() error {
 	if p.run.Format == "iceberg" {
 		sinkArgs = append(sinkArgs, "--table-format", "iceberg")
 	} else {
-		sinkArgs = append(sinkArgs, "--partition-by", *hiveParts)
+		sinkArgs = append(sinkArgs, "--table-format", "hive", "--partition-by", *hiveParts)
 	}
 	if p.snk, err = p.start("sink", sinkArgs...); err != nil {
 		return err

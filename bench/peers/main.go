@@ -160,7 +160,7 @@ func main() {
 	maddr := freeAddr()
 	log.Printf("stocklake sink...")
 	sl := measureRun(exec.Command(bin, "sink", "--brokers", brokers, "--topic", "ticks", "--group", "bench-stocklake",
-		"--lake", "file://"+filepath.Join(work, "lake"), "--exit-when-idle", "--metrics-addr", maddr, "--log-level", "info", "--log-format", "json"),
+		"--lake", "file://"+filepath.Join(work, "lake"), "--table-format", "hive", "--exit-when-idle", "--metrics-addr", maddr, "--log-level", "info", "--log-format", "json"),
 		maddr, "stocklake_sink_rows_total", func(addr string) bool {
 			v, ok := measure.Metric(addr, "stocklake_sink_rows_total")
 			return ok && v >= n

@@ -163,7 +163,7 @@ func TestCompactSinkResume(t *testing.T) {
 	})
 	dir := t.TempDir()
 	lake, cat := "file://"+filepath.Join(dir, "lake"), "sqlite://"+filepath.Join(dir, "catalog.db")
-	sinkArgs := []string{"sink", "--brokers", brokers, "--topic", "ticks", "--lake", lake, "--max-rows", "500", "--flush-interval", "1h"}
+	sinkArgs := []string{"sink", "--brokers", brokers, "--topic", "ticks", "--lake", lake, "--table-format", "hive", "--max-rows", "500", "--flush-interval", "1h"}
 
 	// The first sink holds each commit 300ms; it is killed while the third
 	// batch (hour 14) is written but not committed.

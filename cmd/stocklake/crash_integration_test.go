@@ -214,6 +214,8 @@ func runCrashTest(t *testing.T, name string, killsWanted int, brokers, lake, ver
 		"--instance-id", "crash-sink", "--max-rows", "40000", "--flush-interval", "1s", "--log-format", "json"}
 	if ice != nil {
 		args = append(args, ice.flags()...)
+	} else {
+		args = append(args, "--table-format", "hive")
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	var kills []crashKill

@@ -38,7 +38,7 @@ func demoCommand() *ffcli.Command {
 	flushInterval := fs.Duration("flush-interval", 5*time.Second, "how often the sink writes lake objects")
 	maintainEvery := fs.Duration("maintain-every", time.Minute, "run maintenance (compaction of closed hour partitions, deletion of superseded objects) in the background at this interval (0: never)")
 	maintainMinAge := fs.Duration("maintain-min-age", time.Minute, "background maintenance: compact a closed partition once every object in it is this old")
-	tableFormat := fs.String("table-format", stocklake.TableFormatHive, "table format of the ticks table: hive (Parquet objects in Hive-style folders, partitions registered in the catalog) or iceberg (an Apache Iceberg table in the catalog file whose snapshots carry the Kafka offsets; see docs/iceberg.md)")
+	tableFormat := fs.String("table-format", tableFormatAuto, "table format of the ticks table: auto (default: the table under --data keeps its format, a new one is iceberg), hive (Parquet objects in Hive-style folders, partitions registered in the catalog) or iceberg (an Apache Iceberg table in the catalog file whose snapshots carry the Kafka offsets; see docs/iceberg.md)")
 	var lf logFlags
 	lf.register(fs)
 	var df dashboardFlags
@@ -46,20 +46,27 @@ func demoCommand() *ffcli.Command {
 	return newCommand("demo", "stocklake demo [--data DIR] [--http ADDR] [--duration D] [--rate N] [--symbols N] [--token T]",
 		"run the whole pipeline in one process on embedded defaults",
 		`Runs the pipeline in one process with no setup: an embedded Kafka-protocol
-broker, the market simulator producing ticks, the sink landing them as
-Parquet in a local lake under --data (partitions registered in the embedded
-catalog), and the analyzer writing 10s and 1m bars to bars.10s and bars.1m. A status line shows ticks/s, files,
-rows and consumer lag; the dashboard on --http shows the live market, a SQL
-console, the catalog and the pipeline's health. Maintenance runs in the
-background every --maintain-every: as 'stocklake maintain' does, it merges
-the small objects of each hour partition once the hour has ended, and the
-health page shows file counts and when it last ran. With --table-format
-iceberg the ticks land in an Apache Iceberg table instead (stocklake.ticks
-in the catalog file, one snapshot per flush carrying the Kafka offsets),
-which the console queries, and maintenance also expires its snapshots and
-removes orphan files. Ctrl-C (or --duration)
-shuts down cleanly: the sink writes what it buffered and commits before
-exiting.
+broker, the market simulator producing ticks, the sink landing them in a
+local lake under --data, and the analyzer writing 10s and 1m bars to
+bars.10s and bars.1m. A status line shows ticks/s, files, rows and
+consumer lag; the dashboard on --http shows the live market, a SQL console,
+the catalog and the pipeline's health.
+
+The ticks land in an Apache Iceberg table (stocklake.ticks in the catalog
+file, one snapshot per flush carrying the Kafka offsets) when --data holds
+no ticks table yet: --table-format auto, the default, makes new tables
+Iceberg and keeps an existing table's format, so a --data a Hive demo
+filled stays Hive. --table-format hive lands them as Parquet objects in
+Hive-style folders, partitions registered in the embedded catalog (the
+seed's layout, still supported); an explicit format that contradicts the
+existing table is refused.
+
+Maintenance runs in the background every --maintain-every: as 'stocklake
+maintain' does, it merges the small objects of each hour partition once the
+hour has ended (Iceberg: also expires snapshots and removes orphan files),
+and the health page shows file counts and when it last ran. Ctrl-C (or
+--duration) shuts down cleanly: the sink writes what it buffered and
+commits before exiting.
 
 The dashboard binds loopback; another --http address needs --token, as for
 serve (see docs/security.md).`,
@@ -79,8 +86,8 @@ serve (see docs/security.md).`,
 			if *rate <= 0 {
 				return fmt.Errorf("--rate %v: want a positive number of ticks per second: %w", *rate, stocklake.ErrConfig)
 			}
-			if *tableFormat != stocklake.TableFormatHive && *tableFormat != stocklake.TableFormatIceberg {
-				return fmt.Errorf("--table-format %q: want hive or iceberg: %w", *tableFormat, stocklake.ErrConfig)
+			if err := checkTableFormat(*tableFormat); err != nil {
+				return err
 			}
 			if *duration > 0 {
 				var cancel context.CancelFunc
@@ -111,6 +118,14 @@ serve (see docs/security.md).`,
 				return err
 			}
 			catPath := filepath.Join(*dataDir, "catalog.db")
+			ticksTable := sink.TableName(stocklake.TopicTicks)
+			existing, err := detectTableFormat(ctx, store, "sqlite://"+catPath, store.URL(), stocklake.DefaultDatabase, ticksTable)
+			if err != nil {
+				return err
+			}
+			if *tableFormat, err = resolveTableFormat(log, *tableFormat, existing, stocklake.DefaultDatabase, ticksTable, ""); err != nil {
+				return err
+			}
 			cat, err := sqlite.Open(catPath)
 			if err != nil {
 				return err
@@ -125,7 +140,7 @@ serve (see docs/security.md).`,
 					return err
 				}
 				defer closeIce()
-				if iceTable, err = ic.LazyTable(stocklake.DefaultDatabase, sink.TableName(stocklake.TopicTicks)); err != nil {
+				if iceTable, err = ic.LazyTable(stocklake.DefaultDatabase, ticksTable); err != nil {
 					return err
 				}
 				ice, scfg.Committer = ic, iceTable
@@ -153,7 +168,7 @@ serve (see docs/security.md).`,
 				}
 				defer stop()
 			}
-			fmt.Fprintf(os.Stderr, "stocklake demo: broker %s, lake %s, catalog sqlite://%s\n", broker.Addr(), store.URL(), catPath)
+			fmt.Fprintf(os.Stderr, "stocklake demo: broker %s, lake %s, catalog sqlite://%s, %s table %s.%s\n", broker.Addr(), store.URL(), catPath, *tableFormat, stocklake.DefaultDatabase, ticksTable)
 			if *duration > 0 {
 				fmt.Fprintf(os.Stderr, "running for %s; Ctrl-C stops earlier\n", *duration)
 			} else {

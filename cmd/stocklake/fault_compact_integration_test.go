@@ -49,7 +49,7 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	prod := feed.prod
 
 	sinker := startProc(t, "sink", true, envWith(), "sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake,
-		"--catalog", cat, "--database", "market", "--table", "ticks", "--flush-interval", "500ms", "--log-level", "info")
+		"--catalog", cat, "--database", "market", "--table", "ticks", "--table-format", "hive", "--flush-interval", "500ms", "--log-level", "info")
 	waitMetric(t, sinker, "stocklake_sink_rows_total", 0, time.Minute)
 
 	// The reader loop. Every tick produced, the 90 at the end too, is
@@ -133,7 +133,7 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	}
 	prod.Close(ctx)
 	sinker = startProc(t, "sink-2", false, envWith(), "sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake,
-		"--catalog", cat, "--database", "market", "--table", "ticks", "--exit-when-idle", "--log-level", "info")
+		"--catalog", cat, "--database", "market", "--table", "ticks", "--table-format", "hive", "--exit-when-idle", "--log-level", "info")
 	sinker.wait(2 * time.Minute)
 	final.terminate()
 	reader.stop(t, "answers")

@@ -69,10 +69,10 @@ func sharedS3(t *testing.T) map[string]string {
 	return env
 }
 
-// args are a sink's flags in the variant: sinkArgs plus the table format
-// and catalog.
+// args are a sink's flags in the variant: sinkBaseArgs plus the table
+// format and catalog.
 func (v *iceVariant) args(brokers, topic, group string) []string {
-	return append(sinkArgs(brokers, topic, group, v.lake), v.flags()...)
+	return append(sinkBaseArgs(brokers, topic, group, v.lake), v.flags()...)
 }
 
 // flags turn a Hive sink's flags into the variant's.

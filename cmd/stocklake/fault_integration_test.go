@@ -35,8 +35,14 @@ func liveProducer(t *testing.T, brokers, topic string, n int, seed int) *proc {
 		"--partitions", "3", "--log-level", "warn")
 }
 
-// sinkArgs are the sink flags every live case uses: small, frequent objects.
+// sinkArgs are the sink flags every live case's Hive sinks use: small,
+// frequent objects.
 func sinkArgs(brokers, topic, group, lake string) []string {
+	return append(sinkBaseArgs(brokers, topic, group, lake), "--table-format", "hive")
+}
+
+// sinkBaseArgs are sinkArgs without the table format.
+func sinkBaseArgs(brokers, topic, group, lake string) []string {
 	return []string{"sink", "--brokers", brokers, "--topic", topic, "--group", group, "--lake", lake,
 		"--flush-interval", "1s", "--max-rows", "100000", "--log-level", "info"}
 }

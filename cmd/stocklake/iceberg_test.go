@@ -314,7 +314,7 @@ func TestSinkTableFormatErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--table-format", "delta"}, "want hive or iceberg"},
+		{[]string{"--table-format", "delta"}, "want auto, hive or iceberg"},
 		{[]string{"--table-format", "iceberg"}, "needs --catalog sqlite://"},
 		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1?max_retries=x"}, "max_retries"},
 		{[]string{"--table-format", "iceberg", "--catalog", "glue://us-east-1?endpoint=ftp://x"}, "endpoint"},

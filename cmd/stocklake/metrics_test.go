@@ -68,7 +68,7 @@ func TestCommandMetrics(t *testing.T) {
 		samples  []string
 	}{
 		{"sink", func(addr string) []string {
-			return []string{"sink", "--brokers", broker.Addr(), "--topic", "ticks", "--lake", "file://" + t.TempDir(), "--metrics-addr", addr}
+			return []string{"sink", "--brokers", broker.Addr(), "--topic", "ticks", "--lake", "file://" + t.TempDir(), "--table-format", "hive", "--metrics-addr", addr}
 		}, with(processFamilies, sinkFamilies), []string{sinkSample, awsSample}},
 		{"analyze", func(addr string) []string {
 			return []string{"analyze", "--brokers", broker.Addr(), "--in", "ticks", "--metrics-addr", addr}
@@ -77,7 +77,7 @@ func TestCommandMetrics(t *testing.T) {
 			return []string{"serve", "--brokers", broker.Addr(), "--http", addr, "--catalog", "", "--lake", ""}
 		}, with(processFamilies, dashboardFamilies), []string{awsSample}},
 		{"demo", func(addr string) []string {
-			return []string{"demo", "--data", t.TempDir(), "--http", addr, "--rate", "100"}
+			return []string{"demo", "--data", t.TempDir(), "--table-format", "hive", "--http", addr, "--rate", "100"}
 		}, with(processFamilies, sinkFamilies, analyzeFamilies, dashboardFamilies, compactFamilies), []string{sinkSample, analyzeSample, awsSample}},
 		{"maintain", func(addr string) []string {
 			dir := t.TempDir()

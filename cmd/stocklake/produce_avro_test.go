@@ -68,7 +68,7 @@ func TestProduceAvroTicks(t *testing.T) {
 
 	dir := t.TempDir()
 	common := []string{"--lake", "file://" + filepath.Join(dir, "lake"), "--catalog", "sqlite://" + filepath.Join(dir, "catalog.db")}
-	if out, err := exec.Command(bin, append([]string{"sink", "--brokers", brokers, "--topic", "avroticks", "--exit-when-idle", "--flush-interval", "200ms"}, common...)...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(bin, append([]string{"sink", "--brokers", brokers, "--topic", "avroticks", "--table-format", "hive", "--exit-when-idle", "--flush-interval", "200ms"}, common...)...).CombinedOutput(); err != nil {
 		t.Fatalf("sink: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "query", "--catalog", common[3], "--lake", common[1], "--format", "csv",

@@ -228,6 +228,7 @@ See docs/iceberg.md.`,
 						log.Warn("the health page leaves Iceberg tables out: their catalog does not open", "err", err)
 					} else {
 						defer closeIce()
+						cfg.Catalog = withIcebergTables(cat, ice)
 					}
 					cfg.Tables = tableHealth(cfg.Store, cat, ice, *database)
 					eng, name, err := openEngine(ctx, *engineURL, cat, cfg.Store, *database, df.engine)
@@ -262,7 +263,7 @@ See docs/iceberg.md.`,
 // the sink's and the analyzer's metrics.
 func startDemoDashboard(ctx context.Context, addr string, df *dashboardFlags, kc kafka.Config, store stocklake.ObjectStore, cat stocklake.Catalog, ice *iceberg.Catalog, snk *sink.Sink, an *analyze.Analyzer, log *slog.Logger, more ...func(prometheus.Registerer) error) (stop func(), err error) {
 	cfg := df.config(log)
-	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Metrics = &dashboard.TickSource{Kafka: kc}, cat, store, sinkStats(snk), newMetrics()
+	cfg.Source, cfg.Catalog, cfg.Store, cfg.Sink, cfg.Metrics = &dashboard.TickSource{Kafka: kc}, withIcebergTables(cat, ice), store, sinkStats(snk), newMetrics()
 	if err := snk.RegisterMetrics(cfg.Metrics); err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func stuckSink(t *testing.T, extra ...string) *stuckProc {
 	}
 	lake := filepath.Join(t.TempDir(), "lake")
 	args := append([]string{"--fsize=65536", stocklakeBinary(t), "sink", "--brokers", b.Addr(), "--topic", "ticks", "--lake", "file://" + lake,
-		"--flush-interval", "200ms"}, extra...)
+		"--table-format", "hive", "--flush-interval", "200ms"}, extra...)
 	sp := &stuckProc{cmd: exec.Command(prlimit, args...), done: make(chan struct{})}
 	sp.cmd.Env = envWith()
 	pr, pw, err := os.Pipe()

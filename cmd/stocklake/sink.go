@@ -35,7 +35,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.group, "group", sink.DefaultGroup, "Kafka consumer group; run several sinks in one group to share partitions")
 	fs.StringVar(&f.lake, "lake", defaultLake, "lake URL: file://DIR or s3://BUCKET/PREFIX[?endpoint=URL&region=R&path_style=true]")
 	fs.StringVar(&f.table, "table", "", `lake folder and table name (default: the topic name)`)
-	fs.StringVar(&f.tableFormat, "table-format", stocklake.TableFormatHive, "table format: hive (Parquet objects in Hive-style folders, offsets in manifests) or iceberg (NEW: an Apache Iceberg table in the --catalog (a sqlite:// file or glue://), under the lake, whose snapshots carry the Kafka offsets; partitioned as --partition-by says (default day of the event time: ts, or --time-field), JSON objects with columns inferred from the first batch; --format json does not apply)")
+	fs.StringVar(&f.tableFormat, "table-format", tableFormatAuto, "table format: hive (Parquet objects in Hive-style folders, offsets in the sink's manifests, partitions registered in a --catalog) or iceberg (an Apache Iceberg table in the --catalog (a sqlite:// file or glue://), under the lake, whose snapshots carry the Kafka offsets; partitioned as --partition-by says (default day of the event time: ts, or --time-field), JSON objects with columns inferred from the first batch; --format json does not apply), or "+tableFormatRule)
 	fs.StringVar(&f.format, "format", sink.DefaultFormat, "object format: parquet or json (JSON lines); "+tableShapeNote)
 	fs.StringVar(&f.schema, "schema", sink.DefaultSchema, "record schema: auto (from the table's first record), tick, json (any JSON objects) or registry (records of --registry); "+tableShapeNote)
 	fs.StringVar(&f.partitionBy, "partition-by", sink.DefaultPartitionBy, "Hive partition keys: dt, year, month, day, hour, minute from event time (UTC), or a field name; "+tableShapeNote+
@@ -63,6 +63,35 @@ func (f *sinkFlags) isSet(name string) bool {
 		f.fs.Visit(func(fl *flag.Flag) { set = set || fl.Name == name })
 	}
 	return set
+}
+
+// hiveOnly names the setting among the flags (and catURL, projection)
+// that only Hive tables have, for which --table-format auto makes a new
+// table Hive; "" when there is none.
+func (f *sinkFlags) hiveOnly(catURL string, projection bool) string {
+	switch {
+	case catURL == "":
+		return "no --catalog is set (an Iceberg table lives in a sqlite:// or glue:// catalog)"
+	case f.isSet("format") && f.format == stocklake.FormatJSON:
+		return "--format json writes JSON lines objects (Iceberg data files are Parquet)"
+	case projection:
+		return "--projection sets Athena partition projection on a Hive table"
+	case f.isSet("partition-by"):
+		if _, err := iceberg.ParsePartitioning(f.partitionBy); err != nil {
+			if _, herr := sink.ParsePartitioning(f.partitionBy); herr == nil {
+				return fmt.Sprintf("--partition-by %s is a Hive partitioning (Iceberg tables take %s)", f.partitionBy, iceberg.PartitioningHelp)
+			}
+		}
+	}
+	return ""
+}
+
+// tableName is the sink's table: --table, by default the topic's name.
+func (f *sinkFlags) tableName() string {
+	if f.table != "" {
+		return f.table
+	}
+	return sink.TableName(f.topic)
 }
 
 func (f *sinkFlags) config() (sink.Config, error) {
@@ -132,12 +161,26 @@ func sinkCommand() *ffcli.Command {
 	instanceID := fs.String("instance-id", "", `static group membership: an ID unique in the group and stable across restarts, e.g. the host name; a sink restarted with it takes its place at once instead of waiting out the 10 s session ("" disables)`)
 	return newCommand("sink", "stocklake sink --brokers B --topic T --lake URL [flags]",
 		"land a Kafka topic in the lake as Parquet, exactly once",
-		`Consumes a topic with a consumer group and writes Parquet (or JSON lines)
-objects into Hive-style partitions of the lake. Offsets are committed only
-after objects are durable, and object names derive from Kafka coordinates,
-so results are exactly once across crashes and restarts. Records that cannot
-be landed go to the dead-letter topic, exactly once, with the reason in a
-header: unparseable records, event times more than --max-future ahead, and
+		`Consumes a topic with a consumer group and lands it in a lake table, exactly
+once, as an Apache Iceberg table or as Parquet (or JSON lines) objects in
+Hive-style partitions (--table-format).
+
+--table-format auto (the default) keeps an existing table's format: hive
+when the lake holds the Hive sink's state for it (_stocklake/sink/<table>/)
+or the --catalog a non-Iceberg table of that name, iceberg when the
+--catalog holds an Iceberg table of that name. A new table is iceberg,
+unless a setting only Hive tables have asks for hive: no --catalog,
+--format json, --projection, or a --partition-by Iceberg tables do not take
+(e.g. dt,hour); the sink then logs why. The sink logs the format it runs
+with at start. An explicit --table-format hive or iceberg that contradicts
+the existing table is refused. The Hive path (with stocklake crawl or the
+Glue crawler) stays supported: --table-format hive.
+
+Hive tables: offsets are committed only after objects are durable, and
+object names derive from Kafka coordinates, so results are exactly once
+across crashes and restarts (Iceberg tables: see below). In both formats,
+records that cannot be landed go to the dead-letter topic, exactly once,
+with the reason in a header: unparseable records, event times more than --max-future ahead, and
 partition values that would make folder names over 255 bytes or object
 keys over 1,024. A dead letter too large for that topic is sent as a
 truncated copy with its original size in the stocklake-original-size header.
@@ -154,8 +197,8 @@ schema ID is unknown, whose frame is malformed, or whose writer schema
 cannot fit the table's columns go to the dead-letter topic with the reason.
 Avro ticks (produce --format avro) land as ticks with or without --registry.
 
---table-format iceberg (new) lands the topic in an Apache Iceberg table
-DATABASE.TABLE instead: its catalog is the --catalog sqlite:// file (the
+Iceberg tables: the topic lands in the Apache Iceberg table
+DATABASE.TABLE: its catalog is the --catalog sqlite:// file (the
 Iceberg SQL catalog schema pyiceberg's SqlCatalog reads) or the AWS Glue
 Data Catalog of a glue:// one (table_type=ICEBERG, as Athena and Trino's
 Iceberg connector read it), its files go under the lake (file:// or s3://).
@@ -196,10 +239,25 @@ but not committed before a crash are orphans no reader sees.`,
 			if err != nil {
 				return err
 			}
+			if err := checkTableFormat(sf.tableFormat); err != nil {
+				return err
+			}
+			store, err := openStore(ctx, sf.lake)
+			if err != nil {
+				return err
+			}
+			existing, err := detectTableFormat(ctx, store, *catURL, sf.lake, *database, sf.tableName())
+			if err != nil {
+				return err
+			}
+			if sf.tableFormat, err = resolveTableFormat(log, sf.tableFormat, existing, *database, sf.tableName(), sf.hiveOnly(*catURL, *projection)); err != nil {
+				return err
+			}
 			cfg, err := sf.config()
 			if err != nil {
 				return err
 			}
+			cfg.Store = store
 			if *projection {
 				keys := strings.Join(cfg.Partitioning.Keys(), ",")
 				switch {
@@ -219,16 +277,10 @@ but not committed before a crash are orphans no reader sees.`,
 			} else if dec != nil {
 				cfg.Decoder = dec
 			}
-			if cfg.Store, err = openStore(ctx, sf.lake); err != nil {
-				return err
-			}
 			switch sf.tableFormat {
 			case stocklake.TableFormatHive:
 			case stocklake.TableFormatIceberg:
-				name := cfg.Table
-				if name == "" {
-					name = sink.TableName(cfg.Topic)
-				}
+				name := sf.tableName()
 				partitioning := ""
 				if sf.isSet("partition-by") {
 					partitioning = sf.partitionBy

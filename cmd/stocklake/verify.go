@@ -49,7 +49,7 @@ func verifyCommand() *ffcli.Command {
 	catURL := fs.String("catalog", defaultCatalog, "catalog URL; Iceberg tables are found in its sqlite:// file")
 	database := fs.String("database", stocklake.DefaultDatabase, "catalog database of an Iceberg table")
 	table := fs.String("table", "", "table to verify: the sink's --table (default of the sink: the topic name); required")
-	tableFormat := fs.String("table-format", "auto", "auto (iceberg when the --catalog sqlite:// file holds an Iceberg table of that name, else hive), hive or iceberg")
+	tableFormat := fs.String("table-format", "auto", "auto (iceberg when the --catalog holds an Iceberg table of that name: in its sqlite:// file, or a Glue table with table_type=ICEBERG; else hive), hive or iceberg")
 	dlqTopic := fs.String("dlq-topic", "", "dead-letter topic read with --brokers (default: <topic>.dlq of each topic the table's offsets come from)")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	return newCommand("verify", "stocklake verify --table T [--lake URL] [--catalog URL] [--brokers B] [--json]",
@@ -119,25 +119,14 @@ gap not explained by retention or the dead-letter topic (2 on usage errors).`,
 func readCoverage(ctx context.Context, log *slog.Logger, res *verifyResult, store stocklake.ObjectStore, catURL, lakeURL, database string) (*stocklake.OffsetCoverage, error) {
 	format := res.TableFormat
 	switch format {
-	case "auto":
+	case tableFormatAuto:
+		found, err := detectTableFormat(ctx, store, catURL, lakeURL, database, res.Table)
+		if err != nil {
+			return nil, err
+		}
 		format = stocklake.TableFormatHive
-		if cfg, err := icebergCatalogConfig("verify", catURL, lakeURL, store); err == nil {
-			if _, err := os.Stat(cfg.SQLitePath); err == nil {
-				cat, err := openIcebergCatalog(ctx, "verify", catURL, lakeURL, store)
-				if err != nil {
-					return nil, err
-				}
-				names, err := cat.ListTables(ctx, database)
-				cat.Close()
-				if err != nil {
-					return nil, err
-				}
-				for _, n := range names {
-					if n == res.Table {
-						format = stocklake.TableFormatIceberg
-					}
-				}
-			}
+		if found.format == stocklake.TableFormatIceberg {
+			format = stocklake.TableFormatIceberg
 		}
 	case stocklake.TableFormatHive, stocklake.TableFormatIceberg:
 	default:

@@ -58,7 +58,7 @@ func TestVerifyCommand(t *testing.T) {
 	}
 	lakeDir := filepath.Join(t.TempDir(), "lake")
 	lake := "file://" + lakeDir
-	if err := runCommand(t, "sink", "--brokers", brokers, "--topic", "ticks", "--lake", lake, "--catalog", "", "--exit-when-idle",
+	if err := runCommand(t, "sink", "--brokers", brokers, "--topic", "ticks", "--lake", lake, "--catalog", "", "--table-format", "hive", "--exit-when-idle",
 		"--flush-interval", "100ms", "--max-rows", "50"); err != nil {
 		t.Fatal(err)
 	}
