@@ -244,6 +244,9 @@ type Analyzer struct {
 
 	out   stream.Output
 	parts map[int32]*part
+	// ticks decodes the input: trade IDs go into shared blocks rather
+	// than an allocation each. Used by the loop's goroutine only.
+	ticks stocklake.TickParser
 
 	evMu   sync.Mutex
 	events []event
@@ -848,7 +851,7 @@ func (a *Analyzer) process(ctx context.Context, fetches kgo.Fetches) error {
 		next := fp.Records[len(fp.Records)-1].Offset + 1 // read before the records are recycled
 		for _, r := range fp.Records {
 			kind := stocklake.ErrorKindParse
-			t, perr := stocklake.ParseTick(r.Value)
+			t, perr := a.ticks.Parse(r.Value)
 			if perr == nil {
 				// Before the engine sees it: a far-future tick must not
 				// move the watermark.
@@ -864,7 +867,7 @@ func (a *Analyzer) process(ctx context.Context, fetches kgo.Fetches) error {
 				a.deadLetter(ctx, r, kind, perr)
 				continue
 			}
-			// Nothing decoded from r refers to its memory (ParseTick
+			// Nothing decoded from r refers to its memory (the parser
 			// copies strings), so the client may reuse it.
 			r.Recycle()
 			if ts := t.Time.UnixMicro(); ts > p.maxTs {
