@@ -1,6 +1,7 @@
 package stocklake
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"sync/atomic"
 	"time"
@@ -130,14 +131,16 @@ func parseTickFast(b []byte, p *TickParser) (t Tick, ok bool) {
 				i++
 				break
 			}
-			var stack [8]string
-			conds, start := stack[:0], i
+			// The spans of the strings; they are interned only when the
+			// list is not in condsTable already.
+			var stack [8][2]int
+			spans, start := stack[:0], i
 			for {
 				vs, j, ok := scanPlainBytes(b, i)
 				if !ok {
 					return t, false
 				}
-				conds = append(conds, intern(b[vs:j-1]))
+				spans = append(spans, [2]int{vs, j - 1})
 				i = skipSpace(b, j)
 				if i < len(b) && b[i] == ',' {
 					i = skipSpace(b, i+1)
@@ -149,7 +152,7 @@ func parseTickFast(b []byte, p *TickParser) (t Tick, ok bool) {
 				}
 				return t, false
 			}
-			t.Conditions = internConditions(b[start:i], conds)
+			t.Conditions = internConditions(b, b[start:i], spans)
 		default:
 			return t, false // unknown fields: let encoding/json skip them
 		}
@@ -271,22 +274,56 @@ func viewString(b []byte) string {
 // internTable caches short strings that repeat across ticks (symbols,
 // exchanges, sources, condition codes) so decoding them does not allocate.
 // Entries are replaced on hash collisions; it is safe for concurrent use.
-var internTable [4096]atomic.Pointer[string]
+var internTable [1 << internBits]atomic.Pointer[internEntry]
+
+// internBits is log2 of internTable's size.
+const internBits = 12
+
+// internEntry is a string of internTable with its bytes as two words
+// (internWords), which identify a string of up to 16 bytes of a given
+// length: comparing them is cheaper than comparing the strings.
+type internEntry struct {
+	w0, w1 uint64
+	n      int
+	s      string
+}
 
 var internSeed = maphash.MakeSeed()
+
+// internKey is a random key of the hash of internTable's strings, so that
+// crafted input cannot pick which strings collide.
+var internKey = maphash.Comparable(internSeed, 0) | 1
+
+// internWords returns b (at most 16 bytes) as two words: for 8 bytes or
+// more, its first and last 8 (they overlap under 16); else packed in w0.
+func internWords(b []byte) (w0, w1 uint64) {
+	switch n := len(b); {
+	case n >= 8:
+		return binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
+	case n >= 4:
+		return uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<32, 0
+	default:
+		for i, c := range b {
+			w0 |= uint64(c) << (8 * i)
+		}
+		return w0, 0
+	}
+}
 
 // intern returns b as a string, from the cache when it is there.
 func intern(b []byte) string {
 	if len(b) > 16 {
 		return string(b)
 	}
-	slot := &internTable[maphash.Bytes(internSeed, b)%uint64(len(internTable))]
-	if p := slot.Load(); p != nil && *p == string(b) {
-		return *p
+	w0, w1 := internWords(b)
+	h := (w0^internKey)*0x9e3779b97f4a7c15 ^ (w1+uint64(len(b)))*0xc2b2ae3d27d4eb4f
+	slot := &internTable[h>>(64-internBits)]
+	if e := slot.Load(); e != nil && e.w0 == w0 && e.w1 == w1 && e.n == len(b) {
+		return e.s
 	}
-	s := string(b)
-	slot.Store(&s)
-	return s
+	e := &internEntry{w0: w0, w1: w1, n: len(b), s: string(b)}
+	slot.Store(e)
+	return e.s
 }
 
 // condsTable caches condition lists that repeat across ticks, keyed by
@@ -300,20 +337,27 @@ type condsEntry struct {
 	conds []string
 }
 
-// internConditions returns a list holding conds, the list whose JSON text
-// is raw: from condsTable when it is there. The list is shared by the
-// ticks that carry it, with its capacity cut to its length so that an
-// append copies it; it must not be changed in place.
-func internConditions(raw []byte, conds []string) []string {
+// internConditions returns a list holding the strings b[s[0]:s[1]] of
+// spans, the list whose JSON text is raw: from condsTable when it is
+// there. The list is shared by the ticks that carry it, with its capacity
+// cut to its length so that an append copies it; it must not be changed
+// in place.
+func internConditions(b, raw []byte, spans [][2]int) []string {
+	list := func() []string {
+		conds := make([]string, len(spans))
+		for i, s := range spans {
+			conds[i] = intern(b[s[0]:s[1]])
+		}
+		return conds
+	}
 	if len(raw) > 64 {
-		return append([]string(nil), conds...)
+		return list()
 	}
 	slot := &condsTable[maphash.Bytes(internSeed, raw)%uint64(len(condsTable))]
 	if e := slot.Load(); e != nil && e.raw == string(raw) {
 		return e.conds
 	}
-	e := &condsEntry{raw: string(raw), conds: append([]string(nil), conds...)}
-	e.conds = e.conds[:len(e.conds):len(e.conds)]
+	e := &condsEntry{raw: string(raw), conds: list()}
 	slot.Store(e)
 	return e.conds
 }
