@@ -36,3 +36,50 @@ func TestIntern(t *testing.T) {
 		t.Errorf("intern of a cached string: %v allocations, want 0", allocs)
 	}
 }
+
+// TestScanPlainBytes compares scanPlainBytes, which looks at 8 bytes at a
+// time, with a byte-at-a-time reading of the same rule, on strings of every
+// length up to 24 with each byte that can end or spoil a plain string (and
+// its neighbours) at every position, with and without a closing quote.
+func TestScanPlainBytes(t *testing.T) {
+	ref := func(b []byte, i int) (int, int, bool) {
+		if i >= len(b) || b[i] != '"' {
+			return 0, i, false
+		}
+		for j := i + 1; j < len(b); j++ {
+			c := b[j]
+			if c == '"' {
+				return i + 1, j + 1, true
+			}
+			if c == '\\' || c < 0x20 || c >= 0x80 {
+				return 0, i, false
+			}
+		}
+		return 0, i, false
+	}
+	specials := []byte{'"', '\\', 0, 0x1f, 0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 'A', 0x01, 0x02}
+	n := 0
+	for size := range 25 {
+		for pos := range size {
+			for _, c := range specials {
+				for _, tail := range []string{"", `"`, `",x`, `"` + "0123456789abcdef"} {
+					body := bytes.Repeat([]byte{'a'}, size)
+					body[pos] = c
+					if pos > 0 {
+						body[pos-1] = 0x01 // a byte just above zero, where a borrow lands
+					}
+					b := append(append([]byte{' ', '"'}, body...), tail...)
+					s1, e1, ok1 := scanPlainBytes(b, 1)
+					s2, e2, ok2 := ref(b, 1)
+					if s1 != s2 || e1 != e2 || ok1 != ok2 {
+						t.Fatalf("scanPlainBytes(%q) = %d, %d, %v; want %d, %d, %v", b, s1, e1, ok1, s2, e2, ok2)
+					}
+					n++
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no cases")
+	}
+}
