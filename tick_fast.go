@@ -3,7 +3,6 @@ package stocklake
 import (
 	"encoding/binary"
 	"hash/maphash"
-	"math/bits"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -185,22 +184,12 @@ func skipSpace(b []byte, i int) int {
 // scanPlainBytes reads a JSON string starting at b[i] that has no escapes
 // and only printable ASCII (anything else is for the fallback), without a
 // copy: the string's content is b[start:end-1]; ok=false if the string
-// needs the full decoder. It looks at 8 bytes at a time (plainStop).
+// needs the full decoder.
 func scanPlainBytes(b []byte, i int) (start, end int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, i, false
 	}
-	j := i + 1
-	for ; j+8 <= len(b); j += 8 {
-		if m := plainStop(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-			j += bits.TrailingZeros64(m) >> 3
-			if b[j] == '"' {
-				return i + 1, j + 1, true
-			}
-			return 0, i, false
-		}
-	}
-	for ; j < len(b); j++ {
+	for j := i + 1; j < len(b); j++ {
 		c := b[j]
 		if c == '"' {
 			return i + 1, j + 1, true
@@ -210,17 +199,6 @@ func scanPlainBytes(b []byte, i int) (start, end int, ok bool) {
 		}
 	}
 	return 0, i, false
-}
-
-// plainStop returns a mask of the bytes of w (8 bytes, little-endian)
-// that end a plain string: '"', '\\', below 0x20 or from 0x80 on. Its
-// lowest set bit is the high bit of the first such byte (a borrow can mark
-// bytes after it too, never before).
-func plainStop(w uint64) uint64 {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	q := w ^ ('"' * lo)
-	s := w ^ ('\\' * lo)
-	return ((q-lo)&^q | (s-lo)&^s | (w-0x20*lo)&^w | w) & hi
 }
 
 // scanNumber reads a JSON number token starting at b[i], following JSON's
