@@ -25,43 +25,50 @@ func parseTickFast(b []byte, p *TickParser) (t Tick, ok bool) {
 		return t, false
 	}
 	var haveTS, havePrice bool
+	next := 0 // the index in tickKeys after the last key found there
 	for {
-		ks, j, ok := scanPlainBytes(b, i)
-		if !ok {
-			return t, false
+		var key int
+		if k, n := matchTickKey(b[i:], next); n > 0 {
+			key, i, next = k, i+n, k+1
+		} else {
+			ks, j, ok := scanPlainBytes(b, i)
+			if !ok {
+				return t, false
+			}
+			key = tickKeyID(b[ks : j-1])
+			i = skipSpace(b, j)
+			if i >= len(b) || b[i] != ':' {
+				return t, false
+			}
+			i++
 		}
-		key := b[ks : j-1]
-		i = skipSpace(b, j)
-		if i >= len(b) || b[i] != ':' {
-			return t, false
-		}
-		i = skipSpace(b, i+1)
+		i = skipSpace(b, i)
 		if i >= len(b) {
 			return t, false
 		}
-		switch string(key) {
-		case "v":
+		switch key {
+		case keyV:
 			num, j, ok := scanNumber(b, i)
 			if !ok || string(num) != "1" {
 				return t, false
 			}
 			i = j
-		case "symbol", "exchange", "source":
+		case keySymbol, keyExchange, keySource:
 			vs, j, ok := scanPlainBytes(b, i)
 			if !ok {
 				return t, false
 			}
 			s := intern(b[vs : j-1])
-			switch string(key) {
-			case "symbol":
+			switch key {
+			case keySymbol:
 				t.Symbol = s
-			case "exchange":
+			case keyExchange:
 				t.Exchange = s
 			default:
 				t.Source = s
 			}
 			i = j
-		case "trade_id":
+		case keyTradeID:
 			if b[i] == '"' {
 				vs, j, ok := scanPlainBytes(b, i)
 				if !ok {
@@ -75,7 +82,7 @@ func parseTickFast(b []byte, p *TickParser) (t Tick, ok bool) {
 				}
 				t.TradeID, i = p.copyString(num), j
 			}
-		case "ts":
+		case keyTS:
 			num, j, ok := scanNumber(b, i)
 			if !ok {
 				return t, false
@@ -85,7 +92,7 @@ func parseTickFast(b []byte, p *TickParser) (t Tick, ok bool) {
 				return t, false
 			}
 			t.Time, haveTS, i = time.UnixMicro(us).UTC(), true, j
-		case "price", "size":
+		case keyPrice, keySize:
 			var f float64
 			var err error
 			var j int
@@ -107,13 +114,13 @@ func parseTickFast(b []byte, p *TickParser) (t Tick, ok bool) {
 			if !ok || err != nil {
 				return t, false
 			}
-			if string(key) == "price" {
+			if key == keyPrice {
 				t.Price, havePrice = f, true
 			} else {
 				t.Size = f
 			}
 			i = j
-		case "conditions":
+		case keyConditions:
 			if b[i] == 'n' {
 				if len(b)-i < 4 || string(b[i:i+4]) != "null" {
 					return t, false
@@ -174,8 +181,80 @@ func parseTickFast(b []byte, p *TickParser) (t Tick, ok bool) {
 	}
 }
 
+// tickKeys are the keys of a tick as AppendJSON writes them, in its order,
+// with their quotes and colon; their indexes are the key* constants.
+var tickKeys = [...]string{`"v":`, `"symbol":`, `"ts":`, `"price":`, `"size":`, `"exchange":`, `"trade_id":`, `"conditions":`, `"source":`}
+
+// The keys of a tick, indexes in tickKeys; keyUnknown is any other.
+const (
+	keyV = iota
+	keySymbol
+	keyTS
+	keyPrice
+	keySize
+	keyExchange
+	keyTradeID
+	keyConditions
+	keySource
+	keyUnknown
+)
+
+// tickKeyWords are tickKeys as words: the first 8 bytes (fewer, under
+// mask, for a shorter key) and the last 8, so that a key is matched with
+// two word comparisons.
+var tickKeyWords = func() (w [len(tickKeys)]struct{ first, mask, last uint64 }) {
+	for k, lit := range tickKeys {
+		var b [8]byte
+		n := copy(b[:], lit)
+		w[k].first = binary.LittleEndian.Uint64(b[:])
+		w[k].mask = ^uint64(0) >> (64 - 8*n)
+		if len(lit) >= 8 {
+			w[k].last = binary.LittleEndian.Uint64([]byte(lit[len(lit)-8:]))
+		}
+	}
+	return w
+}()
+
+// matchTickKey reports which of tickKeys[from:] b starts with, and its
+// length; n=0 if none does (then the key is read the general way). Keys
+// come in AppendJSON's order, some left out, so the next one is usually
+// the first tried.
+func matchTickKey(b []byte, from int) (k, n int) {
+	if len(b) < 8 {
+		for k := from; k < len(tickKeys); k++ {
+			if lit := tickKeys[k]; len(b) >= len(lit) && string(b[:len(lit)]) == lit {
+				return k, len(lit)
+			}
+		}
+		return 0, 0
+	}
+	w := binary.LittleEndian.Uint64(b)
+	for k := from; k < len(tickKeys); k++ {
+		kw, n := &tickKeyWords[k], len(tickKeys[k])
+		if w&kw.mask != kw.first {
+			continue
+		}
+		if n <= 8 || (len(b) >= n && binary.LittleEndian.Uint64(b[n-8:]) == kw.last) {
+			return k, n
+		}
+	}
+	return 0, 0
+}
+
+// tickKeyID returns the key* constant of a key read the general way.
+func tickKeyID(key []byte) int {
+	for k, lit := range tickKeys {
+		if string(key) == lit[1:len(lit)-2] {
+			return k
+		}
+	}
+	return keyUnknown
+}
+
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+	// JSON's whitespace is all at or below ' ': one comparison passes
+	// anything else (the common case: no whitespace at all).
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
 	return i
@@ -210,7 +289,7 @@ func scanNumber(b []byte, i int) ([]byte, int, bool) {
 	}
 	digits := func() int {
 		n := 0
-		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+		for j < len(b) && b[j]-'0' <= 9 { // b[j] is a byte: below '0' wraps round
 			j++
 			n++
 		}
