@@ -526,9 +526,15 @@ func (a *Analyzer) clientOpts() []kgo.Opt {
 		kgo.FetchMaxWait(time.Second),
 		// Decoded ticks are recycled (process): the client reuses their
 		// memory rather than allocating ~300 bytes per record afresh.
-		kgo.WithPools(kafka.NewRecordPool()),
+		// Every record is recycled within its poll, so keeping as many
+		// free buffers as a fetch has batches costs little memory.
+		kgo.WithPools(kafka.NewRecordPoolSize(recordPoolSize)),
 	)
 }
+
+// recordPoolSize is how many free fetch buffers of each kind the analyzer
+// keeps (kafka.NewRecordPoolSize).
+const recordPoolSize = 32
 
 // partitioner puts checkpoints on the partition the analyzer names and
 // everything else by key (Kafka's murmur2, as the tick producer does).

@@ -14,7 +14,8 @@ import (
 // analyzer those it decoded), and once every record of a slice is, the
 // client puts the slice back here for the next fetch, instead of allocating
 // some 300 bytes per record afresh for the collector. It keeps at most
-// RecordPoolSize of each, so pooling does not raise the peak memory much.
+// a bounded number of each (NewRecordPoolSize), so pooling does not raise
+// the peak memory much.
 // Records kept (dead letters, JSON lines) are never recycled: their slices
 // are left to the collector.
 //
@@ -23,23 +24,33 @@ import (
 // decoder, which then allocate one that fits); a zstd batch names its
 // decompressed size in its frame header, so its buffer fits exactly.
 type RecordPool struct {
+	size  int
 	mu    sync.Mutex
 	bytes [][]byte
 	recs  [][]kgo.Record
 }
 
-// RecordPoolSize is how many free buffers of each kind a RecordPool keeps:
-// a fetch of three partitions at the default limits brings some dozens of
-// batches, each with its buffers.
-const RecordPoolSize = 32
+// RecordPoolSize is how many free buffers of each kind a RecordPool from
+// NewRecordPool keeps.
+const RecordPoolSize = 8
 
 // decompressGuess is how many times its compressed size a batch is taken
 // to decompress to when its header does not say (ticks compress about 10:1).
 const decompressGuess = 10
 
-// NewRecordPool returns an empty RecordPool.
+// NewRecordPool returns an empty RecordPool that keeps RecordPoolSize free
+// buffers of each kind.
 func NewRecordPool() *RecordPool {
-	return &RecordPool{}
+	return NewRecordPoolSize(RecordPoolSize)
+}
+
+// NewRecordPoolSize returns an empty RecordPool that keeps n free buffers
+// of each kind: a consumer that recycles every record soon (the analyzer)
+// reuses more of a fetch's batches with n near their number (some dozens
+// for three partitions at the default fetch limits), at the cost of
+// holding that many buffers between fetches.
+func NewRecordPoolSize(n int) *RecordPool {
+	return &RecordPool{size: max(n, 1)}
 }
 
 // GetDecompressBytes implements kgo.PoolDecompressBytes.
@@ -72,7 +83,7 @@ func decompressedSize(compressed []byte, codec kgo.CompressionCodecType) int {
 // PutDecompressBytes implements kgo.PoolDecompressBytes.
 func (p *RecordPool) PutDecompressBytes(b []byte) {
 	p.mu.Lock()
-	put(&p.bytes, b[:0], func(b []byte) int { return cap(b) })
+	put(&p.bytes, b[:0], p.size, func(b []byte) int { return cap(b) })
 	p.mu.Unlock()
 }
 
@@ -91,7 +102,7 @@ func (p *RecordPool) GetRecords(n int) []kgo.Record {
 func (p *RecordPool) PutRecords(r []kgo.Record) {
 	clear(r[:cap(r)])
 	p.mu.Lock()
-	put(&p.recs, r[:0], func(r []kgo.Record) int { return cap(r) })
+	put(&p.recs, r[:0], p.size, func(r []kgo.Record) int { return cap(r) })
 	p.mu.Unlock()
 }
 
@@ -116,13 +127,13 @@ func take[S any](free *[]S, need int, size func(S) int) (s S, ok bool) {
 	return s, true
 }
 
-// put adds s to free; when free holds RecordPoolSize already, s replaces
-// the smallest if it is larger, else it is left to the collector.
-func put[S any](free *[]S, s S, size func(S) int) {
+// put adds s to free; when free holds keep already, s replaces the
+// smallest if it is larger, else it is left to the collector.
+func put[S any](free *[]S, s S, keep int, size func(S) int) {
 	if size(s) == 0 {
 		return
 	}
-	if len(*free) < RecordPoolSize {
+	if len(*free) < keep {
 		*free = append(*free, s)
 		return
 	}

@@ -52,7 +52,7 @@ func TestRecordPoolZstdFits(t *testing.T) {
 // TestRecordPoolBestFit: a get takes a free buffer large enough, the
 // smallest such, not whichever was put back first (one too small is thrown
 // away by the client and allocated again); the pool keeps at most
-// RecordPoolSize, the largest.
+// RecordPoolSize (NewRecordPoolSize: as many as asked), the largest.
 func TestRecordPoolBestFit(t *testing.T) {
 	const guess = 10 // decompressGuess
 	p := NewRecordPool()
@@ -74,15 +74,21 @@ func TestRecordPoolBestFit(t *testing.T) {
 			t.Errorf("records for %d: len %d cap %d; want len 0 cap %d", tc.need, len(r), cap(r), want)
 		}
 	}
-	for n := range 2 * RecordPoolSize {
-		p.PutRecords(make([]kgo.Record, 0, n+1))
-	}
-	for range RecordPoolSize {
-		if r := p.GetRecords(1); cap(r) <= RecordPoolSize {
-			t.Errorf("pool kept a slice of %d records over a larger one", cap(r))
+	for _, keep := range []int{RecordPoolSize, 32} {
+		p := NewRecordPool()
+		if keep != RecordPoolSize {
+			p = NewRecordPoolSize(keep)
 		}
-	}
-	if r := p.GetRecords(1); cap(r) != 1 {
-		t.Errorf("pool kept more than %d slices: got one of %d records", RecordPoolSize, cap(r))
+		for n := range 2 * keep {
+			p.PutRecords(make([]kgo.Record, 0, n+1))
+		}
+		for range keep {
+			if r := p.GetRecords(1); cap(r) <= keep {
+				t.Errorf("pool of %d kept a slice of %d records over a larger one", keep, cap(r))
+			}
+		}
+		if r := p.GetRecords(1); cap(r) != 1 {
+			t.Errorf("pool kept more than %d slices: got one of %d records", keep, cap(r))
+		}
 	}
 }
