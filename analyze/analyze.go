@@ -244,6 +244,13 @@ type Analyzer struct {
 
 	out   stream.Output
 	parts map[int32]*part
+	// ticks decodes the input: trade IDs go into shared blocks rather
+	// than an allocation each. Used by the loop's goroutine only.
+	ticks stocklake.TickParser
+	// outBuf and outRecs are the free room of the blocks emit carves
+	// output records from (outKey, produceOut).
+	outBuf  []byte
+	outRecs []kgo.Record
 
 	evMu   sync.Mutex
 	events []event
@@ -519,9 +526,15 @@ func (a *Analyzer) clientOpts() []kgo.Opt {
 		kgo.FetchMaxWait(time.Second),
 		// Decoded ticks are recycled (process): the client reuses their
 		// memory rather than allocating ~300 bytes per record afresh.
-		kgo.WithPools(kafka.NewRecordPool()),
+		// Every record is recycled within its poll, so keeping as many
+		// free buffers as a fetch has batches costs little memory.
+		kgo.WithPools(kafka.NewRecordPoolSize(recordPoolSize)),
 	)
 }
+
+// recordPoolSize is how many free fetch buffers of each kind the analyzer
+// keeps (kafka.NewRecordPoolSize).
+const recordPoolSize = 32
 
 // partitioner puts checkpoints on the partition the analyzer names and
 // everything else by key (Kafka's murmur2, as the tick producer does).
@@ -848,7 +861,7 @@ func (a *Analyzer) process(ctx context.Context, fetches kgo.Fetches) error {
 		next := fp.Records[len(fp.Records)-1].Offset + 1 // read before the records are recycled
 		for _, r := range fp.Records {
 			kind := stocklake.ErrorKindParse
-			t, perr := stocklake.ParseTick(r.Value)
+			t, perr := a.ticks.Parse(r.Value)
 			if perr == nil {
 				// Before the engine sees it: a far-future tick must not
 				// move the watermark.
@@ -864,7 +877,7 @@ func (a *Analyzer) process(ctx context.Context, fetches kgo.Fetches) error {
 				a.deadLetter(ctx, r, kind, perr)
 				continue
 			}
-			// Nothing decoded from r refers to its memory (ParseTick
+			// Nothing decoded from r refers to its memory (the parser
 			// copies strings), so the client may reuse it.
 			r.Recycle()
 			if ts := t.Time.UnixMicro(); ts > p.maxTs {
@@ -910,30 +923,34 @@ func (a *Analyzer) emit(ctx context.Context) {
 		if p := a.parts[b.Partition]; p != nil {
 			p.dirty = true
 		}
-		var topic string
-		var value []byte
+		k, v := a.outKey(b.Symbol)
 		if b.Final {
-			topic, value = a.barTopics[b.Window], b.AppendJSON(nil, &b.Indicators)
+			a.outBuf = b.AppendJSON(a.outBuf, &b.Indicators)
+			a.produceOut(ctx, a.barTopics[b.Window], a.hdrBar, k, v)
 			a.stats.Bars.Add(1)
 			if a.txnFinals == 0 {
 				a.finalAt = time.Now()
 			}
 			a.txnFinals++
 		} else {
-			topic, value = a.liveTopics[b.Window], b.AppendJSON(nil, nil)
+			a.outBuf = b.AppendJSON(a.outBuf, nil)
+			a.produceOut(ctx, a.liveTopics[b.Window], a.hdrBar, k, v)
 			a.stats.Provisional.Add(1)
 		}
-		a.sess.Produce(ctx, &kgo.Record{Topic: topic, Key: []byte(b.Symbol), Value: value, Headers: a.hdrBar}, a.promise)
 	}
 	for i := range a.out.Late {
 		l := &a.out.Late[i]
 		lt := stocklake.LateTick{Tick: l.Tick, Windows: l.Windows, Watermark: l.Watermark}
-		a.sess.Produce(ctx, &kgo.Record{Topic: a.cfg.LateTopic, Key: []byte(l.Tick.Symbol), Value: lt.AppendJSON(nil), Headers: a.hdrLate}, a.promise)
+		k, v := a.outKey(l.Tick.Symbol)
+		a.outBuf = lt.AppendJSON(a.outBuf)
+		a.produceOut(ctx, a.cfg.LateTopic, a.hdrLate, k, v)
 		a.stats.Late.Add(1)
 	}
 	for i := range a.out.Alerts {
 		al := &a.out.Alerts[i]
-		a.sess.Produce(ctx, &kgo.Record{Topic: a.cfg.AlertsTopic, Key: []byte(al.Symbol), Value: al.AppendJSON(nil), Headers: a.hdrAlert}, a.promise)
+		k, v := a.outKey(al.Symbol)
+		a.outBuf = al.AppendJSON(a.outBuf)
+		a.produceOut(ctx, a.cfg.AlertsTopic, a.hdrAlert, k, v)
 		a.stats.Alerts.Add(1)
 		if a.txnFinals == 0 {
 			a.finalAt = time.Now()
@@ -944,6 +961,43 @@ func (a *Analyzer) emit(ctx context.Context) {
 		}
 	}
 	a.out.Reset()
+}
+
+// outBlock is the size of the blocks emit carves output keys and values
+// from, outRoom the room a block must have left for the next output (a
+// bar with indicators is some 400 bytes; a larger one grows the block),
+// and outRecords how many records a block of them holds.
+const (
+	outBlock   = 64 << 10
+	outRoom    = 2 << 10
+	outRecords = 256
+)
+
+// outKey appends key to a.outBuf, starting a new block when little room
+// is left, and returns where it starts and ends; the caller appends the
+// value after it and calls produceOut.
+func (a *Analyzer) outKey(key string) (k, v int) {
+	if cap(a.outBuf)-len(a.outBuf) < outRoom+len(key) {
+		a.outBuf = make([]byte, 0, outBlock)
+	}
+	k = len(a.outBuf)
+	a.outBuf = append(a.outBuf, key...)
+	return k, len(a.outBuf)
+}
+
+// produceOut produces a record of topic whose key is a.outBuf[k:v] and
+// value a.outBuf[v:] (outKey), in a record from a block of them. The
+// record keeps its block of bytes and its block of records in memory
+// until it is sent; neither is written again.
+func (a *Analyzer) produceOut(ctx context.Context, topic string, hdr []kgo.RecordHeader, k, v int) {
+	end := len(a.outBuf)
+	if len(a.outRecs) == 0 {
+		a.outRecs = make([]kgo.Record, outRecords)
+	}
+	r := &a.outRecs[0]
+	a.outRecs = a.outRecs[1:]
+	*r = kgo.Record{Topic: topic, Key: a.outBuf[k:v:v], Value: a.outBuf[v:end:end], Headers: hdr}
+	a.sess.Produce(ctx, r, a.promise)
 }
 
 // due reports whether the open transaction should commit now. While
