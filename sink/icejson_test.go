@@ -30,6 +30,25 @@ func (l iceLake) lazy(t *testing.T, name string) *iceberg.LazyTable {
 	return lt
 }
 
+// shape opens the lake's table name and returns it and its shape, and its
+// column types by name.
+func (l iceLake) shape(t *testing.T, name string) (*iceberg.Table, stocklake.TableShape, map[string]string) {
+	t.Helper()
+	tbl, err := l.lazy(t, name).Table(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, err := tbl.Shape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]string{}
+	for _, c := range shape.Columns {
+		types[c.Name] = c.Type
+	}
+	return tbl, shape, types
+}
+
 // newJSONLake is a file:// lake with a catalog but no table yet.
 func newJSONLake(t *testing.T) iceLake {
 	t.Helper()
@@ -123,14 +142,7 @@ func TestIcebergSinkLandsJSONTopic(t *testing.T) {
 		t.Errorf("dead letters = %d, want none", got)
 	}
 	assertOrdersOnce(t, l, orderIDs("o", 0, 900))
-	tbl, err := l.lazy(t, "orders").Table(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	shape, err := tbl.Shape()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl, shape, _ := l.shape(t, "orders")
 	want := "event_time:timestamp filled:boolean note:string order_id:string price:double qty:bigint venue:string"
 	var got []string
 	for _, c := range shape.Columns {
@@ -256,18 +268,7 @@ func TestIcebergSinkJSONWidensToNewFields(t *testing.T) {
 		t.Errorf("dead letters = %d, want the record whose qty is text", got)
 	}
 	assertOrdersOnce(t, l, append(orderIDs("o", 0, 300), "w1", "w2", "w3", "w4", "w5"))
-	tbl, err := l.lazy(t, "orders").Table(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	shape, err := tbl.Shape()
-	if err != nil {
-		t.Fatal(err)
-	}
-	types := map[string]string{}
-	for _, c := range shape.Columns {
-		types[c.Name] = c.Type
-	}
+	tbl, shape, types := l.shape(t, "orders")
 	want := map[string]string{"surprise": "boolean", "Qty": "string", "qty": "bigint", "a.b c": "double", "meta": "string", "mixed": "string", "big": "bigint"}
 	for name, typ := range want {
 		if types[name] != typ {
@@ -341,18 +342,7 @@ func TestIcebergSinkJSONTwoSinksWiden(t *testing.T) {
 	if err := stop2(); err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := l.lazy(t, "orders").Table(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	shape, err := tbl.Shape()
-	if err != nil {
-		t.Fatal(err)
-	}
-	types := map[string]string{}
-	for _, c := range shape.Columns {
-		types[c.Name] = c.Type
-	}
+	_, shape, types := l.shape(t, "orders")
 	for i := range 10 {
 		if types[fmt.Sprint("x", i)] != "bigint" || types[fmt.Sprint("y", i)] != "string" {
 			t.Fatalf("columns %v: want x0..x9 bigint and y0..y9 string", shape.Columns)
@@ -532,14 +522,7 @@ func TestIcebergSinkJSONWithoutTimeField(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertOrdersOnce(t, l, orderIDs("n", 0, 400))
-	tbl, err := l.lazy(t, "orders").Table(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	shape, err := tbl.Shape()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl, shape, _ := l.shape(t, "orders")
 	if p := tbl.Partitioning(); p != "none" || shape.TimeField != "" || len(shape.Columns) != 2 {
 		t.Errorf("table partitioned by %s, shape %+v: want none, no time field, order_id and qty", p, shape)
 	}
