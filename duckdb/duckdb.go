@@ -571,6 +571,13 @@ func (q *query) resolveScan(ctx context.Context, r *tableRef, tr *travel) (*scan
 		return nil, false, fmt.Errorf("%s: %s.%s is a Hive table, not an Iceberg table: time travel reads Iceberg tables only: %w", tr.text, schema, name, stocklake.ErrInvalid)
 	}
 	s, err := q.plan(ctx, t, r)
+	if err == nil && q.e.log.Enabled(ctx, slog.LevelDebug) {
+		keys := make([]string, len(s.files))
+		for i, f := range s.files {
+			keys[i] = f.info.Key
+		}
+		q.e.log.Debug("duckdb: files to read", "table", t.Database+"."+t.Name, "partitions", len(s.parts), "files", keys)
+	}
 	return s, err == nil, err
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -553,5 +554,26 @@ func TestLexedAsDuckDB(t *testing.T) {
 				t.Errorf("%s = %s, want %s", tc.sql, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDebugLogsFilesRead: at debug level a Hive table's scan logs the keys
+// of exactly the files it reads, those of the pruned partitions only.
+func TestDebugLogsFilesRead(t *testing.T) {
+	f := sharedFixture(t)
+	var logs strings.Builder
+	e, err := duckdb.New(context.Background(), duckdb.Config{Catalog: f.Catalog, Store: f.Store, CacheDir: t.TempDir(), Threads: 2,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	want, err := f.Store.List(context.Background(), "ticks/dt=2026-11-24/hour=15/")
+	if err != nil || len(want) != 1 {
+		t.Fatalf("fixture objects %v, %v", want, err)
+	}
+	query(t, e, "SELECT count(*) FROM market.ticks WHERE dt = '2026-11-24' AND hour = '15'")
+	if got := logs.String(); !strings.Contains(got, `msg="duckdb: files to read" table=market.ticks partitions=1 files="[`+want[0].Key+`]"`) {
+		t.Fatalf("debug log does not name the one file read, %s:\n%s", want[0].Key, got)
 	}
 }

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -12,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
@@ -53,28 +58,46 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	waitMetric(t, sinker, "stocklake_sink_rows_total", 0, time.Minute)
 
 	// The reader loop. Every tick produced, the 90 at the end too, is
-	// counted in sent before it is produced, so a count above sent is a row
-	// read twice.
-	var last int64
+	// counted in sent before it is produced, so a count above sent once
+	// the query has returned is a row read twice (countJudge).
+	judge := &countJudge{sent: &feed.sent}
+	errNoTable := errors.New("the table is not registered yet")
 	// read runs one count through stocklake query and judges it; ok is
 	// false when the table is not registered yet (a "not found" before any
 	// row was read; after that, e.g. a file deleted under a query, it is a
-	// bad answer).
+	// bad answer). At debug level the engine logs the files it read, so a
+	// bad answer explains itself (explainRead).
 	read := func() (rows int64, bad string, ok bool) {
-		bound := feed.sent.Load()
-		out, err := exec.Command(stocklakeBinary(t), "query", "--catalog", cat, "--lake", lake, "--format", "csv",
-			"SELECT count(*), count(DISTINCT trade_id) FROM market.ticks").CombinedOutput()
-		if err != nil {
-			if last == 0 && (strings.Contains(string(out), "does not exist") || strings.Contains(string(out), "not found")) {
-				return 0, "", false // the table is not registered yet
+		var log string
+		rows, bad, err := judge.read(func() (int64, int64, error) {
+			var stdout, stderr bytes.Buffer
+			q := exec.Command(stocklakeBinary(t), "query", "--catalog", cat, "--lake", lake, "--format", "csv", "--log-level", "debug",
+				"SELECT count(*), count(DISTINCT trade_id) FROM market.ticks")
+			q.Stdout, q.Stderr = &stdout, &stderr
+			err := q.Run()
+			log = stderr.String()
+			if err != nil {
+				out := stdout.String() + log
+				if judge.last == 0 && (strings.Contains(out, "does not exist") || strings.Contains(out, "not found")) {
+					return 0, 0, errNoTable
+				}
+				return 0, 0, fmt.Errorf("query: %v: %s", err, out)
 			}
-			return 0, fmt.Sprintf("query: %v: %s", err, out), true
+			var rows, distinct int64
+			if _, err := fmt.Sscanf(strings.Split(stdout.String(), "\n")[1], "\"%d\",\"%d\"", &rows, &distinct); err != nil {
+				return 0, 0, fmt.Errorf("query answer %q", stdout.String())
+			}
+			return rows, distinct, nil
+		})
+		switch {
+		case errors.Is(err, errNoTable):
+			return 0, "", false
+		case err != nil:
+			return 0, err.Error(), true
+		case bad != "":
+			t.Logf("bad answer: %s\n%s", bad, explainRead(ctx, store, log))
 		}
-		var distinct int64
-		if _, err := fmt.Sscanf(strings.Split(string(out), "\n")[1], "\"%d\",\"%d\"", &rows, &distinct); err != nil {
-			return 0, fmt.Sprintf("query answer %q", out), true
-		}
-		return rows, judgeCount(rows, distinct, bound, &last), true
+		return rows, bad, true
 	}
 	reader := startReaderLoop(0, func() (string, bool) {
 		_, bad, ok := read()
@@ -174,4 +197,71 @@ func TestFaultCompactKillIntegration(t *testing.T) {
 	if compacted < len(locs)/2 {
 		t.Errorf("only %d of %d partitions were compacted", compacted, len(locs))
 	}
+}
+
+// explainRead tells which files a query read, from its debug log (the
+// engine's "files to read"): per folder, its files and their rows, and
+// what the table's compaction state says of the folder now.
+func explainRead(ctx context.Context, store *file.ObjectStore, log string) string {
+	_, rest, ok := strings.Cut(log, `files="[`)
+	if !ok {
+		return "(the query logged no files to read)"
+	}
+	list, _, _ := strings.Cut(rest, `]"`)
+	st, _, err := stocklake.ReadCompactionState(ctx, store, "ticks/")
+	if err != nil {
+		return err.Error()
+	}
+	superseded := map[string]bool{}
+	state := map[string]string{} // folder -> what the state says
+	for path, p := range st.Partitions {
+		for _, s := range p.Superseded {
+			for _, k := range s.Keys {
+				superseded[k] = true
+			}
+		}
+		state["ticks/"+path] = "own folder of a compacted partition"
+		if p.Location != "" {
+			state[p.Location] = "current merged folder of " + path
+		}
+		if p.Next != nil {
+			state[p.Next.Location] = "pending merged folder of " + path
+		}
+	}
+	type folder struct {
+		files, rows, superseded int
+		keys                    []string
+	}
+	folders := map[string]*folder{}
+	var order []string
+	for _, k := range strings.Fields(list) {
+		dir := k[:strings.LastIndexByte(k, '/')+1]
+		f := folders[dir]
+		if f == nil {
+			f = &folder{}
+			folders[dir] = f
+			order = append(order, dir)
+		}
+		f.files++
+		f.keys = append(f.keys, k[len(dir):])
+		if superseded[k] {
+			f.superseded++
+		}
+		rc, err := store.Get(ctx, k)
+		if err != nil {
+			f.rows = -1 << 40
+			continue
+		}
+		body, _ := io.ReadAll(rc)
+		rc.Close()
+		if pf, err := parquet.OpenFile(bytes.NewReader(body), int64(len(body))); err == nil {
+			f.rows += int(pf.NumRows())
+		}
+	}
+	var b strings.Builder
+	for _, dir := range order {
+		f := folders[dir]
+		fmt.Fprintf(&b, "  %s: %d files (%d superseded now), %d rows; %s; %v\n", dir, f.files, f.superseded, f.rows, state[dir], f.keys)
+	}
+	return b.String()
 }

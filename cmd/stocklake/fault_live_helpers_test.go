@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -32,7 +33,8 @@ func faultTick(i int, ts time.Time) stocklake.Tick {
 type liveTicks struct {
 	prod *kafka.Producer
 	// sent counts every tick before it is produced, so a reader's count
-	// above it is a row read twice.
+	// above its value once the read has returned is a row read twice
+	// (countJudge).
 	sent atomic.Int64
 	// done receives the feed's end: nil once every tick is flushed.
 	done chan error
@@ -69,6 +71,33 @@ func startLiveTicks(t *testing.T, ctx context.Context, brokers, topic string, n,
 		lt.done <- prod.Flush(ctx)
 	}()
 	return lt
+}
+
+// countJudge judges the counts a reader loop reads while a feed runs.
+type countJudge struct {
+	sent *atomic.Int64 // the feed's ticks sent (liveTicks.sent)
+	last int64         // the count read before
+}
+
+// read runs query, a count of rows and of distinct trades, and judges it
+// (judgeCount) against the ticks sent once query has returned: every row
+// it read was produced before that, and so counted. The ticks sent when it
+// started are no bound: ticks sent while it runs land and are counted (the
+// feed sends each second's ticks in one burst, and a query through
+// `stocklake query` takes about a second); such a bound once took 40,500
+// rows, 40,500 distinct trades, for a double read with 39,000 sent. A
+// query error is returned as is, with no judgement.
+func (j *countJudge) read(query func() (rows, distinct int64, err error)) (rows int64, bad string, err error) {
+	before := j.sent.Load()
+	rows, distinct, err := query()
+	if err != nil {
+		return 0, "", err
+	}
+	bound := j.sent.Load()
+	if bad = judgeCount(rows, distinct, bound, &j.last); bad != "" {
+		bad = fmt.Sprintf("%s (%d rows, %d distinct; %d ticks sent when the read started, %d when it returned)", bad, rows, distinct, before, bound)
+	}
+	return rows, bad, nil
 }
 
 // judgeCount judges a reader's count of rows (distinct of them distinct
@@ -147,4 +176,39 @@ func startHeldCompactor(t *testing.T, name string, env []string, args ...string)
 		time.Sleep(20 * time.Millisecond)
 	}
 	return c
+}
+
+// TestCountJudgeBoundAfterRead: ticks sent and landed while a read runs
+// are no double read, whereas a count above the ticks sent once it has
+// returned, fewer distinct trades than rows, or a count going down are.
+func TestCountJudgeBoundAfterRead(t *testing.T) {
+	var sent atomic.Int64
+	sent.Store(39_000)
+	j := &countJudge{sent: &sent}
+	answer := func(rows, distinct, sentDuring int64) func() (int64, int64, error) {
+		return func() (int64, int64, error) {
+			sent.Add(sentDuring)
+			return rows, distinct, nil
+		}
+	}
+	// The feed's next burst of 1,500 is sent and lands during the query.
+	if _, bad, err := j.read(answer(40_500, 40_500, 1_500)); bad != "" || err != nil {
+		t.Fatalf("ticks sent during the read judged bad: %q, %v", bad, err)
+	}
+	for _, c := range []struct {
+		name                   string
+		rows, distinct, during int64
+		want                   string
+	}{
+		{"a trade read twice", 40_600, 40_500, 100, "40600 rows but 40500 distinct trades"},
+		{"count went down", 40_000, 40_000, 0, "count went down from 40600 to 40000"},
+		{"above the ticks sent once it returned", 42_001, 42_001, 0, "count 42001 above the 40600 ticks sent"},
+	} {
+		if _, bad, _ := j.read(answer(c.rows, c.distinct, c.during)); !strings.HasPrefix(bad, c.want) {
+			t.Errorf("%s: judged %q, want %q", c.name, bad, c.want)
+		}
+	}
+	if _, _, err := j.read(func() (int64, int64, error) { return 0, 0, errors.New("boom") }); err == nil {
+		t.Error("a failed query was not returned as an error")
+	}
 }

@@ -68,17 +68,19 @@ func TestFaultIcebergMaintainKillIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last int64
+	judge := &countJudge{sent: &feed.sent}
 	read := func() (rows int64, bad string) {
-		bound := feed.sent.Load()
-		keys, err := tbl.TickKeys(ctx)
+		rows, bad, err := judge.read(func() (rows, distinct int64, err error) {
+			keys, err := tbl.TickKeys(ctx)
+			for _, c := range keys {
+				rows += int64(c)
+			}
+			return rows, int64(len(keys)), err
+		})
 		if err != nil {
 			return 0, "scan: " + err.Error()
 		}
-		for _, c := range keys {
-			rows += int64(c)
-		}
-		return rows, judgeCount(rows, int64(len(keys)), bound, &last)
+		return rows, bad
 	}
 	reader := startReaderLoop(100*time.Millisecond, func() (string, bool) {
 		_, bad := read()
