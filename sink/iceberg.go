@@ -163,7 +163,7 @@ func jsonValuesKey(obj map[string]any, fields []string) string {
 // t (RowPartitioned), asking the table once per hour and values, or the
 // reason the lake cannot hold it (checkPathBase; not cached).
 func (s *Sink) iceRowPath(t time.Time, obj map[string]any) (string, error) {
-	key := icePathKey{hour: t.Truncate(time.Hour).Unix(), vals: jsonValuesKey(obj, s.iceFields)}
+	key := icePathKey{hour: hourStart(t), vals: jsonValuesKey(obj, s.iceFields)}
 	if p, ok := s.icePaths[key]; ok {
 		return p, nil
 	}
@@ -226,7 +226,7 @@ func (s *Sink) iceFile(g *group, name string) (key, url string, ok bool) {
 // once per hour of event time (and values of its identity fields).
 func (s *Sink) icePath(tk *stocklake.Tick) string {
 	s.iceIdentity()
-	key := icePathKey{hour: tk.Time.Truncate(time.Hour).Unix()}
+	key := icePathKey{hour: hourStart(tk.Time)}
 	switch len(s.iceFields) {
 	case 0:
 	case 1:
@@ -238,10 +238,25 @@ func (s *Sink) icePath(tk *stocklake.Tick) string {
 		}
 		key.vals = strings.Join(vals, "\x00")
 	}
-	if p, ok := s.icePaths[key]; ok {
-		return p
+	if s.iceLast.path != "" && s.iceLast.key == key {
+		return s.iceLast.path // ticks come mostly in event-time order
 	}
-	return s.icePathMiss(key, *tk)
+	p, ok := s.icePaths[key]
+	if !ok {
+		p = s.icePathMiss(key, *tk)
+	}
+	s.iceLast.key, s.iceLast.path = key, p
+	return p
+}
+
+// hourStart is the Unix time (in seconds) of the start of t's hour.
+func hourStart(t time.Time) int64 {
+	sec := t.Unix()
+	h := sec / 3600
+	if sec%3600 < 0 {
+		h--
+	}
+	return h * 3600
 }
 
 // icePathMiss is icePath for a key not in the cache; it takes a copy of

@@ -200,3 +200,17 @@ func TestIcebergSinkJSONPartitionsByFieldValues(t *testing.T) {
 		}
 	}
 }
+
+// TestHourStartIsTruncate checks that hourStart, the sink's partition
+// path cache key, is the hour Truncate gives, before 1970 too.
+func TestHourStartIsTruncate(t *testing.T) {
+	for _, s := range []string{"1969-12-31T23:59:59.5Z", "1969-12-31T23:00:00Z", "1900-01-01T00:30:00Z", "1970-01-01T00:00:00Z", "2026-11-27T00:59:59.999999999Z", "2026-11-27T01:00:00Z"} {
+		at, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := hourStart(at), at.Truncate(time.Hour).Unix(); got != want {
+			t.Errorf("hourStart(%s) = %d, want %d", s, got, want)
+		}
+	}
+}

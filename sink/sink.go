@@ -337,6 +337,11 @@ type Sink struct {
 	iceMu    sync.Mutex
 	iceSeek  map[int32]int64 // partition -> the table's next offset, for adjustIcebergOffsets
 	icePaths map[icePathKey]string
+	// iceLast is the last partition path icePath returned, with its key.
+	iceLast struct {
+		key  icePathKey
+		path string
+	}
 	// iceFields are the fields the table partitions by identity
 	// (FieldPartitioned), read at the first iceIdentity.
 	iceFields    []string
