@@ -242,6 +242,9 @@ func markdown(r report) string {
 				{"Hive: CPU seconds", "cpu_seconds", fixed(2)},
 				{"Hive: CPU seconds of each run", "runs_cpu_seconds", each(fixed(2))},
 				{"Hive: wall seconds", "wall_seconds", fixed(2)},
+				{"Hive: records/s to the last commit (less the idle polls before the final flush)", "records_per_second_to_last_commit", count},
+				{"Hive: seconds to the last commit", "to_last_commit_seconds", fixed(2)},
+				{"Hive: of the ceiling (records per CPU-second / the bare consumer's)", "ceiling_ratio", fixed(2)},
 				{"Hive: peak RSS (MiB)", "peak_rss_mib", count},
 				{"Hive: Parquet files", "parquet_files", count},
 				{"Hive: lake bytes per tick", "bytes_per_tick", fixed(1)},
@@ -250,6 +253,9 @@ func markdown(r report) string {
 				{"Iceberg: CPU seconds", "iceberg_cpu_seconds", fixed(2)},
 				{"Iceberg: CPU seconds of each run", "iceberg_runs_cpu_seconds", each(fixed(2))},
 				{"Iceberg: wall seconds", "iceberg_wall_seconds", fixed(2)},
+				{"Iceberg: records/s to the last commit", "iceberg_records_per_second_to_last_commit", count},
+				{"Iceberg: seconds to the last commit", "iceberg_to_last_commit_seconds", fixed(2)},
+				{"Iceberg: of the ceiling", "iceberg_ceiling_ratio", fixed(2)},
 				{"Iceberg: peak RSS (MiB)", "iceberg_peak_rss_mib", count},
 				{"Iceberg: data files", "iceberg_data_files", count},
 				{"Iceberg / Hive records per CPU-second", "iceberg_cpu_ratio", fixed(2)},
@@ -258,6 +264,9 @@ func markdown(r report) string {
 				{"Avro ticks: records per CPU-second (user+sys)", "avro_records_per_cpu_second", count},
 				{"Avro ticks: peak RSS (MiB)", "avro_peak_rss_mib", count},
 				{"topic fill rate (produce, ticks/s)", "produce_per_second", count},
+				{"ceiling: a bare franz-go consumer (bench/ceiling, the sink's fetch settings, no decoding), records per CPU-second", "ceiling_records_per_cpu_second", count},
+				{"ceiling: records/s (wall)", "ceiling_records_per_second", count},
+				{"ceiling: peak RSS (MiB)", "ceiling_peak_rss_mib", count},
 			})
 		case "freshness", "freshness-iceberg":
 			title := "Freshness"
@@ -354,6 +363,13 @@ func summary(b *strings.Builder, st map[string]stage, faults []faultCase) {
 			line{"sink records/s", count(r["records_per_second"]), "sink"},
 			line{"sink records per CPU-second", count(r["records_per_cpu_second"]), "sink"},
 			line{"sink peak RSS", count(r["peak_rss_mib"]) + " MiB", "sink"})
+		if r["records_per_second_to_last_commit"] != nil {
+			ls = append(ls, line{"sink records/s to the last commit (the idle check at the end excluded)", count(r["records_per_second_to_last_commit"]), "sink"})
+		}
+		if r["ceiling_ratio"] != nil {
+			ls = append(ls, line{"sink records per CPU-second / a bare franz-go consumer's (the ceiling)",
+				fmt.Sprintf("%s / %s (%s)", count(r["records_per_cpu_second"]), count(r["ceiling_records_per_cpu_second"]), fixed(2)(r["ceiling_ratio"])), "sink"})
+		}
 		if r["iceberg_records_per_cpu_second"] != nil {
 			ls = append(ls, line{"sink records per CPU-second, Iceberg table (Iceberg / Hive)",
 				fmt.Sprintf("%s (%s)", count(r["iceberg_records_per_cpu_second"]), fixed(2)(r["iceberg_cpu_ratio"])), "sink"})

@@ -20,7 +20,7 @@ func TestReport(t *testing.T) {
 		"faults\t1\t12.0\t-\tgo test -run TestFault ./cmd/stocklake\t0.10 0.10 0.10\n")
 	write("query.json", `{"bench":"query","ticks":2000000,"small_per_hour":30,"small_lake_bytes":2097152,"queries":[{"name":"scan","stocklake_ms":10,"direct_ms":5,"ratio":2},{"name":"scan, 30 objects/hour","stocklake_ms":40,"direct_ms":20,"ratio":2}]}`)
 	write("peers.json", `{"bench":"peers","ticks":1000000,"peer":"benthos v4.27.0","cpu_ratio":6.07,"stocklake_records_per_cpu_second":600000,"benthos_records_per_cpu_second":90000,"stocklake_peak_rss_mib":250,"benthos_peak_rss_mib":1000,"benthos_output_batch_sent":12}`)
-	write("sink.json", `{"bench":"sink","ticks":10000000,"records_per_second":425532.4,"records_per_cpu_second":506586,"peak_rss_mib":474.2,"iceberg_records_per_cpu_second":480000,"iceberg_cpu_ratio":0.9475,"runs_cpu_seconds":[10.14,9.271,10.5]}`)
+	write("sink.json", `{"bench":"sink","ticks":10000000,"records_per_second":425532.4,"records_per_cpu_second":506586,"peak_rss_mib":474.2,"iceberg_records_per_cpu_second":480000,"iceberg_cpu_ratio":0.9475,"runs_cpu_seconds":[10.14,9.271,10.5],"ceiling_ratio":0.61,"ceiling_records_per_cpu_second":830000,"records_per_second_to_last_commit":1500000}`)
 	write("faults.jsonl", `{"case":"sink SIGKILL x20","detail":"d","produced":1000000,"landed":1000000,"distinct":1000000,"duplicates":0,"dlq":0,"result":"pass","seconds":73.2,"full":false}`+"\n\n"+
 		`{"case":"a|b","produced":10,"landed":9,"distinct":9,"duplicates":1,"dlq":1,"result":"fail","seconds":1}`+"\n")
 	stages, err := readStages(dir)
@@ -42,6 +42,9 @@ func TestReport(t *testing.T) {
 		"| sink records/s | 425,532 | sink |",
 		"| Hive: peak RSS (MiB) | 474 |",
 		"| Hive: CPU seconds of each run | 10.14, 9.27, 10.50 |",
+		"| sink records per CPU-second / a bare franz-go consumer's (the ceiling) | 506,586 / 830,000 (0.61) | sink |",
+		"| sink records/s to the last commit (the idle check at the end excluded) | 1,500,000 | sink |",
+		"| ceiling: a bare franz-go consumer (bench/ceiling, the sink's fetch settings, no decoding), records per CPU-second | 830,000 |",
 		"| Iceberg / Hive records per CPU-second | 0.95 |",
 		"| sink records per CPU-second, Iceberg table (Iceberg / Hive) | 480,000 (0.95) | sink |",
 		"bench/sink.sh 10000000",
