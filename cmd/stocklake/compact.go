@@ -174,10 +174,11 @@ into a file at least 4 times its size (so 4 or more inputs), or twice its
 size when that fills a file to 3/4 of --target-file-size, which is then
 left alone. Each row is rewritten about log4(3/4 target / its first
 file's size) times while the partition is written (3 or 4 for 1-second
-files) and at most once more when it settles. A sink may append meanwhile: its commits are kept (the
-rewrite retries on the refreshed table). A compactor killed before its
-commit leaves orphan files no reader sees; 'stocklake maintain' removes
-them. Snapshot expiry and orphan cleanup are 'stocklake maintain'.`,
+files) and at most once more when it settles. A sink may append
+meanwhile: its commits are kept (the rewrite retries on the refreshed
+table). A compactor killed before its commit leaves orphan files no
+reader sees; 'stocklake maintain' removes them. Snapshot expiry and
+orphan cleanup are 'stocklake maintain'.`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("compact", args); err != nil {
 				return err
