@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +28,10 @@ type iceLake struct {
 	tbl   *iceberg.Table
 	next  int64
 	n     int
+	// noise, when set, gives ticks random prices and trade IDs, which
+	// compress about as well sorted as not: merged files then weigh what
+	// their inputs did, as with a sink's files of real ticks.
+	noise *rand.Rand
 }
 
 func newIceLake(t *testing.T) *iceLake {
@@ -58,6 +63,10 @@ func (l *iceLake) commit(day, n int) {
 		k := (i*7919 + l.n) % n
 		rows[i] = sink.TickRow{Symbol: fmt.Sprintf("SYM%d", k%5), TS: base.Add(time.Duration(k) * time.Second).UnixMicro(),
 			Price: float64(k), Size: 1, Exchange: "X", TradeID: fmt.Sprint(l.next + int64(i)), Source: "test"}
+		if l.noise != nil {
+			rows[i].Price = l.noise.Float64() * 1000
+			rows[i].TradeID += fmt.Sprintf("-%016x", l.noise.Uint64())
+		}
 	}
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[sink.TickRow](&buf, parquet.Compression(&parquet.Zstd))
@@ -321,4 +330,124 @@ func TestIcebergMaintain(t *testing.T) {
 	if ms := c.MaintainStats(); ms.SnapshotsExpired.Load() != 20 || ms.OrphansRemoved.Load() != 1 || ms.Maintained.Load() != 1 {
 		t.Errorf("stats: expired %d, orphans %d, passes %d", ms.SnapshotsExpired.Load(), ms.OrphansRemoved.Load(), ms.Maintained.Load())
 	}
+}
+
+// clockTable is an Iceberg table whose files' commit times come from a
+// simulated clock: a file is stamped with the clock's time when the test
+// first lists it (stamp, just after the commit that added it), so passes
+// minutes apart run in milliseconds.
+type clockTable struct {
+	*iceberg.Table
+	now   time.Time
+	added map[string]time.Time
+}
+
+func (c *clockTable) DataFiles(ctx context.Context) ([]stocklake.TableDataFile, error) {
+	fs, err := c.Table.DataFiles(ctx)
+	for i, f := range fs {
+		a, ok := c.added[f.URL]
+		if !ok {
+			a = c.now
+			c.added[f.URL] = a
+		}
+		fs[i].Added = a
+	}
+	return fs, err
+}
+
+// stamp lists the files, stamping new ones with the clock's time.
+func (c *clockTable) stamp(t *testing.T) []stocklake.TableDataFile {
+	t.Helper()
+	fs, err := c.DataFiles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+// TestIcebergCompactTieredWriteAmplification runs 40 passes a minute apart
+// (--min-age 90s) over a day partition that gets 6 new files a minute, as a
+// sink with 1-second commits and `maintain --every 1m` would: the bytes the
+// passes rewrite must stay under 4 times the data (with the settled pass's
+// too), with a bounded file count, and a pass once the partition has
+// settled must still merge what is left into one file. Merging every small
+// file at each pass (the rule before size tiers: the growing merged file
+// again with each minute's files) rewrote 8.8 times the data here, and
+// more the longer the partition is written.
+func TestIcebergCompactTieredWriteAmplification(t *testing.T) {
+	ctx := context.Background()
+	l := newIceLake(t)
+	l.noise = rand.New(rand.NewPCG(1, 2))
+	const passes, perPass, rows = 40, 6, 1000
+	ct := &clockTable{Table: l.tbl, now: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC), added: map[string]time.Time{}}
+	var data int64 // bytes of the files the "sink" committed
+	seen := map[string]bool{}
+	land := func(n int) {
+		for range n {
+			l.commit(0, rows)
+		}
+		for _, f := range ct.stamp(t) {
+			if !seen[f.URL] && strings.Contains(f.URL, "/ticks+") {
+				data += f.Size
+			}
+			seen[f.URL] = true
+		}
+	}
+	land(1)
+	// The target holds all the data: the old rule's merged file never
+	// reaches 3/4 of it and is merged again at every other pass, as in a
+	// day partition written at a low rate.
+	target := passes * perPass * data * 5 / 4
+	c := l.compactor(Config{TargetFileSize: target, MinAge: 90 * time.Second, Now: func() time.Time { return ct.now }})
+	var rewritten int64
+	maxFiles := 0
+	for p := range passes {
+		if p == 0 {
+			land(perPass - 1)
+		} else {
+			land(perPass)
+		}
+		res, err := c.Table(ctx, ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewritten += res.BytesRewritten
+		// Files older than --min-age: what the passes have left (the last
+		// two minutes' 12 files are too young to merge).
+		settled := 0
+		for _, f := range ct.stamp(t) {
+			if ct.now.Sub(ct.added[f.URL]) >= c.cfg.MinAge {
+				settled++
+			}
+		}
+		maxFiles = max(maxFiles, settled)
+		ct.now = ct.now.Add(time.Minute)
+	}
+	amp := float64(rewritten) / float64(data)
+	t.Logf("%d passes over %d bytes landed in %d files: %d bytes rewritten (%.2fx the data); at most %d files older than --min-age after a pass",
+		passes, data, passes*perPass, rewritten, amp, maxFiles)
+	if amp >= 4 {
+		t.Errorf("the passes rewrote %.2fx the data (%d of %d bytes), want under 4x", amp, rewritten, data)
+	}
+	if maxFiles > 15 {
+		t.Errorf("up to %d files older than --min-age were left after a pass, want at most 15 (3 per size tier)", maxFiles)
+	}
+	l.checkOnce()
+
+	// Writes stop; an hour on the partition has settled: one pass merges
+	// every file into one.
+	ct.now = ct.now.Add(time.Hour)
+	res, err := c.Table(ctx, ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files := ct.stamp(t); len(files) != 1 {
+		t.Fatalf("%d files after the pass over the settled partition (%+v), want 1", len(files), res)
+	}
+	all := float64(rewritten+res.BytesRewritten) / float64(data)
+	t.Logf("the settled pass rewrote %d bytes; %.2fx the data in all", res.BytesRewritten, all)
+	if all >= 4 {
+		t.Errorf("%.2fx the data rewritten in all, with the settled pass, want under 4x", all)
+	}
+	l.checkOnce()
 }

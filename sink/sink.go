@@ -636,7 +636,7 @@ func (s *Sink) shutdown() error {
 		s.dropAll()
 	}
 	s.cl.CloseAllowingRebalance()
-	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load())
+	s.log.Info("sink stopped", "rows", s.stats.Rows.Load(), "objects", s.stats.Objects.Load(), "bytes", s.stats.Bytes.Load())
 	return err
 }
 

@@ -76,6 +76,14 @@ type Run struct {
 	Expected      int64   `json:"expected_ticks"`
 	Produced      int64   `json:"produced_ticks"`
 	Landed        int64   `json:"landed_rows"`
+	// SinkBytes is what the sink wrote (its "sink stopped" log line);
+	// RewrittenBytes the bytes of the files the maintainer merged during
+	// ingest and FinalRewrittenBytes those the last pass merged (the
+	// "partition compacted" log lines): over SinkBytes, the write
+	// amplification of compaction.
+	SinkBytes           int64 `json:"sink_bytes,omitempty"`
+	RewrittenBytes      int64 `json:"rewritten_bytes,omitempty"`
+	FinalRewrittenBytes int64 `json:"final_rewritten_bytes,omitempty"`
 	// SinkPeakMiB and MaintainPeakMiB are the processes' peak resident
 	// memory (VmHWM), read as they are stopped.
 	SinkPeakMiB     float64 `json:"sink_peak_mib"`
@@ -299,7 +307,22 @@ func (p *pipeline) launch() error {
 	return nil
 }
 
-var producedRe = regexp.MustCompile(`produce finished.* records=(\d+)`)
+var (
+	producedRe  = regexp.MustCompile(`produce finished.* records=(\d+)`)
+	sinkBytesRe = regexp.MustCompile(`msg="sink stopped".* bytes=(\d+)`)
+	compactedRe = regexp.MustCompile(`msg="partition compacted".*? bytes=(\d+)`)
+)
+
+// rewrittenBytes sums the input bytes of the compactions a maintain log
+// records.
+func rewrittenBytes(logText []byte) int64 {
+	var n int64
+	for _, m := range compactedRe.FindAllSubmatch(logText, -1) {
+		b, _ := strconv.ParseInt(string(m[1]), 10, 64)
+		n += b
+	}
+	return n
+}
 
 // stopProducing stops the producer and reads from its log how many
 // records the broker acknowledged.
@@ -337,6 +360,16 @@ func (p *pipeline) drain() error {
 	p.run.SinkPeakMiB, p.run.MaintainPeakMiB = peakMiB(p.snk), peakMiB(p.mnt)
 	stop(p.snk)
 	stop(p.mnt)
+	b, _ := os.ReadFile(filepath.Join(p.dir, "sink.log"))
+	if m := sinkBytesRe.FindAllSubmatch(b, -1); len(m) > 0 {
+		p.run.SinkBytes, _ = strconv.ParseInt(string(m[len(m)-1][1]), 10, 64)
+	} else {
+		log.Printf("%s: no byte count in %s", p.name(), filepath.Join(p.dir, "sink.log"))
+	}
+	if p.run.Maintain {
+		b, _ := os.ReadFile(filepath.Join(p.dir, "maintain.log"))
+		p.run.RewrittenBytes = rewrittenBytes(b)
+	}
 	files, err := readerFiles(p.run.Format, p.lakeDir, p.catPath)
 	if err != nil {
 		return err
@@ -426,9 +459,11 @@ func (p *pipeline) failed() error {
 // uncompacted it times the compacted partitions alone too.
 func (p *pipeline) final() error {
 	args := p.maintainArgs()
-	if b, err := exec.Command(*bin, append(args, "--min-age", "1ns", "--grace", "0", "--stale-after", "1ns")...).CombinedOutput(); err != nil {
+	b, err := exec.Command(*bin, append(args, "--min-age", "1ns", "--grace", "0", "--stale-after", "1ns")...).CombinedOutput()
+	if err != nil {
 		return fmt.Errorf("final maintain: %v\n%s", err, b)
 	}
+	p.run.FinalRewrittenBytes = rewrittenBytes(b)
 	files, err := readerFiles(p.run.Format, p.lakeDir, p.catPath)
 	if err != nil {
 		return err
@@ -716,6 +751,14 @@ func markdown(res Results) string {
 	fmt.Fprintf(&b, "What the producer achieved (expected: -rate times the seconds it ran; produced: acknowledged by the broker; landed: rows in the table after the sink caught up), and the peak memory of the sink and the maintainer:\n\n| format | maintain | seconds | expected | produced | produced/s | of -rate | landed | sink MiB | maintain MiB |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {
 		fmt.Fprintf(&b, "| %s | %v | %.0f | %d | %d | %.0f | %.1f%% | %d | %.0f | %.0f |\n", r.Format, r.Maintain, r.IngestSeconds, r.Expected, r.Produced, float64(r.Produced)/max(r.IngestSeconds, 1), 100*float64(r.Produced)/float64(max(r.Expected, 1)), r.Landed, r.SinkPeakMiB, r.MaintainPeakMiB)
+	}
+	fmt.Fprintf(&b, "\nWrite amplification of compaction: the bytes of the files `maintain` merged (inputs), during ingest and in the last pass, against the bytes the sink wrote:\n\n| format | sink wrote MiB | merged during ingest MiB | x the data | last pass MiB | x the data in all |\n|---|---|---|---|---|---|\n")
+	for _, r := range res.Runs {
+		if r.Maintain && r.SinkBytes > 0 {
+			d := float64(r.SinkBytes)
+			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.2f | %.1f | %.2f |\n", r.Format, d/(1<<20), float64(r.RewrittenBytes)/(1<<20), float64(r.RewrittenBytes)/d,
+				float64(r.FinalRewrittenBytes)/(1<<20), float64(r.RewrittenBytes+r.FinalRewrittenBytes)/d)
+		}
 	}
 	fmt.Fprintf(&b, "\n| format | maintain | minute | files | MiB | query ms | CPU ms | rows |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Runs {

@@ -164,12 +164,21 @@ next pass. Run one compactor per table at a time.
 
 Iceberg tables (in a sqlite:// catalog): in each partition, the data files
 below 3/4 of --target-file-size committed more than --min-age ago are
-bin-packed into files near --target-file-size, rows sorted by (symbol, ts),
+merged into files near --target-file-size, rows sorted by (symbol, ts),
 and swapped in with one replace snapshot per partition that keeps the
-Kafka offsets. A sink may append meanwhile: its commits are kept (the
-rewrite retries on the refreshed table). A compactor killed before its
-commit leaves orphan files no reader sees; 'stocklake maintain' removes
-them. Snapshot expiry and orphan cleanup are 'stocklake maintain'.`,
+Kafka offsets. A partition none of whose files was committed in the last
+--min-age (settled) has all of them bin-packed, oldest first: it ends
+with few files. A partition still being written is merged by size tiers,
+so that its rows are not rewritten at every pass: a file is merged only
+into a file at least 4 times its size (so 4 or more inputs), or twice its
+size when that fills a file to 3/4 of --target-file-size, which is then
+left alone. Each row is rewritten about log4(3/4 target / its first
+file's size) times while the partition is written (3 or 4 for 1-second
+files) and at most once more when it settles. A sink may append
+meanwhile: its commits are kept (the rewrite retries on the refreshed
+table). A compactor killed before its commit leaves orphan files no
+reader sees; 'stocklake maintain' removes them. Snapshot expiry and
+orphan cleanup are 'stocklake maintain'.`,
 		fs, func(ctx context.Context, args []string) error {
 			if err := noArgs("compact", args); err != nil {
 				return err

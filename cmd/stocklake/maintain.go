@@ -38,7 +38,12 @@ func maintainCommand() *ffcli.Command {
 each step commits atomically or not at all).
 
 Iceberg tables (in a sqlite:// catalog), in order:
-  1. compaction, as 'stocklake compact' does it;
+  1. compaction, as 'stocklake compact' does it: files below 3/4 of
+     --target-file-size committed more than --min-age ago; in a partition
+     still being written, by size tiers (a file merged only into one 4x
+     its size, or 2x when that fills 3/4 of the target), so each row is
+     rewritten a few times, not at every pass; once the partition has
+     had no commit for --min-age, everything left bin-packed;
   2. snapshot expiry: snapshots older than --retain-snapshots beyond the
      newest --retain-last; never the snapshots the Kafka offsets need.
      Data and metadata files only expired snapshots referenced are deleted;
