@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -647,10 +648,12 @@ func TestMixedFileSchemas(t *testing.T) {
 
 // TestCraftedPartitionValues reads partitions whose values need escaping
 // in folder names, or look like NULL: each reads back as the catalog's
-// value, and only Hive's default partition as NULL.
+// value, and only Hive's default partition as NULL. The table also has a
+// column named filename, the name of DuckDB's file path column.
 func TestCraftedPartitionValues(t *testing.T) {
 	type row struct {
-		N int64 `parquet:"n"`
+		N        int64  `parquet:"n"`
+		Filename string `parquet:"filename"`
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -661,7 +664,7 @@ func TestCraftedPartitionValues(t *testing.T) {
 	defer f.Catalog.Close()
 	values := []string{"NULL", "null", "a/b=c", "50% off", "x+y", "ünï", "é%2F", "q?#[]", ""}
 	for i, v := range values {
-		writeParquet(t, f.Store, "crafted/"+hive.PartitionPath([]string{"venue"}, []string{v})+"/part.parquet", []row{{int64(i)}})
+		writeParquet(t, f.Store, "crafted/"+hive.PartitionPath([]string{"venue"}, []string{v})+"/part.parquet", []row{{int64(i), "f" + strconv.Itoa(i)}})
 	}
 	c, err := crawler.New(f.Store, f.Catalog, crawler.Config{Database: "other", Prefix: "crafted/", TableLevel: 1})
 	if err != nil {
@@ -671,7 +674,7 @@ func TestCraftedPartitionValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEngine(t, f)
-	r, _ := query(t, e, "SELECT n, venue FROM other.crafted ORDER BY n")
+	r, _ := query(t, e, "SELECT n, venue, filename FROM other.crafted ORDER BY n")
 	if len(r.Rows) != len(values) {
 		t.Fatalf("got %v, want %d rows", r.Rows, len(values))
 	}
@@ -680,7 +683,7 @@ func TestCraftedPartitionValues(t *testing.T) {
 		if v == "" {
 			want = nil
 		}
-		if r.Rows[i][0].(int64) != int64(i) || r.Rows[i][1] != want {
+		if r.Rows[i][0].(int64) != int64(i) || r.Rows[i][1] != want || r.Rows[i][2] != "f"+strconv.Itoa(i) {
 			t.Errorf("row %d: %v, want venue %q", i, r.Rows[i], want)
 		}
 	}
