@@ -13,15 +13,20 @@
 //     partitions are listed in the lake. Any expression works (=, IN,
 //     BETWEEN, <, LIKE, casts, functions, OR), not just simple comparisons;
 //     predicates on the null-supplying side of an outer join are left alone.
-//     The view also reads with hive_partitioning, so DuckDB's own filter
-//     pushdown prunes further what the Go side could not (e.g. a filter on
-//     a partition key applied outside a subquery). A table with Athena
+//     The view takes partition values from the files' key=value folders
+//     (Parquet through DuckDB's filename column, JSON and CSV through
+//     hive_partitioning), so DuckDB's own filter pushdown prunes further
+//     what the Go side could not (e.g. a filter on a partition key applied
+//     outside a subquery). A table with Athena
 //     partition projection (projection.enabled=true) has its partition
 //     list computed from its projection.* properties and
 //     storage.location.template (hive.ProjectPartitions), as Athena does,
 //     not read from the catalog.
-//   - Formats: Parquet through read_parquet (union_by_name, so files
-//     written before a schema change still read), JSON lines through
+//   - Formats: Parquet through read_parquet with the catalog's columns as
+//     the files' schema, matched by name (a column that files written
+//     before a schema change lack reads as NULL, and no file is opened
+//     before the scan reads it, so many small files cost no more than in
+//     DuckDB itself), JSON lines through
 //     read_json with the catalog's columns (keys matched case-insensitively
 //     as the OpenX SerDe does, with its mapping.* parameters), CSV through
 //     read_csv with the delimiter, quote and header of the SerDe.

@@ -1,6 +1,7 @@
 package duckdb_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,11 +19,13 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/crawler"
 	"github.com/stocklake/stocklake/duckdb"
 	"github.com/stocklake/stocklake/file"
+	"github.com/stocklake/stocklake/hive"
 	"github.com/stocklake/stocklake/internal/querysuite"
 	"github.com/stocklake/stocklake/s3"
 	"github.com/stocklake/stocklake/sqlite"
@@ -575,5 +579,155 @@ func TestDebugLogsFilesRead(t *testing.T) {
 	query(t, e, "SELECT count(*) FROM market.ticks WHERE dt = '2026-11-24' AND hour = '15'")
 	if got := logs.String(); !strings.Contains(got, `msg="duckdb: files to read" table=market.ticks partitions=1 files="[`+want[0].Key+`]"`) {
 		t.Fatalf("debug log does not name the one file read, %s:\n%s", want[0].Key, got)
+	}
+}
+
+// writeParquet puts rows as one Parquet object at key.
+func writeParquet[T any](t *testing.T, store stocklake.ObjectStore, key string, rows []T) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := parquet.Write(&buf, rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(context.Background(), key, &buf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMixedFileSchemas reads one scan over files of three schemas: a
+// column only some files of a partition have reads as NULL from the others,
+// and a column stored as INT32 in one file reads as the catalog's bigint.
+func TestMixedFileSchemas(t *testing.T) {
+	type oldRow struct {
+		ID   int64  `parquet:"id"`
+		Name string `parquet:"name"`
+	}
+	type newRow struct {
+		Name  string `parquet:"Name"` // another case and order
+		ID    int64  `parquet:"id"`
+		Extra int64  `parquet:"extra"`
+	}
+	type narrowRow struct {
+		ID    int32 `parquet:"id"`
+		Extra int32 `parquet:"extra"`
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	f, err := buildFixture(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Catalog.Close()
+	writeParquet(t, f.Store, "mixed/part=1/a.parquet", []oldRow{{1, "a"}, {2, "b"}})
+	writeParquet(t, f.Store, "mixed/part=1/b.parquet", []newRow{{"c", 3, 30}})
+	writeParquet(t, f.Store, "mixed/part=2/c.parquet", []narrowRow{{4, 40}, {5, 50}})
+	writeParquet(t, f.Store, "mixed/part=2/d.parquet", []oldRow{{6, "f"}})
+	c, err := crawler.New(f.Store, f.Catalog, crawler.Config{Database: "other", Prefix: "mixed/", TableLevel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := f.Catalog.GetTable(ctx, "other", "mixed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The catalog's columns, whatever the crawler sampled.
+	tbl.Columns = []stocklake.Column{{Name: "id", Type: "bigint"}, {Name: "name", Type: "string"}, {Name: "extra", Type: "bigint"}, {Name: "never", Type: "double"}}
+	if err := f.Catalog.UpdateTable(ctx, tbl); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, f)
+	r, st := query(t, e, "SELECT part, id, name, extra, never FROM other.mixed ORDER BY id")
+	want := "[[1 1 a <nil> <nil>] [1 2 b <nil> <nil>] [1 3 c 30 <nil>] [2 4 <nil> 40 <nil>] [2 5 <nil> 50 <nil>] [2 6 f <nil> <nil>]]"
+	if got := fmt.Sprint(r.Rows); got != want || st.FilesScanned != 4 {
+		t.Fatalf("got %s from %d files, want %s from 4", got, st.FilesScanned, want)
+	}
+}
+
+// TestCraftedPartitionValues reads partitions whose values need escaping
+// in folder names, or look like NULL: each reads back as the catalog's
+// value, and only Hive's default partition as NULL. The table also has a
+// column named filename, the name of DuckDB's file path column.
+func TestCraftedPartitionValues(t *testing.T) {
+	type row struct {
+		N        int64  `parquet:"n"`
+		Filename string `parquet:"filename"`
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	f, err := buildFixture(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Catalog.Close()
+	values := []string{"NULL", "null", "a/b=c", "50% off", "x+y", "ünï", "é%2F", "q?#[]", ""}
+	for i, v := range values {
+		writeParquet(t, f.Store, "crafted/"+hive.PartitionPath([]string{"venue"}, []string{v})+"/part.parquet", []row{{int64(i), "f" + strconv.Itoa(i)}})
+	}
+	c, err := crawler.New(f.Store, f.Catalog, crawler.Config{Database: "other", Prefix: "crafted/", TableLevel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, f)
+	r, _ := query(t, e, "SELECT n, venue, filename FROM other.crafted ORDER BY n")
+	if len(r.Rows) != len(values) {
+		t.Fatalf("got %v, want %d rows", r.Rows, len(values))
+	}
+	for i, v := range values {
+		var want any = v
+		if v == "" {
+			want = nil
+		}
+		if r.Rows[i][0].(int64) != int64(i) || r.Rows[i][1] != want || r.Rows[i][2] != "f"+strconv.Itoa(i) {
+			t.Errorf("row %d: %v, want venue %q", i, r.Rows[i], want)
+		}
+	}
+	// A filter on the partition value finds it, pruned or not.
+	for _, sql := range []string{
+		"SELECT n FROM other.crafted WHERE venue = 'NULL'",
+		"SELECT n FROM (SELECT * FROM other.crafted) WHERE venue = 'NULL'",
+	} {
+		if r, _ := query(t, e, sql); fmt.Sprint(r.Rows) != "[[0]]" {
+			t.Errorf("%s: %v, want [[0]]", sql, r.Rows)
+		}
+	}
+}
+
+// TestPlanningOpensNoFile: planning a scan opens none of its files (they
+// are opened once, by the scan): EXPLAIN succeeds over a table with a file
+// that is not Parquet, which only the query reading it reports. DuckDB's
+// union_by_name opened every file while binding, and the engine bound each
+// scan twice (its view, then the query).
+func TestPlanningOpensNoFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	f, err := buildFixture(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Catalog.Close()
+	const bad = "ticks/dt=2026-11-24/hour=15/zz-not-parquet.parquet"
+	if err := f.Store.Put(ctx, bad, strings.NewReader("this is not a Parquet file")); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, f)
+	r, st := query(t, e, "EXPLAIN SELECT count(*) FROM market.ticks")
+	if len(r.Rows) == 0 || st.FilesScanned != 22 {
+		t.Fatalf("EXPLAIN: %v, %d files", r.Rows, st.FilesScanned)
+	}
+	rows, err := e.Query(ctx, "SELECT count(*) FROM market.ticks")
+	if err == nil {
+		for rows.Next() {
+		}
+		err = rows.Err()
+		rows.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "zz-not-parquet.parquet") {
+		t.Fatalf("reading the table: err %v, want one naming the file that is not Parquet", err)
 	}
 }

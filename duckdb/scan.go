@@ -361,6 +361,20 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 	}
 	var sel []string
 	var srcCols []string // columns clause of read_json / read_csv
+	var schema parquetSchema
+	// fileCol is the column read_parquet adds with each row's file path,
+	// from which the partition values are taken.
+	fileCol := "filename"
+	for n := 1; ; n++ {
+		taken := keyNames[fileCol]
+		for _, c := range t.Columns {
+			taken = taken || strings.EqualFold(c.Name, fileCol)
+		}
+		if !taken {
+			break
+		}
+		fileCol = "stocklake_filename_" + strconv.Itoa(n)
+	}
 	jsonKeys := map[string]string{}
 	if t.Format == stocklake.FormatJSON && len(s.paths) > 0 {
 		jsonKeys = q.jsonKeys(ctx, s.paths[0])
@@ -405,6 +419,7 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 			for _, n := range s.source[i] {
 				if !absent[strings.ToLower(n)] {
 					names = append(names, sqltext.QuoteIdent(n))
+					schema.add(n, dt)
 				}
 			}
 			switch len(names) {
@@ -417,6 +432,7 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 			}
 		default:
 			sel = append(sel, "CAST("+sqltext.QuoteIdent(c.Name)+" AS "+dt+") AS "+out)
+			schema.add(c.Name, dt)
 		}
 	}
 	var hiveTypes []string
@@ -427,11 +443,14 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 		}
 		name := sqltext.QuoteIdent(strings.ToLower(k.Name))
 		hiveTypes = append(hiveTypes, sqltext.QuoteString(strings.ToLower(k.Name))+": VARCHAR")
-		if len(s.paths) == 0 {
+		switch {
+		case len(s.paths) == 0:
 			sel = append(sel, "CAST(NULL AS "+dt+") AS "+name)
-			continue
+		case t.Format == stocklake.FormatParquet:
+			sel = append(sel, "TRY_CAST(NULLIF("+folderValue(sqltext.QuoteIdent(fileCol), i, len(t.PartitionKeys))+", '"+hive.DefaultPartitionName+"') AS "+dt+") AS "+name)
+		default:
+			sel = append(sel, "TRY_CAST(NULLIF("+name+", '"+hive.DefaultPartitionName+"') AS "+dt+") AS "+name)
 		}
-		sel = append(sel, "TRY_CAST(NULLIF("+name+", '"+hive.DefaultPartitionName+"') AS "+dt+") AS "+name)
 	}
 	if len(sel) == 0 {
 		return "", fmt.Errorf("table %s.%s has no columns: crawl it again or fix its definition: %w", t.Database, t.Name, stocklake.ErrInvalid)
@@ -451,7 +470,20 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 	var from string
 	switch t.Format {
 	case stocklake.FormatParquet:
-		from = fmt.Sprintf("read_parquet(%s, %s, union_by_name = true, binary_as_string = true)", files, hiveOpts)
+		// The catalog's columns are the files' schema, matched by name: no
+		// file is opened before the scan (union_by_name would open every
+		// one while binding, and again for every bind of the view), and a
+		// column a file lacks reads as NULL. Partition values come from the
+		// key=value folders of the paths (stage made them so), through the
+		// filename column, which DuckDB also prunes files by.
+		opts := "hive_partitioning = false"
+		if len(schema.entries) > 0 {
+			opts += ", schema = MAP {" + strings.Join(schema.entries, ", ") + "}"
+		}
+		if len(t.PartitionKeys) > 0 {
+			opts += ", filename = " + sqltext.QuoteString(fileCol)
+		}
+		from = fmt.Sprintf("read_parquet(%s, %s, binary_as_string = true)", files, opts)
 	case stocklake.FormatJSON:
 		from = fmt.Sprintf("read_json(%s, %s, format = 'newline_delimited', columns = {%s}, maximum_object_size = 134217728)",
 			files, hiveOpts, strings.Join(srcCols, ", "))
@@ -466,6 +498,35 @@ func (q *query) viewSQL(ctx context.Context, s *scan, absent map[string]bool) (s
 		return "", fmt.Errorf("table %s.%s has format %q: only parquet, json and csv tables can be queried: %w", t.Database, t.Name, t.Format, stocklake.ErrInvalid)
 	}
 	return "SELECT " + strings.Join(sel, ", ") + " FROM " + from, nil
+}
+
+// parquetSchema is read_parquet's schema parameter: file columns by name
+// (each once, case-insensitively) with their DuckDB types, NULL where a
+// file lacks them.
+type parquetSchema struct {
+	entries []string
+	seen    map[string]bool
+}
+
+func (p *parquetSchema) add(name, duckType string) {
+	if p.seen == nil {
+		p.seen = map[string]bool{}
+	}
+	if p.seen[strings.ToLower(name)] {
+		return
+	}
+	p.seen[strings.ToLower(name)] = true
+	p.entries = append(p.entries, fmt.Sprintf("%s: {name: %s, type: %s, default_value: NULL}",
+		sqltext.QuoteString(name), sqltext.QuoteString(name), sqltext.QuoteString(duckType)))
+}
+
+// folderValue is the SQL of the value in the k-th (from 0) of the n
+// key=value folders that end the path of a file (the SQL expression path),
+// unescaped as DuckDB's hive_partitioning does (URL decoding).
+func folderValue(path string, k, n int) string {
+	const sep, seg = `[/\\]`, `[^/\\]*`
+	re := "=(" + seg + ")" + sep + strings.Repeat(seg+sep, n-1-k) + seg + "$"
+	return "url_decode(regexp_extract(" + path + ", " + sqltext.QuoteString(re) + ", 1))"
 }
 
 // jsonKeys maps the lower-cased keys of the first objects of a JSON lines
