@@ -65,6 +65,17 @@ func (l testLake) open(t *testing.T) *Catalog {
 	return c
 }
 
+// createTicks creates the tick table market.ticks with the default
+// options, through a catalog of its own.
+func (l testLake) createTicks(t *testing.T) *Table {
+	t.Helper()
+	tbl, err := l.open(t).CreateTickTable(context.Background(), "market", "ticks", TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
 // ticks makes n ticks on one UTC day (day 0 = 2026-11-26), trade IDs
 // prefix-0 ... prefix-(n-1), spread over the day's hours.
 func ticks(n, day int, prefix string) []stocklake.Tick {

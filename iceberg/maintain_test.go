@@ -15,10 +15,7 @@ import (
 func TestRemoveOrphans(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	var committed []stocklake.LakeFile
 	for i := range 3 {
 		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-26/c%d.parquet", i), ticks(10, 0, fmt.Sprint("c", i)))
@@ -79,10 +76,7 @@ func TestRemoveOrphans(t *testing.T) {
 func TestRewriteManifestsAndLastMaintenance(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	for i := range 20 {
 		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-26/m%d.parquet", i), ticks(5, 0, fmt.Sprint("m", i)))
 		if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*5), int64(i*5+5))}); err != nil {
