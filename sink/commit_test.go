@@ -78,6 +78,15 @@ func runSinkWith(t *testing.T, cfg Config, setup func(*Sink), cond func(*Sink) b
 // return once they have committed up to the end of the topic.
 func never(*Sink) bool { return false }
 
+// waitFenced waits until s had a write refused (Stats().Fenced), for 30
+// seconds at the most: the caller checks that it was.
+func waitFenced(s *Sink) {
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Stats().Fenced.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // commitFailer makes a broker answer offset commits with
 // REBALANCE_IN_PROGRESS while fail says so for the partition.
 type commitFailer struct {
@@ -163,6 +172,32 @@ func (f *manifestFailStore) GetVersion(ctx context.Context, key string) ([]byte,
 	return f.ObjectStore.GetVersion(ctx, key)
 }
 
+// landUncommittedTicks produces 400 ticks to topic "ticks" of a new
+// cluster and lands them in a new lake as two or more uncommitted batches
+// per partition (landUncommitted, MaxRows 60).
+func landUncommittedTicks(t *testing.T) (kafka.Config, *file.ObjectStore, []stocklake.Tick) {
+	t.Helper()
+	cf := &commitFailer{}
+	kc := newFailingCluster(t, cf, "ticks")
+	ticks := testTicks(400)
+	produceTicks(t, kc, "ticks", ticks)
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	landUncommitted(t, cf, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 60, FlushInterval: 50 * time.Millisecond}, len(ticks))
+	return kc, st, ticks
+}
+
+// setManifestRetries sets manifestReadAttempts and commitRetryWindow
+// until t ends.
+func setManifestRetries(t *testing.T, attempts int, window time.Duration) {
+	t.Helper()
+	n, d := manifestReadAttempts, commitRetryWindow
+	t.Cleanup(func() { manifestReadAttempts, commitRetryWindow = n, d })
+	manifestReadAttempts, commitRetryWindow = attempts, window
+}
+
 // landUncommitted writes n records to the lake while cf fails every
 // offset commit, so every batch stays uncommitted.
 func landUncommitted(t *testing.T, cf *commitFailer, cfg Config, n int) {
@@ -186,27 +221,17 @@ func landUncommitted(t *testing.T, cf *commitFailer, cfg Config, n int) {
 // manifest", so the uncommitted batches it named stayed in the lake next to
 // their records written again (600 rows for 400 ticks).
 func TestSinkManifestReadErrorIsRetriedNotEmpty(t *testing.T) {
-	defer func(n int, d time.Duration) { manifestReadAttempts, commitRetryWindow = n, d }(manifestReadAttempts, commitRetryWindow)
-	manifestReadAttempts, commitRetryWindow = 3, 50*time.Millisecond
+	setManifestRetries(t, 3, 50*time.Millisecond)
 	for _, tc := range []struct {
 		name     string
 		failures int
 	}{{"once", 1}, {"always", -1}} {
 		t.Run(tc.name, func(t *testing.T) {
-			cf := &commitFailer{}
-			kc := newFailingCluster(t, cf, "ticks")
-			ticks := testTicks(400)
-			produceTicks(t, kc, "ticks", ticks)
-			st, err := file.New(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Two or more uncommitted batches per partition.
-			landUncommitted(t, cf, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 60, FlushInterval: 50 * time.Millisecond}, len(ticks))
+			kc, st, ticks := landUncommittedTicks(t)
 			fs := &manifestFailStore{ObjectStore: st, failures: tc.failures}
 			// Other batch sizes: the new objects do not replace the old
 			// ones by name, only the manifest tells to delete them.
-			_, err = runSinkWith(t, Config{Kafka: kc, Topic: "ticks", Store: fs, MaxRows: 150, FlushInterval: 50 * time.Millisecond, ExitWhenIdle: true}, nil, never)
+			_, err := runSinkWith(t, Config{Kafka: kc, Topic: "ticks", Store: fs, MaxRows: 150, FlushInterval: 50 * time.Millisecond, ExitWhenIdle: true}, nil, never)
 			rows, _ := readLakeTicks(t, st, "ticks")
 			if tc.failures < 0 {
 				if err == nil || !strings.Contains(err.Error(), "cannot read sink manifest") || !errors.Is(err, errManifestRead) {
@@ -402,17 +427,8 @@ func TestSinkOwnLostWriteIsNotAFence(t *testing.T) {
 // Defect 1, second half: a manifest that cannot be decoded was ignored
 // too. It now stops the sink with an error naming it.
 func TestSinkDamagedManifestStopsTheSink(t *testing.T) {
-	defer func(n int, d time.Duration) { manifestReadAttempts, commitRetryWindow = n, d }(manifestReadAttempts, commitRetryWindow)
-	manifestReadAttempts, commitRetryWindow = 2, 50*time.Millisecond
-	cf := &commitFailer{}
-	kc := newFailingCluster(t, cf, "ticks")
-	ticks := testTicks(400)
-	produceTicks(t, kc, "ticks", ticks)
-	st, err := file.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	landUncommitted(t, cf, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 60, FlushInterval: 50 * time.Millisecond}, len(ticks))
+	setManifestRetries(t, 2, 50*time.Millisecond)
+	kc, st, ticks := landUncommittedTicks(t)
 	objs, err := st.List(t.Context(), "_stocklake/sink/ticks/")
 	if err != nil {
 		t.Fatal(err)
@@ -545,10 +561,7 @@ func TestSinkZombieIsFenced(t *testing.T) {
 				before, _ := readLakeTicks(t, st, "ticks")
 				assertExactlyOnce(t, before, ticks)
 				close(resume)
-				deadline := time.Now().Add(30 * time.Second)
-				for zombie.Stats().Fenced.Load() == 0 && time.Now().Before(deadline) {
-					time.Sleep(10 * time.Millisecond)
-				}
+				waitFenced(zombie)
 				if err := zstop(); err != nil {
 					t.Fatal(err)
 				}

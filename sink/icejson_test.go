@@ -100,21 +100,7 @@ func assertOrdersOnce(t *testing.T, l iceLake, ids []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := 0
-	for k, n := range keys {
-		rows += n
-		if n != 1 {
-			t.Errorf("order %q is in the table %d times", k, n)
-		}
-	}
-	for _, id := range ids {
-		if keys[id] == 0 {
-			t.Errorf("order %s is missing from the table", id)
-		}
-	}
-	if rows != len(ids) {
-		t.Errorf("table has %d rows, want %d", rows, len(ids))
-	}
+	assertKeysOnce(t, "order", keys, ids)
 }
 
 func orderIDs(prefix string, from, n int) []string {
@@ -164,15 +150,7 @@ func TestIcebergSinkLandsJSONTopic(t *testing.T) {
 			t.Errorf("row %q: %d times, want 1", k, keys[k])
 		}
 	}
-	offs, err := tbl.Offsets(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	for _, o := range offs {
-		sum += o
-	}
-	if sum != 900 {
+	if offs, sum := tableOffsets(t, tbl); sum != 900 {
 		t.Errorf("table offsets %v sum to %d, want 900", offs, sum)
 	}
 	// Two day partitions: files of 2026-11-26 and of 2026-11-27.
@@ -582,15 +560,7 @@ func TestIcebergSinkJSONNoColumnsYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	offs, err := tbl.Offsets(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	for _, o := range offs {
-		sum += o
-	}
-	if sum != 36 {
+	if offs, sum := tableOffsets(t, tbl); sum != 36 {
 		t.Errorf("table offsets %v sum to %d, want every record: 36", offs, sum)
 	}
 	if dlq := readDLQ(t, kc, stocklake.DeadLetterTopic("orders")); len(dlq) != 6 {
