@@ -88,6 +88,17 @@ func jsonIceConfig(kc Config, l iceLake, t *testing.T) Config {
 	return kc
 }
 
+// landJSON runs a sink of the orders topic into the JSON table until it
+// is idle (jsonIceConfig); it must not fail.
+func (l iceLake) landJSON(t *testing.T, kc kafka.Config) *Sink {
+	t.Helper()
+	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // assertOrdersOnce checks that the orders table holds each of ids exactly
 // once and nothing else.
 func assertOrdersOnce(t *testing.T, l iceLake, ids []string) {
@@ -120,10 +131,7 @@ func TestIcebergSinkLandsJSONTopic(t *testing.T) {
 	kc := newCluster(t, "orders")
 	produceOrders(t, kc, "orders", "o", 0, 900)
 	l := newJSONLake(t)
-	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := l.landJSON(t, kc)
 	if got := s.Stats().DeadLetters.Load(); got != 0 {
 		t.Errorf("dead letters = %d, want none", got)
 	}
@@ -175,9 +183,7 @@ func TestIcebergSinkJSONMisfitsAreDeadLettered(t *testing.T) {
 	kc := newCluster(t, "orders")
 	produceOrders(t, kc, "orders", "o", 0, 300)
 	l := newJSONLake(t)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	misfits := [][]byte{
 		[]byte(`{"order_id":"bad1","event_time":"2026-11-27T10:00:00Z","qty":"seven","surprise":true}`),
 		[]byte(`{"order_id":"bad2","event_time":"2026-11-27T10:00:00Z","price":1.5,"filled":3}`),
@@ -187,10 +193,7 @@ func TestIcebergSinkJSONMisfitsAreDeadLettered(t *testing.T) {
 		[]byte(`{"order_id":"ok2","event_time":1795000000000,"qty":null,"note":12}`),
 	}
 	produceValues(t, kc, "orders", [][]byte{{'k'}, {'k'}, {'k'}, {'k'}}, append(append([][]byte{}, misfits...), fits...))
-	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := l.landJSON(t, kc)
 	if got := s.Stats().DeadLetters.Load(); got != 2 {
 		t.Errorf("dead letters = %d, want 2", got)
 	}
@@ -222,9 +225,7 @@ func TestIcebergSinkJSONWidensToNewFields(t *testing.T) {
 	kc := newCluster(t, "orders")
 	produceOrders(t, kc, "orders", "o", 0, 300)
 	l := newJSONLake(t)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	late := [][]byte{
 		[]byte(`{"order_id":"w1","event_time":"2026-11-27T10:00:00Z","qty":2,"surprise":true}`),
 		[]byte(`{"order_id":"w2","event_time":"2026-11-27T10:00:01Z","Qty":"two lots"}`),
@@ -238,10 +239,7 @@ func TestIcebergSinkJSONWidensToNewFields(t *testing.T) {
 		keys[i] = []byte("k")
 	}
 	produceValues(t, kc, "orders", keys, late)
-	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := l.landJSON(t, kc)
 	if got := s.Stats().DeadLetters.Load(); got != 1 {
 		t.Errorf("dead letters = %d, want the record whose qty is text", got)
 	}
@@ -275,10 +273,7 @@ func TestIcebergSinkJSONWidensToNewFields(t *testing.T) {
 	}
 	// A later sink follows the widened table: the new columns take values.
 	produceValues(t, kc, "orders", [][]byte{{'k'}}, [][]byte{[]byte(`{"order_id":"w6","event_time":"2026-11-27T11:00:00Z","surprise":false,"Qty":"x"}`)})
-	s, err = runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = l.landJSON(t, kc)
 	if s.Stats().DeadLetters.Load() != 0 || s.iceKinds["surprise"] != kindBool {
 		t.Errorf("the next sink dead-lettered %d records, kinds %v", s.Stats().DeadLetters.Load(), s.iceKinds)
 	}
@@ -367,9 +362,7 @@ func TestIcebergSinkJSONCrashLandsOnce(t *testing.T) {
 			if !errors.Is(err, crash) {
 				t.Fatalf("first run: %v, want the injected crash", err)
 			}
-			if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-				t.Fatal(err)
-			}
+			l.landJSON(t, kc)
 			assertOrdersOnce(t, l, orderIDs("o", 0, 900))
 		})
 	}
@@ -496,9 +489,7 @@ func TestIcebergSinkJSONWithoutTimeField(t *testing.T) {
 	}
 	produceValues(t, kc, "orders", keys, values)
 	l := newJSONLake(t)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	assertOrdersOnce(t, l, orderIDs("n", 0, 400))
 	tbl, shape, _ := l.shape(t, "orders")
 	if p := tbl.Partitioning(); p != "none" || shape.TimeField != "" || len(shape.Columns) != 2 {
@@ -538,9 +529,7 @@ func TestIcebergSinkJSONNoColumnsYet(t *testing.T) {
 	}
 	produceValues(t, kc, "orders", keys, values)
 	l := newJSONLake(t)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	if tbl, err := l.lazy(t, "orders").Table(context.Background()); err != nil || tbl != nil {
 		t.Fatalf("table %v (%v) after records without fields: want none yet", tbl, err)
 	}
@@ -552,9 +541,7 @@ func TestIcebergSinkJSONNoColumnsYet(t *testing.T) {
 		keys, values = append(keys, []byte("k")), append(values, fmt.Appendf(nil, `{"order_id":"n%d"}`, i))
 	}
 	produceValues(t, kc, "orders", keys, values)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	assertOrdersOnce(t, l, orderIDs("n", 0, 30))
 	tbl, err := l.lazy(t, "orders").Table(context.Background())
 	if err != nil {

@@ -282,13 +282,7 @@ func TestSinkRegistryUnionSurvivesRestart(t *testing.T) {
 	if n := snk.Stats().DeadLetters.Load(); n != 1 {
 		t.Errorf("after a restart: %d dead letters, want 1 (qty string does not fit the table's bigint)", n)
 	}
-	tbl, err := cat.GetTable(ctx, "stocklake", "fills")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.ContainsFunc(tbl.Columns, func(c stocklake.Column) bool { return c.Name == "qty" && c.Type == "bigint" }) {
-		t.Errorf("table columns %v lack qty bigint", tbl.Columns)
-	}
+	assertCatalogColumn(t, ctx, cat, "fills", "qty", "bigint")
 	rows, _ := readParquet(t, ctx, lake, "fills")
 	ids := map[int64]bool{}
 	for _, r := range rows {

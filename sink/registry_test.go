@@ -83,6 +83,19 @@ func registerAvro(t *testing.T, reg *srfake.Registry, subject, schema string) in
 	return id
 }
 
+// assertCatalogColumn checks that the catalog table stocklake.table has
+// the column name of type typ.
+func assertCatalogColumn(t *testing.T, ctx context.Context, cat stocklake.Catalog, table, name, typ string) {
+	t.Helper()
+	tbl, err := cat.GetTable(ctx, "stocklake", table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(tbl.Columns, func(c stocklake.Column) bool { return c.Name == name && c.Type == typ }) {
+		t.Errorf("table %s columns %v lack %s %s", table, tbl.Columns, name, typ)
+	}
+}
+
 // registrySink runs a sink with a registry decoder and a catalog
 // registrar over topic until it is idle.
 func registrySink(t *testing.T, ctx context.Context, kc kafka.Config, lake stocklake.ObjectStore, reg *srfake.Registry, topic string, cat stocklake.Catalog) *sink.Sink {
@@ -313,10 +326,7 @@ func TestSinkRegistryEvolutionAndDeadLetters(t *testing.T) {
 	if len(after) <= len(before) {
 		t.Errorf("table versions %d -> %d: the new writer schema made no new version", len(before), len(after))
 	}
-	tbl, _ := cat.GetTable(ctx, "stocklake", "orders")
-	if !slices.ContainsFunc(tbl.Columns, func(c stocklake.Column) bool { return c.Name == "venue" && c.Type == "string" }) {
-		t.Errorf("table columns %v lack venue string", tbl.Columns)
-	}
+	assertCatalogColumn(t, ctx, cat, "orders", "venue", "string")
 	rows, _ := readParquet(t, ctx, lake, "orders")
 	venues := map[int64]any{}
 	for _, r := range rows {
@@ -400,11 +410,5 @@ func TestSinkRegistryWidensWithinOneRun(t *testing.T) {
 	if n := snk.Stats().Objects.Load(); n != 2 {
 		t.Fatalf("%d objects written, want one per record", n)
 	}
-	tbl, err := cat.GetTable(ctx, "stocklake", "fills")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.ContainsFunc(tbl.Columns, func(c stocklake.Column) bool { return c.Name == "qty" && c.Type == "int" }) {
-		t.Errorf("table columns %v lack qty int", tbl.Columns)
-	}
+	assertCatalogColumn(t, ctx, cat, "fills", "qty", "int")
 }
