@@ -237,17 +237,7 @@ func TestCommitCASRaceRetries(t *testing.T) {
 func TestRewriteRetriesOnConcurrentAppend(t *testing.T) {
 	ctx := context.Background()
 	a, b := twoWriters(t, newTestLake(t))
-	var small []stocklake.LakeFile
-	var all []stocklake.Tick
-	for i := range 3 {
-		ts := ticks(10, 0, fmt.Sprint("s", i))
-		all = append(all, ts...)
-		f := writeTicks(t, b, fmt.Sprintf("ts_day=2026-11-26/s%d.parquet", i), ts)
-		small = append(small, f)
-		if _, err := b.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*10), int64(i*10+10))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	small, all := commitSmallFiles(t, b, "s", 3)
 	merged := writeTicks(t, a, "ts_day=2026-11-26/merged.parquet", all)
 	late := writeTicks(t, b, "ts_day=2026-11-26/late.parquet", ticks(5, 0, "late"))
 	attempts := 0

@@ -425,14 +425,7 @@ func TestRewriteAndExpireKeepOffsets(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
 	tbl := lake.createTicks(t)
-	var small []stocklake.LakeFile
-	for i := range 3 {
-		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-26/b%d.parquet", i), ticks(10, 0, fmt.Sprint("b", i)))
-		small = append(small, f)
-		if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*10), int64(i*10+10))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	small, _ := commitSmallFiles(t, tbl, "b", 3)
 	// A foreign append on top (no offsets in its summary).
 	it, _ := tbl.refresh(ctx)
 	foreign := writeTicks(t, tbl, "ts_day=2026-11-26/foreign.parquet", ticks(5, 0, "f"))
