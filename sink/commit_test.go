@@ -78,12 +78,34 @@ func runSinkWith(t *testing.T, cfg Config, setup func(*Sink), cond func(*Sink) b
 // return once they have committed up to the end of the topic.
 func never(*Sink) bool { return false }
 
-// waitFenced waits until s had a write refused (Stats().Fenced), for 30
-// seconds at the most: the caller checks that it was.
-func waitFenced(s *Sink) {
+// stopFenced waits until the zombie s has had a write refused
+// (Stats().Fenced), for 30 seconds at the most, and stops it with stop;
+// t fails when none of what it wrote was refused.
+func stopFenced(t *testing.T, s *Sink, stop func() error, what string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for s.Stats().Fenced.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().Fenced.Load() == 0 {
+		t.Fatalf("%s were not refused", what)
+	}
+}
+
+// awaitExit waits up to 60 seconds for a sink started with startSink to
+// exit by itself (done), then collects its error with stop.
+func awaitExit(t *testing.T, done <-chan struct{}, stop func() error, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not finish", what)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -561,13 +583,7 @@ func TestSinkZombieIsFenced(t *testing.T) {
 				before, _ := readLakeTicks(t, st, "ticks")
 				assertExactlyOnce(t, before, ticks)
 				close(resume)
-				waitFenced(zombie)
-				if err := zstop(); err != nil {
-					t.Fatal(err)
-				}
-				if zombie.Stats().Fenced.Load() == 0 {
-					t.Fatal("the resumed zombie's writes were not refused")
-				}
+				stopFenced(t, zombie, zstop, "the resumed zombie's writes")
 				if n := zombie.Stats().Objects.Load(); n != 0 {
 					t.Errorf("the zombie wrote %d objects after its successor's claim", n)
 				}

@@ -239,13 +239,7 @@ func TestIcebergSinkZombieIsFenced(t *testing.T) {
 	}
 	l.assertTableExactlyOnce(t, ticks)
 	close(resume)
-	waitFenced(zombie)
-	if err := zstop(); err != nil {
-		t.Fatal(err)
-	}
-	if zombie.Stats().Fenced.Load() == 0 {
-		t.Fatal("the zombie's table commit was not refused")
-	}
+	stopFenced(t, zombie, zstop, "the zombie's table commits")
 	l.assertTableExactlyOnce(t, ticks)
 }
 

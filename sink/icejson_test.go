@@ -307,14 +307,7 @@ func TestIcebergSinkJSONTwoSinksWiden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-done2:
-	case <-time.After(60 * time.Second):
-		t.Fatal("second sink did not finish")
-	}
-	if err := stop2(); err != nil {
-		t.Fatal(err)
-	}
+	awaitExit(t, done2, stop2, "second sink")
 	_, shape, types := l.shape(t, "orders")
 	for i := range 10 {
 		if types[fmt.Sprint("x", i)] != "bigint" || types[fmt.Sprint("y", i)] != "string" {
@@ -413,14 +406,7 @@ func TestIcebergSinkJSONTwoSinksAgreeOnTheSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(release)
-	select {
-	case <-done2:
-	case <-time.After(60 * time.Second):
-		t.Fatal("second sink did not finish")
-	}
-	if err := stop2(); err != nil {
-		t.Fatal(err)
-	}
+	awaitExit(t, done2, stop2, "second sink")
 	if fmt.Sprint(s1.iceKinds) != fmt.Sprint(s2.iceKinds) || s2.iceKinds["qty"] != kindInt {
 		t.Errorf("the sinks decided other columns: first %v, second %v", s1.iceKinds, s2.iceKinds)
 	}
