@@ -152,11 +152,7 @@ func TestOpenChecksConfig(t *testing.T) {
 func TestCommitOffsets(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	c := lake.open(t)
-	tbl, err := c.CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	if off, err := tbl.Offsets(ctx); err != nil || len(off) != 0 {
 		t.Fatalf("offsets of a new table = %v, %v; want none", off, err)
 	}
