@@ -47,7 +47,8 @@ type Indicators struct {
 	ZVolume    float64 // (volume - mean) / sample stddev of the N volumes before this bar
 }
 
-// indicatorsWire is the JSON form of Indicators; nil pointers are NaN.
+// indicatorsWire is the JSON form of Indicators, also the indicator
+// fields of a bar's wire format (barWire); nil pointers are NaN.
 type indicatorsWire struct {
 	Bars       int64    `json:"bars"`
 	SMA        *float64 `json:"sma"`
@@ -91,7 +92,13 @@ func (in *Indicators) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*in = Indicators{
+	*in = w.indicators()
+	return nil
+}
+
+// indicators are the Indicators w holds; null or missing values are NaN.
+func (w indicatorsWire) indicators() Indicators {
+	return Indicators{
 		Bars:       w.Bars,
 		SMA:        valueOrNaN(w.SMA),
 		EMAFast:    valueOrNaN(w.EMAFast),
@@ -100,5 +107,4 @@ func (in *Indicators) UnmarshalJSON(b []byte) error {
 		ZClose:     valueOrNaN(w.ZClose),
 		ZVolume:    valueOrNaN(w.ZVolume),
 	}
-	return nil
 }

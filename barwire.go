@@ -154,28 +154,23 @@ func (b *Bar) AppendJSON(dst []byte, ind *Indicators) []byte {
 
 // barWire mirrors the bar wire format for encoding/json.
 type barWire struct {
-	V          *int     `json:"v"`
-	Symbol     string   `json:"symbol"`
-	Window     string   `json:"window"`
-	TS         *int64   `json:"ts"`
-	End        *int64   `json:"end"`
-	Open       float64  `json:"open"`
-	High       float64  `json:"high"`
-	Low        float64  `json:"low"`
-	Close      float64  `json:"close"`
-	Volume     float64  `json:"volume"`
-	VWAP       float64  `json:"vwap"`
-	Trades     int64    `json:"trades"`
-	FirstTS    int64    `json:"first_ts"`
-	LastTS     int64    `json:"last_ts"`
-	Final      bool     `json:"final"`
-	Bars       int64    `json:"bars"`
-	SMA        *float64 `json:"sma"`
-	EMAFast    *float64 `json:"ema_fast"`
-	EMASlow    *float64 `json:"ema_slow"`
-	Volatility *float64 `json:"volatility"`
-	ZClose     *float64 `json:"z_close"`
-	ZVolume    *float64 `json:"z_volume"`
+	V       *int    `json:"v"`
+	Symbol  string  `json:"symbol"`
+	Window  string  `json:"window"`
+	TS      *int64  `json:"ts"`
+	End     *int64  `json:"end"`
+	Open    float64 `json:"open"`
+	High    float64 `json:"high"`
+	Low     float64 `json:"low"`
+	Close   float64 `json:"close"`
+	Volume  float64 `json:"volume"`
+	VWAP    float64 `json:"vwap"`
+	Trades  int64   `json:"trades"`
+	FirstTS int64   `json:"first_ts"`
+	LastTS  int64   `json:"last_ts"`
+	Final   bool    `json:"final"`
+	// The indicators (bars, sma, ...), flattened into the bar object.
+	indicatorsWire
 }
 
 // ParseBar decodes one wire-format bar (see Bar.AppendJSON) and its
@@ -208,11 +203,7 @@ func ParseBar(data []byte) (Bar, Indicators, error) {
 		Trades: w.Trades, FirstTime: time.UnixMicro(w.FirstTS).UTC(), LastTime: time.UnixMicro(w.LastTS).UTC(),
 		Final: w.Final,
 	}
-	ind := Indicators{
-		Bars: w.Bars, SMA: valueOrNaN(w.SMA), EMAFast: valueOrNaN(w.EMAFast), EMASlow: valueOrNaN(w.EMASlow),
-		Volatility: valueOrNaN(w.Volatility), ZClose: valueOrNaN(w.ZClose), ZVolume: valueOrNaN(w.ZVolume),
-	}
-	return b, ind, nil
+	return b, w.indicators(), nil
 }
 
 // AppendJSON appends the alert's wire-format JSON to dst and returns it.

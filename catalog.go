@@ -2,6 +2,8 @@ package stocklake
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -91,4 +93,31 @@ type Catalog interface {
 	UpdatePartition(ctx context.Context, database, table string, p Partition) error
 
 	Close() error
+}
+
+// CatalogNames normalizes a database and a table name the way the Glue
+// Data Catalog does (and the SQLite catalog with it): trimmed and
+// lower-cased. An empty name, or one longer than Glue's 255 bytes, wraps
+// ErrInvalid.
+func CatalogNames(database, table string) (db, tbl string, err error) {
+	if db, err = CatalogName("database", database); err != nil {
+		return "", "", err
+	}
+	if tbl, err = CatalogName("table", table); err != nil {
+		return "", "", err
+	}
+	return db, tbl, nil
+}
+
+// CatalogName is CatalogNames of one name; kind ("database" or "table")
+// names it in the error.
+func CatalogName(kind, name string) (string, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if n == "" {
+		return "", fmt.Errorf("catalog: empty %s name: %w", kind, ErrInvalid)
+	}
+	if len(n) > 255 {
+		return "", fmt.Errorf("catalog: %s name %.40q... is longer than Glue's 255 bytes: %w", kind, n, ErrInvalid)
+	}
+	return n, nil
 }

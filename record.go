@@ -2,6 +2,8 @@ package stocklake
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -78,6 +80,27 @@ func LiveBarsTopic(prefix string, window time.Duration) string {
 // DeadLetterTopic returns the default dead-letter topic of topic:
 // topic + DeadLetterSuffix, e.g. "ticks.dlq".
 func DeadLetterTopic(topic string) string { return topic + DeadLetterSuffix }
+
+// DeadLetterSource is the HeaderSource value of the record at offset of
+// partition of topic: "<topic>/<partition>/<offset>", e.g. "ticks/2/1041".
+func DeadLetterSource(topic string, partition int32, offset int64) string {
+	return topic + "/" + strconv.Itoa(int(partition)) + "/" + strconv.FormatInt(offset, 10)
+}
+
+// ParseDeadLetterSource parses a HeaderSource value (DeadLetterSource);
+// ok is false when s is not one.
+func ParseDeadLetterSource(s string) (topic string, partition int32, offset int64, ok bool) {
+	parts := strings.Split(s, "/") // topic names have no '/'
+	if len(parts) != 3 {
+		return "", 0, 0, false
+	}
+	p, err1 := strconv.ParseInt(parts[1], 10, 32)
+	off, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, 0, false
+	}
+	return parts[0], int32(p), off, true
+}
 
 // Header keys of dead-letter records. The sink, the analyzer and produce
 // write them; consume, tests and operators read them.

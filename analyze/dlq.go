@@ -31,7 +31,7 @@ func (a *Analyzer) deadLetter(ctx context.Context, r *kgo.Record, kind string, r
 	hs := []kgo.RecordHeader{
 		{Key: stocklake.HeaderError, Value: []byte(reason.Error())},
 		{Key: stocklake.HeaderErrorKind, Value: []byte(kind)},
-		{Key: stocklake.HeaderSource, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
+		{Key: stocklake.HeaderSource, Value: []byte(stocklake.DeadLetterSource(r.Topic, r.Partition, r.Offset))},
 		{Key: stocklake.HeaderFailedAt, Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
 	}
 	value, key := r.Value, r.Key

@@ -247,6 +247,31 @@ func (s *stack) resource(name string) (map[string]any, error) {
 	return m, nil
 }
 
+// ingressRules returns the ingress rules of the created security groups
+// (their SecurityGroupIngress) and of the stand-alone
+// AWS::EC2::SecurityGroupIngress resources, by resource name.
+func (s *stack) ingressRules() map[string][]map[string]any {
+	out := map[string][]map[string]any{}
+	for name, r := range s.t.section("Resources") {
+		typ := r.(map[string]any)["Type"]
+		props, err := s.resource(name)
+		if err != nil || props == nil {
+			continue
+		}
+		var rules []any
+		switch typ {
+		case "AWS::EC2::SecurityGroupIngress":
+			rules = []any{props}
+		case "AWS::EC2::SecurityGroup":
+			rules, _ = props["SecurityGroupIngress"].([]any)
+		}
+		for _, rule := range rules {
+			out[name] = append(out[name], rule.(map[string]any))
+		}
+	}
+	return out
+}
+
 var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
 
 // sub implements Fn::Sub.

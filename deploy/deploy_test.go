@@ -867,6 +867,34 @@ func checkKafka(t *testing.T, n node, nodes int, sasl bool) {
 	}
 }
 
+// writeFiles writes files (path under root: body), making their folders.
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		f := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantCheckErr fails t unless err is nil when want is "", or an error
+// whose text holds want.
+func wantCheckErr(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("want no error, got %v", err)
+	case want != "" && err == nil:
+		t.Fatalf("want an error with %q, got none", want)
+	case want != "" && !strings.Contains(err.Error(), want):
+		t.Fatalf("want an error with %q, got %v", want, err)
+	}
+}
+
 // TestUnitCheckCatchesMistakes shows checkUnit fails for the mistakes it is
 // meant to catch, and passes the same unit without them.
 func TestUnitCheckCatchesMistakes(t *testing.T) {
@@ -886,30 +914,15 @@ func TestUnitCheckCatchesMistakes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			for dir, files := range map[string]map[string]string{
-				"etc/systemd/system": {"stocklake-sink@.service": "[Unit]\nDescription=x\n[Service]\n" +
+			writeFiles(t, root, map[string]string{
+				"etc/systemd/system/stocklake-sink@.service": "[Unit]\nDescription=x\n[Service]\n" +
 					"EnvironmentFile=" + profileFile + "\nEnvironmentFile=-/etc/stocklake/sink-%i.env\n" +
-					"ExecStart=" + tc.exec + "\n[Install]\nWantedBy=multi-user.target\n"},
-				"etc/stocklake": {"stocklake.env": tc.profile, "sink-ticks.env": tc.own},
-			} {
-				if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				for f, body := range files {
-					if err := os.WriteFile(filepath.Join(root, dir, f), []byte(body), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
+					"ExecStart=" + tc.exec + "\n[Install]\nWantedBy=multi-user.target\n",
+				"etc/stocklake/stocklake.env":  tc.profile,
+				"etc/stocklake/sink-ticks.env": tc.own,
+			})
 			err := checkUnit(c, root, "stocklake-sink@ticks.service")
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("want no error, got %v", err)
-			case tc.want != "" && err == nil:
-				t.Fatalf("want an error with %q, got none", tc.want)
-			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
-				t.Fatalf("want an error with %q, got %v", tc.want, err)
-			}
+			wantCheckErr(t, err, tc.want)
 		})
 	}
 }
@@ -934,31 +947,15 @@ func TestTimerCheckCatchesMistakes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			sys := filepath.Join(root, "etc/systemd/system")
-			files := map[string]string{
-				filepath.Join(sys, "stocklake-maintain.timer"):                 tc.timer,
-				filepath.Join(sys, "stocklake-maintain.service"):               tc.service + "EnvironmentFile=-/etc/stocklake/maintain.env\n",
-				filepath.Join(root, "etc/stocklake/stocklake.env"):             "STOCKLAKE_LAKE=s3://b\n",
-				filepath.Join(root, "etc/stocklake/maintain.env"):              tc.own,
-				filepath.Join(sys, "stocklake-maintain.timer.d", "every.conf"): tc.dropin,
-			}
-			for f, body := range files {
-				if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			writeFiles(t, root, map[string]string{
+				"etc/systemd/system/stocklake-maintain.timer":              tc.timer,
+				"etc/systemd/system/stocklake-maintain.service":            tc.service + "EnvironmentFile=-/etc/stocklake/maintain.env\n",
+				"etc/stocklake/stocklake.env":                              "STOCKLAKE_LAKE=s3://b\n",
+				"etc/stocklake/maintain.env":                               tc.own,
+				"etc/systemd/system/stocklake-maintain.timer.d/every.conf": tc.dropin,
+			})
 			err := checkUnit(c, root, "stocklake-maintain.timer")
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("want no error, got %v", err)
-			case tc.want != "" && err == nil:
-				t.Fatalf("want an error with %q, got none", tc.want)
-			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
-				t.Fatalf("want an error with %q, got %v", tc.want, err)
-			}
+			wantCheckErr(t, err, tc.want)
 		})
 	}
 }
@@ -1076,21 +1073,8 @@ func TestSecurityGroupsExposeNothing(t *testing.T) {
 	for _, sc := range append(scenarios, scenario{name: "dashboard", params: map[string]string{"DashboardCidr": "203.0.113.0/24"}}) {
 		s, _ := render(t, sc)
 		var open []string
-		for name, r := range s.t.section("Resources") {
-			typ := r.(map[string]any)["Type"]
-			props, err := s.resource(name)
-			if err != nil || props == nil {
-				continue
-			}
-			var rules []any
-			switch typ {
-			case "AWS::EC2::SecurityGroupIngress":
-				rules = []any{props}
-			case "AWS::EC2::SecurityGroup":
-				rules, _ = props["SecurityGroupIngress"].([]any)
-			}
-			for _, rule := range rules {
-				m := rule.(map[string]any)
+		for name, rules := range s.ingressRules() {
+			for _, m := range rules {
 				cidr, _ := m["CidrIp"].(string)
 				if cidr == "" || cidr == "10.42.0.0/16" {
 					continue // a security group or the VPC

@@ -162,21 +162,8 @@ func TestReleaseUpdateSource(t *testing.T) {
 func TestNoIngressFromEverywhere(t *testing.T) {
 	for _, sc := range securityScenarios() {
 		s, _ := render(t, sc)
-		for name, r := range s.t.section("Resources") {
-			typ := r.(map[string]any)["Type"]
-			props, err := s.resource(name)
-			if err != nil || props == nil {
-				continue
-			}
-			var rules []any
-			switch typ {
-			case "AWS::EC2::SecurityGroupIngress":
-				rules = []any{props}
-			case "AWS::EC2::SecurityGroup":
-				rules, _ = props["SecurityGroupIngress"].([]any)
-			}
-			for _, rule := range rules {
-				m := rule.(map[string]any)
+		for name, rules := range s.ingressRules() {
+			for _, m := range rules {
 				if m["CidrIp"] == "0.0.0.0/0" || m["CidrIpv6"] == "::/0" {
 					t.Errorf("%s: %s admits the internet: %v", sc.name, name, m)
 				}

@@ -64,6 +64,7 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"github.com/dustin/go-humanize"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/sqltext"
@@ -459,7 +460,7 @@ func (q *query) run(ctx context.Context, prefix, body string, toks []sqltext.Tok
 	sort.Slice(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
 	if limit > 0 && q.stats.BytesScanned > limit {
 		return nil, fmt.Errorf("query would scan %s in %d files, over the limit of %s: filter on partition keys (e.g. WHERE dt = '2026-11-26') or raise the limit: %w",
-			humanBytes(q.stats.BytesScanned), q.stats.FilesScanned, humanBytes(limit), stocklake.ErrScanLimit)
+			humanize.IBytes(uint64(q.stats.BytesScanned)), q.stats.FilesScanned, humanize.IBytes(uint64(limit)), stocklake.ErrScanLimit)
 	}
 	for _, s := range scans {
 		if err := q.stage(ctx, s); err != nil {
@@ -687,18 +688,4 @@ func (r *rows) Close() error {
 	err := r.res.Close()
 	r.q.cleanup()
 	return err
-}
-
-// humanBytes formats a byte count, e.g. 1.5 GiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -30,30 +30,10 @@ const (
 	paramCompression = "compressionType"
 )
 
-// name normalizes a database or table name the way Glue does.
-func name(kind, n string) (string, error) {
-	n = strings.ToLower(strings.TrimSpace(n))
-	if n == "" {
-		return "", fmt.Errorf("glue: empty %s name: %w", kind, stocklake.ErrInvalid)
-	}
-	if len(n) > 255 {
-		return "", fmt.Errorf("glue: %s name %.40q... is longer than Glue's 255 bytes: %w", kind, n, stocklake.ErrInvalid)
-	}
-	return n, nil
-}
-
-func names(database, table string) (db, tbl string, err error) {
-	if db, err = name("database", database); err != nil {
-		return
-	}
-	tbl, err = name("table", table)
-	return
-}
-
 // CreateDatabase creates a database; an existing one wraps ErrExists.
 // Glue sets its CreateTime.
 func (c *Catalog) CreateDatabase(ctx context.Context, db stocklake.Database) error {
-	n, err := name("database", db.Name)
+	n, err := stocklake.CatalogName("database", db.Name)
 	if err != nil {
 		return err
 	}
@@ -87,7 +67,7 @@ func utc(t *time.Time) time.Time {
 
 // GetDatabase returns a database; a missing one wraps ErrNotFound.
 func (c *Catalog) GetDatabase(ctx context.Context, dbName string) (stocklake.Database, error) {
-	n, err := name("database", dbName)
+	n, err := stocklake.CatalogName("database", dbName)
 	if err != nil {
 		return stocklake.Database{}, err
 	}
@@ -125,7 +105,7 @@ func (c *Catalog) ListDatabases(ctx context.Context) ([]stocklake.Database, erro
 // DeleteDatabase deletes a database with its tables and partitions; a
 // missing one wraps ErrNotFound. It is not part of stocklake.Catalog.
 func (c *Catalog) DeleteDatabase(ctx context.Context, dbName string) error {
-	n, err := name("database", dbName)
+	n, err := stocklake.CatalogName("database", dbName)
 	if err != nil {
 		return err
 	}
@@ -135,7 +115,7 @@ func (c *Catalog) DeleteDatabase(ctx context.Context, dbName string) error {
 
 // checkTable normalizes and checks a table before it is sent to Glue.
 func checkTable(t stocklake.Table) (db, tbl string, err error) {
-	if db, tbl, err = names(t.Database, t.Name); err != nil {
+	if db, tbl, err = stocklake.CatalogNames(t.Database, t.Name); err != nil {
 		return
 	}
 	if t.Location == "" {
@@ -547,7 +527,7 @@ func (c *Catalog) updateEntries(db, tbl string, entries []types.BatchUpdateParti
 // GetTable returns the current definition of a table; a missing one wraps
 // ErrNotFound.
 func (c *Catalog) GetTable(ctx context.Context, database, table string) (stocklake.Table, error) {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return stocklake.Table{}, err
 	}
@@ -561,7 +541,7 @@ func (c *Catalog) GetTable(ctx context.Context, database, table string) (stockla
 // ListTables returns the current definition of every table in a database,
 // views included, sorted by name; a missing database wraps ErrNotFound.
 func (c *Catalog) ListTables(ctx context.Context, database string) ([]stocklake.Table, error) {
-	db, err := name("database", database)
+	db, err := stocklake.CatalogName("database", database)
 	if err != nil {
 		return nil, err
 	}
@@ -584,7 +564,7 @@ func (c *Catalog) ListTables(ctx context.Context, database string) ([]stocklake.
 // table wraps ErrNotFound, unless the request was retried (the first
 // attempt deleted it).
 func (c *Catalog) DeleteTable(ctx context.Context, database, table string) error {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return err
 	}
@@ -602,7 +582,7 @@ func (c *Catalog) DeleteTable(ctx context.Context, database, table string) error
 // TableVersions returns the definitions Glue keeps of a table, oldest
 // first; a missing table wraps ErrNotFound.
 func (c *Catalog) TableVersions(ctx context.Context, database, table string) ([]stocklake.Table, error) {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return nil, err
 	}
@@ -701,7 +681,7 @@ func (c *Catalog) batches(ctx context.Context, op string, n, size int, ignore st
 // creation time. Each needs one value per partition key (ErrInvalid
 // otherwise); a missing table wraps ErrNotFound.
 func (c *Catalog) AddPartitions(ctx context.Context, database, table string, parts []stocklake.Partition) error {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return err
 	}
@@ -737,7 +717,7 @@ func (c *Catalog) AddPartitions(ctx context.Context, database, table string, par
 // ListPartitions returns a table's partitions sorted by their values; a
 // missing table wraps ErrNotFound.
 func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([]stocklake.Partition, error) {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return nil, err
 	}
@@ -777,7 +757,7 @@ func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([
 // new location. AWS Glue keeps its creation time (moto makes a new one).
 // A missing partition or table wraps ErrNotFound.
 func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p stocklake.Partition) error {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return err
 	}
@@ -803,7 +783,7 @@ func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p
 // BatchDeletePartition in batches of 25; missing ones are ignored, a
 // missing table wraps ErrNotFound.
 func (c *Catalog) DeletePartitions(ctx context.Context, database, table string, values [][]string) error {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return err
 	}

@@ -50,30 +50,7 @@ func BenchmarkCommitBounded(b *testing.B) {
 // PropertyMaxSnapshots maxSnapshots.
 func benchCommitAged(b *testing.B, history int, maxSnapshots string) {
 	ctx := context.Background()
-	t := &testing.T{}
-	dir := b.TempDir()
-	c, err := Open(ctx, Config{SQLitePath: filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "lake")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	tbl, err := c.CreateTickTable(ctx, "market", "ticks", TableOptions{Properties: map[string]string{PropertyMaxSnapshots: maxSnapshots}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	body := encodeTicks(t, ticks(1000, 0, "x"))
-	data := filepath.Join(strings.TrimPrefix(tbl.Location(), "file://"), "data", "ts_day=2026-11-26")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	files := make([]stocklake.LakeFile, b.N+1)
-	for i := range files {
-		p := filepath.Join(data, fmt.Sprintf("ticks+T+0+%d.parquet", i*1000))
-		if err := os.WriteFile(p, body, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		files[i] = stocklake.LakeFile{URL: "file://" + p}
-	}
+	tbl, files := benchTable(b, maxSnapshots, b.N+1)
 	if _, err := tbl.Commit(ctx, files[:1], []stocklake.OffsetRange{rng("T", 0, 0, 1000)}); err != nil {
 		b.Fatal(err)
 	}
@@ -93,6 +70,37 @@ func benchCommitAged(b *testing.B, history int, maxSnapshots string) {
 		b.ReportMetric(float64(st.Size()), "metadata-bytes")
 	}
 	b.ReportMetric(float64(len(it.Metadata().Snapshots())), "snapshots")
+}
+
+// benchTable creates a tick table with PropertyMaxSnapshots maxSnapshots
+// in a new lake, and n files of 1,000 ticks in its data folder, the i-th
+// named for the offsets [1000i, 1000i+1000) of T:0 (not committed).
+func benchTable(b *testing.B, maxSnapshots string, n int) (*Table, []stocklake.LakeFile) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	c, err := Open(ctx, Config{SQLitePath: filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "lake")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	tbl, err := c.CreateTickTable(ctx, "market", "ticks", TableOptions{Properties: map[string]string{PropertyMaxSnapshots: maxSnapshots}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := encodeTicks(&testing.T{}, ticks(1000, 0, "x"))
+	data := filepath.Join(strings.TrimPrefix(tbl.Location(), "file://"), "data", "ts_day=2026-11-26")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	files := make([]stocklake.LakeFile, n)
+	for i := range files {
+		p := filepath.Join(data, fmt.Sprintf("ticks+T+0+%d.parquet", i*1000))
+		if err := os.WriteFile(p, body, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		files[i] = stocklake.LakeFile{URL: "file://" + p}
+	}
+	return tbl, files
 }
 
 // growHistory adds n snapshots on top of the table's head in one metadata
@@ -138,30 +146,7 @@ func processCPU() time.Duration {
 
 func benchCommit(b *testing.B, expireEvery int) {
 	ctx := context.Background()
-	t := &testing.T{}
-	dir := b.TempDir()
-	c, err := Open(ctx, Config{SQLitePath: filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "lake")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	tbl, err := c.CreateTickTable(ctx, "market", "ticks", TableOptions{Properties: map[string]string{PropertyMaxSnapshots: "0"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	body := encodeTicks(t, ticks(1000, 0, "x"))
-	data := filepath.Join(strings.TrimPrefix(tbl.Location(), "file://"), "data", "ts_day=2026-11-26")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	files := make([]stocklake.LakeFile, b.N)
-	for i := range files {
-		p := filepath.Join(data, fmt.Sprintf("ticks+T+0+%d.parquet", i*1000))
-		if err := os.WriteFile(p, body, 0o644); err != nil {
-			b.Fatal(err)
-		}
-		files[i] = stocklake.LakeFile{URL: "file://" + p}
-	}
+	tbl, files := benchTable(b, "0", b.N)
 	b.ResetTimer()
 	var worst time.Duration
 	for i := range b.N {

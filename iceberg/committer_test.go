@@ -23,10 +23,7 @@ import (
 func TestCommitStagesOnHeldState(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	a := writeTicks(t, tbl, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "a"))
 	if _, err := tbl.Commit(ctx, []stocklake.LakeFile{a}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
 		t.Fatal(err)

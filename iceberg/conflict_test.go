@@ -156,6 +156,16 @@ type casRace struct {
 	done *bool // races once, across the wrappers of every refresh
 }
 
+// casRaceOnce makes race run once inside the compare-and-swap window of
+// a commit of t (casRace); the result reports whether it ran.
+func casRaceOnce(t *Table, race func()) *bool {
+	raced := new(bool)
+	t.wrapCatalog = func(c table.CatalogIO) table.CatalogIO {
+		return &casRace{CatalogIO: c, done: raced, race: race}
+	}
+	return raced
+}
+
 func (c *casRace) CommitTable(ctx context.Context, id table.Identifier, reqs []table.Requirement, ups []table.Update) (table.Metadata, string, error) {
 	if !*c.done {
 		*c.done = true
@@ -176,14 +186,11 @@ func TestCommitCASRaceRechecksOffsets(t *testing.T) {
 		a, b := twoWriters(t, lake, table.CommitNumRetriesKey, "4")
 		fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "same"))
 		fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(10, 0, "same"))
-		raced := false
-		a.wrapCatalog = func(c table.CatalogIO) table.CatalogIO {
-			return &casRace{CatalogIO: c, done: &raced, race: func() {
-				if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
-					t.Errorf("B's commit: %v", err)
-				}
-			}}
-		}
+		casRaceOnce(a, func() {
+			if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
+				t.Errorf("B's commit: %v", err)
+			}
+		})
 		_, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)})
 		if !errors.Is(err, stocklake.ErrFenced) {
 			t.Errorf("the zombie's commit: %v, want ErrFenced", err)
@@ -205,14 +212,11 @@ func TestCommitCASRaceRetries(t *testing.T) {
 		a, b := twoWriters(t, lake, table.CommitNumRetriesKey, "4")
 		fa := writeTicks(t, a, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "a"))
 		fb := writeTicks(t, b, "ts_day=2026-11-26/b.parquet", ticks(4, 0, "b"))
-		raced := false
-		a.wrapCatalog = func(c table.CatalogIO) table.CatalogIO {
-			return &casRace{CatalogIO: c, done: &raced, race: func() {
-				if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 1, 0, 4)}); err != nil {
-					t.Errorf("B's commit: %v", err)
-				}
-			}}
-		}
+		casRaceOnce(a, func() {
+			if _, err := b.Commit(ctx, []stocklake.LakeFile{fb}, []stocklake.OffsetRange{rng("T", 1, 0, 4)}); err != nil {
+				t.Errorf("B's commit: %v", err)
+			}
+		})
 		if _, err := a.Commit(ctx, []stocklake.LakeFile{fa}, []stocklake.OffsetRange{rng("T", 0, 0, 10)}); err != nil {
 			t.Fatal(err)
 		}
@@ -233,17 +237,7 @@ func TestCommitCASRaceRetries(t *testing.T) {
 func TestRewriteRetriesOnConcurrentAppend(t *testing.T) {
 	ctx := context.Background()
 	a, b := twoWriters(t, newTestLake(t))
-	var small []stocklake.LakeFile
-	var all []stocklake.Tick
-	for i := range 3 {
-		ts := ticks(10, 0, fmt.Sprint("s", i))
-		all = append(all, ts...)
-		f := writeTicks(t, b, fmt.Sprintf("ts_day=2026-11-26/s%d.parquet", i), ts)
-		small = append(small, f)
-		if _, err := b.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*10), int64(i*10+10))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	small, all := commitSmallFiles(t, b, "s", 3)
 	merged := writeTicks(t, a, "ts_day=2026-11-26/merged.parquet", all)
 	late := writeTicks(t, b, "ts_day=2026-11-26/late.parquet", ticks(5, 0, "late"))
 	attempts := 0

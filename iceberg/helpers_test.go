@@ -65,6 +65,37 @@ func (l testLake) open(t *testing.T) *Catalog {
 	return c
 }
 
+// createTicks creates the tick table market.ticks with the default
+// options, through a catalog of its own.
+func (l testLake) createTicks(t *testing.T) *Table {
+	t.Helper()
+	tbl, err := l.open(t).CreateTickTable(context.Background(), "market", "ticks", TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
+}
+
+// commitSmallFiles commits n files of 10 ticks of day 0 to tbl
+// (ts_day=2026-11-26/PREFIXi.parquet, trade IDs PREFIXi-...), each in a
+// snapshot of its own with offsets [10i, 10i+10) of T:0, and returns the
+// files and their ticks.
+func commitSmallFiles(t *testing.T, tbl *Table, prefix string, n int) ([]stocklake.LakeFile, []stocklake.Tick) {
+	t.Helper()
+	var files []stocklake.LakeFile
+	var all []stocklake.Tick
+	for i := range n {
+		ts := ticks(10, 0, fmt.Sprint(prefix, i))
+		all = append(all, ts...)
+		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-26/%s%d.parquet", prefix, i), ts)
+		files = append(files, f)
+		if _, err := tbl.Commit(context.Background(), []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*10), int64(i*10+10))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files, all
+}
+
 // ticks makes n ticks on one UTC day (day 0 = 2026-11-26), trade IDs
 // prefix-0 ... prefix-(n-1), spread over the day's hours.
 func ticks(n, day int, prefix string) []stocklake.Tick {

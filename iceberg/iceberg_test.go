@@ -152,11 +152,7 @@ func TestOpenChecksConfig(t *testing.T) {
 func TestCommitOffsets(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	c := lake.open(t)
-	tbl, err := c.CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	if off, err := tbl.Offsets(ctx); err != nil || len(off) != 0 {
 		t.Fatalf("offsets of a new table = %v, %v; want none", off, err)
 	}
@@ -225,10 +221,7 @@ func TestCommitOffsets(t *testing.T) {
 func TestCommitFenced(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	zombie, err := lake.open(t).OpenTable(ctx, "market", "ticks") // loads the empty table now
 	if err != nil {
 		t.Fatal(err)
@@ -273,10 +266,7 @@ func TestCommitFenced(t *testing.T) {
 func TestCommitRejectsBadInput(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	twoDays := append(ticks(5, 0, "a"), ticks(5, 1, "b")...)
 	spans := writeTicks(t, tbl, "spans.parquet", twoDays)
 	ok := writeTicks(t, tbl, "ok.parquet", ticks(5, 0, "c"))
@@ -311,10 +301,7 @@ func TestCommitRejectsBadInput(t *testing.T) {
 func TestCommitOffsetsOnly(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	s, err := tbl.Commit(ctx, nil, []stocklake.OffsetRange{rng("T", 3, 0, 7)})
 	if err != nil {
 		t.Fatal(err)
@@ -333,10 +320,7 @@ func TestCommitOffsetsOnly(t *testing.T) {
 func TestOffsetsSurviveForeignSnapshots(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	a := writeTicks(t, tbl, "ts_day=2026-11-26/a.parquet", ticks(10, 0, "a"))
 	if _, err := tbl.Commit(ctx, []stocklake.LakeFile{a}, []stocklake.OffsetRange{rng("T", 0, 0, 10), rng("T", 1, 0, 4)}); err != nil {
 		t.Fatal(err)
@@ -436,18 +420,8 @@ func TestConcurrentCommitters(t *testing.T) {
 func TestRewriteAndExpireKeepOffsets(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var small []stocklake.LakeFile
-	for i := range 3 {
-		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-26/b%d.parquet", i), ticks(10, 0, fmt.Sprint("b", i)))
-		small = append(small, f)
-		if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*10), int64(i*10+10))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tbl := lake.createTicks(t)
+	small, _ := commitSmallFiles(t, tbl, "b", 3)
 	// A foreign append on top (no offsets in its summary).
 	it, _ := tbl.refresh(ctx)
 	foreign := writeTicks(t, tbl, "ts_day=2026-11-26/foreign.parquet", ticks(5, 0, "f"))
@@ -512,15 +486,24 @@ func TestRewriteAndExpireKeepOffsets(t *testing.T) {
 func TestPartitionPath(t *testing.T) {
 	ctx := context.Background()
 	c := newTestLake(t).open(t)
-	tk := &stocklake.Tick{Symbol: "BRK.B/Ü x", Time: time.Date(2026, 11, 26, 14, 59, 59, 999999000, time.UTC), Price: 1, TradeID: "1"}
+	tk := &stocklake.Tick{Symbol: "BRK.B/Ü x", Time: time.Date(2026, 11, 26, 14, 59, 59, 999999000, time.UTC), Price: 1, TradeID: "1",
+		Size: 0.25, Exchange: "XN=AS", Source: "sim"}
 	for _, tc := range []struct{ part, want string }{
 		{"day(ts)", "ts_day=2026-11-26"},
 		{"hour(ts)", "ts_hour=2026-11-26-14"},
 		{"month(ts)", "ts_month=2026-11"},
 		{"identity(symbol)", "symbol=BRK.B~2F~C3~9C~20x"},
 		{"none", ""},
+		// Every column a tick table can be partitioned by, each from its
+		// own tick field.
+		{"identity(price)", "price=1"},
+		{"identity(size)", "size=0.25"},
+		{"identity(exchange)", "exchange=XN~3DAS"},
+		{"identity(trade_id)", "trade_id=1"},
+		{"identity(source)", "source=sim"},
+		{"year(ts),identity(source),identity(symbol),identity(size)", "ts_year=2026/source=sim/symbol=BRK.B~2F~C3~9C~20x/size=0.25"},
 	} {
-		name := "p_" + strings.NewReplacer("(", "_", ")", "").Replace(tc.part)
+		name := "p_" + strings.NewReplacer("(", "_", ")", "", ",", "_").Replace(tc.part)
 		tbl, err := c.CreateTickTable(ctx, "market", name, TableOptions{Partitioning: tc.part})
 		if err != nil {
 			t.Fatal(err)
@@ -577,10 +560,7 @@ func TestIdentityPartitioning(t *testing.T) {
 func TestSharesSQLiteCatalogFile(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	sc, err := sqlite.Open(lake.dbPath)
 	if err != nil {
 		t.Fatalf("the sqlite catalog on a file with Iceberg tables: %v", err)

@@ -99,20 +99,17 @@ func TestJSONTableWidenColumns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raced := false
-		a.wrapCatalog = func(c table.CatalogIO) table.CatalogIO {
-			return &casRace{CatalogIO: c, done: &raced, race: func() {
-				if _, err := b.WidenColumns(ctx, []stocklake.Column{{Name: "desk", Type: "string"}, {Name: "n", Type: "double"}}); err != nil {
-					t.Errorf("B's widening: %v", err)
-				}
-			}}
-		}
+		raced := casRaceOnce(a, func() {
+			if _, err := b.WidenColumns(ctx, []stocklake.Column{{Name: "desk", Type: "string"}, {Name: "n", Type: "double"}}); err != nil {
+				t.Errorf("B's widening: %v", err)
+			}
+		})
 		got, err := a.WidenColumns(ctx, []stocklake.Column{{Name: "a.b", Type: "bigint"}, {Name: "sp ace", Type: "double"},
 			{Name: `qu"ote`, Type: "boolean"}, {Name: "UPPER", Type: "string"}, {Name: "n", Type: "string"}, {Name: "late", Type: "string"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !raced {
+		if !*raced {
 			t.Error("B never raced A's commit")
 		}
 		want := `[{at timestamp } {n bigint } {upper string } {desk string } {a.b bigint } {sp ace double } {qu"ote boolean } {UPPER string } {late string }]`

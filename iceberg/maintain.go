@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
-	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -86,20 +85,6 @@ func partitionPath(spec ice.PartitionSpec, sc *ice.Schema, vals map[int]any) str
 		rec = append(rec, vals[f.FieldID])
 	}
 	return escapePath(spec.PartitionToPath(rec, sc))
-}
-
-// escapePath rewrites the values of a name=value/... path from
-// iceberg-go's percent-escaping to tildeEscape.
-func escapePath(p string) string {
-	segs := strings.Split(p, "/")
-	for i, seg := range segs {
-		name, val, _ := strings.Cut(seg, "=")
-		if v, err := url.QueryUnescape(val); err == nil {
-			val = v
-		}
-		segs[i] = name + "=" + tildeEscape(val)
-	}
-	return strings.Join(segs, "/")
 }
 
 // PartitionFileKey is the key, relative to the warehouse (the lake root),

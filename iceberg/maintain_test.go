@@ -15,18 +15,8 @@ import (
 func TestRemoveOrphans(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var committed []stocklake.LakeFile
-	for i := range 3 {
-		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-26/c%d.parquet", i), ticks(10, 0, fmt.Sprint("c", i)))
-		committed = append(committed, f)
-		if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*10), int64(i*10+10))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	tbl := lake.createTicks(t)
+	commitSmallFiles(t, tbl, "c", 3)
 	// A crashed sink's batch, a zombie's, and one being written now.
 	old := writeTicks(t, tbl, "ts_day=2026-11-26/crashed.parquet", ticks(10, 0, "x"))
 	zombie := writeTicks(t, tbl, "ts_day=2026-11-27/zombie.parquet", ticks(10, 1, "z"))
@@ -79,10 +69,7 @@ func TestRemoveOrphans(t *testing.T) {
 func TestRewriteManifestsAndLastMaintenance(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	for i := range 20 {
 		f := writeTicks(t, tbl, fmt.Sprintf("ts_day=2026-11-26/m%d.parquet", i), ticks(5, 0, fmt.Sprint("m", i)))
 		if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, int64(i*5), int64(i*5+5))}); err != nil {

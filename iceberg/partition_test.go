@@ -141,6 +141,31 @@ func TestLazyTablePartitioning(t *testing.T) {
 	if p := kt.RowPartitionPath(time.Date(2026, 11, 26, 14, 5, 0, 0, time.UTC), []any{nil, ""}); p != "at_hour=2026-11-26-14/v=null/at_month=" {
 		t.Errorf("RowPartitionPath of null and empty = %q", p)
 	}
+	// Every JSON value type, each in a column of its type; null, and a
+	// value of another Go type, as null.
+	m, _ := l.open(t).LazyTable("market", "orders3")
+	m.Partitioning = "day,s,n,x,b"
+	typed := stocklake.TableShape{Schema: "json", TimeField: "at", Columns: []stocklake.Column{{Name: "at", Type: "timestamp"},
+		{Name: "s", Type: "string"}, {Name: "n", Type: "bigint"}, {Name: "x", Type: "double"}, {Name: "b", Type: "boolean"}}}
+	if _, err := m.Decide(ctx, typed); err != nil {
+		t.Fatal(err)
+	}
+	mt, _ := m.Table(ctx)
+	at := time.Date(2026, 11, 26, 14, 5, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		vals []any
+		want string
+	}{
+		{[]any{"a b", int64(1) << 62, 2.5, true}, "at_day=2026-11-26/s=a~20b/n=4611686018427387904/x=2.5/b=true"},
+		{[]any{"", int64(-1), -0.125, false}, "at_day=2026-11-26/s=/n=-1/x=-0.125/b=false"},
+		{[]any{nil, nil, nil, nil}, "at_day=2026-11-26/s=null/n=null/x=null/b=null"},
+		{[]any{[]byte("a"), 1, float32(2.5), int32(1)}, "at_day=2026-11-26/s=null/n=null/x=null/b=null"},
+		{[]any{"short"}, "at_day=2026-11-26/s=short/n=null/x=null/b=null"},
+	} {
+		if p := mt.RowPartitionPath(at, tc.vals); p != tc.want {
+			t.Errorf("RowPartitionPath(%#v) = %q, want %q", tc.vals, p, tc.want)
+		}
+	}
 	for _, refused := range []string{"identity(at)", "hour,nope", "day(v)"} {
 		r, _ := l.open(t).LazyTable("market", "orders_"+strings.NewReplacer("(", "_", ")", "", ",", "_").Replace(refused))
 		r.Partitioning = refused

@@ -39,10 +39,7 @@ func TestIcebergPyicebergIntegration(t *testing.T) {
 	if err := sc.CreateDatabase(ctx, stocklake.Database{Name: "market"}); err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	d0 := writeTicks(t, tbl, "ts_day=2026-11-26/ticks+T1+0+0.parquet", ticks(1000, 0, "a"))
 	d1 := writeTicks(t, tbl, "ts_day=2026-11-27/ticks+T1+1+0.parquet", ticks(700, 1, "b"))
 	if _, err := tbl.Commit(ctx, []stocklake.LakeFile{d0, d1}, []stocklake.OffsetRange{rng("T1", 0, 0, 1000), rng("T1", 1, 0, 700)}); err != nil {

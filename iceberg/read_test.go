@@ -66,10 +66,7 @@ func TestRegisterPyicebergIntegration(t *testing.T) {
 	}
 	ctx := context.Background()
 	src := newTestLake(t)
-	tbl, err := src.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := src.createTicks(t)
 	f := writeTicks(t, tbl, "ts_day=2026-11-26/a.parquet", ticks(300, 0, "a"))
 	if _, err := tbl.Commit(ctx, []stocklake.LakeFile{f}, []stocklake.OffsetRange{rng("T", 0, 0, 300)}); err != nil {
 		t.Fatal(err)

@@ -255,38 +255,16 @@ func (t *Table) partitionPath(at time.Time, tk *stocklake.Tick, vals []any) stri
 	for _, f := range spec.Fields() {
 		name, _ := sc.FindColumnName(f.SourceID())
 		src, _ := sc.FindFieldByID(f.SourceID())
-		var lit ice.Literal
+		var lit ice.Literal // nil for null
 		switch {
 		case src.Type.Equals(ice.PrimitiveTypes.TimestampTz):
 			// ts, or a JSON table's event-time column.
 			lit = ice.NewLiteral(ice.Timestamp(at.UnixMicro()))
 		case tk != nil:
-			switch name {
-			case "symbol":
-				lit = ice.NewLiteral(tk.Symbol)
-			case "price":
-				lit = ice.NewLiteral(tk.Price)
-			case "size":
-				lit = ice.NewLiteral(tk.Size)
-			case "exchange":
-				lit = ice.NewLiteral(tk.Exchange)
-			case "trade_id":
-				lit = ice.NewLiteral(tk.TradeID)
-			case "source":
-				lit = ice.NewLiteral(tk.Source)
-			}
+			lit = valueLiteral(tickValue(tk, name))
 		default:
 			if _, ok := f.Transform.(ice.IdentityTransform); ok && next < len(vals) {
-				switch v := vals[next].(type) {
-				case string:
-					lit = ice.NewLiteral(v)
-				case int64:
-					lit = ice.NewLiteral(v)
-				case float64:
-					lit = ice.NewLiteral(v)
-				case bool:
-					lit = ice.NewLiteral(v)
-				}
+				lit = valueLiteral(vals[next])
 				next++
 			}
 		}
@@ -301,7 +279,51 @@ func (t *Table) partitionPath(at time.Time, tk *stocklake.Tick, vals []any) stri
 		}
 		rec = append(rec, v.Val.Any())
 	}
-	segs := strings.Split(spec.PartitionToPath(rec, sc), "/")
+	return escapePath(spec.PartitionToPath(rec, sc))
+}
+
+// tickValue is tk's value of the tick table column name (tickSchema), of
+// the Go type RowPartitionPath takes for the column's type: a string or
+// float64; nil for ts, conditions and names that are not a column.
+func tickValue(tk *stocklake.Tick, name string) any {
+	switch name {
+	case "symbol":
+		return tk.Symbol
+	case "price":
+		return tk.Price
+	case "size":
+		return tk.Size
+	case "exchange":
+		return tk.Exchange
+	case "trade_id":
+		return tk.TradeID
+	case "source":
+		return tk.Source
+	}
+	return nil
+}
+
+// valueLiteral is the Iceberg literal of a partition source value, a
+// tick's (tickValue) or a JSON row's (RowPartitionPath): a string, int64,
+// float64 or bool; nil (null) for nil and any other type.
+func valueLiteral(v any) ice.Literal {
+	switch v := v.(type) {
+	case string:
+		return ice.NewLiteral(v)
+	case int64:
+		return ice.NewLiteral(v)
+	case float64:
+		return ice.NewLiteral(v)
+	case bool:
+		return ice.NewLiteral(v)
+	}
+	return nil
+}
+
+// escapePath rewrites the values of a name=value/... path from
+// iceberg-go's percent-escaping to tildeEscape.
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
 	for i, seg := range segs {
 		name, val, _ := strings.Cut(seg, "=")
 		if v, err := url.QueryUnescape(val); err == nil {

@@ -39,10 +39,7 @@ func coverageOf(t *testing.T, tbl *Table) stocklake.CoverageReport {
 func TestCoverageFindsPlantedGapAndOverlap(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	commit := func(name string, rs ...stocklake.OffsetRange) {
 		t.Helper()
 		f := writeTicks(t, tbl, "ts_day=2026-11-26/"+name+".parquet", ticks(int(rs[0].End-rs[0].Start), 0, name))
@@ -89,10 +86,7 @@ func TestCoverageFindsPlantedGapAndOverlap(t *testing.T) {
 func TestCoverageAfterExpiry(t *testing.T) {
 	ctx := context.Background()
 	lake := newTestLake(t)
-	tbl, err := lake.open(t).CreateTickTable(ctx, "market", "ticks", TableOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := lake.createTicks(t)
 	for i := range 4 {
 		f := writeTicks(t, tbl, "ts_day=2026-11-26/"+string(rune('a'+i))+".parquet", ticks(10, 0, string(rune('a'+i))))
 		rs := []stocklake.OffsetRange{rng("T", 0, int64(i*10), int64(i*10+10))}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -97,17 +96,11 @@ func DeadLetterOffsets(ctx context.Context, c Config, dlq string) (map[stocklake
 				src = string(h.Value)
 			}
 		}
-		// src is "<topic>/<partition>/<offset>"; topic names have no '/'.
-		parts := strings.Split(src, "/")
-		if id == "" || len(parts) != 3 {
+		_, p, off, ok := stocklake.ParseDeadLetterSource(src)
+		if id == "" || !ok {
 			continue
 		}
-		p, err1 := strconv.ParseInt(parts[1], 10, 32)
-		off, err2 := strconv.ParseInt(parts[2], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		tp := stocklake.TopicPartition{TopicID: id, Partition: int32(p)}
+		tp := stocklake.TopicPartition{TopicID: id, Partition: p}
 		out[tp] = append(out[tp], off)
 	}
 	stocklake.CoverageFacts{DeadLetters: out}.SortDeadLetters()

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/dustin/go-humanize"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/stocklake/stocklake"
@@ -193,7 +194,7 @@ func writeResult(w io.Writer, rows stocklake.Rows, maxBytes int64, idx *PageInde
 		bw.WriteByte('\n')
 		n++
 		if cw.over || maxBytes > 0 && cw.n+int64(bw.Buffered()) > maxBytes {
-			return n, fmt.Errorf("the result is over the limit of %s at row %d; select fewer or smaller columns, aggregate, or add a LIMIT: %w", humanBytes(maxBytes), n, ErrResultTooLarge)
+			return n, fmt.Errorf("the result is over the limit of %s at row %d; select fewer or smaller columns, aggregate, or add a LIMIT: %w", humanize.IBytes(uint64(maxBytes)), n, ErrResultTooLarge)
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/google/uuid"
 
 	"github.com/stocklake/stocklake"
@@ -136,7 +137,7 @@ func (e Execution) Summary() string {
 		cut = " (cut at the row limit)"
 	}
 	s := fmt.Sprintf("%s in %v, %d rows%s, scanned %s in %d files (query %s)",
-		e.State, e.TotalTime.Round(time.Millisecond), e.Rows, cut, humanBytes(e.BytesScanned), e.FilesScanned, e.ID)
+		e.State, e.TotalTime.Round(time.Millisecond), e.Rows, cut, humanize.IBytes(uint64(e.BytesScanned)), e.FilesScanned, e.ID)
 	if e.Error != "" {
 		s += ": " + e.Error
 	}
@@ -410,7 +411,7 @@ func (r *Runner) execute(ctx context.Context, ex Execution) (final Execution, ca
 	}
 	if max := r.cfg.MaxBytesScanned; max > 0 && st.BytesScanned > max {
 		fail(fmt.Errorf("query scanned %s, over the limit of %s; its result was discarded: filter on partition keys or raise the limit: %w",
-			humanBytes(st.BytesScanned), humanBytes(max), stocklake.ErrScanLimit))
+			humanize.IBytes(uint64(st.BytesScanned)), humanize.IBytes(uint64(max)), stocklake.ErrScanLimit))
 		return
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
@@ -605,18 +606,4 @@ func checkID(id string) error {
 		return fmt.Errorf("query ID %q is not a UUID: %w", id, stocklake.ErrInvalid)
 	}
 	return nil
-}
-
-// humanBytes formats a byte count, e.g. 1.5 MiB.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -78,6 +78,37 @@ func runSinkWith(t *testing.T, cfg Config, setup func(*Sink), cond func(*Sink) b
 // return once they have committed up to the end of the topic.
 func never(*Sink) bool { return false }
 
+// stopFenced waits until the zombie s has had a write refused
+// (Stats().Fenced), for 30 seconds at the most, and stops it with stop;
+// t fails when none of what it wrote was refused.
+func stopFenced(t *testing.T, s *Sink, stop func() error, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Stats().Fenced.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Stats().Fenced.Load() == 0 {
+		t.Fatalf("%s were not refused", what)
+	}
+}
+
+// awaitExit waits up to 60 seconds for a sink started with startSink to
+// exit by itself (done), then collects its error with stop.
+func awaitExit(t *testing.T, done <-chan struct{}, stop func() error, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%s did not finish", what)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // commitFailer makes a broker answer offset commits with
 // REBALANCE_IN_PROGRESS while fail says so for the partition.
 type commitFailer struct {
@@ -163,6 +194,32 @@ func (f *manifestFailStore) GetVersion(ctx context.Context, key string) ([]byte,
 	return f.ObjectStore.GetVersion(ctx, key)
 }
 
+// landUncommittedTicks produces 400 ticks to topic "ticks" of a new
+// cluster and lands them in a new lake as two or more uncommitted batches
+// per partition (landUncommitted, MaxRows 60).
+func landUncommittedTicks(t *testing.T) (kafka.Config, *file.ObjectStore, []stocklake.Tick) {
+	t.Helper()
+	cf := &commitFailer{}
+	kc := newFailingCluster(t, cf, "ticks")
+	ticks := testTicks(400)
+	produceTicks(t, kc, "ticks", ticks)
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	landUncommitted(t, cf, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 60, FlushInterval: 50 * time.Millisecond}, len(ticks))
+	return kc, st, ticks
+}
+
+// setManifestRetries sets manifestReadAttempts and commitRetryWindow
+// until t ends.
+func setManifestRetries(t *testing.T, attempts int, window time.Duration) {
+	t.Helper()
+	n, d := manifestReadAttempts, commitRetryWindow
+	t.Cleanup(func() { manifestReadAttempts, commitRetryWindow = n, d })
+	manifestReadAttempts, commitRetryWindow = attempts, window
+}
+
 // landUncommitted writes n records to the lake while cf fails every
 // offset commit, so every batch stays uncommitted.
 func landUncommitted(t *testing.T, cf *commitFailer, cfg Config, n int) {
@@ -186,27 +243,17 @@ func landUncommitted(t *testing.T, cf *commitFailer, cfg Config, n int) {
 // manifest", so the uncommitted batches it named stayed in the lake next to
 // their records written again (600 rows for 400 ticks).
 func TestSinkManifestReadErrorIsRetriedNotEmpty(t *testing.T) {
-	defer func(n int, d time.Duration) { manifestReadAttempts, commitRetryWindow = n, d }(manifestReadAttempts, commitRetryWindow)
-	manifestReadAttempts, commitRetryWindow = 3, 50*time.Millisecond
+	setManifestRetries(t, 3, 50*time.Millisecond)
 	for _, tc := range []struct {
 		name     string
 		failures int
 	}{{"once", 1}, {"always", -1}} {
 		t.Run(tc.name, func(t *testing.T) {
-			cf := &commitFailer{}
-			kc := newFailingCluster(t, cf, "ticks")
-			ticks := testTicks(400)
-			produceTicks(t, kc, "ticks", ticks)
-			st, err := file.New(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Two or more uncommitted batches per partition.
-			landUncommitted(t, cf, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 60, FlushInterval: 50 * time.Millisecond}, len(ticks))
+			kc, st, ticks := landUncommittedTicks(t)
 			fs := &manifestFailStore{ObjectStore: st, failures: tc.failures}
 			// Other batch sizes: the new objects do not replace the old
 			// ones by name, only the manifest tells to delete them.
-			_, err = runSinkWith(t, Config{Kafka: kc, Topic: "ticks", Store: fs, MaxRows: 150, FlushInterval: 50 * time.Millisecond, ExitWhenIdle: true}, nil, never)
+			_, err := runSinkWith(t, Config{Kafka: kc, Topic: "ticks", Store: fs, MaxRows: 150, FlushInterval: 50 * time.Millisecond, ExitWhenIdle: true}, nil, never)
 			rows, _ := readLakeTicks(t, st, "ticks")
 			if tc.failures < 0 {
 				if err == nil || !strings.Contains(err.Error(), "cannot read sink manifest") || !errors.Is(err, errManifestRead) {
@@ -402,17 +449,8 @@ func TestSinkOwnLostWriteIsNotAFence(t *testing.T) {
 // Defect 1, second half: a manifest that cannot be decoded was ignored
 // too. It now stops the sink with an error naming it.
 func TestSinkDamagedManifestStopsTheSink(t *testing.T) {
-	defer func(n int, d time.Duration) { manifestReadAttempts, commitRetryWindow = n, d }(manifestReadAttempts, commitRetryWindow)
-	manifestReadAttempts, commitRetryWindow = 2, 50*time.Millisecond
-	cf := &commitFailer{}
-	kc := newFailingCluster(t, cf, "ticks")
-	ticks := testTicks(400)
-	produceTicks(t, kc, "ticks", ticks)
-	st, err := file.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	landUncommitted(t, cf, Config{Kafka: kc, Topic: "ticks", Store: st, MaxRows: 60, FlushInterval: 50 * time.Millisecond}, len(ticks))
+	setManifestRetries(t, 2, 50*time.Millisecond)
+	kc, st, ticks := landUncommittedTicks(t)
 	objs, err := st.List(t.Context(), "_stocklake/sink/ticks/")
 	if err != nil {
 		t.Fatal(err)
@@ -545,16 +583,7 @@ func TestSinkZombieIsFenced(t *testing.T) {
 				before, _ := readLakeTicks(t, st, "ticks")
 				assertExactlyOnce(t, before, ticks)
 				close(resume)
-				deadline := time.Now().Add(30 * time.Second)
-				for zombie.Stats().Fenced.Load() == 0 && time.Now().Before(deadline) {
-					time.Sleep(10 * time.Millisecond)
-				}
-				if err := zstop(); err != nil {
-					t.Fatal(err)
-				}
-				if zombie.Stats().Fenced.Load() == 0 {
-					t.Fatal("the resumed zombie's writes were not refused")
-				}
+				stopFenced(t, zombie, zstop, "the resumed zombie's writes")
 				if n := zombie.Stats().Objects.Load(); n != 0 {
 					t.Errorf("the zombie wrote %d objects after its successor's claim", n)
 				}

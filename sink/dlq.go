@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -52,7 +51,7 @@ func (s *Sink) deadLetter(ps *partState, b *batch, r *kgo.Record, reason error) 
 	hs = append(hs,
 		kgo.RecordHeader{Key: stocklake.HeaderError, Value: []byte(reason.Error())},
 		kgo.RecordHeader{Key: stocklake.HeaderErrorKind, Value: []byte(kind)},
-		kgo.RecordHeader{Key: stocklake.HeaderSource, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
+		kgo.RecordHeader{Key: stocklake.HeaderSource, Value: []byte(stocklake.DeadLetterSource(r.Topic, r.Partition, r.Offset))},
 		kgo.RecordHeader{Key: stocklake.HeaderSourceTopicID, Value: []byte(s.topicID)},
 		kgo.RecordHeader{Key: stocklake.HeaderFailedAt, Value: []byte(s.now.UTC().Format(time.RFC3339Nano))},
 	)
@@ -296,7 +295,6 @@ func (s *Sink) scanDeadLetters(ctx context.Context, p int32, from, resumeAt int6
 		return nil, err
 	}
 	seen := map[int64]struct{}{}
-	prefix := s.cfg.Topic + "/" + strconv.Itoa(int(p)) + "/"
 	err = s.retry(ctx, "read dead-letter topic", func() error {
 		ends, err := kadm.NewClient(s.dlq).ListEndOffsets(ctx, s.cfg.DLQTopic)
 		if err != nil {
@@ -338,10 +336,11 @@ func (s *Sink) scanDeadLetters(ctx context.Context, p int32, from, resumeAt int6
 						id = string(h.Value)
 					}
 				}
-				if id != s.topicID || !strings.HasPrefix(src, prefix) {
+				topic, sp, o, ok := stocklake.ParseDeadLetterSource(src)
+				if !ok || id != s.topicID || topic != s.cfg.Topic || sp != p {
 					return
 				}
-				if o, err := strconv.ParseInt(src[len(prefix):], 10, 64); err == nil && o >= resumeAt {
+				if o >= resumeAt {
 					seen[o] = struct{}{}
 				}
 			})

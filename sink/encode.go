@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 
@@ -295,15 +296,7 @@ func encodeObjectsAs(buf *bytes.Buffer, objs []map[string]any, kinds map[string]
 			cols[i].Type = "timestamp"
 		}
 	}
-	w := parquet.NewWriter(buf, append(writerOptions(codec, rowGroupRows), schema, parquet.KeyValueMetadata(stocklake.ParquetKeyBatches, batches))...)
-	rows := make([]parquet.Row, 0, 1024)
-	flush := func() error {
-		if _, err := w.WriteRows(rows); err != nil {
-			return fmt.Errorf("encode parquet: %w", err)
-		}
-		rows = rows[:0]
-		return nil
-	}
+	w := newRowWriter(buf, append(writerOptions(codec, rowGroupRows), schema, parquet.KeyValueMetadata(stocklake.ParquetKeyBatches, batches))...)
 	for _, o := range objs {
 		row := make(parquet.Row, len(names))
 		for i, name := range names {
@@ -323,17 +316,46 @@ func encodeObjectsAs(buf *bytes.Buffer, objs []map[string]any, kinds map[string]
 			}
 			row[i] = convertValue(v, kinds[name]).Level(0, 1, i)
 		}
-		rows = append(rows, row)
-		if len(rows) == cap(rows) {
-			if err := flush(); err != nil {
-				return nil, err
-			}
+		if err := w.add(row); err != nil {
+			return nil, err
 		}
 	}
-	if err := flush(); err != nil {
-		return nil, err
+	return cols, w.close()
+}
+
+// rowWriter writes rows to a parquet.Writer 1024 at a time.
+type rowWriter struct {
+	w    *parquet.Writer
+	rows []parquet.Row
+}
+
+func newRowWriter(out io.Writer, opts ...parquet.WriterOption) *rowWriter {
+	return &rowWriter{w: parquet.NewWriter(out, opts...), rows: make([]parquet.Row, 0, 1024)}
+}
+
+// add queues row, writing the queue when it is full.
+func (rw *rowWriter) add(row parquet.Row) error {
+	rw.rows = append(rw.rows, row)
+	if len(rw.rows) < cap(rw.rows) {
+		return nil
 	}
-	return cols, w.Close()
+	return rw.flush()
+}
+
+func (rw *rowWriter) flush() error {
+	if _, err := rw.w.WriteRows(rw.rows); err != nil {
+		return fmt.Errorf("encode parquet: %w", err)
+	}
+	rw.rows = rw.rows[:0]
+	return nil
+}
+
+// close writes the queued rows and closes the Parquet writer.
+func (rw *rowWriter) close() error {
+	if err := rw.flush(); err != nil {
+		return err
+	}
+	return rw.w.Close()
 }
 
 func convertValue(v any, kind colKind) parquet.Value {

@@ -169,7 +169,6 @@ func TestPartitionValuesThatNeedEscaping(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds or ctx ends (then the test fails).
 // newLake starts an in-process broker with topics (one partition each)
 // and makes a lake in a temporary directory.
 func newLake(t *testing.T, topics ...string) (kafka.Config, stocklake.ObjectStore) {
@@ -197,6 +196,7 @@ func memCatalog(t *testing.T) *sqlite.Catalog {
 	return cat
 }
 
+// waitFor polls cond until it holds or ctx ends (then the test fails).
 func waitFor(t *testing.T, ctx context.Context, cond func() bool) {
 	t.Helper()
 	for !cond() {

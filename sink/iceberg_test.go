@@ -59,21 +59,48 @@ func (l iceLake) assertTableExactlyOnce(t *testing.T, ticks []stocklake.Tick) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := make([]string, len(ticks))
+	for i, tk := range ticks {
+		want[i] = tk.Symbol + "\x00" + tk.TradeID
+	}
+	assertKeysOnce(t, "tick", keys, want)
+}
+
+// assertKeysOnce checks a table's row counts by key (TickKeys,
+// KeyCounts): each key of want once and no other rows; what names a key
+// in messages ("tick").
+func assertKeysOnce(t *testing.T, what string, keys map[string]int, want []string) {
+	t.Helper()
 	rows := 0
 	for k, n := range keys {
 		rows += n
 		if n != 1 {
-			t.Errorf("tick %q is in the table %d times", k, n)
+			t.Errorf("%s %q is in the table %d times", what, k, n)
 		}
 	}
-	for _, tk := range ticks {
-		if keys[tk.Symbol+"\x00"+tk.TradeID] == 0 {
-			t.Errorf("tick %s/%s is missing from the table", tk.Symbol, tk.TradeID)
+	for _, k := range want {
+		if keys[k] == 0 {
+			t.Errorf("%s %q is missing from the table", what, k)
 		}
 	}
-	if rows != len(ticks) {
-		t.Errorf("table has %d rows, want %d", rows, len(ticks))
+	if rows != len(want) {
+		t.Errorf("table has %d rows, want %d", rows, len(want))
 	}
+}
+
+// tableOffsets returns a table's next offsets and their sum: how many
+// records it accounts for, its partitions starting at offset 0.
+func tableOffsets(t *testing.T, tbl stocklake.OffsetTable) (map[stocklake.TopicPartition]int64, int64) {
+	t.Helper()
+	offs, err := tbl.Offsets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, o := range offs {
+		sum += o
+	}
+	return offs, sum
 }
 
 // dayCrossingTicks makes n ticks from 23:59:50 on 2026-11-26 on, 25 ms
@@ -114,15 +141,7 @@ func TestIcebergSinkLandsEveryTickOnce(t *testing.T) {
 		t.Errorf("rows committed = %d, want 900", got)
 	}
 	// The table's offsets account for every record of every partition.
-	offs, err := l.open(t).Offsets(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	for _, o := range offs {
-		sum += o
-	}
-	if len(offs) < 2 || sum != 900 {
+	if offs, sum := tableOffsets(t, l.open(t)); len(offs) < 2 || sum != 900 {
 		t.Errorf("table offsets %v: want several partitions summing to 900", offs)
 	}
 	// No Hive-mode state in the lake: the table carries it all.
@@ -220,16 +239,7 @@ func TestIcebergSinkZombieIsFenced(t *testing.T) {
 	}
 	l.assertTableExactlyOnce(t, ticks)
 	close(resume)
-	deadline := time.Now().Add(30 * time.Second)
-	for zombie.Stats().Fenced.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err := zstop(); err != nil {
-		t.Fatal(err)
-	}
-	if zombie.Stats().Fenced.Load() == 0 {
-		t.Fatal("the zombie's table commit was not refused")
-	}
+	stopFenced(t, zombie, zstop, "the zombie's table commits")
 	l.assertTableExactlyOnce(t, ticks)
 }
 
@@ -260,15 +270,7 @@ func TestIcebergSinkDeadLetters(t *testing.T) {
 		t.Errorf("dead letters = %d, want %d", got, bad)
 	}
 	l.assertTableExactlyOnce(t, ticks)
-	offs, err := l.open(t).Offsets(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	for _, o := range offs {
-		sum += o
-	}
-	if want := int64(len(values)); sum != want {
-		t.Errorf("table offsets %v sum to %d, want every record: %d", offs, sum, want)
+	if offs, sum := tableOffsets(t, l.open(t)); sum != int64(len(values)) {
+		t.Errorf("table offsets %v sum to %d, want every record: %d", offs, sum, len(values))
 	}
 }

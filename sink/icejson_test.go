@@ -88,6 +88,17 @@ func jsonIceConfig(kc Config, l iceLake, t *testing.T) Config {
 	return kc
 }
 
+// landJSON runs a sink of the orders topic into the JSON table until it
+// is idle (jsonIceConfig); it must not fail.
+func (l iceLake) landJSON(t *testing.T, kc kafka.Config) *Sink {
+	t.Helper()
+	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // assertOrdersOnce checks that the orders table holds each of ids exactly
 // once and nothing else.
 func assertOrdersOnce(t *testing.T, l iceLake, ids []string) {
@@ -100,21 +111,7 @@ func assertOrdersOnce(t *testing.T, l iceLake, ids []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := 0
-	for k, n := range keys {
-		rows += n
-		if n != 1 {
-			t.Errorf("order %q is in the table %d times", k, n)
-		}
-	}
-	for _, id := range ids {
-		if keys[id] == 0 {
-			t.Errorf("order %s is missing from the table", id)
-		}
-	}
-	if rows != len(ids) {
-		t.Errorf("table has %d rows, want %d", rows, len(ids))
-	}
+	assertKeysOnce(t, "order", keys, ids)
 }
 
 func orderIDs(prefix string, from, n int) []string {
@@ -134,10 +131,7 @@ func TestIcebergSinkLandsJSONTopic(t *testing.T) {
 	kc := newCluster(t, "orders")
 	produceOrders(t, kc, "orders", "o", 0, 900)
 	l := newJSONLake(t)
-	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := l.landJSON(t, kc)
 	if got := s.Stats().DeadLetters.Load(); got != 0 {
 		t.Errorf("dead letters = %d, want none", got)
 	}
@@ -164,15 +158,7 @@ func TestIcebergSinkLandsJSONTopic(t *testing.T) {
 			t.Errorf("row %q: %d times, want 1", k, keys[k])
 		}
 	}
-	offs, err := tbl.Offsets(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	for _, o := range offs {
-		sum += o
-	}
-	if sum != 900 {
+	if offs, sum := tableOffsets(t, tbl); sum != 900 {
 		t.Errorf("table offsets %v sum to %d, want 900", offs, sum)
 	}
 	// Two day partitions: files of 2026-11-26 and of 2026-11-27.
@@ -197,9 +183,7 @@ func TestIcebergSinkJSONMisfitsAreDeadLettered(t *testing.T) {
 	kc := newCluster(t, "orders")
 	produceOrders(t, kc, "orders", "o", 0, 300)
 	l := newJSONLake(t)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	misfits := [][]byte{
 		[]byte(`{"order_id":"bad1","event_time":"2026-11-27T10:00:00Z","qty":"seven","surprise":true}`),
 		[]byte(`{"order_id":"bad2","event_time":"2026-11-27T10:00:00Z","price":1.5,"filled":3}`),
@@ -209,10 +193,7 @@ func TestIcebergSinkJSONMisfitsAreDeadLettered(t *testing.T) {
 		[]byte(`{"order_id":"ok2","event_time":1795000000000,"qty":null,"note":12}`),
 	}
 	produceValues(t, kc, "orders", [][]byte{{'k'}, {'k'}, {'k'}, {'k'}}, append(append([][]byte{}, misfits...), fits...))
-	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := l.landJSON(t, kc)
 	if got := s.Stats().DeadLetters.Load(); got != 2 {
 		t.Errorf("dead letters = %d, want 2", got)
 	}
@@ -244,9 +225,7 @@ func TestIcebergSinkJSONWidensToNewFields(t *testing.T) {
 	kc := newCluster(t, "orders")
 	produceOrders(t, kc, "orders", "o", 0, 300)
 	l := newJSONLake(t)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	late := [][]byte{
 		[]byte(`{"order_id":"w1","event_time":"2026-11-27T10:00:00Z","qty":2,"surprise":true}`),
 		[]byte(`{"order_id":"w2","event_time":"2026-11-27T10:00:01Z","Qty":"two lots"}`),
@@ -260,10 +239,7 @@ func TestIcebergSinkJSONWidensToNewFields(t *testing.T) {
 		keys[i] = []byte("k")
 	}
 	produceValues(t, kc, "orders", keys, late)
-	s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := l.landJSON(t, kc)
 	if got := s.Stats().DeadLetters.Load(); got != 1 {
 		t.Errorf("dead letters = %d, want the record whose qty is text", got)
 	}
@@ -297,10 +273,7 @@ func TestIcebergSinkJSONWidensToNewFields(t *testing.T) {
 	}
 	// A later sink follows the widened table: the new columns take values.
 	produceValues(t, kc, "orders", [][]byte{{'k'}}, [][]byte{[]byte(`{"order_id":"w6","event_time":"2026-11-27T11:00:00Z","surprise":false,"Qty":"x"}`)})
-	s, err = runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = l.landJSON(t, kc)
 	if s.Stats().DeadLetters.Load() != 0 || s.iceKinds["surprise"] != kindBool {
 		t.Errorf("the next sink dead-lettered %d records, kinds %v", s.Stats().DeadLetters.Load(), s.iceKinds)
 	}
@@ -334,14 +307,7 @@ func TestIcebergSinkJSONTwoSinksWiden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-done2:
-	case <-time.After(60 * time.Second):
-		t.Fatal("second sink did not finish")
-	}
-	if err := stop2(); err != nil {
-		t.Fatal(err)
-	}
+	awaitExit(t, done2, stop2, "second sink")
 	_, shape, types := l.shape(t, "orders")
 	for i := range 10 {
 		if types[fmt.Sprint("x", i)] != "bigint" || types[fmt.Sprint("y", i)] != "string" {
@@ -389,9 +355,7 @@ func TestIcebergSinkJSONCrashLandsOnce(t *testing.T) {
 			if !errors.Is(err, crash) {
 				t.Fatalf("first run: %v, want the injected crash", err)
 			}
-			if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-				t.Fatal(err)
-			}
+			l.landJSON(t, kc)
 			assertOrdersOnce(t, l, orderIDs("o", 0, 900))
 		})
 	}
@@ -442,14 +406,7 @@ func TestIcebergSinkJSONTwoSinksAgreeOnTheSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	close(release)
-	select {
-	case <-done2:
-	case <-time.After(60 * time.Second):
-		t.Fatal("second sink did not finish")
-	}
-	if err := stop2(); err != nil {
-		t.Fatal(err)
-	}
+	awaitExit(t, done2, stop2, "second sink")
 	if fmt.Sprint(s1.iceKinds) != fmt.Sprint(s2.iceKinds) || s2.iceKinds["qty"] != kindInt {
 		t.Errorf("the sinks decided other columns: first %v, second %v", s1.iceKinds, s2.iceKinds)
 	}
@@ -518,9 +475,7 @@ func TestIcebergSinkJSONWithoutTimeField(t *testing.T) {
 	}
 	produceValues(t, kc, "orders", keys, values)
 	l := newJSONLake(t)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	assertOrdersOnce(t, l, orderIDs("n", 0, 400))
 	tbl, shape, _ := l.shape(t, "orders")
 	if p := tbl.Partitioning(); p != "none" || shape.TimeField != "" || len(shape.Columns) != 2 {
@@ -560,9 +515,7 @@ func TestIcebergSinkJSONNoColumnsYet(t *testing.T) {
 	}
 	produceValues(t, kc, "orders", keys, values)
 	l := newJSONLake(t)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	if tbl, err := l.lazy(t, "orders").Table(context.Background()); err != nil || tbl != nil {
 		t.Fatalf("table %v (%v) after records without fields: want none yet", tbl, err)
 	}
@@ -574,23 +527,13 @@ func TestIcebergSinkJSONNoColumnsYet(t *testing.T) {
 		keys, values = append(keys, []byte("k")), append(values, fmt.Appendf(nil, `{"order_id":"n%d"}`, i))
 	}
 	produceValues(t, kc, "orders", keys, values)
-	if _, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true}, l, t), nil, never); err != nil {
-		t.Fatal(err)
-	}
+	l.landJSON(t, kc)
 	assertOrdersOnce(t, l, orderIDs("n", 0, 30))
 	tbl, err := l.lazy(t, "orders").Table(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	offs, err := tbl.Offsets(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	for _, o := range offs {
-		sum += o
-	}
-	if sum != 36 {
+	if offs, sum := tableOffsets(t, tbl); sum != 36 {
 		t.Errorf("table offsets %v sum to %d, want every record: 36", offs, sum)
 	}
 	if dlq := readDLQ(t, kc, stocklake.DeadLetterTopic("orders")); len(dlq) != 6 {

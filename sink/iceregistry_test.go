@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/stocklake/stocklake"
@@ -168,16 +167,9 @@ func iceOrder(id int64, at time.Time, v2 bool) map[string]any {
 // the reason; and after a restart, a record of the old writer schema
 // still lands (the table's schema is the union the sink checks against).
 func TestIcebergSinkRegistryEvolution(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	kc, lake := newLake(t, "orders", "orders.dlq")
+	ctx, kc, lake, reg := newRegistryLake(t, "orders", "orders.dlq")
 	dbPath := filepath.Join(t.TempDir(), "catalog.db")
-	reg := srfake.New()
-	defer reg.Close()
-	id1, _, err := reg.RegisterSchema("orders-value", sr.Schema{Schema: iceOrderV1, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id1 := registerAvro(t, reg, "orders-value", iceOrderV1)
 	at := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC).Add(123456 * time.Microsecond).Truncate(time.Millisecond)
 	produceRecords(t, kc, "orders", [][]byte{[]byte("k"), []byte("k")},
 		[][]byte{frame(t, iceOrderV1, id1, iceOrder(1, at, false)), frame(t, iceOrderV1, id1, iceOrder(2, at.Add(24*time.Hour), false))})
@@ -201,14 +193,8 @@ func TestIcebergSinkRegistryEvolution(t *testing.T) {
 		}
 	}
 
-	id2, _, err := reg.RegisterSchema("orders-value", sr.Schema{Schema: iceOrderV2, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idBad, _, err := reg.RegisterSchema("other-value", sr.Schema{Schema: iceOrderBad, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id2 := registerAvro(t, reg, "orders-value", iceOrderV2)
+	idBad := registerAvro(t, reg, "other-value", iceOrderBad)
 	produceRecords(t, kc, "orders", [][]byte{[]byte("k"), []byte("k"), []byte("k")}, [][]byte{
 		frame(t, iceOrderV2, id2, iceOrder(3, at, true)),
 		frame(t, iceOrderBad, idBad, map[string]any{"id": int64(4), "sym": int64(5)}),
@@ -273,17 +259,13 @@ func TestIcebergSinkRegistryEvolution(t *testing.T) {
 // sink used to start from an empty union and admit the incompatible
 // schema.)
 func TestSinkRegistryUnionSurvivesRestart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	kc, lake := newLake(t, "fills", "fills.dlq")
-	reg := srfake.New()
-	defer reg.Close()
+	ctx, kc, lake, reg := newRegistryLake(t, "fills", "fills.dlq")
 	v1 := `{"type":"record","name":"Fill","fields":[{"name":"id","type":"long"},{"name":"sym","type":"string"}]}`
 	v2 := `{"type":"record","name":"Fill","fields":[{"name":"id","type":"long"},{"name":"sym","type":"string"},{"name":"qty","type":["null","long"],"default":null}]}`
 	bad := `{"type":"record","name":"Fill","fields":[{"name":"id","type":"long"},{"name":"qty","type":"string"}]}`
-	id1, _, _ := reg.RegisterSchema("fills-value", sr.Schema{Schema: v1, Type: sr.TypeAvro})
-	id2, _, _ := reg.RegisterSchema("fills-value", sr.Schema{Schema: v2, Type: sr.TypeAvro})
-	idBad, _, _ := reg.RegisterSchema("other-value", sr.Schema{Schema: bad, Type: sr.TypeAvro})
+	id1 := registerAvro(t, reg, "fills-value", v1)
+	id2 := registerAvro(t, reg, "fills-value", v2)
+	idBad := registerAvro(t, reg, "other-value", bad)
 	qty := int64(3)
 	cat := memCatalog(t)
 	produceRecords(t, kc, "fills", [][]byte{[]byte("k"), []byte("k")}, [][]byte{
@@ -300,13 +282,7 @@ func TestSinkRegistryUnionSurvivesRestart(t *testing.T) {
 	if n := snk.Stats().DeadLetters.Load(); n != 1 {
 		t.Errorf("after a restart: %d dead letters, want 1 (qty string does not fit the table's bigint)", n)
 	}
-	tbl, err := cat.GetTable(ctx, "stocklake", "fills")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.ContainsFunc(tbl.Columns, func(c stocklake.Column) bool { return c.Name == "qty" && c.Type == "bigint" }) {
-		t.Errorf("table columns %v lack qty bigint", tbl.Columns)
-	}
+	assertCatalogColumn(t, ctx, cat, "fills", "qty", "bigint")
 	rows, _ := readParquet(t, ctx, lake, "fills")
 	ids := map[int64]bool{}
 	for _, r := range rows {

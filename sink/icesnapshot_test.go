@@ -45,6 +45,15 @@ func partitionedTicks(parts, n int, prefix string) [][]stocklake.Tick {
 	return out
 }
 
+// produceRound produces a round of n ticks to each of the three partitions
+// of topic "ticks" (partitionedTicks with prefix) and returns them all.
+func produceRound(t *testing.T, kc kafka.Config, n int, prefix string) []stocklake.Tick {
+	t.Helper()
+	byPart := partitionedTicks(3, n, prefix)
+	producePartitioned(t, kc, "ticks", byPart)
+	return slices.Concat(byPart...)
+}
+
 // rangesOf returns a snapshot's ranges by partition number, as
 // "P:[start,end)" text in partition order.
 func rangesOf(s stocklake.TableSnapshot) []string {
@@ -69,11 +78,7 @@ func TestIcebergSinkOneSnapshotPerFlush(t *testing.T) {
 	const rounds, n = 3, 100
 	var all []stocklake.Tick
 	for round := range rounds {
-		byPart := partitionedTicks(3, n, fmt.Sprintf("r%d", round))
-		for _, ticks := range byPart {
-			all = append(all, ticks...)
-		}
-		producePartitioned(t, kc, "ticks", byPart)
+		all = append(all, produceRound(t, kc, n, fmt.Sprintf("r%d", round))...)
 		lr := l
 		lr.table = l.open(t)
 		if _, err := runSinkWith(t, iceConfig(Config{Kafka: kc, ExitWhenIdle: true, FlushInterval: time.Hour, MaxRows: 1_000_000}, lr), nil, never); err != nil {
@@ -118,11 +123,7 @@ func TestIcebergSinkTimedFlushesCombinePartitions(t *testing.T) {
 	const rounds, n = 4, 50
 	var all []stocklake.Tick
 	for round := range rounds {
-		byPart := partitionedTicks(3, n, fmt.Sprintf("t%d", round))
-		for _, ticks := range byPart {
-			all = append(all, ticks...)
-		}
-		producePartitioned(t, kc, "ticks", byPart)
+		all = append(all, produceRound(t, kc, n, fmt.Sprintf("t%d", round))...)
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			offs, err := reader.Offsets(ctx)

@@ -442,15 +442,7 @@ func encodeRecords(buf *bytes.Buffer, recs []map[string]any, fields []stocklake.
 		return nil, fmt.Errorf("writer schemas have no fields: %w", stocklake.ErrInvalid)
 	}
 	schema := parquet.NewSchema("record", root.parquet())
-	w := parquet.NewWriter(buf, append(writerOptions(codec, rowGroupRows), schema)...)
-	rows := make([]parquet.Row, 0, 1024)
-	flush := func() error {
-		if _, err := w.WriteRows(rows); err != nil {
-			return fmt.Errorf("encode parquet: %w", err)
-		}
-		rows = rows[:0]
-		return nil
-	}
+	w := newRowWriter(buf, append(writerOptions(codec, rowGroupRows), schema)...)
 	for _, r := range recs {
 		row := make(parquet.Row, 0, col)
 		for _, c := range root.fields {
@@ -462,17 +454,11 @@ func encodeRecords(buf *bytes.Buffer, recs []map[string]any, fields []stocklake.
 		// Values were appended in record order; a row holds them column
 		// by column (each column's values keep their order).
 		slices.SortStableFunc(row, func(a, b parquet.Value) int { return a.Column() - b.Column() })
-		rows = append(rows, row)
-		if len(rows) == cap(rows) {
-			if err := flush(); err != nil {
-				return nil, err
-			}
+		if err := w.add(row); err != nil {
+			return nil, err
 		}
 	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	return registryColumns(fields), w.Close()
+	return registryColumns(fields), w.close()
 }
 
 // isFramed tells a record in the schema registry wire format.

@@ -60,6 +60,42 @@ func frame(t *testing.T, schema string, id int, v any) []byte {
 	return append(binary.BigEndian.AppendUint32([]byte{0}, uint32(id)), b...)
 }
 
+// newRegistryLake is newLake with a fake Schema Registry, closed when t
+// ends, and a context that ends after 2 minutes.
+func newRegistryLake(t *testing.T, topics ...string) (context.Context, kafka.Config, stocklake.ObjectStore, *srfake.Registry) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	kc, lake := newLake(t, topics...)
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	return ctx, kc, lake, reg
+}
+
+// registerAvro registers the Avro schema under subject in reg and returns
+// its ID.
+func registerAvro(t *testing.T, reg *srfake.Registry, subject, schema string) int {
+	t.Helper()
+	id, _, err := reg.RegisterSchema(subject, sr.Schema{Schema: schema, Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// assertCatalogColumn checks that the catalog table stocklake.table has
+// the column name of type typ.
+func assertCatalogColumn(t *testing.T, ctx context.Context, cat stocklake.Catalog, table, name, typ string) {
+	t.Helper()
+	tbl, err := cat.GetTable(ctx, "stocklake", table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(tbl.Columns, func(c stocklake.Column) bool { return c.Name == name && c.Type == typ }) {
+		t.Errorf("table %s columns %v lack %s %s", table, tbl.Columns, name, typ)
+	}
+}
+
 // registrySink runs a sink with a registry decoder and a catalog
 // registrar over topic until it is idle.
 func registrySink(t *testing.T, ctx context.Context, kc kafka.Config, lake stocklake.ObjectStore, reg *srfake.Registry, topic string, cat stocklake.Catalog) *sink.Sink {
@@ -136,15 +172,8 @@ func readParquet(t *testing.T, ctx context.Context, lake stocklake.ObjectStore, 
 // timestamps and dates as such), the values come back, and the table the
 // sink registers is the one a crawl of the Parquet footers defines.
 func TestSinkRegistryAvroTypes(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	kc, lake := newLake(t, "trades")
-	reg := srfake.New()
-	defer reg.Close()
-	id, _, err := reg.RegisterSchema("trades-value", sr.Schema{Schema: allTypes, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, kc, lake, reg := newRegistryLake(t, "trades")
+	id := registerAvro(t, reg, "trades-value", allTypes)
 	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
 	note := "n1"
 	rec := map[string]any{
@@ -257,18 +286,11 @@ func strSlice(v any) []string {
 // schema, or an incompatible writer schema (a field changing from string
 // to long) go to the dead-letter topic with the reason.
 func TestSinkRegistryEvolutionAndDeadLetters(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	kc, lake := newLake(t, "orders", "orders.dlq")
-	reg := srfake.New()
-	defer reg.Close()
+	ctx, kc, lake, reg := newRegistryLake(t, "orders", "orders.dlq")
 	v1 := `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"},{"name":"sym","type":"string"}]}`
 	v2 := `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"},{"name":"sym","type":"string"},{"name":"venue","type":["null","string"],"default":null}]}`
 	bad := `{"type":"record","name":"Order","fields":[{"name":"id","type":"long"},{"name":"sym","type":"long"}]}`
-	id1, _, err := reg.RegisterSchema("orders-value", sr.Schema{Schema: v1, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id1 := registerAvro(t, reg, "orders-value", v1)
 	cat := memCatalog(t)
 	produceRecords(t, kc, "orders", [][]byte{[]byte("a")}, [][]byte{frame(t, v1, id1, map[string]any{"id": int64(1), "sym": "AAPL"})})
 	registrySink(t, ctx, kc, lake, reg, "orders", cat)
@@ -277,14 +299,8 @@ func TestSinkRegistryEvolutionAndDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	id2, _, err := reg.RegisterSchema("orders-value", sr.Schema{Schema: v2, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
-	idBad, _, err := reg.RegisterSchema("other-value", sr.Schema{Schema: bad, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
+	id2 := registerAvro(t, reg, "orders-value", v2)
+	idBad := registerAvro(t, reg, "other-value", bad)
 	venue := "XNAS"
 	values := [][]byte{
 		frame(t, v2, id2, map[string]any{"id": int64(2), "sym": "MSFT", "venue": &venue}),
@@ -310,10 +326,7 @@ func TestSinkRegistryEvolutionAndDeadLetters(t *testing.T) {
 	if len(after) <= len(before) {
 		t.Errorf("table versions %d -> %d: the new writer schema made no new version", len(before), len(after))
 	}
-	tbl, _ := cat.GetTable(ctx, "stocklake", "orders")
-	if !slices.ContainsFunc(tbl.Columns, func(c stocklake.Column) bool { return c.Name == "venue" && c.Type == "string" }) {
-		t.Errorf("table columns %v lack venue string", tbl.Columns)
-	}
+	assertCatalogColumn(t, ctx, cat, "orders", "venue", "string")
 	rows, _ := readParquet(t, ctx, lake, "orders")
 	venues := map[int64]any{}
 	for _, r := range rows {
@@ -369,15 +382,11 @@ func produceRecords(t *testing.T, kc kafka.Config, topic string, keys, values []
 // though it registered that partition folder before, so the catalog
 // learns the new column without a restart.
 func TestSinkRegistryWidensWithinOneRun(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	kc, lake := newLake(t, "fills")
-	reg := srfake.New()
-	defer reg.Close()
+	ctx, kc, lake, reg := newRegistryLake(t, "fills")
 	v1 := `{"type":"record","name":"Fill","fields":[{"name":"id","type":"long"}]}`
 	v2 := `{"type":"record","name":"Fill","fields":[{"name":"id","type":"long"},{"name":"qty","type":["null","int"],"default":null}]}`
-	id1, _, _ := reg.RegisterSchema("fills-value", sr.Schema{Schema: v1, Type: sr.TypeAvro})
-	id2, _, _ := reg.RegisterSchema("fills-value", sr.Schema{Schema: v2, Type: sr.TypeAvro})
+	id1 := registerAvro(t, reg, "fills-value", v1)
+	id2 := registerAvro(t, reg, "fills-value", v2)
 	qty := 3
 	produceRecords(t, kc, "fills", [][]byte{[]byte("k"), []byte("k")},
 		[][]byte{frame(t, v1, id1, map[string]any{"id": int64(1)}), frame(t, v2, id2, map[string]any{"id": int64(2), "qty": &qty})})
@@ -401,11 +410,5 @@ func TestSinkRegistryWidensWithinOneRun(t *testing.T) {
 	if n := snk.Stats().Objects.Load(); n != 2 {
 		t.Fatalf("%d objects written, want one per record", n)
 	}
-	tbl, err := cat.GetTable(ctx, "stocklake", "fills")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.ContainsFunc(tbl.Columns, func(c stocklake.Column) bool { return c.Name == "qty" && c.Type == "int" }) {
-		t.Errorf("table columns %v lack qty int", tbl.Columns)
-	}
+	assertCatalogColumn(t, ctx, cat, "fills", "qty", "int")
 }

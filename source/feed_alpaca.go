@@ -177,14 +177,8 @@ func (p *alpacaProto) trade(s *feedSession, m *alpacaMsg, raw []byte) error {
 		s.malformed(fmt.Sprintf("trade time %q is not RFC 3339", m.Time), raw)
 		return nil
 	}
-	price, err := feedDecimal(m.Price.String())
-	if err != nil {
-		s.malformed("price: "+err.Error(), raw)
-		return nil
-	}
-	size, err := feedDecimal(m.Size.String())
-	if err != nil {
-		s.malformed("size: "+err.Error(), raw)
+	price, size, ok := s.priceSize(raw, m.Price.String(), m.Size.String(), "size")
+	if !ok {
 		return nil
 	}
 	t := stocklake.Tick{

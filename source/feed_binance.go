@@ -156,14 +156,8 @@ func (p *binanceProto) frame(s *feedSession, b []byte) error {
 		s.malformed(fmt.Sprintf("trade id %q is not a non-negative integer", t.ID), b)
 		return nil
 	}
-	price, err := feedDecimal(t.Price)
-	if err != nil {
-		s.malformed("price: "+err.Error(), b)
-		return nil
-	}
-	qty, err := feedDecimal(t.Quantity)
-	if err != nil {
-		s.malformed("quantity: "+err.Error(), b)
+	price, qty, ok := s.priceSize(b, t.Price, t.Quantity, "quantity")
+	if !ok {
 		return nil
 	}
 	ts := t.TradeTime

@@ -830,6 +830,22 @@ func (s *feedSession) duplicate(t *stocklake.Tick) {
 	s.f.event(FeedEvent{Kind: FeedDuplicate, Symbol: t.Symbol, TradeID: t.TradeID})
 }
 
+// priceSize parses a trade's price and size texts (feedDecimal); a bad
+// one is reported as malformed, naming "price" or sizeName, and ok is
+// false.
+func (s *feedSession) priceSize(raw []byte, price, size, sizeName string) (p, sz float64, ok bool) {
+	p, err := feedDecimal(price)
+	if err != nil {
+		s.malformed("price: "+err.Error(), raw)
+		return 0, 0, false
+	}
+	if sz, err = feedDecimal(size); err != nil {
+		s.malformed(sizeName+": "+err.Error(), raw)
+		return 0, 0, false
+	}
+	return p, sz, true
+}
+
 // feedDecimal parses the exact decimal text of a price or size, as sent by
 // the provider (a JSON string or a JSON number's literal), with
 // strconv.ParseFloat. Only plain decimal notation is accepted: no hex,

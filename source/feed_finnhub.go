@@ -109,14 +109,8 @@ func (p *finnhubProto) frame(s *feedSession, b []byte) error {
 			s.malformed("bad trade: "+err.Error(), raw)
 			continue
 		}
-		price, err := feedDecimal(tr.Price.String())
-		if err != nil {
-			s.malformed("price: "+err.Error(), raw)
-			continue
-		}
-		vol, err := feedDecimal(tr.Volume.String())
-		if err != nil {
-			s.malformed("volume: "+err.Error(), raw)
+		price, vol, ok := s.priceSize(raw, tr.Price.String(), tr.Volume.String(), "volume")
+		if !ok {
 			continue
 		}
 		if tr.Time <= 0 {

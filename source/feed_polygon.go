@@ -148,14 +148,8 @@ func (p *polygonProto) status(s *feedSession, m *polygonMsg) error {
 }
 
 func (p *polygonProto) trade(s *feedSession, m *polygonMsg, raw []byte) error {
-	price, err := feedDecimal(m.Price.String())
-	if err != nil {
-		s.malformed("price: "+err.Error(), raw)
-		return nil
-	}
-	size, err := feedDecimal(m.Size.String())
-	if err != nil {
-		s.malformed("size: "+err.Error(), raw)
+	price, size, ok := s.priceSize(raw, m.Price.String(), m.Size.String(), "size")
+	if !ok {
 		return nil
 	}
 	if m.Time <= 0 {

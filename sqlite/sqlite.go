@@ -238,29 +238,6 @@ func (c *Catalog) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error
 	return c.fail(op, tx.Commit())
 }
 
-// name normalizes a database or table name the way Glue does.
-func name(kind, n string) (string, error) {
-	n = strings.ToLower(strings.TrimSpace(n))
-	if n == "" {
-		return "", fmt.Errorf("sqlite: empty %s name: %w", kind, stocklake.ErrInvalid)
-	}
-	if len(n) > 255 {
-		return "", fmt.Errorf("sqlite: %s name %.40q... is longer than 255 bytes: %w", kind, n, stocklake.ErrInvalid)
-	}
-	return n, nil
-}
-
-// names normalizes a database and a table name the way Glue does.
-func names(database, table string) (db, tbl string, err error) {
-	if db, err = name("database", database); err != nil {
-		return "", "", err
-	}
-	if tbl, err = name("table", table); err != nil {
-		return "", "", err
-	}
-	return db, tbl, nil
-}
-
 func micros(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -288,7 +265,7 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // CreateDatabase creates a database; an existing one wraps ErrExists.
 func (c *Catalog) CreateDatabase(ctx context.Context, db stocklake.Database) error {
-	n, err := name("database", db.Name)
+	n, err := stocklake.CatalogName("database", db.Name)
 	if err != nil {
 		return err
 	}
@@ -337,7 +314,7 @@ const databaseColumns = `name, description, location_uri, parameters, create_tim
 
 // GetDatabase returns a database; a missing one wraps ErrNotFound.
 func (c *Catalog) GetDatabase(ctx context.Context, dbName string) (stocklake.Database, error) {
-	n, err := name("database", dbName)
+	n, err := stocklake.CatalogName("database", dbName)
 	if err != nil {
 		return stocklake.Database{}, err
 	}
@@ -393,7 +370,7 @@ func scanTable(s scanner) (stocklake.Table, error) {
 }
 
 func checkTable(t stocklake.Table) (db, tbl string, err error) {
-	if db, tbl, err = names(t.Database, t.Name); err != nil {
+	if db, tbl, err = stocklake.CatalogNames(t.Database, t.Name); err != nil {
 		return
 	}
 	if t.Location == "" {
@@ -494,7 +471,7 @@ func (c *Catalog) UpdateTable(ctx context.Context, t stocklake.Table) error {
 // GetTable returns the current definition of a table; a missing one wraps
 // ErrNotFound.
 func (c *Catalog) GetTable(ctx context.Context, database, table string) (stocklake.Table, error) {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return stocklake.Table{}, err
 	}
@@ -505,7 +482,7 @@ func (c *Catalog) GetTable(ctx context.Context, database, table string) (stockla
 // ListTables returns the current definition of every table in a database,
 // sorted by name; a missing database wraps ErrNotFound.
 func (c *Catalog) ListTables(ctx context.Context, database string) ([]stocklake.Table, error) {
-	db, err := name("database", database)
+	db, err := stocklake.CatalogName("database", database)
 	if err != nil {
 		return nil, err
 	}
@@ -533,7 +510,7 @@ func (c *Catalog) ListTables(ctx context.Context, database string) ([]stocklake.
 // DeleteTable deletes a table, its versions and its partitions; a missing
 // table wraps ErrNotFound.
 func (c *Catalog) DeleteTable(ctx context.Context, database, table string) error {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return err
 	}
@@ -553,7 +530,7 @@ func (c *Catalog) DeleteTable(ctx context.Context, database, table string) error
 // TableVersions returns every stored definition of a table, oldest first; a
 // missing table wraps ErrNotFound.
 func (c *Catalog) TableVersions(ctx context.Context, database, table string) ([]stocklake.Table, error) {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return nil, err
 	}
@@ -594,7 +571,7 @@ func partitionTable(ctx context.Context, tx *sql.Tx, db, tbl string) (int, error
 // whose values already exist. Each partition needs one value per partition
 // key (ErrInvalid otherwise); a missing table wraps ErrNotFound.
 func (c *Catalog) AddPartitions(ctx context.Context, database, table string, parts []stocklake.Partition) error {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return err
 	}
@@ -645,7 +622,7 @@ func (c *Catalog) AddPartitions(ctx context.Context, database, table string, par
 // ListPartitions returns a table's partitions sorted by their values; a
 // missing table wraps ErrNotFound.
 func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([]stocklake.Partition, error) {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return nil, err
 	}
@@ -686,7 +663,7 @@ func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([
 // DeletePartitions removes partitions by their values in one transaction;
 // missing ones are ignored, a missing table wraps ErrNotFound.
 func (c *Catalog) DeletePartitions(ctx context.Context, database, table string, values [][]string) error {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return err
 	}
@@ -719,7 +696,7 @@ func (c *Catalog) DeletePartitions(ctx context.Context, database, table string, 
 // with p.Values in one statement, keeping its creation time. A missing
 // partition or table wraps ErrNotFound.
 func (c *Catalog) UpdatePartition(ctx context.Context, database, table string, p stocklake.Partition) error {
-	db, tbl, err := names(database, table)
+	db, tbl, err := stocklake.CatalogNames(database, table)
 	if err != nil {
 		return err
 	}

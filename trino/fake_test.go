@@ -32,6 +32,13 @@ type fakeTrino struct {
 	hook    func(sql string) *fakeResult
 }
 
+// answerWith makes the fake answer sql with r.
+func (f *fakeTrino) answerWith(sql string, r fakeResult) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.canned[sql] = r
+}
+
 type fakeTable struct {
 	ddl         string
 	fingerprint string

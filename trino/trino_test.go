@@ -421,9 +421,7 @@ func TestSyncSkipsBadTable(t *testing.T) {
 	if p := f.partitions("market.ticks"); len(p) != 2 {
 		t.Errorf("the good table was not registered: %v", p)
 	}
-	f.mu.Lock()
-	f.canned["SELECT * FROM market.odd"] = notFound("line 1:15: Table 'lake.market.odd' does not exist")
-	f.mu.Unlock()
+	f.answerWith("SELECT * FROM market.odd", notFound("line 1:15: Table 'lake.market.odd' does not exist"))
 	_, err = e.Query(ctx, "SELECT * FROM market.odd")
 	if !errors.Is(err, stocklake.ErrNotFound) || !strings.Contains(err.Error(), "geometry") {
 		t.Errorf("query of the skipped table: %v, want ErrNotFound with the reason it was skipped", err)
@@ -438,14 +436,12 @@ func TestQueryValuesAndStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	f.mu.Lock()
-	f.canned["SELECT everything"] = fakeResult{
+	f.answerWith("SELECT everything", fakeResult{
 		cols: [][2]string{{"s", "varchar(3)"}, {"n", "bigint"}, {"x", "double"}, {"ok", "boolean"}, {"d", "date"},
 			{"ts", "timestamp(6)"}, {"dec", "decimal(4,2)"}, {"a", "array(bigint)"}, {"r", "row(i bigint, s varchar)"}, {"nul", "varchar"}},
 		rows:  [][]any{{"abc", 42, "Infinity", true, "2026-11-26", "2026-11-26 14:00:00.123456", "12.50", []any{1, 2}, []any{7, "x"}, nil}},
 		bytes: 4242,
-	}
-	f.mu.Unlock()
+	})
 	r, err := e.Query(ctx, "SELECT everything")
 	if err != nil {
 		t.Fatal(err)
@@ -495,11 +491,9 @@ func TestQueryErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	f.mu.Lock()
-	f.canned["SELEC 1"] = fakeResult{err: &fakeError{name: "SYNTAX_ERROR", typ: "USER_ERROR", msg: "line 1:1: mismatched input 'SELEC'"}}
-	f.canned["SELECT * FROM nope"] = notFound("line 1:15: Table 'lake.default.nope' does not exist")
-	f.canned["SELECT boom"] = fakeResult{err: &fakeError{name: "GENERIC_INTERNAL_ERROR", typ: "INTERNAL_ERROR", msg: "boom"}}
-	f.mu.Unlock()
+	f.answerWith("SELEC 1", fakeResult{err: &fakeError{name: "SYNTAX_ERROR", typ: "USER_ERROR", msg: "line 1:1: mismatched input 'SELEC'"}})
+	f.answerWith("SELECT * FROM nope", notFound("line 1:15: Table 'lake.default.nope' does not exist"))
+	f.answerWith("SELECT boom", fakeResult{err: &fakeError{name: "GENERIC_INTERNAL_ERROR", typ: "INTERNAL_ERROR", msg: "boom"}})
 	for sql, want := range map[string]error{"SELEC 1": stocklake.ErrInvalid, "SELECT * FROM nope": stocklake.ErrNotFound} {
 		_, err := e.Query(ctx, sql)
 		if !errors.Is(err, want) {
@@ -657,17 +651,13 @@ func TestSyncLeavesIcebergTables(t *testing.T) {
 	if p := f.partitions("market.ticks"); len(p) != 2 {
 		t.Errorf("the Hive table was not registered: %v", p)
 	}
-	f.mu.Lock()
-	f.canned["SELECT * FROM market.iceticks"] = notFound("line 1:15: Table 'lake.market.iceticks' does not exist")
-	f.mu.Unlock()
+	f.answerWith("SELECT * FROM market.iceticks", notFound("line 1:15: Table 'lake.market.iceticks' does not exist"))
 	_, err = e.Query(ctx, "SELECT * FROM market.iceticks")
 	if !errors.Is(err, stocklake.ErrNotFound) || !strings.Contains(err.Error(), `"iceberg"."market"."iceticks"`) {
 		t.Errorf("query of the Iceberg table in the Hive catalog: %v, want ErrNotFound naming iceberg.market.iceticks", err)
 	}
 	// A database of Iceberg tables only has no schema in the Hive catalog.
-	f.mu.Lock()
-	f.canned["SELECT * FROM icedb.iceticks"] = fakeResult{err: &fakeError{name: "SCHEMA_NOT_FOUND", typ: "USER_ERROR", msg: "line 1:15: Schema 'icedb' does not exist"}}
-	f.mu.Unlock()
+	f.answerWith("SELECT * FROM icedb.iceticks", fakeResult{err: &fakeError{name: "SCHEMA_NOT_FOUND", typ: "USER_ERROR", msg: "line 1:15: Schema 'icedb' does not exist"}})
 	_, err = e.Query(ctx, "SELECT * FROM icedb.iceticks")
 	if !strings.Contains(err.Error(), `"iceberg"."market"."iceticks"`) {
 		t.Errorf("query in a schema Trino does not have: %v, want the Iceberg tables named", err)

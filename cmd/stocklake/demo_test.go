@@ -31,25 +31,7 @@ func TestDemoIcebergTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := tbl.TickKeys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := 0
-	for k, n := range keys {
-		rows += n
-		if n != 1 {
-			t.Errorf("%s is in the table %d times", k, n)
-		}
-	}
-	offs, err := tbl.Offsets(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var consumed int64
-	for _, o := range offs {
-		consumed += o
-	}
+	rows, _, offs, consumed := readTickTable(t, tbl)
 	if rows < 1000 || int64(rows) != consumed {
 		t.Errorf("the table holds %d rows for %d consumed records (offsets %v), want every record once and at least 1000", rows, consumed, offs)
 	}

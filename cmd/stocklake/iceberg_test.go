@@ -28,6 +28,31 @@ import (
 	"github.com/stocklake/stocklake/sqlite"
 )
 
+// readTickTable reads a tick table with iceberg-go, failing t for each
+// tick it holds more than once: its rows, its distinct ticks (symbol,
+// trade_id), its offsets and their sum (the records it accounts for).
+func readTickTable(t *testing.T, tbl *iceberg.Table) (rows, distinct int, offs map[stocklake.TopicPartition]int64, sum int64) {
+	t.Helper()
+	keys, err := tbl.TickKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, n := range keys {
+		rows += n
+		if n != 1 {
+			t.Errorf("%q is in the table %d times", k, n)
+		}
+	}
+	offs, err = tbl.Offsets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range offs {
+		sum += o
+	}
+	return rows, len(keys), offs, sum
+}
+
 // runCommand runs a command line in this process and returns its error.
 func runCommand(t *testing.T, args ...string) error {
 	t.Helper()
@@ -93,27 +118,9 @@ func testSinkTableFormatIceberg(t *testing.T, catURL string, catCfg iceberg.Conf
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := tbl.TickKeys(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := 0
-	for k, n := range keys {
-		rows += n
-		if n != 1 {
-			t.Errorf("%q is in the table %d times", k, n)
-		}
-	}
-	if rows != len(want) || len(keys) != len(want) {
-		t.Errorf("table has %d rows, %d distinct ticks; want %d", rows, len(keys), len(want))
-	}
-	offs, err := tbl.Offsets(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	for _, o := range offs {
-		sum += o
+	rows, distinct, offs, sum := readTickTable(t, tbl)
+	if rows != len(want) || distinct != len(want) {
+		t.Errorf("table has %d rows, %d distinct ticks; want %d", rows, distinct, len(want))
 	}
 	if sum != int64(len(want)) {
 		t.Errorf("table offsets %v sum to %d, want %d", offs, sum, len(want))

@@ -21,6 +21,32 @@ import (
 	"github.com/stocklake/stocklake/sqlite"
 )
 
+// tableFormats tells which formats hold table in the lake at lakeDir
+// with the catalog at dbPath: ice, the Iceberg catalog lists it; hive, the
+// lake holds a Hive sink's state for it.
+func tableFormats(t *testing.T, lakeDir, dbPath, table string) (ice, hive bool) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := file.New(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := iceberg.Open(ctx, iceberg.Config{SQLitePath: dbPath, Warehouse: store.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	names, err := cat.ListTables(ctx, stocklake.DefaultDatabase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := sink.HiveTableKey(ctx, store, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Contains(names, table), key != ""
+}
+
 // TestSinkTableFormatAuto runs `stocklake sink` without --table-format
 // (auto) over a kfake broker into tables of one lake and sqlite catalog: a
 // new table becomes Iceberg; a table a Hive sink landed stays Hive, whether
@@ -53,13 +79,15 @@ func TestSinkTableFormatAuto(t *testing.T) {
 	dir := t.TempDir()
 	lakeDir, dbPath := filepath.Join(dir, "lake"), filepath.Join(dir, "catalog.db")
 	bin := stocklakeBinary(t)
-	// sinkRun lands the topic in table (its own consumer group) and returns
-	// the sink's output.
-	sinkRun := func(table string, extra ...string) (string, error) {
-		args := append([]string{"sink", "--brokers", brokers, "--topic", "ticks", "--group", "g-" + table, "--table", table,
-			"--lake", "file://" + lakeDir, "--catalog", "sqlite://" + dbPath, "--exit-when-idle", "--flush-interval", "100ms",
-			"--log-level", "info"}, extra...)
-		cmd := exec.Command(bin, args...)
+	// sinkRun lands the topic in table (its own consumer group), with
+	// --catalog unless catalog is false, and returns the sink's output.
+	sinkRun := func(catalog bool, table string, extra ...string) (string, error) {
+		args := []string{"sink", "--brokers", brokers, "--topic", "ticks", "--group", "g-" + table, "--table", table,
+			"--lake", "file://" + lakeDir, "--exit-when-idle", "--flush-interval", "100ms", "--log-level", "info"}
+		if catalog {
+			args = append(args, "--catalog", "sqlite://"+dbPath)
+		}
+		cmd := exec.Command(bin, append(args, extra...)...)
 		cmd.Env = envWith()
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -73,43 +101,26 @@ func TestSinkTableFormatAuto(t *testing.T) {
 		}
 		return ""
 	}
-	mustRun := func(wantFormat, wantWhy, table string, extra ...string) {
+	// expect runs sinkRun, which must succeed and log the format it
+	// chose for table and why.
+	expect := func(catalog bool, wantFormat, wantWhy, table string, extra ...string) {
 		t.Helper()
-		out, err := sinkRun(table, extra...)
+		out, err := sinkRun(catalog, table, extra...)
 		if err != nil {
-			t.Fatalf("sink %s %v: %v\n%s", table, extra, err, out)
+			t.Fatalf("sink %s %v (--catalog %v): %v\n%s", table, extra, catalog, err, out)
 		}
 		l := formatLine(out)
 		if !strings.Contains(l, "table_format="+wantFormat) || !strings.Contains(l, wantWhy) {
-			t.Errorf("sink %s %v logged %q, want table_format=%s and %q\n%s", table, extra, l, wantFormat, wantWhy, out)
+			t.Errorf("sink %s %v (--catalog %v) logged %q, want table_format=%s and %q\n%s", table, extra, catalog, l, wantFormat, wantWhy, out)
 		}
 	}
-	store, err := file.New(lakeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// inLake tells which formats hold table: the Iceberg catalog, the
-	// Hive sink's state in the lake.
-	inLake := func(table string) (ice, hive bool) {
+	mustRun := func(wantFormat, wantWhy, table string, extra ...string) {
 		t.Helper()
-		cat, err := iceberg.Open(context.Background(), iceberg.Config{SQLitePath: dbPath, Warehouse: store.URL()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cat.Close()
-		names, err := cat.ListTables(context.Background(), stocklake.DefaultDatabase)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, err := sink.HiveTableKey(context.Background(), store, table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return slices.Contains(names, table), key != ""
+		expect(true, wantFormat, wantWhy, table, extra...)
 	}
 	check := func(table string, wantIce, wantHive bool) {
 		t.Helper()
-		if ice, hive := inLake(table); ice != wantIce || hive != wantHive {
+		if ice, hive := tableFormats(t, lakeDir, dbPath, table); ice != wantIce || hive != wantHive {
 			t.Errorf("table %s: Iceberg %v, Hive sink state %v; want %v, %v", table, ice, hive, wantIce, wantHive)
 		}
 	}
@@ -118,7 +129,7 @@ func TestSinkTableFormatAuto(t *testing.T) {
 	// fail fast and say what to do.
 	refused := func(table, format string, want ...string) {
 		t.Helper()
-		out, err := sinkRun(table, "--table-format", format, "--group", "g-mismatch")
+		out, err := sinkRun(true, table, "--table-format", format, "--group", "g-mismatch")
 		if err == nil {
 			t.Errorf("sink --table %s --table-format %s: no error\n%s", table, format, out)
 			return
@@ -142,10 +153,7 @@ func TestSinkTableFormatAuto(t *testing.T) {
 
 	// A Hive table only the lake knows (its sink had no --catalog) stays
 	// Hive too.
-	if out, err := exec.Command(bin, "sink", "--brokers", brokers, "--topic", "ticks", "--group", "g-lakeonly", "--table", "lakeonly",
-		"--lake", "file://"+lakeDir, "--table-format", "hive", "--exit-when-idle", "--flush-interval", "100ms").CombinedOutput(); err != nil {
-		t.Fatalf("sink without --catalog: %v\n%s", err, out)
-	}
+	expect(false, "hive", "--table-format hive", "lakeonly", "--table-format", "hive")
 	refused("lakeonly", "iceberg", "table lakeonly is already the Hive table lakeonly (sink state _stocklake/sink/lakeonly/", "--table-format hive, or auto")
 	mustRun("hive", "sink state _stocklake/sink/lakeonly/", "lakeonly", "--group", "g-lakeonly2")
 	check("lakeonly", false, true)
@@ -156,12 +164,7 @@ func TestSinkTableFormatAuto(t *testing.T) {
 	check("jsonlines", false, true)
 	mustRun("hive", "new table, Hive because --partition-by dt,hour is a Hive partitioning", "dthour", "--partition-by", "dt,hour")
 	check("dthour", false, true)
-	if out, err := exec.Command(bin, "sink", "--brokers", brokers, "--topic", "ticks", "--group", "g-nocat", "--table", "nocat",
-		"--lake", "file://"+lakeDir, "--exit-when-idle", "--flush-interval", "100ms").CombinedOutput(); err != nil {
-		t.Fatalf("sink without --catalog: %v\n%s", err, out)
-	} else if l := formatLine(string(out)); !strings.Contains(l, "table_format=hive") || !strings.Contains(l, "no --catalog") {
-		t.Errorf("sink without --catalog logged %q, want table_format=hive because of no --catalog", l)
-	}
+	expect(false, "hive", "no --catalog", "nocat")
 	check("nocat", false, true)
 
 	// An explicit format that contradicts the table is refused; nothing
@@ -188,24 +191,7 @@ func TestDemoTableFormatAuto(t *testing.T) {
 	}
 	tables := func(dir string) (ice, hive bool) {
 		t.Helper()
-		store, err := file.New(filepath.Join(dir, "lake"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cat, err := iceberg.Open(context.Background(), iceberg.Config{SQLitePath: filepath.Join(dir, "catalog.db"), Warehouse: store.URL()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cat.Close()
-		names, err := cat.ListTables(context.Background(), stocklake.DefaultDatabase)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, err := sink.HiveTableKey(context.Background(), store, "ticks")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return slices.Contains(names, "ticks"), key != ""
+		return tableFormats(t, filepath.Join(dir, "lake"), filepath.Join(dir, "catalog.db"), "ticks")
 	}
 
 	fresh := t.TempDir()
