@@ -155,3 +155,34 @@ func TestCoverageOffsetsDropAPartition(t *testing.T) {
 		t.Errorf("partition 1: %+v", rep.Partitions[1])
 	}
 }
+
+// TestCheckRefusesUnwritablePartitioning: a JSON table made by another
+// writer (or by a stocklake before avroName) partitioned by a field whose
+// name is no Avro name, or by a dotted column, is refused at the sink's
+// start with a config error: iceberg-go could commit nothing to it, and the
+// sink used to retry its first commit for ever ("invalid field name",
+// taken for an outage) or stop at it on every start.
+func TestCheckRefusesUnwritablePartitioning(t *testing.T) {
+	ctx := context.Background()
+	c := newTestLake(t).open(t)
+	sc, err := jsonSchema([]stocklake.Column{{Name: "région", Type: "string"}, {Name: "a.b", Type: "string"}, {Name: "ts", Type: "timestamp"}}, "ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, field := range map[string][2]string{"accented": {"région", "région"}, "dotted": {"a.b", "a_b"}} {
+		spec, err := ice.NewPartitionSpecOpts(ice.AddPartitionFieldByName(field[0], field[1], ice.IdentityTransform{}, sc, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.createTable(ctx, "market", name, sc, spec, map[string]string{PropSchema: "json", PropTimeField: "ts"}); err != nil {
+			t.Fatal(err)
+		}
+		lt, err := c.LazyTable("market", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lt.Check(ctx); !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), field[0]) {
+			t.Errorf("table partitioned by %s: Check = %v, want a config error naming it", field, err)
+		}
+	}
+}

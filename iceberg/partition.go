@@ -212,7 +212,9 @@ func specString(spec ice.PartitionSpec, sc *ice.Schema) string {
 }
 
 // sinkWritable explains why the sink cannot write a table partitioned by
-// spec (schema sc; json for a JSON table), or returns nil. The sink
+// spec (schema sc; json for a JSON table), or returns nil: partition field
+// names must be Avro names (avroName) and their columns undotted, for
+// iceberg-go to commit the sink's files. The sink
 // computes partition values from a record's event time (year, month, day
 // or hour of a timestamp column) and, for ticks, from SinkIdentityFields
 // (identity); for JSON records from the values of top-level columns of
@@ -220,6 +222,16 @@ func specString(spec ice.PartitionSpec, sc *ice.Schema) string {
 func sinkWritable(spec ice.PartitionSpec, sc *ice.Schema, json bool) error {
 	for _, f := range spec.Fields() {
 		src, _ := sc.FindFieldByID(f.SourceID())
+		switch {
+		case avroName(f.Name) != f.Name:
+			// A table made by another writer, or by a stocklake that did
+			// not use avroName: iceberg-go writes no manifest for it.
+			return fmt.Errorf("partitioned by a field named %q, which is no Avro name: iceberg-go cannot write its manifests, so no commit would succeed; the table holds no rows the sink wrote: drop it and land again (the sink names it %s): %w",
+				f.Name, avroName(f.Name), stocklake.ErrConfig)
+		case strings.Contains(src.Name, "."):
+			return fmt.Errorf("partitioned by the column %q, whose dot iceberg-go reads as a nested column: it finds no partition values in the sink's files, so no commit would succeed: land into a table partitioned otherwise: %w",
+				src.Name, stocklake.ErrConfig)
+		}
 		if _, ok := timeTransforms[f.Transform.String()]; ok && src.Type.Equals(ice.PrimitiveTypes.TimestampTz) {
 			continue
 		}
