@@ -81,3 +81,47 @@ func TestIcebergSinkJSONDottedPartitionColumns(t *testing.T) {
 	}
 	assertOrdersOnce(t, l, orderIDs("o", 0, 20))
 }
+
+// TestIcebergSinkJSONColumnLimit: a feed whose keys are data (a new field
+// per record) stops widening the table at MaxColumns: the first table
+// takes the time field and the first fields by name up to the limit, a
+// later batch widens it to the limit, and the records whose fields do not
+// fit go to the dead-letter topic with the reason; every other record
+// lands once. The table used to take every field, a schema version per
+// flush, without end.
+func TestIcebergSinkJSONColumnLimit(t *testing.T) {
+	kc := newCluster(t, "orders")
+	l := newJSONLake(t)
+	produce := func(from, n int) {
+		var keys, values [][]byte
+		for i := from; i < from+n; i++ {
+			keys = append(keys, []byte("k"))
+			values = append(values, fmt.Appendf(nil, `{"order_id":"o%d","event_time":"2026-11-26T12:00:00Z","f%03d":%d}`, i, i, i))
+		}
+		produceValues(t, kc, "orders", keys, values)
+	}
+	var dead int64
+	for _, run := range [][2]int{{0, 6}, {6, 6}} { // columns: event_time, order_id, then f000..
+		produce(run[0], run[1])
+		s, err := runSinkWith(t, jsonIceConfig(Config{Kafka: kc, ExitWhenIdle: true, MaxColumns: 5, MaxRows: 1000}, l, t), nil, never)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead += s.Stats().DeadLetters.Load()
+	}
+	_, shape, _ := l.shape(t, "orders")
+	if len(shape.Columns) != 5 {
+		t.Errorf("%d columns %v, want 5", len(shape.Columns), shape.Columns)
+	}
+	// f000..f002 fit (5 columns with event_time and order_id); the 9 others
+	// records' fields do not.
+	if dead != 9 {
+		t.Errorf("%d dead letters, want 9", dead)
+	}
+	assertOrdersOnce(t, l, orderIDs("o", 0, 3))
+	for _, r := range readDLQ(t, kc, stocklake.DeadLetterTopic("orders")) {
+		if !strings.Contains(header(r, stocklake.HeaderError), "the most the sink adds") {
+			t.Errorf("dead letter %s: %s", r.Value, header(r, stocklake.HeaderError))
+		}
+	}
+}
