@@ -1,16 +1,21 @@
 package iceberg
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	ice "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/stocklake/stocklake"
 )
@@ -183,6 +188,61 @@ func TestCheckRefusesUnwritablePartitioning(t *testing.T) {
 		}
 		if err := lt.Check(ctx); !errors.Is(err, stocklake.ErrConfig) || !strings.Contains(err.Error(), field[0]) {
 			t.Errorf("table partitioned by %s: Check = %v, want a config error naming it", field, err)
+		}
+	}
+}
+
+// TestPlanScanCaseVariantColumns: a JSON table may have columns that
+// differ only in case ("Code" and "code"); a query's predicate on code
+// prunes no file, since which column the case-insensitive name binds to
+// is a guess. It used to bind to either (map order), and pruning by Code
+// dropped the file whose code matched: rows missing from the answer.
+func TestPlanScanCaseVariantColumns(t *testing.T) {
+	ctx := context.Background()
+	c := newTestLake(t).open(t)
+	tbl, err := c.CreateJSONTable(ctx, "market", "orders", stocklake.TableShape{Schema: "json", TimeField: "ts",
+		Columns: []stocklake.Column{{Name: "Code", Type: "string"}, {Name: "code", Type: "string"}, {Name: "ts", Type: "timestamp"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	var files []stocklake.LakeFile
+	for _, f := range []struct{ name, upper, lower string }{{"a.parquet", "x", "a"}, {"b.parquet", "a", "b"}} {
+		sc := parquet.NewSchema("record", parquet.Group{
+			"Code": parquet.Optional(parquet.String()), "code": parquet.Optional(parquet.String()),
+			"ts": parquet.Optional(parquet.Timestamp(parquet.Microsecond)),
+		})
+		var buf bytes.Buffer
+		w := parquet.NewWriter(&buf, sc)
+		// Leaves in name order: Code, code, ts.
+		row := parquet.Row{parquet.ByteArrayValue([]byte(f.upper)).Level(0, 1, 0), parquet.ByteArrayValue([]byte(f.lower)).Level(0, 1, 1),
+			parquet.Int64Value(at.UnixMicro()).Level(0, 1, 2)}
+		if _, err := w.WriteRows([]parquet.Row{row}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		url := tbl.PartitionFileURL("ts_day=2026-11-26", f.name)
+		path := strings.TrimPrefix(url, "file://")
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, stocklake.LakeFile{URL: url})
+	}
+	if _, err := tbl.Commit(ctx, files, []stocklake.OffsetRange{rng("T", 0, 0, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // each plan reads the table again: a new guess
+		plan, err := c.PlanScan(ctx, "market", "orders", stocklake.ScanOptions{Predicates: []stocklake.ScanPredicate{{Column: "code", Op: "=", Values: []any{"a"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(plan.Files, func(f stocklake.ScanFile) bool { return strings.HasSuffix(f.URL, "/a.parquet") }) {
+			t.Fatalf("WHERE code = 'a' pruned a.parquet, whose code is a: files %v", plan.Files)
 		}
 	}
 }
