@@ -246,3 +246,21 @@ func TestPlanScanCaseVariantColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestDaySpecAvroName: a registry table's day partition of a time field
+// whose name is no Avro name (JSON Schema allows "event-time") is named as
+// avroName writes it; "event-time_day" made iceberg-go refuse every
+// manifest of the table.
+func TestDaySpecAvroName(t *testing.T) {
+	sc, err := jsonSchema([]stocklake.Column{{Name: "event-time", Type: "timestamp"}, {Name: "event_x2Dtime_day", Type: "string"}}, "event-time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := daySpec(sc, "event-time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := spec.Field(0).Name; got != "event_x2Dtime_day_" {
+		t.Errorf("partition field %q, want event_x2Dtime_day_ (an Avro name, clear of the column)", got)
+	}
+}
