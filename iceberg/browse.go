@@ -143,7 +143,13 @@ func (c *Catalog) CommitTableUpdates(ctx context.Context, namespace []string, na
 	if err != nil {
 		return stocklake.IcebergTableMetadata{}, fail(op, err)
 	}
-	if err := checkForeignUpdates(ctx, cur, updates); err != nil {
+	// Checked as iceberg-go read them: it also takes legacy field names
+	// ("updated" for "updates") and any case of "action".
+	canonical, err := json.Marshal(ups)
+	if err != nil {
+		return stocklake.IcebergTableMetadata{}, fmt.Errorf("iceberg: commit updates: %v: %w", err, stocklake.ErrInvalid)
+	}
+	if err := checkForeignUpdates(ctx, cur, canonical); err != nil {
 		return stocklake.IcebergTableMetadata{}, fmt.Errorf("iceberg: %s refused: %w", op, err)
 	}
 	meta, loc, err := c.cat.CommitTable(ctx, ident, reqs, ups)
