@@ -112,7 +112,9 @@ func tableMetadata(meta table.Metadata, loc string) (stocklake.IcebergTableMetad
 //
 // Commits made this way carry no Kafka offsets: a client appending to a
 // table the sink writes does not disturb the sink's fencing (Offsets skips
-// snapshots without offsets).
+// snapshots without offsets). Updates that would reach outside the table's
+// folder, forge offsets or change the sink's table shape are refused with
+// ErrInvalid (see checkForeignUpdates).
 func (c *Catalog) CommitTableUpdates(ctx context.Context, namespace []string, name string, requirements, updates []byte) (stocklake.IcebergTableMetadata, error) {
 	var reqs table.Requirements
 	var ups table.Updates
@@ -137,8 +139,18 @@ func (c *Catalog) CommitTableUpdates(ctx context.Context, namespace []string, na
 	ident := append(slices.Clone(namespace), name)
 	op := "committing to table " + strings.Join(ident, ".")
 	// The table must exist: iceberg-go would create a missing one.
-	if _, err := c.cat.LoadTable(ctx, ident); err != nil {
+	cur, err := c.cat.LoadTable(ctx, ident)
+	if err != nil {
 		return stocklake.IcebergTableMetadata{}, fail(op, err)
+	}
+	// Checked as iceberg-go read them: it also takes legacy field names
+	// ("updated" for "updates") and any case of "action".
+	canonical, err := json.Marshal(ups)
+	if err != nil {
+		return stocklake.IcebergTableMetadata{}, fmt.Errorf("iceberg: commit updates: %v: %w", err, stocklake.ErrInvalid)
+	}
+	if err := checkForeignUpdates(ctx, cur, canonical); err != nil {
+		return stocklake.IcebergTableMetadata{}, fmt.Errorf("iceberg: %s refused: %w", op, err)
 	}
 	meta, loc, err := c.cat.CommitTable(ctx, ident, reqs, ups)
 	switch {

@@ -449,11 +449,22 @@ func advance(committed map[stocklake.TopicPartition]int64, ranges []stocklake.Of
 }
 
 // ancestors yields s and its ancestors, newest first, until one is missing
-// (expired) or the first snapshot.
+// (expired) or the first snapshot. Parent links that loop (a snapshot its
+// own ancestor: metadata no Iceberg writer makes, but a foreign commit can
+// plant) end the walk where a snapshot would come again, instead of
+// looping for ever.
 func ancestors(meta table.Metadata, s *table.Snapshot) func(func(*table.Snapshot) bool) {
 	return func(yield func(*table.Snapshot) bool) {
+		var seen map[int64]bool
 		for s != nil {
 			if !yield(s) || s.ParentSnapshotID == nil {
+				return
+			}
+			if seen == nil {
+				seen = map[int64]bool{}
+			}
+			seen[s.SnapshotID] = true
+			if seen[*s.ParentSnapshotID] {
 				return
 			}
 			s = meta.SnapshotByID(*s.ParentSnapshotID)
@@ -536,7 +547,9 @@ func parseKey(k string) (stocklake.TopicPartition, error) {
 		return stocklake.TopicPartition{}, fmt.Errorf("partition key %q is not TOPICID:PARTITION", k)
 	}
 	p, err := strconv.ParseInt(k[i+1:], 10, 32)
-	if err != nil || p < 0 {
+	if err != nil || p < 0 || strconv.FormatInt(p, 10) != k[i+1:] {
+		// Only the form Commit writes: "T:00" or "T:+0" would be another
+		// key for partition 0 in one summary.
 		return stocklake.TopicPartition{}, fmt.Errorf("partition key %q is not TOPICID:PARTITION", k)
 	}
 	return stocklake.TopicPartition{TopicID: k[:i], Partition: int32(p)}, nil
@@ -559,7 +572,7 @@ func decodeOffsets(v string, snapshot int64) (map[stocklake.TopicPartition]int64
 }
 
 func decodeRanges(v string, snapshot int64) ([]stocklake.OffsetRange, error) {
-	var raw map[string][2]int64
+	var raw map[string][]int64
 	if err := json.Unmarshal([]byte(v), &raw); err != nil {
 		return nil, fmt.Errorf("iceberg: snapshot %d has a malformed %s %q: %v: %w", snapshot, SummaryRanges, v, err, stocklake.ErrInvalid)
 	}
@@ -568,6 +581,11 @@ func decodeRanges(v string, snapshot int64) ([]stocklake.OffsetRange, error) {
 		tp, err := parseKey(k)
 		if err != nil {
 			return nil, fmt.Errorf("iceberg: snapshot %d: %s: %v: %w", snapshot, SummaryRanges, err, stocklake.ErrInvalid)
+		}
+		if len(se) != 2 || se[0] < 0 || se[1] < se[0] {
+			// What Commit writes is [start, end] with 0 <= start <= end
+			// (checkRanges): anything else would be dropped or misread.
+			return nil, fmt.Errorf("iceberg: snapshot %d has a malformed %s entry %q: %v: want [start, end] with 0 <= start <= end: %w", snapshot, SummaryRanges, k, se, stocklake.ErrInvalid)
 		}
 		out = append(out, stocklake.OffsetRange{TopicPartition: tp, Start: se[0], End: se[1]})
 	}

@@ -90,13 +90,14 @@ func (c *Catalog) createJSONTable(ctx context.Context, database, name string, sh
 }
 
 // daySpec partitions sc by day(timeField); unpartitioned without a time
-// field. The partition field is named <time field>_day, with "_" added
-// while a column has that name (Iceberg refuses the clash).
+// field. The partition field is named <time field>_day as avroName writes
+// it (a JSON Schema record's time field may be "event-time"), with "_"
+// added while a column has that name (Iceberg refuses the clash).
 func daySpec(sc *ice.Schema, timeField string) (ice.PartitionSpec, error) {
 	if timeField == "" {
 		return *ice.UnpartitionedSpec, nil
 	}
-	pname := timeField + "_day"
+	pname := avroName(timeField + "_day")
 	for {
 		if _, clash := sc.FindFieldByName(pname); !clash {
 			break

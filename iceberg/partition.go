@@ -91,6 +91,11 @@ func ParsePartitioning(s string) ([]PartitionItem, error) {
 		if strings.ContainsAny(it.Column, "()/=, \t\n\"'`") {
 			return bad("%q is not a column name", it.Column)
 		}
+		if strings.Contains(it.Column, ".") {
+			// Iceberg readers (iceberg-go reading a file's statistics, which
+			// give the partition values) take "a.b" for b nested in a.
+			return bad("%q has a dot: Iceberg reads it as a nested column, so the table could not be partitioned by it", it.Column)
+		}
 		if it.Transform != "identity" {
 			if times++; times > 1 {
 				return bad("more than one time transform (Iceberg partitions by one: hour alone makes hourly partitions, as Hive's dt,hour)")
@@ -111,14 +116,15 @@ func ParsePartitioning(s string) ([]PartitionItem, error) {
 // whose event-time column is timeCol: time items of a table without one
 // ("" timeCol: a JSON table whose event time is the Kafka timestamp) are
 // dropped. A time transform's partition field is named COLUMN_TRANSFORM
-// (ts_day), with "_" added while a column has that name; an identity's
-// the column's name.
+// (ts_day), an identity's the column's name, both as avroName writes them,
+// with "_" added while another column or partition field has that name.
 func partitionSpec(s string, sc *ice.Schema, timeCol string) (ice.PartitionSpec, error) {
 	items, err := ParsePartitioning(s)
 	if err != nil {
 		return ice.PartitionSpec{}, err
 	}
 	var opts []ice.PartitionOption
+	taken := map[string]bool{} // partition field names chosen so far
 	for _, it := range items {
 		col := it.Column
 		if col == "" {
@@ -130,14 +136,18 @@ func partitionSpec(s string, sc *ice.Schema, timeCol string) (ice.PartitionSpec,
 		if !ok {
 			return ice.PartitionSpec{}, fmt.Errorf("partitioning %q: the table has no column %q: %w", s, col, stocklake.ErrConfig)
 		}
-		tr, name := timeTransforms[it.Transform], col+"_"+it.Transform
+		tr, name := timeTransforms[it.Transform], avroName(col+"_"+it.Transform)
 		if it.Transform == "identity" {
-			tr, name = ice.IdentityTransform{}, col
-		} else {
-			for _, clash := sc.FindFieldByName(name); clash; _, clash = sc.FindFieldByName(name) {
+			tr, name = ice.IdentityTransform{}, avroName(col)
+		}
+		if name != col || taken[name] {
+			// Another column's name (or another partition field's) would
+			// clash: Iceberg refuses it.
+			for _, clash := sc.FindFieldByName(name); clash || taken[name]; _, clash = sc.FindFieldByName(name) {
 				name += "_"
 			}
 		}
+		taken[name] = true
 		if _, prim := f.Type.(ice.PrimitiveType); !prim || !tr.CanTransform(f.Type) {
 			return ice.PartitionSpec{}, fmt.Errorf("partitioning %q: column %q is a %s, which %s does not apply to: %w", s, col, f.Type, it.Transform, stocklake.ErrConfig)
 		}
@@ -151,6 +161,40 @@ func partitionSpec(s string, sc *ice.Schema, timeCol string) (ice.PartitionSpec,
 		return ice.PartitionSpec{}, fmt.Errorf("partitioning %q: %v: %w", s, err, stocklake.ErrConfig)
 	}
 	return spec, nil
+}
+
+// avroName is name as a partition field may be named: manifests hold the
+// partition values in an Avro record whose field names must be Avro names
+// (a letter or '_', then letters, digits and '_'), and iceberg-go refuses
+// to write a manifest for any other (a table partitioned by a column named
+// "région", "a.b" or "event-time" could never commit). Other characters are
+// written as Iceberg's Java writers sanitize Avro names: "_x" and the
+// character's code in hex ("région" is "r_xE9gion"), a leading digit with
+// "_" before it. A valid name is itself.
+func avroName(name string) string {
+	valid := func(i int, r rune) bool {
+		return r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || i > 0 && '0' <= r && r <= '9'
+	}
+	ok := name != ""
+	for i, r := range name {
+		ok = ok && valid(i, r)
+	}
+	if ok {
+		return name
+	}
+	var b strings.Builder
+	for i, r := range name {
+		switch {
+		case valid(i, r):
+			b.WriteRune(r)
+		case i == 0 && '0' <= r && r <= '9':
+			b.WriteByte('_')
+			b.WriteRune(r)
+		default:
+			fmt.Fprintf(&b, "_x%X", r)
+		}
+	}
+	return b.String()
 }
 
 // specString renders spec as TRANSFORM(COLUMN),...: "day(ts)",
@@ -168,7 +212,9 @@ func specString(spec ice.PartitionSpec, sc *ice.Schema) string {
 }
 
 // sinkWritable explains why the sink cannot write a table partitioned by
-// spec (schema sc; json for a JSON table), or returns nil. The sink
+// spec (schema sc; json for a JSON table), or returns nil: partition field
+// names must be Avro names (avroName) and their columns undotted, for
+// iceberg-go to commit the sink's files. The sink
 // computes partition values from a record's event time (year, month, day
 // or hour of a timestamp column) and, for ticks, from SinkIdentityFields
 // (identity); for JSON records from the values of top-level columns of
@@ -176,6 +222,16 @@ func specString(spec ice.PartitionSpec, sc *ice.Schema) string {
 func sinkWritable(spec ice.PartitionSpec, sc *ice.Schema, json bool) error {
 	for _, f := range spec.Fields() {
 		src, _ := sc.FindFieldByID(f.SourceID())
+		switch {
+		case avroName(f.Name) != f.Name:
+			// A table made by another writer, or by a stocklake that did
+			// not use avroName: iceberg-go writes no manifest for it.
+			return fmt.Errorf("partitioned by a field named %q, which is no Avro name: iceberg-go cannot write its manifests, so no commit would succeed; the table holds no rows the sink wrote: drop it and land again (the sink names it %s): %w",
+				f.Name, avroName(f.Name), stocklake.ErrConfig)
+		case strings.Contains(src.Name, "."):
+			return fmt.Errorf("partitioned by the column %q, whose dot iceberg-go reads as a nested column: it finds no partition values in the sink's files, so no commit would succeed: land into a table partitioned otherwise: %w",
+				src.Name, stocklake.ErrConfig)
+		}
 		if _, ok := timeTransforms[f.Transform.String()]; ok && src.Type.Equals(ice.PrimitiveTypes.TimestampTz) {
 			continue
 		}
@@ -314,6 +370,10 @@ func (l *LazyTable) checkNew(shape stocklake.TableShape) error {
 	}
 	if shape.Schema != "tick" {
 		for _, it := range items {
+			if it.Transform != "identity" && strings.Contains(shape.TimeField, ".") {
+				return stocklake.SettingErr(fmt.Errorf("table %s.%s holds JSON records: partitioning %q: the time field %q has a dot, which Iceberg reads as a nested column, so the table could not be partitioned by its time: give a time field without dots, or the partitioning none: %w",
+					l.database, l.name, l.Partitioning, shape.TimeField, stocklake.ErrConfig), settingPartitioning)
+			}
 			if it.Transform != "identity" && it.Column != "" && it.Column != shape.TimeField {
 				return stocklake.SettingErr(fmt.Errorf("table %s.%s holds JSON records: partitioning %q: the sink writes JSON tables partitioned by year, month, day or hour of the time field %q and by the values of other fields, not by a time transform of %q: %w",
 					l.database, l.name, l.Partitioning, shape.TimeField, it.Column, stocklake.ErrConfig), settingPartitioning)

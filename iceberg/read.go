@@ -239,8 +239,9 @@ func glueType(t ice.Type) (string, error) {
 
 // scanFilter turns the predicates that name a primitive column of sc with
 // values of a matching type into one iceberg-go expression (their AND);
-// nil when none does. A predicate that does not bind is left out: pruning
-// is an optimisation, the reader filters the rows itself.
+// nil when none does. A predicate that does not bind, or names one of
+// columns that differ only in case, is left out: pruning is an
+// optimisation, the reader filters the rows itself.
 func scanFilter(sc *ice.Schema, preds []stocklake.ScanPredicate) ice.BooleanExpression {
 	var out ice.BooleanExpression
 	for _, p := range preds {
@@ -264,6 +265,12 @@ func scanFilter(sc *ice.Schema, preds []stocklake.ScanPredicate) ice.BooleanExpr
 func predicate(sc *ice.Schema, p stocklake.ScanPredicate) ice.BooleanExpression {
 	f, ok := sc.FindFieldByNameCaseInsensitive(p.Column)
 	if !ok || len(p.Values) == 0 {
+		return nil
+	}
+	if slices.ContainsFunc(sc.Fields(), func(g ice.NestedField) bool { return g.ID != f.ID && strings.EqualFold(g.Name, f.Name) }) {
+		// Columns that differ only in case ("Code" and "code", as a JSON
+		// table may have): which one the name binds to is a guess, and
+		// pruning by the other column would drop files the query needs.
 		return nil
 	}
 	lits := make([]ice.Literal, 0, len(p.Values))

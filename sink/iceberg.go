@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -765,6 +766,9 @@ func (s *Sink) iceMisfit(obj map[string]any, newOK bool) error {
 			if newOK && k != "" {
 				continue
 			}
+			if k != "" && len(s.iceKinds) >= s.cfg.MaxColumns {
+				return fmt.Errorf("field %q is not a column of table %q, which has %d columns, the most the sink adds (MaxColumns): %w", k, s.cfg.Table, len(s.iceKinds), stocklake.ErrInvalid)
+			}
 			return fmt.Errorf("field %q is not a column of table %q (its columns were decided by the first records): %w", k, s.cfg.Table, stocklake.ErrInvalid)
 		}
 		if k == s.cfg.TimeField {
@@ -823,6 +827,16 @@ func (s *Sink) iceWiden(ctx context.Context, b *batch) error {
 			}
 		}
 	}
+	if room := s.cfg.MaxColumns - len(s.iceKinds); len(kinds) > room {
+		// The fields most records have fit; records with the others are
+		// dead letters (iceMisfit says why).
+		names := byUse(b, kinds)
+		for _, k := range names[max(room, 0):] {
+			delete(kinds, k)
+		}
+		s.log.Warn("table at its column limit: records with new fields beyond it go to the dead-letter topic", "table", s.cfg.Table,
+			"max_columns", s.cfg.MaxColumns, "fields_refused", len(names)-len(kinds))
+	}
 	if len(kinds) == 0 {
 		return nil
 	}
@@ -847,6 +861,30 @@ func (s *Sink) iceWiden(ctx context.Context, b *batch) error {
 	}
 	s.log.Info("table widened to new fields", "table", s.cfg.Table, "fields", names, "columns", len(shape.Columns))
 	return nil
+}
+
+// byUse returns the fields of kinds, those most records of b have first
+// (then by name), for MaxColumns to keep: a feed whose keys are data has
+// each of those in few records.
+func byUse(b *batch, kinds map[string]colKind) []string {
+	uses := make(map[string]int, len(kinds))
+	for _, path := range b.order {
+		for _, obj := range b.groups[path].objs {
+			for k := range obj {
+				if _, ok := kinds[k]; ok {
+					uses[k]++
+				}
+			}
+		}
+	}
+	names := slices.Collect(maps.Keys(kinds))
+	slices.SortFunc(names, func(x, y string) int {
+		if uses[x] != uses[y] {
+			return uses[y] - uses[x]
+		}
+		return strings.Compare(x, y)
+	})
+	return names
 }
 
 // jsonColumns are the columns of fields of kinds, sorted by name (the
@@ -887,6 +925,26 @@ func (s *Sink) iceDecideColumns(ctx context.Context, ps *partState, b *batch) (o
 				// A partition field no record of the batch has: a column
 				// (of text, as Hive partition keys are), null so far.
 				kinds[f] = kindNull
+			}
+		}
+		if len(kinds) > s.cfg.MaxColumns {
+			// The time and partition fields, then those most records
+			// have: the batch's records with others are dead letters
+			// (iceWiden adds none past the limit).
+			keep := map[string]bool{s.cfg.TimeField: true}
+			for _, f := range s.iceIdentity() {
+				keep[f] = true
+			}
+			for _, k := range byUse(b, kinds) {
+				if len(keep) >= s.cfg.MaxColumns {
+					break
+				}
+				keep[k] = true
+			}
+			for k := range kinds {
+				if !keep[k] {
+					delete(kinds, k)
+				}
 			}
 		}
 		shape := stocklake.TableShape{Schema: SchemaJSON, TimeField: s.cfg.TimeField, Columns: jsonColumns(kinds, s.cfg.TimeField)}

@@ -139,14 +139,28 @@ func tickField(t *stocklake.Tick, key string) string {
 var timeFieldCandidates = []string{"ts", "timestamp", "event_time", "time", "datetime", "date"}
 
 // detectTimeField picks the event-time field of a JSON object, or "".
+// Among fields that match a candidate but for case ("ts", "TS", "Ts"), the
+// one spelled as the candidate wins, else the first in byte order: the
+// same object always decides the same field, whatever the map's order.
 func detectTimeField(obj map[string]any) string {
 	for _, c := range timeFieldCandidates {
-		for k := range obj {
-			if strings.EqualFold(k, c) {
-				if _, ok := parseEventTime(obj[k]); ok {
-					return k
-				}
+		best := ""
+		for k, v := range obj {
+			if !strings.EqualFold(k, c) {
+				continue
 			}
+			if _, ok := parseEventTime(v); !ok {
+				continue
+			}
+			if k == c {
+				return k
+			}
+			if best == "" || k < best {
+				best = k
+			}
+		}
+		if best != "" {
+			return best
 		}
 	}
 	return ""
@@ -184,10 +198,14 @@ func parseEventTime(v any) (time.Time, bool) {
 	return time.Time{}, false
 }
 
+// epochTime reads n, a positive number since the Unix epoch, in the unit
+// its magnitude tells; false for numbers that are no time: not positive,
+// or nanoseconds past what an int64 holds (after 2262-04-11), which would
+// otherwise wrap to an arbitrary time.
 func epochTime(n float64) (time.Time, bool) {
 	a := math.Abs(n)
 	switch {
-	case math.IsNaN(n) || math.IsInf(n, 0) || n <= 0:
+	case math.IsNaN(n) || math.IsInf(n, 0) || n <= 0 || n >= 1<<63:
 		return time.Time{}, false
 	case a < 1e11: // seconds until year 5138
 		return time.UnixMicro(int64(n * 1e6)).UTC(), true

@@ -59,6 +59,21 @@ func TestParseEventTime(t *testing.T) {
 	}
 }
 
+// TestParseEventTimeBeyondNanoseconds: an epoch number too large for
+// nanoseconds in an int64 (past 2262-04-11) is no time; it used to wrap
+// around to 1677-09-21 and land there.
+func TestParseEventTimeBeyondNanoseconds(t *testing.T) {
+	for _, bad := range []any{json.Number("1e19"), json.Number("9223372036854775808"), json.Number("1e300"), "1e30", 1e25} {
+		if got, ok := parseEventTime(bad); ok {
+			t.Errorf("parseEventTime(%v) = %v, want no time", bad, got)
+		}
+	}
+	last := time.Unix(0, 9223372036854774784).UTC() // the largest float64 below 2^63
+	if got, ok := parseEventTime(json.Number("9223372036854774784")); !ok || !got.Equal(last) {
+		t.Errorf("the last nanosecond epoch: %v %v, want %v", got, ok, last)
+	}
+}
+
 func TestDetectTimeField(t *testing.T) {
 	obj := map[string]any{"Index": "NYA", "Date": "1965-12-31", "Close": json.Number("1")}
 	if f := detectTimeField(obj); f != "Date" {
@@ -70,6 +85,28 @@ func TestDetectTimeField(t *testing.T) {
 	}
 	if f := detectTimeField(map[string]any{"a": 1}); f != "" {
 		t.Fatalf("detected %q in an object without time", f)
+	}
+}
+
+// TestDetectTimeFieldCaseVariants: fields that differ from a candidate
+// only in case decide the same time field every time (the candidate's own
+// spelling first, else the first in byte order); the pick used to follow
+// the map's random order, so two sinks, or two runs, could partition the
+// same records by different fields.
+func TestDetectTimeFieldCaseVariants(t *testing.T) {
+	for _, c := range []struct {
+		obj  map[string]any
+		want string
+	}{
+		{map[string]any{"TS": "2026-11-26T10:00:00Z", "ts": "1999-01-01", "Ts": "2026-11-26"}, "ts"},
+		{map[string]any{"Ts": "2026-11-26T10:00:00Z", "TS": "1999-01-01", "tS": "2026-11-26"}, "TS"},
+		{map[string]any{"ts": "not a time", "TS": "1999-01-01", "Ts": "2026-11-26"}, "TS"},
+	} {
+		for range 64 {
+			if got := detectTimeField(c.obj); got != c.want {
+				t.Fatalf("detectTimeField(%v) = %q, want %q", c.obj, got, c.want)
+			}
+		}
 	}
 }
 

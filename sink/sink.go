@@ -102,6 +102,7 @@ const (
 	DefaultRowGroupRows      = 1_000_000
 	DefaultMaxOpenPartitions = 64
 	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultMaxColumns        = 1000
 )
 
 // PartitionRegistrar learns about each new lake partition as its first
@@ -195,6 +196,13 @@ type Config struct {
 	// their buffers) open at once across all batches; when a record needs
 	// one more, the batch holding the oldest is written first. Default 64.
 	MaxOpenPartitions int
+	// MaxColumns bounds the columns of a JSON table in table mode
+	// (Config.Committer): records whose new fields would make the table
+	// wider go to the dead-letter topic, so a feed whose keys are data (a
+	// field per symbol, per order) cannot widen the table's schema without
+	// end (every commit rewrites the table's metadata, with every schema
+	// version). Default DefaultMaxColumns (1,000).
+	MaxColumns int
 	// ShutdownTimeout bounds the final write and commit once ctx is done;
 	// what is not written by then is read again by the next run. Default 10s.
 	ShutdownTimeout time.Duration
@@ -431,6 +439,9 @@ func New(cfg Config) (*Sink, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.MaxColumns <= 0 {
+		cfg.MaxColumns = DefaultMaxColumns
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 
@@ -105,6 +106,9 @@ func Coverage(ctx context.Context, store stocklake.ObjectStore, table string, pr
 			continue
 		}
 		for _, p := range ps {
+			if err := checkBatchPart(p); err != nil {
+				return nil, hc, fmt.Errorf("%s: %w", data[i].Key, err)
+			}
 			id := batchID{stocklake.TopicPartition{TopicID: p.TopicID, Partition: p.Partition}, p.First, p.Last}
 			b := batches[id]
 			if b == nil {
@@ -149,6 +153,20 @@ func Coverage(ctx context.Context, store stocklake.ObjectStore, table string, pr
 		}
 	}
 	return cov, hc, nil
+}
+
+// checkBatchPart refuses a batch record the sink cannot have written: one
+// whose object is not among the batch's offsets, or whose offsets or
+// object count are impossible. Counted as it says, it could hide a lost
+// object (an object number outside the batch standing in for it) or wrap
+// an offset around.
+func checkBatchPart(p stocklake.BatchPart) error {
+	if p.TopicID == "" || p.Partition < 0 || p.First < 0 || p.Last < p.First || p.Last == math.MaxInt64 ||
+		p.Objects < 1 || int64(p.Objects)-1 > p.Last-p.First || p.Object < p.First || p.Object > p.Last {
+		return fmt.Errorf("malformed %s batch record %+v: want a topic ID, 0 <= first <= object <= last and between one object and one per offset: %w",
+			stocklake.ParquetKeyBatches, p, stocklake.ErrInvalid)
+	}
+	return nil
 }
 
 // hiddenFolder reports whether a folder path (relative to the table)

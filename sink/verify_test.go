@@ -1,10 +1,15 @@
 package sink
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/stocklake/stocklake"
 	"github.com/stocklake/stocklake/file"
@@ -133,5 +138,57 @@ func TestCoverageOfSinkTable(t *testing.T) {
 				t.Errorf("partition %d: want the batch at %d missing: %+v", p.Partition, double.part.First, p)
 			}
 		}
+	}
+}
+
+// TestCoverageRefusesMalformedBatchRecords: footers whose batch records
+// the sink cannot have written are a clear error naming the object, not a
+// verdict. A record whose object lies outside its batch used to count as
+// one of the batch's objects, so a two-object batch with one object lost
+// and a stray record beside it passed as complete; a last offset of
+// MaxInt64 wrapped the range's end around.
+func TestCoverageRefusesMalformedBatchRecords(t *testing.T) {
+	ctx := context.Background()
+	good := stocklake.BatchPart{TopicID: "T", Partition: 0, First: 0, Last: 9, Objects: 2, Object: 0}
+	for name, bad := range map[string]stocklake.BatchPart{
+		"object outside the batch":  {TopicID: "T", Partition: 0, First: 0, Last: 9, Objects: 2, Object: 99},
+		"last offset MaxInt64":      {TopicID: "T", Partition: 0, First: 5, Last: math.MaxInt64, Objects: 1, Object: 5},
+		"no objects":                {TopicID: "T", Partition: 0, First: 0, Last: 9, Objects: 0, Object: 0},
+		"more objects than offsets": {TopicID: "T", Partition: 0, First: 0, Last: 1, Objects: 3, Object: 0},
+		"last before first":         {TopicID: "T", Partition: 0, First: 9, Last: 3, Objects: 1, Object: 9},
+		"negative partition":        {TopicID: "T", Partition: -1, First: 0, Last: 9, Objects: 1, Object: 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			st, err := file.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			putFooter(t, st, "ticks/dt=2026-11-26/a.parquet", good)
+			putFooter(t, st, "ticks/dt=2026-11-26/b.parquet", bad)
+			cov, _, err := Coverage(ctx, st, "ticks", nil)
+			if err == nil {
+				t.Fatalf("coverage of a malformed batch record: %+v, want an error", cov.Report(stocklake.CoverageFacts{}))
+			}
+			if !errors.Is(err, stocklake.ErrInvalid) || !strings.Contains(err.Error(), "b.parquet") {
+				t.Errorf("error %v: want ErrInvalid naming b.parquet", err)
+			}
+		})
+	}
+}
+
+// putFooter writes a one-row Parquet object whose footer carries parts as
+// its batch record.
+func putFooter(t *testing.T, st stocklake.ObjectStore, key string, parts ...stocklake.BatchPart) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[TickRow](&buf, parquet.KeyValueMetadata(stocklake.ParquetKeyBatches, stocklake.EncodeBatchParts(parts)))
+	if _, err := w.Write([]TickRow{{Symbol: "X"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(context.Background(), key, bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
 	}
 }

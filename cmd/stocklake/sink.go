@@ -23,7 +23,7 @@ import (
 type sinkFlags struct {
 	topic, group, lake, table, format, schema, partitionBy, timeField, compression, dlqTopic, tableFormat string
 	flushInterval, maxFuture, shutdownTimeout                                                             time.Duration
-	maxRows, maxOpenPartitions                                                                            int
+	maxRows, maxOpenPartitions, maxColumns                                                                int
 	maxBytes, maxBufferBytes                                                                              byteSize
 	fs                                                                                                    *flag.FlagSet
 }
@@ -48,6 +48,7 @@ func (f *sinkFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.maxBytes, "max-bytes", "write a batch at this many bytes per Kafka partition")
 	fs.Var(&f.maxBufferBytes, "max-buffer-bytes", "memory bound for the records the sink holds: 1/8 of it is set aside for Kafka fetches, sized to fit (1/512 of it, 128 KiB to 1 MiB), the rest for buffered records across partitions, each open lake partition counted at 64 KiB; Go's memory limit is it less the resident pages of the program's own code (about 100 MiB) and 16 MiB of headroom (at least 128 MiB), so the process stays near it, unless GOMEMLIMIT is set")
 	fs.IntVar(&f.maxOpenPartitions, "max-open-partitions", sink.DefaultMaxOpenPartitions, "lake partitions (Parquet writers) open at once across all batches; one more writes the oldest batch first")
+	fs.IntVar(&f.maxColumns, "max-columns", sink.DefaultMaxColumns, "with --table-format iceberg, the most columns the sink gives a JSON table: records whose new fields would make it wider go to the dead-letter topic (a feed whose keys are data cannot widen the table without end)")
 	fs.DurationVar(&f.maxFuture, "max-future", stocklake.DefaultMaxFuture, "records whose event time is more than this ahead of the wall clock go to the dead-letter topic (0 disables)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", sink.DefaultShutdownTimeout, "on Ctrl-C or SIGTERM, time to write and commit what is buffered; the rest is read again by the next run")
 }
@@ -133,12 +134,16 @@ func (f *sinkFlags) config() (sink.Config, error) {
 	if f.shutdownTimeout <= 0 {
 		return sink.Config{}, fmt.Errorf("--shutdown-timeout %s: want a positive duration: %w", f.shutdownTimeout, stocklake.ErrConfig)
 	}
+	if f.maxColumns <= 0 {
+		return sink.Config{}, fmt.Errorf("--max-columns %d: want at least 1: %w", f.maxColumns, stocklake.ErrConfig)
+	}
 	setShutdownGrace(f.shutdownTimeout + 5*time.Second)
 	return sink.Config{
 		Topic: f.topic, Group: f.group, Table: f.table, Format: format, Schema: schema,
 		Partitioning: p, TimeField: f.timeField, FlushInterval: f.flushInterval, MaxRows: f.maxRows,
 		MaxBytes: int64(f.maxBytes), MaxBufferBytes: int64(f.maxBufferBytes), Compression: f.compression,
 		DLQTopic: f.dlqTopic, MaxOpenPartitions: f.maxOpenPartitions, MaxFuture: maxFuture, ShutdownTimeout: f.shutdownTimeout,
+		MaxColumns: f.maxColumns,
 	}, nil
 }
 

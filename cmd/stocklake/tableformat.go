@@ -36,7 +36,9 @@ type existingTable struct {
 // non-Iceberg table of that name or the lake holds the Hive sink's state
 // for it (sink.HiveTableKey). A sqlite:// catalog file that does not exist
 // holds nothing and is not created; a catalog URL Iceberg tables cannot
-// live in is not asked.
+// live in is not asked. A catalog table of another type (Delta Lake, Hudi,
+// a view: otherTableType), or a name that is both a Hive and an Iceberg
+// table of a sqlite:// file, is an ErrConfig error: no format is right.
 func detectTableFormat(ctx context.Context, store stocklake.ObjectStore, catURL, lakeURL, database, name string) (existingTable, error) {
 	if name == "" {
 		return existingTable{}, nil // the sink refuses it
@@ -78,23 +80,55 @@ func catalogTableFormat(ctx context.Context, store stocklake.ObjectStore, sqlite
 	switch {
 	case err == nil && t.IsIceberg():
 		return existingTable{stocklake.TableFormatIceberg, fmt.Sprintf("the Iceberg table %s.%s in %s", database, name, catURL)}, nil
-	case err == nil:
+	case err == nil && otherTableType(t) != "":
+		return existingTable{}, fmt.Errorf("table %s.%s in %s is a %s, neither a Hive nor an Iceberg table: the sink cannot land into it (nor verify it); choose another --table or --database: %w",
+			database, name, catURL, otherTableType(t), stocklake.ErrConfig)
+	case err == nil && !sqliteFile:
 		return existingTable{stocklake.TableFormatHive, fmt.Sprintf("the Hive table %s.%s in %s", database, name, catURL)}, nil
-	case !errors.Is(err, stocklake.ErrNotFound):
+	case err != nil && !errors.Is(err, stocklake.ErrNotFound):
 		return existingTable{}, err
-	case !sqliteFile:
+	case err != nil && !sqliteFile:
 		return existingTable{}, nil
 	}
+	hive := err == nil
 	cat, err := openIcebergCatalog(ctx, "--table-format auto", catURL, lakeURL, store)
 	if err != nil {
 		return existingTable{}, err
 	}
 	names, err := cat.ListTables(ctx, database)
 	cat.Close()
-	if err != nil || !slices.Contains(names, name) {
+	if err != nil {
 		return existingTable{}, err
 	}
-	return existingTable{stocklake.TableFormatIceberg, fmt.Sprintf("the Iceberg table %s.%s in %s", database, name, catURL)}, nil
+	switch ice := slices.Contains(names, name); {
+	case hive && ice:
+		// Readers that list Iceberg tables (the dashboard) would show the
+		// one, a Hive sink would land in the other.
+		return existingTable{}, fmt.Errorf("%s.%s in %s is both a Hive table and an Iceberg table (of the catalog's Iceberg tables, e.g. registered by a crawl): which one a reader sees depends on the reader; drop one of them (stocklake catalog), or land under another --table or --database: %w",
+			database, name, catURL, stocklake.ErrConfig)
+	case hive:
+		return existingTable{stocklake.TableFormatHive, fmt.Sprintf("the Hive table %s.%s in %s", database, name, catURL)}, nil
+	case ice:
+		return existingTable{stocklake.TableFormatIceberg, fmt.Sprintf("the Iceberg table %s.%s in %s", database, name, catURL)}, nil
+	}
+	return existingTable{}, nil
+}
+
+// otherTableType names what a catalog table is when it is neither Hive
+// nor Iceberg, as Glue's parameters tell (a Delta Lake or Hudi table, an
+// Athena view): "" for a Hive or Iceberg table.
+func otherTableType(t stocklake.Table) string {
+	if tt := t.Parameters[stocklake.ParamTableType]; tt != "" && !t.IsIceberg() {
+		return tt + " table (table_type=" + tt + ")"
+	}
+	if strings.EqualFold(t.Parameters["presto_view"], "true") {
+		return "view (presto_view=true)"
+	}
+	switch p := strings.ToLower(t.Parameters["spark.sql.sources.provider"]); p {
+	case "delta", "hudi":
+		return p + " table (spark.sql.sources.provider=" + p + ")"
+	}
+	return ""
 }
 
 // resolveTableFormat returns the table format a sink of table (database

@@ -147,6 +147,12 @@ func readCoverage(ctx context.Context, log *slog.Logger, res *verifyResult, stor
 		if err != nil {
 			return nil, err
 		}
+		if len(cov.Report(stocklake.CoverageFacts{}).Partitions) == 0 {
+			// As a Hive table without objects: an empty report would
+			// read as complete whatever the topic holds.
+			return nil, fmt.Errorf("Iceberg table %s.%s records no Kafka offsets in its %d snapshots (stocklake.offsets): the sink never committed to it, so nothing proves it complete: check --table and --database: %w",
+				database, res.Table, n, stocklake.ErrNotFound)
+		}
 		res.Sources = fmt.Sprintf("%d snapshots of Iceberg table %s.%s", n, database, res.Table)
 		if expired {
 			res.Notes = append(res.Notes, "older snapshots were expired: offsets below the oldest retained snapshot were covered by them and cannot be checked (expired_up_to)")
