@@ -24,6 +24,7 @@ import (
 type iceLake struct {
 	t     *testing.T
 	store stocklake.ObjectStore
+	cat   *iceberg.Catalog
 	tbl   *iceberg.Table
 	next  int64
 	n     int
@@ -45,7 +46,7 @@ func newIceLake(t *testing.T) *iceLake {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &iceLake{t: t, store: store, tbl: tbl}
+	return &iceLake{t: t, store: store, cat: cat, tbl: tbl}
 }
 
 // commit writes n ticks of day (2026-11-26 + day), symbols and times
@@ -59,6 +60,15 @@ func (l *iceLake) commit(day, n int) {
 		rows[i] = sink.TickRow{Symbol: fmt.Sprintf("SYM%d", k%5), TS: base.Add(time.Duration(k) * time.Second).UnixMicro(),
 			Price: float64(k), Size: 1, Exchange: "X", TradeID: fmt.Sprint(l.next + int64(i)), Source: "test"}
 	}
+	l.commitRows(day, rows)
+}
+
+// commitRows writes rows, of day (2026-11-26 + day) and with the trade IDs
+// TickKeys counts, as one file and commits it with the next offset range.
+func (l *iceLake) commitRows(day int, rows []sink.TickRow) {
+	l.t.Helper()
+	base := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC).AddDate(0, 0, day)
+	n := len(rows)
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[sink.TickRow](&buf, parquet.Compression(&parquet.Zstd))
 	if _, err := w.Write(rows); err != nil {
