@@ -332,3 +332,33 @@ func TestIcebergMaintain(t *testing.T) {
 		t.Errorf("stats: expired %d, orphans %d, passes %d", ms.SnapshotsExpired.Load(), ms.OrphansRemoved.Load(), ms.Maintained.Load())
 	}
 }
+
+// TestIcebergMaintainExpiresRewrites: a pass that expires the snapshot of
+// an earlier pass's rewrite succeeds. iceberg-go's expiry deletes the
+// files an expired snapshot's manifests name, DELETED entries included:
+// the rewrite's names the files it replaced, deleted when the snapshots
+// that added them expired, and removing them again failed the pass
+// ("remove ...: no such file or directory") before its manifest rewrite,
+// orphan removal and last-maintenance record.
+func TestIcebergMaintainExpiresRewrites(t *testing.T) {
+	ctx := context.Background()
+	l := newIceLake(t)
+	c := l.compactor(Config{})
+	mc := MaintainConfig{RetainSnapshots: time.Nanosecond, RetainLast: 1}
+	for pass := range 3 {
+		for range 4 {
+			l.commit(0, 100)
+		}
+		res, err := c.Maintain(ctx, l.tbl, mc)
+		if err != nil {
+			t.Fatalf("pass %d: %v", pass, err)
+		}
+		if res.FilesWritten != 1 || res.SnapshotsExpired == 0 {
+			t.Fatalf("pass %d: %+v: want the partition merged and snapshots expired", pass, res)
+		}
+	}
+	l.checkOnce()
+	if ms := c.MaintainStats(); ms.Maintained.Load() != 3 {
+		t.Errorf("%d passes finished, want 3", ms.Maintained.Load())
+	}
+}

@@ -239,9 +239,8 @@ func TestIcebergMergeLargeInput(t *testing.T) {
 // TestMaintainMemoryFlat: `maintain --every` on a table a sink keeps
 // appending to holds nothing from one pass to the next: the heap after 2N
 // passes is where it was after N (the maintainer's table handle stays
-// open across the passes, each of which compacts, rewrites manifests and
-// removes orphans; snapshots are kept, as --retain-snapshots keeps a
-// day's).
+// open across the passes, each of which compacts, expires snapshots,
+// rewrites manifests and removes orphans).
 func TestMaintainMemoryFlat(t *testing.T) {
 	ctx := context.Background()
 	l := newIceLake(t)
@@ -254,7 +253,7 @@ func TestMaintainMemoryFlat(t *testing.T) {
 		for range 5 {
 			l.commit(0, 500)
 		}
-		if _, err := c.Maintain(ctx, mt, MaintainConfig{OrphanAge: time.Hour, ManifestsToRewrite: 4}); err != nil {
+		if _, err := c.Maintain(ctx, mt, MaintainConfig{RetainSnapshots: time.Nanosecond, RetainLast: 1, OrphanAge: time.Hour, ManifestsToRewrite: 4}); err != nil {
 			t.Fatal(err)
 		}
 	}
