@@ -115,8 +115,17 @@ type Config struct {
 	RowGroupRows int64
 	// SortRunRows is how many rows a merge holds in memory before it
 	// spills a sorted run to a temporary file (TMPDIR); default
-	// DefaultSortRunRows.
+	// DefaultSortRunRows. It spills sooner when the rows take
+	// MaxMemory/8.
 	SortRunRows int
+	// MaxMemory is the memory a pass is sized for, in bytes: a merge
+	// holds rows of up to 1/8 of it before it spills a sorted run; default
+	// DefaultMaxMemory (512 MiB), at least MinMaxMemory (64 MiB). Inputs
+	// above 16 MiB are read from
+	// temporary files, and at most 64 sorted runs are read at once, so a
+	// merge's memory does not grow with its bin. The process's Go memory
+	// limit is the caller's to set (`stocklake compact --max-memory`).
+	MaxMemory int64
 	// StaleAfter is how old a pending compaction whose catalog swap was
 	// not made must be before a pass undoes it (deletes its merged objects
 	// and compacts the partition again); default 1h. Until then the
@@ -217,6 +226,13 @@ func New(store stocklake.ObjectStore, cat stocklake.Catalog, cfg Config) (*Compa
 	}
 	if cfg.SortRunRows <= 0 {
 		cfg.SortRunRows = DefaultSortRunRows
+	}
+	if cfg.MaxMemory <= 0 {
+		cfg.MaxMemory = DefaultMaxMemory
+	}
+	if cfg.MaxMemory < MinMaxMemory {
+		return nil, stocklake.SettingErr(fmt.Errorf("compact: a memory bound of %d bytes is too small to merge files: give at least %d MiB: %w",
+			cfg.MaxMemory, MinMaxMemory>>20, stocklake.ErrConfig), "compact.Config.MaxMemory")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -718,47 +734,70 @@ func timeRangeEnd(keys, values []string) (time.Time, bool) {
 
 // merge writes the rows of inputs to objects under folder, packed to the
 // target size, each sorted by (symbol, ts) when those columns exist.
-// Inputs whose schemas differ go to different objects.
+// Inputs whose schemas differ go to different objects. One input at a
+// time is read (see openInput), into a sorter that holds at most
+// Config.SortRunRows rows (or MaxMemory/8 of them).
 func (c *Compactor) merge(ctx context.Context, inputs []stocklake.ObjectInfo, folder string) (int, int64, error) {
 	var (
-		bin     []*parquet.File
+		s       *sorter
+		parts   []stocklake.BatchPart // the sink's batch records of the bin's inputs
 		binSize int64
 		n       int
 		total   int64
 	)
+	defer func() {
+		if s != nil {
+			s.close()
+		}
+	}()
 	flush := func() error {
-		if len(bin) == 0 {
+		if s == nil {
 			return nil
 		}
-		size, err := c.writeBin(ctx, bin, fmt.Sprintf("%spart-%05d.parquet", folder, n))
+		// The merged object carries the sink's batch records of its
+		// inputs, so `stocklake verify` still proves the table complete.
+		var opts []parquet.WriterOption
+		if len(parts) > 0 {
+			opts = append(opts, parquet.KeyValueMetadata(stocklake.ParquetKeyBatches, stocklake.EncodeBatchParts(parts)))
+		}
+		size, err := c.putSorted(ctx, s, fmt.Sprintf("%spart-%05d.parquet", folder, n), opts...)
+		s.close()
+		s, parts, binSize = nil, nil, 0
 		if err != nil {
 			return err
 		}
 		n++
 		total += size
-		bin, binSize = nil, 0
 		return nil
 	}
 	for _, o := range inputs {
-		rc, err := c.store.Get(ctx, o.Key)
-		if err != nil {
-			return n, total, fmt.Errorf("reading %s: %w", o.Key, err)
+		in, err := c.openInput(ctx, o.Key, o.Size)
+		if errors.Is(err, stocklake.ErrInvalid) {
+			return n, total, fmt.Errorf("%w; move it out of the partition folder", err)
 		}
-		body, err := io.ReadAll(rc)
-		rc.Close()
 		if err != nil {
-			return n, total, fmt.Errorf("reading %s: %w", o.Key, err)
+			return n, total, err
 		}
-		f, err := parquet.OpenFile(bytes.NewReader(body), int64(len(body)))
-		if err != nil {
-			return n, total, fmt.Errorf("%s is not a Parquet file (%v); move it out of the partition folder: %w", o.Key, err, stocklake.ErrInvalid)
-		}
-		if len(bin) > 0 && (!parquet.EqualNodes(bin[0].Schema(), f.Schema()) || binSize+o.Size > c.cfg.TargetFileSize) {
+		if s != nil && (!parquet.EqualNodes(s.schema, in.file.Schema()) || binSize+o.Size > c.cfg.TargetFileSize) {
 			if err := flush(); err != nil {
+				in.release()
 				return n, total, err
 			}
 		}
-		bin = append(bin, f)
+		if s == nil {
+			s = c.newSorter(in.file.Schema())
+		}
+		if v, ok := in.file.Lookup(stocklake.ParquetKeyBatches); ok {
+			p, err := stocklake.DecodeBatchParts(v)
+			if err != nil {
+				in.release()
+				return n, total, fmt.Errorf("merging %s: %w", o.Key, err)
+			}
+			parts = append(parts, p...)
+		}
+		if err := s.addInput(in); err != nil {
+			return n, total, fmt.Errorf("%s: %w", o.Key, err)
+		}
 		binSize += o.Size
 	}
 	if err := flush(); err != nil {
@@ -767,33 +806,67 @@ func (c *Compactor) merge(ctx context.Context, inputs []stocklake.ObjectInfo, fo
 	return n, total, nil
 }
 
-// writeBin writes the rows of files (one schema) to key, sorted by
-// (symbol, ts) when the schema has them as top-level columns.
-func (c *Compactor) writeBin(ctx context.Context, files []*parquet.File, key string) (int64, error) {
-	s := newSorter(files[0].Schema(), c.cfg.SortRunRows, c.cfg.RowGroupRows)
-	defer s.close()
-	for _, f := range files {
-		if err := s.add(f); err != nil {
-			return 0, err
+// newSorter is a sorter of rows of schema with the compactor's run size.
+func (c *Compactor) newSorter(schema *parquet.Schema) *sorter {
+	s := newSorter(schema, c.cfg.SortRunRows, c.cfg.RowGroupRows)
+	s.runBytes = c.cfg.MaxMemory / sortRunShare
+	return s
+}
+
+// inputInMemory is the largest input a merge reads into memory: a larger
+// one (an earlier merged file) is copied to a temporary file and read from
+// there, so a merge holds at most this much of its inputs' bytes.
+const inputInMemory = 16 << 20
+
+// input is an input file of a merge, opened.
+type input struct {
+	file    *parquet.File
+	onDisk  bool   // in a temporary file (larger than inputInMemory)
+	release func() // frees its memory or removes its temporary file
+}
+
+// openInput opens the Parquet object key, size bytes as listed, for a
+// merge: read into memory up to inputInMemory, else copied to a temporary
+// file (TMPDIR). A body that is not Parquet wraps stocklake.ErrInvalid.
+func (c *Compactor) openInput(ctx context.Context, key string, size int64) (*input, error) {
+	rc, err := c.store.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", key, err)
+	}
+	defer rc.Close()
+	in := &input{release: func() {}}
+	var (
+		body io.ReaderAt
+		n    int64
+	)
+	if size <= inputInMemory {
+		var buf bytes.Buffer
+		buf.Grow(int(max(size, 0)) + bytes.MinRead)
+		if _, err := buf.ReadFrom(rc); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", key, err)
 		}
-	}
-	// The merged object carries the sink's batch records of its inputs,
-	// so `stocklake verify` still proves the table complete.
-	var parts []stocklake.BatchPart
-	for _, f := range files {
-		if v, ok := f.Lookup(stocklake.ParquetKeyBatches); ok {
-			p, err := stocklake.DecodeBatchParts(v)
-			if err != nil {
-				return 0, fmt.Errorf("merging into %s: %w", key, err)
-			}
-			parts = append(parts, p...)
+		body, n = bytes.NewReader(buf.Bytes()), int64(buf.Len())
+	} else {
+		tmp, err := os.CreateTemp("", "stocklake-compact-input-*.parquet")
+		if err != nil {
+			return nil, fmt.Errorf("creating a temporary file for %s (set TMPDIR to a folder with space): %w", key, err)
 		}
+		in.onDisk = true
+		in.release = func() {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+		if n, err = io.Copy(tmp, rc); err != nil {
+			in.release()
+			return nil, fmt.Errorf("reading %s: %w", key, err)
+		}
+		body = tmp
 	}
-	var opts []parquet.WriterOption
-	if len(parts) > 0 {
-		opts = append(opts, parquet.KeyValueMetadata(stocklake.ParquetKeyBatches, stocklake.EncodeBatchParts(parts)))
+	if in.file, err = parquet.OpenFile(body, n); err != nil {
+		in.release()
+		return nil, fmt.Errorf("%s is not a Parquet file (%v): %w", key, err, stocklake.ErrInvalid)
 	}
-	return c.putSorted(ctx, s, key, opts...)
+	return in, nil
 }
 
 // putSorted writes the sorter's rows (with writer options opts) to a

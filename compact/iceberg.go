@@ -1,12 +1,10 @@
 package compact
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -260,7 +258,8 @@ func (c *Compactor) icebergPartition(ctx context.Context, t stocklake.Rewritable
 var errSchemaDiffers = errors.New("files with different schemas")
 
 // writeFiles merges the rows of files into one file at key, streaming:
-// one input at a time is held, and at most Config.SortRunRows rows.
+// one input at a time is read (see openInput), into a sorter that holds
+// at most Config.SortRunRows rows (or MaxMemory/8 of them).
 func (c *Compactor) writeFiles(ctx context.Context, files []stocklake.TableDataFile, key string) (int64, error) {
 	var s *sorter
 	defer func() {
@@ -273,25 +272,17 @@ func (c *Compactor) writeFiles(ctx context.Context, files []stocklake.TableDataF
 		if !ok {
 			return 0, fmt.Errorf("%s is not in the lake %s: %w", f.URL, c.base, stocklake.ErrInvalid)
 		}
-		rc, err := c.store.Get(ctx, k)
+		in, err := c.openInput(ctx, k, f.Size)
 		if err != nil {
-			return 0, fmt.Errorf("reading %s: %w", k, err)
-		}
-		body, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			return 0, fmt.Errorf("reading %s: %w", k, err)
-		}
-		pf, err := parquet.OpenFile(bytes.NewReader(body), int64(len(body)))
-		if err != nil {
-			return 0, fmt.Errorf("%s is not a Parquet file (%v): %w", k, err, stocklake.ErrInvalid)
+			return 0, err
 		}
 		if s == nil {
-			s = newSorter(pf.Schema(), c.cfg.SortRunRows, c.cfg.RowGroupRows)
-		} else if !parquet.EqualNodes(s.schema, pf.Schema()) {
+			s = c.newSorter(in.file.Schema())
+		} else if !parquet.EqualNodes(s.schema, in.file.Schema()) {
+			in.release()
 			return 0, fmt.Errorf("%s: %s has another schema than the files before it; left alone: %w", key, k, errSchemaDiffers)
 		}
-		if err := s.add(pf); err != nil {
+		if err := s.addInput(in); err != nil {
 			return 0, fmt.Errorf("%s: %w", k, err)
 		}
 	}

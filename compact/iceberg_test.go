@@ -25,6 +25,7 @@ import (
 type iceLake struct {
 	t     *testing.T
 	store stocklake.ObjectStore
+	cat   *iceberg.Catalog
 	tbl   *iceberg.Table
 	next  int64
 	n     int
@@ -50,7 +51,7 @@ func newIceLake(t *testing.T) *iceLake {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &iceLake{t: t, store: store, tbl: tbl}
+	return &iceLake{t: t, store: store, cat: cat, tbl: tbl}
 }
 
 // commit writes n ticks of day (2026-11-26 + day), symbols and times
@@ -68,6 +69,15 @@ func (l *iceLake) commit(day, n int) {
 			rows[i].TradeID += fmt.Sprintf("-%016x", l.noise.Uint64())
 		}
 	}
+	l.commitRows(day, rows)
+}
+
+// commitRows writes rows, of day (2026-11-26 + day) and with the trade IDs
+// TickKeys counts, as one file and commits it with the next offset range.
+func (l *iceLake) commitRows(day int, rows []sink.TickRow) {
+	l.t.Helper()
+	base := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC).AddDate(0, 0, day)
+	n := len(rows)
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[sink.TickRow](&buf, parquet.Compression(&parquet.Zstd))
 	if _, err := w.Write(rows); err != nil {
@@ -450,4 +460,34 @@ func TestIcebergCompactTieredWriteAmplification(t *testing.T) {
 		t.Errorf("%.2fx the data rewritten in all, with the settled pass, want under 4x", all)
 	}
 	l.checkOnce()
+}
+
+// TestIcebergMaintainExpiresRewrites: a pass that expires the snapshot of
+// an earlier pass's rewrite succeeds. iceberg-go's expiry deletes the
+// files an expired snapshot's manifests name, DELETED entries included:
+// the rewrite's names the files it replaced, deleted when the snapshots
+// that added them expired, and removing them again failed the pass
+// ("remove ...: no such file or directory") before its manifest rewrite,
+// orphan removal and last-maintenance record.
+func TestIcebergMaintainExpiresRewrites(t *testing.T) {
+	ctx := context.Background()
+	l := newIceLake(t)
+	c := l.compactor(Config{})
+	mc := MaintainConfig{RetainSnapshots: time.Nanosecond, RetainLast: 1}
+	for pass := range 3 {
+		for range 4 {
+			l.commit(0, 100)
+		}
+		res, err := c.Maintain(ctx, l.tbl, mc)
+		if err != nil {
+			t.Fatalf("pass %d: %v", pass, err)
+		}
+		if res.FilesWritten != 1 || res.SnapshotsExpired == 0 {
+			t.Fatalf("pass %d: %+v: want the partition merged and snapshots expired", pass, res)
+		}
+	}
+	l.checkOnce()
+	if ms := c.MaintainStats(); ms.Maintained.Load() != 3 {
+		t.Errorf("%d passes finished, want 3", ms.Maintained.Load())
+	}
 }

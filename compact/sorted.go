@@ -1,6 +1,7 @@
 package compact
 
 import (
+	"bytes"
 	"cmp"
 	"container/heap"
 	"fmt"
@@ -8,7 +9,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
-	"strings"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"
@@ -32,18 +33,50 @@ const (
 )
 
 // DefaultSortRunRows is how many rows a merge holds in memory before it
-// spills a sorted run to a temporary file: 250,000 (about 100 MB of tick
-// rows).
+// spills a sorted run to a temporary file: 250,000.
 const DefaultSortRunRows = 250_000
 
-// sortKey is a row's (symbol, ts).
+// DefaultMaxMemory is the memory a compaction pass is sized for: 512 MiB
+// (see Config.MaxMemory).
+const DefaultMaxMemory = 512 << 20
+
+// MinMaxMemory is the least Config.MaxMemory: 64 MiB.
+const MinMaxMemory = 64 << 20
+
+// sortRunShare is the share of Config.MaxMemory a merge holds rows in
+// before it spills a sorted run: 1/8 (64 MiB, about 220,000 tick rows, of
+// the default). The rest is for the garbage the collector has yet to
+// free, the runs being merged, the output's row group, an input read
+// into memory (inputInMemory), the table's metadata and the program.
+const sortRunShare = 8
+
+// maxMergeRuns is how many sorted runs a merge reads at once; beyond it,
+// the oldest runs are first merged into one (another pass over their rows
+// on disk). A run being read holds a page of each column.
+const maxMergeRuns = 64
+
+// runPageBytes is the page size of the temporary sort runs. The merge
+// holds a decoded page of every column of every run it reads: with
+// parquet-go's default pages (256 KiB) that was some 4 MB a run of tick
+// rows, and a 128 MiB bin (about 90 runs) held 350 MB at once.
+const runPageBytes = 16 << 10
+
+// sortedKey is the key-value metadata of a file a merge wrote sorted by
+// (symbol, ts), with sortedValue: a later merge reads such an input as a
+// sorted run in place instead of holding and sorting its rows again.
+const (
+	sortedKey   = "stocklake.sorted_by"
+	sortedValue = "symbol,ts"
+)
+
+// sortKey is a row's (symbol, ts); sym points into the row's value.
 type sortKey struct {
-	sym string
+	sym []byte
 	ts  int64
 }
 
 func (a sortKey) compare(b sortKey) int {
-	if c := strings.Compare(a.sym, b.sym); c != 0 {
+	if c := bytes.Compare(a.sym, b.sym); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.ts, b.ts)
@@ -56,8 +89,11 @@ type keyedRow struct {
 
 // sorter writes the rows given to it to one Parquet file sorted by
 // (symbol, ts) when the schema has those as top-level columns (else in the
-// order given), holding at most runRows rows in memory: beyond that it
-// spills sorted runs to temporary files and merges them at the end. The
+// order given), holding at most runRows rows (and runBytes of them, as
+// rowSize counts them) in memory: beyond that it
+// spills sorted runs to temporary files and merges them at the end, at
+// most maxMergeRuns at once. Large inputs that are already sorted (files
+// an earlier merge wrote, sortedKey) are merged as runs in place. The
 // output is zstd-compressed with column statistics, in the inputs' schema
 // (so timestamps stay microseconds), with the columns of few distinct
 // values dictionary-encoded (see dictDistinctShare).
@@ -65,12 +101,49 @@ type sorter struct {
 	schema       *parquet.Schema
 	sym, ts      int // leaf column indexes, -1 when the schema has no sort key
 	runRows      int
+	runBytes     int64 // 0: no bound but runRows
 	rowGroupRows int64
 	rows         []keyedRow
-	runs         []*os.File
+	rowBytes     int64 // of rows, as rowSize counts them
+	runs         []*run
 	// out is the merged file's schema: the inputs' with the encodings
 	// chooseEncodings picked; nil until it is called.
 	out *parquet.Schema
+	// maxOpen is the most runs read at once so far (tests).
+	maxOpen int
+}
+
+// run is a sorted run: a temporary file spill wrote, or an input already
+// sorted.
+type run struct {
+	file    *parquet.File // nil until open, for a spilled run
+	tmp     *os.File      // a spilled run's temporary file, else nil
+	release func()        // frees a sorted input, else nil
+}
+
+func (r *run) open() (*parquet.File, error) {
+	if r.file != nil {
+		return r.file, nil
+	}
+	st, err := r.tmp.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading a temporary sort run: %w", err)
+	}
+	if r.file, err = parquet.OpenFile(r.tmp, st.Size()); err != nil {
+		return nil, fmt.Errorf("reading a temporary sort run: %w", err)
+	}
+	return r.file, nil
+}
+
+func (r *run) close() {
+	if r.tmp != nil {
+		r.tmp.Close()
+		os.Remove(r.tmp.Name())
+	}
+	if r.release != nil {
+		r.release()
+	}
+	r.file, r.tmp, r.release = nil, nil, nil
 }
 
 func newSorter(schema *parquet.Schema, runRows int, rowGroupRows int64) *sorter {
@@ -92,7 +165,7 @@ func (s *sorter) key(r parquet.Row) sortKey {
 		switch v.Column() {
 		case s.sym:
 			if !v.IsNull() {
-				k.sym = string(v.ByteArray())
+				k.sym = v.ByteArray()
 			}
 		case s.ts:
 			if !v.IsNull() {
@@ -101,6 +174,43 @@ func (s *sorter) key(r parquet.Row) sortKey {
 		}
 	}
 	return k
+}
+
+// sortedInput reports whether f's rows are sorted by the sorter's key: a
+// file a merge wrote (sortedKey).
+func (s *sorter) sortedInput(f *parquet.File) bool {
+	v, ok := f.Lookup(sortedKey)
+	return s.sym >= 0 && ok && v == sortedValue
+}
+
+// addSorted takes f, whose rows are sorted by the sort key
+// (sortedInput), as a run read in place at the end; release is called
+// once the sorter no longer needs f (at close).
+func (s *sorter) addSorted(f *parquet.File, release func()) {
+	s.runs = append(s.runs, &run{file: f, release: release})
+}
+
+// addInput takes an opened input: a sorted one in a temporary file is
+// kept as a run (released at close), any other is read (add) and released.
+func (s *sorter) addInput(in *input) error {
+	if in.onDisk && s.sortedInput(in.file) {
+		s.addSorted(in.file, in.release)
+		return nil
+	}
+	defer in.release()
+	return s.add(in.file)
+}
+
+// rowSize estimates the memory a row held by a sorter takes: its entry in
+// rows, its values, and their byte arrays (rounded up to 8 bytes).
+func rowSize(r parquet.Row) int64 {
+	n := int64(unsafe.Sizeof(keyedRow{})) + int64(len(r))*int64(unsafe.Sizeof(parquet.Value{}))
+	for _, v := range r {
+		if k := v.Kind(); k == parquet.ByteArray || k == parquet.FixedLenByteArray {
+			n += int64(len(v.ByteArray())+7) &^ 7
+		}
+	}
+	return n
 }
 
 // add reads every row of f.
@@ -113,11 +223,12 @@ func (s *sorter) add(f *parquet.File) error {
 			for _, r := range buf[:n] {
 				r = r.Clone()
 				s.rows = append(s.rows, keyedRow{key: s.key(r), row: r})
-			}
-			if len(s.rows) >= s.runRows {
-				if serr := s.spill(); serr != nil {
-					rr.Close()
-					return serr
+				s.rowBytes += rowSize(r)
+				if len(s.rows) >= s.runRows || s.runBytes > 0 && s.rowBytes >= s.runBytes {
+					if serr := s.spill(); serr != nil {
+						rr.Close()
+						return serr
+					}
 				}
 			}
 			if err == io.EOF {
@@ -139,8 +250,9 @@ func (s *sorter) sortRows() {
 	}
 }
 
-// chooseEncodings sets s.out from the rows held (the first run's):
-// dictionary encoding for the columns of few distinct values (see
+// chooseEncodings sets s.out from a sample of the rows (the first run's,
+// then those of the first sorted input, up to dictSampleRows): dictionary
+// encoding for the columns of few distinct values (see
 // dictDistinctShare), the inputs' encodings for the others.
 func (s *sorter) chooseEncodings() {
 	if s.out != nil {
@@ -151,19 +263,24 @@ func (s *sorter) chooseEncodings() {
 	for i := range distinct {
 		distinct[i] = map[string]struct{}{}
 	}
-	sample := s.rows[:min(len(s.rows), dictSampleRows)]
 	values := 0
-	for _, r := range sample {
-		for _, v := range r.row {
+	count := func(r parquet.Row) {
+		for _, v := range r {
 			if v.IsNull() {
 				continue
 			}
 			d := distinct[v.Column()]
-			if len(d) <= len(sample)/dictDistinctShare {
+			if len(d) <= dictSampleRows/dictDistinctShare {
 				d[string(v.Bytes())] = struct{}{}
 			}
 		}
 		values++
+	}
+	for _, r := range s.rows[:min(len(s.rows), dictSampleRows)] {
+		count(r.row)
+	}
+	if values < dictSampleRows {
+		s.sampleSorted(dictSampleRows-values, count)
 	}
 	dict := make([]bool, leaves)
 	for i, d := range distinct {
@@ -171,6 +288,30 @@ func (s *sorter) chooseEncodings() {
 	}
 	leaf := 0
 	s.out = parquet.NewSchema(s.schema.Name(), &encodedGroup{Node: s.schema, fields: encodeFields(s.schema.Fields(), dict, &leaf)})
+}
+
+// sampleSorted calls f on up to n rows of the first sorted input (a file
+// an earlier merge wrote, merged in place), if any.
+func (s *sorter) sampleSorted(n int, f func(parquet.Row)) {
+	for _, r := range s.runs {
+		if r.tmp != nil || r.file == nil {
+			continue
+		}
+		rr := parquet.NewReader(r.file)
+		defer rr.Close()
+		buf := make([]parquet.Row, 1024)
+		for n > 0 {
+			k, err := rr.ReadRows(buf[:min(len(buf), n)])
+			for _, row := range buf[:k] {
+				f(row)
+			}
+			n -= k
+			if err != nil || k == 0 {
+				break
+			}
+		}
+		return
+	}
 }
 
 // encodeFields returns fields with dictionary encoding on the leaves whose
@@ -229,12 +370,10 @@ func (s *sorter) spill() error {
 	}
 	s.chooseEncodings()
 	s.sortRows()
-	f, err := os.CreateTemp("", "stocklake-compact-run-*.parquet")
+	w, err := s.newRun()
 	if err != nil {
-		return fmt.Errorf("creating a temporary sort run (set TMPDIR to a folder with space): %w", err)
+		return err
 	}
-	s.runs = append(s.runs, f)
-	w := parquet.NewWriter(f, s.schema, parquet.Compression(&parquet.Snappy))
 	if err := s.writeRows(w, s.rows); err != nil {
 		return err
 	}
@@ -242,8 +381,18 @@ func (s *sorter) spill() error {
 		return fmt.Errorf("writing a temporary sort run: %w", err)
 	}
 	clear(s.rows)
-	s.rows = s.rows[:0]
+	s.rows, s.rowBytes = s.rows[:0], 0
 	return nil
+}
+
+// newRun adds a temporary run file to s.runs and returns its writer.
+func (s *sorter) newRun() (*parquet.Writer, error) {
+	f, err := os.CreateTemp("", "stocklake-compact-run-*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary sort run (set TMPDIR to a folder with space): %w", err)
+	}
+	s.runs = append(s.runs, &run{tmp: f})
+	return parquet.NewWriter(f, s.schema, parquet.Compression(&parquet.Snappy), parquet.PageBufferSize(runPageBytes)), nil
 }
 
 func (s *sorter) writeRows(w *parquet.Writer, rows []keyedRow) error {
@@ -264,6 +413,9 @@ func (s *sorter) writeRows(w *parquet.Writer, rows []keyedRow) error {
 // add writer options, e.g. key-value metadata), and returns how many.
 func (s *sorter) write(out io.Writer, opts ...parquet.WriterOption) (int64, error) {
 	s.chooseEncodings()
+	if s.sym >= 0 {
+		opts = append(opts, parquet.KeyValueMetadata(sortedKey, sortedValue))
+	}
 	w := parquet.NewWriter(out, append([]parquet.WriterOption{s.out,
 		parquet.Compression(&parquet.Zstd),
 		parquet.MaxRowsPerRowGroup(s.rowGroupRows),
@@ -281,8 +433,11 @@ func (s *sorter) write(out io.Writer, opts ...parquet.WriterOption) (int64, erro
 		if err := s.spill(); err != nil {
 			return 0, err
 		}
+		if err := s.reduceRuns(); err != nil {
+			return 0, err
+		}
 		var err error
-		if n, err = s.mergeRuns(w); err != nil {
+		if n, err = s.mergeRuns(w, s.runs); err != nil {
 			return 0, err
 		}
 	}
@@ -290,6 +445,31 @@ func (s *sorter) write(out io.Writer, opts ...parquet.WriterOption) (int64, erro
 		return 0, fmt.Errorf("encoding rows: %w", err)
 	}
 	return n, nil
+}
+
+// reduceRuns merges the oldest runs into one temporary run until at most
+// maxMergeRuns are left.
+func (s *sorter) reduceRuns() error {
+	for len(s.runs) > maxMergeRuns {
+		k := min(maxMergeRuns, len(s.runs)-maxMergeRuns+1)
+		merge := s.runs[:k]
+		s.runs = s.runs[k:]
+		w, err := s.newRun() // appended: merged last, after the runs it does not hold
+		if err == nil {
+			if _, err = s.mergeRuns(w, merge); err == nil {
+				if err = w.Close(); err != nil {
+					err = fmt.Errorf("writing a temporary sort run: %w", err)
+				}
+			}
+		}
+		for _, r := range merge {
+			r.close()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runCursor reads one sorted run.
@@ -316,7 +496,7 @@ func (c *runCursor) next(s *sorter) (bool, error) {
 	if err == io.EOF {
 		c.eof = true
 	} else if err != nil {
-		return false, fmt.Errorf("reading a temporary sort run: %w", err)
+		return false, fmt.Errorf("reading a sorted run: %w", err)
 	}
 	if n == 0 {
 		return false, nil
@@ -338,25 +518,30 @@ func (h *runHeap) Pop() any {
 	return x
 }
 
-// mergeRuns merges the spilled runs into w.
-func (s *sorter) mergeRuns(w *parquet.Writer) (int64, error) {
+// mergeRuns merges runs into w.
+func (s *sorter) mergeRuns(w *parquet.Writer, runs []*run) (int64, error) {
 	var h runHeap
-	for _, f := range s.runs {
-		st, err := f.Stat()
-		if err != nil {
-			return 0, fmt.Errorf("reading a temporary sort run: %w", err)
+	defer func() {
+		for _, c := range h {
+			c.r.Close()
 		}
-		pf, err := parquet.OpenFile(f, st.Size())
+	}()
+	s.maxOpen = max(s.maxOpen, len(runs))
+	for _, r := range runs {
+		pf, err := r.open()
 		if err != nil {
-			return 0, fmt.Errorf("reading a temporary sort run: %w", err)
+			return 0, err
 		}
 		c := &runCursor{r: parquet.NewReader(pf), buf: make([]parquet.Row, 0, 256), i: -1}
 		ok, err := c.next(s)
 		if err != nil {
+			c.r.Close()
 			return 0, err
 		}
 		if ok {
 			h = append(h, c)
+		} else {
+			c.r.Close()
 		}
 	}
 	heap.Init(&h)
@@ -364,9 +549,11 @@ func (s *sorter) mergeRuns(w *parquet.Writer) (int64, error) {
 	out := make([]parquet.Row, 0, 1024)
 	for h.Len() > 0 {
 		c := h[0]
-		out = append(out, c.buf[c.i].Clone())
+		out = append(out, c.buf[c.i])
 		n++
-		if len(out) == cap(out) {
+		// The rows in out are the cursors' own: write them before a cursor
+		// reads its next rows over them.
+		if len(out) == cap(out) || c.i+1 == len(c.buf) {
 			if _, err := w.WriteRows(out); err != nil {
 				return 0, fmt.Errorf("encoding rows: %w", err)
 			}
@@ -379,6 +566,7 @@ func (s *sorter) mergeRuns(w *parquet.Writer) (int64, error) {
 		if ok {
 			heap.Fix(&h, 0)
 		} else {
+			c.r.Close()
 			heap.Pop(&h)
 		}
 	}
@@ -390,11 +578,10 @@ func (s *sorter) mergeRuns(w *parquet.Writer) (int64, error) {
 	return n, nil
 }
 
-// close removes the temporary run files.
+// close removes the temporary run files and releases the sorted inputs.
 func (s *sorter) close() {
-	for _, f := range s.runs {
-		f.Close()
-		os.Remove(f.Name())
+	for _, r := range s.runs {
+		r.close()
 	}
 	s.runs = nil
 	s.rows = nil

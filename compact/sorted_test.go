@@ -204,3 +204,60 @@ func TestMergedFileDictionaryFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestSorterMergesBoundedRuns: a merge of more sorted runs than
+// maxMergeRuns first merges the oldest into one, so it never reads more
+// than maxMergeRuns at once (each holds a page of every column), and
+// still writes every row once, sorted. It used to read all of them at
+// once: about 90 for a 128 MiB bin of ticks.
+func TestSorterMergesBoundedRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	base := time.Date(2026, 11, 23, 14, 30, 0, 0, time.UTC)
+	const runRows, runs = 1000, 3*maxMergeRuns + 8
+	var files []*parquet.File
+	for f := range 10 {
+		rows := make([]sink.TickRow, runRows*runs/10)
+		for i := range rows {
+			rows[i] = sink.TickRow{Symbol: fmt.Sprintf("SYM%d", rng.IntN(9)), TS: base.Add(time.Duration(rng.IntN(1e9))).UnixMicro(),
+				Price: 1, Size: 1, Exchange: "X", TradeID: fmt.Sprint(f*len(rows) + i), Source: "sim"}
+		}
+		files = append(files, tickFile(t, rows))
+	}
+	s := newSorter(files[0].Schema(), runRows, 1000)
+	defer s.close()
+	for _, f := range files {
+		if err := s.add(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.runs) <= 2*maxMergeRuns {
+		t.Fatalf("%d runs spilled, want more than %d", len(s.runs), 2*maxMergeRuns)
+	}
+	var out bytes.Buffer
+	n, err := s.write(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.maxOpen > maxMergeRuns {
+		t.Errorf("%d runs read at once, want at most %d", s.maxOpen, maxMergeRuns)
+	}
+	got, err := parquet.Read[sink.TickRow](bytes.NewReader(out.Bytes()), int64(out.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != runRows*runs || len(got) != runRows*runs {
+		t.Fatalf("wrote %d rows, read back %d, want %d", n, len(got), runRows*runs)
+	}
+	if !slices.IsSortedFunc(got, func(a, b sink.TickRow) int {
+		return cmp.Or(strings.Compare(a.Symbol, b.Symbol), cmp.Compare(a.TS, b.TS))
+	}) {
+		t.Error("merged rows not sorted by (symbol, ts)")
+	}
+	seen := map[string]bool{}
+	for _, r := range got {
+		if seen[r.TradeID] {
+			t.Fatalf("trade %s twice", r.TradeID)
+		}
+		seen[r.TradeID] = true
+	}
+}

@@ -120,6 +120,14 @@ func (t *Table) changeMetadata(ctx context.Context, what string, stage func(tbl 
 			return nil, nil, fail(fmt.Sprintf("%s of %s.%s", what, t.database, t.name), err)
 		}
 		newTbl, err := t.commitTxn(ctx, txn)
+		if err != nil && newTbl != nil && onlyMissingFiles(err) {
+			// The change landed; its cleanup found files already gone:
+			// iceberg-go's snapshot expiry deletes the files an expired
+			// snapshot's manifests name, DELETED entries included, so a
+			// rewrite's snapshot expiring after the snapshots that added
+			// the files it replaced names files deleted with those.
+			err = nil
+		}
 		if err == nil {
 			t.mu.Lock()
 			t.tbl = t.adopt(newTbl)
@@ -137,6 +145,20 @@ func (t *Table) changeMetadata(ctx context.Context, what string, stage func(tbl 
 	}
 	return nil, nil, fmt.Errorf("iceberg: %s of %s.%s gave up, other writers kept changing the table (last: %v): retry later: %w",
 		what, t.database, t.name, lastErr, stocklake.ErrUnavailable)
+}
+
+// onlyMissingFiles reports whether err, perhaps several joined, is only
+// about files that do not exist.
+func onlyMissingFiles(err error) bool {
+	if errs, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range errs.Unwrap() {
+			if !onlyMissingFiles(e) {
+				return false
+			}
+		}
+		return len(errs.Unwrap()) > 0
+	}
+	return errors.Is(err, iofs.ErrNotExist)
 }
 
 // RewriteManifests merges the data manifests of the current snapshot into

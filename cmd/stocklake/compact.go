@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +33,7 @@ type compactFlags struct {
 	grace      time.Duration
 	staleAfter time.Duration
 	every      time.Duration
+	maxMemory  byteSize
 }
 
 func (f *compactFlags) register(fs *flag.FlagSet, metricsExample string) {
@@ -46,6 +48,8 @@ func (f *compactFlags) register(fs *flag.FlagSet, metricsExample string) {
 	fs.DurationVar(&f.grace, "grace", compact.DefaultGrace, "Hive: keep superseded objects this long after a swap, for queries already planned, then a later pass deletes them (0: in the same pass)")
 	fs.DurationVar(&f.staleAfter, "stale-after", compact.DefaultStaleAfter, "Hive: undo a compaction left pending (not swapped in) by a killed compactor once it is this old; until then its partition waits")
 	fs.DurationVar(&f.every, "every", 0, "run again at this interval until Ctrl-C or SIGTERM (0: one pass)")
+	f.maxMemory = byteSize(compact.DefaultMaxMemory)
+	fs.Var(&f.maxMemory, "max-memory", "memory a pass is sized for: a merge holds rows of up to 1/8 of it, spilling sorted runs to TMPDIR; Go's memory limit is it less the resident pages of the program's own code and 16 MiB of headroom (at least 128 MiB), unless GOMEMLIMIT is set")
 	f.mf.register(fs, metricsExample)
 }
 
@@ -93,7 +97,7 @@ func (f *compactFlags) open(ctx context.Context) (*compactRun, error) {
 		return nil, err
 	}
 	r.c, err = compact.New(store, cat, compact.Config{Database: f.database, Table: f.table, MinAge: f.minAge,
-		TargetFileSize: int64(f.target), Grace: g, StaleAfter: f.staleAfter, Log: log, AfterStep: hold})
+		TargetFileSize: int64(f.target), Grace: g, StaleAfter: f.staleAfter, MaxMemory: int64(f.maxMemory), Log: log, AfterStep: hold})
 	if err != nil {
 		r.close()
 		return nil, err
@@ -205,6 +209,15 @@ func (f *compactFlags) runPasses(ctx context.Context, what string, perTable func
 		return err
 	}
 	defer r.close()
+	// The sink's rule (sinkMemoryLimit): the process stays near
+	// --max-memory, the collector working harder rather than letting the
+	// heap grow to twice what a merge holds.
+	fileRSS := residentFileBytes()
+	if limit, set := sinkMemoryLimit(int64(f.maxMemory), os.Getenv("GOMEMLIMIT"), fileRSS); set {
+		debug.SetMemoryLimit(limit)
+		r.log.Debug("Go memory limit set from --max-memory", "gomemlimit", limit, "resident_file_bytes", fileRSS)
+	}
+	debug.FreeOSMemory() // the garbage of package initialisation, as in sink
 	stop, err := f.mf.serve(r.log, r.c.RegisterMetrics)
 	if err != nil {
 		return err

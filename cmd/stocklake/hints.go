@@ -24,6 +24,7 @@ var settingFlags = map[string]string{
 	"dashboard.Config.TLSCert":        "--tls-cert",
 	"dashboard.Config.TLSKey":         "--tls-key",
 	"compact.Config.Database":         "--database",
+	"compact.Config.MaxMemory":        "--max-memory",
 	"dashboard.Config.Token":          "--token (or STOCKLAKE_TOKEN)",
 	"kafka.BrokerConfig.Listen":       "--listen",
 	"kafka.Config.AllowPlaintextSASL": "--allow-plaintext-sasl",
