@@ -70,6 +70,31 @@ func TestMain(m *testing.M) {
 
 // buildFixture writes the suite's fixture into store (a file lake under dir
 // when nil) with a SQLite catalog under dir.
+// newFixture is buildFixture in a test's temporary folder, its catalog
+// closed when the test ends.
+func newFixture(t *testing.T) *querysuite.Fixture {
+	t.Helper()
+	f, err := buildFixture(context.Background(), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Catalog.Close() })
+	return f
+}
+
+// crawlOther crawls the fixture's objects under prefix into tables of
+// database "other", one per folder below it.
+func crawlOther(t *testing.T, f *querysuite.Fixture, prefix string) {
+	t.Helper()
+	c, err := crawler.New(f.Store, f.Catalog, crawler.Config{Database: "other", Prefix: prefix, TableLevel: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func buildFixture(ctx context.Context, dir string, store stocklake.ObjectStore) (*querysuite.Fixture, error) {
 	if store == nil {
 		s, err := file.New(filepath.Join(dir, "lake"))
@@ -460,12 +485,7 @@ func TestCancel(t *testing.T) {
 // NULL from files written before it existed.
 func TestSchemaEvolution(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	f, err := buildFixture(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Catalog.Close()
+	f := newFixture(t)
 	tbl, err := f.Catalog.GetTable(ctx, querysuite.Database, "ticks")
 	if err != nil {
 		t.Fatal(err)
@@ -486,12 +506,7 @@ func TestSchemaEvolution(t *testing.T) {
 // engine links the files into key=value folders.
 func TestPlainFolderPartitions(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	f, err := buildFixture(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Catalog.Close()
+	f := newFixture(t)
 	objs, err := f.Store.List(ctx, "ticks/dt=2026-11-24/hour=15/")
 	if err != nil || len(objs) != 1 {
 		t.Fatalf("fixture object: %v %v", objs, err)
@@ -507,13 +522,7 @@ func TestPlainFolderPartitions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c, err := crawler.New(f.Store, f.Catalog, crawler.Config{Database: "other", Prefix: "plain/", TableLevel: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	crawlOther(t, f, "plain/")
 	tbl, err := f.Catalog.GetTable(ctx, "other", "plain")
 	if err != nil || len(tbl.PartitionKeys) != 1 {
 		t.Fatalf("crawled table %+v, %v", tbl, err)
@@ -612,23 +621,12 @@ func TestMixedFileSchemas(t *testing.T) {
 		Extra int32 `parquet:"extra"`
 	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	f, err := buildFixture(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Catalog.Close()
+	f := newFixture(t)
 	writeParquet(t, f.Store, "mixed/part=1/a.parquet", []oldRow{{1, "a"}, {2, "b"}})
 	writeParquet(t, f.Store, "mixed/part=1/b.parquet", []newRow{{"c", 3, 30}})
 	writeParquet(t, f.Store, "mixed/part=2/c.parquet", []narrowRow{{4, 40}, {5, 50}})
 	writeParquet(t, f.Store, "mixed/part=2/d.parquet", []oldRow{{6, "f"}})
-	c, err := crawler.New(f.Store, f.Catalog, crawler.Config{Database: "other", Prefix: "mixed/", TableLevel: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	crawlOther(t, f, "mixed/")
 	tbl, err := f.Catalog.GetTable(ctx, "other", "mixed")
 	if err != nil {
 		t.Fatal(err)
@@ -655,24 +653,12 @@ func TestCraftedPartitionValues(t *testing.T) {
 		N        int64  `parquet:"n"`
 		Filename string `parquet:"filename"`
 	}
-	ctx := context.Background()
-	dir := t.TempDir()
-	f, err := buildFixture(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Catalog.Close()
+	f := newFixture(t)
 	values := []string{"NULL", "null", "a/b=c", "50% off", "x+y", "ünï", "é%2F", "q?#[]", ""}
 	for i, v := range values {
 		writeParquet(t, f.Store, "crafted/"+hive.PartitionPath([]string{"venue"}, []string{v})+"/part.parquet", []row{{int64(i), "f" + strconv.Itoa(i)}})
 	}
-	c, err := crawler.New(f.Store, f.Catalog, crawler.Config{Database: "other", Prefix: "crafted/", TableLevel: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	crawlOther(t, f, "crafted/")
 	e := newEngine(t, f)
 	r, _ := query(t, e, "SELECT n, venue, filename FROM other.crafted ORDER BY n")
 	if len(r.Rows) != len(values) {
@@ -705,12 +691,7 @@ func TestCraftedPartitionValues(t *testing.T) {
 // scan twice (its view, then the query).
 func TestPlanningOpensNoFile(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	f, err := buildFixture(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Catalog.Close()
+	f := newFixture(t)
 	const bad = "ticks/dt=2026-11-24/hour=15/zz-not-parquet.parquet"
 	if err := f.Store.Put(ctx, bad, strings.NewReader("this is not a Parquet file")); err != nil {
 		t.Fatal(err)
