@@ -163,7 +163,11 @@ func TestHiveMergeHoldsOneInput(t *testing.T) {
 		t.Fatalf("merged object: %d rows (%v), want %d", pf.NumRows(), err, rows)
 	}
 	t.Logf("merged %d inputs (%.1f MiB): peak heap +%.1f MiB", len(inputs), mib(uint64(inBytes)), mib(peak))
-	if peak > uint64(inBytes)/2 {
+	// Holding every input (the old merge) peaked at 99-121 MiB here, above
+	// the inputs' 90 MiB; one input at a time, at 9-46 MiB (the live heap
+	// a collection finds varies with what other goroutines allocate
+	// meanwhile, as in a CI run of all packages at once).
+	if peak > uint64(inBytes)*3/4 {
 		t.Errorf("merging %d inputs of %.1f MiB took %.1f MiB of heap at its peak: want well under the inputs' size (one input at a time)",
 			len(inputs), mib(uint64(inBytes)), mib(peak))
 	}
