@@ -8,6 +8,7 @@ import (
 	"io"
 	iofs "io/fs"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -334,6 +335,19 @@ func readWhole(fsys iceio.IO, url string) error {
 	return err
 }
 
+// unreadable reports whether err, from reading a data file, says the
+// storage could not be read (an outage, the commit is retried) rather than
+// that the file is not there. A network error counts as an outage even
+// under a not-found code: gocloud's S3 blob reports a GetObject whose
+// retries all met "connection refused" as NotFound.
+func unreadable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var op *net.OpError // not net.Error: a syscall.Errno (ENOENT) is one
+	return !errors.Is(err, iofs.ErrNotExist) || errors.As(err, &op)
+}
+
 // dataFiles reads each file's footer for its statistics and partition.
 func (t *Table) dataFiles(ctx context.Context, tbl *table.Table, files []stocklake.LakeFile) ([]ice.DataFile, error) {
 	if len(files) == 0 {
@@ -354,7 +368,7 @@ func (t *Table) dataFiles(ctx context.Context, tbl *table.Table, files []stockla
 				// Storage that cannot be read (an S3 outage) is not a bad
 				// file: the commit is retried. A file read whole that still
 				// does not convert is.
-				if rerr := readWhole(fs, f.URL); rerr != nil && !errors.Is(rerr, iofs.ErrNotExist) {
+				if rerr := readWhole(fs, f.URL); unreadable(rerr) {
 					return fmt.Errorf("iceberg: reading %s for table %s.%s: %v: %w", f.URL, t.database, t.name, rerr, stocklake.ErrUnavailable)
 				}
 				return fmt.Errorf("iceberg: reading %s for table %s.%s: %v: check that it is a Parquet file of the table's columns with rows of one partition (%s): %w",
