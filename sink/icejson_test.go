@@ -310,8 +310,15 @@ func TestIcebergSinkJSONTwoSinksWiden(t *testing.T) {
 	awaitExit(t, done2, stop2, "second sink")
 	_, shape, types := l.shape(t, "orders")
 	for i := range 10 {
-		if types[fmt.Sprint("x", i)] != "bigint" || types[fmt.Sprint("y", i)] != "string" {
-			t.Fatalf("columns %v: want x0..x9 bigint and y0..y9 string", shape.Columns)
+		if types[fmt.Sprint("x", i)] != "bigint" {
+			t.Fatalf("columns %v: want x0..x9 bigint", shape.Columns)
+		}
+		// The text sink's fields are columns when its records landed
+		// (lane text); when the integer sink widened lane first, every
+		// record of the text sink is a dead letter (checked below) and
+		// its fields may or may not have been added before it learnt so.
+		if types["lane"] == "string" && types[fmt.Sprint("y", i)] != "string" {
+			t.Fatalf("columns %v: want y0..y9 string", shape.Columns)
 		}
 	}
 	ids := orderIDs("o", 0, 100)
